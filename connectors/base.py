@@ -1,0 +1,102 @@
+"""What every connector is, and the registry that lists them (after Redash's query runners and Meltano's SDK).
+
+A connector is a small class with a stable `type`. Its `read(state)` yields plain `InboundRecord`s, an
+occasional `Checkpoint(state)` and `Quarantine` items for what it could not parse. It never touches the
+database: `connectors.sync.run_sync` owns the cursor state and advances it only after the records before a
+checkpoint are committed, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from core.schemas import InboundRecord
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = False
+    default: str = ""
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Everything yielded before this is safe to commit; then the cursor becomes `state`."""
+
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A provider item that could not be turned into a record; stored with its reason, the sync goes on."""
+
+    external_id: str
+    reason: str
+
+
+@dataclass
+class ConnectorContext:
+    """What a connector instance is given: its account's ids, settings, decrypted credentials, and a way to
+    save refreshed credentials (OAuth tokens) without knowing about the database."""
+
+    account_id: int | None
+    settings: Mapping[str, Any]
+    credentials: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    owner_id: int | None = None
+    save_credentials: Any = None  # callable(dict) -> None
+
+    def store_credentials(self, credentials: dict[str, Any]) -> None:
+        self.credentials = credentials
+        if self.save_credentials is not None:
+            self.save_credentials(credentials)
+
+
+class Connector:
+    type: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # Admin-level configuration (client ids, secrets, endpoints); secret ones are stored encrypted, shown masked.
+    config_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    # Whether accounts of this connector are synced by the scheduler (push-only connectors say False).
+    syncs: ClassVar[bool] = True
+
+    def __init__(self, context: ConnectorContext):
+        self.context = context
+
+    def check(self) -> None:
+        """Raise a connectors.errors.ConnectorError if the account cannot be reached."""
+
+    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+        """Yield records from `state` (the last committed cursor; {} on the first run)."""
+        return iter(())
+
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    if not cls.type:
+        raise ValueError(f"{cls.__name__} has no type")
+    existing = _REGISTRY.get(cls.type)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"connector type {cls.type!r} is registered twice")
+    _REGISTRY[cls.type] = cls
+    return cls
+
+
+def get(connector_type: str) -> type[Connector]:
+    try:
+        return _REGISTRY[connector_type]
+    except KeyError:
+        raise KeyError(f"no connector of type {connector_type!r}") from None
+
+
+def registered() -> dict[str, type[Connector]]:
+    return dict(sorted(_REGISTRY.items()))

@@ -1,0 +1,356 @@
+"""Reading the store: contact lists, one contact with its identities, the cross-channel timeline, and the
+privacy-law duties (export everything, erase everywhere)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.identity import get_live_contact
+from core.ingest import identifier_hash
+from core.models import (
+    Contact,
+    ContactBlockKey,
+    Conversation,
+    DuplicateSuggestion,
+    Identity,
+    MergeEvent,
+    Message,
+    Suppression,
+    User,
+    utcnow,
+)
+
+MAX_PAGE = 200
+
+
+class CursorError(ValueError):
+    pass
+
+
+def encode_cursor(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise CursorError("cursor is not one this API gave out") from None
+    if not isinstance(value, dict):
+        raise CursorError("cursor is not one this API gave out")
+    return value
+
+
+@dataclass
+class ContactFilter:
+    q: str | None = None
+    channel: str | None = None
+    stage: str | None = None
+    temperature: str | None = None
+    owner_id: int | None = None
+
+
+def list_contacts(
+    session: Session, *, filters: ContactFilter, limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Live contacts, newest first, keyset-paginated on id."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Contact).where(col(Contact.merged_into).is_(None))
+    if cursor:
+        before_id = decode_cursor(cursor).get("before_id")
+        if not isinstance(before_id, int):
+            raise CursorError("cursor is not one this API gave out")
+        query = query.where(col(Contact.id) < before_id)
+    if filters.stage:
+        query = query.where(Contact.stage == filters.stage)
+    if filters.temperature:
+        query = query.where(Contact.temperature == filters.temperature)
+    if filters.owner_id is not None:
+        query = query.where(Contact.owner_id == filters.owner_id)
+    if filters.channel:
+        query = query.where(
+            sa.or_(
+                sa.exists().where(Conversation.contact_id == Contact.id, Conversation.channel == filters.channel),
+                sa.exists().where(Identity.contact_id == Contact.id, Identity.channel == filters.channel),
+            )
+        )
+    if filters.q:
+        pattern = f"%{filters.q.strip().lower()}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(Contact.display_name).like(pattern),
+                sa.func.lower(Contact.company).like(pattern),
+                sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(pattern)),
+            )
+        )
+    contacts = list(session.exec(query.order_by(col(Contact.id).desc()).limit(limit + 1)).all())
+    next_cursor = None
+    if len(contacts) > limit:
+        contacts = contacts[:limit]
+        next_cursor = encode_cursor({"before_id": contacts[-1].id})
+    return summarize_contacts(session, contacts), next_cursor
+
+
+def summarize_contacts(session: Session, contacts: list[Contact]) -> list[dict[str, Any]]:
+    ids = [c.id for c in contacts]
+    identities: dict[int, list[Identity]] = {}
+    channels: dict[int, set[str]] = {}
+    if ids:
+        for identity in session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all():
+            identities.setdefault(identity.contact_id, []).append(identity)
+            if identity.channel:
+                channels.setdefault(identity.contact_id, set()).add(identity.channel)
+        for cid, channel in session.exec(
+            select(Conversation.contact_id, Conversation.channel).where(col(Conversation.contact_id).in_(ids)).distinct()
+        ).all():
+            channels.setdefault(cid, set()).add(channel)
+    return [_summary(c, identities.get(c.id, []), channels.get(c.id, set())) for c in contacts]
+
+
+def _summary(contact: Contact, identities: list[Identity], channels: set[str]) -> dict[str, Any]:
+    linkedin = next((i.value for i in identities if i.kind == "linkedin"), None)
+    return {
+        "id": contact.id,
+        "name": contact.display_name,
+        "emails": [i.value for i in identities if i.kind == "email"],
+        "phones": [i.value for i in identities if i.kind == "phone"],
+        "linkedin_url": f"https://www.{linkedin}" if linkedin else None,
+        "company": contact.company,
+        "title": contact.title,
+        "channels": sorted(channels),
+        "last_message_at": _iso(contact.last_message_at),
+        "stage": contact.stage,
+        "temperature": contact.temperature,
+        "score": contact.score,
+        "owner_id": contact.owner_id,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contact_detail(session: Session, contact_id: int) -> dict[str, Any] | None:
+    """One contact (a merged-away id answers with its survivor) with identities, aliases and merge history."""
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        return None
+    identities = list(session.exec(select(Identity).where(Identity.contact_id == contact.id)).all())
+    detail = summarize_contacts(session, [contact])[0]
+    merges = session.exec(
+        select(MergeEvent)
+        .where(sa.or_(MergeEvent.survivor_id == contact.id, MergeEvent.merged_id == contact.id))
+        .order_by(col(MergeEvent.id))
+    ).all()
+    detail.update(
+        {
+            "requested_id": contact_id,
+            "aliases": list(contact.aliases or []),
+            "identities": [
+                {
+                    "kind": i.kind,
+                    "value": i.value,
+                    "raw_value": i.raw_value,
+                    "first_seen_channel": i.channel,
+                    "weak": i.is_weak,
+                    "created_at": _iso(i.created_at),
+                }
+                for i in identities
+            ],
+            "merged_from": [m.merged_id for m in merges if m.survivor_id == contact.id and m.undone_at is None],
+            "merges": [merge_event_dict(m) for m in merges],
+            "created_at": _iso(contact.created_at),
+            "updated_at": _iso(contact.updated_at),
+        }
+    )
+    return detail
+
+
+def merge_event_dict(event: MergeEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "survivor_id": event.survivor_id,
+        "merged_id": event.merged_id,
+        "reason": event.reason,
+        "actor": event.actor,
+        "created_at": _iso(event.created_at),
+        "undone_at": _iso(event.undone_at),
+    }
+
+
+def timeline(session: Session, contact_id: int, *, limit: int = 500, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Every message of the person across channels, oldest first."""
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        raise LookupError("contact not found")
+    limit = max(1, min(limit, 1000))
+    query = (
+        select(Message)
+        .where(Message.contact_id == contact.id)
+        .order_by(col(Message.sent_at), col(Message.id))
+    )
+    if cursor:
+        after_id = decode_cursor(cursor).get("after_id")
+        if not isinstance(after_id, int):
+            raise CursorError("cursor is not one this API gave out")
+        last = session.get(Message, after_id)
+        if last is not None:
+            query = query.where(
+                sa.or_(
+                    col(Message.sent_at) > last.sent_at,
+                    sa.and_(col(Message.sent_at) == last.sent_at, col(Message.id) > last.id),
+                )
+            )
+    messages = list(session.exec(query.limit(limit + 1)).all())
+    next_cursor = None
+    if len(messages) > limit:
+        messages = messages[:limit]
+        next_cursor = encode_cursor({"after_id": messages[-1].id})
+    return [message_dict(m) for m in messages], next_cursor
+
+
+def message_dict(message: Message, *, with_body: bool = True) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "channel": message.channel,
+        "external_id": message.external_id,
+        "kind": message.kind,
+        "direction": message.direction,
+        "sender": message.sender,
+        "sent_at": _iso(message.sent_at),
+        "subject": message.subject,
+        "text": message.text if with_body else None,
+        "html": message.html if with_body else None,
+    }
+
+
+def list_suggestions(session: Session, *, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+    a = sa.orm.aliased(Contact)
+    b = sa.orm.aliased(Contact)
+    rows = session.exec(
+        select(DuplicateSuggestion, a, b)
+        .join(a, a.id == DuplicateSuggestion.contact_a_id)
+        .join(b, b.id == DuplicateSuggestion.contact_b_id)
+        .where(DuplicateSuggestion.status == status)
+        .where(col(a.merged_into).is_(None), col(b.merged_into).is_(None))
+        .order_by(col(DuplicateSuggestion.score).desc(), col(DuplicateSuggestion.id))
+        .limit(max(1, min(limit, 500)))
+    ).all()
+    return [
+        {
+            "id": s.id,
+            "contact_a_id": s.contact_a_id,
+            "contact_b_id": s.contact_b_id,
+            "contact_a_name": ca.display_name,
+            "contact_b_name": cb.display_name,
+            "score": s.score,
+            "reasons": s.reasons,
+            "status": s.status,
+            "created_at": _iso(s.created_at),
+        }
+        for s, ca, cb in rows
+    ]
+
+
+# --------------------------------------------------------------------------- privacy law
+
+
+def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
+    """Everything held about the person (GDPR art. 15): contact, identities, every message, merges, suggestions."""
+    detail = contact_detail(session, contact_id)
+    if detail is None:
+        return None
+    cid = detail["id"]
+    ids = _person_contact_ids(session, cid)
+    messages = session.exec(select(Message).where(col(Message.contact_id).in_(ids)).order_by(col(Message.sent_at))).all()
+    conversations = session.exec(select(Conversation).where(col(Conversation.contact_id).in_(ids))).all()
+    suggestions = session.exec(
+        select(DuplicateSuggestion).where(
+            sa.or_(col(DuplicateSuggestion.contact_a_id).in_(ids), col(DuplicateSuggestion.contact_b_id).in_(ids))
+        )
+    ).all()
+    owner = session.get(User, detail["owner_id"]) if detail.get("owner_id") else None
+    return {
+        "exported_at": utcnow().isoformat(),
+        "contact": detail,
+        "owner": {"id": owner.id, "email": owner.email, "name": owner.name} if owner else None,
+        "conversations": [
+            {"id": c.id, "channel": c.channel, "external_id": c.external_id, "subject": c.subject,
+             "created_at": _iso(c.created_at), "last_message_at": _iso(c.last_message_at)}
+            for c in conversations
+        ],
+        "messages": [{**message_dict(m), "meta": m.meta} for m in messages],
+        "duplicate_suggestions": [
+            {"contact_a_id": s.contact_a_id, "contact_b_id": s.contact_b_id, "score": s.score,
+             "reasons": s.reasons, "status": s.status}
+            for s in suggestions
+        ],
+    }
+
+
+def _person_contact_ids(session: Session, survivor_id: int) -> list[int]:
+    """The survivor and every contact merged into it, at any depth."""
+    ids = [survivor_id]
+    frontier = [survivor_id]
+    while frontier:
+        children = list(session.exec(select(Contact.id).where(col(Contact.merged_into).in_(frontier))).all())
+        children = [c for c in children if c not in ids]
+        ids.extend(children)
+        frontier = children
+    return ids
+
+
+def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure request") -> dict[str, Any] | None:
+    """Erase the person everywhere (GDPR art. 17) and remember hashed identifiers so re-synced old data stays out."""
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        return None
+    ids = _person_contact_ids(session, contact.id)
+    now = utcnow()
+    suppressed = 0
+    identities = session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all()
+    hashes = {(i.kind, identifier_hash(i.kind, i.value)) for i in identities}
+    for channel, external_id in session.exec(
+        select(Message.channel, Message.external_id).where(col(Message.contact_id).in_(ids))
+    ).all():
+        hashes.add(("message", identifier_hash(channel, external_id)))
+    existing = {
+        (s.kind, s.value_hash): s
+        for s in session.exec(select(Suppression).where(col(Suppression.value_hash).in_([h for _, h in hashes]))).all()
+    } if hashes else {}
+    for kind, value_hash in hashes:
+        row = existing.get((kind, value_hash))
+        if row is None:
+            session.add(Suppression(kind=kind, value_hash=value_hash, erased_at=now, reason=reason[:200]))
+        else:
+            row.erased_at = now
+            session.add(row)
+        suppressed += 1
+    counts = {}
+    for table, column in (
+        (Message, Message.contact_id),
+        (Conversation, Conversation.contact_id),
+        (Identity, Identity.contact_id),
+        (ContactBlockKey, ContactBlockKey.contact_id),
+    ):
+        counts[table.__tablename__] = session.exec(sa.delete(table).where(col(column).in_(ids))).rowcount
+    session.exec(
+        sa.delete(DuplicateSuggestion).where(
+            sa.or_(col(DuplicateSuggestion.contact_a_id).in_(ids), col(DuplicateSuggestion.contact_b_id).in_(ids))
+        )
+    )
+    session.exec(
+        sa.delete(MergeEvent).where(sa.or_(col(MergeEvent.survivor_id).in_(ids), col(MergeEvent.merged_id).in_(ids)))
+    )
+    session.exec(sa.update(Contact).where(col(Contact.merged_into).in_(ids)).values(merged_into=None))
+    counts["contacts"] = session.exec(sa.delete(Contact).where(col(Contact.id).in_(ids))).rowcount
+    session.flush()
+    return {"erased_contact_ids": ids, "deleted": counts, "suppressed_identifiers": suppressed}

@@ -1,0 +1,366 @@
+"""Identity resolution: which contact a record belongs to, merges (transitive, recorded, undoable) and
+fuzzy duplicate suggestions (never merged automatically)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
+from core.models import (
+    Contact,
+    ContactBlockKey,
+    Conversation,
+    DuplicateSuggestion,
+    Identity,
+    MergeEvent,
+    Message,
+    Stage,
+    Temperature,
+    utcnow,
+)
+from core.normalize import fold_name
+
+MAX_ALIASES = 20
+# Candidates compared per contact: a very common name must not make one ingest compare against thousands.
+MAX_CANDIDATES = 200
+
+
+class IdentityError(Exception):
+    """A merge or undo that cannot be done; the message says why in plain words."""
+
+
+# --------------------------------------------------------------------------- resolving ids
+
+
+def resolve_contact_id(session: Session, contact_id: int) -> int | None:
+    """The surviving contact for an id, following merged_into; None if there is no such contact."""
+    seen: set[int] = set()
+    current: int | None = contact_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        contact = session.get(Contact, current)
+        if contact is None:
+            return None
+        if contact.merged_into is None:
+            return contact.id
+        current = contact.merged_into
+    raise IdentityError(f"merge cycle at contact {contact_id}")
+
+
+def get_live_contact(session: Session, contact_id: int) -> Contact | None:
+    resolved = resolve_contact_id(session, contact_id)
+    return session.get(Contact, resolved) if resolved is not None else None
+
+
+# --------------------------------------------------------------------------- merging
+
+_STAGE_ORDER = {Stage.new: 0, Stage.mql: 1, Stage.sql: 2, Stage.customer: 3, Stage.non_target: -1}
+_TEMP_ORDER = {Temperature.cold: 0, Temperature.warm: 1, Temperature.hot: 2}
+_SNAPSHOT_FIELDS = (
+    "display_name", "company", "title", "owner_id", "stage", "temperature", "score", "aliases",
+)
+
+
+def _fields(contact: Contact) -> dict:
+    data = {name: getattr(contact, name) for name in _SNAPSHOT_FIELDS}
+    data["aliases"] = list(contact.aliases or [])
+    return data
+
+
+def is_pair_dismissed(session: Session, a: int, b: int) -> bool:
+    low, high = sorted((a, b))
+    status = session.exec(
+        select(DuplicateSuggestion.status).where(
+            DuplicateSuggestion.contact_a_id == low, DuplicateSuggestion.contact_b_id == high
+        )
+    ).first()
+    return status == "dismissed"
+
+
+def merge_contacts(
+    session: Session, *, survivor_id: int, merged_id: int, reason: str, actor: str = "system"
+) -> MergeEvent:
+    """Move everything of `merged_id` onto `survivor_id` in the caller's transaction and record how to undo it."""
+    survivor = get_live_contact(session, survivor_id)
+    merged = get_live_contact(session, merged_id)
+    if survivor is None or merged is None:
+        raise IdentityError("contact not found")
+    if survivor.id == merged.id:
+        raise IdentityError("a contact cannot be merged with itself")
+    session.flush()
+    before = _fields(survivor)
+    moved = {
+        "identities": _move(session, Identity, merged.id, survivor.id),
+        "conversations": _move(session, Conversation, merged.id, survivor.id),
+        "messages": _move(session, Message, merged.id, survivor.id),
+    }
+    filled: dict[str, object] = {}
+    for name in ("company", "title", "owner_id"):
+        if not getattr(survivor, name) and getattr(merged, name):
+            setattr(survivor, name, getattr(merged, name))
+            filled[name] = getattr(merged, name)
+    if not survivor.display_name and merged.display_name:
+        survivor.display_name = merged.display_name
+        filled["display_name"] = merged.display_name
+    aliases_added = _add_aliases(survivor, [merged.display_name, *(merged.aliases or [])])
+    if _STAGE_ORDER.get(Stage(merged.stage), 0) > _STAGE_ORDER.get(Stage(survivor.stage), 0):
+        survivor.stage = merged.stage
+    if _TEMP_ORDER.get(Temperature(merged.temperature), 0) > _TEMP_ORDER.get(Temperature(survivor.temperature), 0):
+        survivor.temperature = merged.temperature
+    survivor.score = max(survivor.score, merged.score)
+    survivor.last_message_at = _latest(survivor.last_message_at, merged.last_message_at)
+    survivor.updated_at = utcnow()
+    merged.merged_into = survivor.id
+    merged.updated_at = utcnow()
+    session.exec(sa.delete(ContactBlockKey).where(col(ContactBlockKey.contact_id) == merged.id))
+    low, high = sorted((survivor.id, merged.id))
+    session.exec(
+        sa.update(DuplicateSuggestion)
+        .where(col(DuplicateSuggestion.contact_a_id) == low, col(DuplicateSuggestion.contact_b_id) == high)
+        .values(status="merged", decided_at=utcnow(), decided_by=actor)
+    )
+    event = MergeEvent(
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        reason=reason[:500],
+        actor=actor[:320],
+        snapshot={
+            "survivor_before": before,
+            "merged_before": _fields(merged),
+            "filled": filled,
+            "aliases_added": aliases_added,
+            "moved": moved,
+        },
+    )
+    session.add(event)
+    session.add(survivor)
+    session.add(merged)
+    session.flush()
+    refresh_block_keys(session, survivor)
+    return event
+
+
+def _move(session: Session, table: type, from_id: int, to_id: int) -> list[int]:
+    ids = list(session.exec(select(table.id).where(table.contact_id == from_id)).all())
+    if ids:
+        session.exec(sa.update(table).where(col(table.id).in_(ids)).values(contact_id=to_id))
+    return ids
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((x for x in (a, b) if x is not None), default=None)
+
+
+def _add_aliases(contact: Contact, names: Iterable[str]) -> list[str]:
+    """Keep differing names as aliases; returns what was added."""
+    current = list(contact.aliases or [])
+    known = {fold_name(n) for n in [contact.display_name, *current] if n}
+    added = []
+    for name in names:
+        if name and fold_name(name) and fold_name(name) not in known and len(current) < MAX_ALIASES:
+            current.append(name)
+            known.add(fold_name(name))
+            added.append(name)
+    if added:
+        contact.aliases = current
+    return added
+
+
+def undo_merge(session: Session, *, event_id: int, actor: str = "system") -> MergeEvent:
+    """Give the merged contact back everything the merge moved, wherever later merges have taken it."""
+    event = session.get(MergeEvent, event_id)
+    if event is None:
+        raise IdentityError("merge not found")
+    if event.undone_at is not None:
+        raise IdentityError("this merge was already undone")
+    merged = session.get(Contact, event.merged_id)
+    survivor = session.get(Contact, event.survivor_id)
+    if merged is None or survivor is None:
+        raise IdentityError("a contact of this merge was erased; it cannot be undone")
+    if merged.merged_into != survivor.id:
+        raise IdentityError("the merged contact has changed since; undo the later merges first")
+    snapshot = event.snapshot or {}
+    moved = snapshot.get("moved", {})
+    for table, key in ((Identity, "identities"), (Conversation, "conversations"), (Message, "messages")):
+        ids = moved.get(key) or []
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            session.exec(sa.update(table).where(col(table.id).in_(chunk)).values(contact_id=merged.id))
+    # Messages that arrived after the merge inside a conversation given back follow their conversation.
+    conv_ids = moved.get("conversations") or []
+    for chunk_start in range(0, len(conv_ids), 500):
+        chunk = conv_ids[chunk_start : chunk_start + 500]
+        session.exec(
+            sa.update(Message).where(col(Message.conversation_id).in_(chunk)).values(contact_id=merged.id)
+        )
+    for name, value in (snapshot.get("merged_before") or {}).items():
+        setattr(merged, name, value)
+    merged.merged_into = None
+    before = snapshot.get("survivor_before") or {}
+    for name, value in (snapshot.get("filled") or {}).items():
+        if getattr(survivor, name) == value:
+            setattr(survivor, name, before.get(name))
+    removed = set(snapshot.get("aliases_added") or [])
+    if removed:
+        survivor.aliases = [a for a in (survivor.aliases or []) if a not in removed]
+    now = utcnow()
+    for contact in (merged, survivor):
+        contact.updated_at = now
+        contact.last_message_at = session.exec(
+            select(sa.func.max(Message.sent_at)).where(Message.contact_id == contact.id)
+        ).first()
+        session.add(contact)
+    event.undone_at = now
+    event.undone_by = actor[:320]
+    session.add(event)
+    # An undone merge says "these are two people": remember it so ingest and suggestions leave them apart.
+    _set_pair_status(session, survivor.id, merged.id, "dismissed", actor, reason="merge undone")
+    session.flush()
+    refresh_block_keys(session, merged)
+    refresh_block_keys(session, survivor)
+    return event
+
+
+def _set_pair_status(session: Session, a: int, b: int, status: str, actor: str, reason: str = "") -> None:
+    low, high = sorted((a, b))
+    suggestion = session.exec(
+        select(DuplicateSuggestion).where(
+            DuplicateSuggestion.contact_a_id == low, DuplicateSuggestion.contact_b_id == high
+        )
+    ).first()
+    if suggestion is None:
+        suggestion = DuplicateSuggestion(contact_a_id=low, contact_b_id=high, score=0.0, reasons=[reason])
+    suggestion.status = status
+    suggestion.decided_at = utcnow()
+    suggestion.decided_by = actor[:320]
+    session.add(suggestion)
+
+
+def dismiss_suggestion(session: Session, *, suggestion_id: int, actor: str) -> DuplicateSuggestion:
+    suggestion = session.get(DuplicateSuggestion, suggestion_id)
+    if suggestion is None:
+        raise IdentityError("suggestion not found")
+    suggestion.status = "dismissed"
+    suggestion.decided_at = utcnow()
+    suggestion.decided_by = actor[:320]
+    session.add(suggestion)
+    return suggestion
+
+
+# --------------------------------------------------------------------------- fuzzy duplicates
+
+
+@dataclass
+class SuggestionOutcome:
+    suggestion: DuplicateSuggestion
+    created: bool
+
+
+def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonView]:
+    if not contact_ids:
+        return {}
+    contacts = session.exec(
+        select(Contact).where(col(Contact.id).in_(contact_ids), col(Contact.merged_into).is_(None))
+    ).all()
+    domains: dict[int, set[str]] = {}
+    rows = session.exec(
+        select(Identity.contact_id, Identity.value).where(
+            col(Identity.contact_id).in_(contact_ids), Identity.kind == "email"
+        )
+    ).all()
+    from core.normalize import is_freemail_domain  # local: keeps the module's import list short
+
+    for cid, value in rows:
+        domain = value.rsplit("@", 1)[-1]
+        if not is_freemail_domain(domain):
+            domains.setdefault(cid, set()).add(domain)
+    return {
+        c.id: PersonView(
+            contact_id=c.id,
+            names=tuple(n for n in [c.display_name, *(c.aliases or [])] if n),
+            company=c.company,
+            corporate_domains=frozenset(domains.get(c.id, set())),
+        )
+        for c in contacts
+    }
+
+
+def refresh_block_keys(session: Session, contact: Contact) -> set[str]:
+    keys = blocking_keys([n for n in [contact.display_name, *(contact.aliases or [])] if n])
+    existing = set(
+        session.exec(select(ContactBlockKey.key).where(ContactBlockKey.contact_id == contact.id)).all()
+    )
+    if contact.merged_into is not None:
+        keys = set()
+    stale = existing - keys
+    if stale:
+        session.exec(
+            sa.delete(ContactBlockKey).where(
+                col(ContactBlockKey.contact_id) == contact.id, col(ContactBlockKey.key).in_(stale)
+            )
+        )
+    for key in keys - existing:
+        session.add(ContactBlockKey(contact_id=contact.id, key=key))
+    return keys
+
+
+def suggest_duplicates_for(session: Session, contact: Contact) -> list[SuggestionOutcome]:
+    """File `contact` under its blocking keys and open suggestions for look-alikes sharing one."""
+    session.flush()
+    keys = refresh_block_keys(session, contact)
+    if not keys:
+        return []
+    session.flush()
+    candidate_ids = list(
+        session.exec(
+            select(ContactBlockKey.contact_id)
+            .where(col(ContactBlockKey.key).in_(keys), ContactBlockKey.contact_id != contact.id)
+            .distinct()
+            .limit(MAX_CANDIDATES)
+        ).all()
+    )
+    if not candidate_ids:
+        return []
+    views = _person_views(session, [contact.id, *candidate_ids])
+    me = views.get(contact.id)
+    if me is None:
+        return []
+    outcomes = []
+    for other_id in candidate_ids:
+        other = views.get(other_id)
+        if other is None:
+            continue
+        score, reasons = score_pair(me, other)
+        if score < SUGGESTION_THRESHOLD:
+            continue
+        outcome = upsert_suggestion(session, a=contact.id, b=other_id, score=score, reasons=reasons)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def upsert_suggestion(
+    session: Session, *, a: int, b: int, score: float, reasons: list[str]
+) -> SuggestionOutcome | None:
+    low, high = sorted((a, b))
+    existing = session.exec(
+        select(DuplicateSuggestion).where(
+            DuplicateSuggestion.contact_a_id == low, DuplicateSuggestion.contact_b_id == high
+        )
+    ).first()
+    if existing is not None:
+        if existing.status != "open":
+            return None  # a person already decided about this pair
+        existing.score = max(existing.score, score)
+        existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
+        session.add(existing)
+        return SuggestionOutcome(existing, created=False)
+    suggestion = DuplicateSuggestion(contact_a_id=low, contact_b_id=high, score=score, reasons=reasons)
+    session.add(suggestion)
+    session.flush()
+    return SuggestionOutcome(suggestion, created=True)

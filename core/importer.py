@@ -1,0 +1,238 @@
+"""Bulk import of inbound records from JSONL or CSV, streamed in batches through the one ingest path.
+
+A bad line is reported with its line number and skipped; it never aborts the file. Each batch commits, so
+a crash mid-file loses at most the current batch, and re-running the import duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from core.ingest import IngestError, IngestOptions, ingest, invalid_identifier_fields
+from core.schemas import InboundRecord
+
+MAX_REPORTED_ERRORS = 1000
+MAX_LINE_BYTES = 2_000_000
+
+CONTACT_COLUMNS = ("name", "email", "phone", "company", "title", "linkedin_url", "external_user_id")
+MESSAGE_COLUMNS = ("thread_id", "direction", "kind", "sent_at", "sender", "subject", "text", "html")
+# CSV headers people use for the same thing.
+COLUMN_ALIASES = {
+    "full_name": "name", "full name": "name", "contact_name": "name",
+    "e-mail": "email", "email_address": "email", "email address": "email", "mail": "email",
+    "phone_number": "phone", "telephone": "phone", "tel": "phone", "mobile": "phone", "telefon": "phone",
+    "organization": "company", "organisation": "company", "firma": "company",
+    "linkedin": "linkedin_url", "linkedin url": "linkedin_url", "profile_url": "linkedin_url",
+    "user_id": "external_user_id",
+    "message_external_id": "message_id", "message id": "message_id",
+    "body": "text", "message": "text", "date": "sent_at",
+}
+
+
+@dataclass
+class LineError:
+    line: int
+    error: str
+
+
+@dataclass
+class ImportSummary:
+    lines: int = 0
+    records: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    merged_contacts: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    error_count: int = 0
+
+    def add_error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(LineError(line, message))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "created": self.statuses.get("created", 0),
+            "updated": self.statuses.get("updated", 0),
+            "already_known": self.statuses.get("known", 0),
+            "suppressed": self.statuses.get("suppressed", 0),
+            "merged_contacts": self.merged_contacts,
+            "skipped": self.error_count,
+            "errors": [{"line": e.line, "error": e.error} for e in self.errors],
+        }
+
+
+def detect_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    if suffix in {".csv", ".tsv", ".txt"}:
+        return "csv"
+    raise ValueError(f"cannot tell the format of {path}: use .jsonl or .csv, or pass --format")
+
+
+# --------------------------------------------------------------------------- readers: (line number, dict | error)
+
+ParsedLine = tuple[int, dict[str, Any] | None, str | None]
+
+
+def read_jsonl(stream: BinaryIO) -> Iterator[ParsedLine]:
+    for number, raw in enumerate(stream, start=1):
+        if len(raw) > MAX_LINE_BYTES:
+            yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
+            continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            yield number, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
+            continue
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+            continue
+        if not isinstance(value, dict):
+            yield number, None, "each line must be a JSON object"
+            continue
+        yield number, value, None
+
+
+def read_csv(stream: BinaryIO, *, default_channel: str = "import") -> Iterator[ParsedLine]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    sample = text.read(65536)
+    text.seek(0)
+    try:
+        dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(text, dialect)
+    header: list[str] | None = None
+    line_end = 0
+    for row in reader:
+        line_start, line_end = line_end + 1, reader.line_num
+        if header is None:
+            header = [_column(h) for h in row]
+            if not any(h in CONTACT_COLUMNS or h.startswith("contact.") for h in header):
+                yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
+                return
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+            yield line_start, None, "not UTF-8 text"
+            continue
+        if len(row) > len(header):
+            yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
+            continue
+        yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None
+
+
+def _column(name: str) -> str:
+    key = name.strip().lower()
+    return COLUMN_ALIASES.get(key, key.replace(" ", "_"))
+
+
+def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any]:
+    def value(key: str) -> str | None:
+        cell = row.get(key)
+        if cell is None:
+            cell = row.get(f"contact.{key}") or row.get(f"message.{key}")
+        cell = (cell or "").strip()
+        return cell or None
+
+    record: dict[str, Any] = {"channel": value("channel") or default_channel}
+    if value("external_id"):
+        record["external_id"] = value("external_id")
+    record["contact"] = {k: value(k) for k in CONTACT_COLUMNS if value(k)}
+    message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
+    message_id = value("message_id") or row.get("message.external_id")
+    if message_id or message.get("text") or message.get("subject"):
+        message["external_id"] = message_id or record.get("external_id")
+        record["message"] = {k: v for k, v in message.items() if v is not None}
+    return record
+
+
+# --------------------------------------------------------------------------- the import loop
+
+
+def import_stream(
+    engine: sa.Engine,
+    lines: Iterable[ParsedLine],
+    *,
+    options: IngestOptions | None = None,
+    batch_size: int = 500,
+    strict_identifiers: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    options = options or IngestOptions(actor="import")
+    summary = ImportSummary()
+    with Session(engine, expire_on_commit=False) as session:
+        pending = 0
+        for number, data, error in lines:
+            summary.lines += 1
+            if progress is not None:
+                progress(number)
+            if error is not None:
+                summary.add_error(number, error)
+                continue
+            try:
+                record = InboundRecord.model_validate(data)
+            except ValidationError as exc:
+                summary.add_error(number, _validation_message(exc))
+                continue
+            if strict_identifiers:
+                bad = invalid_identifier_fields(record.contact, region=options.default_phone_region)
+                if bad:
+                    summary.add_error(number, "; ".join(f"{k}: {v}" for k, v in bad.items()))
+                    continue
+            try:
+                result = ingest(session, record, options=options)
+            except IngestError as exc:
+                summary.add_error(number, str(exc))
+                continue
+            summary.records += 1
+            summary.statuses[result.status] += 1
+            summary.merged_contacts += len(result.merged_contact_ids)
+            pending += 1
+            if pending >= batch_size:
+                session.commit()
+                pending = 0
+        session.commit()
+    return summary
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(p) for p in error["loc"]) or "record"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def import_file(
+    engine: sa.Engine,
+    path: str | Path,
+    *,
+    file_format: str | None = None,
+    options: IngestOptions | None = None,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    file_format = file_format or detect_format(path)
+    with open(path, "rb") as stream:
+        reader = read_jsonl(stream) if file_format == "jsonl" else read_csv(stream)
+        return import_stream(engine, reader, options=options, batch_size=batch_size, progress=progress)

@@ -1,0 +1,392 @@
+"""The one way data enters the store. Connectors, the REST API and the importers all call `ingest`.
+
+`ingest` is idempotent: a message is keyed on (channel, external_id), identities on (kind, value), so the same
+record delivered twice, or a webhook retried ten times, leaves one message and one contact. It works inside
+the caller's transaction (the caller commits, which lets a sync commit records and its cursor together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import nh3
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from core.identity import (
+    _add_aliases,
+    get_live_contact,
+    is_pair_dismissed,
+    merge_contacts,
+    suggest_duplicates_for,
+    upsert_suggestion,
+)
+from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
+from core.normalize import (
+    InvalidIdentifier,
+    clean_display_name,
+    fold_name,
+    normalize_email,
+    normalize_linkedin_url,
+    normalize_phone,
+)
+from core.schemas import ContactIn, InboundRecord, IngestResult
+
+MAX_ATTEMPTS = 3
+
+
+class IngestError(ValueError):
+    """The record cannot be stored; the message says why (shown to API callers and in import reports)."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    default_phone_region: str = "PL"
+    suggest_duplicates: bool = True
+    actor: str = "ingest"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One identifier a record carries, normalised."""
+
+    kind: str
+    value: str
+    raw: str
+    weak: bool = False
+
+
+@dataclass
+class _Plan:
+    candidates: list[Candidate]
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def extract_identities(contact: ContactIn, channel: str, *, region: str = "PL") -> _Plan:
+    """Normalise every identifier of a record. Invalid ones become warnings, never errors."""
+    plan = _Plan(candidates=[])
+    seen: set[tuple[str, str]] = set()
+
+    def add(candidate: Candidate) -> None:
+        if (candidate.kind, candidate.value) not in seen:
+            seen.add((candidate.kind, candidate.value))
+            plan.candidates.append(candidate)
+
+    for raw in contact.all_emails():
+        try:
+            email = normalize_email(raw)
+        except InvalidIdentifier as exc:
+            plan.warnings.append(f"email {raw!r} ignored: {exc}")
+            continue
+        add(Candidate("email", email.value, raw, weak=email.is_role))
+    for raw in contact.all_phones():
+        try:
+            add(Candidate("phone", normalize_phone(raw, region), raw))
+        except InvalidIdentifier as exc:
+            plan.warnings.append(f"phone {raw!r} ignored: {exc}")
+    if contact.linkedin_url:
+        try:
+            add(Candidate("linkedin", normalize_linkedin_url(contact.linkedin_url), contact.linkedin_url))
+        except InvalidIdentifier as exc:
+            plan.warnings.append(f"linkedin_url {contact.linkedin_url!r} ignored: {exc}")
+    if contact.external_user_id and contact.external_user_id.strip():
+        value = contact.external_user_id.strip()
+        add(Candidate(channel, value, value))
+    return plan
+
+
+def invalid_identifier_fields(contact: ContactIn, *, region: str = "PL") -> dict[str, str]:
+    """Per-field errors for identifiers that do not normalise (the API refuses these; connectors only warn)."""
+    errors: dict[str, str] = {}
+    checks = [("email", v, normalize_email) for v in ([contact.email] if contact.email else [])]
+    checks += [(f"emails.{i}", v, normalize_email) for i, v in enumerate(contact.emails)]
+    checks += [("phone", v, lambda x: normalize_phone(x, region)) for v in ([contact.phone] if contact.phone else [])]
+    checks += [(f"phones.{i}", v, lambda x: normalize_phone(x, region)) for i, v in enumerate(contact.phones)]
+    if contact.linkedin_url:
+        checks.append(("linkedin_url", contact.linkedin_url, normalize_linkedin_url))
+    for name, value, normalize in checks:
+        try:
+            normalize(value)
+        except InvalidIdentifier as exc:
+            errors[f"contact.{name}"] = str(exc)
+    return errors
+
+
+def identifier_hash(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest(session: Session, record: InboundRecord, *, options: IngestOptions | None = None) -> IngestResult:
+    """Store one inbound record; returns what happened. Raises IngestError for a record that cannot be stored."""
+    options = options or IngestOptions()
+    last_error: IntegrityError | None = None
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return _ingest_once(session, record, options)
+        except IntegrityError as exc:
+            # Another writer stored the same message or identity between our read and our write:
+            # the savepoint is gone, so run again and find what it stored.
+            last_error = exc
+    raise IngestError(f"could not store the record after {MAX_ATTEMPTS} attempts: {last_error}")
+
+
+def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions) -> IngestResult:
+    plan = extract_identities(record.contact, record.channel, region=options.default_phone_region)
+    message_in = record.message
+
+    if message_in is not None:
+        known = session.exec(
+            select(Message).where(Message.channel == record.channel, Message.external_id == message_in.external_id)
+        ).first()
+        if known is not None:
+            contact = get_live_contact(session, known.contact_id)
+            return IngestResult(
+                status="known",
+                contact_id=contact.id if contact else known.contact_id,
+                conversation_id=known.conversation_id,
+                message_id=known.id,
+                warnings=plan.warnings,
+            )
+    elif not plan.candidates:
+        raise IngestError("the record has no email, phone, LinkedIn URL or user id to identify the person by")
+
+    if _is_suppressed(session, record, plan):
+        return IngestResult(status="suppressed", contact_id=None, warnings=plan.warnings)
+
+    rows = _identity_rows(session, plan.candidates)
+    strong_ids, weak_ids = set(), set()
+    for row in rows:
+        resolved = get_live_contact(session, row.contact_id)
+        if resolved is None:
+            continue
+        (weak_ids if row.is_weak else strong_ids).add(resolved.id)
+
+    name = clean_display_name(record.contact.name)
+    merged_ids: list[int] = []
+    suggestion_ids: list[int] = []
+    created_contact = False
+    contact: Contact | None = None
+
+    if strong_ids:
+        target_id = min(strong_ids)
+        contact = session.get(Contact, target_id)
+        for other_id in sorted(strong_ids - {target_id}):
+            if is_pair_dismissed(session, target_id, other_id):
+                continue  # a person said these are two people; leave them apart
+            shared = ", ".join(f"{r.kind} {r.value}" for r in rows if _resolves_to(session, r, other_id))
+            merge_contacts(
+                session,
+                survivor_id=target_id,
+                merged_id=other_id,
+                reason=f"{record.channel} record shares {shared or 'an identifier'}",
+                actor=options.actor,
+            )
+            merged_ids.append(other_id)
+    elif weak_ids:
+        for weak_id in sorted(weak_ids):
+            candidate = session.get(Contact, weak_id)
+            if candidate is not None and _names_compatible(name, candidate):
+                contact = candidate
+                break
+    weak_conflicts = sorted(weak_ids - {contact.id} if contact else weak_ids) if not strong_ids else []
+
+    if contact is None:
+        contact = Contact(display_name=name, owner_id=record.owner_id)
+        session.add(contact)
+        session.flush()
+        created_contact = True
+
+    changed = _attach_identities(session, contact, plan.candidates, rows, record.channel)
+    changed |= _fill_fields(contact, record.contact, name, record.owner_id)
+
+    for other_id in weak_conflicts:
+        shared = [r.value for r in rows if r.is_weak and _resolves_to(session, r, other_id)]
+        outcome = upsert_suggestion(
+            session,
+            a=contact.id,
+            b=other_id,
+            score=0.5,
+            reasons=[f"share the role address {', '.join(shared)} but have different names"],
+        )
+        if outcome is not None:
+            suggestion_ids.append(outcome.suggestion.id)
+
+    conversation_id = message_id = None
+    if message_in is not None:
+        conversation, message = _store_message(session, contact, record)
+        conversation_id, message_id = conversation.id, message.id
+
+    contact.updated_at = utcnow()
+    session.add(contact)
+    session.flush()
+    if options.suggest_duplicates and (created_contact or changed):
+        suggestion_ids.extend(o.suggestion.id for o in suggest_duplicates_for(session, contact) if o.created)
+
+    if message_in is not None or created_contact:
+        status = "created"
+    else:
+        status = "updated" if changed or merged_ids else "known"
+    return IngestResult(
+        status=status,
+        contact_id=contact.id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        merged_contact_ids=merged_ids,
+        suggestion_ids=suggestion_ids,
+        warnings=plan.warnings,
+    )
+
+
+def _identity_rows(session: Session, candidates: list[Candidate]) -> list[Identity]:
+    if not candidates:
+        return []
+    condition = sa.or_(*[sa.and_(Identity.kind == c.kind, Identity.value == c.value) for c in candidates])
+    return list(session.exec(select(Identity).where(condition)).all())
+
+
+def _resolves_to(session: Session, row: Identity, contact_id: int) -> bool:
+    live = get_live_contact(session, row.contact_id)
+    return live is not None and live.id == contact_id
+
+
+def _names_compatible(name: str, contact: Contact) -> bool:
+    """Whether a record reaching a contact only through a shared mailbox may join it."""
+    if not name or not contact.display_name:
+        return True
+    folded = fold_name(name)
+    return any(fold_name(n) == folded for n in [contact.display_name, *(contact.aliases or [])])
+
+
+def _attach_identities(
+    session: Session, contact: Contact, candidates: list[Candidate], rows: list[Identity], channel: str
+) -> bool:
+    present = {(r.kind, r.value) for r in rows}
+    added = False
+    for candidate in candidates:
+        if (candidate.kind, candidate.value) in present:
+            continue
+        session.add(
+            Identity(
+                contact_id=contact.id,
+                kind=candidate.kind,
+                value=candidate.value,
+                raw_value=candidate.raw[:400],
+                channel=channel,
+                is_weak=candidate.weak,
+            )
+        )
+        added = True
+    if added:
+        session.flush()
+    return added
+
+
+def _fill_fields(contact: Contact, data: ContactIn, name: str, owner_id: int | None) -> bool:
+    changed = False
+    if name and not contact.display_name:
+        contact.display_name = name
+        changed = True
+    elif name and fold_name(name) != fold_name(contact.display_name):
+        changed |= bool(_add_aliases(contact, [name]))
+    for attr in ("company", "title"):
+        value = clean_display_name(getattr(data, attr))
+        if value and not getattr(contact, attr):
+            setattr(contact, attr, value)
+            changed = True
+    if owner_id and not contact.owner_id:
+        contact.owner_id = owner_id
+        changed = True
+    return changed
+
+
+def sanitize_html(html: str | None) -> str:
+    """Allow-list sanitising of HTML mail and chat bodies (scripts, handlers and javascript: URLs go)."""
+    if not html:
+        return ""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def _store_message(session: Session, contact: Contact, record: InboundRecord) -> tuple[Conversation, Message]:
+    message_in = record.message
+    assert message_in is not None
+    scope = record.scope or (str(record.account_id) if record.account_id else "")
+    thread_key = message_in.thread_id or message_in.external_id
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.channel == record.channel,
+            Conversation.scope == scope,
+            Conversation.external_id == thread_key,
+        )
+    ).first()
+    sent_at = message_in.sent_at or utcnow()
+    if conversation is None:
+        conversation = Conversation(
+            contact_id=contact.id,
+            channel=record.channel,
+            scope=scope,
+            external_id=thread_key,
+            account_id=record.account_id,
+            subject=(message_in.subject or "")[:500],
+        )
+        session.add(conversation)
+        session.flush()
+    message = Message(
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        channel=record.channel,
+        external_id=message_in.external_id,
+        kind=message_in.kind,
+        direction=message_in.direction,
+        sender=(message_in.sender or "")[:400],
+        sent_at=sent_at,
+        subject=(message_in.subject or "")[:1000],
+        text=message_in.text or "",
+        html=sanitize_html(message_in.html),
+        meta=message_in.meta or {},
+    )
+    session.add(message)
+    session.flush()
+    conversation.last_message_at = _max_dt(conversation.last_message_at, sent_at)
+    session.add(conversation)
+    owner = session.get(Contact, conversation.contact_id)
+    if owner is not None:
+        owner.last_message_at = _max_dt(owner.last_message_at, sent_at)
+        session.add(owner)
+    return conversation, message
+
+
+def _max_dt(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((x for x in (a, b) if x is not None), default=None)
+
+
+# --------------------------------------------------------------------------- suppression (erased people)
+
+
+def _is_suppressed(session: Session, record: InboundRecord, plan: _Plan) -> bool:
+    hashes = [("message", identifier_hash(record.channel, record.message.external_id))] if record.message else []
+    hashes += [(c.kind, identifier_hash(c.kind, c.value)) for c in plan.candidates]
+    if not hashes:
+        return False
+    condition = sa.or_(*[sa.and_(Suppression.kind == k, Suppression.value_hash == h) for k, h in hashes])
+    rows = session.exec(select(Suppression).where(condition)).all()
+    if not rows:
+        return False
+    if any(r.kind == "message" for r in rows):
+        return True  # this very message was erased
+    if record.message is None:
+        return True  # a provider re-sending the erased person's profile, not a new inquiry
+    erased_at = max(r.erased_at for r in rows)
+    sent_at = record.message.sent_at
+    # Old mail re-synced stays out; a message written after the erasure is a new inquiry and comes in.
+    return sent_at is not None and sent_at <= erased_at
+

@@ -1,0 +1,97 @@
+"""Fuzzy person matching: blocking keys and an explainable pair score. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import permutations
+
+from rapidfuzz import fuzz
+
+from core.normalize import fold_name, name_skeleton, name_tokens, normalize_company
+
+# A pair scoring at least this becomes a suggestion for a person to review (never an automatic merge).
+SUGGESTION_THRESHOLD = 0.80
+# Names at least this similar count as "the same name" even with no company or domain evidence.
+STRONG_NAME_SIMILARITY = 0.95
+NAME_SIMILARITY_FLOOR = 0.85
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """What fuzzy matching looks at for one contact."""
+
+    contact_id: int
+    names: tuple[str, ...]
+    company: str = ""
+    corporate_domains: frozenset[str] = field(default_factory=frozenset)
+
+
+def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
+    """Keys under which a contact is filed for duplicate search.
+
+    Two people are compared only if they share a key, which keeps the cost near-linear. Keys are built
+    from name skeletons (see `name_skeleton`), so diacritics, transliteration and word order agree:
+    for every ordered pair of name words, the first four skeleton letters of one and the initial of the
+    other.
+    """
+    keys: set[str] = set()
+    for name in names:
+        tokens = name_tokens(name)[:4]
+        skeletons = [name_skeleton(t) for t in tokens if name_skeleton(t)]
+        if len(skeletons) == 1:
+            keys.add(f"1:{skeletons[0][:6]}")
+        for first, second in permutations(skeletons, 2):
+            keys.add(f"p:{first[:4]}/{second[:1]}")
+    return keys
+
+
+def _name_similarity(a: str, b: str) -> tuple[float, str]:
+    fa, fb = fold_name(a), fold_name(b)
+    if not fa or not fb:
+        return 0.0, ""
+    if fa == fb:
+        if a.strip().casefold() == b.strip().casefold():
+            return 1.0, f"same name: {a}"
+        return 1.0, f"same name ignoring diacritics or script: {a} ~ {b}"
+    tokens_a, tokens_b = sorted(fa.split()), sorted(fb.split())
+    if tokens_a == tokens_b:
+        return 0.99, f"same name in another order: {a} ~ {b}"
+    skel_a = " ".join(sorted(name_skeleton(t) for t in tokens_a))
+    skel_b = " ".join(sorted(name_skeleton(t) for t in tokens_b))
+    if skel_a == skel_b:
+        return 0.96, f"same name in another spelling or transliteration: {a} ~ {b}"
+    ratio = max(fuzz.token_sort_ratio(fa, fb), fuzz.token_sort_ratio(skel_a, skel_b) * 0.97) / 100
+    return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}"
+
+
+def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:
+    """Score in [0, 1] that two contacts are one person, with the reasons a human can check."""
+    best, best_reason = 0.0, ""
+    for name_a in a.names:
+        for name_b in b.names:
+            sim, reason = _name_similarity(name_a, name_b)
+            if sim > best:
+                best, best_reason = sim, reason
+    if best < NAME_SIMILARITY_FLOOR:
+        return 0.0, []
+    reasons = [best_reason]
+    evidence = 0.0
+    company_a, company_b = normalize_company(a.company), normalize_company(b.company)
+    if company_a and company_b:
+        company_ratio = fuzz.ratio(company_a, company_b) / 100
+        if company_ratio >= 0.9:
+            evidence += 0.15
+            reasons.append(f"same company: {a.company} ~ {b.company}")
+        elif company_ratio < 0.6:
+            evidence -= 0.15
+            reasons.append(f"different companies: {a.company} / {b.company}")
+    shared_domains = a.corporate_domains & b.corporate_domains
+    if shared_domains:
+        evidence += 0.1
+        reasons.append(f"same company email domain: {', '.join(sorted(shared_domains))}")
+    elif a.corporate_domains and b.corporate_domains:
+        evidence -= 0.05
+    if evidence <= 0 and best < STRONG_NAME_SIMILARITY:
+        return 0.0, []
+    score = max(0.0, min(1.0, 0.8 * best + evidence + (0.1 if best >= STRONG_NAME_SIMILARITY else 0.0)))
+    return round(score, 3), reasons

@@ -1,0 +1,245 @@
+"""Pure normalisation of identifiers and names. No I/O beyond reading packaged word lists once.
+
+Every function here is deterministic and table-tested (tests/core/test_normalize.py). Values produced
+here are what the store keys identities on, so changing one is a data migration.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from urllib.parse import unquote, urlsplit
+
+import phonenumbers
+from anyascii import anyascii
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = [
+    "InvalidIdentifier",
+    "NormalizedEmail",
+    "normalize_email",
+    "normalize_phone",
+    "normalize_linkedin_url",
+    "clean_display_name",
+    "fold_name",
+    "name_tokens",
+    "name_skeleton",
+    "normalize_company",
+    "is_freemail_domain",
+    "is_role_localpart",
+]
+
+
+class InvalidIdentifier(ValueError):
+    """The raw value cannot be turned into an identifier of the asked kind."""
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = resources.files("core.data").joinpath(name).read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+@cache
+def _freemail() -> frozenset[str]:
+    return _word_list("freemail_domains.txt")
+
+
+@cache
+def _role_localparts() -> frozenset[str]:
+    return _word_list("role_localparts.txt")
+
+
+# --------------------------------------------------------------------------- email
+
+_GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+_ANGLE_ADDR = re.compile(r"<([^<>]+)>\s*$")
+
+
+@dataclass(frozen=True)
+class NormalizedEmail:
+    value: str  # the key identities are stored under
+    domain: str  # ASCII (IDNA) domain
+    is_role: bool  # a shared mailbox: weak evidence of identity
+    is_freemail: bool  # a consumer provider: not a company domain
+
+
+def normalize_email(raw: str | None) -> NormalizedEmail:
+    """Trim, unwrap `Name <addr>` and mailto:, validate, lowercase, IDNA the domain.
+
+    gmail.com and googlemail.com ignore dots and +tags in the local part, so those are removed.
+    """
+    if raw is None:
+        raise InvalidIdentifier("email is empty")
+    text = str(raw).strip()
+    match = _ANGLE_ADDR.search(text)
+    if match:
+        text = match.group(1).strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:].split("?", 1)[0]
+    text = text.strip().strip(".,;")
+    if not text:
+        raise InvalidIdentifier("email is empty")
+    try:
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidIdentifier(f"not a valid email address: {exc}") from None
+    domain = (checked.ascii_domain or checked.domain).lower()
+    local = checked.local_part.lower()
+    if domain in _GMAIL_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    base_local = re.split(r"[+]", local, maxsplit=1)[0]
+    return NormalizedEmail(
+        value=f"{local}@{domain}",
+        domain=domain,
+        is_role=base_local in _role_localparts(),
+        is_freemail=is_freemail_domain(domain),
+    )
+
+
+def is_freemail_domain(domain: str) -> bool:
+    return domain.strip().lower().rstrip(".") in _freemail()
+
+
+def is_role_localpart(local: str) -> bool:
+    return local.strip().lower() in _role_localparts()
+
+
+# --------------------------------------------------------------------------- phone
+
+
+def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
+    """E.164 form of a phone number; numbers without a country code take `default_region`."""
+    if raw is None or not str(raw).strip():
+        raise InvalidIdentifier("phone is empty")
+    text = str(raw).strip()
+    if text.lower().startswith("tel:"):
+        text = text[4:]
+    try:
+        number = phonenumbers.parse(text, (default_region or "PL").upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentifier(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidIdentifier("not a possible phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --------------------------------------------------------------------------- linkedin
+
+_LINKEDIN_SLUG = re.compile(r"^[^/?#\s]{2,200}$")
+
+
+def normalize_linkedin_url(raw: str | None) -> str:
+    """Canonical `linkedin.com/in/<slug>` from any form of a public profile URL.
+
+    Accepts scheme-less URLs, country subdomains (pl., ru., www., m.), trailing paths
+    (/details/..., /en, /recent-activity), queries, fragments, percent-encoding and any case.
+    """
+    if raw is None or not str(raw).strip():
+        raise InvalidIdentifier("linkedin url is empty")
+    text = str(raw).strip()
+    if "://" not in text:
+        text = "https://" + text.lstrip("/")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise InvalidIdentifier("not a URL") from None
+    host = (parts.hostname or "").lower()
+    if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
+        raise InvalidIdentifier("not a linkedin.com URL")
+    segments = [s for s in unquote(parts.path).split("/") if s]
+    if segments and segments[0] in {"mwlite", "m"}:
+        segments = segments[1:]
+    if len(segments) < 2 or segments[0].lower() != "in":
+        raise InvalidIdentifier("not a LinkedIn profile URL (expected /in/<name>)")
+    slug = unicodedata.normalize("NFC", segments[1]).strip().lower()
+    if not _LINKEDIN_SLUG.match(slug):
+        raise InvalidIdentifier("LinkedIn profile name is malformed")
+    return f"linkedin.com/in/{slug}"
+
+
+# --------------------------------------------------------------------------- names
+
+_SPACES = re.compile(r"\s+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def clean_display_name(raw: str | None) -> str:
+    """The name as the person wrote it, NFKC-normalised, whitespace collapsed, quotes trimmed."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = _SPACES.sub(" ", text).strip().strip("\"'").strip()
+    return text[:200]
+
+
+def fold_name(raw: str | None) -> str:
+    """Matching form of a name: NFKC, casefold, diacritics folded and Cyrillic transliterated to ASCII.
+
+    For matching only; the shown name stays as written. `Łukasz` and `Lukasz` fold alike,
+    `Юрий Ковальский` becomes `yuriy kovalskiy`.
+    """
+    text = unicodedata.normalize("NFKC", raw or "").casefold()
+    # anyascii writes the Cyrillic soft sign as an apostrophe; it is not a word break.
+    text = anyascii(text).lower().replace("'", "")
+    return " ".join(t for t in _NON_ALNUM.split(text) if t)
+
+
+def name_tokens(raw: str | None) -> list[str]:
+    """Folded name tokens, without one-letter initials."""
+    return [t for t in fold_name(raw).split() if len(t) > 1]
+
+
+# Spelling variants that transliteration and Polish/English/Russian orthographies disagree on.
+_SKELETON_RULES: tuple[tuple[str, str], ...] = (
+    ("szcz", "shch"),
+    ("sz", "sh"),
+    ("cz", "ch"),
+    ("rz", "zh"),
+    ("kh", "h"),
+    ("ph", "f"),
+    ("ck", "k"),
+    ("x", "ks"),
+    ("q", "k"),
+    ("w", "v"),
+    ("j", "y"),
+)
+_VOWELS = set("aeiouy")
+
+
+def name_skeleton(token: str) -> str:
+    """A coarse phonetic key of one folded token, equal across common transliterations.
+
+    `jurij`, `yuriy` and `yuri` share `yr`; `kowalski` and `kovalskiy` share `kvlsk`.
+    """
+    text = token.lower()
+    for old, new in _SKELETON_RULES:
+        text = text.replace(old, new)
+    if not text:
+        return ""
+    out = [text[0]]
+    for ch in text[1:]:
+        if ch in _VOWELS or ch == out[-1]:
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+_LEGAL_SUFFIXES = {
+    "sp", "z", "o", "oo", "spzoo", "sa", "sc", "spk", "ska", "spj", "spolka", "ltd", "llc", "inc", "gmbh",
+    "ag", "co", "corp", "corporation", "company", "plc", "bv", "nv", "srl", "sro", "ooo", "oao", "zao",
+    "pao", "ao", "ip", "limited", "group", "the",
+}
+
+
+def normalize_company(raw: str | None) -> str:
+    """Company name for comparison: folded, without legal-form words (sp. z o.o., LLC, ООО …)."""
+    # "S.A." and "sp. z o.o." are abbreviations: drop their dots before splitting into words.
+    tokens = [t for t in fold_name((raw or "").replace(".", "")).split() if t not in _LEGAL_SUFFIXES]
+    return " ".join(tokens)

@@ -1,0 +1,102 @@
+"""The inbound record: what every connector, the API and the importers hand to `core.ingest`.
+
+These pydantic models are the public contract of `POST /api/v1/inbound` too (the OpenAPI document is
+generated from them), so changes here are API changes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "phone", "manual")
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+    company: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    linkedin_url: str | None = Field(default=None, max_length=500)
+    external_user_id: str | None = Field(default=None, max_length=200)
+    # A person has many of each; connectors that know more than one pass them here.
+    emails: list[str] = Field(default_factory=list, max_length=20)
+    phones: list[str] = Field(default_factory=list, max_length=20)
+
+    def all_emails(self) -> list[str]:
+        return [e for e in [self.email, *self.emails] if e]
+
+    def all_phones(self) -> list[str]:
+        return [p for p in [self.phone, *self.phones] if p]
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(default=None, min_length=1, max_length=400)
+    thread_id: str | None = Field(default=None, max_length=300)
+    direction: Literal["in", "out"] = "in"
+    kind: Literal["message", "note"] = "message"
+    sent_at: datetime | None = None
+    sender: str | None = Field(default=None, max_length=400)
+    subject: str | None = Field(default=None, max_length=1000)
+    text: str | None = Field(default=None, max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=2_000_000)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("sent_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class InboundRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=CHANNEL_PATTERN, description="gmail, intercom, linkedin, form, api, import …")
+    external_id: str | None = Field(default=None, max_length=400, description="the record's id at the source")
+    contact: ContactIn = Field(default_factory=ContactIn)
+    message: MessageIn | None = None
+    # Set by connectors, not by API callers: which account and mailbox scope the thread ids belong to.
+    account_id: int | None = Field(default=None, exclude=True)
+    scope: str | None = Field(default=None, max_length=100, exclude=True)
+    owner_id: int | None = Field(default=None, exclude=True)
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _message_id(self) -> InboundRecord:
+        if self.message is not None and not self.message.external_id:
+            if not self.external_id:
+                raise ValueError("message.external_id (or the record's external_id) is required")
+            self.message.external_id = self.external_id
+        return self
+
+
+class IngestResult(BaseModel):
+    status: Literal["created", "known", "updated", "suppressed"]
+    contact_id: int | None
+    conversation_id: int | None = None
+    message_id: int | None = None
+    merged_contact_ids: list[int] = Field(default_factory=list)
+    suggestion_ids: list[int] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.status == "created"
+
+
+def looks_like_slug(value: str) -> bool:
+    return bool(re.match(CHANNEL_PATTERN, value))

@@ -1,0 +1,134 @@
+"""Fixtures: every test gets a fresh app and database migrated by alembic (SQLite always; PostgreSQL too when
+LEADHUB_TEST_DATABASE_URL names one). Test data goes through the same write helpers as production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from core.crypto import SecretBox
+from core.db import make_engine, normalize_database_url
+from core.users import create_api_token, create_user
+
+TEST_ENCRYPTION_KEY = SecretBox.generate_key()
+POSTGRES_URL = os.environ.get("LEADHUB_TEST_DATABASE_URL", "")
+
+
+def _backends() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+    return params
+
+
+def _migrate(url: str) -> None:
+    from webapp.cli import upgrade_database
+
+    upgrade_database(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of our own on the configured server, so parallel runs do not clobber each other."""
+    admin_url = normalize_database_url(POSTGRES_URL)
+    name = f"leadhub_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    _migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "leadhub.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path):  # noqa: ANN201
+    from webapp import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+            "DEMO": "off",
+            "FLASK": {"TESTING": True},
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    app.extensions["leadhub.engine"].dispose()
+
+
+@pytest.fixture
+def engine(app) -> sa.Engine:  # noqa: ANN001
+    return app.extensions["leadhub.engine"]
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # noqa: ANN001, ANN201
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def admin_token(session: Session) -> str:
+    user = create_user(session, email="admin@leadhub.example", role="admin", name="Admin", password="admin-password")
+    token = create_api_token(session, user=user, name="tests")
+    session.commit()
+    return token
+
+
+@pytest.fixture
+def auth(admin_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+def rep_token(session: Session) -> str:
+    user = create_user(session, email="rep@leadhub.example", role="rep", name="Rep", password="rep-password")
+    token = create_api_token(session, user=user)
+    session.commit()
+    return token

@@ -1,0 +1,48 @@
+"""leadhub's Flask app: `create_app` builds it from defaults, the environment, and what a test passes in.
+
+No schema work or network calls happen here; migrations run from `leadhub db upgrade`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from core.crypto import SecretBox
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+    app = Flask(__name__, instance_relative_config=True)
+    config = dict(config or {})
+    flask_overrides = config.pop("FLASK", {})
+    from webapp.config import load_config
+
+    settings = load_config(app.instance_path, config)
+    app.config.update(
+        LEADHUB=settings,
+        SECRET_KEY=settings["SECRET_KEY"],
+        MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["BASE_URL"].startswith("https://"),
+    )
+    app.config.update(flask_overrides)
+    app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
+    logging.basicConfig(level=settings["LOG_LEVEL"].upper())
+
+    from webapp import db, errors, health
+    from webapp.api import bp as api_bp
+    from webapp.api.openapi import bp as openapi_bp
+
+    db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(openapi_bp)
+    return app

@@ -1,0 +1,349 @@
+"""The OpenAPI 3.1 document of the public API, built from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from core.schemas import InboundRecord, IngestResult
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+CONNECTOR_ONLY_FIELDS = ("account_id", "scope", "owner_id")
+REF = "#/components/schemas/{model}"
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in (InboundRecord, IngestResult):
+        schema = copy.deepcopy(model.model_json_schema(ref_template=REF, mode="validation"))
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    for name in CONNECTOR_ONLY_FIELDS:
+        schemas["InboundRecord"]["properties"].pop(name, None)
+    return schemas
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    return out
+
+
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_INT = {"type": "integer"}
+_NINT = {"type": ["integer", "null"]}
+
+CONTACT_SUMMARY = _obj(
+    {
+        "id": _INT,
+        "name": _STR,
+        "emails": {"type": "array", "items": _STR},
+        "phones": {"type": "array", "items": _STR},
+        "linkedin_url": _NSTR,
+        "company": _STR,
+        "title": _STR,
+        "channels": {"type": "array", "items": _STR},
+        "last_message_at": {"type": ["string", "null"], "format": "date-time"},
+        "stage": {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]},
+        "temperature": {"type": "string", "enum": ["cold", "warm", "hot"]},
+        "score": _INT,
+        "owner_id": _NINT,
+    },
+    ["id", "name", "emails", "phones", "linkedin_url", "company", "channels", "last_message_at", "stage",
+     "temperature", "score"],
+)
+
+MERGE_EVENT = _obj(
+    {
+        "id": _INT,
+        "survivor_id": _INT,
+        "merged_id": _INT,
+        "reason": _STR,
+        "actor": _STR,
+        "created_at": {"type": "string", "format": "date-time"},
+        "undone_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+    ["id", "survivor_id", "merged_id", "reason", "created_at", "undone_at"],
+)
+
+CONTACT_DETAIL = {
+    "allOf": [
+        {"$ref": "#/components/schemas/ContactSummary"},
+        _obj(
+            {
+                "requested_id": _INT,
+                "aliases": {"type": "array", "items": _STR},
+                "identities": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "kind": _STR,
+                            "value": _STR,
+                            "raw_value": _STR,
+                            "first_seen_channel": _STR,
+                            "weak": {"type": "boolean"},
+                            "created_at": {"type": "string", "format": "date-time"},
+                        },
+                        ["kind", "value", "first_seen_channel", "weak"],
+                    ),
+                },
+                "merged_from": {"type": "array", "items": _INT},
+                "merges": {"type": "array", "items": {"$ref": "#/components/schemas/MergeEvent"}},
+            },
+            ["requested_id", "aliases", "identities", "merged_from", "merges"],
+        ),
+    ]
+}
+
+TIMELINE_ITEM = _obj(
+    {
+        "id": _INT,
+        "conversation_id": _INT,
+        "channel": _STR,
+        "external_id": _STR,
+        "kind": {"type": "string", "enum": ["message", "note"]},
+        "direction": {"type": "string", "enum": ["in", "out"]},
+        "sender": _STR,
+        "sent_at": {"type": ["string", "null"], "format": "date-time"},
+        "subject": _STR,
+        "text": _NSTR,
+        "html": _NSTR,
+    },
+    ["channel", "external_id", "direction", "sent_at", "subject", "text"],
+)
+
+SUGGESTION = _obj(
+    {
+        "id": _INT,
+        "contact_a_id": _INT,
+        "contact_b_id": _INT,
+        "contact_a_name": _STR,
+        "contact_b_name": _STR,
+        "score": {"type": "number"},
+        "reasons": {"type": "array", "items": _STR},
+        "status": {"type": "string", "enum": ["open", "merged", "dismissed"]},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+    ["id", "contact_a_id", "contact_b_id", "score", "reasons", "status"],
+)
+
+ERROR = _obj(
+    {"error": _STR, "status": _INT, "fields": {"type": "object", "additionalProperties": _STR}},
+    ["error"],
+)
+
+
+def _json(ref: str | dict, description: str = "OK") -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ref}"} if isinstance(ref, str) else ref
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json("Error", "Invalid input: per-field errors in `fields`"),
+    "401": _json("Error", "Missing or invalid bearer token"),
+}
+_NOT_FOUND = {"404": _json("Error", "No such contact")}
+_ID = {"name": "contact_id", "in": "path", "required": True, "schema": _INT}
+
+
+def _page(item_ref: str) -> dict[str, Any]:
+    return _obj(
+        {"items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item_ref}"}}, "next_cursor": _NSTR},
+        ["items", "next_cursor"],
+    )
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    schemas = _schemas()
+    schemas.update(
+        {
+            "ContactSummary": CONTACT_SUMMARY,
+            "ContactDetail": CONTACT_DETAIL,
+            "MergeEvent": MERGE_EVENT,
+            "TimelineItem": TIMELINE_ITEM,
+            "DuplicateSuggestion": SUGGESTION,
+            "Error": ERROR,
+            "ContactPage": _page("ContactSummary"),
+            "TimelinePage": {
+                "allOf": [_page("TimelineItem"), _obj({"contact_id": _INT}, ["contact_id"])]
+            },
+        }
+    )
+    secured = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "leadhub API",
+            "version": "1.0.0",
+            "description": "One contact store for inquiries from Gmail, Intercom, LinkedIn and website forms. "
+            "Create a token with `leadhub tokens create EMAIL` and send it as `Authorization: Bearer <token>`.",
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": {
+            "/api/v1/inbound": {
+                "post": {
+                    "summary": "Ingest one inbound record (idempotent)",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InboundRecord"}}},
+                    },
+                    "responses": {
+                        "201": _json("IngestResult", "Stored as new"),
+                        "200": _json("IngestResult", "Already known (nothing duplicated) or contact updated"),
+                        **_ERRORS,
+                        "413": _json("Error", "Body too large"),
+                        "415": _json("Error", "Body is not JSON"),
+                    },
+                }
+            },
+            "/api/v1/contacts": {
+                "get": {
+                    "summary": "List contacts, newest first",
+                    "security": secured,
+                    "parameters": [
+                        _query("q", _STR, "search names, companies, emails, phones"),
+                        _query("channel", _STR),
+                        _query("stage", {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]}),
+                        _query("temperature", {"type": "string", "enum": ["cold", "warm", "hot"]}),
+                        _query("owner", _INT, "owner user id"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+                        _query("cursor", _STR, "next_cursor of the previous page"),
+                    ],
+                    "responses": {"200": _json("ContactPage"), **_ERRORS},
+                }
+            },
+            "/api/v1/contacts/{contact_id}": {
+                "get": {
+                    "summary": "One contact; a merged-away id answers with its survivor",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "responses": {"200": _json("ContactDetail"), **_ERRORS, **_NOT_FOUND},
+                },
+                "delete": {
+                    "summary": "Erase the person everywhere (GDPR); re-synced old data stays out, new inquiries arrive",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json(_obj({"erased_contact_ids": {"type": "array", "items": _INT},
+                                           "deleted": {"type": "object"},
+                                           "suppressed_identifiers": _INT})),
+                        **_ERRORS,
+                        "403": _json("Error", "Needs the manager or admin role"),
+                        **_NOT_FOUND,
+                    },
+                },
+            },
+            "/api/v1/contacts/{contact_id}/timeline": {
+                "get": {
+                    "summary": "Every message of the person across channels, oldest first",
+                    "security": secured,
+                    "parameters": [
+                        _ID,
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500}),
+                        _query("cursor", _STR),
+                    ],
+                    "responses": {"200": _json("TimelinePage"), **_ERRORS, **_NOT_FOUND},
+                }
+            },
+            "/api/v1/contacts/{contact_id}/export": {
+                "get": {
+                    "summary": "Everything held about the person (GDPR access request)",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        **_ERRORS,
+                        "403": _json("Error", "Needs the manager or admin role"),
+                        **_NOT_FOUND,
+                    },
+                }
+            },
+            "/api/v1/contacts/{contact_id}/merge": {
+                "post": {
+                    "summary": "Merge another contact into this one (this one survives)",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _obj({"other_id": _INT, "reason": _STR}, ["other_id"])}},
+                    },
+                    "responses": {
+                        "201": _json(_obj({"merge": {"$ref": "#/components/schemas/MergeEvent"},
+                                           "contact": {"$ref": "#/components/schemas/ContactDetail"}})),
+                        **_ERRORS,
+                        **_NOT_FOUND,
+                        "409": _json("Error", "The merge cannot be done"),
+                    },
+                }
+            },
+            "/api/v1/merges/{merge_id}/undo": {
+                "post": {
+                    "summary": "Undo a merge exactly; later merges are respected",
+                    "security": secured,
+                    "parameters": [{"name": "merge_id", "in": "path", "required": True, "schema": _INT}],
+                    "responses": {
+                        "200": _json(_obj({"merge": {"$ref": "#/components/schemas/MergeEvent"}})),
+                        **_ERRORS,
+                        "404": _json("Error", "No such merge"),
+                        "409": _json("Error", "Already undone, or a contact was erased"),
+                    },
+                }
+            },
+            "/api/v1/duplicates": {
+                "get": {
+                    "summary": "Fuzzy duplicate suggestions with scores and reasons (never merged automatically)",
+                    "security": secured,
+                    "parameters": [
+                        _query("status", {"type": "string", "enum": ["open", "merged", "dismissed"], "default": "open"}),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
+                    ],
+                    "responses": {
+                        "200": _json(_obj({"items": {"type": "array", "items": {"$ref": "#/components/schemas/DuplicateSuggestion"}}}, ["items"])),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/duplicates/{suggestion_id}/dismiss": {
+                "post": {
+                    "summary": "Mark a suggestion as two different people",
+                    "security": secured,
+                    "parameters": [{"name": "suggestion_id", "in": "path", "required": True, "schema": _INT}],
+                    "responses": {"200": _json(_obj({"id": _INT, "status": _STR})), **_ERRORS,
+                                  "404": _json("Error", "No such suggestion")},
+                }
+            },
+            "/api/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Database (and queue) reachable",
+                    "responses": {
+                        "200": _json(_obj({"status": _STR, "checks": {"type": "object"}})),
+                        "503": _json(_obj({"status": _STR, "checks": {"type": "object"}})),
+                    },
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():  # noqa: ANN201
+    return jsonify(openapi_document())

@@ -1,0 +1,221 @@
+"""The `leadhub` command (a Flask CLI group): db, users, tokens, import, demo, serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlmodel import Session
+
+from core.importer import import_file
+from core.ingest import IngestOptions
+from core.models import Role
+from core.users import UserError, create_api_token, create_user, find_user
+from webapp import create_app
+from webapp.db import get_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    cli(prog_name="leadhub")
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False)
+def cli() -> None:
+    """leadhub: one contact store for Gmail, Intercom, LinkedIn and website-form inquiries."""
+
+
+# --------------------------------------------------------------------------- db
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    config = AlembicConfig(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    alembic_command.upgrade(alembic_config(database_url), revision)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (alembic is the only schema authority)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = current_app.config["LEADHUB"]["DATABASE_URL"]
+    upgrade_database(url, revision)
+    click.echo(f"database at {_safe_url(url)} is at revision {revision}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the applied revision."""
+    alembic_command.current(alembic_config(current_app.config["LEADHUB"]["DATABASE_URL"]))
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- users and tokens
+
+
+@cli.group()
+def users() -> None:
+    """People who use leadhub."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.rep.value, show_default=True)
+@click.option("--name", default="", help="Display name.")
+@click.option("--password", default=None, help="Sign-in password (prompted with --prompt-password).")
+@click.option("--prompt-password", is_flag=True, help="Ask for the password without echoing it.")
+@with_appcontext
+def users_create(email: str, role: str, name: str, password: str | None, prompt_password: bool) -> None:
+    """Create a user with a role (rep, manager, admin)."""
+    if prompt_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with Session(get_engine()) as session:
+        try:
+            user = create_user(session, email=email, role=role, name=name, password=password)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def tokens_create(email: str, name: str) -> None:
+    """Create an API token for EMAIL's user; prints only the token (it is shown once)."""
+    with Session(get_engine()) as session:
+        user = find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"no user {email}; create one with: leadhub users create {email}")
+        token = create_api_token(session, user=user, name=name)
+        session.commit()
+    click.echo(token)
+
+
+# --------------------------------------------------------------------------- import
+
+
+class ImportGroup(click.Group):
+    """`leadhub import FILE` imports inbound records; `leadhub import <source> …` runs a source-specific importer."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: ANN201
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["file", *args]
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["file", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("import", cls=ImportGroup)
+def import_group() -> None:
+    """Import data: `leadhub import FILE` (JSONL or CSV of inbound records) or a source's export."""
+
+
+@import_group.command("file")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "file_format", type=click.Choice(["jsonl", "csv"]), default=None)
+@click.option("--batch-size", default=500, show_default=True)
+@click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
+@with_appcontext
+def import_file_command(path: str, file_format: str | None, batch_size: int, json_summary: bool) -> None:
+    """Import FILE (JSONL of the /api/v1/inbound shape, or CSV with a header)."""
+    settings = current_app.config["LEADHUB"]
+    options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"import:{Path(path).name}")
+    total = _count_lines(path)
+    show = sys.stderr.isatty() and not json_summary
+    with click.progressbar(length=total, label="importing", file=sys.stderr, hidden=not show) as bar:
+        seen = [0]
+
+        def progress(line: int) -> None:
+            if line > seen[0]:
+                bar.update(line - seen[0])
+                seen[0] = line
+
+        try:
+            summary = import_file(
+                get_engine(), path, file_format=file_format, options=options, batch_size=batch_size, progress=progress
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    report = summary.as_dict()
+    if json_summary:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{report['lines']} lines: {report['created']} created, {report['updated']} updated, "
+        f"{report['already_known']} already known, {report['suppressed']} suppressed (erased people), "
+        f"{report['merged_contacts']} contacts merged, {report['skipped']} skipped"
+    )
+    for error in report["errors"][:50]:
+        click.echo(f"  line {error['line']}: {error['error']}", err=True)
+    if summary.error_count > 50:
+        click.echo(f"  … and {summary.error_count - 50} more skipped lines", err=True)
+
+
+def _count_lines(path: str) -> int:
+    count = 0
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+    return max(count, 1)
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Serve leadhub for one machine (development server, threaded). At scale use gunicorn (README)."""
+    click.echo(f"leadhub is serving on http://{host}:{port}/  (Ctrl+C stops it)")
+    from werkzeug.serving import run_simple
+
+    # app.run() refuses to run inside a Flask CLI command; run_simple is what it calls.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _register_extra_commands() -> None:
+    from webapp.demo import demo_command
+
+    cli.add_command(demo_command)
+
+
+_register_extra_commands()

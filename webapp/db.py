@@ -1,0 +1,31 @@
+"""The app's database: one engine per app, one session per request (cached on g, closed on teardown)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlmodel import Session
+
+from core.db import make_engine
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["leadhub.engine"] = make_engine(app.config["LEADHUB"]["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine(app: Flask | None = None) -> sa.Engine:
+    return (app or current_app).extensions["leadhub.engine"]
+
+
+def get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()

@@ -1,0 +1,135 @@
+"""Demo data for the embedded default: a few dozen inquiries in Polish, English and Russian over every channel,
+with cross-channel duplicates, all stored through the real ingest path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlmodel import Session, select
+
+from core.ingest import IngestOptions, ingest
+from core.models import AppSetting, Contact, Role, User
+from core.schemas import InboundRecord
+from core.users import create_user
+
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS = (
+    ("rep@demo.leadhub.example", Role.rep.value, "Anna Nowak (rep)"),
+    ("rep2@demo.leadhub.example", Role.rep.value, "Dmitry Orlov (rep)"),
+    ("manager@demo.leadhub.example", Role.manager.value, "Marta Wiśniewska (manager)"),
+    ("admin@demo.leadhub.example", Role.admin.value, "Admin"),
+)
+
+# (channel, name, email, phone, company, linkedin, subject, text, days ago)
+PEOPLE: tuple[tuple[str, str, str | None, str | None, str, str | None, str, str, int], ...] = (
+    ("gmail", "Łukasz Wójcik", "lukasz.wojcik@budmax.pl", "+48 601 234 567", "Budmax sp. z o.o.", None,
+     "Zapytanie ofertowe: 40 licencji", "Dzień dobry, proszę o ofertę na 40 licencji dla działu sprzedaży. Budżet mamy zatwierdzony na Q1.", 1),
+    ("form", "Lukasz Wojcik", "l.wojcik@budmax.pl", "601234567", "Budmax", None,
+     "Demo request", "Chcielibyśmy umówić prezentację w przyszłym tygodniu.", 2),
+    ("linkedin", "Łukasz Wójcik", None, None, "Budmax", "https://pl.linkedin.com/in/lukasz-wojcik-budmax/",
+     "Saved profile", "Head of Sales at Budmax", 3),
+    ("intercom", "Екатерина Смирнова", "e.smirnova@severtrans.ru", "+7 495 123-45-67", "ООО Севертранс", None,
+     "Цена на годовую подписку", "Здравствуйте! Подскажите цену на годовую подписку для 15 пользователей?", 0),
+    ("gmail", "Ekaterina Smirnova", "e.smirnova@severtrans.ru", None, "Severtrans", None,
+     "Re: Цена на годовую подписку", "Спасибо, ждём коммерческое предложение до пятницы.", 0),
+    ("form", "Katarzyna Zielińska", "kasia.zielinska@gmail.com", "+48 512 345 678", "Zielińska Design", None,
+     "Newsletter", "Zapis na newsletter.", 6),
+    ("gmail", "John Carter", "john.carter@northwind.example", "+44 20 7946 0958", "Northwind Traders", None,
+     "Pricing for 200 seats", "Hi, we are evaluating tools for our EMEA team. Could you send pricing for 200 seats?", 4),
+    ("linkedin", "John Carter", None, None, "Northwind Traders", "linkedin.com/in/johncarter-nw",
+     "Saved profile", "VP Sales EMEA at Northwind Traders", 5),
+    ("intercom", "Piotr Kamiński", "piotr@kaminski-auto.pl", None, "Kamiński Auto", None,
+     "Integracja z Gmailem", "Czy wasz system integruje się z Gmailem i Intercomem?", 8),
+    ("form", "Piotr Kaminski", "biuro@kaminski-auto.pl", "+48 22 123 45 67", "Kaminski Auto", None,
+     "Callback request", "Proszę o kontakt telefoniczny po 15:00.", 9),
+    ("gmail", "Алексей Иванов", "a.ivanov@tehnoprom.ru", "+7 812 555 01 02", "Технопром", None,
+     "Запрос коммерческого предложения", "Добрый день. Интересует внедрение для 50 менеджеров, сроки — март.", 12),
+    ("intercom", "Aleksey Ivanov", "aleksey.ivanov@gmail.com", None, "Tehnoprom", None,
+     "Demo", "Can we get a demo in English for our Warsaw office?", 13),
+    ("form", "Maria Garcia", "maria@solartech.example", None, "SolarTech", None,
+     "Quote request", "We need a quote for the enterprise plan, decision by end of month.", 15),
+    ("gmail", "Tomasz Lewandowski", "tomasz.lewandowski@hurtex.pl", "+48 605 111 222", "Hurtex S.A.", None,
+     "Oferta na wdrożenie", "Prosimy o ofertę wdrożenia. Decyzję podejmuje zarząd w styczniu.", 20),
+    ("linkedin", "Tomasz Lewandowski", None, None, "Hurtex", "https://www.linkedin.com/in/tlewandowski/?trk=x",
+     "Saved profile", "CFO at Hurtex S.A.", 21),
+    ("form", "Ольга Кузнецова", "olga.k@mail.ru", "+7 916 000 11 22", "", None,
+     "Newsletter", "Подписка на рассылку.", 25),
+    ("intercom", "Sophie Martin", "sophie.martin@lumiere.example", None, "Lumière SAS", None,
+     "Question about GDPR", "Where do you store our data? We need an EU-hosted option.", 30),
+    ("gmail", "Michał Dąbrowski", "michal.dabrowski@agrofarm.pl", None, "Agrofarm", None,
+     "Współpraca", "Dzień dobry, szukamy narzędzia do obsługi zapytań z formularzy i maili.", 35),
+    ("form", "Michal Dabrowski", "michal@agrofarm.pl", "+48 700 800 900", "Agrofarm sp. z o.o.", None,
+     "Contact", "Proszę o kontakt.", 36),
+    ("gmail", "Info Hurtex", "info@hurtex.pl", None, "Hurtex S.A.", None,
+     "Zapytanie", "Przesyłamy zapytanie od naszego działu zakupów.", 40),
+)
+
+
+def demo_records(now: datetime | None = None) -> list[InboundRecord]:
+    now = now or datetime.now(UTC)
+    records = []
+    for index, (channel, name, email, phone, company, linkedin, subject, text, days) in enumerate(PEOPLE):
+        contact: dict[str, Any] = {"name": name, "company": company or None}
+        if email:
+            contact["email"] = email
+        if phone:
+            contact["phone"] = phone
+        if linkedin:
+            contact["linkedin_url"] = linkedin
+        if channel == "intercom":
+            contact["external_user_id"] = f"demo-ic-{index}"
+        message = {
+            "external_id": f"demo-{channel}-{index}",
+            "thread_id": f"demo-thread-{index}",
+            "direction": "in",
+            "sent_at": (now - timedelta(days=days, hours=index)).isoformat(),
+            "subject": subject,
+            "text": text,
+            "sender": email or name,
+        }
+        records.append(InboundRecord.model_validate({"channel": channel, "contact": contact, "message": message}))
+    return records
+
+
+def seed_demo(session: Session, *, region: str = "PL") -> dict[str, int]:
+    users: dict[str, User] = {}
+    for email, role, name in DEMO_USERS:
+        user = session.exec(select(User).where(User.email == email)).first()
+        if user is None:
+            user = create_user(session, email=email, role=role, name=name, password=DEMO_PASSWORD)
+        users[email] = user
+    reps = [u for u in users.values() if u.role == Role.rep.value]
+    created = 0
+    for index, record in enumerate(demo_records()):
+        record.owner_id = reps[index % len(reps)].id
+        result = ingest(session, record, options=IngestOptions(default_phone_region=region, actor="demo"))
+        created += result.status == "created"
+    setting = session.get(AppSetting, "demo")
+    if setting is None:
+        session.add(AppSetting(key="demo", value={"seeded": True}))
+    session.commit()
+    return {"users": len(users), "records": created}
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only seed when the store has no contacts yet.")
+@with_appcontext
+def demo_command(if_empty: bool) -> None:
+    """Load demo users and inquiries (only meant for the embedded default)."""
+    from webapp.db import get_engine
+
+    with Session(get_engine()) as session:
+        if if_empty and session.exec(select(sa.func.count()).select_from(Contact)).one() > 0:
+            click.echo("store already has contacts; demo data not loaded")
+            return
+        counts = seed_demo(session, region=current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"])
+    click.echo(
+        f"demo data loaded: {counts['records']} inquiries; sign in as "
+        + ", ".join(email for email, _, _ in DEMO_USERS)
+        + f" with password {DEMO_PASSWORD!r}"
+    )
