@@ -36,13 +36,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
     logging.basicConfig(level=settings["LOG_LEVEL"].upper())
 
-    from webapp import db, errors, health
+    from webapp import auth, db, errors, health, home, queue
     from webapp.api import bp as api_bp
     from webapp.api.openapi import bp as openapi_bp
 
     db.init_app(app)
     errors.init_app(app)
+    queue.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+    # The API authenticates with bearer tokens, not cookies: CSRF does not apply to it.
+    auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
     return app
