@@ -108,9 +108,21 @@ def client(app):  # noqa: ANN001, ANN201
     return app.test_client()
 
 
+class LeadhubRunner:
+    """Runs the `leadhub` command group (not app.cli) against the test app."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self._runner = app.test_cli_runner()
+
+    def invoke(self, cli=None, args=None, **kwargs):  # noqa: ANN001, ANN201
+        from webapp.cli import cli as leadhub_cli
+
+        return self._runner.invoke(cli or leadhub_cli, args=args, **kwargs)
+
+
 @pytest.fixture
-def runner(app):  # noqa: ANN001, ANN201
-    return app.test_cli_runner()
+def runner(app) -> LeadhubRunner:  # noqa: ANN001
+    return LeadhubRunner(app)
 
 
 @pytest.fixture

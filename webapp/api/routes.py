@@ -52,7 +52,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 def json_object() -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415 if request.data else 400, "send a JSON object with Content-Type: application/json")
+        # A body of another type is 415; no body at all is a plain 400.
+        status = 415 if request.mimetype else 400
+        raise ApiError(status, "send a JSON object with Content-Type: application/json")
     data = request.get_json(silent=True)
     if data is None:
         raise ApiError(400, "the body is not valid JSON")

@@ -1,0 +1,237 @@
+"""Identity resolution through the one ingest path: joins, transitive merges, undo, weak identifiers, suggestions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from core.contacts import contact_detail, erase_contact, export_contact, timeline
+from core.identity import IdentityError, merge_contacts, undo_merge
+from core.ingest import IngestError, ingest
+from core.models import Contact, DuplicateSuggestion, Identity, MergeEvent, Message
+from core.schemas import InboundRecord
+
+
+def record(channel: str = "api", message_id: str | None = None, sent_at: datetime | None = None, **contact: Any) -> InboundRecord:
+    data: dict[str, Any] = {"channel": channel, "contact": contact}
+    if message_id:
+        data["message"] = {"external_id": message_id, "text": f"text of {message_id}", "subject": "Hello"}
+        if sent_at:
+            data["message"]["sent_at"] = sent_at.isoformat()
+    return InboundRecord.model_validate(data)
+
+
+def put(session: Session, rec: InboundRecord):  # noqa: ANN201
+    result = ingest(session, rec)
+    session.commit()
+    return result
+
+
+def live_contacts(session: Session) -> list[Contact]:
+    return list(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all())
+
+
+def test_same_record_twice_is_one_message(session: Session) -> None:
+    rec = record(message_id="m1", name="Jan Kowalski", email="jan@firma.pl")
+    first, second = put(session, rec), put(session, rec)
+    assert (first.status, second.status) == ("created", "known")
+    assert first.message_id == second.message_id
+    assert len(session.exec(select(Message)).all()) == 1
+
+
+def test_webhook_retried_ten_times_leaves_one_message(session: Session) -> None:
+    rec = record("intercom", message_id="conv-1:part-1", name="Anna", external_user_id="ic-1")
+    results = [put(session, rec) for _ in range(10)]
+    assert [r.status for r in results].count("created") == 1
+    assert len(session.exec(select(Message)).all()) == 1
+
+
+def test_cross_channel_same_email_is_one_contact(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Łukasz Wójcik", email="Lukasz.Wojcik@Budmax.pl"))
+    b = put(session, record("form", "f1", name="Lukasz Wojcik", email="lukasz.wojcik@budmax.pl", phone="601234567"))
+    c = put(session, record("intercom", "i1", name="Łukasz", phone="+48 601 234 567", external_user_id="ic-7"))
+    assert a.contact_id == b.contact_id == c.contact_id
+    items, _ = timeline(session, a.contact_id)
+    assert [i["channel"] for i in items] and {i["channel"] for i in items} == {"gmail", "form", "intercom"}
+    kinds = {(i.kind, i.value) for i in session.exec(select(Identity)).all()}
+    assert kinds == {("email", "lukasz.wojcik@budmax.pl"), ("phone", "+48601234567"), ("intercom", "ic-7")}
+
+
+def test_record_linking_two_contacts_merges_transitively(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Jan Kowalski", email="jan@firma.pl"))
+    b = put(session, record("linkedin", None, name="Jan Kowalski", linkedin_url="linkedin.com/in/jank"))
+    c = put(session, record("form", "f1", name="J. Kowalski", phone="+48 500 100 200"))
+    assert len({a.contact_id, b.contact_id, c.contact_id}) == 3
+    # One record ties email and LinkedIn; another ties LinkedIn and phone: all three become one person.
+    ab = put(session, record("api", "x1", email="jan@firma.pl", linkedin_url="https://pl.linkedin.com/in/JanK/"))
+    assert ab.merged_contact_ids == [b.contact_id]
+    abc = put(session, record("api", "x2", linkedin_url="linkedin.com/in/jank", phone="500100200"))
+    assert abc.merged_contact_ids == [c.contact_id]
+    assert [c_.id for c_ in live_contacts(session)] == [a.contact_id]
+    # Merged-away ids keep resolving to the survivor.
+    assert contact_detail(session, c.contact_id)["id"] == a.contact_id
+    assert contact_detail(session, b.contact_id)["merged_from"] == [b.contact_id, c.contact_id]
+    items, _ = timeline(session, c.contact_id)
+    assert {i["external_id"] for i in items} == {"g1", "f1", "x1", "x2"}
+
+
+def test_survivor_is_the_oldest_and_fields_fill_and_aliases_kept(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Катерина Смирнова", email="k@severtrans.ru"))
+    b = put(session, record("form", "f1", name="Katerina Smirnova", phone="+7 495 123 45 67", company="Severtrans"))
+    merged = put(session, record("api", "x", email="k@severtrans.ru", phone="+74951234567"))
+    assert merged.contact_id == a.contact_id and merged.merged_contact_ids == [b.contact_id]
+    survivor = session.get(Contact, a.contact_id)
+    assert survivor.display_name == "Катерина Смирнова"  # shown as written
+    assert survivor.company == "Severtrans"
+    assert "Katerina Smirnova" not in survivor.aliases  # same name once folded: not an alias
+    put(session, record("api", "y", name="Kate Smirnova", email="k@severtrans.ru"))
+    assert session.get(Contact, a.contact_id).aliases == ["Kate Smirnova"]
+
+
+def test_undo_restores_exactly(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Anna Nowak", email="anna@firma.pl"))
+    b = put(session, record("form", "f1", name="Ania Nowak", phone="+48 600 100 100", company="Firma"))
+    before_a = {i.value for i in session.exec(select(Identity).where(Identity.contact_id == a.contact_id))}
+    before_b = {i.value for i in session.exec(select(Identity).where(Identity.contact_id == b.contact_id))}
+    event = merge_contacts(session, survivor_id=a.contact_id, merged_id=b.contact_id, reason="test", actor="t")
+    session.commit()
+    assert session.get(Contact, a.contact_id).company == "Firma"
+    undo_merge(session, event_id=event.id, actor="t")
+    session.commit()
+    assert {i.value for i in session.exec(select(Identity).where(Identity.contact_id == a.contact_id))} == before_a
+    assert {i.value for i in session.exec(select(Identity).where(Identity.contact_id == b.contact_id))} == before_b
+    restored_a, restored_b = session.get(Contact, a.contact_id), session.get(Contact, b.contact_id)
+    assert restored_a.company == "" and restored_a.aliases == []
+    assert restored_b.merged_into is None and restored_b.company == "Firma"
+    assert [m.external_id for m in session.exec(select(Message).where(Message.contact_id == b.contact_id))] == ["f1"]
+    with pytest.raises(IdentityError):
+        undo_merge(session, event_id=event.id)
+
+
+def test_undo_respects_later_merges(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="A Person", email="a@firma.pl"))
+    b = put(session, record("form", "f1", name="B Person", email="b@firma.pl"))
+    c = put(session, record("intercom", "i1", name="C Person", email="c@firma.pl"))
+    ab = merge_contacts(session, survivor_id=a.contact_id, merged_id=b.contact_id, reason="1")
+    merge_contacts(session, survivor_id=a.contact_id, merged_id=c.contact_id, reason="2")
+    session.commit()
+    undo_merge(session, event_id=ab.id)
+    session.commit()
+    # b comes back with what it had; c stays merged into a.
+    assert {m.external_id for m in session.exec(select(Message).where(Message.contact_id == a.contact_id))} == {"g1", "i1"}
+    assert {m.external_id for m in session.exec(select(Message).where(Message.contact_id == b.contact_id))} == {"f1"}
+    assert session.get(Contact, c.contact_id).merged_into == a.contact_id
+
+
+def test_undo_after_survivor_was_merged_elsewhere(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="A", email="a@firma.pl"))
+    b = put(session, record("form", "f1", name="B", email="b@firma.pl"))
+    z = put(session, record("api", "z1", name="Z", email="z@firma.pl"))
+    ab = merge_contacts(session, survivor_id=a.contact_id, merged_id=b.contact_id, reason="1")
+    merge_contacts(session, survivor_id=z.contact_id, merged_id=a.contact_id, reason="2")
+    session.commit()
+    undo_merge(session, event_id=ab.id)
+    session.commit()
+    assert {i.value for i in session.exec(select(Identity).where(Identity.contact_id == b.contact_id))} == {"b@firma.pl"}
+    assert {i.value for i in session.exec(select(Identity).where(Identity.contact_id == z.contact_id))} == {
+        "z@firma.pl", "a@firma.pl"}
+
+
+def test_undone_pair_is_not_merged_again_by_ingest(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Piotr", email="piotr@firma.pl"))
+    b = put(session, record("form", "f1", name="Paweł", phone="+48 600 200 300"))
+    assert a.contact_id != b.contact_id
+    linked = put(session, record("api", "x1", email="piotr@firma.pl", phone="600200300"))
+    event = session.exec(select(MergeEvent)).one()
+    assert linked.merged_contact_ids == [b.contact_id]
+    undo_merge(session, event_id=event.id)
+    session.commit()
+    again = put(session, record("api", "x2", email="piotr@firma.pl", phone="600200300"))
+    assert again.merged_contact_ids == []
+    assert len(live_contacts(session)) == 2
+
+
+def test_role_address_never_merges_differently_named_people(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Anna Nowak", email="biuro@firma.pl"))
+    b = put(session, record("gmail", "g2", name="Tomasz Zieliński", email="biuro@firma.pl"))
+    assert a.contact_id != b.contact_id
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    assert {suggestion.contact_a_id, suggestion.contact_b_id} == {a.contact_id, b.contact_id}
+    assert "role address" in suggestion.reasons[0]
+    # The same name through the same shared mailbox is the same person.
+    c = put(session, record("gmail", "g3", name="Anna Nowak", email="biuro@firma.pl"))
+    assert c.contact_id == a.contact_id
+
+
+def test_role_address_does_not_block_strong_match(session: Session) -> None:
+    a = put(session, record("gmail", "g1", name="Anna Nowak", email="anna@firma.pl"))
+    b = put(session, record("form", "f1", name="Anna Nowak", emails=["anna@firma.pl", "kontakt@firma.pl"]))
+    assert a.contact_id == b.contact_id
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "reason_word"),
+    [
+        (("Łukasz Wójcik", "Budmax"), ("Lukasz Wojcik", "Budmax sp. z o.o."), "diacritics"),
+        (("Wójcik Łukasz", "Budmax"), ("Łukasz Wójcik", "Budmax"), "order"),
+        (("Алексей Иванов", "Технопром"), ("Aleksey Ivanov", "Tehnoprom"), "diacritics or script"),
+        (("Jurij Kowalski", "Severtrans"), ("Юрий Ковальский", "Севертранс"), "transliteration"),
+        (("Katarzyna Zielinska", "Zielinska Design"), ("Katarzyna Zielinksa", "Zielinska Design"), "similar"),
+    ],
+)
+def test_fuzzy_duplicates_become_suggestions_not_merges(session: Session, first, second, reason_word) -> None:
+    a = put(session, record("gmail", "g1", name=first[0], company=first[1], email="one@example.com"))
+    b = put(session, record("form", "f1", name=second[0], company=second[1], email="two@example.org"))
+    assert a.contact_id != b.contact_id
+    assert len(live_contacts(session)) == 2
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    assert suggestion.status == "open" and suggestion.score >= 0.8
+    assert any(reason_word in r for r in suggestion.reasons), suggestion.reasons
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("Jan Kowalski", "Budmax"), ("Anna Nowak", "Budmax")),
+        (("Jan Kowalski", "Budmax"), ("Jan Kowalski", "Zupełnie Inna Firma")),
+        (("Piotr Wiśniewski", ""), ("Paweł Wiśniewski", "")),
+    ],
+)
+def test_different_people_get_no_suggestion(session: Session, first, second) -> None:
+    put(session, record("gmail", "g1", name=first[0], company=first[1], email="one@example.com"))
+    put(session, record("form", "f1", name=second[0], company=second[1], email="two@example.org"))
+    assert session.exec(select(DuplicateSuggestion)).all() == []
+
+
+def test_record_without_identifiers_or_message_is_refused(session: Session) -> None:
+    with pytest.raises(IngestError):
+        ingest(session, record("api", None, name="Nobody"))
+
+
+def test_invalid_identifiers_become_warnings_for_connectors(session: Session) -> None:
+    result = put(session, record("gmail", "g1", name="X", email="not-an-email", phone="+48 600 100 200"))
+    assert result.status == "created" and any("not-an-email" in w for w in result.warnings)
+
+
+def test_export_and_erase_then_resync_and_new_inquiry(session: Session) -> None:
+    old = datetime(2026, 1, 5, tzinfo=UTC)
+    a = put(session, record("gmail", "g1", sent_at=old, name="Ewa Lis", email="ewa@firma.pl", phone="600300400"))
+    put(session, record("linkedin", None, name="Ewa Lis", linkedin_url="linkedin.com/in/ewalis", email="ewa@firma.pl"))
+    exported = export_contact(session, a.contact_id)
+    assert exported["contact"]["name"] == "Ewa Lis" and [m["external_id"] for m in exported["messages"]] == ["g1"]
+    erased = erase_contact(session, a.contact_id)
+    session.commit()
+    assert erased["deleted"]["messages"] == 1
+    assert session.exec(select(Contact)).all() == [] and session.exec(select(Identity)).all() == []
+    # Re-sync of the old mail, or of the old profile: stays out.
+    assert put(session, record("gmail", "g1", sent_at=old, name="Ewa Lis", email="ewa@firma.pl")).status == "suppressed"
+    assert put(session, record("linkedin", None, name="Ewa Lis", linkedin_url="linkedin.com/in/ewalis")).status == "suppressed"
+    # An old message under another id from an erased address: still stays out.
+    assert put(session, record("gmail", "g0", sent_at=old - timedelta(days=3), email="ewa@firma.pl")).status == "suppressed"
+    # A NEW inquiry from her arrives.
+    fresh = put(session, record("gmail", "g2", sent_at=datetime.now(UTC) + timedelta(seconds=1), name="Ewa Lis", email="ewa@firma.pl"))
+    assert fresh.status == "created"
+    assert len(session.exec(select(Contact)).all()) == 1

@@ -1,0 +1,185 @@
+"""The public API contract: behaviour, bad inputs (never a 500), and conformance to /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_spec_validator import validate
+
+INBOUND = {
+    "channel": "gmail",
+    "external_id": "rec-1",
+    "contact": {"name": "Łukasz Wójcik", "email": "Lukasz@Budmax.pl", "phone": "601 234 567", "company": "Budmax"},
+    "message": {"external_id": "<abc@mail>", "thread_id": "t1", "direction": "in",
+                "sent_at": "2026-11-20T10:00:00+01:00", "subject": "Oferta", "text": "Proszę o ofertę",
+                "html": "<p onclick='x()'>Proszę <script>alert(1)</script>o ofertę</p>"},
+}
+
+
+@pytest.fixture
+def spec(client) -> OpenAPI:  # noqa: ANN001
+    document = client.get("/api/openapi.json").json
+    validate(document)
+    return OpenAPI.from_dict(document)
+
+
+def checked(spec: OpenAPI, client, method: str, path: str, **kwargs: Any):  # noqa: ANN001, ANN201
+    """Make a request and validate request and response against the OpenAPI document."""
+    response = getattr(client, method)(path, **kwargs)
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path=path.split("?")[0], method=method.upper(), query_string=path.partition("?")[2],
+                             json=kwargs.get("json"), headers=kwargs.get("headers"))
+    request = builder.get_request()
+    spec.validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
+    return response
+
+
+def test_openapi_document_is_valid(spec: OpenAPI) -> None:
+    assert spec is not None
+
+
+def test_inbound_flow_conforms_to_openapi(client, auth, spec) -> None:
+    created = checked(spec, client, "post", "/api/v1/inbound", json=INBOUND, headers=auth)
+    assert created.status_code == 201
+    body = created.json
+    assert body["status"] == "created" and body["message_id"] and body["merged_contact_ids"] == []
+    again = checked(spec, client, "post", "/api/v1/inbound", json=INBOUND, headers=auth)
+    assert again.status_code == 200 and again.json["message_id"] == body["message_id"]
+    page = checked(spec, client, "get", "/api/v1/contacts?q=budmax&limit=10", headers=auth).json
+    assert [i["emails"] for i in page["items"]] == [["lukasz@budmax.pl"]]
+    contact_id = body["contact_id"]
+    detail = checked(spec, client, "get", f"/api/v1/contacts/{contact_id}", headers=auth).json
+    assert {i["kind"] for i in detail["identities"]} == {"email", "phone"}
+    items = checked(spec, client, "get", f"/api/v1/contacts/{contact_id}/timeline", headers=auth).json["items"]
+    assert len(items) == 1 and "script" not in items[0]["html"] and "onclick" not in items[0]["html"]
+    assert items[0]["sent_at"] == "2026-11-20T09:00:00+00:00"
+    checked(spec, client, "get", "/api/v1/duplicates", headers=auth)
+
+
+def test_contact_list_filters_and_cursor(client, auth) -> None:
+    for n in range(5):
+        body = {"channel": "form" if n % 2 else "gmail", "contact": {"name": f"Person {n}", "email": f"p{n}@firma.pl"},
+                "message": {"external_id": f"m{n}", "text": "hi"}}
+        assert client.post("/api/v1/inbound", json=body, headers=auth).status_code == 201
+    first = client.get("/api/v1/contacts?limit=2", headers=auth).json
+    second = client.get(f"/api/v1/contacts?limit=2&cursor={first['next_cursor']}", headers=auth).json
+    third = client.get(f"/api/v1/contacts?limit=2&cursor={second['next_cursor']}", headers=auth).json
+    names = [i["name"] for page in (first, second, third) for i in page["items"]]
+    assert names == [f"Person {n}" for n in (4, 3, 2, 1, 0)] and third["next_cursor"] is None
+    forms = client.get("/api/v1/contacts?channel=form", headers=auth).json["items"]
+    assert sorted(i["name"] for i in forms) == ["Person 1", "Person 3"]
+    assert client.get("/api/v1/contacts?stage=new&temperature=cold", headers=auth).json["items"]
+
+
+def test_merge_undo_and_survivor_lookup(client, auth) -> None:
+    a = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "A", "email": "a@x.pl"}}, headers=auth).json
+    b = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "B", "email": "b@x.pl"}}, headers=auth).json
+    merged = client.post(f"/api/v1/contacts/{a['contact_id']}/merge", json={"other_id": b["contact_id"]}, headers=auth)
+    assert merged.status_code == 201
+    assert client.get(f"/api/v1/contacts/{b['contact_id']}", headers=auth).json["id"] == a["contact_id"]
+    merge_id = merged.json["merge"]["id"]
+    assert client.post(f"/api/v1/merges/{merge_id}/undo", headers=auth).status_code == 200
+    assert client.get(f"/api/v1/contacts/{b['contact_id']}", headers=auth).json["id"] == b["contact_id"]
+    assert client.post(f"/api/v1/merges/{merge_id}/undo", headers=auth).status_code == 409
+    assert client.post(f"/api/v1/contacts/{a['contact_id']}/merge", json={"other_id": a["contact_id"]}, headers=auth).status_code == 409
+    assert client.post(f"/api/v1/contacts/{a['contact_id']}/merge", json={"other_id": 99999}, headers=auth).status_code == 404
+
+
+def test_erase_needs_manager_and_works(client, auth, rep_token) -> None:
+    a = client.post("/api/v1/inbound", json=INBOUND, headers=auth).json
+    rep = {"Authorization": f"Bearer {rep_token}"}
+    assert client.delete(f"/api/v1/contacts/{a['contact_id']}", headers=rep).status_code == 403
+    exported = client.get(f"/api/v1/contacts/{a['contact_id']}/export", headers=auth).json
+    assert exported["messages"][0]["subject"] == "Oferta"
+    assert client.delete(f"/api/v1/contacts/{a['contact_id']}", headers=auth).status_code == 200
+    assert client.get(f"/api/v1/contacts/{a['contact_id']}", headers=auth).status_code == 404
+    assert client.post("/api/v1/inbound", json=INBOUND, headers=auth).json["status"] == "suppressed"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"channel": "gmail", "contact": {"email": 5}}, "contact.email"),
+        ({"channel": "nonsense channel!", "contact": {"email": "a@b.pl"}}, "channel"),
+        ({"channel": "carrier-pigeon", "contact": {"email": "a@b.pl"}}, "channel"),
+        ({"channel": "myspace", "contact": {"email": "a@b.pl"}}, "channel"),
+        ({"contact": {"email": "a@b.pl"}}, "channel"),
+        ({"channel": "api", "contact": {"email": "not-an-email"}}, "contact.email"),
+        ({"channel": "api", "contact": {"phone": "call me maybe"}}, "contact.phone"),
+        ({"channel": "api", "contact": {"linkedin_url": "https://example.com/in/x"}}, "contact.linkedin_url"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"direction": "sideways", "external_id": "1"}}, "message.direction"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1", "sent_at": "yesterday"}}, "message.sent_at"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"text": "no id"}}, "body"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "surprise": 1}, "surprise"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "owner_id": 1}, "owner_id"),
+        ({"channel": "api", "contact": ["a@b.pl"]}, "contact"),
+        ({"channel": "api", "contact": {"name": "x" * 5000, "email": "a@b.pl"}}, "contact.name"),
+    ],
+)
+def test_inbound_bad_input_is_400_with_fields(client, auth, body: dict, field: str) -> None:
+    response = client.post("/api/v1/inbound", json=body, headers=auth)
+    assert response.status_code == 400, response.json
+    fields = response.json.get("fields", {})
+    assert field in fields or (field == "body" and "external_id" in str(fields)), response.json
+
+
+def test_record_with_nothing_to_identify_by_is_400(client, auth) -> None:
+    response = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "Nobody"}}, headers=auth)
+    assert response.status_code == 400 and "identify" in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b"null", "application/json", 400),
+        (b"\xff\xfe\x00", "application/json", 400),
+        (b"channel=api", "application/x-www-form-urlencoded", 415),
+        (b"", "application/json", 400),
+    ],
+)
+def test_inbound_malformed_bodies(client, auth, data: bytes, content_type: str, status: int) -> None:
+    response = client.post("/api/v1/inbound", data=data, content_type=content_type, headers=auth)
+    assert response.status_code == status and response.is_json
+
+
+def test_oversize_body_is_413(client, auth, app) -> None:
+    big = {"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1", "text": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)}}
+    response = client.post("/api/v1/inbound", json=big, headers=auth)
+    assert response.status_code == 413 and response.is_json
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer " + "x" * 5000}])
+def test_missing_or_wrong_token_is_401(client, headers) -> None:
+    response = client.post("/api/v1/inbound", json=INBOUND, headers=headers)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/api/v1/contacts", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/contacts?limit=abc", "/api/v1/contacts?limit=0", "/api/v1/contacts?limit=100000", "/api/v1/contacts?cursor=%%%",
+     "/api/v1/contacts?cursor=WzFd", "/api/v1/contacts?stage=hot", "/api/v1/contacts?owner=x", "/api/v1/duplicates?status=maybe",
+     "/api/v1/contacts/1/timeline?cursor=bad"],
+)
+def test_bad_queries_are_400(client, auth, path: str) -> None:
+    client.post("/api/v1/inbound", json=INBOUND, headers=auth)
+    response = client.get(path, headers=auth)
+    assert response.status_code == 400, (path, response.json)
+
+
+def test_unknown_things_are_404_json(client, auth) -> None:
+    for path in ("/api/v1/contacts/123456", "/api/v1/contacts/123456/timeline", "/api/v1/nothing"):
+        response = client.get(path, headers=auth)
+        assert response.status_code == 404 and response.is_json
+    assert client.post("/api/v1/merges/999/undo", headers=auth).status_code == 404
+
+
+def test_healthz(client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["checks"]["database"] == "ok"

@@ -1,0 +1,59 @@
+"""The leadhub command as users run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from core.models import ApiToken, Contact, User
+from core.users import hash_token
+
+
+def test_users_and_tokens(runner, session: Session) -> None:
+    result = runner.invoke(args=["users", "create", "Marta@Firma.pl", "--role", "manager", "--name", "Marta"])
+    assert result.exit_code == 0, result.output
+    assert session.exec(select(User)).one().role == "manager"
+    duplicate = runner.invoke(args=["users", "create", "marta@firma.pl"])
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    token = runner.invoke(args=["tokens", "create", "marta@firma.pl"])
+    assert token.exit_code == 0
+    printed = token.output.strip()
+    assert printed.startswith("lh_") and "\n" not in printed
+    session.rollback()  # end the test's read snapshot to see what the command committed
+    assert session.exec(select(ApiToken)).one().token_hash == hash_token(printed)
+    assert runner.invoke(args=["tokens", "create", "nobody@firma.pl"]).exit_code != 0
+    assert runner.invoke(args=["users", "create", "x@firma.pl", "--role", "king"]).exit_code != 0
+
+
+def test_import_command_reports_lines(runner, session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "leads.jsonl"
+    path.write_text(
+        json.dumps({"channel": "import", "contact": {"name": "Anna", "email": "anna@firma.pl"}}) + "\n{oops\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output and "1 skipped" in result.output and "line 2" in result.output
+    as_json = runner.invoke(args=["import", str(path), "--json-summary"])
+    assert json.loads(as_json.output)["already_known"] == 1
+    session.rollback()
+    assert len(session.exec(select(Contact)).all()) == 1
+
+
+def test_import_unknown_format_is_clear(runner, tmp_path: Path) -> None:
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(b"PK")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code != 0 and "format" in result.output
+
+
+def test_demo_loads_once(runner, session: Session) -> None:
+    assert runner.invoke(args=["demo", "--if-empty"]).exit_code == 0
+    session.rollback()
+    count = len(session.exec(select(Contact)).all())
+    assert count > 10
+    second = runner.invoke(args=["demo", "--if-empty"])
+    session.rollback()
+    assert "already" in second.output and len(session.exec(select(Contact)).all()) == count
