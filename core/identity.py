@@ -316,32 +316,54 @@ def suggest_duplicates_for(session: Session, contact: Contact) -> list[Suggestio
     if not keys:
         return []
     session.flush()
-    candidate_ids = list(
-        session.exec(
-            select(ContactBlockKey.contact_id)
-            .where(col(ContactBlockKey.key).in_(keys), ContactBlockKey.contact_id != contact.id)
-            .distinct()
-            .limit(MAX_CANDIDATES)
-        ).all()
-    )
-    if not candidate_ids:
-        return []
-    views = _person_views(session, [contact.id, *candidate_ids])
-    me = views.get(contact.id)
-    if me is None:
-        return []
-    outcomes = []
-    for other_id in candidate_ids:
-        other = views.get(other_id)
-        if other is None:
+    return suggest_pairs_for(session, {contact.id: keys}, outcomes=True)[contact.id]
+
+
+def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *, outcomes: bool = False) -> dict:
+    """Compare each contact with the others filed under one of its keys (at most MAX_CANDIDATES each) and
+    open suggestions for pairs scoring over the threshold. Returns, per contact, the new suggestion ids
+    (or the SuggestionOutcomes when `outcomes`)."""
+    all_keys = sorted({k for keys in keys_by_contact.values() for k in keys})
+    members: dict[str, list[int]] = {}
+    for start in range(0, len(all_keys), 500):
+        for cid, key in session.exec(
+            select(ContactBlockKey.contact_id, ContactBlockKey.key).where(
+                col(ContactBlockKey.key).in_(all_keys[start : start + 500])
+            )
+        ).all():
+            members.setdefault(key, []).append(cid)
+    candidates: dict[int, list[int]] = {}
+    for cid, keys in keys_by_contact.items():
+        found: dict[int, None] = {}
+        for key in sorted(keys):
+            for other in members.get(key, ()):
+                if other != cid and len(found) < MAX_CANDIDATES:
+                    found[other] = None
+        candidates[cid] = list(found)
+    involved = sorted({*keys_by_contact, *(o for others in candidates.values() for o in others)})
+    views: dict[int, PersonView] = {}
+    for start in range(0, len(involved), 500):
+        views.update(_person_views(session, involved[start : start + 500]))
+    result: dict[int, list] = {cid: [] for cid in keys_by_contact}
+    for cid, others in candidates.items():
+        me = views.get(cid)
+        if me is None:
             continue
-        score, reasons = score_pair(me, other)
-        if score < SUGGESTION_THRESHOLD:
-            continue
-        outcome = upsert_suggestion(session, a=contact.id, b=other_id, score=score, reasons=reasons)
-        if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes
+        for other_id in others:
+            other = views.get(other_id)
+            if other is None:
+                continue
+            score, reasons = score_pair(me, other)
+            if score < SUGGESTION_THRESHOLD:
+                continue
+            outcome = upsert_suggestion(session, a=cid, b=other_id, score=score, reasons=reasons)
+            if outcome is None:
+                continue
+            if outcomes:
+                result[cid].append(outcome)
+            elif outcome.created:
+                result[cid].append(outcome.suggestion.id)
+    return result
 
 
 def upsert_suggestion(

@@ -1,6 +1,6 @@
 """Pure normalisation of identifiers and names. No I/O beyond reading packaged word lists once.
 
-Every function here is deterministic and table-tested (tests/core/test_normalize.py). Values produced
+Every function here is deterministic (so the hot ones are memoised) and table-tested (tests/core/test_normalize.py). Values produced
 here are what the store keys identities on, so changing one is a data migration.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -68,6 +68,7 @@ class NormalizedEmail:
     is_freemail: bool  # a consumer provider: not a company domain
 
 
+@lru_cache(maxsize=65536)
 def normalize_email(raw: str | None) -> NormalizedEmail:
     """Trim, unwrap `Name <addr>` and mailto:, validate, lowercase, IDNA the domain.
 
@@ -113,6 +114,7 @@ def is_role_localpart(local: str) -> bool:
 # --------------------------------------------------------------------------- phone
 
 
+@lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     """E.164 form of a phone number; numbers without a country code take `default_region`."""
     if raw is None or not str(raw).strip():
@@ -179,6 +181,7 @@ def clean_display_name(raw: str | None) -> str:
     return text[:200]
 
 
+@lru_cache(maxsize=65536)
 def fold_name(raw: str | None) -> str:
     """Matching form of a name: NFKC, casefold, diacritics folded and Cyrillic transliterated to ASCII.
 
@@ -213,6 +216,7 @@ _SKELETON_RULES: tuple[tuple[str, str], ...] = (
 _VOWELS = set("aeiouy")
 
 
+@lru_cache(maxsize=65536)
 def name_skeleton(token: str) -> str:
     """A coarse phonetic key of one folded token, equal across common transliterations.
 

@@ -1,0 +1,177 @@
+"""Benchmark `leadhub import` on SQLite against a raw sqlite3 executemany baseline of the same rows.
+
+    .venv/bin/python bench/import_bench.py --sizes 10000 100000 1000000
+
+For each size: generate JSONL records with realistic duplicates (the same person again from another channel,
+by email or phone; name variants with diacritics and Cyrillic), import them into a freshly migrated SQLite
+database through the real import path (core.importer -> core.ingest, fuzzy suggestions on), in a child
+process so its peak RSS is its own; then insert the rows that import produced (contacts, identities,
+conversations, messages) into another fresh database with raw sqlite3 executemany, as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIRST = ["Łukasz", "Anna", "Piotr", "Katarzyna", "Tomasz", "Agnieszka", "Michał", "Ewa", "Jan", "Małgorzata",
+         "Алексей", "Екатерина", "Дмитрий", "Ольга", "Сергей", "John", "Maria", "Sophie", "David", "Olena"]
+LAST = ["Wójcik", "Nowak", "Kowalski", "Wiśniewska", "Lewandowski", "Zielińska", "Dąbrowski", "Kamiński",
+        "Иванов", "Смирнова", "Кузнецов", "Попова", "Carter", "Garcia", "Martin", "Müller", "Schmidt", "Rossi"]
+COMPANIES = ["Budmax", "Hurtex", "Agrofarm", "Севертранс", "Технопром", "Northwind", "SolarTech", "Lumière",
+             "Kamiński Auto", "Zielińska Design"]
+CHANNELS = ["gmail", "form", "intercom", "linkedin", "api"]
+
+
+SYLLABLES = ["ko", "wal", "ski", "no", "wak", "lew", "an", "dow", "zie", "lin", "ska", "dąb", "row", "kam",
+             "iń", "wój", "cik", "ma", "zur", "kie", "wicz", "jan", "czyk", "pio", "tr", "gor", "ska", "iva", "nov",
+             "pet", "rov", "smi", "rno", "kuz", "nets", "ов", "ева", "ин", "ко", "ман", "дер", "сон"]
+
+
+def surname(rng: random.Random) -> str:
+    """Surnames from syllables: real teams see tens of thousands of distinct surnames, not eighteen."""
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    """n records; about 30% are a known person again (from another channel), found by email or phone."""
+    rng = random.Random(seed)
+    people: list[dict] = []
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            if people and rng.random() < 0.3:
+                person = rng.choice(people)
+                contact = {"name": person["name"]}
+                if rng.random() < 0.5:
+                    contact["email"] = person["email"]
+                else:
+                    contact["phone"] = person["phone"]
+                    contact["name"] = person["name_variant"]
+            else:
+                first, last = rng.choice(FIRST), surname(rng) if rng.random() < 0.9 else rng.choice(LAST)
+                name = f"{first} {last}"
+                number = len(people)
+                person = {
+                    "name": name,
+                    "name_variant": f"{last} {first}",
+                    "email": f"person{number}@company{number % 5000}.example",
+                    "phone": f"+48 5{number % 100:02d} {number // 100 % 1000:03d} {number % 1000:03d}",
+                }
+                people.append(person)
+                contact = {"name": name, "email": person["email"], "phone": person["phone"],
+                           "company": rng.choice(COMPANIES)}
+            record = {
+                "channel": rng.choice(CHANNELS),
+                "contact": contact,
+                "message": {"external_id": f"msg-{i}", "thread_id": f"thread-{i // 3}", "direction": "in",
+                            "sent_at": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+00:00",
+                            "subject": "Zapytanie ofertowe", "text": "Dzień dobry, proszę o ofertę. " * 3},
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def migrate(db: Path) -> None:
+    from webapp.cli import upgrade_database
+
+    upgrade_database(f"sqlite:///{db}")
+
+
+def run_import(db: Path, data: Path) -> dict:
+    """Runs in a child process: import and report time and peak RSS."""
+    from core.db import make_engine
+    from core.importer import import_file
+
+    engine = make_engine(f"sqlite:///{db}")
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    summary = import_file(engine, data, batch_size=1000)
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "cpu_s": time.process_time() - cpu_start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "summary": {k: v for k, v in summary.as_dict().items() if k != "errors"},
+    }
+
+
+TABLES = ("contacts", "identities", "contact_block_keys", "conversations", "messages")
+
+
+def raw_baseline(source_db: Path, target_db: Path) -> dict:
+    """Insert the rows the import produced into a fresh migrated database with plain executemany."""
+    src = sqlite3.connect(source_db)
+    rows = {t: src.execute(f"SELECT * FROM {t}").fetchall() for t in TABLES}
+    src.close()
+    dst = sqlite3.connect(target_db)
+    dst.execute("PRAGMA journal_mode=WAL")
+    dst.execute("PRAGMA synchronous=NORMAL")
+    start = time.perf_counter()
+    for table in TABLES:
+        if rows[table]:
+            marks = ",".join("?" * len(rows[table][0]))
+            for offset in range(0, len(rows[table]), 1000):  # same batch size as the import
+                dst.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table][offset : offset + 1000])
+                dst.commit()
+    wall = time.perf_counter() - start
+    dst.close()
+    return {"wall_s": wall, "rows": {t: len(r) for t, r in rows.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]))))
+        return
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            data = Path(tmp) / f"records-{n}.jsonl"
+            generate(data, n)
+            db, raw_db = Path(tmp) / f"import-{n}.db", Path(tmp) / f"raw-{n}.db"
+            migrate(db)
+            migrate(raw_db)
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", str(db), str(data)], capture_output=True, text=True, check=True
+            )
+            measured = json.loads(child.stdout.strip().splitlines()[-1])
+            baseline = raw_baseline(db, raw_db)
+            row = {
+                "records": n,
+                "import_s": round(measured["wall_s"], 2),
+                "records_per_s": round(n / measured["wall_s"]),
+                "cpu_ms_per_record": round(measured["cpu_s"] * 1000 / n, 3),
+                "peak_rss_mb": round(measured["peak_rss_mb"]),
+                "raw_s": round(baseline["wall_s"], 2),
+                "vs_raw": round(baseline["wall_s"] / measured["wall_s"], 3),
+                "summary": measured["summary"],
+                "rows": baseline["rows"],
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            for path in (data, db, raw_db):
+                path.unlink(missing_ok=True)
+    if len(results) >= 2:
+        by_n = {r["records"]: r["import_s"] for r in results}
+        if 10_000 in by_n and 100_000 in by_n:
+            print(json.dumps({"t100k_over_t10k": round(by_n[100_000] / by_n[10_000], 2)}))
+    print(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}))
+
+
+if __name__ == "__main__":
+    main()

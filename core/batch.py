@@ -1,0 +1,415 @@
+"""Batched ingest for bulk paths (import, back-fills): the same rules as `core.ingest.ingest`, fewer round trips.
+
+Each batch prefetches what it needs (known messages, identities, contacts, conversations) in a few queries,
+resolves records in memory in order, and writes with multi-row statements. Any record that needs more than
+"join one contact or create one" — a merge, a shared role address, an erased person, a conflict — is handed to
+`ingest` itself, so there is one set of rules. tests/core/test_batch.py proves both paths leave the same store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.identity import suggest_pairs_for
+from core.ingest import (
+    IngestError,
+    IngestOptions,
+    _Plan,
+    extract_identities,
+    ingest,
+    sanitize_html,
+)
+from core.matching import blocking_keys
+from core.models import (
+    Contact,
+    ContactBlockKey,
+    Conversation,
+    Identity,
+    Message,
+    Suppression,
+    utcnow,
+)
+from core.normalize import clean_display_name, fold_name
+from core.schemas import InboundRecord, IngestResult
+
+MAX_ALIASES = 20
+
+
+@dataclass(eq=False)
+class _PendingContact:
+    row: dict[str, Any]
+    id: int | None = None
+    new: bool = False
+    dirty: bool = False
+    suggest: bool = False
+
+
+@dataclass(eq=False)
+class _PendingConversation:
+    row: dict[str, Any]
+    contact: _PendingContact
+    id: int | None = None
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(eq=False)
+class _Outcome:
+    status: str
+    same_as: _Outcome | None = None  # a repeat, in this batch, of an earlier record's message
+    contact: _PendingContact | None = None
+    conversation: _PendingConversation | None = None
+    message_row: dict[str, Any] | None = None
+    result: IngestResult | IngestError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+CONTACT_FIELDS = ("id", "display_name", "company", "title", "owner_id", "aliases", "merged_into", "last_message_at")
+
+
+def ingest_many(
+    session: Session, records: list[InboundRecord], *, options: IngestOptions | None = None
+) -> list[IngestResult | IngestError]:
+    """Ingest records in order; returns one IngestResult (or the IngestError) per record."""
+    options = options or IngestOptions()
+    try:
+        with session.begin_nested():
+            return _Batch(session, records, options).run()
+    except IntegrityError:
+        # A concurrent writer got there first: fall back to the one-by-one path, which retries per record.
+        return [_single(session, record, options) for record in records]
+
+
+def _single(session: Session, record: InboundRecord, options: IngestOptions) -> IngestResult | IngestError:
+    try:
+        return ingest(session, record, options=options)
+    except IngestError as exc:
+        return exc
+
+
+class _Batch:
+    def __init__(self, session: Session, records: list[InboundRecord], options: IngestOptions):
+        self.session, self.records, self.options = session, records, options
+        self.plans = [extract_identities(r.contact, r.channel, region=options.default_phone_region) for r in records]
+        self.outcomes: list[_Outcome] = []
+        self._new_contacts: list[_PendingContact] = []
+        self._new_identities: list[tuple[_PendingContact, Any, str]] = []
+
+    # ------------------------------------------------------------------ prefetch
+
+    def _prefetch(self, start: int) -> None:
+        records, plans = self.records[start:], self.plans[start:]
+        self.known_messages: dict[tuple[str, str], tuple[int, int, int] | _Outcome] = {}
+        by_channel: dict[str, list[str]] = {}
+        for record in records:
+            if record.message is not None:
+                by_channel.setdefault(record.channel, []).append(record.message.external_id)
+        for channel, ids in by_channel.items():
+            for chunk in _chunks(ids):
+                for mid, ext, conv, contact in self.session.exec(
+                    select(Message.id, Message.external_id, Message.conversation_id, Message.contact_id).where(
+                        Message.channel == channel, col(Message.external_id).in_(chunk)
+                    )
+                ).all():
+                    self.known_messages[(channel, ext)] = (mid, conv, contact)
+        values = sorted({c.value for plan in plans for c in plan.candidates})
+        found: dict[tuple[str, str], tuple[int, bool]] = {}
+        for chunk in _chunks(values):
+            for kind, value, contact_id, weak in self.session.exec(
+                select(Identity.kind, Identity.value, Identity.contact_id, Identity.is_weak).where(
+                    col(Identity.value).in_(chunk)
+                )
+            ).all():
+                found[(kind, value)] = (contact_id, weak)
+        contact_ids = sorted({cid for cid, _ in found.values()})
+        self.contacts: dict[int, _PendingContact] = {}
+        for chunk in _chunks(contact_ids):
+            columns = [getattr(Contact, name) for name in CONTACT_FIELDS]
+            for row in self.session.exec(select(*columns).where(col(Contact.id).in_(chunk))).all():
+                data = dict(zip(CONTACT_FIELDS, row, strict=True))
+                data["aliases"] = list(data["aliases"] or [])
+                self.contacts[data["id"]] = _PendingContact(row=data, id=data["id"])
+        self.identities: dict[tuple[str, str], tuple[_PendingContact | None, bool]] = {
+            key: (self.contacts.get(cid), weak) for key, (cid, weak) in found.items()
+        }
+        self.conversations: dict[tuple[str, str, str], _PendingConversation] = {}
+        threads: dict[tuple[str, str], list[str]] = {}
+        for record in records:
+            if record.message is not None:
+                scope = record.scope or (str(record.account_id) if record.account_id else "")
+                threads.setdefault((record.channel, scope), []).append(
+                    record.message.thread_id or record.message.external_id
+                )
+        self.existing_threads: dict[tuple[str, str, str], tuple[int, int, Any]] = {}
+        for (channel, scope), keys in threads.items():
+            for chunk in _chunks(sorted(set(keys))):
+                for cid, contact_id, last, ext in self.session.exec(
+                    select(Conversation.id, Conversation.contact_id, Conversation.last_message_at,
+                           Conversation.external_id).where(
+                        Conversation.channel == channel, Conversation.scope == scope,
+                        col(Conversation.external_id).in_(chunk))
+                ).all():
+                    self.existing_threads[(channel, scope, ext)] = (cid, contact_id, last)
+        self.suppressed_hashes: set[tuple[str, str]] | None = None
+        if self.session.exec(select(sa.func.count()).select_from(Suppression)).one():
+            self.suppressed_hashes = set(self.session.exec(select(Suppression.kind, Suppression.value_hash)).all())
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> list[IngestResult | IngestError]:
+        self._prefetch(0)
+        index = 0
+        while index < len(self.records):
+            record, plan = self.records[index], self.plans[index]
+            outcome = self._fast(record, plan)
+            if outcome is None:
+                # Not a simple case: write what is pending, let the full path decide, then look again.
+                self._flush()
+                self.outcomes.append(_Outcome("slow", result=_single(self.session, record, self.options)))
+                self._prefetch(index + 1)
+            else:
+                self.outcomes.append(outcome)
+            index += 1
+        self._flush()
+        return [o.result for o in self.outcomes]  # type: ignore[misc]
+
+    def _fast(self, record: InboundRecord, plan: _Plan) -> _Outcome | None:
+        message_in = record.message
+        if message_in is not None:
+            known = self.known_messages.get((record.channel, message_in.external_id))
+            if isinstance(known, _Outcome):
+                return _Outcome("known", same_as=known, warnings=plan.warnings)
+            if known is not None:
+                mid, conv, contact_id = known
+                if self.contacts.get(contact_id) and self.contacts[contact_id].row["merged_into"]:
+                    return None
+                return _Outcome("known", result=IngestResult(
+                    status="known", contact_id=contact_id, conversation_id=conv, message_id=mid, warnings=plan.warnings))
+        elif not plan.candidates:
+            return _Outcome("error", result=IngestError(
+                "the record has no email, phone, LinkedIn URL or user id to identify the person by"))
+        if self.suppressed_hashes is not None:
+            return None  # erased people exist: let the full path check this record
+        matched: set[int] = set()
+        for candidate in plan.candidates:
+            hit = self.identities.get((candidate.kind, candidate.value))
+            if hit is None:
+                continue
+            owner, weak = hit
+            if owner is None or weak or candidate.weak:
+                return None
+            matched.add(owner)
+        if len(matched) > 1:
+            return None
+        name = clean_display_name(record.contact.name)
+        if matched:
+            contact = next(iter(matched))
+            if contact.row["merged_into"] is not None:
+                return None
+        else:
+            contact = _PendingContact(
+                row={"display_name": name, "company": "", "title": "", "owner_id": record.owner_id, "aliases": [],
+                     "merged_into": None, "last_message_at": None},
+                new=True,
+                suggest=True,
+            )
+        changed = False
+        for candidate in plan.candidates:
+            key = (candidate.kind, candidate.value)
+            if key not in self.identities:
+                self.identities[key] = (contact, candidate.weak)
+                self._new_identities.append((contact, candidate, record.channel))
+                contact.suggest = changed = True
+        changed |= self._fill(contact, record, name)
+        created_contact = not matched
+        outcome = _Outcome("created" if message_in is not None or created_contact else "known", contact=contact,
+                           warnings=plan.warnings)
+        if message_in is not None:
+            self._message(record, contact, outcome)
+            self.known_messages[(record.channel, message_in.external_id)] = outcome
+        elif not created_contact:
+            outcome.status = "updated" if changed else "known"
+        if contact.new and contact not in self._new_contacts:
+            self._new_contacts.append(contact)
+        return outcome
+
+    def _fill(self, contact: _PendingContact, record: InboundRecord, name: str) -> bool:
+        """The same field rules as core.ingest._fill_fields; True if anything changed."""
+        row, changed = contact.row, False
+        if name and not row["display_name"]:
+            row["display_name"] = name
+            contact.suggest = changed = True
+        elif name and fold_name(name) != fold_name(row["display_name"]):
+            known = {fold_name(n) for n in [row["display_name"], *row["aliases"]] if n}
+            if fold_name(name) and fold_name(name) not in known and len(row["aliases"]) < MAX_ALIASES:
+                row["aliases"] = [*row["aliases"], name]
+                contact.suggest = changed = True
+        for attr in ("company", "title"):
+            value = clean_display_name(getattr(record.contact, attr))
+            if value and not row[attr]:
+                row[attr] = value
+                changed = True
+        if record.owner_id and not row["owner_id"]:
+            row["owner_id"] = record.owner_id
+            changed = True
+        contact.dirty |= changed
+        return changed
+
+    def _message(self, record: InboundRecord, contact: _PendingContact, outcome: _Outcome) -> None:
+        message_in = record.message
+        assert message_in is not None
+        scope = record.scope or (str(record.account_id) if record.account_id else "")
+        thread_key = message_in.thread_id or message_in.external_id
+        key = (record.channel, scope, thread_key)
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            existing = self.existing_threads.get(key)
+            if existing is not None:
+                owner = self.contacts.get(existing[1]) or self._load_contact(existing[1])
+                conversation = _PendingConversation(
+                    row={"last_message_at": existing[2]}, contact=owner, id=existing[0])
+            else:
+                conversation = _PendingConversation(
+                    row={"channel": record.channel, "scope": scope, "external_id": thread_key,
+                         "account_id": record.account_id, "subject": (message_in.subject or "")[:500],
+                         "last_message_at": None},
+                    contact=contact, new=True)
+            self.conversations[key] = conversation
+        sent_at = message_in.sent_at or utcnow()
+        conversation.row["last_message_at"] = _later(conversation.row["last_message_at"], sent_at)
+        conversation.dirty = True
+        owner = conversation.contact
+        owner.row["last_message_at"] = _later(owner.row.get("last_message_at"), sent_at)
+        owner.dirty = True
+        outcome.conversation = conversation
+        outcome.message_row = {
+            "channel": record.channel, "external_id": message_in.external_id, "kind": message_in.kind,
+            "direction": message_in.direction, "sender": (message_in.sender or "")[:400], "sent_at": sent_at,
+            "subject": (message_in.subject or "")[:1000], "text": message_in.text or "",
+            "html": sanitize_html(message_in.html), "meta": message_in.meta or {}, "created_at": utcnow(),
+        }
+
+    def _load_contact(self, contact_id: int) -> _PendingContact:
+        columns = [getattr(Contact, name) for name in CONTACT_FIELDS]
+        row = self.session.exec(select(*columns).where(Contact.id == contact_id)).one()
+        data = dict(zip(CONTACT_FIELDS, row, strict=True))
+        data["aliases"] = list(data["aliases"] or [])
+        contact = self.contacts[contact_id] = _PendingContact(row=data, id=contact_id)
+        return contact
+
+    # ------------------------------------------------------------------ writing
+
+    def _flush(self) -> None:
+        session, now = self.session, utcnow()
+        conn = session.connection()
+        if self._new_contacts:
+            rows = [{**{k: c.row[k] for k in ("display_name", "company", "title", "owner_id", "aliases",
+                                              "last_message_at")}, "stage": "new", "temperature": "cold",
+                     "score": 0, "created_at": now, "updated_at": now} for c in self._new_contacts]
+            ids = conn.execute(
+                sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            for contact, new_id in zip(self._new_contacts, ids, strict=True):
+                contact.id = new_id
+                contact.row["id"] = new_id
+                self.contacts[new_id] = contact
+        dirty = [c for c in self.contacts.values() if c.dirty and not c.new]
+        if dirty:
+            stamp = Contact.__table__.c.last_message_at.type
+            conn.execute(
+                sa.update(Contact).where(Contact.id == sa.bindparam("b_id")).values(
+                    display_name=sa.bindparam("b_name"), company=sa.bindparam("b_company"),
+                    title=sa.bindparam("b_title"), owner_id=sa.bindparam("b_owner"),
+                    aliases=sa.bindparam("b_aliases", type_=sa.JSON()),
+                    last_message_at=sa.bindparam("b_last", type_=stamp), updated_at=now),
+                [{"b_id": c.id, "b_name": c.row["display_name"], "b_company": c.row["company"],
+                  "b_title": c.row["title"], "b_owner": c.row["owner_id"], "b_aliases": c.row["aliases"],
+                  "b_last": c.row["last_message_at"]} for c in dirty],
+            )
+        if self._new_identities:
+            conn.execute(sa.insert(Identity), [
+                {"contact_id": contact.id, "kind": cand.kind, "value": cand.value, "raw_value": cand.raw[:400],
+                 "channel": channel, "is_weak": cand.weak, "created_at": now}
+                for contact, cand, channel in self._new_identities])
+        new_convs = [c for c in self.conversations.values() if c.new and c.id is None]
+        if new_convs:
+            ids = conn.execute(
+                sa.insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+                [{**c.row, "contact_id": c.contact.id, "created_at": now} for c in new_convs],
+            ).scalars().all()
+            for conv, new_id in zip(new_convs, ids, strict=True):
+                conv.id = new_id
+        old_convs = [c for c in self.conversations.values() if c.dirty and not c.new]
+        if old_convs:
+            conn.execute(
+                sa.update(Conversation).where(Conversation.id == sa.bindparam("b_id")).values(
+                    last_message_at=sa.bindparam("b_last", type_=Conversation.__table__.c.last_message_at.type)),
+                [{"b_id": c.id, "b_last": c.row["last_message_at"]} for c in old_convs],
+            )
+        pending = [o for o in self.outcomes if o.result is None]
+        with_message = [o for o in pending if o.message_row is not None]
+        if with_message:
+            ids = conn.execute(
+                sa.insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                [{**o.message_row, "conversation_id": o.conversation.id, "contact_id": o.conversation.contact.id}
+                 for o in with_message],
+            ).scalars().all()
+            for outcome, new_id in zip(with_message, ids, strict=True):
+                outcome.message_row["id"] = new_id
+        suggestion_ids = self._suggest()
+        for outcome in pending:
+            if outcome.same_as is not None:
+                first = outcome.same_as.result
+                assert isinstance(first, IngestResult)
+                outcome.result = IngestResult(status="known", contact_id=first.contact_id,
+                                              conversation_id=first.conversation_id, message_id=first.message_id,
+                                              warnings=outcome.warnings)
+                continue
+            contact = outcome.contact
+            outcome.result = IngestResult(
+                status=outcome.status,  # type: ignore[arg-type]
+                contact_id=contact.id if contact else None,
+                conversation_id=outcome.conversation.id if outcome.conversation else None,
+                message_id=outcome.message_row["id"] if outcome.message_row else None,
+                suggestion_ids=suggestion_ids.get(contact.id, []) if contact else [],
+                warnings=outcome.warnings,
+            )
+        for conv in self.conversations.values():
+            conv.new = conv.dirty = False
+        for contact in self.contacts.values():
+            contact.new = contact.dirty = contact.suggest = False
+        self._new_contacts, self._new_identities = [], []
+
+    def _suggest(self) -> dict[int, list[int]]:
+        if not self.options.suggest_duplicates:
+            return {}
+        targets = [c for c in self.contacts.values() if c.suggest and c.id is not None]
+        if not targets:
+            return {}
+        keys_by_contact = {c.id: blocking_keys([n for n in [c.row["display_name"], *c.row["aliases"]] if n])
+                           for c in targets}
+        ids = list(keys_by_contact)
+        existing: set[tuple[int, str]] = set()
+        for chunk in _chunks(ids):
+            existing |= set(self.session.exec(
+                select(ContactBlockKey.contact_id, ContactBlockKey.key).where(col(ContactBlockKey.contact_id).in_(chunk))
+            ).all())
+        new_keys = [{"contact_id": cid, "key": key} for cid, keys in keys_by_contact.items() for key in keys
+                    if (cid, key) not in existing]
+        if new_keys:
+            self.session.connection().execute(sa.insert(ContactBlockKey), new_keys)
+        return suggest_pairs_for(self.session, keys_by_contact)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((x for x in (a, b) if x is not None), default=None)
+
+
+def _chunks(values: list, size: int = 500) -> list[list]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -1,0 +1,88 @@
+"""The batched ingest must leave exactly the store that one-by-one ingest leaves."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from core.batch import ingest_many
+from core.db import make_engine
+from core.ingest import IngestError, ingest
+from core.models import Contact, DuplicateSuggestion, Identity, Message
+from core.schemas import InboundRecord
+
+NAMES = ["Łukasz Wójcik", "Lukasz Wojcik", "Wójcik Łukasz", "Anna Nowak", "Алексей Иванов", "Aleksey Ivanov",
+         "Jan Kowalski", "Jan Kowalsky", "Ewa Lis", "", "Tomasz Zieliński"]
+EMAILS = ["lukasz@budmax.pl", "l.wojcik@budmax.pl", "anna@firma.pl", "biuro@firma.pl", "a.ivanov@tehnoprom.ru",
+          "jan.k@gmail.com", "j.a.n.k+x@googlemail.com", "ewa@lis.pl", "not-an-email", None]
+PHONES = ["601 234 567", "+48601234567", "+7 495 123 45 67", "500100200", None, None]
+LINKEDIN = ["linkedin.com/in/lukaszw", "https://pl.linkedin.com/in/LukaszW/", "linkedin.com/in/annanowak", None, None, None]
+COMPANIES = ["Budmax", "Budmax sp. z o.o.", "Firma", "Технопром", "", ""]
+CHANNELS = ["gmail", "form", "intercom", "linkedin", "api"]
+
+
+def random_records(seed: int, n: int) -> list[InboundRecord]:
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n):
+        contact = {"name": rng.choice(NAMES), "email": rng.choice(EMAILS), "phone": rng.choice(PHONES),
+                   "linkedin_url": rng.choice(LINKEDIN), "company": rng.choice(COMPANIES)}
+        if rng.random() < 0.2:
+            contact["external_user_id"] = f"user-{rng.randint(1, 4)}"
+        contact = {k: v for k, v in contact.items() if v}
+        data = {"channel": rng.choice(CHANNELS), "contact": contact}
+        if rng.random() < 0.8:
+            data["message"] = {"external_id": f"m{rng.randint(1, n)}", "thread_id": f"t{rng.randint(1, 5)}",
+                               "text": "hello", "sent_at": f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T10:00:00Z"}
+        records.append(InboundRecord.model_validate(data))
+    return records
+
+
+def snapshot(session: Session) -> dict:
+    """The store in a form independent of row ids."""
+    contacts = {c.id: c for c in session.exec(select(Contact)).all()}
+    identities = session.exec(select(Identity)).all()
+    def label(cid: int) -> str:
+        owned = sorted(f"{i.kind}:{i.value}" for i in identities if i.contact_id == cid)
+        messages = sorted(m.external_id for m in session.exec(select(Message).where(Message.contact_id == cid)))
+        return "|".join(owned) + "#" + ",".join(messages) + "#" + str(cid)
+    people = {}
+    for cid, contact in contacts.items():
+        people[label(cid)] = (contact.display_name, sorted(contact.aliases), contact.company,
+                              contact.merged_into is not None, contact.last_message_at)
+    suggestions = sorted((s.contact_a_id, s.contact_b_id, s.status, s.score) for s in session.exec(select(DuplicateSuggestion)))
+    return {"people": people, "suggestions": suggestions, "weak": sorted(i.value for i in identities if i.is_weak)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_equals_one_by_one(sqlite_template: Path, tmp_path: Path, seed: int) -> None:
+    records = random_records(seed, 60)
+    stores = []
+    for mode in ("single", "batch"):
+        path = tmp_path / f"{mode}.db"
+        shutil.copyfile(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        with Session(engine) as session:
+            if mode == "single":
+                statuses = []
+                for record in records:
+                    try:
+                        statuses.append(ingest(session, record).status)
+                    except IngestError:
+                        statuses.append("error")
+                    session.commit()
+            else:
+                statuses = []
+                for start in range(0, len(records), 17):
+                    results = ingest_many(session, records[start : start + 17])
+                    statuses += ["error" if isinstance(r, IngestError) else r.status for r in results]
+                    session.commit()
+            stores.append((statuses, snapshot(session)))
+        engine.dispose()
+    (single_statuses, single_store), (batch_statuses, batch_store) = stores
+    assert batch_statuses == single_statuses
+    assert batch_store == single_store
