@@ -25,7 +25,7 @@ from core.ingest import (
     ingest,
     sanitize_html,
 )
-from core.matching import blocking_keys
+from core.matching import blocking_keys, names_compatible
 from core.models import (
     Contact,
     ContactBlockKey,
@@ -212,6 +212,9 @@ class _Batch:
             contact = next(iter(matched))
             if contact.row["merged_into"] is not None:
                 return None
+            names = [n for n in [contact.row["display_name"], *contact.row["aliases"]] if n]
+            if names and not any(names_compatible(name, n) for n in names):
+                return None  # a shared identifier of differently named people: the full path decides
         else:
             contact = _PendingContact(
                 row={"display_name": name, "company": "", "title": "", "owner_id": record.owner_id, "aliases": [],

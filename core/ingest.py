@@ -24,6 +24,7 @@ from core.identity import (
     suggest_duplicates_for,
     upsert_suggestion,
 )
+from core.matching import names_compatible
 from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
 from core.normalize import (
     InvalidIdentifier,
@@ -177,22 +178,28 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
     created_contact = False
     contact: Contact | None = None
 
+    strong_conflicts: list[int] = []
     if strong_ids:
-        target_id = min(strong_ids)
-        contact = session.get(Contact, target_id)
-        for other_id in sorted(strong_ids - {target_id}):
-            if is_pair_dismissed(session, target_id, other_id):
-                continue  # a person said these are two people; leave them apart
-            shared = ", ".join(f"{r.kind} {r.value}" for r in rows if _resolves_to(session, r, other_id))
-            merge_contacts(
-                session,
-                survivor_id=target_id,
-                merged_id=other_id,
-                reason=f"{record.channel} record shares {shared or 'an identifier'}",
-                actor=options.actor,
-            )
-            merged_ids.append(other_id)
-    elif weak_ids:
+        # A shared mailbox or phone of two differently named people (a household, an assistant) must not
+        # mix their conversations: such contacts get a suggestion instead of a merge.
+        compatible = sorted(cid for cid in strong_ids if _may_be_same_person(name, session.get(Contact, cid)))
+        strong_conflicts = sorted(strong_ids - set(compatible))
+        if compatible:
+            target_id = compatible[0]
+            contact = session.get(Contact, target_id)
+            for other_id in compatible[1:]:
+                if is_pair_dismissed(session, target_id, other_id):
+                    continue  # a person said these are two people; leave them apart
+                shared = ", ".join(f"{r.kind} {r.value}" for r in rows if _resolves_to(session, r, other_id))
+                merge_contacts(
+                    session,
+                    survivor_id=target_id,
+                    merged_id=other_id,
+                    reason=f"{record.channel} record shares {shared or 'an identifier'}",
+                    actor=options.actor,
+                )
+                merged_ids.append(other_id)
+    if not strong_ids and weak_ids:
         for weak_id in sorted(weak_ids):
             candidate = session.get(Contact, weak_id)
             if candidate is not None and _names_compatible(name, candidate):
@@ -208,6 +215,20 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
 
     changed = _attach_identities(session, contact, plan.candidates, rows, record.channel)
     changed |= _fill_fields(contact, record.contact, name, record.owner_id)
+
+    for other_id in strong_conflicts:
+        if other_id == contact.id:
+            continue
+        shared = [r.value for r in rows if _resolves_to(session, r, other_id)]
+        outcome = upsert_suggestion(
+            session,
+            a=contact.id,
+            b=other_id,
+            score=0.6,
+            reasons=[f"share {', '.join(shared)} but have different names"],
+        )
+        if outcome is not None:
+            suggestion_ids.append(outcome.suggestion.id)
 
     for other_id in weak_conflicts:
         shared = [r.value for r in rows if r.is_weak and _resolves_to(session, r, other_id)]
@@ -257,6 +278,14 @@ def _identity_rows(session: Session, candidates: list[Candidate]) -> list[Identi
 def _resolves_to(session: Session, row: Identity, contact_id: int) -> bool:
     live = get_live_contact(session, row.contact_id)
     return live is not None and live.id == contact_id
+
+
+def _may_be_same_person(name: str, contact: Contact | None) -> bool:
+    if contact is None:
+        return False
+    return any(names_compatible(name, n) for n in [contact.display_name, *(contact.aliases or [])] if n) or not (
+        contact.display_name or contact.aliases
+    )
 
 
 def _names_compatible(name: str, contact: Contact) -> bool:

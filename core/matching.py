@@ -45,6 +45,31 @@ def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
     return keys
 
 
+def names_compatible(a: str, b: str) -> bool:
+    """Whether two names may belong to one person, as a guard before an automatic merge.
+
+    Lenient on purpose (display names are noisy): an empty name, a folded or transliterated match, similar
+    spellings, or a shared word with the same initial ("J. Kowalski" ~ "Jan Kowalski", "Jan" ~ "Jan Kowalski")
+    are compatible. "Edward Kusha" and "Mary Kusha" sharing one mailbox are not: a person reviews that pair.
+    """
+    fa, fb = fold_name(a), fold_name(b)
+    if not fa or not fb or fa == fb:
+        return True
+    ta, tb = fa.split(), fb.split()
+    if sorted(name_skeleton(t) for t in ta) == sorted(name_skeleton(t) for t in tb):
+        return True
+    if fuzz.token_sort_ratio(fa, fb) >= 85:
+        return True
+    shared = {t for t in ta if len(t) > 2} & {t for t in tb if len(t) > 2}
+    if not shared:
+        return False
+    rest_a = [t for t in ta if t not in shared]
+    rest_b = [t for t in tb if t not in shared]
+    if not rest_a or not rest_b:
+        return True
+    return bool({t[0] for t in rest_a} & {t[0] for t in rest_b})
+
+
 def _name_similarity(a: str, b: str) -> tuple[float, str]:
     fa, fb = fold_name(a), fold_name(b)
     if not fa or not fb:

@@ -235,3 +235,14 @@ def test_export_and_erase_then_resync_and_new_inquiry(session: Session) -> None:
     fresh = put(session, record("gmail", "g2", sent_at=datetime.now(UTC) + timedelta(seconds=1), name="Ewa Lis", email="ewa@firma.pl"))
     assert fresh.status == "created"
     assert len(session.exec(select(Contact)).all()) == 1
+
+
+def test_shared_mailbox_of_two_named_people_is_a_suggestion(session: Session) -> None:
+    edward = put(session, record("gmail", "g1", name="Edward Kusha", email="kusha123@hmail.com"))
+    mary = put(session, record("gmail", "g2", name="Mary Kusha", email="kusha123@hmail.com", phone="+1 512-353-8633"))
+    assert edward.contact_id != mary.contact_id
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    assert "different names" in suggestion.reasons[0]
+    # Mary's own phone still finds Mary; Edward's next mail still finds Edward.
+    assert put(session, record("form", "f1", name="Marie Kusha", phone="+1 512 353 8633")).contact_id == mary.contact_id
+    assert put(session, record("gmail", "g3", name="Edward Kusha", email="kusha123@hmail.com")).contact_id == edward.contact_id

@@ -146,3 +146,25 @@ def test_normalize_company_drops_legal_forms(a: str, b: str) -> None:
 @pytest.mark.parametrize(("domain", "expected"), [("gmail.com", True), ("WP.PL", True), ("mail.ru", True), ("budmax.pl", False)])
 def test_freemail(domain: str, expected: bool) -> None:
     assert is_freemail_domain(domain) is expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("Jan Kowalski", "Jan Kowalski", True),
+        ("J. Kowalski", "Jan Kowalski", True),
+        ("Jan", "Jan Kowalski", True),
+        ("", "Jan Kowalski", True),
+        ("Kowalski Jan", "Jan Kowalski", True),
+        ("Łukasz Wójcik", "Lukasz Wojcik", True),
+        ("Алексей Иванов", "Aleksey Ivanov", True),
+        ("Mary Kusha", "Marie Kusha", True),
+        ("Edward Kusha", "Mary Kusha", False),
+        ("Anna Nowak", "Tomasz Zieliński", False),
+        ("Info Hurtex", "Tomasz Lewandowski", False),
+    ],
+)
+def test_names_compatible(a: str, b: str, expected: bool) -> None:
+    from core.matching import names_compatible
+
+    assert names_compatible(a, b) is expected
