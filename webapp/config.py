@@ -25,9 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Web app (webui): failed sign-ins allowed per client address and per email; where the counters live.
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "RATELIMIT_STORAGE_URL": "memory://",
+    "INBOX_POLL_SECONDS": 5,
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES"}
+_INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001
