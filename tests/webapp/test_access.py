@@ -52,7 +52,7 @@ def test_csrf_less_posts_are_refused(app, users) -> None:  # noqa: ANN001
 
     app.config["WTF_CSRF_ENABLED"] = True
     client = sign_in(app.test_client(), users["admin"].email)
-    for method, url, rule in _routes(app):
+    for method, url, _rule in _routes(app):
         if method != "POST" or url.startswith(("/api/", "/webhooks/", "/f/", "/intercom/")):
             continue
         response = client.post(url, data={"text": "x", "role": "rep"})

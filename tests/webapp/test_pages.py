@@ -166,7 +166,7 @@ def test_duplicates_dismiss(as_role, session: Session) -> None:
 
 def test_connector_credentials_are_stored_encrypted_and_shown_masked(app, as_role, session: Session,
                                                                      monkeypatch) -> None:
-    from connectors.base import ConfigField, Connector, _REGISTRY
+    from connectors.base import _REGISTRY, ConfigField, Connector
 
     class FakeConnector(Connector):
         type = "fakeprov"
