@@ -38,8 +38,9 @@ PAGE_SIZE = 50
 NOTE_CHANNEL = "note"  # lead notes live in their own conversation; they are not inbox items
 CHANNEL_LABELS = {"gmail": "Gmail", "intercom": "Intercom", "linkedin": "LinkedIn", "form": "Website form",
                   "api": "API", "import": "Import", "phone": "Phone", "manual": "Manual"}
-CHANNEL_ICONS = {"gmail": "✉", "intercom": "💬", "linkedin": "in", "form": "📝", "api": "⚙", "import": "⇪",
-                 "phone": "☎", "manual": "✎"}
+# Plain letters, not emoji: the app must look right on machines without an emoji font.
+CHANNEL_ICONS = {"gmail": "M", "intercom": "IC", "linkedin": "in", "form": "F", "api": "API", "import": "IMP",
+                 "phone": "T", "manual": "✎"}
 
 
 @dataclass
