@@ -27,6 +27,7 @@ from core.models import (
     UTCDateTime,
     utcnow,
 )
+from core.schemas import KNOWN_CHANNELS
 from webapp.db import get_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
@@ -145,12 +146,19 @@ def inbox_page(
             raise CursorError("cursor is not one this page gave out") from None
         backwards = position.get("d") == "prev"
         at_param = sa.literal(at, UTCDateTime())
+        # The plain bound first lets the (last_message_at) index do a range scan; the OR breaks ties on id.
         if backwards:
-            query = query.where(sa.or_(col(Conversation.last_message_at) > at_param,
-                                       sa.and_(Conversation.last_message_at == at_param, Conversation.id > after_id)))
+            query = query.where(
+                col(Conversation.last_message_at) >= at_param,
+                sa.or_(col(Conversation.last_message_at) > at_param,
+                       sa.and_(Conversation.last_message_at == at_param, Conversation.id > after_id)),
+            )
         else:
-            query = query.where(sa.or_(col(Conversation.last_message_at) < at_param,
-                                       sa.and_(Conversation.last_message_at == at_param, Conversation.id < after_id)))
+            query = query.where(
+                col(Conversation.last_message_at) <= at_param,
+                sa.or_(col(Conversation.last_message_at) < at_param,
+                       sa.and_(Conversation.last_message_at == at_param, Conversation.id < after_id)),
+            )
     if backwards:
         order = (col(Conversation.last_message_at).asc(), col(Conversation.id).asc())
     else:
@@ -220,9 +228,9 @@ def viewer() -> Viewer:
 
 
 def _filter_choices(session: Session) -> dict[str, Any]:
-    channels = sorted(
-        c for c in session.exec(select(Conversation.channel).distinct()).all() if c != NOTE_CHANNEL
-    )
+    # The configured channels, not SELECT DISTINCT: that would scan every conversation on each page view.
+    extra = str(current_app.config["LEADHUB"].get("EXTRA_CHANNELS", ""))
+    channels = sorted(set(KNOWN_CHANNELS) | {c.strip().lower() for c in extra.split(",") if c.strip()})
     users = list(session.exec(select(User).where(User.active == True).order_by(User.name)).all())  # noqa: E712
     return {"channels": channels, "users": users, "stages": [s.value for s in Stage],
             "temperatures": [t.value for t in Temperature], "channel_labels": CHANNEL_LABELS}
