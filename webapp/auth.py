@@ -47,11 +47,36 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["LEADHUB"]["RATELIMIT_STORAGE_URL"])
     limiter.init_app(app)
+    _init_google(app)
     app.register_blueprint(bp)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"current_user": current_user, "Role": Role, "demo_mode": demo_loaded()}
+        return {"current_user": current_user, "Role": Role, "demo_mode": demo_loaded(),
+            "google_sign_in": google_client() is not None}
+
+
+def _init_google(app: Flask) -> None:
+    """Google sign-in through authlib's OpenID Connect client; endpoints come from the discovery document."""
+    from authlib.integrations.flask_client import OAuth
+
+    settings = app.config["LEADHUB"]
+    if not settings.get("GOOGLE_CLIENT_ID"):
+        return
+    oauth = OAuth(app)
+    oauth.register(
+        "google",
+        client_id=settings["GOOGLE_CLIENT_ID"],
+        client_secret=settings.get("GOOGLE_CLIENT_SECRET", ""),
+        server_metadata_url=settings["GOOGLE_DISCOVERY_URL"],
+        client_kwargs={"scope": "openid email profile"},
+    )
+    app.extensions["leadhub.oauth"] = oauth
+
+
+def google_client() -> Any:
+    oauth = current_app.extensions.get("leadhub.oauth")
+    return oauth.create_client("google") if oauth is not None else None
 
 
 def demo_loaded() -> bool:
@@ -124,6 +149,43 @@ def login():  # noqa: ANN201
         flash("Wrong email or password.", "error")
         return render_template("login.html", email=email, demo_users=_demo_users()), 401
     return render_template("login.html", email="", demo_users=_demo_users())
+
+
+@bp.get("/login/google")
+def google_login():  # noqa: ANN201
+    client = google_client()
+    if client is None:
+        abort(404)
+    try:
+        return client.authorize_redirect(url_for("auth.google_callback", _external=True))
+    except Exception:  # noqa: BLE001 - provider down or misconfigured: say so, never a 500
+        current_app.logger.exception("Google sign-in could not start")
+        flash("Google sign-in is not reachable right now; use your password.", "error")
+        return redirect(url_for("auth.login"))
+
+
+@bp.get("/login/google/callback")
+def google_callback():  # noqa: ANN201
+    client = google_client()
+    if client is None:
+        abort(404)
+    try:
+        token = client.authorize_access_token()
+        info = token.get("userinfo") or {}
+    except Exception:  # noqa: BLE001 - bad state, refused code, invalid id_token: all mean "not signed in"
+        current_app.logger.info("Google sign-in refused", exc_info=True)
+        flash("Google sign-in did not complete. Try again or use your password.", "error")
+        return redirect(url_for("auth.login"))
+    email = info.get("email") or ""
+    if not email or info.get("email_verified") is not True:
+        flash("Google did not confirm an email address for this account.", "error")
+        return redirect(url_for("auth.login"))
+    user = find_user(get_session(), email)
+    if user is None or not user.active:
+        flash(f"There is no active leadhub user for {email}; ask an admin to add you.", "error")
+        return redirect(url_for("auth.login"))
+    login_user(SessionUser(user))
+    return redirect(url_for("home.index"))
 
 
 @bp.post("/login/demo")

@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": "10 per minute",
     "RATELIMIT_STORAGE_URL": "memory://",
     "INBOX_POLL_SECONDS": 5,
+    # Optional Google sign-in (OpenID Connect): on when a client id is set. Only existing, active users get in.
+    "GOOGLE_CLIENT_ID": "",
+    "GOOGLE_CLIENT_SECRET": "",
+    "GOOGLE_DISCOVERY_URL": "https://accounts.google.com/.well-known/openid-configuration",
 }
 
 _INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS"}
