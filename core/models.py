@@ -285,3 +285,17 @@ class Suppression(SQLModel, table=True):
     value_hash: str = Field(max_length=128)
     erased_at: datetime = _created()
     reason: str = Field(default="", max_length=200)
+
+
+# --------------------------------------------------------------------------- web app (webui)
+
+
+class ConversationRead(SQLModel, table=True):
+    """When a user last read a conversation: the inbox shows it unread when a newer message arrived."""
+
+    __tablename__ = "conversation_reads"
+    user_id: int = Field(sa_column_args=[sa.ForeignKey("users.id", ondelete="CASCADE")], primary_key=True)
+    conversation_id: int = Field(
+        sa_column_args=[sa.ForeignKey("conversations.id", ondelete="CASCADE")], primary_key=True
+    )
+    read_at: datetime = _created()

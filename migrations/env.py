@@ -22,12 +22,18 @@ def database_url() -> str:
     )
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Full-text search tables/indexes (search_*, created by raw SQL in 0006) are not models: leave them out."""
+    return not (reflected and compare_to is None and (name or "").startswith("search_"))
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=database_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         compare_type=True,
+        include_object=include_object,
         render_as_batch=True,
     )
     with context.begin_transaction():
@@ -50,6 +56,7 @@ def _run(connection) -> None:  # noqa: ANN001
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

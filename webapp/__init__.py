@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
     logging.basicConfig(level=settings["LOG_LEVEL"].upper())
 
-    from webapp import auth, db, errors, health, home, queue
+    from webapp import auth, db, duplicates, errors, health, home, inbox, leads, me, queue, security, settings
     from webapp.api import bp as api_bp
     from webapp.api.openapi import bp as openapi_bp
 
@@ -44,8 +44,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     queue.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    for area in (inbox, leads, duplicates, settings, me):
+        app.register_blueprint(area.bp)
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply to it.
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -25,9 +25,17 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Web app (webui): failed sign-ins allowed per client address and per email; where the counters live.
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "RATELIMIT_STORAGE_URL": "memory://",
+    "INBOX_POLL_SECONDS": 5,
+    # Optional Google sign-in (OpenID Connect): on when a client id is set. Only existing, active users get in.
+    "GOOGLE_CLIENT_ID": "",
+    "GOOGLE_CLIENT_SECRET": "",
+    "GOOGLE_DISCOVERY_URL": "https://accounts.google.com/.well-known/openid-configuration",
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES"}
+_INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001

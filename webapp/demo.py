@@ -109,11 +109,31 @@ def seed_demo(session: Session, *, region: str = "PL") -> dict[str, int]:
         record.owner_id = reps[index % len(reps)].id
         result = ingest(session, record, options=IngestOptions(default_phone_region=region, actor="demo"))
         created += result.status == "created"
+    _demo_notes_and_reads(session, users)
     setting = session.get(AppSetting, "demo")
     if setting is None:
         session.add(AppSetting(key="demo", value={"seeded": True}))
     session.commit()
     return {"users": len(users), "records": created}
+
+
+def _demo_notes_and_reads(session: Session, users: dict[str, User]) -> None:
+    """A note on the first lead and a few conversations already read by the manager, so the inbox shows both."""
+    from core.models import Conversation, ConversationRead, Message
+    from webapp.leads import add_note
+
+    if session.exec(select(Message).where(Message.kind == "note")).first() is not None:
+        return
+    first = session.exec(select(Contact).where(Contact.merged_into == None).order_by(Contact.id)).first()  # noqa: E711
+    if first is not None:
+        add_note(session, contact=first, text="Called back: wants a demo for the sales team next week.",
+                 author="manager@demo.leadhub.example")
+    manager = users.get("manager@demo.leadhub.example")
+    conversations = session.exec(
+        select(Conversation).where(Conversation.channel != "note").order_by(Conversation.id).limit(6)
+    ).all()
+    for conv in conversations[::2] if manager else []:
+        session.add(ConversationRead(user_id=manager.id, conversation_id=conv.id))
 
 
 @click.command("demo")

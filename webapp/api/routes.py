@@ -177,6 +177,14 @@ def contact_timeline(contact_id: int):  # noqa: ANN201
         raise ApiError(404, f"no contact {contact_id}") from None
     except CursorError as exc:
         raise ApiError(400, "invalid query", {"cursor": str(exc)}) from None
+    # A token carries its user's role: another rep's private mail shows who/when/subject, not the body.
+    from webapp.privacy import hidden_conversation_ids
+
+    hidden = hidden_conversation_ids(get_session(), user_id=g.api_user.id, role=g.api_user.role,
+                                     conversation_ids=[item["conversation_id"] for item in items])
+    for item in items:
+        if item["conversation_id"] in hidden:
+            item.update(text=None, html=None, body_hidden=True)
     return jsonify({"contact_id": _contact_or_404(contact_id)["id"], "items": items, "next_cursor": next_cursor})
 
 

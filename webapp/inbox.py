@@ -1,0 +1,373 @@
+"""The unified inbox: every conversation across channels in one list, with filters, full-text search,
+per-user unread marks and keyset paging; the conversation view assigns an owner, changes the stage and
+replies through the source channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlmodel import Session, col, select
+
+from core.contacts import CursorError, decode_cursor, encode_cursor
+from core.models import (
+    ConnectorAccount,
+    Contact,
+    Conversation,
+    ConversationRead,
+    Message,
+    Role,
+    Stage,
+    Temperature,
+    User,
+    UTCDateTime,
+    utcnow,
+)
+from core.schemas import KNOWN_CHANNELS
+from webapp.db import get_session
+from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
+from webapp.replies import ReplyError, can_reply, reply_function
+from webapp.search import contact_ids_matching, message_ids_matching
+
+bp = Blueprint("inbox", __name__)
+
+PAGE_SIZE = 50
+NOTE_CHANNEL = "note"  # lead notes live in their own conversation; they are not inbox items
+CHANNEL_LABELS = {"gmail": "Gmail", "intercom": "Intercom", "linkedin": "LinkedIn", "form": "Website form",
+                  "api": "API", "import": "Import", "phone": "Phone", "manual": "Manual"}
+# Plain letters, not emoji: the app must look right on machines without an emoji font.
+CHANNEL_ICONS = {"gmail": "M", "intercom": "IC", "linkedin": "in", "form": "F", "api": "API", "import": "IMP",
+                 "phone": "T", "manual": "✎"}
+
+
+@dataclass
+class InboxFilter:
+    channel: str | None = None
+    owner: str | None = None  # a user id, "me" or "none"
+    stage: str | None = None
+    temperature: str | None = None
+    unread: bool = False
+    q: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> InboxFilter:
+        stage = args.get("stage") or None
+        temperature = args.get("temperature") or None
+        owner = args.get("owner") or None
+        return cls(
+            channel=(args.get("channel") or None),
+            owner=owner if owner in {"me", "none"} or (owner or "").isdigit() else None,
+            stage=stage if stage in {s.value for s in Stage} else None,
+            temperature=temperature if temperature in {t.value for t in Temperature} else None,
+            unread=args.get("unread") == "1",
+            q=((args.get("q") or "").strip()[:200] or None),
+        )
+
+    def args(self) -> dict[str, str]:
+        values = {"channel": self.channel, "owner": self.owner, "stage": self.stage,
+                  "temperature": self.temperature, "unread": "1" if self.unread else None, "q": self.q}
+        return {k: v for k, v in values.items() if v}
+
+
+@dataclass
+class Viewer:
+    id: int
+    role: str
+
+
+def _read_up_to_date(user_id: int) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        ConversationRead.user_id == user_id,
+        ConversationRead.conversation_id == Conversation.id,
+        col(ConversationRead.read_at) >= Conversation.last_message_at,
+    )
+
+
+def _not_private_for(viewer: Viewer) -> sa.ColumnElement[bool]:
+    """Bodies a rep may search: everything except other reps' mailboxes (unless sharing is on)."""
+    return ~sa.exists().where(
+        ConnectorAccount.id == Conversation.account_id,
+        col(Conversation.channel).in_(PRIVATE_CHANNELS),
+        col(ConnectorAccount.owner_id).is_not(None),
+        ConnectorAccount.owner_id != viewer.id,
+    )
+
+
+def inbox_query(session: Session, viewer: Viewer, filters: InboxFilter) -> sa.Select:
+    query = (
+        select(Conversation, Contact)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(col(Conversation.last_message_at).is_not(None), Conversation.channel != NOTE_CHANNEL)
+    )
+    if filters.channel:
+        query = query.where(Conversation.channel == filters.channel)
+    if filters.stage:
+        query = query.where(Contact.stage == filters.stage)
+    if filters.temperature:
+        query = query.where(Contact.temperature == filters.temperature)
+    if filters.owner == "me":
+        query = query.where(Contact.owner_id == viewer.id)
+    elif filters.owner == "none":
+        query = query.where(col(Contact.owner_id).is_(None))
+    elif filters.owner:
+        query = query.where(Contact.owner_id == int(filters.owner))
+    if filters.unread:
+        query = query.where(~_read_up_to_date(viewer.id))
+    if filters.q:
+        matches = [col(Conversation.contact_id).in_(contact_ids_matching(session, filters.q))]
+        message_ids = message_ids_matching(session, filters.q)
+        if message_ids is not None:
+            by_body = col(Conversation.id).in_(
+                select(Message.conversation_id).where(col(Message.id).in_(message_ids))
+            )
+            if viewer.role == Role.rep.value and not sharing_on(session):
+                by_body = sa.and_(by_body, _not_private_for(viewer))
+            matches.append(by_body)
+        query = query.where(sa.or_(*matches))
+    return query
+
+
+def inbox_page(
+    session: Session, viewer: Viewer, filters: InboxFilter, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """One page, newest first, keyset-paged on (last_message_at, id). Returns rows, next cursor, prev cursor."""
+    query = inbox_query(session, viewer, filters)
+    backwards = False
+    if cursor:
+        position = decode_cursor(cursor)
+        try:
+            at = datetime.fromisoformat(position["t"])
+            after_id = int(position["id"])
+        except (KeyError, TypeError, ValueError):
+            raise CursorError("cursor is not one this page gave out") from None
+        backwards = position.get("d") == "prev"
+        at_param = sa.literal(at, UTCDateTime())
+        # The plain bound first lets the (last_message_at) index do a range scan; the OR breaks ties on id.
+        if backwards:
+            query = query.where(
+                col(Conversation.last_message_at) >= at_param,
+                sa.or_(col(Conversation.last_message_at) > at_param,
+                       sa.and_(Conversation.last_message_at == at_param, Conversation.id > after_id)),
+            )
+        else:
+            query = query.where(
+                col(Conversation.last_message_at) <= at_param,
+                sa.or_(col(Conversation.last_message_at) < at_param,
+                       sa.and_(Conversation.last_message_at == at_param, Conversation.id < after_id)),
+            )
+    if backwards:
+        order = (col(Conversation.last_message_at).asc(), col(Conversation.id).asc())
+    else:
+        order = (col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+    rows = list(session.exec(query.order_by(*order).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    items = _decorate(session, viewer, rows)
+    if not items:
+        return items, None, None
+    first, last = rows[0][0], rows[-1][0]
+    next_cursor = prev_cursor = None
+    if more or backwards:
+        next_cursor = encode_cursor({"t": last.last_message_at.isoformat(), "id": last.id, "d": "next"})
+    if cursor and (more or not backwards):
+        prev_cursor = encode_cursor({"t": first.last_message_at.isoformat(), "id": first.id, "d": "prev"})
+    return items, next_cursor, prev_cursor
+
+
+def _decorate(session: Session, viewer: Viewer, rows: list[tuple[Conversation, Contact]]) -> list[dict[str, Any]]:
+    ids = [conv.id for conv, _ in rows]
+    if not ids:
+        return []
+    latest_ids = select(sa.func.max(Message.id)).where(col(Message.conversation_id).in_(ids)).group_by(
+        Message.conversation_id
+    )
+    latest = {m.conversation_id: m for m in session.exec(select(Message).where(col(Message.id).in_(latest_ids)))}
+    reads = dict(
+        session.exec(
+            select(ConversationRead.conversation_id, ConversationRead.read_at).where(
+                ConversationRead.user_id == viewer.id, col(ConversationRead.conversation_id).in_(ids)
+            )
+        ).all()
+    )
+    hidden = hidden_conversation_ids(session, user_id=viewer.id, role=viewer.role, conversation_ids=ids)
+    owner_ids = {contact.owner_id for _, contact in rows if contact.owner_id}
+    owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
+    items = []
+    for conv, contact in rows:
+        message = latest.get(conv.id)
+        read_at = reads.get(conv.id)
+        snippet = "" if conv.id in hidden or message is None else " ".join((message.text or "").split())[:160]
+        items.append({
+            "id": conv.id,
+            "channel": conv.channel,
+            "channel_label": CHANNEL_LABELS.get(conv.channel, conv.channel),
+            "channel_icon": CHANNEL_ICONS.get(conv.channel, "•"),
+            "subject": conv.subject or (message.subject if message else ""),
+            "snippet": snippet,
+            "body_hidden": conv.id in hidden,
+            "last_message_at": conv.last_message_at,
+            "contact_id": contact.id,
+            "contact_name": contact.display_name or "(no name)",
+            "company": contact.company,
+            "stage": contact.stage,
+            "temperature": contact.temperature,
+            "owner": owners[contact.owner_id].name if contact.owner_id in owners else "",
+            "unread": read_at is None or read_at < conv.last_message_at,
+        })
+    return items
+
+
+def viewer() -> Viewer:
+    return Viewer(id=int(current_user.id), role=current_user.role)
+
+
+def _filter_choices(session: Session) -> dict[str, Any]:
+    # The configured channels, not SELECT DISTINCT: that would scan every conversation on each page view.
+    extra = str(current_app.config["LEADHUB"].get("EXTRA_CHANNELS", ""))
+    channels = sorted(set(KNOWN_CHANNELS) | {c.strip().lower() for c in extra.split(",") if c.strip()})
+    users = list(session.exec(select(User).where(User.active == True).order_by(User.name)).all())  # noqa: E712
+    return {"channels": channels, "users": users, "stages": [s.value for s in Stage],
+            "temperatures": [t.value for t in Temperature], "channel_labels": CHANNEL_LABELS}
+
+
+def _page(filters: InboxFilter, cursor: str | None) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    try:
+        return inbox_page(get_session(), viewer(), filters, cursor=cursor)
+    except CursorError:
+        abort(400, "This page link is out of date; start again from the first page.")
+
+
+@bp.get("/inbox")
+@login_required
+def index():  # noqa: ANN201
+    filters = InboxFilter.from_args(request.args)
+    cursor = request.args.get("cursor") or None
+    items, next_cursor, prev_cursor = _page(filters, cursor)
+    return render_template(
+        "inbox/index.html", items=items, filters=filters, next_cursor=next_cursor, prev_cursor=prev_cursor,
+        cursor=cursor, poll_seconds=current_app.config["LEADHUB"]["INBOX_POLL_SECONDS"],
+        **_filter_choices(get_session()),
+    )
+
+
+@bp.get("/inbox/rows")
+@login_required
+def rows():  # noqa: ANN201
+    """The first page's rows as an HTML fragment: what the open inbox polls for to show new messages."""
+    items, _, _ = _page(InboxFilter.from_args(request.args), None)
+    return render_template("inbox/_rows.html", items=items)
+
+
+# --------------------------------------------------------------------------- one conversation
+
+
+def mark_read(session: Session, user_id: int, conversation_id: int) -> None:
+    row = session.get(ConversationRead, (user_id, conversation_id))
+    if row is None:
+        row = ConversationRead(user_id=user_id, conversation_id=conversation_id)
+    row.read_at = utcnow()
+    session.add(row)
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@login_required
+def conversation(conversation_id: int):  # noqa: ANN201
+    session = get_session()
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        abort(404)
+    contact = session.get(Contact, conv.contact_id)
+    messages = list(session.exec(
+        select(Message).where(Message.conversation_id == conv.id).order_by(col(Message.sent_at), col(Message.id))
+    ).all())
+    me = viewer()
+    hidden = conv.id in hidden_conversation_ids(session, user_id=me.id, role=me.role, conversation_ids=[conv.id])
+    mark_read(session, me.id, conv.id)
+    session.commit()
+    return render_template(
+        "inbox/conversation.html", conv=conv, contact=contact, messages=messages, body_hidden=hidden,
+        can_reply=can_reply(conv.channel) and not hidden, **_filter_choices(session),
+    )
+
+
+def _contact_of(session: Session, conversation_id: int) -> tuple[Conversation, Contact]:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        abort(404)
+    contact = session.get(Contact, conv.contact_id)
+    if contact is None:
+        abort(404)
+    return conv, contact
+
+
+@bp.post("/conversations/<int:conversation_id>/owner")
+@login_required
+def assign_owner(conversation_id: int):  # noqa: ANN201
+    session = get_session()
+    conv, contact = _contact_of(session, conversation_id)
+    raw = request.form.get("owner_id") or ""
+    if raw == "":
+        contact.owner_id = None
+    elif raw.isdigit() and session.get(User, int(raw)) is not None:
+        contact.owner_id = int(raw)
+    else:
+        flash("Choose a user from the list.", "error")
+        return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+    contact.updated_at = utcnow()
+    session.add(contact)
+    session.commit()
+    flash("Owner updated.")
+    return redirect(request.form.get("back") == "lead" and url_for("leads.show", contact_id=contact.id)
+                    or url_for("inbox.conversation", conversation_id=conv.id))
+
+
+@bp.post("/conversations/<int:conversation_id>/stage")
+@login_required
+def change_stage(conversation_id: int):  # noqa: ANN201
+    session = get_session()
+    conv, contact = _contact_of(session, conversation_id)
+    stage = request.form.get("stage")
+    temperature = request.form.get("temperature")
+    if stage not in {s.value for s in Stage} or (temperature and temperature not in {t.value for t in Temperature}):
+        flash("Choose a stage from the list.", "error")
+        return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+    contact.stage = stage
+    if temperature:
+        contact.temperature = temperature
+    contact.updated_at = utcnow()
+    session.add(contact)
+    session.commit()
+    flash("Stage updated.")
+    return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+@login_required
+def reply(conversation_id: int):  # noqa: ANN201
+    session = get_session()
+    conv, _ = _contact_of(session, conversation_id)
+    me = viewer()
+    send = reply_function(conv.channel)
+    if send is None or conv.id in hidden_conversation_ids(
+        session, user_id=me.id, role=me.role, conversation_ids=[conv.id]
+    ):
+        abort(404)
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        flash("Write something to send.", "error")
+        return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+    try:
+        send(session, conv, text=text, user_id=me.id)
+    except ReplyError as exc:
+        session.rollback()
+        flash(f"Not sent: {exc}", "error")
+        return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+    session.commit()
+    flash("Reply sent.")
+    return redirect(url_for("inbox.conversation", conversation_id=conv.id))

@@ -1,0 +1,244 @@
+"""Admin settings: connectors (enable/disable, provider credentials stored encrypted and shown masked, every
+connected account with its health and "sync now"), users and roles, company domains, mail-body sharing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import Session, col, select
+
+import connectors
+from connectors.base import registered
+from core.crypto import SecretBox, mask
+from core.models import AppSetting, ConnectorAccount, Role, User, utcnow
+from core.normalize import is_freemail_domain
+from core.users import UserError, create_user, set_password
+from webapp.auth import role_required
+from webapp.db import get_session
+from webapp.privacy import SHARE_SETTING
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+ENABLED_SETTING = "connectors_enabled"  # a list of connector types; unset means every registered one is on
+DOMAINS_SETTING = "company_domains"  # a list of domains whose mail is internal, never a lead
+
+
+def _credentials_key(connector_type: str) -> str:
+    return f"connector_credentials:{connector_type}"
+
+
+def _box() -> SecretBox:
+    return current_app.extensions["leadhub.secretbox"]
+
+
+def get_setting(session: Session, key: str, default: Any = None) -> Any:
+    row = session.get(AppSetting, key)
+    return default if row is None or row.value is None else row.value
+
+
+def put_setting(session: Session, key: str, value: Any) -> None:
+    row = session.get(AppSetting, key) or AppSetting(key=key)
+    row.value = value
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+def enabled_connectors(session: Session) -> set[str]:
+    connectors.load_all()
+    value = get_setting(session, ENABLED_SETTING)
+    return set(registered()) if value is None else set(value)
+
+
+def connector_credentials(session: Session, connector_type: str, box: SecretBox) -> dict[str, str]:
+    """The provider credentials an admin entered for `connector_type`, decrypted (for connector code)."""
+    stored = get_setting(session, _credentials_key(connector_type), {})
+    return box.decrypt(stored.get("encrypted", "")) if isinstance(stored, dict) else {}
+
+
+PLAIN_ERRORS = (
+    ("reconnect", "The account's permission expired or was revoked: its owner must connect it again."),
+    ("401", "The provider refused our credentials: check them or reconnect the account."),
+    ("403", "The provider says we are not allowed: check the account's permissions."),
+    ("429", "The provider asked us to slow down; the next sync will retry."),
+    ("timeout", "The provider did not answer in time; the next sync will retry."),
+)
+
+
+def plain_error(error: str) -> str:
+    """The last error in words an admin can act on, followed by the technical detail."""
+    if not error:
+        return ""
+    lowered = error.lower()
+    for needle, words in PLAIN_ERRORS:
+        if needle in lowered:
+            return f"{words} ({error[:200]})"
+    return error[:300]
+
+
+@bp.get("/connectors")
+@role_required(Role.admin.value)
+def connectors_page():  # noqa: ANN201
+    session = get_session()
+    enabled = enabled_connectors(session)
+    rows = []
+    for connector_type, cls in registered().items():
+        values = connector_credentials(session, connector_type, _box())
+        fields = [
+            {"name": f.name, "label": f.label, "secret": f.secret, "help": f.help,
+             "shown": (mask(values.get(f.name)) if f.secret else values.get(f.name, f.default)),
+             "set": bool(values.get(f.name))}
+            for f in cls.config_fields
+        ]
+        rows.append({"type": connector_type, "title": getattr(cls, "title", connector_type),
+                     "enabled": connector_type in enabled, "fields": fields})
+    accounts = list(session.exec(select(ConnectorAccount).order_by(col(ConnectorAccount.id))).all())
+    owner_ids = {a.owner_id for a in accounts if a.owner_id}
+    owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
+    return render_template("settings/connectors.html", connectors=rows, accounts=accounts, owners=owners,
+                           plain_error=plain_error)
+
+
+@bp.post("/connectors/<connector_type>/enabled")
+@role_required(Role.admin.value)
+def toggle_connector(connector_type: str):  # noqa: ANN201
+    session = get_session()
+    enabled = enabled_connectors(session)
+    if connector_type not in registered():
+        abort(404)
+    if request.form.get("enabled") == "1":
+        enabled.add(connector_type)
+    else:
+        enabled.discard(connector_type)
+    put_setting(session, ENABLED_SETTING, sorted(enabled))
+    session.commit()
+    flash(f"{connector_type} {'enabled' if connector_type in enabled else 'disabled'}.")
+    return redirect(url_for("settings.connectors_page"))
+
+
+@bp.post("/connectors/<connector_type>/credentials")
+@role_required(Role.admin.value)
+def save_credentials(connector_type: str):  # noqa: ANN201
+    session = get_session()
+    connectors.load_all()
+    cls = registered().get(connector_type)
+    if cls is None:
+        abort(404)
+    values = connector_credentials(session, connector_type, _box())
+    for field in cls.config_fields:
+        submitted = (request.form.get(field.name) or "").strip()
+        # An empty secret box means "keep what is stored": the stored value is never sent back to the page.
+        if submitted or not field.secret:
+            values[field.name] = submitted[:2000]
+    put_setting(session, _credentials_key(connector_type), {"encrypted": _box().encrypt(values)})
+    session.commit()
+    flash(f"Settings for {getattr(cls, 'title', connector_type)} saved.")
+    return redirect(url_for("settings.connectors_page"))
+
+
+@bp.post("/accounts/<int:account_id>/sync")
+@role_required(Role.admin.value)
+def sync_now(account_id: int):  # noqa: ANN201
+    from webapp.queue import enqueue
+
+    if get_session().get(ConnectorAccount, account_id) is None:
+        abort(404)
+    try:
+        enqueue("sync_account", account_id)
+        flash("Sync started.")
+    except Exception as exc:  # noqa: BLE001 - a failed sync is reported on the page, never a 500
+        flash(f"Sync could not run: {exc}", "error")
+    return redirect(url_for("settings.connectors_page"))
+
+
+# --------------------------------------------------------------------------- users
+
+
+@bp.get("/users")
+@role_required(Role.admin.value)
+def users_page():  # noqa: ANN201
+    users = list(get_session().exec(select(User).order_by(col(User.id))).all())
+    return render_template("settings/users.html", users=users, roles=[r.value for r in Role])
+
+
+@bp.post("/users")
+@role_required(Role.admin.value)
+def create_user_view():  # noqa: ANN201
+    session = get_session()
+    try:
+        user = create_user(session, email=request.form.get("email") or "", role=request.form.get("role") or "rep",
+                           name=(request.form.get("name") or "").strip()[:200],
+                           password=request.form.get("password") or None)
+    except UserError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("settings.users_page"))
+    session.commit()
+    flash(f"User {user.email} created.")
+    return redirect(url_for("settings.users_page"))
+
+
+@bp.post("/users/<int:user_id>")
+@role_required(Role.admin.value)
+def update_user(user_id: int):  # noqa: ANN201
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        abort(404)
+    role = request.form.get("role")
+    if role and role in {r.value for r in Role}:
+        if user.id == int(current_user.id) and role != Role.admin.value:
+            flash("You cannot take away your own admin role.", "error")
+            return redirect(url_for("settings.users_page"))
+        user.role = role
+    active = request.form.get("active")
+    if active in {"0", "1"}:
+        if user.id == int(current_user.id) and active == "0":
+            flash("You cannot deactivate yourself.", "error")
+            return redirect(url_for("settings.users_page"))
+        user.active = active == "1"
+    password = request.form.get("password")
+    if password:
+        try:
+            set_password(user, password)
+        except UserError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("settings.users_page"))
+    session.add(user)
+    session.commit()
+    flash(f"User {user.email} updated.")
+    return redirect(url_for("settings.users_page"))
+
+
+# --------------------------------------------------------------------------- company domains and privacy
+
+
+@bp.get("/general")
+@role_required(Role.admin.value)
+def general_page():  # noqa: ANN201
+    session = get_session()
+    return render_template("settings/general.html", domains=get_setting(session, DOMAINS_SETTING, []),
+                           share=bool(get_setting(session, SHARE_SETTING, False)))
+
+
+@bp.post("/general")
+@role_required(Role.admin.value)
+def save_general():  # noqa: ANN201
+    session = get_session()
+    domains, rejected = [], []
+    for raw in (request.form.get("domains") or "").replace(",", "\n").splitlines():
+        domain = raw.strip().lower().lstrip("@")
+        if not domain:
+            continue
+        if "." not in domain or " " in domain or is_freemail_domain(domain):
+            rejected.append(raw.strip())
+        elif domain not in domains:
+            domains.append(domain)
+    put_setting(session, DOMAINS_SETTING, domains)
+    put_setting(session, SHARE_SETTING, request.form.get("share_mail_bodies") == "1")
+    session.commit()
+    if rejected:
+        flash("Not company domains (left out): " + ", ".join(rejected), "error")
+    flash("Settings saved.")
+    return redirect(url_for("settings.general_page"))
