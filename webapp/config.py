@@ -25,9 +25,20 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # website forms (webapp/forms.py)
+    "FORMS_MIN_SUBMIT_SECONDS": 3,  # a submission sooner than this after the form was rendered is a bot
+    "FORMS_TOKEN_MAX_AGE": 86400,  # seconds a rendered form stays valid
+    "FORMS_RATE_LIMIT_PER_IP": "10/minute;100/day",  # flask-limiter notation; "off" disables
+    "FORMS_RATE_LIMIT_PER_FORM": "600/minute",
+    "FORMS_MAX_BODY_BYTES": 65_536,
+    "RATELIMIT_STORAGE_URL": "memory://",  # per process; redis://host:6379/1 shares limits across processes
+    # outgoing mail (webapp/mailer.py)
+    "SMTP_URL": "",  # empty: mail is only written to the outbox table; smtp://user:pass@host:587
+    "MAIL_FROM": "leadhub <noreply@localhost>",
+    "MAIL_BACKEND": "",  # empty: smtp when SMTP_URL is set, else outbox
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES"}
+_INT_KEYS = {"MAX_BODY_BYTES", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001
