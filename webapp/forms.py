@@ -150,7 +150,8 @@ def record_spam(form_id: int, reason: str, detail: str = "") -> None:
 
 
 def _rate_limit(setting: str) -> str:
-    return str(_settings().get(setting) or "1000000/second")
+    # flask-limiter parses the value before asking exempt_when, so "off" still needs a parseable limit.
+    return "1000000/second" if _limit_off(setting) else str(_settings()[setting])
 
 
 def _limit_off(setting: str) -> bool:
@@ -226,7 +227,7 @@ def _page(form: Form, *, values: dict[str, Any] | None = None, errors: dict[str,
     )
 
 
-@public_bp.get("/<form_key>")
+@public_bp.get("/<form_key>", provide_automatic_options=False)
 def show(form_key: str):  # noqa: ANN201
     form = _load_form(form_key)
     body, status = _page(form)
@@ -235,7 +236,7 @@ def show(form_key: str):  # noqa: ANN201
     return response
 
 
-@public_bp.get("/<form_key>/token")
+@public_bp.get("/<form_key>/token", provide_automatic_options=False)
 def token(form_key: str):  # noqa: ANN201
     """What the script embed needs before it posts: a fresh render token and the form's fields."""
     form = _load_form(form_key)
@@ -301,7 +302,7 @@ def _reject(form: Form, exc: SpamRejected, data: dict[str, Any]):  # noqa: ANN20
     ), 400
 
 
-@public_bp.post("/<form_key>")
+@public_bp.post("/<form_key>", provide_automatic_options=False)
 @limiter.limit(
     lambda: _rate_limit("FORMS_RATE_LIMIT_PER_IP"),
     exempt_when=lambda: _limit_off("FORMS_RATE_LIMIT_PER_IP"),
