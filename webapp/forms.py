@@ -353,17 +353,24 @@ def submit(form_key: str):  # noqa: ANN201
     submission_id = (request.headers.get("Idempotency-Key") or "").strip()[:200] or rendered.submission_id
     external_id = submission_external_id(form.key, submission_id, submission)
     reference = "F-" + external_id.rsplit(":", 1)[1][:16]
-    session = get_session()
-    try:
-        result = ingest(session, _record(form, submission, external_id, reference),
-                        options=IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"],
-                                              actor=f"form:{form.key}"))
-        session.commit()  # durable BEFORE we say "received"
-    except IngestError as exc:
-        session.rollback()
-        if json_reply:
-            return _cors(make_response(jsonify({"error": str(exc), "status": 400}), 400), form)
-        return _page(form, values=data, errors={"_form": str(exc)}, status=400)
+    record = _record(form, submission, external_id, reference)
+    options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"form:{form.key}")
+    # Its own write transaction, taken up front on SQLite (read-then-write upgrades fail under concurrency).
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            result = ingest(session, record, options=options)
+            session.commit()  # durable BEFORE we say "received"
+        except IngestError as exc:
+            session.rollback()
+            if json_reply:
+                return _cors(make_response(jsonify({"error": str(exc), "status": 400}), 400), form)
+            return _page(form, values=data, errors={"_form": str(exc)}, status=400)
+        except sa.exc.OperationalError:
+            # Not stored, and we say so: the client (or the person) retries; the same id makes it idempotent.
+            session.rollback()
+            current_app.logger.exception("form submission to %s not stored", form.key)
+            return _unavailable(form)
 
     if result.status == "created" and result.message_id is not None:
         _after_submission(form, submission, result.message_id)
@@ -373,6 +380,16 @@ def submit(form_key: str):  # noqa: ANN201
         return _cors(make_response(jsonify({"status": "received", "reference": reference}), status), form)
     target = _safe_thank_you(form.thank_you_url) or url_for("forms_public.thanks", form_key=form.key)
     return redirect(target, code=303)
+
+
+def _unavailable(form: Form):  # noqa: ANN202
+    message = "We could not store your submission just now; please send it again in a moment."
+    if _wants_json_reply():
+        response = make_response(jsonify({"error": message, "status": 503}), 503)
+    else:
+        response = make_response(render_template("forms/message.html", title="Please retry", message=message), 503)
+    response.headers["Retry-After"] = "5"
+    return _cors(response, form)
 
 
 def _safe_thank_you(url: str) -> str:
