@@ -410,3 +410,23 @@ def test_identity_from_form_is_email(session: Session, client, form: Form) -> No
     client.post(f"/f/{form.key}", json=good(form, phone="601 234 567"))
     kinds = sorted(i.kind for i in session.exec(select(Identity)).all())
     assert kinds == ["email", "phone"]
+
+
+def test_concurrent_posts_all_stored(app, session: Session, form: Form) -> None:  # noqa: ANN001
+    """Simultaneous submissions wait for the SQLite write lock instead of failing with 'database is locked'."""
+    import threading
+
+    codes: list[int] = []
+
+    def post(i: int) -> None:
+        with app.test_client() as c:
+            codes.append(c.post(f"/f/{form.key}", json=good(form, email=f"p{i}@firma.pl", name=f"Person {i}"),
+                                environ_base={"REMOTE_ADDR": f"10.1.0.{i}"}).status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [201] * 6
+    assert len(form_messages(session)) == 6
