@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import socket
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+FIRST = ["Anna", "Piotr", "Olga", "Ivan", "Marta", "Jan", "Katarzyna", "Dmitri", "Ewa", "Tomasz", "Irina", "Adam"]
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 try:
     from flask import Flask
@@ -78,14 +81,16 @@ def generate(url: str, seconds: float, concurrency: int, token: str, tag: str) -
     deadline = time.perf_counter() + seconds
 
     def worker(n: int) -> None:
+        rng = random.Random(f"{tag}-{n}")
         session = requests.Session()
         i = 0
         acked = errors = 0
         seen: dict[str, int] = {}
         while time.perf_counter() < deadline:
             i += 1
-            # Distinct names: the same name on every record would measure fuzzy-duplicate blocking, not forms.
-            body = {"name": f"{tag.title()} Person{n}x{i}", "email": f"load{n}.{i}.{tag}@bench.example",
+            # Random distinct names: a shared name token on every record would make each one a fuzzy-duplicate
+            # candidate of all the others and measure that, not the form path.
+            body = {"name": f"{rng.choice(FIRST)} {''.join(rng.choices(LETTERS, k=8)).title()}", "email": f"load{n}.{i}.{tag}@bench.example",
                     "message": f"run {tag} worker {n} request {i}", "_ts": token}
             try:
                 response = session.post(url, json=body, timeout=30)
