@@ -32,10 +32,18 @@ def make_engine(url: str, **kwargs: object) -> sa.Engine:
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over so SAVEPOINTs work.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A transaction that reads and then writes must say so up front (execution option sqlite_begin="IMMEDIATE"):
+    # a deferred one that tries to upgrade after another writer committed fails at once with "database is
+    # locked", whatever the busy timeout.
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection

@@ -299,3 +299,67 @@ class ConversationRead(SQLModel, table=True):
         sa_column_args=[sa.ForeignKey("conversations.id", ondelete="CASCADE")], primary_key=True
     )
     read_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------- website forms (connectors/forms, webapp/forms.py)
+
+
+class FormType(StrEnum):
+    contact = "contact"
+    quote = "quote"
+    demo = "demo"
+    callback = "callback"
+    newsletter = "newsletter"
+
+
+class Form(SQLModel, table=True):
+    """A capture form an admin built; websites post to /f/<key>. Submissions are messages on channel "form"."""
+
+    __tablename__ = "forms"
+    id: int | None = Field(default=None, primary_key=True)
+    # Public and unguessable: it is all a website needs to post, so it must not be enumerable.
+    key: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(default="", max_length=200)
+    type: str = Field(default=FormType.contact.value, max_length=16)
+    # [{name, label, kind text|email|phone|textarea|select|checkbox, required, maps_to, options[]}]
+    fields: list[dict[str, Any]] = _json([])
+    thank_you_url: str = Field(default="", max_length=1000)
+    thank_you_message: str = Field(default="", sa_type=sa.Text())
+    allowed_origins: list[str] = _json([])
+    consent_text: str = Field(default="", sa_type=sa.Text())
+    consent_version: int = Field(default=0)  # bumped whenever consent_text changes
+    double_opt_in: bool = Field(default=False)
+    owner_id: int | None = _fk("users.id", "SET NULL")
+    autoresponder_subject: str = Field(default="", max_length=500)
+    autoresponder_text: str = Field(default="", sa_type=sa.Text())
+    active: bool = Field(default=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class FormSpamEvent(SQLModel, table=True):
+    """One rejected submission (honeypot, too fast, rate limit, origin …): admins see spam, nothing is silent."""
+
+    __tablename__ = "form_spam_events"
+    __table_args__ = (sa.Index("ix_form_spam_events_form_reason", "form_id", "reason"),)
+    id: int | None = Field(default=None, primary_key=True)
+    form_id: int = _fk("forms.id", "CASCADE", nullable=False, index=False)
+    reason: str = Field(max_length=32)
+    ip_hash: str = Field(default="", max_length=64)
+    detail: str = Field(default="", max_length=500)
+    created_at: datetime = _created()
+
+
+class OutboxMail(SQLModel, table=True):
+    """Mail leadhub sent (or, with no SMTP configured, would have sent): the default mailer backend."""
+
+    __tablename__ = "outbox_mail"
+    id: int | None = Field(default=None, primary_key=True)
+    to: str = Field(max_length=320, index=True)
+    subject: str = Field(default="", max_length=1000)
+    text: str = Field(default="", sa_type=sa.Text())
+    html: str = Field(default="", sa_type=sa.Text())
+    backend: str = Field(default="outbox", max_length=16)  # outbox | smtp
+    status: str = Field(default="stored", max_length=16)  # stored | sent | failed
+    error: str = Field(default="", sa_type=sa.Text())
+    created_at: datetime = _created()

@@ -36,7 +36,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
     logging.basicConfig(level=settings["LOG_LEVEL"].upper())
 
-    from webapp import auth, db, duplicates, errors, health, home, inbox, leads, me, queue, security, settings
+    from webapp import (
+        auth,
+        db,
+        duplicates,
+        errors,
+        forms,
+        health,
+        home,
+        inbox,
+        leads,
+        me,
+        queue,
+        security,
+        settings,
+    )
     from webapp.api import bp as api_bp
     from webapp.api.openapi import bp as openapi_bp
 
@@ -53,4 +67,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
+    forms.init_app(app)
     return app

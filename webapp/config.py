@@ -27,15 +27,25 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Web app (webui): failed sign-ins allowed per client address and per email; where the counters live.
     "LOGIN_RATE_LIMIT": "10 per minute",
-    "RATELIMIT_STORAGE_URL": "memory://",
+    "RATELIMIT_STORAGE_URL": "memory://",  # per process; redis://host:6379/1 shares limits across processes
     "INBOX_POLL_SECONDS": 5,
     # Optional Google sign-in (OpenID Connect): on when a client id is set. Only existing, active users get in.
     "GOOGLE_CLIENT_ID": "",
     "GOOGLE_CLIENT_SECRET": "",
     "GOOGLE_DISCOVERY_URL": "https://accounts.google.com/.well-known/openid-configuration",
+    # website forms (webapp/forms.py)
+    "FORMS_MIN_SUBMIT_SECONDS": 3,  # a submission sooner than this after the form was rendered is a bot
+    "FORMS_TOKEN_MAX_AGE": 86400,  # seconds a rendered form stays valid
+    "FORMS_RATE_LIMIT_PER_IP": "10/minute;100/day",  # flask-limiter notation; "off" disables
+    "FORMS_RATE_LIMIT_PER_FORM": "600/minute",
+    "FORMS_MAX_BODY_BYTES": 65_536,
+    # outgoing mail (webapp/mailer.py)
+    "SMTP_URL": "",  # empty: mail is only written to the outbox table; smtp://user:pass@host:587
+    "MAIL_FROM": "leadhub <noreply@localhost>",
+    "MAIL_BACKEND": "",  # empty: smtp when SMTP_URL is set, else outbox
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS"}
+_INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001

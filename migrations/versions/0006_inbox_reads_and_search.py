@@ -17,7 +17,7 @@ from alembic import op
 import core.models  # noqa: F401  (UTCDateTime)
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,252 @@
+"""Form definitions and submission validation: pure functions, no Flask, no database.
+
+A form is a list of field specs. `validate_submission` turns posted values into cleaned values, per-field
+errors, the contact fields they map onto, and the unknown fields (kept as custom data, never interpreted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.normalize import InvalidIdentifier, normalize_email, normalize_phone
+from core.schemas import ContactIn
+
+FIELD_KINDS = ("text", "email", "phone", "textarea", "select", "checkbox")
+FORM_TYPES = ("contact", "quote", "demo", "callback", "newsletter")
+# What a field can fill on the contact; "message" becomes the message text, "custom" stays in meta.
+MAPS_TO = ("name", "email", "phone", "company", "title", "message", "custom")
+MAX_LENGTH = {"text": 200, "email": 320, "phone": 64, "textarea": 5000, "select": 200, "checkbox": 10}
+MAX_CUSTOM_FIELDS = 30
+MAX_CUSTOM_LENGTH = 2000
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Names the endpoint itself uses; a form field may not take them.
+SPAM_FIELD = "website_url"  # the honeypot: a plausible name bots like to fill
+TOKEN_FIELD = "_ts"
+CONSENT_FIELD = "consent"
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+CONTEXT_FIELDS = ("_page", "_referrer")
+RESERVED = {SPAM_FIELD, TOKEN_FIELD, CONSENT_FIELD, *UTM_FIELDS, *CONTEXT_FIELDS, "submission_id", "csrf_token"}
+TRUE_VALUES = {"on", "true", "1", "yes", "y"}
+
+DEFAULT_FIELDS: list[dict[str, Any]] = [
+    {"name": "name", "label": "Name", "kind": "text", "required": True, "maps_to": "name"},
+    {"name": "email", "label": "Email", "kind": "email", "required": True, "maps_to": "email"},
+    {"name": "phone", "label": "Phone", "kind": "phone", "required": False, "maps_to": "phone"},
+    {"name": "company", "label": "Company", "kind": "text", "required": False, "maps_to": "company"},
+    {"name": "message", "label": "Message", "kind": "textarea", "required": False, "maps_to": "message"},
+]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    maps_to: str = "custom"
+    options: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "required": self.required,
+            "maps_to": self.maps_to,
+        }
+        if self.options:
+            data["options"] = list(self.options)
+        return data
+
+
+class FormDefinitionError(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def parse_fields(raw: list[dict[str, Any]]) -> list[FieldSpec]:
+    """Check an admin's field list; raises FormDefinitionError with per-field messages."""
+    errors: dict[str, str] = {}
+    specs: list[FieldSpec] = []
+    seen: set[str] = set()
+    mapped: set[str] = set()
+    for index, item in enumerate(raw):
+        where = f"fields.{index}"
+        name = str(item.get("name") or "").strip().lower()
+        kind = str(item.get("kind") or "text")
+        maps_to = str(item.get("maps_to") or "custom")
+        options = tuple(str(o).strip() for o in (item.get("options") or []) if str(o).strip())
+        if not FIELD_NAME.match(name):
+            errors[where] = f"name {name!r} must be lowercase letters, digits and _ (at most 40)"
+        elif name in RESERVED or name.startswith("utm_"):
+            errors[where] = f"name {name!r} is reserved"
+        elif name in seen:
+            errors[where] = f"name {name!r} is used twice"
+        elif kind not in FIELD_KINDS:
+            errors[where] = f"kind must be one of {', '.join(FIELD_KINDS)}"
+        elif maps_to not in MAPS_TO:
+            errors[where] = f"maps_to must be one of {', '.join(MAPS_TO)}"
+        elif maps_to != "custom" and maps_to in mapped:
+            errors[where] = f"two fields map to {maps_to}"
+        elif kind == "select" and not options:
+            errors[where] = "a select needs options"
+        elif maps_to == "email" and kind != "email" or maps_to == "phone" and kind != "phone":
+            errors[where] = f"a field mapped to {maps_to} must be of kind {maps_to}"
+        seen.add(name)
+        if maps_to != "custom":
+            mapped.add(maps_to)
+        label = str(item.get("label") or name).strip()[:200]
+        specs.append(FieldSpec(name, label, kind, bool(item.get("required")), maps_to, options))
+    if specs and not mapped & {"email", "phone"}:
+        errors["fields"] = "map at least one field to email or phone, or the lead cannot be recognised"
+    if errors:
+        raise FormDefinitionError(errors)
+    return specs
+
+
+@dataclass
+class Submission:
+    """A validated submission: what the endpoint stores, or the errors it answers with."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # declared fields, cleaned
+    custom: dict[str, str] = field(default_factory=dict)  # unknown fields, kept verbatim (truncated)
+    context: dict[str, str] = field(default_factory=dict)  # utm_*, page url, referrer
+    consent_given: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+    contact: dict[str, str] = field(default_factory=dict)  # ContactIn fields
+    message_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):  # a repeated form key: take the first
+        value = value[0] if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else ""
+    if isinstance(value, int | float):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value
+
+
+def validate_submission(
+    specs: list[FieldSpec],
+    data: dict[str, Any],
+    *,
+    region: str = "PL",
+    consent_required: bool = False,
+) -> Submission:
+    """Validate posted values against the form. Hostile text is kept verbatim: escaping is the renderer's job."""
+    result = Submission()
+    for spec in specs:
+        try:
+            raw = _as_text(data.get(spec.name)).strip()
+        except ValueError as exc:
+            result.errors[spec.name] = str(exc)
+            continue
+        if spec.kind == "checkbox":
+            checked = raw.lower() in TRUE_VALUES
+            if spec.required and not checked:
+                result.errors[spec.name] = "please tick this box"
+            result.values[spec.name] = checked
+            continue
+        if not raw:
+            if spec.required:
+                result.errors[spec.name] = "this field is required"
+            continue
+        limit = MAX_LENGTH[spec.kind]
+        if len(raw) > limit:
+            result.errors[spec.name] = f"at most {limit} characters"
+            continue
+        if spec.kind == "email":
+            try:
+                normalize_email(raw)
+            except InvalidIdentifier as exc:
+                result.errors[spec.name] = str(exc)
+                continue
+        elif spec.kind == "phone":
+            try:
+                normalize_phone(raw, region)
+            except InvalidIdentifier as exc:
+                result.errors[spec.name] = str(exc)
+                continue
+        elif spec.kind == "select" and raw not in spec.options:
+            result.errors[spec.name] = "choose one of the options"
+            continue
+        result.values[spec.name] = raw
+    if consent_required:
+        try:
+            result.consent_given = _as_text(data.get(CONSENT_FIELD)).strip().lower() in TRUE_VALUES
+        except ValueError:
+            result.consent_given = False
+        if not result.consent_given:
+            result.errors[CONSENT_FIELD] = "consent is required"
+    known = {s.name for s in specs} | RESERVED
+    for key, value in data.items():
+        if key in known or key.startswith("utm_"):
+            continue
+        if len(result.custom) >= MAX_CUSTOM_FIELDS:
+            break
+        try:
+            text = _as_text(value)
+        except ValueError:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        result.custom[str(key)[:100]] = text[:MAX_CUSTOM_LENGTH]
+    for key in (*UTM_FIELDS, *CONTEXT_FIELDS):
+        try:
+            text = _as_text(data.get(key)).strip()
+        except ValueError:
+            continue
+        if text:
+            result.context[key.lstrip("_")] = text[:1000]
+    _map_to_contact(specs, result)
+    return result
+
+
+def _map_to_contact(specs: list[FieldSpec], result: Submission) -> None:
+    lines: list[str] = []
+    for spec in specs:
+        value = result.values.get(spec.name)
+        if value in (None, ""):
+            continue
+        if spec.maps_to in ("name", "email", "phone", "company", "title"):
+            result.contact[spec.maps_to] = str(value)
+        elif spec.maps_to == "message":
+            result.message_text = str(value)
+        else:
+            lines.append(f"{spec.label}: {'yes' if value is True else value}")
+    if lines:
+        # Custom answers go below the message so a rep reading the timeline sees them.
+        result.message_text = "\n\n".join(p for p in (result.message_text, "\n".join(lines)) if p)
+
+
+def contact_in(submission: Submission) -> ContactIn:
+    return ContactIn(**submission.contact)
+
+
+def submission_external_id(form_key: str, submission_id: str, submission: Submission) -> str:
+    """The message id that makes a retried identical submission idempotent.
+
+    The submission id is generated when the form is rendered (or is the client's Idempotency-Key), so two
+    people filling the same page get different ids; the cleaned payload is hashed in too, so a person who goes
+    back, edits and sends again is a second message rather than a silently dropped one.
+    """
+    payload = json.dumps(
+        {"values": submission.values, "custom": submission.custom, "consent": submission.consent_given},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    digest = hashlib.sha256(f"{form_key}\n{submission_id}\n{payload}".encode()).hexdigest()[:32]
+    return f"{form_key}:{digest}"

@@ -1,0 +1,432 @@
+"""Website forms end to end: the public /f/ endpoints, spam defences, durability, double opt-in, the admin."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from connectors.forms.spam import make_render_token
+from core.models import Contact, Form, FormSpamEvent, Identity, Message, OutboxMail
+from core.users import create_user
+from webapp.forms import new_form_key
+
+ORIGIN = "https://www.client.example"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def settings(app) -> dict[str, Any]:  # noqa: ANN001
+    # Spam timing and limits are per test: most tests measure the path, a few switch a defence on.
+    s = app.config["LEADHUB"]
+    s.update(FORMS_MIN_SUBMIT_SECONDS=0, FORMS_RATE_LIMIT_PER_IP="off", FORMS_RATE_LIMIT_PER_FORM="off")
+    app.config["WTF_CSRF_ENABLED"] = False  # the admin pages' CSRF is the spine's, tested there
+    return s
+
+
+@pytest.fixture
+def form(session: Session, settings: dict[str, Any]) -> Form:
+    row = Form(
+        key=new_form_key(),
+        name="Demo request",
+        type="demo",
+        fields=[
+            {"name": "name", "label": "Name", "kind": "text", "required": True, "maps_to": "name"},
+            {"name": "email", "label": "Email", "kind": "email", "required": True, "maps_to": "email"},
+            {"name": "phone", "label": "Phone", "kind": "phone", "required": False, "maps_to": "phone"},
+            {"name": "company", "label": "Company", "kind": "text", "required": False, "maps_to": "company"},
+            {"name": "message", "label": "Message", "kind": "textarea", "required": False, "maps_to": "message"},
+            {"name": "seats", "label": "Seats", "kind": "select", "options": ["1-10", "11+"], "maps_to": "custom"},
+        ],
+        allowed_origins=[ORIGIN],
+        consent_text="You may contact me about this request.",
+        consent_version=1,
+        thank_you_url="https://www.client.example/thanks",
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def token_for(form: Form, submission_id: str | None = None) -> str:
+    return make_render_token("test-secret-key", form.key, submission_id)[0]
+
+
+def good(form: Form, **extra: Any) -> dict[str, Any]:
+    data = {"name": "Anna Nowak", "email": "anna@firma.pl", "message": "We want a demo", "consent": "on",
+            "_ts": token_for(form, "render-1")}
+    data.update(extra)
+    return data
+
+
+def form_messages(session: Session) -> list[Message]:
+    session.rollback()  # end the read snapshot: see what the app committed
+    return list(session.exec(select(Message).where(Message.channel == "form")).all())
+
+
+def spam_reasons(session: Session) -> list[str]:
+    session.rollback()  # end the read snapshot: see what the app committed
+    return [e.reason for e in session.exec(select(FormSpamEvent)).all()]
+
+
+# --------------------------------------------------------------------------- hosted page and posting
+
+
+def test_hosted_page_has_honeypot_and_signed_token(client, form: Form) -> None:  # noqa: ANN001
+    page = client.get(f"/f/{form.key}?utm_source=newsletter")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="website_url"' in html
+    assert re.search(r'name="_ts" value="[^"]+"', html)
+    assert 'name="utm_source" value="newsletter"' in html
+    assert form.consent_text in html
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_unknown_or_inactive_form_is_404(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    assert client.get("/f/nope").status_code == 404
+    form.active = False
+    session.add(form)
+    session.commit()
+    assert client.post(f"/f/{form.key}", data=good(form)).status_code == 404
+
+
+def test_form_post_stores_then_redirects(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    page = client.get(f"/f/{form.key}").get_data(as_text=True)
+    ts = re.search(r'name="_ts" value="([^"]+)"', page).group(1)
+    data = good(form, _ts=ts, utm_campaign="spring", _page="https://www.client.example/demo?utm_campaign=spring",
+                seats="11+", favourite_colour="green")
+    response = client.post(f"/f/{form.key}", data=data, headers={"Referer": "https://www.google.com/"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://www.client.example/thanks"
+    [message] = form_messages(session)
+    assert message.kind == "message" and message.sender == "anna@firma.pl"
+    assert message.meta["utm"] == {"utm_campaign": "spring"}
+    assert message.meta["page_url"].startswith("https://www.client.example/demo")
+    assert message.meta["referrer"] == "https://www.google.com/"
+    assert message.meta["custom"] == {"favourite_colour": "green"}
+    assert message.meta["fields"]["seats"] == "11+"
+    assert message.meta["form"]["type"] == "demo"
+    consent = message.meta["consent"]
+    assert consent["given"] is True and consent["version"] == 1 and consent["text"] == form.consent_text
+    assert consent["given_at"]
+
+
+def test_form_post_errors_rerender_with_values(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", data=good(form, email="nope", company="Acme & Sons"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'data-field="email"' in html
+    assert "Acme &amp; Sons" in html  # the person's input comes back, escaped
+    assert form_messages(session) == []
+
+
+def test_json_post_201_with_reference_and_field_errors(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", json=good(form), headers={"Origin": ORIGIN})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "received" and body["reference"].startswith("F-")
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    [message] = form_messages(session)
+    assert message.meta["reference"] == body["reference"]
+
+    bad = client.post(f"/f/{form.key}", json=good(form, name="", email="x@", phone="12", seats="999", consent=""),
+                      headers={"Origin": ORIGIN})
+    assert bad.status_code == 400
+    assert set(bad.get_json()["fields"]) == {"name", "email", "phone", "seats", "consent"}
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", '"text"'])
+def test_malformed_json_is_400(client, form: Form, body: str) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", data=body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_oversize_is_413(client, settings: dict[str, Any], session: Session, form: Form) -> None:  # noqa: ANN001
+    settings["FORMS_MAX_BODY_BYTES"] = 2000
+    response = client.post(f"/f/{form.key}", data=good(form, message="x" * 5000))
+    assert response.status_code == 413
+    response = client.post(f"/f/{form.key}", json=good(form, message="x" * 5000))
+    assert response.status_code == 413 and "larger than 2000" in response.get_json()["error"]
+    assert form_messages(session) == []
+
+
+# --------------------------------------------------------------------------- spam defences
+
+
+def test_honeypot_is_rejected_and_counted(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", data=good(form, website_url="http://cheap-pills.example"))
+    assert response.status_code == 400
+    assert form_messages(session) == []
+    assert spam_reasons(session) == ["honeypot"]
+
+
+def test_too_fast_is_rejected_and_the_form_comes_back(client, settings, session: Session, form: Form) -> None:  # noqa: ANN001
+    settings["FORMS_MIN_SUBMIT_SECONDS"] = 60
+    response = client.post(f"/f/{form.key}", data=good(form))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Anna Nowak" in html and 'name="_ts"' in html  # a person can press Send again
+    json_reply = client.post(f"/f/{form.key}", json=good(form))
+    assert json_reply.status_code == 400 and "_ts" in json_reply.get_json()["fields"]
+    assert form_messages(session) == []
+    assert spam_reasons(session) == ["too_fast", "too_fast"]
+
+
+@pytest.mark.parametrize(("ts", "reason"), [(None, "missing_token"), ("forged.token.value", "bad_token")])
+def test_missing_or_forged_token(client, session: Session, form: Form, ts, reason: str) -> None:  # noqa: ANN001
+    data = good(form)
+    data.pop("_ts")
+    if ts:
+        data["_ts"] = ts
+    assert client.post(f"/f/{form.key}", json=data).status_code == 400
+    assert spam_reasons(session) == [reason]
+    assert form_messages(session) == []
+
+
+def test_token_of_another_form_is_refused(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    other = Form(key=new_form_key(), name="Other", fields=form.fields)
+    session.add(other)
+    session.commit()
+    assert client.post(f"/f/{form.key}", json=good(form, _ts=token_for(other))).status_code == 400
+    assert spam_reasons(session) == ["bad_token"]
+
+
+def test_disallowed_origin(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", json=good(form), headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert form_messages(session) == []
+    assert spam_reasons(session) == ["origin"]
+    # leadhub's own hosted page is always allowed
+    own = client.post(f"/f/{form.key}", data=good(form), headers={"Origin": "http://localhost"})
+    assert own.status_code == 303
+
+
+def test_cors_preflight(client, form: Form) -> None:  # noqa: ANN001
+    ok = client.options(f"/f/{form.key}", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                                                   "Access-Control-Request-Headers": "content-type"})
+    assert ok.status_code == 204
+    assert ok.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in ok.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in ok.headers["Access-Control-Allow-Headers"]
+    refused = client.options(f"/f/{form.key}", headers={"Origin": "https://evil.example",
+                                                        "Access-Control-Request-Method": "POST"})
+    assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
+    token = client.get(f"/f/{form.key}/token", headers={"Origin": ORIGIN})
+    assert token.status_code == 200 and token.get_json()["token"]
+    assert token.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_rate_limit_per_ip_and_per_form(client, settings, session: Session, form: Form) -> None:  # noqa: ANN001
+    settings["FORMS_RATE_LIMIT_PER_IP"] = "3/minute"
+    codes = [client.post(f"/f/{form.key}", json=good(form, message=f"m{i}")).status_code for i in range(5)]
+    assert codes == [201, 201, 201, 429, 429]
+    settings["FORMS_RATE_LIMIT_PER_IP"] = "off"
+    settings["FORMS_RATE_LIMIT_PER_FORM"] = "5/minute"
+    more = [client.post(f"/f/{form.key}", json=good(form, message=f"n{i}"),
+                        environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code for i in range(7)]
+    assert more == [201] * 5 + [429] * 2  # the form's budget counts every address
+    assert len(form_messages(session)) == 8
+    assert spam_reasons(session).count("rate_limit") == 4
+
+
+# --------------------------------------------------------------------------- durability and identity
+
+
+def test_retried_identical_submission_is_one_message(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    data = good(form)
+    first = client.post(f"/f/{form.key}", json=data)
+    second = client.post(f"/f/{form.key}", json=data)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.get_json()["reference"] == second.get_json()["reference"]
+    assert client.post(f"/f/{form.key}", data=data).status_code == 303  # the same as a form post too
+    assert len(form_messages(session)) == 1
+    # an edited resubmission with the same rendered form is a new message, not silently dropped
+    assert client.post(f"/f/{form.key}", json=good(form, message="second thoughts")).status_code == 201
+    # and an explicit Idempotency-Key identifies a client's retries
+    keyed = [client.post(f"/f/{form.key}", json=good(form, message="keyed"), headers={"Idempotency-Key": "abc"})
+             for _ in range(3)]
+    assert [r.status_code for r in keyed] == [201, 200, 200]
+    assert len(form_messages(session)) == 3
+
+
+def test_form_then_api_email_is_one_lead(client, session: Session, form: Form, auth) -> None:  # noqa: ANN001
+    assert client.post(f"/f/{form.key}", json=good(form, email="Anna.Nowak+site@gmail.com")).status_code == 201
+    later = client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "gmail", "external_id": "gmail-msg-1",
+        "contact": {"name": "Anna Nowak", "email": "annanowak@gmail.com"},
+        "message": {"subject": "Re: demo", "text": "Any news?"},
+    })
+    assert later.status_code == 201
+    session.rollback()  # end the read snapshot: see what the app committed
+    assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1
+    timeline = client.get(f"/api/v1/contacts/{later.get_json()['contact_id']}/timeline", headers=auth).get_json()
+    items = timeline["items"] if isinstance(timeline, dict) else timeline
+    assert [i["channel"] for i in items] == ["form", "gmail"]
+
+
+def test_hostile_values_stored_verbatim_rendered_escaped(client, session: Session, form: Form, settings) -> None:  # noqa: ANN001
+    data = good(form, name=HOSTILE[:190], message=HOSTILE, company=HOSTILE[:190], seats="1-10",
+                extra_field=HOSTILE, utm_source=HOSTILE, _page=HOSTILE)
+    data[HOSTILE[:50]] = HOSTILE  # a hostile field NAME too
+    assert client.post(f"/f/{form.key}", data=data).status_code == 303
+    [message] = form_messages(session)
+    assert HOSTILE in message.text
+    assert message.meta["custom"]["extra_field"] == HOSTILE
+    assert message.meta["custom"][HOSTILE[:50]] == HOSTILE
+    assert message.meta["utm"]["utm_source"] == HOSTILE
+    assert message.html == ""
+    contact = session.get(Contact, message.contact_id)
+    assert "<script>" in contact.company  # verbatim, not mangled
+    admin = create_user(session, email="boss@leadhub.example", role="admin", name="Boss", password="pw-boss-123")
+    session.commit()
+    assert admin.id
+    client.post("/login", data={"email": "boss@leadhub.example", "password": "pw-boss-123"})
+    for page in (client.get(f"/admin/forms/{form.id}"), client.get("/")):
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert" in html
+
+
+# --------------------------------------------------------------------------- mail: double opt-in, autoresponder
+
+
+def test_double_opt_in_round_trip(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    form.double_opt_in = True
+    form.autoresponder_subject = "Thanks!"
+    form.autoresponder_text = "We will call you."
+    session.add(form)
+    session.commit()
+    assert client.post(f"/f/{form.key}", json=good(form)).status_code == 201
+    [message] = form_messages(session)
+    assert message.meta["double_opt_in"]["status"] == "pending"
+    mails = session.exec(select(OutboxMail).order_by(OutboxMail.id)).all()
+    assert [m.to for m in mails] == ["anna@firma.pl", "anna@firma.pl"]
+    confirm_mail = next(m for m in mails if "confirm" in m.subject.lower())
+    assert any(m.subject == "Thanks!" and m.text == "We will call you." for m in mails)
+    link = re.search(r"https?://\S+/f/confirm/\S+", confirm_mail.text).group(0)
+    path = link.split("127.0.0.1:5000", 1)[1]
+    page = client.get(path)  # a mail scanner following the link confirms nothing
+    assert page.status_code == 200 and "Yes, confirm" in page.get_data(as_text=True)
+    assert form_messages(session)[0].meta["double_opt_in"]["status"] == "pending"
+    assert client.post(path).status_code == 200
+    state = form_messages(session)[0].meta["double_opt_in"]
+    assert state["status"] == "confirmed" and state["confirmed_at"]
+    assert client.post(path[:-3] + "xyz").status_code == 404
+    # a retry of the same submission sends no second mail
+    assert client.post(f"/f/{form.key}", json=good(form)).status_code == 200
+    session.rollback()  # end the read snapshot: see what the app committed
+    assert len(session.exec(select(OutboxMail)).all()) == 2
+
+
+# --------------------------------------------------------------------------- admin builder
+
+
+@pytest.fixture
+def login(client, session: Session, settings):  # noqa: ANN001, ANN201
+    def sign_in(role: str) -> None:
+        create_user(session, email=f"{role}@x.example", role=role, name=role, password=f"{role}-password-1")
+        session.commit()
+        client.post("/login", data={"email": f"{role}@x.example", "password": f"{role}-password-1"})
+
+    return sign_in
+
+
+@pytest.mark.parametrize("path", ["/admin/forms", "/admin/forms/new"])
+def test_admin_pages_need_admin(client, login, path: str) -> None:  # noqa: ANN001
+    assert client.get(path).status_code == 302  # to sign-in
+    login("rep")
+    assert client.get(path).status_code == 403
+    client.post("/logout")
+    login("manager")
+    assert client.get(path).status_code == 403
+
+
+def _builder_post(**overrides: str) -> dict[str, str]:
+    data = {
+        "name": "Quote request", "type": "quote", "active": "on", "field_count": "4",
+        "f-0-name": "full_name", "f-0-label": "Full name", "f-0-kind": "text", "f-0-required": "on",
+        "f-0-maps_to": "name",
+        "f-1-name": "work_email", "f-1-label": "Work email", "f-1-kind": "email", "f-1-required": "on",
+        "f-1-maps_to": "email",
+        "f-2-name": "volume", "f-2-label": "Volume", "f-2-kind": "select", "f-2-maps_to": "custom",
+        "f-2-options": "small,large",
+        "f-3-name": "", "thank_you_message": "Thanks <b>a lot</b>",
+        "allowed_origins": "https://Shop.Example\nhttp://localhost:8080/\n",
+        "consent_text": "I agree.", "double_opt_in": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_admin_builds_and_edits_a_form(client, login, session: Session, settings) -> None:  # noqa: ANN001
+    login("admin")
+    response = client.post("/admin/forms/new", data=_builder_post())
+    assert response.status_code == 302
+    form = session.exec(select(Form)).one()
+    assert len(form.key) >= 20
+    assert [f["name"] for f in form.fields] == ["full_name", "work_email", "volume"]
+    assert form.fields[2]["options"] == ["small", "large"]
+    assert form.allowed_origins == ["http://localhost:8080", "https://shop.example"]
+    assert (form.consent_version, form.double_opt_in, form.type) == (1, True, "quote")
+
+    edit = client.get(f"/admin/forms/{form.id}").get_data(as_text=True)
+    assert f"/f/{form.key}" in edit and "embed.js" in edit and "website_url" in edit
+
+    client.post(f"/admin/forms/{form.id}", data=_builder_post(consent_text="I agree."))
+    session.rollback()  # end the read snapshot: see what the app committed
+    assert session.get(Form, form.id).consent_version == 1  # unchanged text: same version
+    client.post(f"/admin/forms/{form.id}", data=_builder_post(consent_text="I agree to be called."))
+    session.rollback()  # end the read snapshot: see what the app committed
+    assert session.get(Form, form.id).consent_version == 2
+
+    bad = client.post(f"/admin/forms/{form.id}", data=_builder_post(**{"f-1-kind": "text",
+                                                                      "allowed_origins": "not a url"}))
+    assert bad.status_code == 400
+    session.rollback()  # end the read snapshot: see what the app committed
+    assert session.get(Form, form.id).fields[1]["kind"] == "email"  # nothing saved
+
+
+def test_admin_sees_spam_counts(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
+    client.post(f"/f/{form.key}", data=good(form, website_url="spam"))
+    client.post(f"/f/{form.key}", json=good(form), headers={"Origin": "https://evil.example"})
+    login("admin")
+    listing = client.get("/admin/forms").get_data(as_text=True)
+    assert "honeypot 1" in listing and "origin 1" in listing
+    detail = client.get(f"/admin/forms/{form.id}").get_data(as_text=True)
+    assert "Last 24 hours: 2" in detail
+
+
+def test_embed_script_is_served(client) -> None:  # noqa: ANN001
+    script = client.get("/static/forms/embed.js")
+    assert script.status_code == 200 and b"textContent" in script.data and b"innerHTML" not in script.data.split(b"*/", 1)[1]
+
+
+def test_identity_from_form_is_email(session: Session, client, form: Form) -> None:  # noqa: ANN001
+    client.post(f"/f/{form.key}", json=good(form, phone="601 234 567"))
+    kinds = sorted(i.kind for i in session.exec(select(Identity)).all())
+    assert kinds == ["email", "phone"]
+
+
+def test_concurrent_posts_all_stored(app, session: Session, form: Form) -> None:  # noqa: ANN001
+    """Simultaneous submissions wait for the SQLite write lock instead of failing with 'database is locked'."""
+    import threading
+
+    codes: list[int] = []
+
+    def post(i: int) -> None:
+        with app.test_client() as c:
+            codes.append(c.post(f"/f/{form.key}", json=good(form, email=f"p{i}@firma.pl", name=f"Person {i}"),
+                                environ_base={"REMOTE_ADDR": f"10.1.0.{i}"}).status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [201] * 6
+    assert len(form_messages(session)) == 6
