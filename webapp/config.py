@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Intercom (connectors/intercom, webapp/intercom.py): OAuth app credentials and provider URLs.
+    "INTERCOM_CLIENT_ID": "",
+    "INTERCOM_CLIENT_SECRET": "",
+    "INTERCOM_API_URL": "https://api.intercom.io",
+    "INTERCOM_AUTHORIZE_URL": "https://app.intercom.com/oauth",
+    "INTERCOM_TOKEN_URL": "https://api.intercom.io/auth/eagle/token",
 }
 
 _INT_KEYS = {"MAX_BODY_BYTES"}
