@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
 from connectors.errors import FatalError, ReconnectNeeded, next_page_token
 from connectors.intercom.client import DEFAULT_API_URL, IntercomClient
@@ -99,7 +101,10 @@ class IntercomConnector(Connector):
         self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str
     ) -> Iterator[InboundRecord | Quarantine]:
         if kind == "contacts":
-            yield from contact_records(item, workspace)
+            try:
+                yield from contact_records(item, workspace)
+            except ValidationError as exc:
+                yield Quarantine(external_id=f"contact:{item.get('id')}", reason=str(exc)[:500])
             return
         conversation_id = item.get("id")
         if not conversation_id:
@@ -110,4 +115,8 @@ class IntercomConnector(Connector):
         except FatalError as exc:  # e.g. deleted between list and fetch: keep going, keep a trace
             yield Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])
             return
-        yield from conversation_records(full, workspace)
+        try:
+            records = conversation_records(full, workspace)
+        except ValidationError as exc:
+            records = [Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])]
+        yield from records

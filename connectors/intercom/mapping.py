@@ -1,8 +1,9 @@
 """Intercom objects → leadhub inbound records (pure functions; the sync, webhooks and replies share them).
 
 - A contact (user or lead) becomes a contact-only record: Intercom id (identity kind "intercom"), email, phone.
-  Its `external_id` (the workspace's own user id) becomes identity kind "intercom_external" through a second
-  contact-only record that carries the same email/phone so that it lands on the same person.
+  Its `external_id` (the workspace's own user id for the person) becomes a second "intercom" identity,
+  "external:<id>", through a second contact-only record that carries the same email/phone so that it lands on
+  the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
 - A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
   are inbound, admin/bot/team outbound; notes are internal notes. The API returns at most the 500 newest parts:
@@ -23,7 +24,7 @@ from core.ingest import sanitize_html
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
 CHANNEL = "intercom"
-EXTERNAL_ID_CHANNEL = "intercom_external"
+EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -66,13 +67,14 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
         external_user_id=contact_id,
     )
     records = [InboundRecord(channel=CHANNEL, external_id=f"contact:{contact_id}", contact=fields, scope=workspace_id)]
-    external_id = _clean(contact.get("external_id"))
+    external_id = _clean(contact.get("external_id"), 190)
     if external_id and (fields.email or fields.phone):
         records.append(
             InboundRecord(
-                channel=EXTERNAL_ID_CHANNEL,
-                external_id=f"contact:{contact_id}",
-                contact=ContactIn(email=fields.email, phone=fields.phone, external_user_id=external_id),
+                channel=CHANNEL,
+                external_id=f"contact-external:{contact_id}",
+                contact=ContactIn(email=fields.email, phone=fields.phone,
+                                  external_user_id=EXTERNAL_ID_PREFIX + external_id),
                 scope=workspace_id,
             )
         )

@@ -131,7 +131,7 @@ def test_notes_html_and_identities(app, session, emulator, intercom_account) -> 
     assert messages["source"].text == "Hi & hello\nline two"
     identities = {(i.kind, i.value) for i in session.exec(select(Identity)).all()}
     assert ("intercom", contact["id"]) in identities
-    assert ("intercom_external", "crm-77") in identities
+    assert ("intercom", "external:crm-77") in identities
     assert ("email", "lukasz@example.pl") in identities
     assert ("phone", "+48601234567") in identities
     assert len(live_contacts(session)) == 1
