@@ -88,7 +88,8 @@ def _oauth_client() -> OAuth2Session:
     return OAuth2Session(
         settings["INTERCOM_CLIENT_ID"],
         _secret(),
-        redirect_uri=url_for("intercom.oauth_callback", _external=True),
+        # Built from LEADHUB_BASE_URL: the address registered with Intercom, whatever host the admin used.
+        redirect_uri=settings["BASE_URL"].rstrip("/") + url_for("intercom.oauth_callback"),
         token_endpoint_auth_method="client_secret_post",
     )
 

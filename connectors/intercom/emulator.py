@@ -374,7 +374,7 @@ class IntercomEmulator:
                 }
             )
 
-        def page(items: list[dict[str, Any]], offset: int, per_page: int) -> tuple[list[dict[str, Any]], dict]:
+        def page(items: list[Any], offset: int, per_page: int) -> tuple[list[Any], dict]:
             chunk = items[offset : offset + per_page]
             total_pages = max(1, -(-len(items) // per_page))
             pages: dict[str, Any] = {"type": "pages", "page": offset // per_page + 1, "per_page": per_page,
@@ -402,9 +402,9 @@ class IntercomEmulator:
         @app.get("/conversations")
         def list_conversations() -> Response:
             per_page = per_page_arg(request.args.get("per_page"), 20)
-            views = [emulator.conversation_view(cid, with_parts=False) for cid in emulator.conversations]
-            items, pages = page(views, offset_of(request.args.get("starting_after")), per_page)
-            return jsonify({"type": "conversation.list", "conversations": items, "total_count": len(views),
+            ids, pages = page(list(emulator.conversations), offset_of(request.args.get("starting_after")), per_page)
+            items = [emulator.conversation_view(cid, with_parts=False) for cid in ids]
+            return jsonify({"type": "conversation.list", "conversations": items, "total_count": len(emulator.conversations),
                             "pages": pages})
 
         def matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
