@@ -68,4 +68,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
     forms.init_app(app)
+    from webapp import intercom
+
+    app.register_blueprint(intercom.bp)
+    # Intercom authenticates its webhook and Canvas Kit calls with HMAC signatures, not cookies.
+    auth.csrf.exempt(intercom.hooks_bp)
+    app.register_blueprint(intercom.hooks_bp)
     return app

@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_URL": "",  # empty: mail is only written to the outbox table; smtp://user:pass@host:587
     "MAIL_FROM": "leadhub <noreply@localhost>",
     "MAIL_BACKEND": "",  # empty: smtp when SMTP_URL is set, else outbox
+    # Intercom (connectors/intercom, webapp/intercom.py): OAuth app credentials and provider URLs.
+    "INTERCOM_CLIENT_ID": "",
+    "INTERCOM_CLIENT_SECRET": "",
+    "INTERCOM_API_URL": "https://api.intercom.io",
+    "INTERCOM_AUTHORIZE_URL": "https://app.intercom.com/oauth",
+    "INTERCOM_TOKEN_URL": "https://api.intercom.io/auth/eagle/token",
 }
 
 _INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES"}

@@ -75,7 +75,7 @@ def _import_task_modules() -> None:
 
 
 # Modules whose @task functions make up leadhub's background work.
-TASK_MODULES: list[str] = ["webapp.tasks", "webapp.forms", "webapp.mailer"]
+TASK_MODULES: list[str] = ["webapp.tasks", "webapp.forms", "webapp.mailer", "webapp.intercom"]
 
 
 def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:

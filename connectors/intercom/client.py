@@ -1,0 +1,170 @@
+"""A thin requests client for Intercom's REST API: pinned version, rate-limit pacing, typed errors, retries.
+
+Intercom answers every call with X-RateLimit-Limit / -Remaining / -Reset (epoch seconds). We pause until the
+reset once the remaining budget falls under a reserve, so a sync slows down before it is refused; a 429 or
+5xx that still happens is retried by `connectors.errors.with_retries` (waiting until the reset on a 429).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from connectors.errors import (
+    FatalError,
+    RateLimited,
+    ReconnectNeeded,
+    classify_response,
+    next_page_token,
+    with_retries,
+)
+
+DEFAULT_API_URL = "https://api.intercom.io"
+API_VERSION = "2.16"  # the version of Intercom's OpenAPI description we test against
+MAX_PER_PAGE = 150
+# Pause when fewer than this share of the window's requests remain (at least this many calls).
+RATE_RESERVE_SHARE = 0.05
+RATE_RESERVE_MIN = 2
+MAX_RATE_PAUSE = 65.0  # Intercom's windows are a minute; never sleep longer on a bad header
+
+
+class IntercomClient:
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_tries: int = 6,
+    ):
+        self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Intercom-Version": API_VERSION,
+                "User-Agent": "leadhub-intercom/1",
+            }
+        )
+        self.timeout = timeout
+        self.sleep = sleep
+        self.clock = clock
+        self.max_tries = max_tries
+        self.rate_limit: int | None = None
+        self.rate_remaining: int | None = None
+        self.rate_reset: float | None = None
+        self.paused_seconds = 0.0
+        self.requests_made = 0
+
+    # ------------------------------------------------------------------ transport
+
+    def _pace(self) -> None:
+        """Sleep until the window resets when the remaining budget is nearly spent."""
+        if self.rate_remaining is None or self.rate_limit is None or self.rate_reset is None:
+            return
+        reserve = max(RATE_RESERVE_MIN, int(self.rate_limit * RATE_RESERVE_SHARE))
+        if self.rate_remaining > reserve:
+            return
+        wait = self.rate_reset - self.clock()
+        if wait > 0:
+            wait = min(wait, MAX_RATE_PAUSE)
+            self.paused_seconds += wait
+            self.sleep(wait)
+        self.rate_remaining = None
+
+    def _read_rate_headers(self, response: requests.Response) -> None:
+        try:
+            self.rate_limit = int(response.headers["X-RateLimit-Limit"])
+            self.rate_remaining = int(response.headers["X-RateLimit-Remaining"])
+            self.rate_reset = float(response.headers["X-RateLimit-Reset"])
+        except (KeyError, ValueError):
+            return
+
+    def request(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> dict:
+        def once() -> dict:
+            self._pace()
+            self.requests_made += 1
+            response = self.session.request(method, self.base_url + path, params=params, json=json, timeout=self.timeout)
+            self._read_rate_headers(response)
+            error = classify_response(response)
+            if isinstance(error, RateLimited) and error.retry_after is None and self.rate_reset is not None:
+                error.retry_after = max(0.0, min(self.rate_reset - self.clock(), MAX_RATE_PAUSE))
+                self.rate_remaining = None  # the wait below already covers the window
+            if error is not None:
+                if response.status_code in (401, 403):
+                    # Intercom access tokens do not expire or refresh: a refusal means the app was uninstalled.
+                    raise ReconnectNeeded(str(error))
+                raise error
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise FatalError(f"{method} {path}: the answer is not JSON") from exc
+
+        return with_retries(once, max_tries=self.max_tries, sleep=self.sleep)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def me(self) -> dict:
+        return self.request("GET", "/me")
+
+    def conversation(self, conversation_id: str) -> dict:
+        return self.request("GET", f"/conversations/{conversation_id}")
+
+    def reply_as_admin(self, conversation_id: str, *, admin_id: str, body: str, message_type: str = "comment") -> dict:
+        payload = {"message_type": message_type, "type": "admin", "admin_id": str(admin_id), "body": body}
+        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+
+    def list_page(self, kind: str, *, per_page: int, starting_after: str | None) -> tuple[list[dict], str | None]:
+        """One page of GET /contacts or /conversations: (items, next starting_after)."""
+        params: dict[str, Any] = {"per_page": per_page}
+        if starting_after:
+            params["starting_after"] = starting_after
+        data = self.request("GET", f"/{kind}", params=params)
+        return _items(kind, data), _next(data)
+
+    def search_page(
+        self, kind: str, *, updated_after: int, per_page: int, starting_after: str | None
+    ) -> tuple[list[dict], str | None]:
+        """One page of POST /contacts/search or /conversations/search for updated_at > updated_after."""
+        body: dict[str, Any] = {
+            "query": {"field": "updated_at", "operator": ">", "value": int(updated_after)},
+            "pagination": {"per_page": per_page},
+        }
+        if starting_after:
+            body["pagination"]["starting_after"] = starting_after
+        data = self.request("POST", f"/{kind}/search", json=body)
+        return _items(kind, data), _next(data)
+
+    def iterate(self, kind: str, *, per_page: int = MAX_PER_PAGE) -> Iterator[dict]:
+        """Every item of a list endpoint (used by the demo and small tools; syncs page by themselves)."""
+        seen: set[str] = set()
+        after: str | None = None
+        while True:
+            items, token = self.list_page(kind, per_page=per_page, starting_after=after)
+            yield from items
+            after = next_page_token(seen, token)
+            if after is None:
+                return
+
+
+def _items(kind: str, data: dict) -> list[dict]:
+    key = "data" if kind == "contacts" else "conversations"
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise FatalError(f"{kind}: {key} is not a list")
+    return items
+
+
+def _next(data: dict) -> str | None:
+    pages = data.get("pages") or {}
+    nxt = pages.get("next") if isinstance(pages, dict) else None
+    if isinstance(nxt, dict):
+        return nxt.get("starting_after") or None
+    return None

@@ -1,0 +1,162 @@
+"""Intercom objects → leadhub inbound records (pure functions; the sync, webhooks and replies share them).
+
+- A contact (user or lead) becomes a contact-only record: Intercom id (identity kind "intercom"), email, phone.
+  Its `external_id` (the workspace's own user id for the person) becomes a second "intercom" identity,
+  "external:<id>", through a second contact-only record that carries the same email/phone so that it lands on
+  the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
+- A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
+  part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
+  are inbound, admin/bot/team outbound; notes are internal notes. The API returns at most the 500 newest parts:
+  a truncated conversation says so in every message's meta (`conversation_truncated`, `parts_total`).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import nh3
+
+from connectors.base import Quarantine
+from core.ingest import sanitize_html
+from core.schemas import ContactIn, InboundRecord, MessageIn
+
+CHANNEL = "intercom"
+EXTERNAL_ID_PREFIX = "external:"
+CUSTOMER_AUTHORS = {"user", "lead", "contact"}
+_BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr)\s*>")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def html_to_text(markup: str | None) -> str:
+    """Readable plain text from an HTML chat body: block ends become line breaks, tags go, entities decode."""
+    if not markup:
+        return ""
+    with_breaks = _BLOCK_END.sub(lambda m: m.group(0) + "\n", markup)
+    stripped = nh3.clean(with_breaks, tags=set())
+    text = html_lib.unescape(stripped)
+    lines = [line.strip() for line in text.splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _when(epoch: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _clean(value: Any, limit: int = 200) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value[:limit] or None
+
+
+def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundRecord]:
+    """Records for one Intercom contact object (list, search or webhook)."""
+    contact_id = _clean(contact.get("id"))
+    if not contact_id:
+        return []
+    fields = ContactIn(
+        name=_clean(contact.get("name")),
+        email=_clean(contact.get("email"), 320),
+        phone=_clean(contact.get("phone"), 64),
+        external_user_id=contact_id,
+    )
+    records = [InboundRecord(channel=CHANNEL, external_id=f"contact:{contact_id}", contact=fields, scope=workspace_id)]
+    external_id = _clean(contact.get("external_id"), 190)
+    if external_id and (fields.email or fields.phone):
+        records.append(
+            InboundRecord(
+                channel=CHANNEL,
+                external_id=f"contact-external:{contact_id}",
+                contact=ContactIn(email=fields.email, phone=fields.phone,
+                                  external_user_id=EXTERNAL_ID_PREFIX + external_id),
+                scope=workspace_id,
+            )
+        )
+    return records
+
+
+def _customer(conversation: dict[str, Any]) -> tuple[ContactIn | None, str]:
+    """The conversation's customer as contact fields (Intercom id, and name/email when the source says)."""
+    contacts = (conversation.get("contacts") or {}).get("contacts") or []
+    first = contacts[0] if contacts and isinstance(contacts[0], dict) else {}
+    contact_id = _clean(first.get("id"))
+    if not contact_id:
+        return None, ""
+    author = (conversation.get("source") or {}).get("author") or {}
+    same_person = author.get("type") in CUSTOMER_AUTHORS and author.get("id") == contact_id
+    return (
+        ContactIn(
+            external_user_id=contact_id,
+            name=_clean(author.get("name")) if same_person else None,
+            email=_clean(author.get("email"), 320) if same_person else None,
+        ),
+        contact_id,
+    )
+
+
+def _sender(author: dict[str, Any]) -> str | None:
+    name, email = _clean(author.get("name")), _clean(author.get("email"), 320)
+    if name and email:
+        return f"{name} <{email}>"[:400]
+    return name or email
+
+
+def conversation_records(conversation: dict[str, Any], workspace_id: str) -> list[InboundRecord | Quarantine]:
+    """One record per message of a conversation object that includes `conversation_parts`."""
+    conversation_id = _clean(conversation.get("id"))
+    if not conversation_id:
+        return [Quarantine(external_id="conversation:?", reason="conversation without an id")]
+    contact, contact_id = _customer(conversation)
+    if contact is None:
+        return [Quarantine(external_id=f"conversation:{conversation_id}", reason="conversation without a contact")]
+    part_list = conversation.get("conversation_parts") or {}
+    parts = [p for p in (part_list.get("conversation_parts") or []) if isinstance(p, dict)]
+    total = part_list.get("total_count")
+    truncated = isinstance(total, int) and total > len(parts)
+    meta_common: dict[str, Any] = {"conversation_state": conversation.get("state"), "intercom_contact_id": contact_id}
+    if truncated:
+        meta_common.update(conversation_truncated=True, parts_total=total, parts_returned=len(parts))
+    source = conversation.get("source") or {}
+    subject = html_to_text(source.get("subject")) or None
+    records: list[InboundRecord | Quarantine] = []
+
+    def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str) -> None:
+        if not isinstance(body, str) or not body.strip():
+            return  # assignments, closes and other events without a body carry no message
+        author_type = str(author.get("type") or "")
+        clean_html = sanitize_html(body)
+        records.append(
+            InboundRecord(
+                channel=CHANNEL,
+                external_id=external_id,
+                contact=contact,
+                scope=workspace_id,
+                message=MessageIn(
+                    external_id=external_id,
+                    thread_id=conversation_id,
+                    direction="in" if author_type in CUSTOMER_AUTHORS else "out",
+                    kind="note" if part_type == "note" else "message",
+                    sent_at=_when(created_at),
+                    sender=_sender(author),
+                    subject=subject,
+                    text=html_to_text(clean_html),
+                    html=clean_html,
+                    meta={**meta_common, "part_type": part_type, "author_type": author_type},
+                ),
+            )
+        )
+
+    add(f"{conversation_id}:source", source.get("body"), source.get("author") or {}, conversation.get("created_at"),
+        "source")
+    for part in parts:
+        part_id = _clean(part.get("id"))
+        if part_id:
+            add(f"{conversation_id}:{part_id}", part.get("body"), part.get("author") or {}, part.get("created_at"),
+                str(part.get("part_type") or "comment"))
+    return records

@@ -1,0 +1,227 @@
+"""Back-fill and incremental sync against the emulator over real HTTP (requests), spec-validated both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from connectors.base import Checkpoint
+from connectors.intercom.connector import IntercomConnector
+from connectors.intercom.emulator import MAX_PARTS, seed
+from connectors.sync import run_sync
+from core.ingest import ingest
+from core.models import ConnectorAccount, Contact, Identity, Message
+from core.schemas import ContactIn, InboundRecord, MessageIn
+
+
+def sync(app, account_id: int):  # noqa: ANN001, ANN201
+    return run_sync(
+        app.extensions["leadhub.engine"],
+        account_id,
+        settings=app.config["LEADHUB"],
+        box=app.extensions["leadhub.secretbox"],
+    )
+
+
+def fresh_view(session: Session) -> None:
+    """End the read transaction (SQLite readers see their transaction's start) and forget loaded rows."""
+    session.rollback()
+    session.expire_all()
+
+
+def intercom_messages(session: Session) -> list[Message]:
+    fresh_view(session)
+    return list(session.exec(select(Message).where(Message.channel == "intercom")).all())
+
+
+def live_contacts(session: Session) -> list[Contact]:
+    return list(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all())  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def fake_time(emulator, monkeypatch: pytest.MonkeyPatch) -> list[float]:  # noqa: ANN001
+    """One clock for the emulator's rate windows and the connector's pacing; sleeping advances it."""
+    now = [1_800_000_000.0]
+    sleeps: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    emulator.clock = lambda: now[0]
+    monkeypatch.setattr(IntercomConnector, "clock", staticmethod(lambda: now[0]))
+    monkeypatch.setattr(IntercomConnector, "sleep", staticmethod(fake_sleep))
+    return sleeps
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IntercomConnector, "contacts_per_page", 3)
+    monkeypatch.setattr(IntercomConnector, "conversations_per_page", 2)
+
+
+def test_backfill_then_incremental(app, session, emulator, intercom_account, small_pages) -> None:  # noqa: ANN001
+    seed(emulator, 7, 3)
+    report = sync(app, intercom_account.id)
+    assert report.error == ""
+    messages = intercom_messages(session)
+    assert len(messages) == 7 * (1 + 3)
+    assert len(live_contacts(session)) == 7  # the contact list and the chats met on the Intercom id
+    by_id = {m.external_id: m for m in messages}
+    first = next(iter(emulator.conversations))
+    source, first_part = by_id[f"{first}:source"], by_id[f"{first}:{emulator.parts[first][0]['id']}"]
+    assert (source.direction, first_part.direction) == ("in", "out")
+    assert source.text == "Hello, question 0"
+    assert emulator.spec_errors == [] and emulator.spec_checked > 10
+    fresh_view(session)
+    state = session.get(ConnectorAccount, intercom_account.id).sync_state
+    assert state["since"] and state["after"] is None
+
+    # Incremental: one new reply in an old conversation, one new contact with a new conversation.
+    emulator.request_log.clear()
+    emulator.add_part(first, "<p>Any news?</p>", author_type="user")
+    newcomer = emulator.add_contact(name="Nowy Klient", email="nowy@example.pl", role="lead")
+    emulator.add_conversation(newcomer["id"], "<p>Dzień dobry</p>")
+    report = sync(app, intercom_account.id)
+    assert report.error == "", report
+    assert len(intercom_messages(session)) == 7 * 4 + 2, report
+    paths = [path for _, path in emulator.request_log]
+    assert any(p.startswith("/conversations/search") for p in paths)
+    assert any(p.startswith("/contacts/search") for p in paths)
+    assert not any(p.startswith("/conversations?") for p in paths)  # no second back-fill
+    # Only the changed conversations are fetched again, not all seven.
+    assert sum(p.startswith("/conversations/1") for p in paths) == 2
+    assert emulator.spec_errors == []
+
+    # A third run finds nothing new: the overlap re-reads are absorbed by idempotent ingest.
+    assert sync(app, intercom_account.id).created == 0
+    assert len(intercom_messages(session)) == 7 * 4 + 2
+
+
+def test_truncated_conversation_is_recorded(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
+    contact = emulator.add_contact(name="Chatty", email="chatty@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>start</p>", created_at=1_700_000_000)
+    for index in range(MAX_PARTS + 20):
+        emulator.add_part(conversation["id"], f"part {index}", author_type="user" if index % 2 else "admin",
+                          created_at=1_700_000_001 + index)
+    sync(app, intercom_account.id)
+    messages = intercom_messages(session)
+    assert len(messages) == 1 + MAX_PARTS
+    assert all(m.meta["conversation_truncated"] and m.meta["parts_total"] == MAX_PARTS + 20 for m in messages)
+    # The newest parts are the ones kept: "part 0" … "part 19" were cut off by the API.
+    texts = {m.text for m in messages}
+    assert "part 19" not in texts and "part 20" in texts and f"part {MAX_PARTS + 19}" in texts
+
+
+def test_notes_html_and_identities(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
+    contact = emulator.add_contact(name="Łukasz Nowak", email="Lukasz@Example.PL", phone="+48 601 234 567",
+                                   external_id="crm-77")
+    conversation = emulator.add_conversation(contact["id"], "<p>Hi &amp; hello<br>line two</p>")
+    emulator.add_part(conversation["id"], '<p>Internal <b>only</b><script>alert(1)</script></p>', part_type="note")
+    emulator.add_part(conversation["id"], None, part_type="assignment")  # an event without a body
+    sync(app, intercom_account.id)
+    messages = {m.external_id.split(":")[1]: m for m in intercom_messages(session)}
+    assert set(messages) == {"source", emulator.parts[conversation["id"]][0]["id"]}
+    note = messages[emulator.parts[conversation["id"]][0]["id"]]
+    assert (note.kind, note.direction) == ("note", "out")
+    assert "script" not in note.html and note.text == "Internal only"
+    assert messages["source"].text == "Hi & hello\nline two"
+    identities = {(i.kind, i.value) for i in session.exec(select(Identity)).all()}
+    assert ("intercom", contact["id"]) in identities
+    assert ("intercom", "external:crm-77") in identities
+    assert ("email", "lukasz@example.pl") in identities
+    assert ("phone", "+48601234567") in identities
+    assert len(live_contacts(session)) == 1
+
+
+def test_rate_limit_headers_slow_the_sync_down(app, session, emulator, intercom_account, small_pages,
+                                               fake_time) -> None:  # noqa: ANN001
+    emulator.rate_limit, emulator.rate_window = 8, 10
+    seed(emulator, 6, 1)
+    report = sync(app, intercom_account.id)
+    assert report.error == ""
+    assert len(intercom_messages(session)) == 6 * 2
+    assert emulator.rejected == 0  # paced before the limit: never refused
+    assert fake_time and all(0 < s <= 10 for s in fake_time)
+
+
+def test_429_and_500_are_retried(app, session, emulator, intercom_account, fake_time) -> None:  # noqa: ANN001
+    seed(emulator, 3, 2)
+    emulator.fail_next(429, 500, 503)
+    report = sync(app, intercom_account.id)
+    assert report.error == ""
+    assert len(intercom_messages(session)) == 3 * 3
+    assert emulator.faults == []
+    assert fake_time and fake_time[0] > 0  # the 429 waited for the window's reset the headers announced
+
+
+def test_repeated_cursor_stops_the_sync(app, session, emulator, intercom_account, small_pages) -> None:  # noqa: ANN001
+    seed(emulator, 8, 0)
+    emulator.stuck_cursor = True
+    report = sync(app, intercom_account.id)
+    assert "repeated page token" in report.error
+    fresh_view(session)
+    with Session(app.extensions["leadhub.engine"]) as fresh:
+        row = fresh.get(ConnectorAccount, intercom_account.id)
+    assert row.status == "error", (row.status, row.last_error, row.sync_state)
+    assert len(emulator.request_log) < 10  # stopped, not looping
+
+
+def test_kill_and_resume_loses_and_duplicates_nothing(app, session, emulator, intercom_account, small_pages,
+                                                     monkeypatch) -> None:  # noqa: ANN001
+    seed(emulator, 9, 2)
+    original_read = IntercomConnector.read
+
+    def dying_read(self, state: dict[str, Any]):  # noqa: ANN001, ANN202
+        checkpoints = 0
+        for item in original_read(self, state):
+            yield item
+            if isinstance(item, Checkpoint) and item.state.get("phase") == "conversations":
+                checkpoints += 1
+                if checkpoints == 2:
+                    raise RuntimeError("killed")  # like kill -9: nothing after the last commit survives
+
+    monkeypatch.setattr(IntercomConnector, "read", dying_read)
+    with pytest.raises(RuntimeError, match="killed"):
+        sync(app, intercom_account.id)
+    partial = len(intercom_messages(session))
+    assert 0 < partial < 9 * 3
+    fresh_view(session)
+    state = session.get(ConnectorAccount, intercom_account.id).sync_state
+    assert state["phase"] == "conversations" and state["after"]
+
+    monkeypatch.setattr(IntercomConnector, "read", original_read)
+    emulator.request_log.clear()
+    assert sync(app, intercom_account.id).error == ""
+    messages = intercom_messages(session)
+    expected = {f"{cid}:source" for cid in emulator.conversations} | {
+        f"{cid}:{part['id']}" for cid, parts in emulator.parts.items() for part in parts
+    }
+    assert sorted(m.external_id for m in messages) == sorted(expected)
+    # The rerun resumed from the stored cursor instead of starting over.
+    first_list = next(path for _, path in emulator.request_log if path.startswith(("/conversations?", "/contacts?")))
+    assert first_list.startswith("/conversations?") and "starting_after=" in first_list
+
+
+def test_intercom_chat_and_mail_of_one_person_are_one_contact(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
+    ingest(
+        session,
+        InboundRecord(
+            channel="gmail",
+            external_id="gmail-msg-1",
+            contact=ContactIn(name="Anna Kowalska", email="anna.kowalska@firma.pl"),
+            message=MessageIn(external_id="gmail-msg-1", subject="Oferta", text="Prosze o oferte"),
+        ),
+    )
+    session.commit()
+    contact = emulator.add_contact(name="Anna Kowalska", email="Anna.Kowalska@firma.pl", role="lead")
+    emulator.add_conversation(contact["id"], "<p>Czy jest demo?</p>")
+    sync(app, intercom_account.id)
+    fresh_view(session)
+    contacts = live_contacts(session)
+    assert len(contacts) == 1
+    channels = set(session.exec(sa.select(Message.channel).where(Message.contact_id == contacts[0].id)).scalars())
+    assert channels == {"gmail", "intercom"}

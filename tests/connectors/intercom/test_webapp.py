@@ -1,0 +1,199 @@
+"""Intercom in the web app: OAuth install, signed webhooks (over real HTTP), Canvas Kit, replies."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from sqlmodel import Session, select
+
+from connectors.intercom.emulator import seed
+from core.ingest import ingest
+from core.models import ConnectorAccount, Contact, Message
+from core.schemas import ContactIn, InboundRecord, MessageIn
+from core.users import create_user
+from tests.connectors.intercom.conftest import CLIENT_SECRET
+
+
+def fresh_view(session: Session) -> None:
+    session.rollback()
+    session.expire_all()
+
+
+def sign_in(client, session: Session, role: str = "admin") -> int:  # noqa: ANN001
+    user = create_user(session, email=f"{role}-ic@leadhub.example", role=role, name=role.title(), password="pw-123456")
+    session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = str(user.id)
+        flask_session["_fresh"] = True
+    return user.id
+
+
+def messages(session: Session) -> list[Message]:
+    fresh_view(session)
+    return list(session.exec(select(Message).where(Message.channel == "intercom")).all())
+
+
+# --------------------------------------------------------------------------- OAuth install
+
+
+def test_install_stores_the_token_encrypted_and_backfills(app, client, session, emulator, intercom_settings) -> None:  # noqa: ANN001
+    seed(emulator, 2, 1)
+    sign_in(client, session)
+    start = client.get("/intercom/install")
+    assert start.status_code == 302
+    authorize = urlsplit(start.headers["Location"])
+    assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == emulator.url + "/oauth"
+    back = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)  # the "Authorize" click
+    callback = urlsplit(back.headers["Location"])
+    assert callback.path == "/intercom/oauth/callback" and "code" in parse_qs(callback.query)
+    done = client.get(f"{callback.path}?{callback.query}")
+    assert done.status_code == 302, done.get_data(as_text=True)
+    fresh_view(session)
+    account = session.exec(select(ConnectorAccount).where(ConnectorAccount.type == "intercom")).one()
+    assert account.label == emulator.workspace_name and account.external_id == emulator.workspace_id
+    token = app.extensions["leadhub.secretbox"].decrypt(account.credentials_encrypted)["access_token"]
+    assert token in emulator.tokens and token not in account.credentials_encrypted
+    assert account.config["admin_id"] == emulator.admin["id"]
+    assert len(messages(session)) == 2 * 2  # the first sync ran from the queue (immediate in tests)
+    assert emulator.spec_errors == []
+
+
+def test_install_refuses_a_foreign_state_and_non_admins(client, session, emulator, intercom_settings) -> None:  # noqa: ANN001
+    sign_in(client, session)
+    client.get("/intercom/install")
+    response = client.get("/intercom/oauth/callback?code=x&state=forged")
+    assert response.status_code == 400
+    assert session.exec(select(ConnectorAccount)).all() == []
+    client.get("/logout")
+    sign_in(client, session, role="rep")
+    assert client.get("/intercom/install").status_code == 403
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@pytest.fixture
+def leadhub_url(app, serve, intercom_settings) -> str:  # noqa: ANN001
+    return serve(app).url
+
+
+def test_webhook_signature_good_bad_missing(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    contact = emulator.add_contact(name="Web Hook", email="hook@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Need a quote</p>")
+    item = emulator.conversation_view(conversation["id"])
+    url = leadhub_url + "/webhooks/intercom"
+
+    bad = emulator.send_webhook(url, "conversation.user.created", item, secret="not-the-secret")
+    body = json.dumps(emulator.notification("conversation.user.created", item)).encode()
+    missing = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert (bad.status_code, missing.status_code) == (401, 401)
+    assert messages(session) == []
+
+    good = emulator.send_webhook(url, "conversation.user.created", item)
+    assert good.status_code == 200 and good.json()["queued"] == "conversation.user.created"
+    stored = messages(session)
+    assert [m.external_id for m in stored] == [f"{conversation['id']}:source"]
+    assert stored[0].text == "Need a quote"
+
+    ping = emulator.send_webhook(url, "ping", {"type": "ping", "message": "hello"})
+    assert ping.status_code == 200 and ping.json()["topic"] == "ping"
+    # A signed body that is not JSON is refused cleanly, not a 500.
+    assert emulator.send_webhook(url, "x", body=b"not json{").status_code == 400
+
+
+def test_webhook_replayed_ten_times_stores_one_message(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    contact = emulator.add_contact(name="Replay", email="replay@example.org", role="lead")
+    conversation = emulator.add_conversation(contact["id"], "<p>first</p>")
+    emulator.add_part(conversation["id"], "<p>admin answer</p>", author_type="admin")
+    body = json.dumps(emulator.notification("conversation.admin.replied",
+                                            emulator.conversation_view(conversation["id"]))).encode()
+    statuses = {emulator.send_webhook(leadhub_url + "/webhooks/intercom", "", body=body).status_code
+                for _ in range(10)}
+    assert statuses == {200}
+    stored = messages(session)
+    assert sorted(m.direction for m in stored) == ["in", "out"]
+    assert len(session.exec(select(Contact)).all()) == 1
+
+
+def test_contact_webhook_merges_with_existing_mail(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    ingest(session, InboundRecord(channel="gmail", external_id="m-1",
+                                  contact=ContactIn(name="Ewa Lis", email="ewa@lis.pl"),
+                                  message=MessageIn(external_id="m-1", text="hello")))
+    session.commit()
+    contact = emulator.add_contact(name="Ewa Lis", email="EWA@lis.pl", role="lead")
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "contact.lead.created", contact).status_code == 200
+    fresh_view(session)
+    contacts = session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()  # type: ignore[union-attr]
+    assert len(contacts) == 1
+
+
+# --------------------------------------------------------------------------- Canvas Kit
+
+
+def canvas_post(client, path: str, payload: dict, secret: str = CLIENT_SECRET):  # noqa: ANN001, ANN201
+    body = json.dumps(payload).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(path, data=body, headers={"Content-Type": "application/json", "X-Body-Signature": signature})
+
+
+def test_canvas_shows_the_lead_and_changes_its_stage(client, session, intercom_settings) -> None:  # noqa: ANN001
+    ingest(session, InboundRecord(channel="gmail", external_id="g-1",
+                                  contact=ContactIn(name="Olga Zima", email="olga@zima.pl", company="Zima"),
+                                  message=MessageIn(external_id="g-1", subject="Pricing for 40 seats", text="...")))
+    ingest(session, InboundRecord(channel="intercom", external_id="ic-1", scope="ws",
+                                  contact=ContactIn(email="olga@zima.pl", external_user_id="6abc"),
+                                  message=MessageIn(external_id="77:source", thread_id="77", text="chat")))
+    session.commit()
+    payload = {"workspace_id": "ws", "customer": {"type": "user", "id": "6abc", "email": "olga@zima.pl"},
+               "conversation": {"id": "77"}, "admin": {"id": "991"}}
+
+    response = canvas_post(client, "/intercom/canvas/initialize", payload)
+    assert response.status_code == 200
+    components = response.get_json()["canvas"]["content"]["components"]
+    flat = json.dumps(components)
+    assert "Olga Zima" in flat and "Stage: *new*" in flat and "Pricing for 40 seats" in flat
+    assert "gmail, intercom" in flat
+    contact_id = session.exec(select(Contact)).one().id
+    link = next(c for c in components if c.get("id") == "open_lead")["action"]["url"]
+    assert link.endswith(f"/contacts/{contact_id}")
+    assert {c["type"] for c in components} >= {"text", "list", "dropdown", "button"}
+
+    submit = canvas_post(client, "/intercom/canvas/submit",
+                         {**payload, "component_id": "save_stage", "input_values": {"stage": "sql"}})
+    assert submit.status_code == 200 and "Stage saved: sql" in json.dumps(submit.get_json())
+    fresh_view(session)
+    assert session.get(Contact, contact_id).stage == "sql"
+
+
+def test_canvas_signature_is_required(client, session, intercom_settings) -> None:  # noqa: ANN001
+    payload = {"customer": {"id": "6abc"}, "component_id": "save_stage", "input_values": {"stage": "sql"}}
+    assert canvas_post(client, "/intercom/canvas/initialize", payload, secret="wrong").status_code == 401
+    assert client.post("/intercom/canvas/submit", json=payload).status_code == 401
+    unknown = canvas_post(client, "/intercom/canvas/initialize", {"customer": {"id": "nobody"}})
+    assert "Not in leadhub yet" in json.dumps(unknown.get_json())
+
+
+# --------------------------------------------------------------------------- reply
+
+
+def test_reply_as_the_connected_admin_lands_on_the_timeline(app, client, session, emulator, intercom_account) -> None:  # noqa: ANN001
+    app.config["WTF_CSRF_ENABLED"] = False  # the inbox page sends the token; this test calls the route alone
+    contact = emulator.add_contact(name="Reply Me", email="reply.me@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Can you call me?</p>")
+    sign_in(client, session, role="rep")
+    response = client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": "Sure, at 3pm."})
+    assert response.status_code == 201, response.get_json()
+    last_part = emulator.parts[conversation["id"]][-1]
+    assert (last_part["author"]["type"], last_part["body"]) == ("admin", "Sure, at 3pm.")
+    stored = {m.external_id: m for m in messages(session)}
+    reply = stored[f"{conversation['id']}:{last_part['id']}"]
+    assert (reply.direction, reply.text) == ("out", "Sure, at 3pm.")
+    assert response.get_json()["message_id"] == reply.id
+    assert client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": " "}).status_code == 400
+    assert client.post("/intercom/conversations/abc/reply", json={"body": "x"}).status_code == 400
+    assert emulator.spec_errors == []

@@ -1,0 +1,461 @@
+"""Intercom in the web app: OAuth install, signed webhooks, the Canvas Kit inbox app, and replies.
+
+- `bp` (/intercom, signed-in people): install over OAuth (admins), the OAuth callback, reply to a conversation.
+- `hooks_bp` (called by Intercom, CSRF-exempt, authenticated by HMAC signatures instead of sessions):
+  `POST /webhooks/intercom` (X-Hub-Signature: sha1 HMAC of the raw body with the client secret, checked before
+  anything is parsed) and the Canvas Kit endpoints `POST /intercom/canvas/initialize|submit` (X-Body-Signature:
+  hex HMAC-SHA256 of the body with the client secret).
+Webhooks are acknowledged at once; the `intercom_notification` task ingests them (idempotent: a notification
+delivered ten times stores its messages once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from authlib.integrations.requests_client import OAuth2Session
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask_login import current_user, login_required
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from connectors.base import Quarantine
+from connectors.errors import ConnectorError
+from connectors.intercom.client import IntercomClient
+from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
+from core.identity import get_live_contact
+from core.ingest import IngestOptions, ingest
+from core.models import ConnectorAccount, Contact, Conversation, Identity, Message, Stage, User
+from core.normalize import InvalidIdentifier, normalize_email
+from webapp.auth import role_required
+from webapp.db import get_engine, get_session
+from webapp.queue import enqueue, task
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("intercom", __name__, url_prefix="/intercom")
+hooks_bp = Blueprint("intercom_hooks", __name__)
+
+CONVERSATION_TOPICS = {
+    "conversation.user.created",
+    "conversation.user.replied",
+    "conversation.admin.replied",
+    "conversation.admin.single.created",
+    "conversation.admin.closed",
+    "conversation.admin.noted",
+}
+CONTACT_TOPICS = {
+    "contact.created",
+    "contact.updated",
+    "contact.user.created",
+    "contact.user.updated",
+    "contact.lead.created",
+    "contact.lead.updated",
+    "contact.lead.signed_up",
+    "user.created",
+}
+OAUTH_STATE_KEY = "intercom_oauth_state"
+
+
+def _settings() -> dict[str, Any]:
+    return current_app.config["LEADHUB"]
+
+
+def _secret() -> str:
+    return str(_settings().get("INTERCOM_CLIENT_SECRET") or "")
+
+
+def _box():  # noqa: ANN202
+    return current_app.extensions["leadhub.secretbox"]
+
+
+def _options(actor: str) -> IngestOptions:
+    return IngestOptions(default_phone_region=_settings()["DEFAULT_PHONE_REGION"], actor=actor)
+
+
+# --------------------------------------------------------------------------- OAuth install
+
+
+def _oauth_client() -> OAuth2Session:
+    settings = _settings()
+    if not settings.get("INTERCOM_CLIENT_ID") or not _secret():
+        abort(400, "Intercom is not configured: set LEADHUB_INTERCOM_CLIENT_ID and LEADHUB_INTERCOM_CLIENT_SECRET")
+    return OAuth2Session(
+        settings["INTERCOM_CLIENT_ID"],
+        _secret(),
+        # Built from LEADHUB_BASE_URL: the address registered with Intercom, whatever host the admin used.
+        redirect_uri=settings["BASE_URL"].rstrip("/") + url_for("intercom.oauth_callback"),
+        token_endpoint_auth_method="client_secret_post",
+    )
+
+
+@bp.get("/install")
+@role_required("admin")
+def install():  # noqa: ANN201
+    client = _oauth_client()
+    uri, state = client.create_authorization_url(_settings()["INTERCOM_AUTHORIZE_URL"])
+    session[OAUTH_STATE_KEY] = state
+    return redirect(uri)
+
+
+@bp.get("/oauth/callback")
+@role_required("admin")
+def oauth_callback():  # noqa: ANN201
+    expected = session.pop(OAUTH_STATE_KEY, None)
+    if not expected or request.args.get("state") != expected:
+        abort(400, "The Intercom sign-in expired or did not start here; install again.")
+    if request.args.get("error") or not request.args.get("code"):
+        abort(400, f"Intercom did not grant access: {request.args.get('error') or 'no code'}")
+    client = _oauth_client()
+    try:
+        token = client.fetch_token(_settings()["INTERCOM_TOKEN_URL"], code=request.args["code"])
+    except Exception as exc:  # noqa: BLE001 - authlib raises several types; the admin needs the reason
+        log.warning("Intercom token exchange failed: %s", exc)
+        abort(400, f"Intercom token exchange failed: {exc}")
+    access_token = token.get("access_token") or token.get("token")
+    if not access_token:
+        abort(400, "Intercom returned no access token")
+    try:
+        me = IntercomClient(access_token, base_url=_settings()["INTERCOM_API_URL"], max_tries=3).me()
+    except ConnectorError as exc:
+        abort(400, f"Intercom refused the new token: {exc}")
+    app_info = me.get("app") or {}
+    workspace_id = str(app_info.get("id_code") or "")
+    if not workspace_id:
+        abort(400, "Intercom did not name the workspace")
+    account = install_account(
+        get_session(),
+        workspace_id=workspace_id,
+        workspace_name=str(app_info.get("name") or workspace_id),
+        admin=me,
+        access_token=access_token,
+        owner_id=current_user.id,
+    )
+    try:
+        enqueue("sync_account", account.id)
+    except Exception:  # noqa: BLE001 - the install stands; the scheduler or a manual sync will back-fill
+        log.exception("could not start the first Intercom sync")
+    flash(f"Intercom workspace {account.label} connected; its contacts and chats are being imported.", "ok")
+    return redirect(url_for("home.index"))
+
+
+def install_account(
+    db: Session, *, workspace_id: str, workspace_name: str, admin: dict[str, Any], access_token: str, owner_id: int | None
+) -> ConnectorAccount:
+    """Create or refresh the workspace's account; the token is stored encrypted, never in clear."""
+    account = db.exec(
+        select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL, ConnectorAccount.external_id == workspace_id)
+    ).first()
+    if account is None:
+        account = ConnectorAccount(type=CHANNEL, external_id=workspace_id)
+    account.label = workspace_name[:320]
+    account.owner_id = owner_id
+    account.credentials_encrypted = _box().encrypt({"access_token": access_token})
+    account.config = {
+        "workspace_id": workspace_id,
+        "admin_id": str(admin.get("id") or ""),
+        "admin_email": str(admin.get("email") or ""),
+    }
+    account.status = "healthy"
+    account.last_error = ""
+    db.add(account)
+    db.commit()
+    db.refresh(account)
+    return account
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
+    if not secret or not header or not header.startswith("sha1="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha1="):].strip().lower())
+
+
+@hooks_bp.post("/webhooks/intercom")
+def webhook():  # noqa: ANN201
+    body = request.get_data(cache=False)  # the raw bytes: the signature covers exactly these
+    if not valid_hub_signature(_secret(), body, request.headers.get("X-Hub-Signature")):
+        return jsonify({"error": "invalid or missing X-Hub-Signature"}), 401
+    try:
+        notification = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return jsonify({"error": "the body is not JSON"}), 400
+    if not isinstance(notification, dict):
+        return jsonify({"error": "the body is not a JSON object"}), 400
+    topic = str(notification.get("topic") or "")
+    if topic == "ping":
+        return jsonify({"ok": True, "topic": "ping"})
+    if topic not in CONVERSATION_TOPICS and topic not in CONTACT_TOPICS:
+        return jsonify({"ok": True, "ignored": topic})
+    item = (notification.get("data") or {}).get("item") if isinstance(notification.get("data"), dict) else None
+    if not isinstance(item, dict):
+        return jsonify({"error": "data.item is missing"}), 400
+    enqueue(
+        "intercom_notification",
+        {"id": notification.get("id"), "topic": topic, "app_id": notification.get("app_id"), "item": item},
+    )
+    return jsonify({"ok": True, "queued": topic})
+
+
+@task("intercom_notification", retries=3, retry_delay=10)
+def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
+    """Ingest one webhook's item (a conversation with its parts, or a contact). Idempotent."""
+    workspace = str(notification.get("app_id") or "")
+    item = notification.get("item") or {}
+    with Session(get_engine(), expire_on_commit=False) as db:
+        account = db.exec(
+            select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL, ConnectorAccount.external_id == workspace)
+        ).first()
+        try:
+            if notification.get("topic") in CONTACT_TOPICS:
+                records: list[Any] = contact_records(item, workspace)
+            else:
+                records = conversation_records(item, workspace)
+        except ValidationError as exc:
+            log.warning("Intercom notification %s skipped: %s", notification.get("id"), exc)
+            return {"skipped": str(exc)[:300]}
+        created = 0
+        for record in records:
+            if isinstance(record, Quarantine):
+                log.warning("Intercom notification %s: %s", notification.get("id"), record.reason)
+                continue
+            if account is not None:
+                record.account_id, record.owner_id = account.id, account.owner_id
+            result = ingest(db, record, options=_options(f"webhook:{notification.get('topic')}"))
+            created += result.status == "created" and record.message is not None
+        if account is not None and created:
+            account.messages_synced += created
+            db.add(account)
+        db.commit()
+    return {"records": len(records), "created": created}
+
+
+# --------------------------------------------------------------------------- Canvas Kit inbox app
+
+
+def valid_body_signature(secret: str, body: bytes, header: str | None) -> bool:
+    if not secret or not header:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.strip().lower())
+
+
+def _canvas_request() -> dict[str, Any]:
+    body = request.get_data(cache=True)
+    if not valid_body_signature(_secret(), body, request.headers.get("X-Body-Signature")):
+        abort(401, "invalid or missing X-Body-Signature")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        abort(400, "the body is not JSON")
+    if not isinstance(data, dict):
+        abort(400, "the body is not a JSON object")
+    return data
+
+
+def _canvas_person(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The conversation's customer: (Intercom contact id, email) from the request's customer/contact."""
+    for key in ("customer", "contact", "user"):
+        person = data.get(key)
+        if isinstance(person, dict) and person.get("id"):
+            return str(person["id"]), person.get("email") or None
+    conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else {}
+    contacts = ((conversation or {}).get("contacts") or {}).get("contacts") or []
+    if contacts and isinstance(contacts[0], dict):
+        return (str(contacts[0].get("id")) if contacts[0].get("id") else None), None
+    return None, None
+
+
+def find_lead(db: Session, intercom_id: str | None, email: str | None) -> Contact | None:
+    keys: list[tuple[str, str]] = []
+    if intercom_id:
+        keys.append((CHANNEL, intercom_id))
+    if email:
+        try:
+            keys.append(("email", normalize_email(email).value))
+        except InvalidIdentifier:
+            pass
+    for kind, value in keys:
+        row = db.exec(select(Identity).where(Identity.kind == kind, Identity.value == value)).first()
+        if row is not None:
+            return get_live_contact(db, row.contact_id)
+    return None
+
+
+def lead_canvas(db: Session, contact: Contact | None, *, notice: str = "") -> dict[str, Any]:
+    if contact is None:
+        components: list[dict[str, Any]] = [
+            {"type": "text", "text": "*Not in leadhub yet*", "style": "header"},
+            {"type": "text", "text": "This person has no lead in leadhub; the next sync or webhook adds them."},
+        ]
+        return {"canvas": {"content": {"components": components}}}
+    from core.contacts import summarize_contacts
+
+    summary = summarize_contacts(db, [contact])[0]
+    owner = db.get(User, contact.owner_id) if contact.owner_id else None
+    touches = db.exec(
+        select(Message)
+        .where(Message.contact_id == contact.id, Message.channel != CHANNEL)
+        .order_by(col(Message.sent_at).desc().nulls_last(), col(Message.id).desc())
+        .limit(5)
+    ).all()
+    link = _settings()["BASE_URL"].rstrip("/") + f"/contacts/{contact.id}"
+    components = [
+        {"type": "text", "text": f"*{contact.display_name or 'Unnamed lead'}*"
+                                 + (f" · {contact.company}" if contact.company else ""), "style": "header"},
+        {"type": "text", "text": f"Stage: *{contact.stage}* · Temperature: *{contact.temperature}* · "
+                                 f"Score: *{contact.score}*"},
+        {"type": "text", "text": f"Owner: {owner.name or owner.email if owner else 'unassigned'}"},
+        {"type": "text", "text": "Channels: " + (", ".join(summary["channels"]) or "none")},
+    ]
+    if touches:
+        components.append({"type": "text", "text": "*Latest touches from other channels*"})
+        components.append(
+            {
+                "type": "list",
+                "items": [
+                    {
+                        "type": "item",
+                        "id": f"message-{m.id}",
+                        "title": (m.subject or m.text or "(no text)")[:80],
+                        "subtitle": f"{m.channel} · {'in' if m.direction == 'in' else 'out'} · "
+                                    f"{m.sent_at:%Y-%m-%d}" if m.sent_at else f"{m.channel}",
+                    }
+                    for m in touches
+                ],
+            }
+        )
+    else:
+        components.append({"type": "text", "text": "No touches from other channels yet."})
+    components += [
+        {
+            "type": "dropdown",
+            "id": "stage",
+            "label": "Stage",
+            "value": contact.stage,
+            "options": [{"type": "option", "id": stage.value, "text": stage.value} for stage in Stage],
+        },
+        {"type": "button", "id": "save_stage", "label": "Save stage", "style": "primary", "action": {"type": "submit"}},
+        {"type": "button", "id": "open_lead", "label": "Open in leadhub", "style": "secondary",
+         "action": {"type": "url", "url": link}},
+    ]
+    if notice:
+        components.append({"type": "text", "text": notice, "style": "muted"})
+    return {"canvas": {"content": {"components": components}, "stored_data": {"contact_id": contact.id}}}
+
+
+@hooks_bp.post("/intercom/canvas/initialize")
+def canvas_initialize():  # noqa: ANN201
+    data = _canvas_request()
+    db = get_session()
+    return jsonify(lead_canvas(db, find_lead(db, *_canvas_person(data))))
+
+
+@hooks_bp.post("/intercom/canvas/submit")
+def canvas_submit():  # noqa: ANN201
+    data = _canvas_request()
+    db = get_session()
+    contact = find_lead(db, *_canvas_person(data))
+    notice = ""
+    if contact is not None and data.get("component_id") == "save_stage":
+        values = data.get("input_values") if isinstance(data.get("input_values"), dict) else {}
+        stage = values.get("stage")
+        if stage in {s.value for s in Stage}:
+            contact.stage = stage
+            db.add(contact)
+            db.commit()
+            notice = f"Stage saved: {stage}"
+        else:
+            notice = "Choose a stage first."
+    return jsonify(lead_canvas(db, contact, notice=notice))
+
+
+# --------------------------------------------------------------------------- reply
+
+
+class ReplyError(Exception):
+    pass
+
+
+def _account_for(db: Session, conversation_id: str, account_id: int | None) -> ConnectorAccount:
+    query = select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL)
+    if account_id is not None:
+        account = db.exec(query.where(ConnectorAccount.id == account_id)).first()
+        if account is None:
+            raise ReplyError(f"no Intercom account {account_id}")
+        return account
+    scope = db.exec(
+        sa.select(Conversation.scope).where(Conversation.channel == CHANNEL, Conversation.external_id == conversation_id)
+    ).scalars().first()
+    if scope:
+        account = db.exec(query.where(ConnectorAccount.external_id == scope)).first()
+        if account is not None:
+            return account
+    accounts = db.exec(query).all()
+    if len(accounts) != 1:
+        raise ReplyError("say which Intercom account (account_id): none or several are connected")
+    return accounts[0]
+
+
+def reply_to_conversation(
+    db: Session, *, conversation_id: str, body: str, account_id: int | None = None, actor: str = "reply"
+) -> dict[str, Any]:
+    """Reply as the connected admin and record the reply on the lead's timeline (direction out)."""
+    account = _account_for(db, conversation_id, account_id)
+    token = _box().decrypt(account.credentials_encrypted).get("access_token") if account.credentials_encrypted else None
+    if not token:
+        raise ReplyError("the Intercom account has no token: install the app again")
+    client = IntercomClient(token, base_url=_settings()["INTERCOM_API_URL"], max_tries=3)
+    admin_id = (account.config or {}).get("admin_id") or str(client.me().get("id") or "")
+    conversation = client.reply_as_admin(conversation_id, admin_id=admin_id, body=body)
+    workspace = (account.config or {}).get("workspace_id") or account.external_id
+    parts = ((conversation.get("conversation_parts") or {}).get("conversation_parts")) or []
+    reply_external_id = f"{conversation_id}:{parts[-1]['id']}" if parts else None
+    stored: dict[str, Any] = {"conversation_id": conversation_id, "external_id": reply_external_id}
+    for record in conversation_records(conversation, workspace):
+        if isinstance(record, Quarantine):
+            raise ReplyError(record.reason)
+        record.account_id, record.owner_id = account.id, account.owner_id
+        result = ingest(db, record, options=_options(actor))
+        if record.message is not None and record.message.external_id == reply_external_id:
+            stored.update(message_id=result.message_id, contact_id=result.contact_id)
+    db.commit()
+    return stored
+
+
+@bp.post("/conversations/<conversation_id>/reply")
+@login_required
+def reply(conversation_id: str):  # noqa: ANN201
+    data = request.get_json(silent=True) if request.is_json else request.form
+    data = data if isinstance(data, dict) or hasattr(data, "get") else {}
+    text = str(data.get("body") or "").strip()
+    if not conversation_id.isdigit():
+        return jsonify({"error": "conversation id must be Intercom's numeric id"}), 400
+    if not text:
+        return jsonify({"error": "body is required"}), 400
+    raw_account = data.get("account_id")
+    try:
+        account_id = int(raw_account) if raw_account not in (None, "") else None
+    except (TypeError, ValueError):
+        return jsonify({"error": "account_id must be a number"}), 400
+    try:
+        stored = reply_to_conversation(
+            get_session(), conversation_id=conversation_id, body=text, account_id=account_id,
+            actor=f"reply:{current_user.id}",
+        )
+    except ReplyError as exc:
+        return jsonify({"error": str(exc)}), 400
+    except ConnectorError as exc:
+        return jsonify({"error": f"Intercom refused the reply: {exc}"}), 502
+    if request.is_json:
+        return jsonify(stored), 201
+    flash("Reply sent to Intercom.", "ok")
+    return redirect(request.referrer or url_for("home.index"))
