@@ -82,6 +82,19 @@ def normalize_message_id(value: str | None) -> str:
     return f"{left}@{right.lower()}" if sep and left else core
 
 
+def _clean(value: str) -> str:
+    """Raw 8-bit header bytes (RFC 6532 UTF-8, or a legacy charset) arrive as surrogate escapes: decode them."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "surrogateescape")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")
+
+
 def _header(msg: Message, name: str) -> str:
     """A header as text; a malformed one must not take the whole message down."""
     try:
@@ -92,7 +105,7 @@ def _header(msg: Message, name: str) -> str:
     if value is None:
         return ""
     try:
-        return str(value).strip()
+        return _clean(str(value)).strip()
     except Exception:  # noqa: BLE001
         return ""
 
@@ -101,12 +114,13 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
-            return [Address(a.display_name or "", a.addr_spec or "") for a in header.addresses if a.addr_spec]
+            return [Address(_clean(a.display_name or ""), _clean(a.addr_spec or "")) for a in header.addresses
+                    if a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
     raw = [str(v) for v in (msg.get_all(name, failobj=[]) or [])] if hasattr(msg, "get_all") else []
     pairs = email.utils.getaddresses(raw)
-    return [Address(n, a) for n, a in pairs if a and "@" in a]
+    return [Address(_clean(n), _clean(a)) for n, a in pairs if a and "@" in a]
 
 
 def _message_ids(value: str) -> list[str]:
