@@ -50,4 +50,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
+    from webapp import gmail
+
+    app.register_blueprint(gmail.bp)
+    # Pub/Sub pushes carry a shared token, not a session: CSRF does not apply.
+    auth.csrf.exempt(gmail.webhooks_bp)
+    app.register_blueprint(gmail.webhooks_bp)
     return app

@@ -25,9 +25,21 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Gmail (defaults are Google's real endpoints; tests and the demo point them at the emulator)
+    "GOOGLE_CLIENT_ID": "",
+    "GOOGLE_CLIENT_SECRET": "",
+    "GOOGLE_AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+    "GOOGLE_TOKEN_URL": "https://oauth2.googleapis.com/token",
+    "GOOGLE_REVOKE_URL": "https://oauth2.googleapis.com/revoke",
+    "GMAIL_API_URL": "https://gmail.googleapis.com/",
+    "GMAIL_BACKFILL_DAYS": 90,
+    "GMAIL_QUOTA_PER_MINUTE": 15000,
+    "GMAIL_PUBSUB_TOPIC": "",  # projects/<p>/topics/<t>; empty: no users.watch, scheduled syncs only
+    "GMAIL_PUSH_TOKEN": "",  # the ?token= Pub/Sub push subscriptions must carry; empty: push endpoint refuses
+    "COMPANY_DOMAINS": "",  # comma separated; mail from these is internal, never an inquiry
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES"}
+_INT_KEYS = {"MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS", "GMAIL_QUOTA_PER_MINUTE"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001

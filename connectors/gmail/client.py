@@ -151,6 +151,8 @@ class GmailClient:
         self.batch_uri = config.api_url + "batch/gmail/v1"
         self.bucket = TokenBucket(config.quota_per_minute, sleep=sleep)
         self.calls: dict[str, int] = {}
+        self._users: Any = None
+        self._messages: Any = None
 
     # -------------------------------------------------------------- plumbing
 
@@ -196,7 +198,16 @@ class GmailClient:
 
     @property
     def users(self) -> Any:
-        return self.service.users()
+        # Building a discovery Resource is costly (thousands of calls): build each once.
+        if self._users is None:
+            self._users = self.service.users()
+            self._messages = self._users.messages()
+        return self._users
+
+    @property
+    def messages(self) -> Any:
+        self.users  # noqa: B018 - builds both
+        return self._messages
 
     def profile(self) -> dict[str, Any]:
         return self.call("users.getProfile", lambda: self.users.getProfile(userId="me"))
@@ -208,7 +219,7 @@ class GmailClient:
             kwargs["pageToken"] = page_token
         if labels:
             kwargs["labelIds"] = labels
-        return self.call("messages.list", lambda: self.users.messages().list(**kwargs))
+        return self.call("messages.list", lambda: self.messages.list(**kwargs))
 
     def history_page(self, *, start_history_id: str, page_token: str | None, size: int = 500) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"userId": "me", "startHistoryId": start_history_id,
@@ -248,7 +259,7 @@ class GmailClient:
                         kwargs: dict[str, Any] = {"userId": "me", "id": message_id, "format": fmt}
                         if metadata_headers:
                             kwargs["metadataHeaders"] = metadata_headers
-                        batch.add(self.users.messages().get(**kwargs), request_id=message_id)
+                        batch.add(self.messages.get(**kwargs), request_id=message_id)
                     self._once("batch", batch)
 
                 with_retries(send, max_tries=self.config.max_tries, sleep=self.sleep)
@@ -270,7 +281,7 @@ class GmailClient:
         body: dict[str, Any] = {"raw": raw_b64}
         if thread_id:
             body["threadId"] = thread_id
-        return self.call("messages.send", lambda: self.users.messages().send(userId="me", body=body))
+        return self.call("messages.send", lambda: self.messages.send(userId="me", body=body))
 
     def watch(self, topic: str, label_ids: list[str] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"topicName": topic, "labelIds": label_ids or ["INBOX"]}

@@ -101,7 +101,7 @@ class Mailbox:
             thread_id: str = "") -> Entry:
         self.history_id += 1
         gid = f"{self.history_id:016x}"
-        entry = Entry(gid, thread_id or gid, self.history_id, internal_date or 1_760_000_000_000 + len(self.entries),
+        entry = Entry(gid, thread_id or gid, self.history_id, internal_date or int(time.time() * 1000),
                       labels, source)
         self.by_id[gid] = len(self.entries)
         self.entries.append(entry)

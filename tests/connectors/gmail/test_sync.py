@@ -80,9 +80,9 @@ def test_history_404_resyncs_window_without_duplicates(emulator: Emulator, make_
 
 def test_kill_and_resume_loses_and_duplicates_nothing(emulator: Emulator, make_account: Callable, sync: Callable,
                                                       engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    emulator.generate("rep@acme.example", 300)
+    emulator.generate("rep@acme.example", 120)
     account_id = make_account()
-    monkeypatch.setattr("connectors.gmail.LIST_PAGE", 40)
+    monkeypatch.setattr("connectors.gmail.LIST_PAGE", 20)
     original = GmailConnector._fetch
     calls = {"n": 0}
 
@@ -97,7 +97,7 @@ def test_kill_and_resume_loses_and_duplicates_nothing(emulator: Emulator, make_a
     with pytest.raises(SystemExit):
         sync(account_id)
     stored_before = count(engine, Message)
-    assert 0 < stored_before < expected_stored(300)
+    assert 0 < stored_before < expected_stored(120)
     state = account(engine, account_id).sync_state
     assert state["mode"] == "full" and state["page_token"]
     with Session(engine) as session:  # the crashed worker's lease would block a rerun until it expires
@@ -107,7 +107,7 @@ def test_kill_and_resume_loses_and_duplicates_nothing(emulator: Emulator, make_a
         session.commit()
     monkeypatch.setattr(GmailConnector, "_fetch", original)
     assert sync(account_id).error == ""
-    assert count(engine, Message) == expected_stored(300)
+    assert count(engine, Message) == expected_stored(120)
     with Session(engine) as session:
         ids = session.exec(select(Message.external_id)).all()
         assert len(ids) == len(set(ids))
@@ -115,12 +115,12 @@ def test_kill_and_resume_loses_and_duplicates_nothing(emulator: Emulator, make_a
 
 def test_ten_percent_faults_still_complete(emulator: Emulator, make_account: Callable, sync: Callable,
                                            engine: sa.Engine) -> None:
-    emulator.generate("rep@acme.example", 200)
+    emulator.generate("rep@acme.example", 100)
     emulator.faults.rate = 0.10
     account_id = make_account()
     report = sync(account_id)
     assert report.error == "", report.error
-    assert count(engine, Message) == expected_stored(200)
+    assert count(engine, Message) == expected_stored(100)
     assert count(engine, QuarantinedItem) == 0
 
 
