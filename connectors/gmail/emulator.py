@@ -44,13 +44,22 @@ class Entry:
     source: Path | int | bytes  # a file, a generator seed, or bytes (sent mail)
 
 
+_FIRST = ["Anna", "Piotr", "Olga", "John", "Maria", "Łukasz", "Ivan", "Chen", "Zofia", "Marek", "Elena", "Tomasz",
+          "Sara", "David", "Katarzyna", "Paweł", "Natalia", "Igor", "Emma", "Jan"]
+_SYLLABLES = ["kow", "nov", "ski", "ber", "lan", "mar", "tin", "ova", "ich", "son", "dor", "wic", "zak", "pol",
+              "ren", "gar", "mil", "ter", "sha", "vin"]
+_DOMAINS = ["client.pl", "example.org", "firma.com.pl", "corp.example", "shop.example", "mail.example"]
+
+
 def generated_raw(seed: int, mailbox: str) -> bytes:
-    """A deterministic realistic inquiry (some of them bulk, some replies in a thread)."""
+    """A deterministic realistic inquiry. People write several times (one correspondent per ~5 messages);
+    every 20th message is bulk mail."""
+    person = random.Random(seed // 5 * 7919)
+    first = person.choice(_FIRST)
+    last = "".join(person.choice(_SYLLABLES) for _ in range(3)).capitalize()
+    domain = person.choice(_DOMAINS)
+    address = f"{first.lower()}.{last.lower()}@{domain}".encode("ascii", "ignore").decode()
     rng = random.Random(seed)
-    first = rng.choice(["Anna", "Piotr", "Olga", "John", "Maria", "Łukasz", "Ivan", "Chen"])
-    last = rng.choice(["Nowak", "Kowalski", "Ivanova", "Smith", "García", "Müller", "Li"])
-    domain = rng.choice(["client.pl", "example.org", "firma.com.pl", "corp.example", "shop.example"])
-    address = f"{first.lower()}.{last.lower()}{seed % 5000}@{domain}".encode("ascii", "ignore").decode()
     bulk = "List-Unsubscribe: <mailto:unsub@shop.example>\r\n" if seed % 20 == 0 else ""
     date = email.utils.format_datetime(datetime.fromtimestamp(1_760_000_000 + seed * 37, tz=UTC))
     body = (
