@@ -51,6 +51,8 @@ class ConnectorContext:
     config: dict[str, Any] = field(default_factory=dict)
     owner_id: int | None = None
     save_credentials: Any = None  # callable(dict) -> None
+    # Read-only: whether an email address already belongs to a contact (for "attach to existing leads only").
+    is_known_email: Any = None  # callable(str) -> bool
 
     def store_credentials(self, credentials: dict[str, Any]) -> None:
         self.credentials = credentials

@@ -22,6 +22,7 @@ from sqlmodel import Session, col
 from connectors.base import Checkpoint, ConnectorContext, Quarantine, get
 from connectors.errors import ConnectorError, ReconnectNeeded
 from core.crypto import SecretBox
+from core.identity import email_is_known
 from core.ingest import IngestError, IngestOptions, ingest
 from core.models import ConnectorAccount, QuarantinedItem, utcnow
 from core.schemas import InboundRecord
@@ -101,6 +102,10 @@ def build_context(
                 own.add(row)
                 own.commit()
 
+    def is_known_email(address: str) -> bool:
+        # The sync's own session: records ingested earlier in this batch count too.
+        return email_is_known(session, address)
+
     return ConnectorContext(
         account_id=account.id,
         settings=settings,
@@ -108,6 +113,7 @@ def build_context(
         config=dict(account.config or {}),
         owner_id=account.owner_id,
         save_credentials=save,
+        is_known_email=is_known_email,
     )
 
 

@@ -23,7 +23,7 @@ from core.models import (
     Temperature,
     utcnow,
 )
-from core.normalize import fold_name
+from core.normalize import InvalidIdentifier, fold_name, normalize_email
 
 MAX_ALIASES = 20
 # Candidates compared per contact: a very common name must not make one ingest compare against thousands.
@@ -50,6 +50,16 @@ def resolve_contact_id(session: Session, contact_id: int) -> int | None:
             return contact.id
         current = contact.merged_into
     raise IdentityError(f"merge cycle at contact {contact_id}")
+
+
+def email_is_known(session: Session, address: str) -> bool:
+    """Read-only: whether a live contact already has this email identity ("attach to existing leads only")."""
+    try:
+        value = normalize_email(address).value
+    except InvalidIdentifier:
+        return False
+    row = session.exec(select(Identity).where(Identity.kind == "email", Identity.value == value)).first()
+    return row is not None and get_live_contact(session, row.contact_id) is not None
 
 
 def get_live_contact(session: Session, contact_id: int) -> Contact | None:

@@ -74,4 +74,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Intercom authenticates its webhook and Canvas Kit calls with HMAC signatures, not cookies.
     auth.csrf.exempt(intercom.hooks_bp)
     app.register_blueprint(intercom.hooks_bp)
+    from webapp import gmail
+
+    app.register_blueprint(gmail.bp)
+    # Pub/Sub pushes carry a shared token, not a session: CSRF does not apply.
+    auth.csrf.exempt(gmail.webhooks_bp)
+    app.register_blueprint(gmail.webhooks_bp)
     return app

@@ -49,9 +49,23 @@ DEFAULTS: dict[str, Any] = {
     "INTERCOM_API_URL": "https://api.intercom.io",
     "INTERCOM_AUTHORIZE_URL": "https://app.intercom.com/oauth",
     "INTERCOM_TOKEN_URL": "https://api.intercom.io/auth/eagle/token",
+    # Gmail (defaults are Google's real endpoints; tests and the demo point them at the emulator).
+    # GOOGLE_CLIENT_ID / _SECRET above serve both Google sign-in and Gmail connect.
+    "GOOGLE_AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+    "GOOGLE_TOKEN_URL": "https://oauth2.googleapis.com/token",
+    "GOOGLE_REVOKE_URL": "https://oauth2.googleapis.com/revoke",
+    "GMAIL_API_URL": "https://gmail.googleapis.com/",
+    "GMAIL_BACKFILL_DAYS": 90,
+    "GMAIL_QUOTA_PER_MINUTE": 15000,
+    "GMAIL_PUBSUB_TOPIC": "",  # projects/<p>/topics/<t>; empty: no users.watch, scheduled syncs only
+    "GMAIL_PUSH_TOKEN": "",  # the ?token= Pub/Sub push subscriptions must carry; empty: push endpoint refuses
+    "COMPANY_DOMAINS": "",  # comma separated; mail from these is internal, never an inquiry
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES"}
+_INT_KEYS = {
+    "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
+    "GMAIL_QUOTA_PER_MINUTE",
+}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001

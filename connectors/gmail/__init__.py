@@ -1,0 +1,305 @@
+"""The Gmail connector: a rep's mailbox -> inquiries and their threads, full back-fill then incremental history.
+
+Cursor (ConnectorAccount.sync_state):
+  {"mode": "full", "history_id": H, "after": epoch, "page_token": T|None, "skipped": n}  during a back-fill
+  {"mode": "incremental", "history_id": H, "skipped": n}                                 afterwards
+H is taken from getProfile BEFORE the back-fill lists anything, so mail arriving meanwhile is in the history.
+A Checkpoint follows the records of each page; a crash resumes at the last committed page, and ingest's
+idempotency absorbs the page delivered twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
+from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
+from connectors.gmail.inquiry import Decision, InquiryRules, classify
+from connectors.gmail.mime import MimeError, ParsedMail, parse_message
+from core.schemas import ContactIn, InboundRecord, MessageIn
+
+DEFAULT_BACKFILL_DAYS = 90
+MAX_DEFERRED = 20_000
+_DEFER: Any = object()
+LIST_PAGE = 500
+RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "List-Unsubscribe", "List-Id", "Precedence",
+                     "Auto-Submitted", "Content-Type", "Return-Path", "X-Failed-Recipients"]
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+@register
+class GmailConnector(Connector):
+    type: ClassVar[str] = "gmail"
+    title: ClassVar[str] = "Gmail"
+    description: ClassVar[str] = "Each rep connects their mailbox; inquiries and whole threads become leads."
+    config_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("backfill_days", "Back-fill window (days)", default=str(DEFAULT_BACKFILL_DAYS)),
+        ConfigField("only_labels", "Only messages with these label ids (comma separated)"),
+        ConfigField("company_domains", "Company domains (comma separated)"),
+        ConfigField("outbound_creates_leads", "Outbound mail to unknown people creates leads (yes/no)", default="no"),
+    )
+    # Tests swap this for a no-op so retries do not wait.
+    sleep = staticmethod(time.sleep)
+
+    def __init__(self, context: Any):
+        super().__init__(context)
+        self._client: GmailClient | None = None
+        self.mailbox = ""
+        # Attach-only mail whose lead was not stored yet (the list is newest first): looked at again at the end.
+        self._deferred: list[str] = []
+        self._final_pass = False
+
+    # -------------------------------------------------------------- set-up
+
+    @property
+    def client(self) -> GmailClient:
+        if self._client is None:
+            self._client = GmailClient(
+                GmailSettings.from_settings(self.context.settings),
+                self.context.credentials,
+                save_credentials=self.context.store_credentials,
+                sleep=self.sleep,
+            )
+        return self._client
+
+    def _setting(self, key: str, default: Any = None) -> Any:
+        if key in self.context.config and self.context.config[key] not in (None, ""):
+            return self.context.config[key]
+        return self.context.settings.get("GMAIL_" + key.upper(), default)
+
+    def rules(self) -> InquiryRules:
+        domains = _split(self.context.config.get("company_domains")) + _split(
+            self.context.settings.get("COMPANY_DOMAINS")
+        )
+        return InquiryRules.build(domains, _split(self._setting("only_labels", "")), self.mailbox)
+
+    def backfill_after(self) -> int:
+        days = int(self._setting("backfill_days", DEFAULT_BACKFILL_DAYS) or DEFAULT_BACKFILL_DAYS)
+        now = self.context.config.get("now_epoch") or time.time()  # tests pin the clock
+        return int(now - days * 86400)
+
+    def check(self) -> None:
+        self.client.profile()
+
+    # -------------------------------------------------------------- reading
+
+    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+        profile = self.client.profile()
+        self.mailbox = profile.get("emailAddress", "")
+        self._rules = self.rules()
+        skipped = int(state.get("skipped", 0))
+        if state.get("mode") == "incremental" and state.get("history_id"):
+            try:
+                yield from self._incremental(dict(state))
+                return
+            except HistoryExpired:
+                # The stored history id is too old: back-fill the window again (ingest drops what it knows).
+                state = {"skipped": skipped, "full_syncs": state.get("full_syncs", 1)}
+        if state.get("mode") != "full":
+            state = {"mode": "full", "history_id": profile["historyId"], "after": self.backfill_after(),
+                     "page_token": None, "skipped": skipped, "full_syncs": int(state.get("full_syncs", 0)) + 1}
+            yield Checkpoint(dict(state))
+        yield from self._full(state)
+
+    def _full(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+        seen: set[str] = set()
+        while True:
+            page = self.client.list_page(query=f"after:{state['after']}", page_token=state.get("page_token"),
+                                         size=LIST_PAGE)
+            ids = [m["id"] for m in page.get("messages", [])]
+            yield from self._fetch(ids, state)
+            token = page.get("nextPageToken")
+            if token and token in seen:
+                from connectors.errors import PaginationError
+
+                raise PaginationError(f"messages.list repeated page token {token[:40]!r}")
+            if not token:
+                break
+            seen.add(token)
+            state["page_token"] = token
+            yield Checkpoint(dict(state))
+        if self._deferred:
+            self._final_pass = True
+            deferred, self._deferred = self._deferred, []
+            before = state["skipped"]
+            yield from self._fetch(deferred, state)
+            state["skipped"] = before  # they were counted as skipped already
+        yield Checkpoint({"mode": "incremental", "history_id": state["history_id"], "skipped": state["skipped"],
+                          "full_syncs": state.get("full_syncs", 1),
+                          "last_full_sync_at": datetime.now(UTC).isoformat()})
+
+    def _incremental(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+        page_token: str | None = None
+        start = str(state["history_id"])
+        while True:
+            page = self.client.history_page(start_history_id=start, page_token=page_token)
+            ids: list[str] = []
+            last_record = None
+            for entry in page.get("history", []):
+                last_record = entry.get("id", last_record)
+                for added in entry.get("messagesAdded", []):
+                    message = added.get("message", {})
+                    if "DRAFT" not in message.get("labelIds", []):
+                        ids.append(message["id"])
+            yield from self._fetch(ids, state)
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                state["history_id"] = page.get("historyId", state["history_id"])
+                yield Checkpoint(dict(state))
+                return
+            if last_record:
+                # resuming from here after a crash re-reads only what came after this page
+                state["history_id"] = last_record
+                yield Checkpoint(dict(state))
+
+    def _fetch(self, ids: list[str], state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
+        if not ids:
+            return
+        found, missing = self.client.get_many(ids, fmt="raw")
+        # Oldest first: an inquiry is stored before the rep's reply to it, which attaches only to known leads.
+        ids = sorted(ids, key=lambda i: int(found.get(i, {}).get("internalDate") or 0))
+        for gmail_id in ids:
+            if gmail_id in missing:
+                if "notFound" in missing[gmail_id] or "HTTP 404" in missing[gmail_id]:
+                    continue  # deleted between list and get: nothing to store
+                yield Quarantine(self.quarantine_id(gmail_id), f"messages.get failed: {missing[gmail_id]}")
+                continue
+            item = found.get(gmail_id)
+            if item is None:
+                continue
+            result = self.to_record(item)
+            if result is _DEFER:
+                if len(self._deferred) < MAX_DEFERRED:
+                    self._deferred.append(gmail_id)
+                result = None
+            if result is None:
+                state["skipped"] = int(state.get("skipped", 0)) + 1
+            else:
+                yield result
+
+    def quarantine_id(self, gmail_id: str) -> str:
+        return f"{self.context.account_id}:{gmail_id}"
+
+    # -------------------------------------------------------------- one message
+
+    def to_record(self, item: dict[str, Any]) -> InboundRecord | Quarantine | None:
+        """A Gmail message resource (format raw) -> an InboundRecord, a Quarantine, or None (skipped by rule)."""
+        gmail_id = item["id"]
+        try:
+            raw = base64.urlsafe_b64decode(item.get("raw", "") + "==")
+            mail = parse_message(raw, internal_date_ms=int(item.get("internalDate") or 0) or None)
+        except MimeError as exc:
+            return Quarantine(self.quarantine_id(gmail_id), f"unreadable message: {exc}")
+        except (ValueError, TypeError) as exc:
+            return Quarantine(self.quarantine_id(gmail_id), f"bad raw encoding: {exc}")
+        labels = item.get("labelIds", [])
+        decision = classify(mail, self._rules, labels)
+        if not decision.counterparts:
+            return None
+        if not decision.is_inquiry and decision.reason.startswith(("bulk", "automated", "bounce", "no sender")):
+            return None
+        try:
+            return self.build_record(mail, decision, item)
+        except ValidationError as exc:
+            return Quarantine(self.quarantine_id(gmail_id), f"invalid message fields: {exc}"[:1000])
+
+    def build_record(self, mail: ParsedMail, decision: Decision, item: dict[str, Any]) -> InboundRecord | None:
+        name, address = decision.counterparts[0]
+        attach_only = not decision.is_inquiry and not (
+            decision.direction == "out" and str(self._setting("outbound_creates_leads", "no")).lower() in ("yes", "1",
+                                                                                                           "true")
+        )
+        known = getattr(self.context, "is_known_email", None)
+        if attach_only and (known is None or not known(address)):
+            return None if self._final_pass else _DEFER
+        meta = {
+            "gmail_id": item["id"],
+            "gmail_thread_id": item.get("threadId", ""),
+            "labels": item.get("labelIds", []),
+            "mailbox": self.mailbox,
+            "inquiry": decision.is_inquiry,
+            "inquiry_reason": decision.reason,
+            "snippet": mail.snippet,
+            "attachments": mail.attachments_meta(),
+            "in_reply_to": mail.in_reply_to,
+            "references": mail.references,
+            "to": [a.address for a in mail.to],
+            "cc": [a.address for a in mail.cc],
+        }
+        if mail.message_id_is_fallback:
+            meta["message_id_fallback"] = True
+        return InboundRecord(
+            channel="gmail",
+            external_id=mail.message_id,
+            contact=ContactIn(name=(name or None) and name[:200], email=address[:320]),
+            message=MessageIn(
+                external_id=mail.message_id,
+                thread_id=item.get("threadId") or None,
+                direction=decision.direction,
+                sent_at=mail.date,
+                sender=(f"{mail.sender.name} <{mail.sender.address}>" if mail.sender and mail.sender.name
+                        else (mail.sender.address if mail.sender else ""))[:400],
+                subject=mail.subject,
+                text=mail.text,
+                html=mail.html or None,
+                meta=meta,
+            ),
+            account_id=self.context.account_id,
+            scope=str(self.context.account_id or ""),
+            owner_id=self.context.owner_id,
+        )
+
+    # -------------------------------------------------------------- reconciliation (ids and headers only)
+
+    def window_message_ids(self, after: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(gmail id, metadata with the headers inquiry detection needs) for every message in the window."""
+        profile = self.client.profile()
+        self.mailbox = profile.get("emailAddress", "")
+        self._rules = self.rules()
+        token: str | None = None
+        while True:
+            page = self.client.list_page(query=f"after:{after or self.backfill_after()}", page_token=token,
+                                         size=LIST_PAGE)
+            ids = [m["id"] for m in page.get("messages", [])]
+            found, _missing = self.client.get_many(ids, fmt="metadata", metadata_headers=RECONCILE_HEADERS)
+            for gmail_id in ids:
+                if gmail_id in found:
+                    yield gmail_id, found[gmail_id]
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def expected_key(self, metadata: dict[str, Any]) -> str | None:
+        """The Message external_id a window message should be stored under, or None if rules skip it."""
+        headers = "".join(f"{h['name']}: {h['value']}\r\n" for h in metadata.get("payload", {}).get("headers", []))
+        raw = (headers + "\r\n").encode("utf-8", "replace")
+        try:
+            mail = parse_message(raw, internal_date_ms=int(metadata.get("internalDate") or 0) or None)
+        except MimeError:
+            return None
+        decision = classify(mail, self._rules, metadata.get("labelIds", []))
+        if not decision.is_inquiry:
+            return None  # skipped or attach-only: not required in the store
+        if mail.message_id_is_fallback:
+            return None  # the fallback id hashes the full body, which a metadata read does not have
+        return mail.message_id
+
+    # -------------------------------------------------------------- sending and push
+
+    def watch(self, topic: str) -> dict[str, Any]:
+        return self.client.watch(topic, _split(self._setting("only_labels", "")) or ["INBOX"])
+
+
+def backfill_start(days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=days)

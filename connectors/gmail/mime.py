@@ -1,0 +1,287 @@
+"""Raw RFC 822 bytes -> a plain parsed structure (standard library `email`, policy.default).
+
+Real mail is messy: unknown charsets, malformed headers, no Message-ID, no Date, bounces. Parsing never raises
+for such input; what cannot be read at all comes back as `MimeError` with a reason the sync quarantines.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from typing import Any
+
+import nh3
+
+from core.ingest import sanitize_html
+
+# Headers kept for bulk detection and threading (lower-case names).
+KEPT_HEADERS = ("list-unsubscribe", "list-id", "precedence", "auto-submitted", "x-auto-response-suppress",
+                "return-path", "x-failed-recipients", "content-type")
+SNIPPET_CHARS = 2000
+MAX_TEXT_CHARS = 900_000
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "x-user-defined": "latin-1",
+                    "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis"}
+
+
+class MimeError(ValueError):
+    """The bytes are not a message we can read; the message is the quarantine reason."""
+
+
+@dataclass
+class Address:
+    name: str
+    address: str
+
+
+@dataclass
+class Attachment:
+    filename: str
+    mime_type: str
+    size: int
+
+
+@dataclass
+class ParsedMail:
+    message_id: str  # normalised RFC Message-ID (no angle brackets), or a stable fallback
+    message_id_is_fallback: bool
+    in_reply_to: str
+    references: list[str]
+    sender: Address | None
+    to: list[Address]
+    cc: list[Address]
+    date: datetime | None
+    subject: str
+    text: str
+    html: str  # sanitised
+    snippet: str  # latest reply without quotes and signature
+    attachments: list[Attachment] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    defects: list[str] = field(default_factory=list)
+
+    def attachments_meta(self) -> list[dict[str, Any]]:
+        return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
+
+
+def normalize_message_id(value: str | None) -> str:
+    """'<ABC@Example.COM> ' -> 'ABC@example.com' (the domain part is case-insensitive, the local part is not)."""
+    if not value:
+        return ""
+    value = str(value).strip()
+    match = _MSGID.search(value)
+    core = match.group(1) if match else value.strip("<> \t\r\n")
+    if not core or any(c.isspace() for c in core):
+        return ""
+    left, sep, right = core.rpartition("@")
+    return f"{left}@{right.lower()}" if sep and left else core
+
+
+def _clean(value: str) -> str:
+    """Raw 8-bit header bytes (RFC 6532 UTF-8, or a legacy charset) arrive as surrogate escapes: decode them."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "surrogateescape")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")
+
+
+def _header(msg: Message, name: str) -> str:
+    """A header as text; a malformed one must not take the whole message down."""
+    try:
+        value = msg.get(name)
+    except Exception:  # noqa: BLE001 - policy.default header parsing can raise on broken input
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        value = raw[0] if raw else None
+    if value is None:
+        return ""
+    try:
+        return _clean(str(value)).strip()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _addresses(msg: Message, name: str) -> list[Address]:
+    try:
+        header = msg.get(name)
+        if header is not None and hasattr(header, "addresses"):
+            return [Address(_clean(a.display_name or ""), _clean(a.addr_spec or "")) for a in header.addresses
+                    if a.addr_spec]
+    except Exception:  # noqa: BLE001 - fall back to the lenient parser below
+        pass
+    raw = [str(v) for v in (msg.get_all(name, failobj=[]) or [])] if hasattr(msg, "get_all") else []
+    pairs = email.utils.getaddresses(raw)
+    return [Address(_clean(n), _clean(a)) for n, a in pairs if a and "@" in a]
+
+
+def _message_ids(value: str) -> list[str]:
+    return [normalize_message_id(f"<{m}>") for m in _MSGID.findall(value or "")]
+
+
+def _date(msg: Message) -> datetime | None:
+    raw = _header(msg, "date")
+    if not raw:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if not (1971 <= parsed.year <= 2100):
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _decode(part: Message) -> str:
+    """A text part's content, whatever its declared charset says."""
+    try:
+        content = part.get_content()
+        if isinstance(content, str):
+            return content
+        if isinstance(content, bytes):
+            return content.decode("utf-8", "replace")
+    except (LookupError, UnicodeError, AssertionError, KeyError, ValueError):
+        pass  # unknown or lying charset: decode the payload ourselves below
+    payload = part.get_payload(decode=True) or b""
+    if not isinstance(payload, bytes):
+        return str(payload)
+    charset = (part.get_content_charset() or "utf-8").lower()
+    charset = _CHARSET_ALIASES.get(charset, charset)
+    for candidate in (charset, "utf-8", "cp1252"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from HTML (nh3 strips every tag; block ends become line breaks first)."""
+    marked = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", "\n", html)
+    marked = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", "", marked)
+    text = nh3.clean(marked, tags=set())
+    import html as html_lib
+
+    text = html_lib.unescape(text)
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def latest_reply(text: str) -> str:
+    """The new part of a reply (quotes and signature stripped), for the inbox snippet."""
+    if not text.strip():
+        return ""
+    try:
+        from mailparser_reply import EmailReplyParser
+
+        reply = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl", "pl", "sv"]).parse_reply(
+            text=text[:50_000]
+        )
+    except Exception:  # noqa: BLE001 - the snippet is a convenience; the full body is kept regardless
+        reply = ""
+    reply = (reply or "").strip() or text.strip()
+    return reply[:SNIPPET_CHARS]
+
+
+def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[Attachment]) -> None:
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = (part.get_content_type() or "text/plain").lower()
+        try:
+            disposition = (part.get_content_disposition() or "").lower()
+        except Exception:  # noqa: BLE001
+            disposition = ""
+        try:
+            filename = part.get_filename() or ""
+        except Exception:  # noqa: BLE001
+            filename = ""
+        if disposition == "attachment" or filename or not ctype.startswith("text/"):
+            if ctype in ("message/delivery-status",) and not filename:
+                texts.append(_safe_payload_text(part))
+                continue
+            payload = part.get_payload(decode=True)
+            size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload() or ""))
+            attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype, size=size))
+            continue
+        if ctype == "text/html":
+            htmls.append(_decode(part))
+        else:
+            texts.append(_decode(part))
+
+
+def _safe_payload_text(part: Message) -> str:
+    try:
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            return "\n".join(str(p) for p in payload)
+        return str(payload)
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "") -> ParsedMail:
+    """Parse one message. Raises MimeError only for input that is not a message at all."""
+    if not raw or not raw.strip():
+        raise MimeError("empty message")
+    try:
+        msg: EmailMessage = email.message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything escaping it is a quarantine
+        raise MimeError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
+    if not msg.keys():
+        raise MimeError("no headers: not an RFC 822 message")
+
+    texts: list[str] = []
+    htmls: list[str] = []
+    attachments: list[Attachment] = []
+    try:
+        _walk(msg, texts, htmls, attachments)
+    except Exception as exc:  # noqa: BLE001
+        raise MimeError(f"unreadable MIME structure: {type(exc).__name__}: {exc}") from exc
+
+    html_raw = "\n".join(h for h in htmls if h)
+    text = "\n\n".join(t for t in texts if t and t.strip()).strip()
+    if not text and html_raw:
+        text = html_to_text(html_raw)
+    text = text.replace("\x00", "")[:MAX_TEXT_CHARS]
+
+    message_id = normalize_message_id(_header(msg, "message-id"))
+    fallback = not message_id
+    if fallback:
+        # Stable across mailboxes and reruns: the same bytes give the same id.
+        message_id = fallback_id or f"sha256:{hashlib.sha256(raw).hexdigest()[:40]}"
+
+    date = _date(msg)
+    if date is None and internal_date_ms:
+        date = datetime.fromtimestamp(int(internal_date_ms) / 1000, tz=UTC)
+    senders = _addresses(msg, "from") or _addresses(msg, "sender") or _addresses(msg, "return-path")
+    headers = {name: _header(msg, name)[:1000] for name in KEPT_HEADERS if _header(msg, name)}
+    return ParsedMail(
+        message_id=message_id[:400],
+        message_id_is_fallback=fallback,
+        in_reply_to=(_message_ids(_header(msg, "in-reply-to")) or [""])[0],
+        references=_message_ids(_header(msg, "references"))[-50:],
+        sender=senders[0] if senders else None,
+        to=_addresses(msg, "to"),
+        cc=_addresses(msg, "cc"),
+        date=date,
+        subject=_header(msg, "subject").replace("\n", " ").replace("\r", "")[:1000],
+        text=text,
+        html=sanitize_html(html_raw)[:1_900_000] if html_raw else "",
+        snippet=latest_reply(text),
+        attachments=attachments,
+        headers=headers,
+        defects=[type(d).__name__ for d in getattr(msg, "defects", [])][:20],
+    )

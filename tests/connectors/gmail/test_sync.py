@@ -1,0 +1,191 @@
+"""The real google-api-python-client against the emulator: full, incremental, faults, resume, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from connectors.gmail import GmailConnector
+from connectors.gmail.emulator import Emulator
+from core.models import ConnectorAccount, Conversation, Message, QuarantinedItem
+
+
+def count(engine: sa.Engine, model: type) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def account(engine: sa.Engine, account_id: int) -> ConnectorAccount:
+    with Session(engine) as session:
+        return session.get(ConnectorAccount, account_id)
+
+
+def expected_stored(n: int) -> int:
+    return n - len([s for s in range(n) if s % 20 == 0])  # every 20th generated message is bulk
+
+
+def test_full_then_incremental(emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 120)
+    account_id = make_account()
+    report = sync(account_id)
+    assert report.error == ""
+    assert count(engine, Message) == expected_stored(120)
+    state = account(engine, account_id).sync_state
+    assert state["mode"] == "incremental" and state["skipped"] == 6
+    assert account(engine, account_id).status == "healthy"
+
+    emulator.calls.clear()
+    assert sync(account_id).records == 0
+    assert emulator.calls == ["users.getProfile", "history.list"]  # idle incremental: one history.list
+
+    emulator.generate("rep@acme.example", 10, start=1000)
+    report = sync(account_id)
+    assert report.created == 10 - 1  # seed 1000 is bulk
+    assert count(engine, Message) == expected_stored(120) + 9
+    with Session(engine) as session:
+        message = session.exec(select(Message).where(Message.external_id.startswith("gen-1001@"))).one()
+        assert message.meta["inquiry"] is True and message.meta["inquiry_reason"].startswith("inquiry")
+        assert message.meta["gmail_id"] and message.channel == "gmail"
+
+
+def test_threads_are_conversations_per_mailbox(emulator: Emulator, make_account: Callable, sync: Callable,
+                                               engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 30)
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        threads = {e.thread_id for e in emulator.mailbox("rep@acme.example").entries if e.source % 20}
+        scopes = set(session.exec(select(Conversation.scope)).all())
+        assert scopes == {str(account_id)}
+        assert count(engine, Conversation) <= len(threads)
+
+
+def test_history_404_resyncs_window_without_duplicates(emulator: Emulator, make_account: Callable,
+                                                       sync: Callable, engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 50)
+    account_id = make_account()
+    sync(account_id)
+    emulator.generate("rep@acme.example", 5, start=500)
+    emulator.expire_history()
+    report = sync(account_id)
+    assert report.error == ""
+    assert count(engine, Message) == expected_stored(50) + 4  # 500 is bulk
+    state = account(engine, account_id).sync_state
+    assert state["mode"] == "incremental" and state["full_syncs"] == 2
+
+
+def test_kill_and_resume_loses_and_duplicates_nothing(emulator: Emulator, make_account: Callable, sync: Callable,
+                                                      engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator.generate("rep@acme.example", 120)
+    account_id = make_account()
+    monkeypatch.setattr("connectors.gmail.LIST_PAGE", 20)
+    original = GmailConnector._fetch
+    calls = {"n": 0}
+
+    def crashing(self, ids, state):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 4:
+            yield from list(original(self, ids, state))[:7]  # part of a page, then the process dies
+            raise SystemExit("killed")
+        yield from original(self, ids, state)
+
+    monkeypatch.setattr(GmailConnector, "_fetch", crashing)
+    with pytest.raises(SystemExit):
+        sync(account_id)
+    stored_before = count(engine, Message)
+    assert 0 < stored_before < expected_stored(120)
+    state = account(engine, account_id).sync_state
+    assert state["mode"] == "full" and state["page_token"]
+    with Session(engine) as session:  # the crashed worker's lease would block a rerun until it expires
+        row = session.get(ConnectorAccount, account_id)
+        row.lease_owner, row.lease_until = "", None
+        session.add(row)
+        session.commit()
+    monkeypatch.setattr(GmailConnector, "_fetch", original)
+    assert sync(account_id).error == ""
+    assert count(engine, Message) == expected_stored(120)
+    with Session(engine) as session:
+        ids = session.exec(select(Message.external_id)).all()
+        assert len(ids) == len(set(ids))
+
+
+def test_ten_percent_faults_still_complete(emulator: Emulator, make_account: Callable, sync: Callable,
+                                           engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 100)
+    emulator.faults.rate = 0.10
+    account_id = make_account()
+    report = sync(account_id)
+    assert report.error == "", report.error
+    assert count(engine, Message) == expected_stored(100)
+    assert count(engine, QuarantinedItem) == 0
+
+
+def test_expired_access_token_is_refreshed_and_saved(app, emulator: Emulator, make_account: Callable,  # noqa: ANN001
+                                                     sync: Callable, engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 10)
+    account_id = make_account()
+    box = app.extensions["leadhub.secretbox"]
+    before = box.decrypt(account(engine, account_id).credentials_encrypted)
+    emulator.access_tokens.clear()  # every access token expired
+    assert sync(account_id).error == ""
+    after = box.decrypt(account(engine, account_id).credentials_encrypted)
+    assert after["access_token"] != before["access_token"]
+    assert after["refresh_token"] == before["refresh_token"]
+    assert count(engine, Message) == expected_stored(10)
+
+
+def test_invalid_grant_marks_reconnect_needed(emulator: Emulator, make_account: Callable, sync: Callable,
+                                              engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 10)
+    account_id = make_account()
+    emulator.access_tokens.clear()
+    emulator.faults.invalid_grant = True
+    emulator.calls.clear()
+    report = sync(account_id)
+    assert report.error_kind == "reconnect_needed"
+    row = account(engine, account_id)
+    assert row.status == "reconnect_needed" and "Reconnect" in row.last_error
+    assert emulator.calls.count("users.getProfile") == 1  # no retry loop
+
+
+def test_same_message_in_two_mailboxes_is_one_message(emulator: Emulator, make_account: Callable, sync: Callable,
+                                                      engine: sa.Engine) -> None:
+    raw = (b"From: Jan Kowalski <jan@client.pl>\r\nTo: rep@acme.example, boss@acme.example\r\n"
+           b"Subject: Quote\r\nMessage-ID: <Shared-1@Client.PL>\r\nDate: Mon, 5 Jan 2026 10:00:00 +0100\r\n\r\nHi")
+    emulator.mailbox("rep@acme.example").add(raw)
+    emulator.mailbox("boss@acme.example").add(raw)
+    first, second = make_account("rep@acme.example"), make_account("boss@acme.example")
+    assert sync(first).created == 1
+    assert sync(second).known == 1
+    with Session(engine) as session:
+        messages = session.exec(select(Message)).all()
+        assert [m.external_id for m in messages] == ["Shared-1@client.pl"]
+
+
+def test_bulk_and_internal_mail_is_excluded(emulator: Emulator, make_account: Callable, sync: Callable,
+                                            engine: sa.Engine) -> None:
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: news@shop.example\r\nList-Unsubscribe: <mailto:x@shop.example>\r\nMessage-ID: <n1@s>\r\n\r\nSale")
+    box.add(b"From: MAILER-DAEMON@mx.example\r\nMessage-ID: <b1@s>\r\n\r\nUndeliverable")
+    box.add(b"From: boss@acme.example\r\nTo: rep@acme.example\r\nMessage-ID: <i1@s>\r\n\r\nLunch?")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+    assert account(engine, account_id).sync_state["skipped"] == 3
+
+
+def test_outbound_attaches_only_to_known_leads(emulator: Emulator, make_account: Callable, sync: Callable,
+                                               engine: sa.Engine) -> None:
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    box.add(b"From: rep@acme.example\r\nTo: eva@client.pl\r\nMessage-ID: <o1@s>\r\n\r\nHere it is", ("SENT",))
+    box.add(b"From: rep@acme.example\r\nTo: stranger@other.pl\r\nMessage-ID: <o2@s>\r\n\r\nCold mail", ("SENT",))
+    sync(make_account())
+    with Session(engine) as session:
+        rows = {m.external_id: m.direction for m in session.exec(select(Message)).all()}
+    assert rows == {"e1@s": "in", "o1@s": "out"}

@@ -1,0 +1,140 @@
+"""The rep's side: OAuth connect (state + PKCE) against the emulator, disconnect, push, reply, reconciliation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from connectors.gmail.emulator import Emulator
+from core.models import ConnectorAccount, Message
+from core.users import create_user
+
+
+@pytest.fixture
+def rep_client(app, session: Session, gmail_settings: dict[str, Any]):  # noqa: ANN001, ANN201
+    app.config["LEADHUB"].update(gmail_settings, GOOGLE_AUTHORIZE_URL=gmail_settings["GMAIL_API_URL"] + "o/oauth2/v2/auth",
+                                 GOOGLE_REVOKE_URL=gmail_settings["GMAIL_API_URL"] + "revoke", GMAIL_PUSH_TOKEN="s3cret",
+                                 GMAIL_PUBSUB_TOPIC="projects/p/topics/gmail", GMAIL_BACKFILL_DAYS=3650)
+    app.config["WTF_CSRF_ENABLED"] = False
+    user = create_user(session, email="rep@leadhub.example", role="rep", name="Rep", password="rep-password")
+    session.commit()
+    client = app.test_client()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = str(user.id)
+        flask_session["_fresh"] = True
+    client.user_id = user.id
+    return client
+
+
+def connect(client, emulator: Emulator, mailbox: str = "rep@acme.example"):  # noqa: ANN001, ANN201
+    start = client.get("/gmail/connect")
+    assert start.status_code == 302
+    query = parse_qs(urlsplit(start.location).query)
+    assert query["code_challenge_method"] == ["S256"] and query["access_type"] == ["offline"]
+    assert "gmail.readonly" in query["scope"][0] and "gmail.send" in query["scope"][0]
+    consent = requests.get(start.location + f"&login_hint={mailbox}", allow_redirects=False, timeout=10)
+    back = urlsplit(consent.headers["Location"])
+    return client.get(f"{back.path}?{back.query}")
+
+
+def test_connect_stores_encrypted_tokens_and_syncs(app, rep_client, emulator: Emulator,  # noqa: ANN001
+                                                  engine: sa.Engine) -> None:
+    emulator.generate("rep@acme.example", 5)
+    response = connect(rep_client, emulator)
+    assert response.status_code == 302
+    with Session(engine) as session:
+        account = session.exec(select(ConnectorAccount)).one()
+        assert account.label == "rep@acme.example" and account.owner_id == rep_client.user_id
+        assert "refresh_token" not in account.credentials_encrypted  # encrypted at rest
+        assert app.extensions["leadhub.secretbox"].decrypt(account.credentials_encrypted)["refresh_token"]
+        assert account.status == "healthy" and account.sync_state["mode"] == "incremental"
+        assert len(session.exec(select(Message)).all()) == 4  # seed 0 is bulk
+    assert emulator.watch_topics["rep@acme.example"] == "projects/p/topics/gmail"
+    page = rep_client.get("/gmail/")
+    assert b"rep@acme.example" in page.data and b"healthy" in page.data
+
+
+def test_tampered_state_is_refused(rep_client, emulator: Emulator, engine: sa.Engine) -> None:  # noqa: ANN001
+    rep_client.get("/gmail/connect")
+    response = rep_client.get("/gmail/callback?code=x&state=forged")
+    assert response.status_code == 302
+    with Session(engine) as session:
+        assert session.exec(select(ConnectorAccount)).all() == []
+
+
+def test_disconnect_revokes_and_stops(rep_client, emulator: Emulator, engine: sa.Engine) -> None:  # noqa: ANN001
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        account_id = session.exec(select(ConnectorAccount.id)).one()
+    refresh_tokens = dict(emulator.refresh_tokens)
+    assert rep_client.post(f"/gmail/{account_id}/disconnect").status_code == 302
+    assert not set(refresh_tokens) & set(emulator.refresh_tokens)  # revoked at the provider
+    with Session(engine) as session:
+        account = session.get(ConnectorAccount, account_id)
+        assert account.status == "disabled" and account.credentials_encrypted == ""
+    assert rep_client.post(f"/gmail/{account_id}/sync").status_code == 409
+
+
+def push_body(address: str) -> dict:
+    data = base64.b64encode(json.dumps({"emailAddress": address, "historyId": "1"}).encode()).decode()
+    return {"message": {"data": data, "messageId": "1"}, "subscription": "projects/p/subscriptions/s"}
+
+
+def test_push_triggers_incremental_sync(rep_client, emulator: Emulator, engine: sa.Engine) -> None:  # noqa: ANN001
+    connect(rep_client, emulator)
+    emulator.mailbox("rep@acme.example").add(
+        b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <push-1@client.pl>\r\n\r\nHello")
+    emulator.calls.clear()
+    assert rep_client.post("/webhooks/gmail?token=wrong", json=push_body("rep@acme.example")).status_code == 403
+    assert rep_client.post("/webhooks/gmail?token=s3cret", data="junk").status_code == 400
+    response = rep_client.post("/webhooks/gmail?token=s3cret", json=push_body("REP@acme.example"))
+    assert response.status_code == 200 and len(response.json["queued"]) == 1
+    assert "history.list" in emulator.calls and "messages.list" not in emulator.calls
+    with Session(engine) as session:
+        assert session.exec(select(Message).where(Message.external_id == "push-1@client.pl")).first() is not None
+
+
+def test_reply_goes_out_in_thread_and_lands_on_the_timeline(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                            engine: sa.Engine) -> None:
+    emulator.mailbox("rep@acme.example").add(
+        b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nSubject: Price\r\nMessage-ID: <ask-1@client.pl>\r\n"
+        b"References: <older@client.pl>\r\n\r\nHow much?", thread_id="t-eva")
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        original = session.exec(select(Message)).one()
+    response = rep_client.post(f"/gmail/messages/{original.id}/reply", data={"text": "100 EUR per unit."})
+    assert response.status_code == 302
+    sent = emulator.mailbox("rep@acme.example").sent
+    assert len(sent) == 1 and sent[0]["threadId"] == "t-eva"
+    assert b"In-Reply-To: <ask-1@client.pl>" in sent[0]["raw"]
+    assert b"References: <older@client.pl> <ask-1@client.pl>" in sent[0]["raw"]
+    with Session(engine) as session:
+        rows = session.exec(select(Message).order_by(Message.id)).all()
+        assert [m.direction for m in rows] == ["in", "out"]
+        assert rows[1].conversation_id == rows[0].conversation_id and rows[1].contact_id == rows[0].contact_id
+        assert rows[1].subject == "Re: Price"
+
+
+def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                     engine: sa.Engine, app, make_account: Callable) -> None:
+    emulator.generate("rep@acme.example", 12)
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        account = session.exec(select(ConnectorAccount)).one()
+        lost = session.exec(select(Message).order_by(Message.id)).first()
+        session.delete(lost)  # a message silently lost
+        session.commit()
+        account_id, lost_id = account.id, lost.external_id
+    assert rep_client.post(f"/gmail/{account_id}/reconcile").status_code == 302
+    with Session(engine) as session:
+        report = session.get(ConnectorAccount, account_id).config["reconciliation"]
+    assert report["checked"] == 12 and report["expected"] == 11
+    assert [m["message_id"] for m in report["missing"]] == [lost_id]
