@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
     logging.basicConfig(level=settings["LOG_LEVEL"].upper())
 
-    from webapp import auth, db, errors, health, home, queue
+    from webapp import auth, db, errors, health, home, linkedin, queue
     from webapp.api import bp as api_bp
     from webapp.api.openapi import bp as openapi_bp
 
@@ -50,4 +50,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(linkedin.bp)
     return app
