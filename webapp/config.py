@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # LinkedIn: "Sign In with LinkedIn using OpenID Connect" (empty client id: the sign-in button is hidden)
+    "LINKEDIN_CLIENT_ID": "",
+    "LINKEDIN_CLIENT_SECRET": "",
+    "LINKEDIN_AUTHORIZE_URL": "https://www.linkedin.com/oauth/v2/authorization",
+    "LINKEDIN_TOKEN_URL": "https://www.linkedin.com/oauth/v2/accessToken",
+    "LINKEDIN_USERINFO_URL": "https://api.linkedin.com/v2/userinfo",
 }
 
 _INT_KEYS = {"MAX_BODY_BYTES"}

@@ -4,14 +4,31 @@ bookmarklet (with the rep's personal token), and "Sign in with LinkedIn" (OpenID
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, render_template, request
-from flask_login import current_user, login_required
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user
+from sqlmodel import select
 
+from connectors.errors import ConnectorError
 from connectors.linkedin.export import (
     ExportError,
     ExportLine,
@@ -19,9 +36,13 @@ from connectors.linkedin.export import (
     connection_records,
     message_records,
 )
+from connectors.linkedin.oidc import LinkedInOidc, LinkedInOidcConfig
 from core.importer import ImportSummary, import_stream
 from core.ingest import IngestOptions
-from webapp.db import get_engine
+from core.models import ConnectorAccount, User
+from core.users import create_api_token
+from webapp.auth import SessionUser
+from webapp.db import get_engine, get_session
 
 bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
 
@@ -130,3 +151,181 @@ def upload():  # noqa: ANN201
         report_lines = report.lines()
         flash("Import finished.", "info")
     return render_template("linkedin/import.html", report_lines=report_lines), status
+
+
+# --------------------------------------------------------------------------- install page: extension, bookmarklet, token
+
+EXTENSION_DIR = Path(__file__).parent / "static" / "linkedin-extension"
+EXTENSION_FILES = ("manifest.json", "profile_reader.js", "content.js", "save.js", "popup.html", "popup.js")
+
+
+def extension_zip() -> bytes:
+    """The unpacked extension as a zip (Chrome: chrome://extensions → Developer mode → Load unpacked)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in EXTENSION_FILES:
+            archive.write(EXTENSION_DIR / name, f"leadhub-linkedin/{name}")
+    return buffer.getvalue()
+
+
+def bookmarklet_source(leadhub_url: str, token: str | None) -> str:
+    """The bookmarklet's JavaScript (reader + sender + body), values JSON-encoded so no quote can break out."""
+    body = (EXTENSION_DIR / "bookmarklet.js").read_text()
+    body = body.replace("__LEADHUB_URL__", json.dumps(leadhub_url)).replace("__LEADHUB_TOKEN__", json.dumps(token or ""))
+    parts = [(EXTENSION_DIR / "profile_reader.js").read_text(), (EXTENSION_DIR / "save.js").read_text(), body]
+    return "\n".join(parts)
+
+
+def bookmarklet_href(leadhub_url: str, token: str | None) -> str:
+    return "javascript:" + quote(bookmarklet_source(leadhub_url, token), safe="")
+
+
+def _leadhub_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+@bp.get("/")
+@login_required
+def install():  # noqa: ANN201
+    return render_template(
+        "linkedin/install.html",
+        token=None,
+        bookmarklet=bookmarklet_href(_leadhub_url(), None),
+        leadhub_url=_leadhub_url(),
+        signin_enabled=bool(_settings().get("LINKEDIN_CLIENT_ID")),
+        linked=_linked_account(),
+    )
+
+
+@bp.post("/token")
+@login_required
+def create_token():  # noqa: ANN201
+    session = get_session()
+    user = session.get(User, current_user.id)
+    token = create_api_token(session, user=user, name="LinkedIn extension / bookmarklet")
+    session.commit()
+    response = current_app.make_response(
+        render_template(
+            "linkedin/install.html",
+            token=token,
+            bookmarklet=bookmarklet_href(_leadhub_url(), token),
+            leadhub_url=_leadhub_url(),
+            signin_enabled=bool(_settings().get("LINKEDIN_CLIENT_ID")),
+            linked=_linked_account(),
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"  # the token is shown once and must not be cached
+    return response
+
+
+@bp.get("/extension.zip")
+@login_required
+def extension_download():  # noqa: ANN201
+    return send_file(
+        io.BytesIO(extension_zip()),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name="leadhub-linkedin-extension.zip",
+    )
+
+
+def _linked_account() -> ConnectorAccount | None:
+    return get_session().exec(
+        select(ConnectorAccount).where(ConnectorAccount.type == "linkedin", ConnectorAccount.owner_id == current_user.id)
+    ).first()
+
+
+# --------------------------------------------------------------------------- Sign in with LinkedIn (OpenID Connect)
+
+_OIDC_SESSION_KEY = "linkedin_oidc"
+
+
+def _oidc() -> LinkedInOidc:
+    return LinkedInOidc(
+        LinkedInOidcConfig.from_settings(_settings()), redirect_uri=url_for("linkedin.callback", _external=True)
+    )
+
+
+def _start(intent: str):  # noqa: ANN202
+    client = _oidc()
+    if not client.config.configured:
+        flash("LinkedIn sign-in is not configured (LEADHUB_LINKEDIN_CLIENT_ID and _CLIENT_SECRET).", "error")
+        return redirect(url_for("auth.login" if intent == "login" else "linkedin.install"))
+    auth_request = client.authorization_request()
+    session[_OIDC_SESSION_KEY] = {"state": auth_request.state, "nonce": auth_request.nonce, "intent": intent}
+    return redirect(auth_request.url)
+
+
+@bp.get("/connect")
+@login_required
+def connect():  # noqa: ANN201
+    """Link the signed-in rep's LinkedIn identity."""
+    return _start("link")
+
+
+@bp.get("/login")
+def login():  # noqa: ANN201
+    """Sign in to leadhub with a LinkedIn identity a rep linked before."""
+    return _start("login")
+
+
+@bp.get("/callback")
+def callback():  # noqa: ANN201
+    pending = session.pop(_OIDC_SESSION_KEY, None)
+    fallback = url_for("auth.login")
+    if not pending or not request.args.get("state") or request.args.get("state") != pending.get("state"):
+        flash("The LinkedIn sign-in expired or did not start here; try again.", "error")
+        return redirect(fallback), 302
+    if request.args.get("error"):
+        flash(f"LinkedIn did not sign you in: {request.args.get('error_description') or request.args['error']}", "error")
+        return redirect(url_for("linkedin.install") if pending["intent"] == "link" else fallback)
+    code = request.args.get("code", "")
+    client = _oidc()
+    try:
+        token = client.fetch_token(code=code)
+        claims = client.userinfo(token)
+    except ConnectorError as exc:
+        current_app.logger.warning("LinkedIn sign-in failed: %s", exc)
+        flash("LinkedIn sign-in failed; try again in a moment.", "error")
+        return redirect(url_for("linkedin.install") if pending["intent"] == "link" else fallback)
+    db = get_session()
+    account = db.exec(
+        select(ConnectorAccount).where(ConnectorAccount.type == "linkedin", ConnectorAccount.external_id == claims["sub"])
+    ).first()
+    if pending["intent"] == "login":
+        user = db.get(User, account.owner_id) if account is not None and account.owner_id else None
+        if user is None or not user.active:
+            flash("No leadhub user has linked this LinkedIn identity; sign in with your password and link it.", "error")
+            return redirect(fallback)
+        _store_token(account, token, claims)
+        db.commit()
+        login_user(SessionUser(user))
+        return redirect(url_for("home.index"))
+    if not current_user.is_authenticated:
+        return redirect(fallback)
+    if account is not None and account.owner_id != current_user.id:
+        flash("This LinkedIn identity is linked to another leadhub user.", "error")
+        return redirect(url_for("linkedin.install"))
+    if account is None:
+        account = db.exec(
+            select(ConnectorAccount).where(
+                ConnectorAccount.type == "linkedin", ConnectorAccount.owner_id == current_user.id
+            )
+        ).first() or ConnectorAccount(type="linkedin", owner_id=current_user.id)
+    _store_token(account, token, claims)
+    db.commit()
+    flash(f"Linked to LinkedIn as {account.label}.", "info")
+    return redirect(url_for("linkedin.install"))
+
+
+def _store_token(account: ConnectorAccount, token: dict[str, Any], claims: dict[str, Any]) -> None:
+    """The token only ever rests encrypted; the account keeps the member's public claims in plain sight."""
+    box = current_app.extensions["leadhub.secretbox"]
+    account.external_id = str(claims["sub"])[:200]
+    account.label = str(claims.get("email") or claims.get("name") or claims["sub"])[:320]
+    account.credentials_encrypted = box.encrypt({"token": token})
+    account.config = {"name": claims.get("name", ""), "email": claims.get("email", ""),
+                      "email_verified": bool(claims.get("email_verified"))}
+    account.status = "healthy"
+    account.last_error = ""
+    get_session().add(account)
