@@ -1,0 +1,152 @@
+"""The profile reader (plain JS shared by extension and bookmarklet) on a saved profile page, in headless
+Debian Chromium; the install page, the extension zip and the bookmarklet end to end against the app."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from sqlmodel import Session, select
+
+from core.models import ApiToken, Identity
+from tests.connectors.linkedin.conftest import FIXTURES, csrf_token
+from webapp.linkedin import EXTENSION_DIR, EXTENSION_FILES
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PROFILE_URL = "https://pl.linkedin.com/in/Anna-Nowak-1a2b3c/?trk=public_profile_browsemap"
+EXPECTED = {
+    "profile_url": "https://www.linkedin.com/in/anna-nowak-1a2b3c/",
+    "name": "Anna Nowak",
+    "headline": "Head of Procurement at Budmax | steel, rebar & profiles",
+    "company": "Budmax",
+    "title": "Head of Procurement",
+    "location": "Poznań, Wielkopolskie, Poland",
+    "about": "Buying steel for construction projects in western Poland for 15 years. Always looking for reliable mills.",
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright import sync_api
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian chromium is missing at {CHROMIUM}: run `make browser`")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:  # noqa: ANN001
+    context = browser.new_context()
+    page = context.new_page()
+
+    def serve_linkedin(route) -> None:  # noqa: ANN001
+        path = route.request.url.split("linkedin.com", 1)[1]
+        name = "profile.html" if path.lower().startswith("/in/anna-nowak-1a2b3c") else "not_profile.html"
+        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=(FIXTURES / name).read_text())
+
+    page.route(re.compile(r"^https://([a-z]+\.)?linkedin\.com/.*"), serve_linkedin)
+    yield page
+    context.close()
+
+
+def _read(page, url: str) -> dict:  # noqa: ANN001
+    page.goto(url)
+    page.add_script_tag(path=str(EXTENSION_DIR / "profile_reader.js"))
+    return page.evaluate("() => LeadhubProfileReader.readProfile(document, location.href)")
+
+
+@pytest.mark.browser
+def test_reader_reads_what_the_rep_sees(page) -> None:  # noqa: ANN001
+    result = _read(page, PROFILE_URL)
+    assert result == {"ok": True, "profile": EXPECTED}
+
+
+@pytest.mark.browser
+def test_reader_refuses_pages_that_are_not_profiles(page) -> None:  # noqa: ANN001
+    result = _read(page, "https://www.linkedin.com/feed/")
+    assert result["ok"] is False and "not a LinkedIn profile page" in result["error"]
+
+
+@pytest.mark.browser
+def test_reader_falls_back_to_the_headline_without_experience(page) -> None:  # noqa: ANN001
+    page.goto(PROFILE_URL)
+    page.evaluate("() => document.getElementById('experience').closest('section').remove()")
+    page.evaluate("() => document.querySelector('[aria-label^=\"Current company\"]').remove()")
+    page.add_script_tag(path=str(EXTENSION_DIR / "profile_reader.js"))
+    profile = page.evaluate("() => LeadhubProfileReader.readProfile(document, location.href)")["profile"]
+    assert (profile["title"], profile["company"]) == ("Head of Procurement", "Budmax")
+
+
+@pytest.mark.browser
+def test_bookmarklet_saves_the_profile_with_the_reps_token(page, app, client, signed_in, session: Session) -> None:  # noqa: ANN001
+    created = signed_in.post("/linkedin/token", data={"csrf_token": csrf_token(signed_in, "/linkedin/")})
+    html = created.get_data(as_text=True)
+    token = re.search(r'<code id="new-token">([^<]+)</code>', html).group(1)
+    href = re.search(r'class="bookmarklet" href="([^"]+)"', html).group(1)
+    source = unquote(href.replace("&amp;", "&").removeprefix("javascript:"))
+    assert token in source  # the link carries the token created just now
+
+    seen: list[dict] = []
+
+    def leadhub(route) -> None:  # noqa: ANN001
+        request = route.request
+        path = request.url.split("localhost", 1)[1]
+        headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type", "origin"}}
+        answer = client.open(path, method=request.method, data=request.post_data, headers=headers)
+        seen.append({"method": request.method, "headers": headers})
+        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.get_data())
+
+    page.route("http://localhost/**", leadhub)
+    page.goto(PROFILE_URL)
+    page.on("dialog", lambda dialog: dialog.accept())
+    with page.expect_event("dialog", timeout=15_000) as alert:
+        page.evaluate(source)
+    assert alert.value.message.startswith("leadhub: saved as new lead: Anna Nowak"), (alert.value.message, seen)
+    assert seen[-1]["headers"]["authorization"] == f"Bearer {token}"
+    identity = session.exec(select(Identity).where(Identity.kind == "linkedin")).one()
+    assert identity.value == "linkedin.com/in/anna-nowak-1a2b3c"
+
+
+def test_install_page_needs_login_and_explains_both_ways(app, signed_in) -> None:  # noqa: ANN001
+    assert "/login" in app.test_client().get("/linkedin/").headers["Location"]
+    page = signed_in.get("/linkedin/").get_data(as_text=True)
+    assert "The browser extension" in page and "The bookmarklet" in page
+    assert 'href="/linkedin/extension.zip"' in page
+    assert "javascript:" in page
+
+
+def test_token_is_created_with_csrf_only_and_shown_once(signed_in, session: Session) -> None:  # noqa: ANN001
+    assert signed_in.post("/linkedin/token").status_code == 400  # no CSRF token
+    response = signed_in.post("/linkedin/token", data={"csrf_token": csrf_token(signed_in, "/linkedin/")})
+    assert response.headers["Cache-Control"] == "no-store"
+    token = re.search(r'<code id="new-token">([^<]+)</code>', response.get_data(as_text=True)).group(1)
+    assert token not in signed_in.get("/linkedin/").get_data(as_text=True)
+    assert len(session.exec(select(ApiToken)).all()) == 1
+    api = signed_in.post("/api/v1/linkedin/profiles", json={"profile_url": "linkedin.com/in/x-y", "name": "X Y"},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 201
+
+
+def test_extension_zip_is_a_valid_manifest_v3(signed_in) -> None:  # noqa: ANN001
+    response = signed_in.get("/linkedin/extension.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert sorted(archive.namelist()) == sorted(f"leadhub-linkedin/{n}" for n in EXTENSION_FILES)
+    manifest = json.loads(archive.read("leadhub-linkedin/manifest.json"))
+    assert manifest["manifest_version"] == 3
+    scripts = manifest["content_scripts"][0]
+    assert scripts["matches"] == ["https://*.linkedin.com/in/*"]
+    assert scripts["js"] == ["profile_reader.js", "content.js"]
+    assert set(manifest["permissions"]) == {"storage"}
+    popup = archive.read("leadhub-linkedin/popup.html").decode()
+    assert '<script src="popup.js"></script>' in popup and "<script>" not in popup  # MV3 forbids inline script
