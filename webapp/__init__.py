@@ -50,5 +50,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
-    app.register_blueprint(linkedin.bp)
+    linkedin.init_app(app)
     return app

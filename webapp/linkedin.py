@@ -16,6 +16,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     flash,
     redirect,
@@ -27,8 +28,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user
 from sqlmodel import select
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from connectors.errors import ConnectorError
+from connectors.linkedin.emulator import DEFAULT_MEMBER, EmulatorState, create_emulator
 from connectors.linkedin.export import (
     ExportError,
     ExportLine,
@@ -45,6 +48,28 @@ from webapp.auth import SessionUser
 from webapp.db import get_engine, get_session
 
 bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
+EMULATOR_PREFIX = "/_emulators/linkedin"
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages; in the demo (no LinkedIn client configured) serve the LinkedIn emulator and use it."""
+    app.register_blueprint(bp)
+    settings = app.config["LEADHUB"]
+    demo = str(settings.get("DEMO", "auto")).lower()
+    if settings.get("LINKEDIN_CLIENT_ID") or demo not in {"on", "auto"}:
+        return
+    state = EmulatorState(member={**DEFAULT_MEMBER, "sub": "demo-rep", "name": "Anna Nowak (rep)",
+                                  "email": "rep@demo.leadhub.example"})
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {EMULATOR_PREFIX: create_emulator(state)})  # type: ignore[method-assign]
+    base = str(settings["BASE_URL"]).rstrip("/") + EMULATOR_PREFIX
+    settings.update(
+        LINKEDIN_EMULATED=True,
+        LINKEDIN_CLIENT_ID=state.client_id,
+        LINKEDIN_CLIENT_SECRET=state.client_secret,
+        LINKEDIN_AUTHORIZE_URL=f"{base}/oauth/v2/authorization",
+        LINKEDIN_TOKEN_URL=f"{base}/oauth/v2/accessToken",
+        LINKEDIN_USERINFO_URL=f"{base}/v2/userinfo",
+    )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -181,7 +206,8 @@ def bookmarklet_href(leadhub_url: str, token: str | None) -> str:
 
 
 def _leadhub_url() -> str:
-    return request.host_url.rstrip("/")
+    """leadhub's public address (LEADHUB_BASE_URL): what the rep's browser must reach."""
+    return str(_settings()["BASE_URL"]).rstrip("/")
 
 
 @bp.get("/")
@@ -242,7 +268,7 @@ _OIDC_SESSION_KEY = "linkedin_oidc"
 
 def _oidc() -> LinkedInOidc:
     return LinkedInOidc(
-        LinkedInOidcConfig.from_settings(_settings()), redirect_uri=url_for("linkedin.callback", _external=True)
+        LinkedInOidcConfig.from_settings(_settings()), redirect_uri=_leadhub_url() + url_for("linkedin.callback")
     )
 
 
@@ -293,6 +319,10 @@ def callback():  # noqa: ANN201
         select(ConnectorAccount).where(ConnectorAccount.type == "linkedin", ConnectorAccount.external_id == claims["sub"])
     ).first()
     if pending["intent"] == "login":
+        if _settings().get("LINKEDIN_EMULATED") and str(_settings().get("DEMO")).lower() != "on":
+            # The emulator consents for anyone: only an explicit demo may sign people in through it.
+            flash("Sign-in through the emulated LinkedIn is only allowed with LEADHUB_DEMO=on.", "error")
+            return redirect(fallback)
         user = db.get(User, account.owner_id) if account is not None and account.owner_id else None
         if user is None or not user.active:
             flash("No leadhub user has linked this LinkedIn identity; sign in with your password and link it.", "error")

@@ -55,14 +55,15 @@ def linkedin_profile_save():  # noqa: ANN201
     contact = get_live_contact(session, result.contact_id) if result.contact_id else None
     if contact is None:  # the person was erased (GDPR) and asked not to be stored again
         return _cors(jsonify({"status": "suppressed", "message": "not saved: this person asked to be erased"})), 409
+    base_url = str(current_app.config["LEADHUB"]["BASE_URL"]).rstrip("/")
     body: dict[str, Any] = {
         "status": "known" if known is not None else "created",
         "message": "already in leadhub" if known is not None else "saved as new lead",
         "contact_id": contact.id,
         "name": contact.display_name,
         "profile_url": f"https://www.{profile.profile_url}",
-        "link": f"{request.host_url.rstrip('/')}/contacts/{contact.id}",
-        "api_link": f"{request.host_url.rstrip('/')}/api/v1/contacts/{contact.id}",
+        "link": f"{base_url}/contacts/{contact.id}",
+        "api_link": f"{base_url}/api/v1/contacts/{contact.id}",
         "note_added": result.message_id is not None and result.status == "created",
         "possible_duplicates": _open_suggestions(session, contact.id),
     }

@@ -10,7 +10,7 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlmodel import Session, select
@@ -100,13 +100,14 @@ def test_bookmarklet_saves_the_profile_with_the_reps_token(page, app, client, si
 
     def leadhub(route) -> None:  # noqa: ANN001
         request = route.request
-        path = request.url.split("localhost", 1)[1]
+        parts = urlsplit(request.url)
+        path = f"{parts.path}?{parts.query}"
         headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type", "origin"}}
         answer = client.open(path, method=request.method, data=request.post_data, headers=headers)
         seen.append({"method": request.method, "headers": headers})
         route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.get_data())
 
-    page.route("http://localhost/**", leadhub)
+    page.route(app.config["LEADHUB"]["BASE_URL"] + "/**", leadhub)
     page.goto(PROFILE_URL)
     page.on("dialog", lambda dialog: dialog.accept())
     with page.expect_event("dialog", timeout=15_000) as alert:

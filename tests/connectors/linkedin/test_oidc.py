@@ -29,6 +29,11 @@ def linked_app(app, emulator: RunningEmulator):  # noqa: ANN001, ANN201
     return app
 
 
+def _local(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
 def _follow_to_provider(client, start: str) -> str:  # noqa: ANN001
     """leadhub redirects to the (emulated) provider, which consents at once and redirects back."""
     to_provider = client.get(start)
@@ -75,7 +80,7 @@ def test_defaults_are_linkedins_real_endpoints(app) -> None:  # noqa: ANN001
 
 def test_rep_links_identity_token_encrypted_then_signs_in_with_it(linked_app, signed_in, session: Session, rep) -> None:  # noqa: ANN001
     callback = _follow_to_provider(signed_in, "/linkedin/connect")
-    done = signed_in.get(callback.replace("http://localhost", ""))
+    done = signed_in.get(_local(callback))
     assert done.status_code == 302 and done.headers["Location"].endswith("/linkedin/")
     account = session.exec(select(ConnectorAccount).where(ConnectorAccount.type == "linkedin")).one()
     assert (account.owner_id, account.external_id, account.label) == (rep.id, "782bbtaQ", "owner@leadhub.example")
@@ -88,14 +93,14 @@ def test_rep_links_identity_token_encrypted_then_signs_in_with_it(linked_app, si
     # Signed out, the same LinkedIn identity signs the rep in.
     signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/linkedin/")})
     callback = _follow_to_provider(signed_in, "/linkedin/login")
-    landed = signed_in.get(callback.replace("http://localhost", ""))
+    landed = signed_in.get(_local(callback))
     assert landed.status_code == 302 and landed.headers["Location"] == "/"
     assert signed_in.get("/linkedin/").status_code == 200
 
 
 def test_unlinked_identity_cannot_sign_in_and_forged_state_is_refused(linked_app, client, session) -> None:  # noqa: ANN001
     callback = _follow_to_provider(client, "/linkedin/login")
-    refused = client.get(callback.replace("http://localhost", ""), follow_redirects=True)
+    refused = client.get(_local(callback), follow_redirects=True)
     assert "No leadhub user has linked this LinkedIn identity" in refused.get_data(as_text=True)
     forged = client.get("/linkedin/callback?code=x&state=forged", follow_redirects=True)
     assert "did not start here" in forged.get_data(as_text=True)
@@ -112,3 +117,22 @@ def test_connector_is_registered_and_does_not_sync() -> None:
     linkedin = connectors.registered()["linkedin"]
     assert linkedin.syncs is False and linkedin.title == "LinkedIn"
     assert [f.name for f in linkedin.config_fields if f.secret] == ["client_secret"]
+
+
+def test_demo_serves_the_emulator_and_points_the_settings_at_it(tmp_path) -> None:  # noqa: ANN001
+    from tests.conftest import TEST_ENCRYPTION_KEY
+    from webapp import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/demo.db", "SECRET_KEY": "x", "DEMO": "on",
+                      "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY, "FLASK": {"TESTING": True}})
+    settings = app.config["LEADHUB"]
+    assert settings["LINKEDIN_AUTHORIZE_URL"] == "http://127.0.0.1:5000/_emulators/linkedin/oauth/v2/authorization"
+    response = app.test_client().get(
+        "/_emulators/linkedin/oauth/v2/authorization?response_type=code&scope=openid&state=s"
+        f"&client_id={settings['LINKEDIN_CLIENT_ID']}&redirect_uri=http://127.0.0.1:5000/linkedin/callback"
+    )
+    assert response.status_code == 302 and "code=" in response.headers["Location"]
+    real = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/real.db", "SECRET_KEY": "x", "DEMO": "auto",
+                       "LINKEDIN_CLIENT_ID": "real-id", "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY})
+    assert real.config["LEADHUB"]["LINKEDIN_TOKEN_URL"] == "https://www.linkedin.com/oauth/v2/accessToken"
+    assert real.test_client().get("/_emulators/linkedin/v2/userinfo").status_code == 404
