@@ -136,3 +136,15 @@ def test_demo_serves_the_emulator_and_points_the_settings_at_it(tmp_path) -> Non
                        "LINKEDIN_CLIENT_ID": "real-id", "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY})
     assert real.config["LEADHUB"]["LINKEDIN_TOKEN_URL"] == "https://www.linkedin.com/oauth/v2/accessToken"
     assert real.test_client().get("/_emulators/linkedin/v2/userinfo").status_code == 404
+
+
+def test_evidence_python_linkedin_v2_puts_the_token_in_the_url(emulator: RunningEmulator) -> None:
+    """Why leadhub does not use python-linkedin-v2 (README, Dependencies): its requests carry the access token
+    as ?oauth2_access_token=…, where proxies and access logs keep it; and its endpoints are the retired ones."""
+    from linkedin_v2.linkedin import LinkedInApplication, LinkedInAuthentication
+
+    response = LinkedInApplication(token="secret-token-123").make_request("GET", f"{emulator.base_url}/v2/userinfo")
+    assert response.status_code == 400  # the emulator refuses tokens in URLs, as it should
+    assert any("oauth2_access_token=secret-token-123" in line for line in emulator.state.request_log)
+    assert LinkedInAuthentication.AUTHORIZATION_URL == "https://www.linkedin.com/uas/oauth2/authorization"
+    assert LinkedInAuthentication.ACCESS_TOKEN_URL == "https://www.linkedin.com/uas/oauth2/accessToken"
