@@ -27,8 +27,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user
+from flask_wtf.csrf import validate_csrf
 from sqlmodel import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from wtforms.validators import ValidationError
 
 from connectors.errors import ConnectorError
 from connectors.linkedin.emulator import DEFAULT_MEMBER, EmulatorState, create_emulator
@@ -44,7 +46,7 @@ from core.importer import ImportSummary, import_stream
 from core.ingest import IngestOptions
 from core.models import ConnectorAccount, User
 from core.users import create_api_token
-from webapp.auth import SessionUser
+from webapp.auth import SessionUser, csrf
 from webapp.db import get_engine, get_session
 
 bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
@@ -71,6 +73,7 @@ def init_app(app: Flask) -> None:
         LINKEDIN_USERINFO_URL=f"{base}/v2/userinfo",
     )
 
+# A rep's messages.csv runs to megabytes; LEADHUB_MAX_BODY_BYTES (1 MiB) is meant for API bodies.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -151,11 +154,18 @@ def _options(actor: str) -> IngestOptions:
 
 
 @bp.route("/import", methods=["GET", "POST"])
+@csrf.exempt  # checked below, after raising the body limit: the global check would read the form first
 @login_required
 def upload():  # noqa: ANN201
     report_lines: list[str] = []
     status = 200
     if request.method == "POST":
+        request.max_content_length = max(MAX_UPLOAD_BYTES, _settings()["MAX_BODY_BYTES"])
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            flash(f"The form expired or was not sent from leadhub ({exc}); reload the page and try again.", "error")
+            return render_template("linkedin/import.html", report_lines=[]), 400
         connections = request.files.get("connections")
         messages = request.files.get("messages")
         if connections is None or not connections.filename:

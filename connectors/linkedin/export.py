@@ -29,6 +29,7 @@ CONNECTIONS_REQUIRED = ("first name", "last name", "company", "position")
 MESSAGES_REQUIRED = ("conversation id", "from", "date", "content")
 # How far we look for the header row before calling the file something else.
 MAX_PREAMBLE_ROWS = 50
+MAX_UNREADABLE_ROWS = 1000
 
 
 class ExportError(ValueError):
@@ -65,7 +66,24 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     line_end = 0
-    for index, row in enumerate(reader):
+    index = -1
+    unreadable = 0
+    while True:
+        index += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # e.g. a field over the csv module's size limit: report the line, go on with the next one.
+            line_start, line_end = line_end + 1, reader.line_num
+            if header is not None:
+                unreadable += 1
+                yield line_start, None, f"not readable as CSV: {exc}"
+                if unreadable >= MAX_UNREADABLE_ROWS:
+                    yield line_end, None, f"stopped after {unreadable} unreadable rows: is this a CSV file?"
+                    return
+            continue
         line_start, line_end = line_end + 1, reader.line_num
         if header is None:
             cells = [c.strip().lstrip("\ufeff").lower() for c in row]

@@ -63,6 +63,15 @@ def test_no_header_is_a_clear_file_error() -> None:
         list(read_connections(io.BytesIO(b"First Name,Last Name,Company,Position\n\xff\xfe,x,y,z\n")))
 
 
+def test_a_row_the_csv_module_cannot_read_is_a_line_error() -> None:
+    header = b"CONVERSATION ID,FROM,SENDER PROFILE URL,DATE,CONTENT\n"
+    good = b"c1,Anna,https://www.linkedin.com/in/anna,2023-06-11 15:33:58 UTC,hello\n"
+    huge = b"c1,Anna,https://www.linkedin.com/in/anna,2023-06-11 15:34:58 UTC," + b"x" * 200_000 + b"\n"
+    rows = list(read_messages(io.BytesIO(header + good + huge + good.replace(b"15:33", b"15:35")), SkipReport()))
+    assert [(line, error is None) for line, _, error in rows] == [(2, True), (3, False), (4, True)]
+    assert "field larger than field limit" in rows[1][2]
+
+
 def test_messages_variants_drafts_and_bad_rows() -> None:
     skipped = SkipReport()
     rows = list(read_messages(_open("messages.csv"), skipped))
@@ -239,3 +248,45 @@ def test_web_upload_imports_and_reports(signed_in, session: Session) -> None:  #
         content_type="multipart/form-data",
     )
     assert bad.status_code == 400 and "no header row" in bad.get_data(as_text=True)
+
+
+def test_web_upload_accepts_exports_larger_than_the_api_body_limit(signed_in, session: Session) -> None:  # noqa: ANN001
+    note = ('"' + "LinkedIn notes. " * 2_000 + '"\n') * 40  # ~1.3 MB preamble, over LEADHUB_MAX_BODY_BYTES
+    data = ("Notes:\n" + note + "\n").encode() + (FIXTURES / "Connections.csv").read_bytes()[3:].split(b"\n\n", 1)[1]
+    assert len(data) > 1_048_576
+    response = signed_in.post(
+        "/linkedin/import",
+        data={"csrf_token": csrf_token(signed_in, "/linkedin/import"), "connections": (io.BytesIO(data), "C.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert _counts(session)[0] == 3
+
+
+@pytest.mark.parametrize("name", ["Connections.csv", "Connections_old.csv", "messages.csv", "messages_old.csv"])
+def test_mangled_files_give_clear_errors_never_a_crash(name: str) -> None:
+    """Cut, doubled quotes, stray commas and newlines: the parsers answer with ExportError or line errors only."""
+    import random
+
+    original = (FIXTURES / name).read_bytes()
+    noise = [b'"', b",", b"\n", b"\r", b";", b"\x00", b"\xff", b"\xef\xbb\xbf", b"2023-13-45 99:99:99 UTC"]
+    rng = random.Random(name)
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(data) + 1)
+            if rng.random() < 0.5:
+                del data[position : position + rng.randint(1, 20)]
+            else:
+                data[position:position] = rng.choice(noise)
+        try:
+            if name.startswith("Connections"):
+                connection_records(io.BytesIO(bytes(data)), owner_id=1, skipped=SkipReport())
+            else:
+                message_records(io.BytesIO(bytes(data)), owner_id=1, owner_profile="linkedin.com/in/rep-owner",
+                                skipped=SkipReport())
+            outcomes.add("parsed")
+        except ExportError:
+            outcomes.add("file error")
+    assert "parsed" in outcomes
