@@ -151,3 +151,68 @@ def test_extension_zip_is_a_valid_manifest_v3(signed_in) -> None:  # noqa: ANN00
     assert set(manifest["permissions"]) == {"storage"}
     popup = archive.read("leadhub-linkedin/popup.html").decode()
     assert '<script src="popup.js"></script>' in popup and "<script>" not in popup  # MV3 forbids inline script
+
+
+FAKE_CHROME = """
+(() => {
+  const store = {};
+  window.__sent = [];
+  window.chrome = {
+    runtime: { lastError: undefined },
+    storage: { local: {
+      get: (keys, cb) => cb(Object.fromEntries(keys.filter(k => k in store).map(k => [k, store[k]]))),
+      set: (values, cb) => { Object.assign(store, values); cb && cb(); },
+    } },
+    permissions: { request: (what, cb) => { window.__permissions = what; cb(true); } },
+    tabs: {
+      query: (q, cb) => cb([{ id: 7 }]),
+      sendMessage: (id, message, cb) => { window.__sent.push(message); cb(window.__tabAnswer); },
+    },
+  };
+})();
+"""
+
+
+@pytest.mark.browser
+def test_popup_stores_settings_and_reports_saved_then_already_in_leadhub(browser, app, client, rep_token) -> None:  # noqa: ANN001
+    """The popup's own script with a stand-in for the chrome.* APIs; the tab's answer is the reader's output."""
+    base = app.config["LEADHUB"]["BASE_URL"]
+    context = browser.new_context()
+    context.add_init_script(FAKE_CHROME)
+    page = context.new_page()
+
+    def serve(route) -> None:  # noqa: ANN001
+        parts = urlsplit(route.request.url)
+        if parts.path.startswith("/ext/"):
+            name = parts.path.removeprefix("/ext/")
+            kind = "text/html" if name.endswith(".html") else "text/javascript"
+            route.fulfill(status=200, content_type=kind, body=(EXTENSION_DIR / name).read_text())
+            return
+        request = route.request
+        headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type"}}
+        answer = client.open(parts.path, method=request.method, data=request.post_data, headers=headers)
+        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.get_data())
+
+    page.route(base + "/**", serve)
+    page.goto(base + "/ext/popup.html")
+    page.evaluate("profile => { window.__tabAnswer = {ok: true, profile: profile}; }", EXPECTED)
+    assert page.locator("#settings").get_attribute("open") is not None  # no settings yet: opened for the rep
+    page.fill("#url", base + "/")
+    page.fill("#token", rep_token)
+    page.click("#store")
+    page.wait_for_function("() => document.getElementById('result').textContent === 'Settings saved.'")
+    assert page.evaluate("() => window.__permissions") == {"origins": [base + "/*"]}
+
+    page.click("#save")
+    page.wait_for_function("() => /saved as new lead/.test(document.getElementById('result').textContent)")
+    link = page.locator("#result a").get_attribute("href")
+    assert re.fullmatch(re.escape(base) + r"/contacts/\d+", link)
+    assert page.evaluate("() => window.__sent") == [{"type": "leadhub:read-profile"}]
+    page.click("#save")
+    page.wait_for_function("() => /already in leadhub/.test(document.getElementById('result').textContent)")
+
+    page.evaluate("() => { window.__tabAnswer = {ok: false, error: 'This is not a LinkedIn profile page.'}; }")
+    page.click("#save")
+    page.wait_for_function("() => document.getElementById('result').className === 'error'")
+    assert "not a LinkedIn profile page" in page.text_content("#result")
+    context.close()
