@@ -53,10 +53,18 @@ bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
 EMULATOR_PREFIX = "/_emulators/linkedin"
 
 
+def signin_available(settings: dict[str, Any]) -> bool:
+    """Whether /linkedin/login can sign anyone in (a real client, or the emulator in an explicit demo)."""
+    if not settings.get("LINKEDIN_CLIENT_ID"):
+        return False
+    return not settings.get("LINKEDIN_EMULATED") or str(settings.get("DEMO")).lower() == "on"
+
+
 def init_app(app: Flask) -> None:
     """Register the pages; in the demo (no LinkedIn client configured) serve the LinkedIn emulator and use it."""
     app.register_blueprint(bp)
     settings = app.config["LEADHUB"]
+    app.jinja_env.globals["linkedin_signin_available"] = lambda: signin_available(settings)
     demo = str(settings.get("DEMO", "auto")).lower()
     if settings.get("LINKEDIN_CLIENT_ID") or demo not in {"on", "auto"}:
         return
@@ -329,7 +337,7 @@ def callback():  # noqa: ANN201
         select(ConnectorAccount).where(ConnectorAccount.type == "linkedin", ConnectorAccount.external_id == claims["sub"])
     ).first()
     if pending["intent"] == "login":
-        if _settings().get("LINKEDIN_EMULATED") and str(_settings().get("DEMO")).lower() != "on":
+        if not signin_available(_settings()):
             # The emulator consents for anyone: only an explicit demo may sign people in through it.
             flash("Sign-in through the emulated LinkedIn is only allowed with LEADHUB_DEMO=on.", "error")
             return redirect(fallback)

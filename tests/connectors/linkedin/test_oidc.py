@@ -79,6 +79,7 @@ def test_defaults_are_linkedins_real_endpoints(app) -> None:  # noqa: ANN001
 
 
 def test_rep_links_identity_token_encrypted_then_signs_in_with_it(linked_app, signed_in, session: Session, rep) -> None:  # noqa: ANN001
+    assert "Sign in with LinkedIn" in linked_app.test_client().get("/login").get_data(as_text=True)
     callback = _follow_to_provider(signed_in, "/linkedin/connect")
     done = signed_in.get(_local(callback))
     assert done.status_code == 302 and done.headers["Location"].endswith("/linkedin/")
@@ -108,6 +109,7 @@ def test_unlinked_identity_cannot_sign_in_and_forged_state_is_refused(linked_app
 
 
 def test_not_configured_says_so(client, signed_in) -> None:  # noqa: ANN001
+    assert "Sign in with LinkedIn" not in client.application.test_client().get("/login").get_data(as_text=True)
     response = signed_in.get("/linkedin/connect", follow_redirects=True)
     assert "LinkedIn sign-in is not configured" in response.get_data(as_text=True)
 
@@ -132,6 +134,13 @@ def test_demo_serves_the_emulator_and_points_the_settings_at_it(tmp_path) -> Non
         f"&client_id={settings['LINKEDIN_CLIENT_ID']}&redirect_uri=http://127.0.0.1:5000/linkedin/callback"
     )
     assert response.status_code == 302 and "code=" in response.headers["Location"]
+    from webapp.linkedin import signin_available
+
+    assert signin_available(settings)
+    auto = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/auto.db", "SECRET_KEY": "x", "DEMO": "auto",
+                       "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY})
+    # auto: linking works against the emulator, but it may not sign anyone in (it consents for anybody).
+    assert auto.config["LEADHUB"]["LINKEDIN_EMULATED"] and not signin_available(auto.config["LEADHUB"])
     real = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/real.db", "SECRET_KEY": "x", "DEMO": "auto",
                        "LINKEDIN_CLIENT_ID": "real-id", "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY})
     assert real.config["LEADHUB"]["LINKEDIN_TOKEN_URL"] == "https://www.linkedin.com/oauth/v2/accessToken"
