@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         home,
         inbox,
         leads,
+        linkedin,
         me,
         queue,
         security,
@@ -80,4 +81,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Pub/Sub pushes carry a shared token, not a session: CSRF does not apply.
     auth.csrf.exempt(gmail.webhooks_bp)
     app.register_blueprint(gmail.webhooks_bp)
+    linkedin.init_app(app)
     return app

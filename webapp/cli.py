@@ -188,6 +188,50 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, jso
         click.echo(f"  … and {summary.error_count - 50} more skipped lines", err=True)
 
 
+@import_group.command("linkedin-export")
+@click.argument("connections", type=click.Path(exists=True, dir_okay=False))
+@click.argument("messages", type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option("--owner", "owner_email", required=True, help="Email of the leadhub user whose export this is.")
+@click.option("--owner-profile", default=None, help="Your LinkedIn profile URL, when it cannot be derived.")
+@click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
+@with_appcontext
+def import_linkedin_export_command(
+    connections: str, messages: str | None, owner_email: str, owner_profile: str | None, json_summary: bool
+) -> None:
+    """Import a LinkedIn data export: Connections.csv and, optionally, messages.csv."""
+    from connectors.linkedin.export import ExportError
+    from webapp.linkedin import import_linkedin_export
+
+    with Session(get_engine()) as session:
+        owner = find_user(session, owner_email)
+        if owner is None:
+            raise click.ClickException(f"no user {owner_email}; create one with: leadhub users create {owner_email}")
+        owner_id = owner.id
+    settings = current_app.config["LEADHUB"]
+    options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"linkedin-export:{owner_email}")
+    with open(connections, "rb") as connections_stream:
+        messages_stream = open(messages, "rb") if messages else None  # noqa: SIM115
+        try:
+            report = import_linkedin_export(
+                get_engine(),
+                connections=connections_stream,
+                messages=messages_stream,
+                owner_id=owner_id,
+                owner_profile=owner_profile,
+                options=options,
+            )
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            if messages_stream is not None:
+                messages_stream.close()
+    if json_summary:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    for line in report.lines():
+        click.echo(line)
+
+
 def _count_lines(path: str) -> int:
     count = 0
     with open(path, "rb") as stream:

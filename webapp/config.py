@@ -60,6 +60,12 @@ DEFAULTS: dict[str, Any] = {
     "GMAIL_PUBSUB_TOPIC": "",  # projects/<p>/topics/<t>; empty: no users.watch, scheduled syncs only
     "GMAIL_PUSH_TOKEN": "",  # the ?token= Pub/Sub push subscriptions must carry; empty: push endpoint refuses
     "COMPANY_DOMAINS": "",  # comma separated; mail from these is internal, never an inquiry
+    # LinkedIn: "Sign In with LinkedIn using OpenID Connect" (empty client id: the sign-in button is hidden)
+    "LINKEDIN_CLIENT_ID": "",
+    "LINKEDIN_CLIENT_SECRET": "",
+    "LINKEDIN_AUTHORIZE_URL": "https://www.linkedin.com/oauth/v2/authorization",
+    "LINKEDIN_TOKEN_URL": "https://www.linkedin.com/oauth/v2/accessToken",
+    "LINKEDIN_USERINFO_URL": "https://api.linkedin.com/v2/userinfo",
 }
 
 _INT_KEYS = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from connectors.linkedin.profile import ProfileIn
 from core.schemas import InboundRecord, IngestResult
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -18,7 +19,7 @@ REF = "#/components/schemas/{model}"
 
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for model in (InboundRecord, IngestResult):
+    for model in (InboundRecord, IngestResult, ProfileIn):
         schema = copy.deepcopy(model.model_json_schema(ref_template=REF, mode="validation"))
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -133,6 +134,25 @@ SUGGESTION = _obj(
     ["id", "contact_a_id", "contact_b_id", "score", "reasons", "status"],
 )
 
+PROFILE_SAVED = _obj(
+    {
+        "status": {"type": "string", "enum": ["created", "known"]},
+        "message": {"type": "string", "enum": ["saved as new lead", "already in leadhub"]},
+        "contact_id": _INT,
+        "name": _STR,
+        "profile_url": _STR,
+        "link": _STR,
+        "api_link": _STR,
+        "note_added": {"type": "boolean"},
+        "possible_duplicates": {
+            "type": "array",
+            "items": _obj({"suggestion_id": _INT, "contact_id": _INT, "score": {"type": "number"},
+                           "reasons": {"type": "array", "items": _STR}}),
+        },
+    },
+    ["status", "message", "contact_id", "link"],
+)
+
 ERROR = _obj(
     {"error": _STR, "status": _INT, "fields": {"type": "object", "additionalProperties": _STR}},
     ["error"],
@@ -174,6 +194,7 @@ def openapi_document() -> dict[str, Any]:
             "TimelineItem": TIMELINE_ITEM,
             "DuplicateSuggestion": SUGGESTION,
             "Error": ERROR,
+            "ProfileSaved": PROFILE_SAVED,
             "ContactPage": _page("ContactSummary"),
             "TimelinePage": {
                 "allOf": [_page("TimelineItem"), _obj({"contact_id": _INT}, ["contact_id"])]
@@ -326,6 +347,27 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [{"name": "suggestion_id", "in": "path", "required": True, "schema": _INT}],
                     "responses": {"200": _json(_obj({"id": _INT, "status": _STR})), **_ERRORS,
                                   "404": _json("Error", "No such suggestion")},
+                }
+            },
+            "/api/v1/linkedin/profiles": {
+                "post": {
+                    "summary": "Save a LinkedIn profile read in the rep's browser (extension or bookmarklet)",
+                    "description": "Keyed on the canonical profile URL: the same person saved twice, by two reps or "
+                    "from a URL variant updates one lead. A look-alike lead (name + company) becomes a duplicate "
+                    "suggestion, never a merge.",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProfileIn"}}},
+                    },
+                    "responses": {
+                        "201": _json("ProfileSaved", "saved as new lead"),
+                        "200": _json("ProfileSaved", "already in leadhub"),
+                        **_ERRORS,
+                        "409": _json(_obj({"status": _STR, "message": _STR}), "The person was erased (GDPR)"),
+                        "413": _json("Error", "Body too large"),
+                        "415": _json("Error", "Body is not JSON"),
+                    },
                 }
             },
             "/api/openapi.json": {

@@ -1,0 +1,292 @@
+"""LinkedIn data export: parsers (pure) and the import through ingest (CLI and web upload)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from connectors.linkedin.export import (
+    ExportError,
+    SkipReport,
+    connection_records,
+    derive_owner_profile,
+    message_records,
+    read_connections,
+    read_messages,
+)
+from core.models import Contact, Conversation, Identity, Message
+from tests.connectors.linkedin.conftest import FIXTURES, csrf_token
+from webapp.cli import cli
+
+
+def _open(name: str) -> io.BytesIO:
+    return io.BytesIO((FIXTURES / name).read_bytes())
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def test_connections_header_found_after_bom_and_preamble() -> None:
+    rows = list(read_connections(_open("Connections.csv")))
+    good = [r[1] for r in rows if r[1] is not None]
+    errors = [(r[0], r[2]) for r in rows if r[1] is None]
+    assert [c.name for c in good] == ["Anna Nowak", "Piotr Zieliński", "Ірина Шевченко"]
+    assert good[1].profile_url == "linkedin.com/in/piotr-zielinski"
+    assert good[2].company == "Kyiv Steel, LLC"
+    assert good[0].connected_on is not None and good[0].connected_on.strftime("%Y-%m-%d") == "2024-03-12"
+    # Physical line numbers: Notes, the quoted note, a blank line, the header, then rows from line 5.
+    assert errors == [
+        (8, "9 values but the header has 7 columns"),
+        (9, "URL 'https://www.linkedin.com/company/not-a-person' is not a LinkedIn profile URL"),
+    ]
+
+
+def test_old_connections_layout_without_url() -> None:
+    skipped = SkipReport()
+    lines, url_by_name = connection_records(_open("Connections_old.csv"), owner_id=1, skipped=skipped)
+    assert [line.data["contact"] for line in lines] == [
+        {"name": "Tomasz Wiśniewski", "email": "tomasz@wisniewski-trans.pl", "company": "Wiśniewski Trans",
+         "title": "Owner"}
+    ]
+    assert url_by_name == {}
+    assert skipped.reasons == {"connection without profile URL or email (older export layout)": 1}
+
+
+def test_no_header_is_a_clear_file_error() -> None:
+    with pytest.raises(ExportError, match="no header row with the columns First Name, Last Name"):
+        list(read_connections(io.BytesIO(b"Notes:\nhello,world\n")))
+    with pytest.raises(ExportError, match="not UTF-8"):
+        list(read_connections(io.BytesIO(b"First Name,Last Name,Company,Position\n\xff\xfe,x,y,z\n")))
+
+
+def test_a_row_the_csv_module_cannot_read_is_a_line_error() -> None:
+    header = b"CONVERSATION ID,FROM,SENDER PROFILE URL,DATE,CONTENT\n"
+    good = b"c1,Anna,https://www.linkedin.com/in/anna,2023-06-11 15:33:58 UTC,hello\n"
+    huge = b"c1,Anna,https://www.linkedin.com/in/anna,2023-06-11 15:34:58 UTC," + b"x" * 200_000 + b"\n"
+    rows = list(read_messages(io.BytesIO(header + good + huge + good.replace(b"15:33", b"15:35")), SkipReport()))
+    assert [(line, error is None) for line, _, error in rows] == [(2, True), (3, False), (4, True)]
+    assert "field larger than field limit" in rows[1][2]
+
+
+def test_messages_variants_drafts_and_bad_rows() -> None:
+    skipped = SkipReport()
+    rows = list(read_messages(_open("messages.csv"), skipped))
+    assert skipped.reasons == {"draft message": 1}
+    errors = [(r[0], r[2]) for r in rows if r[1] is None]
+    assert errors == [(8, "DATE 'yesterday' is not a date like 2023-06-11 15:33:58 UTC")]
+    group = [r[1] for r in rows if r[1] is not None and r[1].conversation_id == "2-ghi333=="]
+    assert group[0].recipient_urls == ["linkedin.com/in/iryna-shevchenko", "linkedin.com/in/olga-petrova"]
+
+
+def test_owner_profile_is_the_one_in_every_conversation() -> None:
+    for name in ("messages.csv", "messages_old.csv"):
+        conversations: dict = {}
+        for _, message, _ in read_messages(_open(name), SkipReport()):
+            if message is not None:
+                conversations.setdefault(message.conversation_id, []).append(message)
+        assert derive_owner_profile(conversations) == "linkedin.com/in/rep-owner"
+
+
+def test_owner_profile_ambiguous_with_one_conversation_asks_for_it() -> None:
+    data = (FIXTURES / "messages.csv").read_bytes().splitlines(keepends=True)[:3]
+    with pytest.raises(ExportError, match="--owner-profile"):
+        message_records(io.BytesIO(b"".join(data)), owner_id=1, owner_profile=None, skipped=SkipReport())
+    lines, owner = message_records(
+        io.BytesIO(b"".join(data)), owner_id=1, owner_profile="https://pl.linkedin.com/in/Rep-Owner/",
+        skipped=SkipReport(),
+    )
+    assert owner == "linkedin.com/in/rep-owner"
+    assert [line.data["message"]["direction"] for line in lines] == ["in", "out"]
+
+
+def test_message_records_direction_other_person_and_stable_ids() -> None:
+    lines, owner = message_records(_open("messages.csv"), owner_id=7, owner_profile=None, skipped=SkipReport())
+    again, _ = message_records(_open("messages.csv"), owner_id=7, owner_profile=None, skipped=SkipReport())
+    records = [line.data for line in lines if line.data]
+    assert [r["message"]["external_id"] for r in records] == [r.data["message"]["external_id"] for r in again if r.data]
+    by_thread = {}
+    for r in records:
+        by_thread.setdefault(r["message"]["thread_id"], []).append(r)
+    assert [(r["contact"]["linkedin_url"], r["message"]["direction"]) for r in by_thread["2-abc111=="]] == [
+        ("linkedin.com/in/anna-nowak-1a2b3c", "in"),
+        ("linkedin.com/in/anna-nowak-1a2b3c", "out"),
+    ]
+    # Only the owner wrote: the other person comes from the recipient URLs.
+    assert by_thread["2-def222=="][0]["contact"] == {"name": "Piotr Zieliński",
+                                                     "linkedin_url": "linkedin.com/in/piotr-zielinski"}
+    # A group conversation hangs on the first other person who wrote; everyone is listed in meta.
+    assert {r["contact"]["linkedin_url"] for r in by_thread["2-ghi333=="]} == {"linkedin.com/in/olga-petrova"}
+    assert by_thread["2-ghi333=="][0]["message"]["meta"]["participants"] == [
+        "linkedin.com/in/iryna-shevchenko", "linkedin.com/in/olga-petrova", "linkedin.com/in/rep-owner"]
+    assert {r["scope"] for r in records} == {"user:7"}
+
+
+# --------------------------------------------------------------------------- CLI import through ingest
+
+
+def _run_import(runner, *files: str, owner: str = "owner@leadhub.example"):  # noqa: ANN001, ANN202
+    args = ["import", "linkedin-export", *[str(FIXTURES / f) for f in files], "--owner", owner, "--json-summary"]
+    result = runner.invoke(cli, args=args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _counts(session: Session) -> tuple[int, int, int, int]:
+    session.expire_all()
+    return (
+        len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()),
+        len(session.exec(select(Identity)).all()),
+        len(session.exec(select(Conversation)).all()),
+        len(session.exec(select(Message)).all()),
+    )
+
+
+def test_cli_import_new_layout_then_reimport_changes_nothing(runner, session: Session, rep) -> None:  # noqa: ANN001
+    first = _run_import(runner, "Connections.csv", "messages.csv")
+    assert first["connections"]["created"] == 3
+    assert [e["line"] for e in first["connections"]["errors"]] == [8, 9]
+    assert first["messages"]["created"] == 5  # 6 good rows minus the draft … the bad date is line 8
+    assert first["messages"]["errors"] == [
+        {"line": 8, "error": "DATE 'yesterday' is not a date like 2023-06-11 15:33:58 UTC"}]
+    assert first["not_imported"] == {"draft message": 1}
+    before = _counts(session)
+    second = _run_import(runner, "Connections.csv", "messages.csv")
+    assert _counts(session) == before
+    assert second["connections"]["created"] == 0 and second["connections"]["already_known"] == 3
+    assert second["messages"]["created"] == 0 and second["messages"]["already_known"] == 5
+
+    anna = session.exec(select(Identity).where(Identity.value == "linkedin.com/in/anna-nowak-1a2b3c")).one()
+    messages = session.exec(select(Message).where(Message.contact_id == anna.contact_id)).all()
+    assert sorted((m.direction, m.text[:5]) for m in messages) == [("in", "Hi, w"), ("out", "Sure ")]
+    conversation = session.get(Conversation, messages[0].conversation_id)
+    assert (conversation.channel, conversation.scope, conversation.external_id) == ("linkedin", f"user:{rep.id}",
+                                                                                   "2-abc111==")
+    contact = session.get(Contact, anna.contact_id)
+    assert (contact.company, contact.title, contact.owner_id) == ("Budmax", "Head of Procurement", rep.id)
+
+
+def test_cli_import_old_layouts_match_recipients_by_name(runner, session: Session, rep) -> None:  # noqa: ANN001
+    _run_import(runner, "Connections_old.csv")
+    report = _run_import(runner, "Connections.csv", "messages_old.csv")
+    assert report["messages"]["created"] == 3
+    assert report["messages"]["errors"] == [
+        {"line": 5, "error": "conversation 2-old003==: cannot identify the other person (no profile URL; add "
+                            "Connections.csv to match by name)"}]
+    piotr = session.exec(select(Identity).where(Identity.value == "linkedin.com/in/piotr-zielinski")).one()
+    texts = [m.text for m in session.exec(select(Message).where(Message.contact_id == piotr.contact_id))]
+    assert texts == ["Piotr, a catalogue for you."]
+    tomasz = session.exec(select(Identity).where(Identity.value == "tomasz@wisniewski-trans.pl")).one()
+    assert session.get(Contact, tomasz.contact_id).display_name == "Tomasz Wiśniewski"
+
+
+def test_two_reps_exports_do_not_collide(runner, session: Session, rep) -> None:  # noqa: ANN001
+    from core.users import create_user
+
+    create_user(session, email="second@leadhub.example", role="rep", name="Second")
+    session.commit()
+    _run_import(runner, "Connections.csv")
+    _run_import(runner, "Connections.csv", owner="second@leadhub.example")
+    assert _counts(session)[0] == 3
+
+
+def test_cli_bad_file_and_unknown_owner(runner, rep, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = tmp_path / "Connections.csv"
+    bad.write_text("just,some\ncsv,file\n")
+    result = runner.invoke(cli, args=["import", "linkedin-export", str(bad), "--owner", rep.email])
+    assert result.exit_code != 0 and "no header row" in result.output
+    result = runner.invoke(cli, args=["import", "linkedin-export", str(FIXTURES / "Connections.csv"), "--owner", "x@y.z"])
+    assert result.exit_code != 0 and "no user x@y.z" in result.output
+
+
+def test_plain_import_file_still_works(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    path = tmp_path / "people.jsonl"
+    path.write_text(json.dumps({"channel": "api", "contact": {"email": "a@firma.pl"}}) + "\n")
+    result = runner.invoke(cli, args=["import", str(path), "--json-summary"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["created"] == 1
+
+
+# --------------------------------------------------------------------------- web upload
+
+
+def test_web_upload_needs_login_and_csrf(app, signed_in, session: Session) -> None:  # noqa: ANN001
+    anonymous = app.test_client()
+    assert "/login" in anonymous.get("/linkedin/import").headers["Location"]
+    response = signed_in.post(
+        "/linkedin/import",
+        data={"connections": (_open("Connections.csv"), "Connections.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400  # no CSRF token
+    assert _counts(session)[0] == 0
+
+
+def test_web_upload_imports_and_reports(signed_in, session: Session) -> None:  # noqa: ANN001
+    token = csrf_token(signed_in, "/linkedin/import")
+    response = signed_in.post(
+        "/linkedin/import",
+        data={
+            "csrf_token": token,
+            "connections": (_open("Connections.csv"), "Connections.csv"),
+            "messages": (_open("messages.csv"), "messages.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert "Connections.csv: 3 rows imported — 3 new contacts" in page
+    assert "Connections.csv line 8: 9 values but the header has 7 columns" in page
+    assert "1 × draft message" in page
+    assert _counts(session)[3] == 5
+    bad = signed_in.post(
+        "/linkedin/import",
+        data={"csrf_token": token, "connections": (io.BytesIO(b"nothing here"), "Connections.csv")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 400 and "no header row" in bad.get_data(as_text=True)
+
+
+def test_web_upload_accepts_exports_larger_than_the_api_body_limit(signed_in, session: Session) -> None:  # noqa: ANN001
+    note = ('"' + "LinkedIn notes. " * 2_000 + '"\n') * 40  # ~1.3 MB preamble, over LEADHUB_MAX_BODY_BYTES
+    data = ("Notes:\n" + note + "\n").encode() + (FIXTURES / "Connections.csv").read_bytes()[3:].split(b"\n\n", 1)[1]
+    assert len(data) > 1_048_576
+    response = signed_in.post(
+        "/linkedin/import",
+        data={"csrf_token": csrf_token(signed_in, "/linkedin/import"), "connections": (io.BytesIO(data), "C.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert _counts(session)[0] == 3
+
+
+@pytest.mark.parametrize("name", ["Connections.csv", "Connections_old.csv", "messages.csv", "messages_old.csv"])
+def test_mangled_files_give_clear_errors_never_a_crash(name: str) -> None:
+    """Cut, doubled quotes, stray commas and newlines: the parsers answer with ExportError or line errors only."""
+    import random
+
+    original = (FIXTURES / name).read_bytes()
+    noise = [b'"', b",", b"\n", b"\r", b";", b"\x00", b"\xff", b"\xef\xbb\xbf", b"2023-13-45 99:99:99 UTC"]
+    rng = random.Random(name)
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(data) + 1)
+            if rng.random() < 0.5:
+                del data[position : position + rng.randint(1, 20)]
+            else:
+                data[position:position] = rng.choice(noise)
+        try:
+            if name.startswith("Connections"):
+                connection_records(io.BytesIO(bytes(data)), owner_id=1, skipped=SkipReport())
+            else:
+                message_records(io.BytesIO(bytes(data)), owner_id=1, owner_profile="linkedin.com/in/rep-owner",
+                                skipped=SkipReport())
+            outcomes.add("parsed")
+        except ExportError:
+            outcomes.add("file error")
+    assert "parsed" in outcomes

@@ -1,0 +1,88 @@
+"""`POST /api/v1/linkedin/profiles`: the browser extension and the bookmarklet save a profile here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, g, jsonify, request
+from sqlmodel import select
+
+from connectors.linkedin.profile import ProfileIn, profile_record
+from core.identity import get_live_contact
+from core.ingest import IngestError, ingest
+from core.models import DuplicateSuggestion, Identity
+from webapp.api import bp
+from webapp.api.auth import token_required
+from webapp.api.routes import ApiError, ingest_options, json_object, parse
+from webapp.db import get_session
+
+# The bookmarklet runs on LinkedIn's pages, so its request is cross-origin; the extension's is not.
+ALLOWED_ORIGIN_SUFFIX = ".linkedin.com"
+
+
+def _cors(response):  # noqa: ANN001, ANN202
+    origin = request.headers.get("Origin", "")
+    if origin.startswith("https://") and (origin.endswith(ALLOWED_ORIGIN_SUFFIX) or origin == "https://linkedin.com"):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = "600"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@bp.route("/linkedin/profiles", methods=["OPTIONS"])
+def linkedin_profiles_preflight():  # noqa: ANN201
+    return _cors(current_app.response_class(status=204))
+
+
+@bp.post("/linkedin/profiles")
+@token_required()
+def linkedin_profile_save():  # noqa: ANN201
+    profile = parse(ProfileIn, json_object())
+    session = get_session()
+    known = session.exec(
+        select(Identity).where(Identity.kind == "linkedin", Identity.value == profile.profile_url)
+    ).first()
+    record = profile_record(profile, owner_id=g.api_user.id, saved_by=g.api_user.email)
+    try:
+        result = ingest(session, record, options=ingest_options())
+    except IngestError as exc:
+        session.rollback()
+        raise ApiError(400, str(exc)) from None
+    session.commit()
+    contact = get_live_contact(session, result.contact_id) if result.contact_id else None
+    if contact is None:  # the person was erased (GDPR) and asked not to be stored again
+        return _cors(jsonify({"status": "suppressed", "message": "not saved: this person asked to be erased"})), 409
+    base_url = str(current_app.config["LEADHUB"]["BASE_URL"]).rstrip("/")
+    body: dict[str, Any] = {
+        "status": "known" if known is not None else "created",
+        "message": "already in leadhub" if known is not None else "saved as new lead",
+        "contact_id": contact.id,
+        "name": contact.display_name,
+        "profile_url": f"https://www.{profile.profile_url}",
+        "link": f"{base_url}/contacts/{contact.id}",
+        "api_link": f"{base_url}/api/v1/contacts/{contact.id}",
+        "note_added": result.message_id is not None and result.status == "created",
+        "possible_duplicates": _open_suggestions(session, contact.id),
+    }
+    return _cors(jsonify(body)), 200 if known is not None else 201
+
+
+def _open_suggestions(session, contact_id: int) -> list[dict[str, Any]]:  # noqa: ANN001
+    rows = session.exec(
+        select(DuplicateSuggestion).where(
+            DuplicateSuggestion.status == "open",
+            sa.or_(DuplicateSuggestion.contact_a_id == contact_id, DuplicateSuggestion.contact_b_id == contact_id),
+        )
+    ).all()
+    return [
+        {
+            "suggestion_id": row.id,
+            "contact_id": row.contact_b_id if row.contact_a_id == contact_id else row.contact_a_id,
+            "score": row.score,
+            "reasons": row.reasons,
+        }
+        for row in rows
+    ]
