@@ -50,4 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
+    from webapp import qualify
+
+    qualify.init_app(app)
     return app

@@ -25,6 +25,10 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Outbound webhooks (qualification): attempts per delivery, first retry delay (doubles each time), timeout.
+    "WEBHOOK_MAX_ATTEMPTS": 6,
+    "WEBHOOK_BACKOFF_SECONDS": 30,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
 }
 
 _INT_KEYS = {"MAX_BODY_BYTES"}

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webapp.api import routes  # noqa: E402,F401  (registers the views on bp)
+from webapp.api import qualification, routes  # noqa: E402,F401  (register the views on bp)
