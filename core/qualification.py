@@ -665,15 +665,15 @@ def on_ingest(session: Session, record: InboundRecord, result: IngestResult) -> 
 
         route_new_lead(session, result.contact_id, channel=record.channel,
                        form_type=lq.form_types[0] if lq.form_types else "", language=lq.language, country=lq.country)
-    rescore_contact(session, result.contact_id)
     if result.contact_created:
         contact = session.get(Contact, result.contact_id)
         hooks.emit(session, "lead.created", {
             "contact_id": result.contact_id, "name": contact.display_name if contact else "",
-            "channel": record.channel, "owner_id": contact.owner_id if contact else None,
-            "stage": contact.stage if contact else None, "temperature": contact.temperature if contact else None,
-            "score": contact.score if contact else None,
+            "company": contact.company if contact else "", "channel": record.channel,
+            "owner_id": contact.owner_id if contact else None,
         })
+    # Scoring after lead.created, so that receivers see the lead before its first stage.changed.
+    rescore_contact(session, result.contact_id)
     if new_message and message is not None and message.direction == "in":
         hooks.emit(session, "message.received", {
             "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,

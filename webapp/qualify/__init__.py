@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
 
 def _deliver_after_commit(session: Session) -> None:
     """Hand the committed outbox rows to the queue (never before commit: the worker would not see them)."""
+    if session.in_nested_transaction():
+        return  # a savepoint was released (SQLAlchemy reports those as commits too); wait for the real one
     webhooks.forget_endpoint_cache(session)
     pending = session.info.pop(webhooks.PENDING_KEY, None)
     if not pending or not has_app_context() or "leadhub.tasks" not in current_app.extensions:
