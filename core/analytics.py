@@ -126,7 +126,7 @@ def median_response_seconds(session: Session, *, group: str = "source", period: 
     )
     rows = session.execute(
         sa.select(ranked.c.key, sa.func.avg(ranked.c.secs))
-        .where(sa.or_(ranked.c.rn == (ranked.c.n + 1) / 2, ranked.c.rn == (ranked.c.n + 2) / 2))
+        .where(sa.or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2))
         .group_by(ranked.c.key)
     ).all()
     return {k: round(float(v), 1) for k, v in rows}

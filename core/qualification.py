@@ -328,13 +328,13 @@ def apply_scores(
             if _differs(fi, state.first_inbound_ts) or _differs(fr, state.first_response_ts):
                 response_updates.append(
                     {"cid": features.contact_id, "fi": _dt(fi), "fr": _dt(fr),
-                     "secs": int(fr - fi) if fi is not None and fr is not None else None}
+                     "secs": round(fr - fi) if fi is not None and fr is not None else None}
                 )
         else:
             row = _new_lq_row(features.contact_id, now)
             row.update(values)
             row.update(first_inbound_at=_dt(fi), first_response_at=_dt(fr),
-                       response_seconds=int(fr - fi) if fi is not None and fr is not None else None)
+                       response_seconds=round(fr - fi) if fi is not None and fr is not None else None)
             for name in _milestones(Stage.new.value, stage):
                 row[name] = now
             lq_inserts.append(row)
