@@ -9,6 +9,7 @@ executemany.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
@@ -132,6 +134,9 @@ class LeadState:
     computed_first_inbound_ts: float | None = None
     computed_first_response_ts: float | None = None
     reached: tuple[bool, bool, bool] = (False, False, False)  # mql_at, sql_at, customer_at set
+    explanation_json: str = ""
+    temperature_json: str = ""
+    ruleset_version: int | None = None
 
 
 def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
@@ -141,11 +146,15 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     rows = session.execute(
         sa.select(
             c.c.id, c.c.stage, c.c.display_name, c.c.company, c.c.title, c.c.score, c.c.temperature,
-            q.c.contact_id.label("lq"), q.c.source_channel, q.c.form_types, q.c.intent_hits, q.c.language,
+            q.c.contact_id.label("lq"), q.c.source_channel, sa.type_coerce(q.c.form_types, _RawJSON).label("form_types"),
+            q.c.intent_hits, q.c.language,
             q.c.country, q.c.need, q.c.timeline, q.c.budget, q.c.authority,
             ep(q.c.first_inbound_at).label("fi"), ep(q.c.first_response_at).label("fr"),
             q.c.mql_at.is_not(None).label("r_mql"), q.c.sql_at.is_not(None).label("r_sql"),
             q.c.customer_at.is_not(None).label("r_customer"),
+            sa.type_coerce(q.c.explanation, _RawJSON).label("explanation"),
+            sa.type_coerce(q.c.temperature_explanation, _RawJSON).label("temperature_explanation"),
+            q.c.ruleset_version,
         )
         .select_from(c.outerjoin(q, q.c.contact_id == c.c.id))
         .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None))
@@ -165,6 +174,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
                 sa.func.max(sa.case((is_in, ep(m.c.sent_at)))),
                 sa.func.max(ep(m.c.sent_at)),
                 sa.func.min(sa.case((is_in, ep(m.c.sent_at)))),
+                sa.func.min(sa.case((is_out, ep(m.c.sent_at)))),
             )
             .where(in_range)
             .group_by(m.c.contact_id)
@@ -184,26 +194,41 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             .group_by(m.c.contact_id)
         ).all()
     )
-    first_in = (
-        sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
-        .where(in_range, is_in)
-        .group_by(m.c.contact_id)
-        .subquery()
-    )
-    first_response = dict(
-        session.execute(
-            sa.select(m.c.contact_id, sa.func.min(ep(m.c.sent_at)))
-            .join(first_in, first_in.c.cid == m.c.contact_id)
-            .where(in_range, is_out, m.c.sent_at >= first_in.c.at)
+    # Time to first response: the first outbound message at or after the first inbound one. When our first
+    # outbound message came after their first inbound one, that is simply min(outbound); only the other leads
+    # (we wrote first) need a second look.
+    first_response: dict[int, float] = {}
+    wrote_first: list[int] = []
+    for cid, act in activity.items():
+        first_in_ts, first_out_ts = act[5], act[6]
+        if first_in_ts is None or first_out_ts is None:
+            continue
+        if first_out_ts >= first_in_ts:
+            first_response[cid] = float(first_out_ts)
+        else:
+            wrote_first.append(cid)
+    for chunk in range(0, len(wrote_first), 500):
+        ids = wrote_first[chunk : chunk + 500]
+        first_in = (
+            sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
+            .where(m.c.contact_id.in_(ids), is_in)
             .group_by(m.c.contact_id)
-        ).all()
-    )
+            .subquery()
+        )
+        first_response.update(
+            session.execute(
+                sa.select(m.c.contact_id, sa.func.min(ep(m.c.sent_at)))
+                .join(first_in, first_in.c.cid == m.c.contact_id)
+                .where(m.c.contact_id.in_(ids), is_out, m.c.sent_at >= first_in.c.at)
+                .group_by(m.c.contact_id)
+            ).all()
+        )
     emails: dict[int, list[str]] = {}
     for cid, value in session.execute(
         sa.select(i.c.contact_id, i.c.value).where(i.c.contact_id.between(lo, hi), i.c.kind == "email")
     ).all():
         emails.setdefault(cid, []).append(value)
-    missing_source = [r.id for r in rows if not r.source_channel]
+    missing_source = [r[0] for r in rows if not r[8]]
     first_channel: dict[int, str] = {}
     if missing_source:
         # The first channel the person came through: the channel of their oldest identity.
@@ -214,48 +239,64 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
                 first_channel[cid] = channel
 
     out: list[tuple[LeadFeatures, LeadState]] = []
-    for r in rows:
-        act = activity.get(r.id)
-        source = r.source_channel or first_channel.get(r.id, "")
+    # Positional unpacking: attribute access on a million result rows costs more than the scoring itself.
+    for (cid, stage, name, company, title, score, temperature, lq, source_channel, form_types, intent, language,
+         country, need, timeline, budget, authority, fi, fr, r_mql, r_sql, r_customer, explanation, temp_explanation,
+         version) in rows:
+        act = activity.get(cid)
         features = LeadFeatures(
-            contact_id=r.id,
-            stage=r.stage,
-            display_name=r.display_name or "",
-            company=r.company or "",
-            title=r.title or "",
-            emails=emails.get(r.id, []),
-            source_channel=source,
-            form_types=list(r.form_types or []),
-            intent_hits=r.intent_hits or 0,
-            language=r.language or "",
-            country=r.country or "",
-            need=r.need or "",
-            timeline=r.timeline or "",
-            budget=r.budget or "",
-            authority=r.authority or "",
-            inbound=int(act[1] or 0) if act else 0,
-            outbound=int(act[2] or 0) if act else 0,
-            replies=int(replies.get(r.id, 0)),
-            last_inbound_ts=float(act[3]) if act and act[3] is not None else None,
-            last_activity_ts=float(act[4]) if act and act[4] is not None else None,
+            cid, stage, name or "", company or "", title or "", emails.get(cid, []),
+            source_channel or first_channel.get(cid, ""), _json_list(form_types), intent or 0, language or "",
+            country or "", need or "", timeline or "", budget or "", authority or "",
+            int(act[1] or 0) if act else 0, int(act[2] or 0) if act else 0, int(replies.get(cid, 0)),
+            float(act[3]) if act and act[3] is not None else None,
+            float(act[4]) if act and act[4] is not None else None,
         )
         state = LeadState(
-            score=r.score,
-            temperature=r.temperature,
-            stage=r.stage,
-            has_row=r.lq is not None,
-            source_channel=r.source_channel or "",
-            first_inbound_ts=float(r.fi) if r.fi is not None else None,
-            first_response_ts=float(r.fr) if r.fr is not None else None,
-            computed_first_inbound_ts=float(act[5]) if act and act[5] is not None else None,
-            computed_first_response_ts=float(first_response[r.id]) if r.id in first_response else None,
-            reached=(bool(r.r_mql), bool(r.r_sql), bool(r.r_customer)),
+            score, temperature, stage, lq is not None, source_channel or "",
+            float(fi) if fi is not None else None, float(fr) if fr is not None else None,
+            float(act[5]) if act and act[5] is not None else None,
+            float(first_response[cid]) if cid in first_response else None,
+            (bool(r_mql), bool(r_sql), bool(r_customer)),
+            _json_text(explanation), _json_text(temp_explanation), version,
         )
         out.append((features, state))
     return out
 
 
 # --------------------------------------------------------------------------- writing results
+
+
+class _RawJSON(TypeDecorator):
+    """A JSON column read and written as its text: explanations are serialised once, compared as text to skip
+    unchanged rows, and bound without a second json.dumps."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> None:
+        return None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _json_text(value: Any) -> str:
+    """Stored JSON as text (SQLite hands back text; psycopg parses json, so serialise it the same way again)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _dumps(value)
+
+
+def _json_list(value: Any) -> list[str]:
+    if not value or value == "[]":
+        return []
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return list(parsed) if isinstance(parsed, list) else []
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -316,15 +357,18 @@ def apply_scores(
                     if name in _milestones(state.stage, stage) and not done:
                         milestone_updates[name].append({"cid": features.contact_id, "at": now})
         values = {
-            "explanation": result.explanation,
-            "temperature_explanation": result.temperature_explanation,
+            "explanation": _dumps(result.explanation),
+            "temperature_explanation": _dumps(result.temperature_explanation),
             "ruleset_version": active.version,
             "scored_at": now,
             "source_channel": features.source_channel,
         }
         fi, fr = state.computed_first_inbound_ts, state.computed_first_response_ts
         if state.has_row:
-            lq_updates.append({"cid": features.contact_id, **values})
+            # Unchanged explanation, rules and source: nothing to write (the steady state of a rescoring).
+            if (values["explanation"] != state.explanation_json or values["temperature_explanation"] != state.temperature_json
+                    or active.version != state.ruleset_version or features.source_channel != state.source_channel):
+                lq_updates.append({"cid": features.contact_id, **values})
             if _differs(fi, state.first_inbound_ts) or _differs(fr, state.first_response_ts):
                 response_updates.append(
                     {"cid": features.contact_id, "fi": _dt(fi), "fr": _dt(fr),
@@ -351,8 +395,8 @@ def apply_scores(
     if lq_updates:
         session.execute(
             sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(
-                explanation=sa.bindparam("explanation", type_=sa.JSON()),
-                temperature_explanation=sa.bindparam("temperature_explanation", type_=sa.JSON()),
+                explanation=sa.bindparam("explanation", type_=_RawJSON()),
+                temperature_explanation=sa.bindparam("temperature_explanation", type_=_RawJSON()),
                 ruleset_version=sa.bindparam("ruleset_version"),
                 scored_at=sa.bindparam("scored_at", type_=q.c.scored_at.type),
                 source_channel=sa.bindparam("source_channel"),
@@ -369,7 +413,13 @@ def apply_scores(
             response_updates,
         )
     if lq_inserts:
-        session.execute(sa.insert(q), lq_inserts)
+        session.execute(
+            sa.insert(q).values(
+                explanation=sa.bindparam("explanation", type_=_RawJSON()),
+                temperature_explanation=sa.bindparam("temperature_explanation", type_=_RawJSON()),
+            ),
+            lq_inserts,
+        )
     for name, updates in milestone_updates.items():
         if updates:
             session.execute(

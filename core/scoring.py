@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,7 +31,7 @@ DAY = 86_400.0
 # --------------------------------------------------------------------------- what a lead looks like to scoring
 
 
-@dataclass
+@dataclass(slots=True)
 class LeadFeatures:
     contact_id: int
     stage: str = Stage.new.value
@@ -52,9 +53,22 @@ class LeadFeatures:
     replies: int = 0  # inbound messages after our first outbound one
     last_inbound_ts: float | None = None  # epoch seconds
     last_activity_ts: float | None = None
+    _bant_filled: tuple[str, ...] | None = None
+    _domains: list[tuple[str, bool]] | None = None
 
     def text(self, name: str) -> str:
         return str(getattr(self, name, "") or "")
+
+    def bant_filled(self) -> tuple[str, ...]:
+        if self._bant_filled is None:
+            self._bant_filled = tuple(n for n in BANT_FIELDS if (getattr(self, n) or "").strip())
+        return self._bant_filled
+
+    def domains(self) -> list[tuple[str, bool]]:
+        """(domain, is free-mail) of each e-mail address."""
+        if self._domains is None:
+            self._domains = [_domain_of(e) for e in self.emails if "@" in e]
+        return self._domains
 
 
 # --------------------------------------------------------------------------- rules (validated data)
@@ -244,80 +258,123 @@ def _round(points: float) -> float:
     return round(points, 1)
 
 
-def _domains(features: LeadFeatures) -> list[str]:
-    return [e.rsplit("@", 1)[-1].lower() for e in features.emails if "@" in e]
+@lru_cache(maxsize=65_536)
+def _domain_of(email: str) -> tuple[str, bool]:
+    """(domain, is free-mail) of an address; cached because a million leads share a few thousand domains."""
+    domain = email.rsplit("@", 1)[-1].lower()
+    return domain, is_freemail_domain(domain)
+
+
+@lru_cache(maxsize=65_536)
+def _fold(value: str) -> str:
+    return fold_text(value).strip()
+
+
+@lru_cache(maxsize=65_536)
+def _seniority(title: str, level: str, keywords: tuple[str, ...] | None) -> str | None:
+    found = seniority(title, {level: keywords} if keywords else None)
+    return found[1] if found and found[0] == level else None
+
+
+def _source(rule: SourceRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    return (rule.points, f"came through {f.source_channel}") if f.source_channel == rule.channel else None
+
+
+def _form_type(rule: FormTypeRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    if not f.form_types:
+        return None
+    wanted = {v.lower() for v in rule.values}
+    hit = sorted(t for t in f.form_types if t.lower() in wanted)
+    return (rule.points, f"form {', '.join(hit)}") if hit else None
+
+
+def _email_domain(rule: EmailDomainRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    domains = f.domains()
+    if not domains:
+        return None
+    if rule.kind == "domain":
+        listed = {d.lower().lstrip("@") for d in rule.domains}
+        hit = sorted(d for d, _ in domains if d in listed)
+        return (rule.points, f"email at {', '.join(hit)}") if hit else None
+    corporate = [d for d, free in domains if not free]
+    if rule.kind == "corporate" and corporate:
+        return rule.points, f"company email at {corporate[0]}"
+    if rule.kind == "freemail" and not corporate:
+        return rule.points, f"free-mail address at {domains[0][0]}"
+    return None
+
+
+def _seniority_rule(rule: SeniorityRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    # With the built-in lists an executive title is not also a manager one (executive words are tried first).
+    if not f.title:
+        return None
+    keyword = _seniority(f.title, rule.level, tuple(rule.keywords) if rule.keywords else None)
+    return (rule.points, f"title {f.title!r} ({keyword})") if keyword else None
+
+
+def _field(rule: FieldRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    value = _fold(f.text(rule.field))
+    if rule.op == "present":
+        ok = bool(value)
+    elif rule.op == "absent":
+        ok = not value
+    elif rule.op == "equals":
+        ok = value == _fold(rule.value or "")
+    elif rule.op == "contains":
+        ok = _fold(rule.value or "") in value
+    else:
+        ok = value in {_fold(v) for v in rule.values or []}
+    return (rule.points, f"{rule.field} {rule.op} {rule.value or rule.values or ''}".strip()) if ok else None
+
+
+def _bant(rule: BantRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    filled = f.bant_filled()
+    if rule.field == "all":
+        return (rule.points, "BANT complete") if len(filled) == len(BANT_FIELDS) else None
+    if rule.field == "any":
+        return (rule.points, f"BANT: {', '.join(filled)}") if filled else None
+    return (rule.points, f"{rule.field}: {f.text(rule.field)[:60]}") if rule.field in filled else None
+
+
+def _engagement(rule: EngagementRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    count = f.inbound if rule.event == "inbound" else f.outbound if rule.event == "outbound" else f.replies
+    if not count:
+        return None
+    points = rule.points * count
+    if rule.max is not None:
+        points = max(min(points, rule.max), -abs(rule.max))
+    return points, f"{count} {rule.event} message{'s' if count != 1 else ''}"
+
+
+def _intent(rule: IntentRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    if not f.intent_hits:
+        return None
+    points = rule.points * f.intent_hits
+    if rule.max is not None:
+        points = min(points, rule.max)
+    return points, f"{f.intent_hits} word{'s' if f.intent_hits != 1 else ''} of intent"
+
+
+def _recency(rule: RecencyRule, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
+    last = f.last_inbound_ts or f.last_activity_ts
+    if last is None:
+        return None
+    age_days = max(0.0, (now_ts - last) / DAY)
+    points = rule.points * math.pow(0.5, age_days / rule.half_life_days)
+    if abs(points) < 0.05:
+        return None
+    return points, f"last inbound {age_days:.0f} days ago (half-life {rule.half_life_days:g} days)"
+
+
+_EVALUATORS: dict[str, Any] = {
+    "source": _source, "form_type": _form_type, "email_domain": _email_domain, "seniority": _seniority_rule,
+    "field": _field, "bant": _bant, "engagement": _engagement, "intent": _intent, "recency": _recency,
+}
 
 
 def evaluate(rule: Any, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
     """(points, why) when the rule fires for the lead, else None."""
-    if isinstance(rule, SourceRule):
-        return (rule.points, f"came through {f.source_channel}") if f.source_channel == rule.channel else None
-    if isinstance(rule, FormTypeRule):
-        wanted = {v.lower() for v in rule.values}
-        hit = sorted(t for t in f.form_types if t.lower() in wanted)
-        return (rule.points, f"form {', '.join(hit)}") if hit else None
-    if isinstance(rule, EmailDomainRule):
-        domains = _domains(f)
-        if rule.kind == "domain":
-            listed = {d.lower().lstrip("@") for d in rule.domains}
-            hit = sorted(d for d in domains if d in listed)
-            return (rule.points, f"email at {', '.join(hit)}") if hit else None
-        corporate = [d for d in domains if not is_freemail_domain(d)]
-        if rule.kind == "corporate" and corporate:
-            return rule.points, f"company email at {corporate[0]}"
-        if rule.kind == "freemail" and domains and not corporate:
-            return rule.points, f"free-mail address at {domains[0]}"
-        return None
-    if isinstance(rule, SeniorityRule):
-        # With the built-in lists an executive title is not also a manager one (executive words are tried first).
-        keywords = {rule.level: tuple(rule.keywords)} if rule.keywords else None
-        found = seniority(f.title, keywords)
-        return (rule.points, f"title {f.title!r} ({found[1]})") if found and found[0] == rule.level else None
-    if isinstance(rule, FieldRule):
-        value = fold_text(f.text(rule.field)).strip()
-        if rule.op == "present":
-            ok = bool(value)
-        elif rule.op == "absent":
-            ok = not value
-        elif rule.op == "equals":
-            ok = value == fold_text(rule.value).strip()
-        elif rule.op == "contains":
-            ok = fold_text(rule.value).strip() in value
-        else:
-            ok = value in {fold_text(v).strip() for v in rule.values or []}
-        return (rule.points, f"{rule.field} {rule.op} {rule.value or rule.values or ''}".strip()) if ok else None
-    if isinstance(rule, BantRule):
-        filled = [name for name in BANT_FIELDS if f.text(name).strip()]
-        if rule.field == "all":
-            return (rule.points, "BANT complete") if len(filled) == len(BANT_FIELDS) else None
-        if rule.field == "any":
-            return (rule.points, f"BANT: {', '.join(filled)}") if filled else None
-        return (rule.points, f"{rule.field}: {f.text(rule.field)[:60]}") if rule.field in filled else None
-    if isinstance(rule, EngagementRule):
-        count = {"inbound": f.inbound, "outbound": f.outbound, "reply": f.replies}[rule.event]
-        if not count:
-            return None
-        points = rule.points * count
-        if rule.max is not None:
-            points = max(min(points, rule.max), -abs(rule.max))
-        return points, f"{count} {rule.event} message{'s' if count != 1 else ''}"
-    if isinstance(rule, IntentRule):
-        if not f.intent_hits:
-            return None
-        points = rule.points * f.intent_hits
-        if rule.max is not None:
-            points = min(points, rule.max)
-        return points, f"{f.intent_hits} word{'s' if f.intent_hits != 1 else ''} of intent"
-    if isinstance(rule, RecencyRule):
-        last = f.last_inbound_ts or f.last_activity_ts
-        if last is None:
-            return None
-        age_days = max(0.0, (now_ts - last) / DAY)
-        points = rule.points * math.pow(0.5, age_days / rule.half_life_days)
-        if abs(points) < 0.05:
-            return None
-        return points, f"last inbound {age_days:.0f} days ago (half-life {rule.half_life_days:g} days)"
-    raise TypeError(f"unknown rule {rule!r}")
+    return _EVALUATORS[rule.type](rule, f, now_ts)
 
 
 def temperature_of(f: LeadFeatures, config: TemperatureConfig, now_ts: float) -> tuple[str, list[dict[str, Any]]]:
@@ -345,7 +402,7 @@ def temperature_of(f: LeadFeatures, config: TemperatureConfig, now_ts: float) ->
         add("form", -5, f"{', '.join(sorted(forms))} sign-up")
     if f.intent_hits:
         add("intent", 20, f"{f.intent_hits} word{'s' if f.intent_hits != 1 else ''} of intent")
-    filled = sum(1 for name in BANT_FIELDS if f.text(name).strip())
+    filled = len(f.bant_filled())
     add("bant", 5 * filled, f"BANT {filled}/4")
     total = sum(s["points"] for s in signals)
     if total >= config.hot:
