@@ -121,3 +121,22 @@ def test_queue_puts_hot_leads_first(client, auth, session, admin_token):
     assert items[0]["temperature"] == "hot" and items[1]["temperature"] == "cold"
     changes = session.exec(select(StageChange).where(StageChange.contact_id == hot)).all()
     assert len(changes) == 1
+
+
+def test_openapi_lists_qualification_paths(client):
+    document = client.get("/api/openapi.json").json
+    for path in ("/api/v1/contacts/{contact_id}/qualification", "/api/v1/contacts/{contact_id}/stage", "/api/v1/queue"):
+        assert path in document["paths"]
+    assert set(document["components"]["schemas"]["StageRequest"]["properties"]) == {"stage", "reason", "note"}
+
+
+def test_export_includes_qualification_and_erase_removes_it(client, auth, session):
+    cid = _inbound(client, auth, 8)
+    client.patch(f"/api/v1/contacts/{cid}/qualification", json={"budget": "20k"}, headers=auth)
+    exported = client.get(f"/api/v1/contacts/{cid}/export", headers=auth).json
+    assert exported["qualification"]["bant"]["budget"] == "20k"
+    assert exported["qualification"]["stage_history"]
+    assert client.delete(f"/api/v1/contacts/{cid}", headers=auth).status_code == 200
+    session.rollback()
+    assert session.get(LeadQualification, cid) is None
+    assert session.exec(select(StageChange).where(StageChange.contact_id == cid)).all() == []

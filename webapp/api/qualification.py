@@ -5,31 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify
-from pydantic import BaseModel, ConfigDict, Field
 
 from core.qualification import QualificationError, qualification_detail, set_stage, update_bant
 from core.routing import my_queue
 from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.routes import ApiError, int_arg, json_object, parse
+from webapp.api.schemas import QualificationUpdate, StageRequest
 from webapp.db import get_session
-
-
-class StageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    stage: str = Field(max_length=16)
-    reason: str | None = Field(default=None, max_length=32)
-    note: str = Field(default="", max_length=500)
-
-
-class QualificationUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    need: str | None = Field(default=None, max_length=500)
-    timeline: str | None = Field(default=None, max_length=200)
-    budget: str | None = Field(default=None, max_length=200)
-    authority: str | None = Field(default=None, max_length=200)
-    deal_value: float | None = Field(default=None, ge=0, le=1e12)
-    deal_currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
 
 
 def _detail_or_404(contact_id: int) -> dict[str, Any]:
