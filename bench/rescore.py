@@ -92,8 +92,8 @@ def seed(path: Path, n: int, *, seed_value: int = 8) -> dict[str, float]:
             " '{}', ?)", [(*m, m[-1]) for m in messages])
         db.executemany(
             "INSERT INTO lead_qualifications (contact_id, need, timeline, budget, authority, deal_currency,"
-            " source_channel, form_types, intent_hits, language, country, explanation, temperature_explanation,"
-            " updated_by, updated_at) VALUES (?, '', '', '', '', '', ?, ?, ?, ?, '', '[]', '[]', '', ?)", quals)
+            " source_channel, form_types, intent_hits, language, country, updated_by, updated_at)"
+            " VALUES (?, '', '', '', '', '', ?, ?, ?, ?, '', '', ?)", quals)
         db.commit()
     db.close()
     return {"seconds": time.perf_counter() - started, "messages": messages_total}

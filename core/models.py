@@ -307,7 +307,7 @@ class StageChange(SQLModel, table=True):
 
 
 class LeadQualification(SQLModel, table=True):
-    """What qualification knows of one lead: BANT, deal value, the explained score, signals and milestones."""
+    """What qualification knows of one lead: BANT, deal value, signals from its messages, milestones."""
 
     __tablename__ = "lead_qualifications"
     contact_id: int = Field(sa_column_args=[sa.ForeignKey("contacts.id", ondelete="CASCADE")], primary_key=True)
@@ -323,11 +323,6 @@ class LeadQualification(SQLModel, table=True):
     intent_hits: int = Field(default=0)
     language: str = Field(default="", max_length=8)
     country: str = Field(default="", max_length=2)
-    # The score of the last run, explained.
-    explanation: list[dict[str, Any]] = _json([])
-    temperature_explanation: list[dict[str, Any]] = _json([])
-    ruleset_version: int | None = Field(default=None)
-    scored_at: datetime | None = _ts()
     # Time to first response: first outbound message after the first inbound one.
     first_inbound_at: datetime | None = _ts()
     first_response_at: datetime | None = _ts()
@@ -338,6 +333,18 @@ class LeadQualification(SQLModel, table=True):
     customer_at: datetime | None = _ts()
     updated_by: str = Field(default="", max_length=320)
     updated_at: datetime = _created()
+
+
+class LeadScore(SQLModel, table=True):
+    """The last score of a lead, explained: which rules fired with how many points, and why it is cold/warm/hot.
+    Kept apart from lead_qualifications so that analytics scan narrow rows."""
+
+    __tablename__ = "lead_scores"
+    contact_id: int = Field(sa_column_args=[sa.ForeignKey("contacts.id", ondelete="CASCADE")], primary_key=True)
+    explanation: list[dict[str, Any]] = _json([])
+    temperature_explanation: list[dict[str, Any]] = _json([])
+    ruleset_version: int | None = Field(default=None)
+    scored_at: datetime | None = _ts()
 
 
 class ScoringRuleSet(SQLModel, table=True):

@@ -28,6 +28,7 @@ from core.models import (
     Contact,
     Identity,
     LeadQualification,
+    LeadScore,
     Message,
     ScoringRuleSet,
     Stage,
@@ -137,11 +138,13 @@ class LeadState:
     explanation_json: str = ""
     temperature_json: str = ""
     ruleset_version: int | None = None
+    has_score: bool = False
 
 
 def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
     """Features of the live contacts with lo <= id <= hi, in a handful of GROUP BY queries."""
     c, q, m, i = Contact.__table__, LeadQualification.__table__, Message.__table__, Identity.__table__
+    sc = LeadScore.__table__
     ep = lambda column: _epoch(session, column)  # noqa: E731
     rows = session.execute(
         sa.select(
@@ -152,11 +155,12 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             ep(q.c.first_inbound_at).label("fi"), ep(q.c.first_response_at).label("fr"),
             q.c.mql_at.is_not(None).label("r_mql"), q.c.sql_at.is_not(None).label("r_sql"),
             q.c.customer_at.is_not(None).label("r_customer"),
-            sa.type_coerce(q.c.explanation, _RawJSON).label("explanation"),
-            sa.type_coerce(q.c.temperature_explanation, _RawJSON).label("temperature_explanation"),
-            q.c.ruleset_version,
+            sc.c.contact_id.label("has_score"),
+            sa.type_coerce(sc.c.explanation, _RawJSON).label("explanation"),
+            sa.type_coerce(sc.c.temperature_explanation, _RawJSON).label("temperature_explanation"),
+            sc.c.ruleset_version,
         )
-        .select_from(c.outerjoin(q, q.c.contact_id == c.c.id))
+        .select_from(c.outerjoin(q, q.c.contact_id == c.c.id).outerjoin(sc, sc.c.contact_id == c.c.id))
         .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None))
     ).all()
     if not rows:
@@ -241,8 +245,8 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     out: list[tuple[LeadFeatures, LeadState]] = []
     # Positional unpacking: attribute access on a million result rows costs more than the scoring itself.
     for (cid, stage, name, company, title, score, temperature, lq, source_channel, form_types, intent, language,
-         country, need, timeline, budget, authority, fi, fr, r_mql, r_sql, r_customer, explanation, temp_explanation,
-         version) in rows:
+         country, need, timeline, budget, authority, fi, fr, r_mql, r_sql, r_customer, has_score, explanation,
+         temp_explanation, version) in rows:
         act = activity.get(cid)
         features = LeadFeatures(
             cid, stage, name or "", company or "", title or "", emails.get(cid, []),
@@ -258,7 +262,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             float(act[5]) if act and act[5] is not None else None,
             float(first_response[cid]) if cid in first_response else None,
             (bool(r_mql), bool(r_sql), bool(r_customer)),
-            _json_text(explanation), _json_text(temp_explanation), version,
+            _json_text(explanation), _json_text(temp_explanation), version, has_score is not None,
         )
         out.append((features, state))
     return out
@@ -279,6 +283,13 @@ class _RawJSON(TypeDecorator):
 
     def result_processor(self, dialect: sa.Dialect, coltype: object) -> None:
         return None
+
+
+def _db_timestamp(value: datetime | None, sqlite: bool) -> Any:
+    """What UTCDateTime would bind: SQLite stores naive UTC text, PostgreSQL takes the aware datetime."""
+    if value is None or not sqlite:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _dumps(value: Any) -> str:
@@ -329,7 +340,9 @@ def apply_scores(
     now = _dt(now_ts)
     actor = f"scoring:v{active.version}"
     contact_updates: list[dict[str, Any]] = []
-    lq_updates: list[dict[str, Any]] = []
+    score_updates: list[tuple[str, str, int]] = []
+    score_inserts: list[tuple[int, str, str]] = []
+    source_updates: list[dict[str, Any]] = []
     lq_inserts: list[dict[str, Any]] = []
     response_updates: list[dict[str, Any]] = []
     milestone_updates: dict[str, list[dict[str, Any]]] = {"mql_at": [], "sql_at": [], "customer_at": []}
@@ -356,19 +369,17 @@ def apply_scores(
                 for name, done in zip(("mql_at", "sql_at", "customer_at"), state.reached, strict=True):
                     if name in _milestones(state.stage, stage) and not done:
                         milestone_updates[name].append({"cid": features.contact_id, "at": now})
-        values = {
-            "explanation": _dumps(result.explanation),
-            "temperature_explanation": _dumps(result.temperature_explanation),
-            "ruleset_version": active.version,
-            "scored_at": now,
-            "source_channel": features.source_channel,
-        }
+        explanation, temperature_json = _dumps(result.explanation), _dumps(result.temperature_explanation)
+        if not state.has_score:
+            score_inserts.append((features.contact_id, explanation, temperature_json))
+        elif (explanation != state.explanation_json or temperature_json != state.temperature_json
+              or active.version != state.ruleset_version):
+            # Unchanged explanations under the same rules are not rewritten (the steady state of a rescoring).
+            score_updates.append((explanation, temperature_json, features.contact_id))
         fi, fr = state.computed_first_inbound_ts, state.computed_first_response_ts
         if state.has_row:
-            # Unchanged explanation, rules and source: nothing to write (the steady state of a rescoring).
-            if (values["explanation"] != state.explanation_json or values["temperature_explanation"] != state.temperature_json
-                    or active.version != state.ruleset_version or features.source_channel != state.source_channel):
-                lq_updates.append({"cid": features.contact_id, **values})
+            if features.source_channel != state.source_channel:
+                source_updates.append({"cid": features.contact_id, "source": features.source_channel})
             if _differs(fi, state.first_inbound_ts) or _differs(fr, state.first_response_ts):
                 response_updates.append(
                     {"cid": features.contact_id, "fi": _dt(fi), "fr": _dt(fr),
@@ -376,32 +387,42 @@ def apply_scores(
                 )
         else:
             row = _new_lq_row(features.contact_id, now)
-            row.update(values)
-            row.update(first_inbound_at=_dt(fi), first_response_at=_dt(fr),
+            row.update(source_channel=features.source_channel, first_inbound_at=_dt(fi), first_response_at=_dt(fr),
                        response_seconds=round(fr - fi) if fi is not None and fr is not None else None)
             for name in _milestones(Stage.new.value, stage):
                 row[name] = now
             lq_inserts.append(row)
         stats.scored += 1
 
-    c, q, s = Contact.__table__, LeadQualification.__table__, StageChange.__table__
+    q = LeadQualification.__table__
+    # The big statements go to the driver's executemany directly: SQLAlchemy's per-row parameter handling
+    # would cost more than SQLite's work. Placeholders, JSON and timestamps are spelled per backend.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    p = "?" if sqlite else "%s"
+    j = p if sqlite else f"CAST({p} AS JSON)"
+    at = _db_timestamp(now, sqlite)
+    connection = session.connection()
     if contact_updates:
-        session.execute(
-            sa.update(c).where(c.c.id == sa.bindparam("cid")).values(
-                score=sa.bindparam("score"), temperature=sa.bindparam("temperature"), stage=sa.bindparam("stage")
-            ),
-            contact_updates,
+        connection.exec_driver_sql(
+            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p} WHERE id = {p}",
+            [(u["score"], u["temperature"], u["stage"], u["cid"]) for u in contact_updates],
         )
-    if lq_updates:
+    if score_updates:
+        connection.exec_driver_sql(
+            f"UPDATE lead_scores SET explanation = {j}, temperature_explanation = {j}, ruleset_version = {p},"
+            f" scored_at = {p} WHERE contact_id = {p}",
+            [(e, t, active.version, at, cid) for e, t, cid in score_updates],
+        )
+    if score_inserts:
+        connection.exec_driver_sql(
+            "INSERT INTO lead_scores (contact_id, explanation, temperature_explanation, ruleset_version, scored_at)"
+            f" VALUES ({p}, {j}, {j}, {p}, {p})",
+            [(cid, e, t, active.version, at) for cid, e, t in score_inserts],
+        )
+    if source_updates:
         session.execute(
-            sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(
-                explanation=sa.bindparam("explanation", type_=_RawJSON()),
-                temperature_explanation=sa.bindparam("temperature_explanation", type_=_RawJSON()),
-                ruleset_version=sa.bindparam("ruleset_version"),
-                scored_at=sa.bindparam("scored_at", type_=q.c.scored_at.type),
-                source_channel=sa.bindparam("source_channel"),
-            ),
-            lq_updates,
+            sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(source_channel=sa.bindparam("source")),
+            source_updates,
         )
     if response_updates:
         session.execute(
@@ -413,23 +434,19 @@ def apply_scores(
             response_updates,
         )
     if lq_inserts:
-        session.execute(
-            sa.insert(q).values(
-                explanation=sa.bindparam("explanation", type_=_RawJSON()),
-                temperature_explanation=sa.bindparam("temperature_explanation", type_=_RawJSON()),
-            ),
-            lq_inserts,
-        )
+        session.execute(sa.insert(q), lq_inserts)
     for name, updates in milestone_updates.items():
         if updates:
-            session.execute(
-                sa.update(q).where(q.c.contact_id == sa.bindparam("cid"), q.c[name].is_(None)).values(
-                    {name: sa.bindparam("at", type_=q.c[name].type)}
-                ),
-                updates,
+            connection.exec_driver_sql(
+                f"UPDATE lead_qualifications SET {name} = {p} WHERE contact_id = {p} AND {name} IS NULL",
+                [(at, u["cid"]) for u in updates],
             )
     if changes:
-        session.execute(sa.insert(s), changes)
+        connection.exec_driver_sql(
+            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, reason, note, actor, created_at)"
+            f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            [(x["contact_id"], x["from_stage"], x["to_stage"], x["reason"], x["note"], x["actor"], at) for x in changes],
+        )
         for change in changes:
             hooks.emit(session, "stage.changed", _stage_payload(change))
     return stats
@@ -445,7 +462,6 @@ def _new_lq_row(contact_id: int, now: datetime | None) -> dict[str, Any]:
     return {
         "contact_id": contact_id, "need": "", "timeline": "", "budget": "", "authority": "", "deal_value": None,
         "deal_currency": "", "source_channel": "", "form_types": [], "intent_hits": 0, "language": "", "country": "",
-        "explanation": [], "temperature_explanation": [], "ruleset_version": None, "scored_at": None,
         "first_inbound_at": None, "first_response_at": None, "response_seconds": None, "mql_at": None,
         "sql_at": None, "customer_at": None, "updated_by": "", "updated_at": now or utcnow(),
     }
@@ -471,7 +487,7 @@ def rescore_contact(session: Session, contact_id: int, *, now_ts: float | None =
         return None
     apply_scores(session, batch, active_ruleset(session), now_ts if now_ts is not None else time.time())
     # The ORM copies in this session must see what the bulk statements wrote.
-    for cls, key in ((Contact, contact_id), (LeadQualification, contact_id)):
+    for cls, key in ((Contact, contact_id), (LeadQualification, contact_id), (LeadScore, contact_id)):
         obj = session.get(cls, key)
         if obj is not None:
             session.refresh(obj)
@@ -654,6 +670,7 @@ def qualification_detail(session: Session, contact_id: int) -> dict[str, Any] | 
     if contact is None:
         return None
     lq = session.get(LeadQualification, contact.id)
+    scored = session.get(LeadScore, contact.id)
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -667,10 +684,10 @@ def qualification_detail(session: Session, contact_id: int) -> dict[str, Any] | 
         "bant": {name: getattr(lq, name) if lq else "" for name in BANT_FIELDS},
         "deal_value": lq.deal_value if lq else None,
         "deal_currency": lq.deal_currency if lq else "",
-        "explanation": lq.explanation if lq else [],
-        "temperature_explanation": lq.temperature_explanation if lq else [],
-        "ruleset_version": lq.ruleset_version if lq else None,
-        "scored_at": iso(lq.scored_at) if lq else None,
+        "explanation": scored.explanation if scored else [],
+        "temperature_explanation": scored.temperature_explanation if scored else [],
+        "ruleset_version": scored.ruleset_version if scored else None,
+        "scored_at": iso(scored.scored_at) if scored else None,
         "source_channel": lq.source_channel if lq else "",
         "form_types": lq.form_types if lq else [],
         "language": lq.language if lq else "",

@@ -1,8 +1,8 @@
-"""qualification: stage history, BANT and explained scores, versioned scoring rules, routing, outbound webhooks
+"""qualification: stage history, BANT and signals, explained scores, versioned scoring rules, routing, outbound webhooks
 
 Revision ID: 0007
 Revises: 0001
-Create Date: 2026-11-23 14:34:55.284210
+Create Date: 2026-11-23 15:13:52.917168
 """
 
 from __future__ import annotations
@@ -91,10 +91,6 @@ def upgrade() -> None:
     sa.Column('intent_hits', sa.Integer(), nullable=False),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-    sa.Column('explanation', sa.JSON(), nullable=False),
-    sa.Column('temperature_explanation', sa.JSON(), nullable=False),
-    sa.Column('ruleset_version', sa.Integer(), nullable=True),
-    sa.Column('scored_at', core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_inbound_at', core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_response_at', core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('response_seconds', sa.Integer(), nullable=True),
@@ -109,6 +105,15 @@ def upgrade() -> None:
     with op.batch_alter_table('lead_qualifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lead_qualifications_source_channel'), ['source_channel'], unique=False)
 
+    op.create_table('lead_scores',
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('explanation', sa.JSON(), nullable=False),
+    sa.Column('temperature_explanation', sa.JSON(), nullable=False),
+    sa.Column('ruleset_version', sa.Integer(), nullable=True),
+    sa.Column('scored_at', core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('contact_id')
+    )
     op.create_table('stage_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
@@ -152,6 +157,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_stage_changes_contact_id'))
 
     op.drop_table('stage_changes')
+    op.drop_table('lead_scores')
     with op.batch_alter_table('lead_qualifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lead_qualifications_source_channel'))
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from core.ingest import ingest
-from core.models import Contact, LeadQualification, StageChange
+from core.models import Contact, LeadScore, StageChange
 from core.qualification import active_ruleset, list_rulesets, preview_ruleset, rescore_all, save_ruleset
 from core.schemas import InboundRecord
 from core.scoring import DEFAULT_RULESET
@@ -64,8 +64,8 @@ def test_versions_and_rescoring_all_leads(app, session, engine):
     # What the preview said is what the rescoring did.
     assert preview["stages_after"] == {s: sum(1 for c in after.values() if c.stage == s)
                                        for s in {c.stage for c in after.values()}}
-    lq = session.get(LeadQualification, ids[0])
-    assert lq.ruleset_version == 1 and {e["rule"] for e in lq.explanation} >= {"executive", "corporate-email"}
+    scored = session.get(LeadScore, ids[0])
+    assert scored.ruleset_version == 1 and {e["rule"] for e in scored.explanation} >= {"executive", "corporate-email"}
     v2 = save_ruleset(session, _draft(), actor="admin@x")
     session.commit()
     assert [r.version for r in list_rulesets(session)] == [2, 1] and v2.active

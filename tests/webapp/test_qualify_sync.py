@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from connectors.base import Checkpoint, Connector, register
 from connectors.sync import run_sync
-from core.models import ConnectorAccount, Contact, LeadQualification, RoutingRule
+from core.models import ConnectorAccount, Contact, LeadQualification, LeadScore, RoutingRule
 from core.schemas import InboundRecord
 from core.users import create_user
 
@@ -39,7 +39,8 @@ def test_synced_leads_are_scored_and_routed(app, engine, session):
     session.rollback()
     contact = session.exec(select(Contact)).one()
     lq = session.get(LeadQualification, contact.id)
+    scored = session.get(LeadScore, contact.id)
     assert contact.owner_id == rep.id
-    assert {"form-hot", "executive", "intent", "corporate-email"} <= {e["rule"] for e in lq.explanation}
+    assert {"form-hot", "executive", "intent", "corporate-email"} <= {e["rule"] for e in scored.explanation}
     assert lq.form_types == ["demo"] and lq.intent_hits == 3  # Demo (subject), wycenę, demo and lq.language == "pl"
     assert contact.stage == "sql" and contact.temperature == "hot"
