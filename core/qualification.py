@@ -425,13 +425,11 @@ def apply_scores(
             source_updates,
         )
     if response_updates:
-        session.execute(
-            sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(
-                first_inbound_at=sa.bindparam("fi", type_=q.c.first_inbound_at.type),
-                first_response_at=sa.bindparam("fr", type_=q.c.first_response_at.type),
-                response_seconds=sa.bindparam("secs"),
-            ),
-            response_updates,
+        connection.exec_driver_sql(
+            f"UPDATE lead_qualifications SET first_inbound_at = {p}, first_response_at = {p}, response_seconds = {p}"
+            f" WHERE contact_id = {p}",
+            [(_db_timestamp(u["fi"], sqlite), _db_timestamp(u["fr"], sqlite), u["secs"], u["cid"])
+             for u in response_updates],
         )
     if lq_inserts:
         session.execute(sa.insert(q), lq_inserts)
