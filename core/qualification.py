@@ -527,12 +527,17 @@ def rescore_all(
 
 
 def preview_ruleset(
-    session: Session, document: dict[str, Any], *, batch_size: int = BATCH_SIZE, now_ts: float | None = None
+    session: Session, document: dict[str, Any], *, batch_size: int = BATCH_SIZE, now_ts: float | None = None,
+    max_leads: int | None = None,
 ) -> dict[str, Any]:
-    """What a draft rule set would do to the existing leads, without writing anything."""
+    """What a draft rule set would do to the existing leads, without writing anything. With `max_leads`, only
+    the newest ids up to that many are looked at (a web request should not score a million leads)."""
     draft = parse_ruleset(document)
     now_ts = now_ts if now_ts is not None else time.time()
     lo, hi = id_range(session)
+    sampled = max_leads is not None and hi - lo + 1 > max_leads
+    if sampled and max_leads is not None:
+        lo = hi - max_leads + 1
     stage_moves: Counter[str] = Counter()
     temperature_moves: Counter[str] = Counter()
     stages_after: Counter[str] = Counter()
@@ -556,6 +561,7 @@ def preview_ruleset(
         start += batch_size
     return {
         "leads": leads,
+        "sampled": sampled,
         "stage_changes": sum(stage_moves.values()),
         "stage_moves": dict(stage_moves.most_common()),
         "temperature_changes": sum(temperature_moves.values()),

@@ -86,3 +86,11 @@ def test_preview_counts_moves(app, session):
     preview = preview_ruleset(session, _draft(thresholds={"mql": -100, "sql": 1000}))
     assert preview["stage_moves"] == {"new→mql": 3} and preview["stage_changes"] == 3
     assert sum(b["leads"] for b in preview["score_histogram"]) == 4
+
+
+def test_preview_can_look_at_the_newest_leads_only(app, session):
+    ids = _seed(session)
+    preview = preview_ruleset(session, _draft(thresholds={"mql": -100, "sql": 1000}), max_leads=2)
+    assert preview["sampled"] is True and preview["leads"] == 2
+    # The two newest leads (ids[2], ids[3]) were at new: both would move.
+    assert preview["stage_moves"] == {"new→mql": 2} and max(ids) == ids[3]

@@ -40,6 +40,8 @@ from webapp.qualify.charts import funnel_svg, stacked_bars_svg
 from webapp.queue import enqueue
 
 STAGES = [s.value for s in Stage]
+# A preview in a web request looks at the newest leads only; saving rescores every lead in the background.
+PREVIEW_MAX_LEADS = 100_000
 
 
 def panel_data(contact_id: int) -> dict[str, Any] | None:
@@ -149,7 +151,7 @@ def rules():  # noqa: ANN201
                     enqueue("rescore_all", row.version)
                     flash(f"Rules saved as version {row.version}; rescoring every lead in the background.", "ok")
                     return redirect(url_for("qualify.rules"))
-                preview = preview_ruleset(session, data)
+                preview = preview_ruleset(session, data, max_leads=PREVIEW_MAX_LEADS)
             except RuleSetError as exc:
                 errors = exc.errors
         status = 400 if errors else 200
