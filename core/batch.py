@@ -21,6 +21,7 @@ from core.ingest import (
     IngestError,
     IngestOptions,
     _Plan,
+    _run_post_ingest_hooks,
     extract_identities,
     ingest,
     sanitize_html,
@@ -62,6 +63,8 @@ class _PendingConversation:
 @dataclass(eq=False)
 class _Outcome:
     status: str
+    record: InboundRecord | None = None
+    contact_created: bool = False
     same_as: _Outcome | None = None  # a repeat, in this batch, of an earlier record's message
     contact: _PendingContact | None = None
     conversation: _PendingConversation | None = None
@@ -232,7 +235,7 @@ class _Batch:
         changed |= self._fill(contact, record, name)
         created_contact = not matched
         outcome = _Outcome("created" if message_in is not None or created_contact else "known", contact=contact,
-                           warnings=plan.warnings)
+                           warnings=plan.warnings, record=record, contact_created=created_contact)
         if message_in is not None:
             self._message(record, contact, outcome)
             self.known_messages[(record.channel, message_in.external_id)] = outcome
@@ -382,7 +385,11 @@ class _Batch:
                 message_id=outcome.message_row["id"] if outcome.message_row else None,
                 suggestion_ids=suggestion_ids.get(contact.id, []) if contact else [],
                 warnings=outcome.warnings,
+                contact_created=outcome.contact_created,
             )
+            if outcome.record is not None:
+                # The same post-ingest hooks as core.ingest.ingest (scoring, routing, events).
+                _run_post_ingest_hooks(self.session, outcome.record, outcome.result)
         for conv in self.conversations.values():
             conv.new = conv.dirty = False
         for contact in self.contacts.values():

@@ -278,9 +278,12 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
         )
     ).all()
     owner = session.get(User, detail["owner_id"]) if detail.get("owner_id") else None
+    from core.qualification import qualification_detail
+
     return {
         "exported_at": utcnow().isoformat(),
         "contact": detail,
+        "qualification": qualification_detail(session, cid),
         "owner": {"id": owner.id, "email": owner.email, "name": owner.name} if owner else None,
         "conversations": [
             {"id": c.id, "channel": c.channel, "external_id": c.external_id, "subject": c.subject,

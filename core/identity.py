@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core import hooks
 from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
 from core.models import (
     Contact,
@@ -152,6 +153,10 @@ def merge_contacts(
     session.add(merged)
     session.flush()
     refresh_block_keys(session, survivor)
+    hooks.emit(session, "lead.merged", {
+        "survivor_id": survivor.id, "merged_id": merged.id, "merge_id": event.id, "reason": event.reason,
+        "actor": event.actor,
+    })
     return event
 
 

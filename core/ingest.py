@@ -8,6 +8,7 @@ the caller's transaction (the caller commits, which lets a sync commit records a
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from core import hooks
 from core.identity import (
     _add_aliases,
     get_live_contact,
@@ -37,6 +39,7 @@ from core.normalize import (
 from core.schemas import ContactIn, InboundRecord, IngestResult
 
 MAX_ATTEMPTS = 3
+log = logging.getLogger(__name__)
 
 
 class IngestError(ValueError):
@@ -133,12 +136,27 @@ def ingest(session: Session, record: InboundRecord, *, options: IngestOptions | 
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with session.begin_nested():
-                return _ingest_once(session, record, options)
+                result = _ingest_once(session, record, options)
         except IntegrityError as exc:
             # Another writer stored the same message or identity between our read and our write:
             # the savepoint is gone, so run again and find what it stored.
             last_error = exc
+            continue
+        _run_post_ingest_hooks(session, record, result)
+        return result
     raise IngestError(f"could not store the record after {MAX_ATTEMPTS} attempts: {last_error}")
+
+
+def _run_post_ingest_hooks(session: Session, record: InboundRecord, result: IngestResult) -> None:
+    """Qualification and webhooks run after the record is stored, in their own savepoint: a failing hook leaves
+    the lead unscored (the next rescore fixes it) but never loses the inquiry."""
+    if not hooks.post_ingest_hooks:
+        return
+    try:
+        with session.begin_nested():
+            hooks.run_post_ingest(session, record, result)
+    except Exception:  # noqa: BLE001 - logged; intake must not stop for a hook
+        log.exception("post-ingest hook failed for %s record %s", record.channel, result.contact_id)
 
 
 def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions) -> IngestResult:
@@ -265,6 +283,7 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
         merged_contact_ids=merged_ids,
         suggestion_ids=suggestion_ids,
         warnings=plan.warnings,
+        contact_created=created_contact,
     )
 
 

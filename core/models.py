@@ -362,4 +362,129 @@ class OutboxMail(SQLModel, table=True):
     backend: str = Field(default="outbox", max_length=16)  # outbox | smtp
     status: str = Field(default="stored", max_length=16)  # stored | sent | failed
     error: str = Field(default="", sa_type=sa.Text())
+# --------------------------------------------------------------------------- qualification (issue 8)
+# Stages with history, BANT, explained scores, routing, outbound webhooks. Aggregates for analytics read
+# lead_qualifications (1:1 with contacts) so they are GROUP BY queries over one narrow table.
+
+
+class StageChange(SQLModel, table=True):
+    """Every stage change of a lead: from, to, why (for non-target), who and when."""
+
+    __tablename__ = "stage_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = _fk("contacts.id", "CASCADE", nullable=False)
+    from_stage: str = Field(default="", max_length=16)
+    to_stage: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=32)  # non-target reason: wrong_fit, spam, competitor, no_budget, other
+    note: str = Field(default="", max_length=500)
+    actor: str = Field(default="", max_length=320)  # a user's email, or "scoring:v3"
+    created_at: datetime = _created()
+
+
+class LeadQualification(SQLModel, table=True):
+    """What qualification knows of one lead: BANT, deal value, signals from its messages, milestones."""
+
+    __tablename__ = "lead_qualifications"
+    contact_id: int = Field(sa_column_args=[sa.ForeignKey("contacts.id", ondelete="CASCADE")], primary_key=True)
+    need: str = Field(default="", max_length=500)
+    timeline: str = Field(default="", max_length=200)
+    budget: str = Field(default="", max_length=200)
+    authority: str = Field(default="", max_length=200)
+    deal_value: float | None = Field(default=None)
+    deal_currency: str = Field(default="", max_length=3)
+    # Signals taken from message text at ingest (text is not re-read when rescoring a million leads).
+    source_channel: str = Field(default="", max_length=32, index=True)  # first channel the lead came through
+    form_types: list[str] = _json([])
+    intent_hits: int = Field(default=0)
+    language: str = Field(default="", max_length=8)
+    country: str = Field(default="", max_length=2)
+    # Time to first response: first outbound message after the first inbound one.
+    first_inbound_at: datetime | None = _ts()
+    first_response_at: datetime | None = _ts()
+    response_seconds: int | None = Field(default=None)
+    # When the lead first reached each stage (a jump from new to SQL sets MQL too): funnels count these.
+    mql_at: datetime | None = _ts()
+    sql_at: datetime | None = _ts()
+    customer_at: datetime | None = _ts()
+    updated_by: str = Field(default="", max_length=320)
+    updated_at: datetime = _created()
+
+
+class LeadScore(SQLModel, table=True):
+    """The last score of a lead, explained: which rules fired with how many points, and why it is cold/warm/hot.
+    Kept apart from lead_qualifications so that analytics scan narrow rows."""
+
+    __tablename__ = "lead_scores"
+    contact_id: int = Field(sa_column_args=[sa.ForeignKey("contacts.id", ondelete="CASCADE")], primary_key=True)
+    explanation: list[dict[str, Any]] = _json([])
+    temperature_explanation: list[dict[str, Any]] = _json([])
+    ruleset_version: int | None = Field(default=None)
+    scored_at: datetime | None = _ts()
+
+
+class ScoringRuleSet(SQLModel, table=True):
+    """One version of the scoring rules (data, edited by admins); exactly one is active."""
+
+    __tablename__ = "scoring_rulesets"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(sa_column_kwargs={"unique": True}, nullable=False)
+    rules: dict[str, Any] = _json({})
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = _created()
+    active: bool = Field(default=False, index=True)
+    note: str = Field(default="", max_length=500)
+
+
+class RoutingRule(SQLModel, table=True):
+    """Assign new leads matching `match` (channel, form_type, language, country) round-robin among assignees."""
+
+    __tablename__ = "routing_rules"
+    id: int | None = Field(default=None, primary_key=True)
+    position: int = Field(default=0)
+    name: str = Field(default="", max_length=200)
+    match: dict[str, Any] = _json({})
+    assignee_ids: list[int] = _json([])
+    next_index: int = Field(default=0)  # round-robin state: which assignee gets the next lead
+    active: bool = Field(default=True)
+    created_at: datetime = _created()
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoints"
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[str] = _json([])
+    secret_encrypted: str = Field(default="", sa_type=sa.Text())
+    description: str = Field(default="", max_length=200)
+    active: bool = Field(default=True)
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = _created()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint (written in the event's own transaction: an outbox), and its fate."""
+
+    __tablename__ = "webhook_deliveries"
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = _fk("webhook_endpoints.id", "CASCADE", nullable=False)
+    delivery_uuid: str = Field(max_length=36, sa_column_kwargs={"unique": True}, nullable=False)
+    event: str = Field(max_length=40, index=True)
+    payload: dict[str, Any] = _json({})
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | retrying | delivered | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = _ts()
+    last_status_code: int | None = Field(default=None)
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _ts()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = _fk("webhook_deliveries.id", "CASCADE", nullable=False)
+    number: int = Field(default=1)
+    status_code: int | None = Field(default=None)
+    response_excerpt: str = Field(default="", max_length=1000)
+    error: str = Field(default="", max_length=500)
+    duration_ms: int = Field(default=0)
     created_at: datetime = _created()

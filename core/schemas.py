@@ -92,6 +92,8 @@ class IngestResult(BaseModel):
     merged_contact_ids: list[int] = Field(default_factory=list)
     suggestion_ids: list[int] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    # Whether this record made a new contact (post-ingest hooks route and announce new leads); not in the API.
+    contact_created: bool = Field(default=False, exclude=True)
 
     @property
     def created(self) -> bool:

@@ -82,4 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(gmail.webhooks_bp)
     app.register_blueprint(gmail.webhooks_bp)
     linkedin.init_app(app)
+    from webapp import qualify
+
+    qualify.init_app(app)
     return app

@@ -66,11 +66,15 @@ DEFAULTS: dict[str, Any] = {
     "LINKEDIN_AUTHORIZE_URL": "https://www.linkedin.com/oauth/v2/authorization",
     "LINKEDIN_TOKEN_URL": "https://www.linkedin.com/oauth/v2/accessToken",
     "LINKEDIN_USERINFO_URL": "https://api.linkedin.com/v2/userinfo",
+    # Outbound webhooks (qualification): attempts per delivery, first retry delay (doubles each time), timeout.
+    "WEBHOOK_MAX_ATTEMPTS": 6,
+    "WEBHOOK_BACKOFF_SECONDS": 30,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
 }
 
 _INT_KEYS = {
     "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
-    "GMAIL_QUOTA_PER_MINUTE",
+    "GMAIL_QUOTA_PER_MINUTE", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
 }
 
 

@@ -75,7 +75,9 @@ def _import_task_modules() -> None:
 
 
 # Modules whose @task functions make up leadhub's background work.
-TASK_MODULES: list[str] = ["webapp.tasks", "webapp.forms", "webapp.mailer", "webapp.intercom"]
+TASK_MODULES: list[str] = [
+    "webapp.tasks", "webapp.forms", "webapp.mailer", "webapp.intercom", "webapp.qualify.tasks",
+]
 
 
 def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:

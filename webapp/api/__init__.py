@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webapp.api import linkedin, routes  # noqa: E402,F401  (register the views on bp; linkedin: profile saves)
+from webapp.api import linkedin, qualification, routes  # noqa: E402,F401  (register the views on bp)

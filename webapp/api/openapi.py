@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify
 
 from connectors.linkedin.profile import ProfileIn
 from core.schemas import InboundRecord, IngestResult
+from webapp.api.schemas import QualificationUpdate, StageRequest
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -183,6 +184,40 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+_EXPLAINED = {"type": "array", "items": _obj({"rule": _STR, "type": _STR, "points": {"type": "number"}, "why": _STR})}
+QUALIFICATION = _obj(
+    {
+        "contact_id": _INT,
+        "stage": {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]},
+        "temperature": {"type": "string", "enum": ["cold", "warm", "hot"]},
+        "score": _INT,
+        "owner_id": _NINT,
+        "bant": _obj({"need": _STR, "timeline": _STR, "budget": _STR, "authority": _STR}),
+        "deal_value": {"type": ["number", "null"]},
+        "deal_currency": _STR,
+        "explanation": _EXPLAINED,
+        "temperature_explanation": {"type": "array", "items": _obj({"signal": _STR, "points": {"type": "number"},
+                                                                     "why": _STR})},
+        "ruleset_version": _NINT,
+        "scored_at": {"type": ["string", "null"], "format": "date-time"},
+        "source_channel": _STR,
+        "form_types": {"type": "array", "items": _STR},
+        "language": _STR,
+        "country": _STR,
+        "first_inbound_at": {"type": ["string", "null"], "format": "date-time"},
+        "first_response_at": {"type": ["string", "null"], "format": "date-time"},
+        "response_seconds": _NINT,
+        "stage_history": {"type": "array", "items": _obj({"from": _STR, "to": _STR, "reason": _NSTR, "note": _STR,
+                                                          "actor": _STR, "at": {"type": "string", "format": "date-time"}})},
+    },
+    ["contact_id", "stage", "temperature", "score", "bant", "explanation", "stage_history"],
+)
+
+
+def _model_schema(model: type) -> dict[str, Any]:
+    return model.model_json_schema(ref_template=REF, mode="validation")
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     schemas = _schemas()
@@ -196,6 +231,9 @@ def openapi_document() -> dict[str, Any]:
             "Error": ERROR,
             "ProfileSaved": PROFILE_SAVED,
             "ContactPage": _page("ContactSummary"),
+            "Qualification": QUALIFICATION,
+            "StageRequest": _model_schema(StageRequest),
+            "QualificationUpdate": _model_schema(QualificationUpdate),
             "TimelinePage": {
                 "allOf": [_page("TimelineItem"), _obj({"contact_id": _INT}, ["contact_id"])]
             },
@@ -368,6 +406,43 @@ def openapi_document() -> dict[str, Any]:
                         "413": _json("Error", "Body too large"),
                         "415": _json("Error", "Body is not JSON"),
                     },
+                }
+            },
+            "/api/v1/contacts/{contact_id}/qualification": {
+                "get": {
+                    "summary": "Stage, temperature, the explained score, BANT, first response and stage history",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "responses": {"200": _json("Qualification"), **_ERRORS, **_NOT_FOUND},
+                },
+                "patch": {
+                    "summary": "Set BANT fields and the deal value (only the keys sent); the lead is rescored",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "requestBody": {"required": True,
+                                    "content": {"application/json": {"schema": {"$ref": REF.format(model="QualificationUpdate")}}}},
+                    "responses": {"200": _json("Qualification"), **_ERRORS, **_NOT_FOUND},
+                },
+            },
+            "/api/v1/contacts/{contact_id}/stage": {
+                "post": {
+                    "summary": "Move a lead to a stage (non_target needs a reason); recorded with who and when",
+                    "security": secured,
+                    "parameters": [_ID],
+                    "requestBody": {"required": True,
+                                    "content": {"application/json": {"schema": {"$ref": REF.format(model="StageRequest")}}}},
+                    "responses": {"201": _json("Qualification", "Changed"), **_ERRORS, **_NOT_FOUND,
+                                  "409": _json("Error", "The lead is already at that stage")},
+                }
+            },
+            "/api/v1/queue": {
+                "get": {
+                    "summary": "The token user's open leads: hot first, then by score and recent activity",
+                    "security": secured,
+                    "parameters": [_query("limit", _INT, "1–200, default 50")],
+                    "responses": {"200": _json(_obj({"user_id": _INT, "items": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/ContactSummary"}}},
+                        ["user_id", "items"])), **_ERRORS},
                 }
             },
             "/api/openapi.json": {

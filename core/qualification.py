@@ -1,0 +1,776 @@
+"""Qualification in the store: stages with history, BANT, explained scores (one lead at ingest, every lead in
+set-based batches after a rule change), preview of a draft rule set, and the post-ingest hook.
+
+Features come from aggregate SQL over a contact-id range (message counts and times, e-mail identities) plus
+signals that ingest already took from message text (lead_qualifications.intent_hits, form_types, language), so
+rescoring never re-reads message bodies. Scores are computed in Python (core.scoring) and written back with
+executemany.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, col, select
+
+from core import hooks
+from core.models import (
+    AppSetting,
+    Contact,
+    Identity,
+    LeadQualification,
+    LeadScore,
+    Message,
+    ScoringRuleSet,
+    Stage,
+    StageChange,
+    utcnow,
+)
+from core.schemas import InboundRecord, IngestResult
+from core.scoring import (
+    BANT_FIELDS,
+    DEFAULT_RULESET,
+    NON_TARGET_REASONS,
+    STAGE_RANK,
+    LeadFeatures,
+    RuleSet,
+    ScoreResult,
+    decide_stage,
+    parse_ruleset,
+    score_lead,
+)
+from core.signals import country_from_phone, detect_language, intent_hits
+
+log = logging.getLogger(__name__)
+
+RESCORE_JOB_KEY = "qualify.rescore_job"
+BATCH_SIZE = 20_000
+_RULESET_CACHE = "leadhub.qualify.ruleset"
+
+
+class QualificationError(ValueError):
+    """A stage change or BANT update that cannot be done; says why."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+# --------------------------------------------------------------------------- rule sets
+
+
+@dataclass(frozen=True)
+class ActiveRuleSet:
+    version: int  # 0: the built-in defaults, never saved
+    ruleset: RuleSet
+    document: dict[str, Any]
+
+
+def active_ruleset(session: Session, *, cached: bool = True) -> ActiveRuleSet:
+    if cached and _RULESET_CACHE in session.info:
+        return session.info[_RULESET_CACHE]
+    row = session.exec(
+        select(ScoringRuleSet).where(col(ScoringRuleSet.active).is_(True)).order_by(col(ScoringRuleSet.version).desc())
+    ).first()
+    if row is None:
+        active = ActiveRuleSet(0, parse_ruleset(DEFAULT_RULESET), DEFAULT_RULESET)
+    else:
+        active = ActiveRuleSet(row.version, parse_ruleset(row.rules), row.rules)
+    session.info[_RULESET_CACHE] = active
+    return active
+
+
+def save_ruleset(session: Session, document: dict[str, Any], *, actor: str, note: str = "") -> ScoringRuleSet:
+    """Validate and store a new version; it becomes the active one (older versions stay for the record)."""
+    ruleset = parse_ruleset(document)
+    latest = session.exec(sa.select(sa.func.max(ScoringRuleSet.version))).scalar() or 0
+    session.exec(sa.update(ScoringRuleSet).values(active=False))
+    row = ScoringRuleSet(
+        version=latest + 1,
+        rules=ruleset.model_dump(mode="json", exclude_none=True),
+        created_by=actor,
+        active=True,
+        note=note[:500],
+    )
+    session.add(row)
+    session.flush()
+    session.info.pop(_RULESET_CACHE, None)
+    return row
+
+
+def list_rulesets(session: Session) -> list[ScoringRuleSet]:
+    return list(session.exec(select(ScoringRuleSet).order_by(col(ScoringRuleSet.version).desc())).all())
+
+
+# --------------------------------------------------------------------------- features (aggregate SQL)
+
+
+def _epoch(session: Session, column: Any) -> Any:
+    """Seconds since 1970 of a timestamp column, computed by the database (no datetime parsing per row)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (sa.func.julianday(column) - 2440587.5) * 86400.0
+    return sa.extract("epoch", column)
+
+
+@dataclass
+class LeadState:
+    """What is stored now, to write only what changes."""
+
+    score: int
+    temperature: str
+    stage: str
+    has_row: bool
+    source_channel: str
+    first_inbound_ts: float | None
+    first_response_ts: float | None
+    computed_first_inbound_ts: float | None = None
+    computed_first_response_ts: float | None = None
+    reached: tuple[bool, bool, bool] = (False, False, False)  # mql_at, sql_at, customer_at set
+    explanation_json: str = ""
+    temperature_json: str = ""
+    ruleset_version: int | None = None
+    has_score: bool = False
+
+
+def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
+    """Features of the live contacts with lo <= id <= hi, in a handful of GROUP BY queries."""
+    c, q, m, i = Contact.__table__, LeadQualification.__table__, Message.__table__, Identity.__table__
+    sc = LeadScore.__table__
+    ep = lambda column: _epoch(session, column)  # noqa: E731
+    rows = session.execute(
+        sa.select(
+            c.c.id, c.c.stage, c.c.display_name, c.c.company, c.c.title, c.c.score, c.c.temperature,
+            q.c.contact_id.label("lq"), q.c.source_channel, sa.type_coerce(q.c.form_types, _RawJSON).label("form_types"),
+            q.c.intent_hits, q.c.language,
+            q.c.country, q.c.need, q.c.timeline, q.c.budget, q.c.authority,
+            ep(q.c.first_inbound_at).label("fi"), ep(q.c.first_response_at).label("fr"),
+            q.c.mql_at.is_not(None).label("r_mql"), q.c.sql_at.is_not(None).label("r_sql"),
+            q.c.customer_at.is_not(None).label("r_customer"),
+            sc.c.contact_id.label("has_score"),
+            sa.type_coerce(sc.c.explanation, _RawJSON).label("explanation"),
+            sa.type_coerce(sc.c.temperature_explanation, _RawJSON).label("temperature_explanation"),
+            sc.c.ruleset_version,
+        )
+        .select_from(c.outerjoin(q, q.c.contact_id == c.c.id).outerjoin(sc, sc.c.contact_id == c.c.id))
+        .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None))
+    ).all()
+    if not rows:
+        return []
+    is_in = sa.and_(m.c.direction == "in", m.c.kind == "message")
+    is_out = sa.and_(m.c.direction == "out", m.c.kind == "message")
+    in_range = m.c.contact_id.between(lo, hi)
+    activity = {
+        r[0]: r
+        for r in session.execute(
+            sa.select(
+                m.c.contact_id,
+                sa.func.sum(sa.case((is_in, 1), else_=0)),
+                sa.func.sum(sa.case((is_out, 1), else_=0)),
+                sa.func.max(sa.case((is_in, ep(m.c.sent_at)))),
+                sa.func.max(ep(m.c.sent_at)),
+                sa.func.min(sa.case((is_in, ep(m.c.sent_at)))),
+                sa.func.min(sa.case((is_out, ep(m.c.sent_at)))),
+            )
+            .where(in_range)
+            .group_by(m.c.contact_id)
+        ).all()
+    }
+    first_out = (
+        sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
+        .where(in_range, is_out)
+        .group_by(m.c.contact_id)
+        .subquery()
+    )
+    replies = dict(
+        session.execute(
+            sa.select(m.c.contact_id, sa.func.count())
+            .join(first_out, first_out.c.cid == m.c.contact_id)
+            .where(in_range, is_in, m.c.sent_at > first_out.c.at)
+            .group_by(m.c.contact_id)
+        ).all()
+    )
+    # Time to first response: the first outbound message at or after the first inbound one. When our first
+    # outbound message came after their first inbound one, that is simply min(outbound); only the other leads
+    # (we wrote first) need a second look.
+    first_response: dict[int, float] = {}
+    wrote_first: list[int] = []
+    for cid, act in activity.items():
+        first_in_ts, first_out_ts = act[5], act[6]
+        if first_in_ts is None or first_out_ts is None:
+            continue
+        if first_out_ts >= first_in_ts:
+            first_response[cid] = float(first_out_ts)
+        else:
+            wrote_first.append(cid)
+    for chunk in range(0, len(wrote_first), 500):
+        ids = wrote_first[chunk : chunk + 500]
+        first_in = (
+            sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
+            .where(m.c.contact_id.in_(ids), is_in)
+            .group_by(m.c.contact_id)
+            .subquery()
+        )
+        first_response.update(
+            session.execute(
+                sa.select(m.c.contact_id, sa.func.min(ep(m.c.sent_at)))
+                .join(first_in, first_in.c.cid == m.c.contact_id)
+                .where(m.c.contact_id.in_(ids), is_out, m.c.sent_at >= first_in.c.at)
+                .group_by(m.c.contact_id)
+            ).all()
+        )
+    emails: dict[int, list[str]] = {}
+    for cid, value in session.execute(
+        sa.select(i.c.contact_id, i.c.value).where(i.c.contact_id.between(lo, hi), i.c.kind == "email")
+    ).all():
+        emails.setdefault(cid, []).append(value)
+    missing_source = [r[0] for r in rows if not r[8]]
+    first_channel: dict[int, str] = {}
+    if missing_source:
+        # The first channel the person came through: the channel of their oldest identity.
+        for cid, channel in session.execute(
+            sa.select(i.c.contact_id, i.c.channel).where(i.c.contact_id.in_(missing_source)).order_by(i.c.id.desc())
+        ).all():
+            if channel:
+                first_channel[cid] = channel
+
+    out: list[tuple[LeadFeatures, LeadState]] = []
+    # Positional unpacking: attribute access on a million result rows costs more than the scoring itself.
+    for (cid, stage, name, company, title, score, temperature, lq, source_channel, form_types, intent, language,
+         country, need, timeline, budget, authority, fi, fr, r_mql, r_sql, r_customer, has_score, explanation,
+         temp_explanation, version) in rows:
+        act = activity.get(cid)
+        features = LeadFeatures(
+            cid, stage, name or "", company or "", title or "", emails.get(cid, []),
+            source_channel or first_channel.get(cid, ""), _json_list(form_types), intent or 0, language or "",
+            country or "", need or "", timeline or "", budget or "", authority or "",
+            int(act[1] or 0) if act else 0, int(act[2] or 0) if act else 0, int(replies.get(cid, 0)),
+            float(act[3]) if act and act[3] is not None else None,
+            float(act[4]) if act and act[4] is not None else None,
+        )
+        state = LeadState(
+            score, temperature, stage, lq is not None, source_channel or "",
+            float(fi) if fi is not None else None, float(fr) if fr is not None else None,
+            float(act[5]) if act and act[5] is not None else None,
+            float(first_response[cid]) if cid in first_response else None,
+            (bool(r_mql), bool(r_sql), bool(r_customer)),
+            _json_text(explanation), _json_text(temp_explanation), version, has_score is not None,
+        )
+        out.append((features, state))
+    return out
+
+
+# --------------------------------------------------------------------------- writing results
+
+
+class _RawJSON(TypeDecorator):
+    """A JSON column read and written as its text: explanations are serialised once, compared as text to skip
+    unchanged rows, and bound without a second json.dumps."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> None:
+        return None
+
+
+def _db_timestamp(value: datetime | None, sqlite: bool) -> Any:
+    """What UTCDateTime would bind: SQLite stores naive UTC text, PostgreSQL takes the aware datetime."""
+    if value is None or not sqlite:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _json_text(value: Any) -> str:
+    """Stored JSON as text (SQLite hands back text; psycopg parses json, so serialise it the same way again)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _dumps(value)
+
+
+def _json_list(value: Any) -> list[str]:
+    if not value or value == "[]":
+        return []
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return list(parsed) if isinstance(parsed, list) else []
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(round(ts, 3), UTC) if ts is not None else None
+
+
+def _milestones(from_stage: str, to_stage: str) -> list[str]:
+    """Milestone columns a move reaches (a jump from new to SQL reaches MQL too)."""
+    rank = STAGE_RANK.get(to_stage)
+    if rank is None:
+        return []
+    return [name for name, r in (("mql_at", 1), ("sql_at", 2), ("customer_at", 3)) if r <= rank]
+
+
+@dataclass
+class RescoreStats:
+    scanned: int = 0
+    scored: int = 0
+    stage_changes: int = 0
+    temperature_changes: int = 0
+    seconds: float = 0.0
+
+
+def apply_scores(
+    session: Session, batch: list[tuple[LeadFeatures, LeadState]], active: ActiveRuleSet, now_ts: float,
+    stats: RescoreStats | None = None,
+) -> RescoreStats:
+    """Score a batch and write what changed with executemany (contacts, lead_qualifications, stage_changes)."""
+    stats = stats or RescoreStats()
+    now = _dt(now_ts)
+    actor = f"scoring:v{active.version}"
+    contact_updates: list[dict[str, Any]] = []
+    score_updates: list[tuple[str, str, int]] = []
+    score_inserts: list[tuple[int, str, str]] = []
+    source_updates: list[dict[str, Any]] = []
+    lq_inserts: list[dict[str, Any]] = []
+    response_updates: list[dict[str, Any]] = []
+    milestone_updates: dict[str, list[dict[str, Any]]] = {"mql_at": [], "sql_at": [], "customer_at": []}
+    changes: list[dict[str, Any]] = []
+    for features, state in batch:
+        stats.scanned += 1
+        result: ScoreResult = score_lead(features, active.ruleset, now_ts)
+        stage = decide_stage(state.stage, result, active.ruleset.thresholds)
+        if result.score != state.score or result.temperature != state.temperature or stage != state.stage:
+            contact_updates.append(
+                {"cid": features.contact_id, "score": result.score, "temperature": result.temperature, "stage": stage}
+            )
+        if result.temperature != state.temperature:
+            stats.temperature_changes += 1
+        if stage != state.stage:
+            stats.stage_changes += 1
+            reason = result.non_target_reason if stage == Stage.non_target.value else ""
+            changes.append(
+                {"contact_id": features.contact_id, "from_stage": state.stage, "to_stage": stage, "reason": reason or "",
+                 "note": f"rule {result.non_target_rule}" if reason else f"score {result.score}",
+                 "actor": actor, "created_at": now}
+            )
+            if state.has_row:
+                for name, done in zip(("mql_at", "sql_at", "customer_at"), state.reached, strict=True):
+                    if name in _milestones(state.stage, stage) and not done:
+                        milestone_updates[name].append({"cid": features.contact_id, "at": now})
+        explanation, temperature_json = _dumps(result.explanation), _dumps(result.temperature_explanation)
+        if not state.has_score:
+            score_inserts.append((features.contact_id, explanation, temperature_json))
+        elif (explanation != state.explanation_json or temperature_json != state.temperature_json
+              or active.version != state.ruleset_version):
+            # Unchanged explanations under the same rules are not rewritten (the steady state of a rescoring).
+            score_updates.append((explanation, temperature_json, features.contact_id))
+        fi, fr = state.computed_first_inbound_ts, state.computed_first_response_ts
+        if state.has_row:
+            if features.source_channel != state.source_channel:
+                source_updates.append({"cid": features.contact_id, "source": features.source_channel})
+            if _differs(fi, state.first_inbound_ts) or _differs(fr, state.first_response_ts):
+                response_updates.append(
+                    {"cid": features.contact_id, "fi": _dt(fi), "fr": _dt(fr),
+                     "secs": round(fr - fi) if fi is not None and fr is not None else None}
+                )
+        else:
+            row = _new_lq_row(features.contact_id, now)
+            row.update(source_channel=features.source_channel, first_inbound_at=_dt(fi), first_response_at=_dt(fr),
+                       response_seconds=round(fr - fi) if fi is not None and fr is not None else None)
+            for name in _milestones(Stage.new.value, stage):
+                row[name] = now
+            lq_inserts.append(row)
+        stats.scored += 1
+
+    q = LeadQualification.__table__
+    # The big statements go to the driver's executemany directly: SQLAlchemy's per-row parameter handling
+    # would cost more than SQLite's work. Placeholders, JSON and timestamps are spelled per backend.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    p = "?" if sqlite else "%s"
+    j = p if sqlite else f"CAST({p} AS JSON)"
+    at = _db_timestamp(now, sqlite)
+    connection = session.connection()
+    if contact_updates:
+        connection.exec_driver_sql(
+            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p} WHERE id = {p}",
+            [(u["score"], u["temperature"], u["stage"], u["cid"]) for u in contact_updates],
+        )
+    if score_updates:
+        connection.exec_driver_sql(
+            f"UPDATE lead_scores SET explanation = {j}, temperature_explanation = {j}, ruleset_version = {p},"
+            f" scored_at = {p} WHERE contact_id = {p}",
+            [(e, t, active.version, at, cid) for e, t, cid in score_updates],
+        )
+    if score_inserts:
+        connection.exec_driver_sql(
+            "INSERT INTO lead_scores (contact_id, explanation, temperature_explanation, ruleset_version, scored_at)"
+            f" VALUES ({p}, {j}, {j}, {p}, {p})",
+            [(cid, e, t, active.version, at) for cid, e, t in score_inserts],
+        )
+    if source_updates:
+        session.execute(
+            sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(source_channel=sa.bindparam("source")),
+            source_updates,
+        )
+    if response_updates:
+        connection.exec_driver_sql(
+            f"UPDATE lead_qualifications SET first_inbound_at = {p}, first_response_at = {p}, response_seconds = {p}"
+            f" WHERE contact_id = {p}",
+            [(_db_timestamp(u["fi"], sqlite), _db_timestamp(u["fr"], sqlite), u["secs"], u["cid"])
+             for u in response_updates],
+        )
+    if lq_inserts:
+        session.execute(sa.insert(q), lq_inserts)
+    for name, updates in milestone_updates.items():
+        if updates:
+            connection.exec_driver_sql(
+                f"UPDATE lead_qualifications SET {name} = {p} WHERE contact_id = {p} AND {name} IS NULL",
+                [(at, u["cid"]) for u in updates],
+            )
+    if changes:
+        connection.exec_driver_sql(
+            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, reason, note, actor, created_at)"
+            f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            [(x["contact_id"], x["from_stage"], x["to_stage"], x["reason"], x["note"], x["actor"], at) for x in changes],
+        )
+        for change in changes:
+            hooks.emit(session, "stage.changed", _stage_payload(change))
+    return stats
+
+
+def _differs(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is not b
+    return abs(a - b) >= 1.0
+
+
+def _new_lq_row(contact_id: int, now: datetime | None) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id, "need": "", "timeline": "", "budget": "", "authority": "", "deal_value": None,
+        "deal_currency": "", "source_channel": "", "form_types": [], "intent_hits": 0, "language": "", "country": "",
+        "first_inbound_at": None, "first_response_at": None, "response_seconds": None, "mql_at": None,
+        "sql_at": None, "customer_at": None, "updated_by": "", "updated_at": now or utcnow(),
+    }
+
+
+def _stage_payload(change: dict[str, Any]) -> dict[str, Any]:
+    at = change.get("created_at")
+    return {
+        "contact_id": change["contact_id"],
+        "from": change["from_stage"],
+        "to": change["to_stage"],
+        "reason": change.get("reason") or None,
+        "actor": change.get("actor", ""),
+        "at": at.isoformat() if isinstance(at, datetime) else at,
+    }
+
+
+def rescore_contact(session: Session, contact_id: int, *, now_ts: float | None = None) -> LeadQualification | None:
+    """Score one lead now (ingest, BANT edits). Works in the caller's transaction."""
+    session.flush()
+    batch = load_features(session, contact_id, contact_id)
+    if not batch:
+        return None
+    apply_scores(session, batch, active_ruleset(session), now_ts if now_ts is not None else time.time())
+    # The ORM copies in this session must see what the bulk statements wrote.
+    for cls, key in ((Contact, contact_id), (LeadQualification, contact_id), (LeadScore, contact_id)):
+        obj = session.get(cls, key)
+        if obj is not None:
+            session.refresh(obj)
+    return session.get(LeadQualification, contact_id)
+
+
+def id_range(session: Session) -> tuple[int, int]:
+    lo, hi = session.execute(sa.select(sa.func.min(Contact.id), sa.func.max(Contact.id))).one()
+    return (lo or 0, hi or -1)
+
+
+def rescore_all(
+    engine: sa.Engine,
+    *,
+    batch_size: int = BATCH_SIZE,
+    now_ts: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RescoreStats:
+    """Rescore every live lead with the active rules, batch by batch (each batch its own transaction)."""
+    started = time.perf_counter()
+    now_ts = now_ts if now_ts is not None else time.time()
+    stats = RescoreStats()
+    with Session(engine) as session:
+        lo, hi = id_range(session)
+        total = session.execute(sa.select(sa.func.count()).where(Contact.merged_into.is_(None))).scalar() or 0
+        active = active_ruleset(session, cached=False)
+    start = lo
+    while start <= hi:
+        end = start + batch_size - 1
+        with Session(engine) as session:
+            session.info[_RULESET_CACHE] = active
+            apply_scores(session, load_features(session, start, end), active, now_ts, stats)
+            session.commit()
+        if progress:
+            progress(stats.scanned, total)
+        start = end + 1
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def preview_ruleset(
+    session: Session, document: dict[str, Any], *, batch_size: int = BATCH_SIZE, now_ts: float | None = None,
+    max_leads: int | None = None,
+) -> dict[str, Any]:
+    """What a draft rule set would do to the existing leads, without writing anything. With `max_leads`, only
+    the newest ids up to that many are looked at (a web request should not score a million leads)."""
+    draft = parse_ruleset(document)
+    now_ts = now_ts if now_ts is not None else time.time()
+    lo, hi = id_range(session)
+    sampled = max_leads is not None and hi - lo + 1 > max_leads
+    if sampled and max_leads is not None:
+        lo = hi - max_leads + 1
+    stage_moves: Counter[str] = Counter()
+    temperature_moves: Counter[str] = Counter()
+    stages_after: Counter[str] = Counter()
+    temperatures_after: Counter[str] = Counter()
+    buckets: Counter[int] = Counter()
+    score_changes = leads = 0
+    start = lo
+    while start <= hi:
+        for features, state in load_features(session, start, start + batch_size - 1):
+            result = score_lead(features, draft, now_ts)
+            stage = decide_stage(state.stage, result, draft.thresholds)
+            leads += 1
+            if stage != state.stage:
+                stage_moves[f"{state.stage}→{stage}"] += 1
+            if result.temperature != state.temperature:
+                temperature_moves[f"{state.temperature}→{result.temperature}"] += 1
+            score_changes += result.score != state.score
+            stages_after[stage] += 1
+            temperatures_after[result.temperature] += 1
+            buckets[min(max(result.score // 10, -1), 10)] += 1
+        start += batch_size
+    return {
+        "leads": leads,
+        "sampled": sampled,
+        "stage_changes": sum(stage_moves.values()),
+        "stage_moves": dict(stage_moves.most_common()),
+        "temperature_changes": sum(temperature_moves.values()),
+        "temperature_moves": dict(temperature_moves.most_common()),
+        "score_changes": score_changes,
+        "stages_after": dict(stages_after),
+        "temperatures_after": dict(temperatures_after),
+        "score_histogram": [
+            {"from": b * 10 if b >= 0 else None, "to": b * 10 + 9 if 0 <= b < 10 else None, "leads": buckets[b]}
+            for b in sorted(buckets)
+        ],
+    }
+
+
+def rescore_job(session: Session) -> dict[str, Any] | None:
+    row = session.get(AppSetting, RESCORE_JOB_KEY)
+    return dict(row.value) if row is not None and row.value else None
+
+
+def save_rescore_job(session: Session, value: dict[str, Any]) -> None:
+    row = session.get(AppSetting, RESCORE_JOB_KEY) or AppSetting(key=RESCORE_JOB_KEY)
+    row.value = value
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+# --------------------------------------------------------------------------- stages and BANT (people)
+
+
+def ensure_qualification(session: Session, contact_id: int) -> LeadQualification:
+    row = session.get(LeadQualification, contact_id)
+    if row is None:
+        row = LeadQualification(contact_id=contact_id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def set_stage(
+    session: Session, contact_id: int, *, stage: str, reason: str | None = None, note: str = "", actor: str
+) -> StageChange:
+    """A person moves a lead to a stage (any direction); non-target needs a reason. Recorded with who and when."""
+    from core.identity import get_live_contact
+
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        raise LookupError(f"no contact {contact_id}")
+    valid = [s.value for s in Stage]
+    if stage not in valid:
+        raise QualificationError("invalid input", {"stage": f"one of {valid}"})
+    if stage == Stage.non_target.value:
+        if reason not in NON_TARGET_REASONS:
+            raise QualificationError("invalid input", {"reason": f"a non-target lead needs a reason: one of {list(NON_TARGET_REASONS)}"})
+    elif reason:
+        raise QualificationError("invalid input", {"reason": "only a non-target stage takes a reason"})
+    if stage == contact.stage:
+        raise QualificationError(f"the lead is already at stage {stage}", {"stage": "unchanged"})
+    now = utcnow()
+    change = StageChange(
+        contact_id=contact.id, from_stage=contact.stage, to_stage=stage, reason=reason or "", note=(note or "")[:500],
+        actor=actor, created_at=now,
+    )
+    lq = ensure_qualification(session, contact.id)
+    for name in _milestones(contact.stage, stage):
+        if getattr(lq, name) is None:
+            setattr(lq, name, now)
+    contact.stage = stage
+    contact.updated_at = now
+    session.add_all([change, lq, contact])
+    session.flush()
+    hooks.emit(session, "stage.changed", _stage_payload(change.model_dump()))
+    return change
+
+
+def update_bant(session: Session, contact_id: int, data: dict[str, Any], *, actor: str) -> LeadQualification:
+    """Set BANT fields and the deal value (only the keys given), then rescore the lead."""
+    from core.identity import get_live_contact
+
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        raise LookupError(f"no contact {contact_id}")
+    lq = ensure_qualification(session, contact.id)
+    for name in (*BANT_FIELDS, "deal_currency"):
+        if name in data:
+            setattr(lq, name, (data[name] or "").strip())
+    if "deal_value" in data:
+        lq.deal_value = data["deal_value"]
+    lq.updated_by = actor
+    lq.updated_at = utcnow()
+    session.add(lq)
+    rescore_contact(session, contact.id)
+    return lq
+
+
+def stage_history(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(StageChange).where(StageChange.contact_id == contact_id).order_by(col(StageChange.created_at), col(StageChange.id))
+    ).all()
+    return [
+        {"from": r.from_stage, "to": r.to_stage, "reason": r.reason or None, "note": r.note, "actor": r.actor,
+         "at": r.created_at.isoformat()}
+        for r in rows
+    ]
+
+
+def qualification_detail(session: Session, contact_id: int) -> dict[str, Any] | None:
+    from core.identity import get_live_contact
+
+    contact = get_live_contact(session, contact_id)
+    if contact is None:
+        return None
+    lq = session.get(LeadQualification, contact.id)
+    scored = session.get(LeadScore, contact.id)
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "contact_id": contact.id,
+        "stage": contact.stage,
+        "temperature": contact.temperature,
+        "score": contact.score,
+        "owner_id": contact.owner_id,
+        "bant": {name: getattr(lq, name) if lq else "" for name in BANT_FIELDS},
+        "deal_value": lq.deal_value if lq else None,
+        "deal_currency": lq.deal_currency if lq else "",
+        "explanation": scored.explanation if scored else [],
+        "temperature_explanation": scored.temperature_explanation if scored else [],
+        "ruleset_version": scored.ruleset_version if scored else None,
+        "scored_at": iso(scored.scored_at) if scored else None,
+        "source_channel": lq.source_channel if lq else "",
+        "form_types": lq.form_types if lq else [],
+        "language": lq.language if lq else "",
+        "country": lq.country if lq else "",
+        "first_inbound_at": iso(lq.first_inbound_at) if lq else None,
+        "first_response_at": iso(lq.first_response_at) if lq else None,
+        "response_seconds": lq.response_seconds if lq else None,
+        "stage_history": stage_history(session, contact.id),
+    }
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def on_ingest(session: Session, record: InboundRecord, result: IngestResult) -> None:
+    """After each stored record: take signals from the message text, route a new lead, rescore, emit events."""
+    if result.contact_id is None or result.status in ("known", "suppressed"):
+        return
+    lq = ensure_qualification(session, result.contact_id)
+    message = record.message
+    new_message = message is not None and result.message_id is not None and result.status == "created"
+    if not lq.source_channel:
+        lq.source_channel = record.channel
+    if new_message and message is not None:
+        form_type = str((message.meta or {}).get("form_type") or "").strip().lower()
+        if form_type and form_type not in lq.form_types:
+            lq.form_types = [*lq.form_types, form_type][:20]
+        if message.direction == "in" and message.kind == "message":
+            text = f"{message.subject or ''}\n{message.text or ''}"
+            lq.intent_hits += len(intent_hits(text))
+            if not lq.language:
+                lq.language = detect_language(message.text or message.subject)
+    if not lq.country:
+        phone = session.exec(
+            select(Identity.value).where(Identity.contact_id == result.contact_id, Identity.kind == "phone")
+        ).first()
+        lq.country = country_from_phone(phone)
+    session.add(lq)
+    session.flush()
+    if result.contact_created:
+        from core.routing import route_new_lead
+
+        route_new_lead(session, result.contact_id, channel=record.channel,
+                       form_type=lq.form_types[0] if lq.form_types else "", language=lq.language, country=lq.country)
+    if result.contact_created:
+        contact = session.get(Contact, result.contact_id)
+        hooks.emit(session, "lead.created", {
+            "contact_id": result.contact_id, "name": contact.display_name if contact else "",
+            "company": contact.company if contact else "", "channel": record.channel,
+            "owner_id": contact.owner_id if contact else None,
+        })
+    # Scoring after lead.created, so that receivers see the lead before its first stage.changed.
+    rescore_contact(session, result.contact_id)
+    if new_message and message is not None and message.direction == "in":
+        hooks.emit(session, "message.received", {
+            "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,
+            "conversation_id": result.conversation_id, "subject": message.subject or "",
+            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+        })
+
+
+def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:
+    """lead.merged: the survivor keeps the text signals and BANT of the merged lead, then is rescored."""
+    if event != "lead.merged":
+        return
+    survivor = session.get(LeadQualification, payload["survivor_id"])
+    merged = session.get(LeadQualification, payload["merged_id"])
+    if merged is None:
+        return
+    survivor = survivor or ensure_qualification(session, payload["survivor_id"])
+    survivor.intent_hits += merged.intent_hits
+    survivor.form_types = list(dict.fromkeys([*survivor.form_types, *merged.form_types]))[:20]
+    for name in (*BANT_FIELDS, "language", "country", "deal_currency"):
+        if not getattr(survivor, name) and getattr(merged, name):
+            setattr(survivor, name, getattr(merged, name))
+    if survivor.deal_value is None:
+        survivor.deal_value = merged.deal_value
+    for name in ("mql_at", "sql_at", "customer_at"):
+        values = [v for v in (getattr(survivor, name), getattr(merged, name)) if v is not None]
+        setattr(survivor, name, min(values) if values else None)
+    session.add(survivor)
+    session.flush()

@@ -1,0 +1,101 @@
+"""Signals read from text: intent words, title seniority, language, country. Pure functions.
+
+Text is folded (casefold, diacritics removed, Cyrillic kept as Cyrillic) so that "Wycenę", "wycene" and
+"WYCENA" meet the same pattern and "Директор" meets "директор".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+import phonenumbers
+
+_POLISH_LETTERS = "ąćęłńóśźż"
+_POLISH_WORDS = {
+    "dzien", "dobry", "prosze", "witam", "dziekuje", "jest", "oraz", "firma", "firmy", "chcialbym", "chcialabym",
+    "pozdrawiam", "szanowni", "panstwo", "czy", "sie", "nie", "jak", "oferte", "zapytanie", "wycena",
+}
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Words of intent to buy, matched as word beginnings on folded text (English, Polish, Russian).
+INTENT_STEMS: tuple[str, ...] = (
+    "price", "prices", "pricing", "quote", "quotes", "quotation", "offer", "proposal", "cost", "costs",
+    "estimate", "demo", "trial", "purchase", "buy",
+    "oferta", "oferty", "oferte", "ofert", "cena", "ceny", "cene", "cennik", "wycena", "wyceny", "wycene",
+    "koszt", "kosztu", "koszty", "zakup", "zamowienie",
+    "цена", "цены", "цену", "стоимость", "стоимости", "предложение", "предложения", "прайс", "счет", "купить",
+    "закупка",
+)
+
+SENIORITY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "executive": (
+        "ceo", "cto", "cfo", "coo", "cmo", "cio", "chief", "founder", "cofounder", "co-founder", "owner",
+        "president", "vp", "vice president", "head", "director", "managing director", "partner",
+        "prezes", "wiceprezes", "dyrektor", "wlasciciel", "zarzad", "czlonek zarzadu",
+        "директор", "генеральный директор", "владелец", "основатель", "президент",
+    ),
+    "manager": (
+        "manager", "lead", "team lead", "supervisor", "kierownik", "menedzer", "koordynator",
+        "руководитель", "начальник", "менеджер", "заведующий",
+    ),
+}
+
+
+def fold_text(text: str | None) -> str:
+    """casefold + strip diacritics (ł → l) for matching; Cyrillic stays Cyrillic (й, ё fold to и, е)."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold().replace("ł", "l"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@cache
+def _stem_pattern(stems: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted((re.escape(fold_text(s)) for s in stems), key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def intent_hits(text: str | None, stems: tuple[str, ...] = INTENT_STEMS) -> list[str]:
+    """The words of intent found in a text (folded), in order of appearance."""
+    return _stem_pattern(tuple(stems)).findall(fold_text(text))
+
+
+def seniority(title: str | None, keywords: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str] | None:
+    """(level, keyword) for a job title: executive before manager; None when neither matches."""
+    folded = fold_text(title)
+    if not folded.strip():
+        return None
+    for level, words in (keywords or SENIORITY_KEYWORDS).items():
+        found = _stem_pattern(tuple(words)).search(folded)
+        if found:
+            return level, found.group(0)
+    return None
+
+
+def detect_language(text: str | None) -> str:
+    """A tiny heuristic that is enough for routing: Cyrillic → ru, Polish letters or words → pl, else en."""
+    text = text or ""
+    if not text.strip():
+        return ""
+    letters = [ch for ch in text if ch.isalpha()]
+    cyrillic = sum(1 for ch in letters if _CYRILLIC.match(ch))
+    if letters and cyrillic / len(letters) > 0.3:
+        return "ru"
+    lowered = text.casefold()
+    if any(ch in _POLISH_LETTERS for ch in lowered):
+        return "pl"
+    words = {fold_text(w) for w in _WORD.findall(lowered)}
+    if len(words & _POLISH_WORDS) >= 2:
+        return "pl"
+    return "en"
+
+
+def country_from_phone(e164: str | None) -> str:
+    """ISO country code of an E.164 number ("" when unknown)."""
+    if not e164:
+        return ""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""

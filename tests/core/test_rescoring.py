@@ -1,0 +1,96 @@
+"""Rule versions, preview of a draft against existing leads, and rescoring every lead in batches."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from core.ingest import ingest
+from core.models import Contact, LeadScore, StageChange
+from core.qualification import active_ruleset, list_rulesets, preview_ruleset, rescore_all, save_ruleset
+from core.schemas import InboundRecord
+from core.scoring import DEFAULT_RULESET
+
+
+def _lead(session, n: int, *, email: str, text: str = "hello", title: str = "") -> int:  # noqa: ANN001
+    record = InboundRecord.model_validate({
+        "channel": "gmail", "contact": {"name": f"P{n}", "email": email, "title": title},
+        "message": {"external_id": f"m{n}", "text": text, "sent_at": datetime(2026, 1, 1, tzinfo=UTC).isoformat()},
+    })
+    return ingest(session, record).contact_id
+
+
+def _seed(session) -> list[int]:  # noqa: ANN001
+    ids = [
+        _lead(session, 1, email="a@budmax.pl", title="CEO"),
+        _lead(session, 2, email="b@gmail.com"),
+        _lead(session, 3, email="c@rival.pl", title="Kierownik"),
+        _lead(session, 4, email="d@firma.pl", text="prosze o wycene"),
+    ]
+    session.commit()
+    return ids
+
+
+def _draft(**changes) -> dict:  # noqa: ANN003
+    document = copy.deepcopy(DEFAULT_RULESET)
+    document.update(changes)
+    return document
+
+
+def test_versions_and_rescoring_all_leads(app, session, engine):
+    ids = _seed(session)
+    before = {c.id: (c.score, c.stage) for c in session.exec(select(Contact)).all()}
+    draft = _draft(thresholds={"mql": 5, "sql": 25},
+                   non_target=[{"id": "rival", "type": "email_domain", "kind": "domain", "domains": ["rival.pl"],
+                                "reason": "competitor"}])
+    preview = preview_ruleset(session, draft)
+    assert preview["leads"] == 4
+    # Nothing is written by a preview.
+    assert {c.id: (c.score, c.stage) for c in session.exec(select(Contact)).all()} == before
+    v1 = save_ruleset(session, draft, actor="admin@x")
+    session.commit()
+    assert (v1.version, active_ruleset(session).version) == (1, 1)
+    progress: list = []
+    stats = rescore_all(engine, batch_size=2, progress=lambda done, total: progress.append((done, total)))
+    assert progress[-1] == (4, 4) and len(progress) == 2
+    assert stats.scanned == 4
+    session.rollback()  # a fresh snapshot: the rescoring committed in its own sessions
+    after = {c.id: c for c in session.exec(select(Contact)).all()}
+    assert after[ids[2]].stage == "non_target"
+    history = session.exec(select(StageChange).where(StageChange.contact_id == ids[2])).all()
+    assert [(h.to_stage, h.reason, h.actor) for h in history] == [("non_target", "competitor", "scoring:v1")]
+    # What the preview said is what the rescoring did.
+    assert preview["stages_after"] == {s: sum(1 for c in after.values() if c.stage == s)
+                                       for s in {c.stage for c in after.values()}}
+    scored = session.get(LeadScore, ids[0])
+    assert scored.ruleset_version == 1 and {e["rule"] for e in scored.explanation} >= {"executive", "corporate-email"}
+    v2 = save_ruleset(session, _draft(), actor="admin@x")
+    session.commit()
+    assert [r.version for r in list_rulesets(session)] == [2, 1] and v2.active
+    assert [r.active for r in list_rulesets(session)] == [True, False]
+
+
+def test_rescoring_twice_changes_nothing_the_second_time(app, session, engine):
+    _seed(session)
+    rescore_all(engine)
+    second = rescore_all(engine)
+    assert second.scanned == 4 and second.stage_changes == 0 and second.temperature_changes == 0
+
+
+def test_preview_counts_moves(app, session):
+    _seed(session)
+    # At ingest the CEO with a company address scored 33 (MQL); the three others stayed new.
+    assert [c.stage for c in session.exec(select(Contact).order_by(Contact.id)).all()] == ["mql", "new", "new", "new"]
+    preview = preview_ruleset(session, _draft(thresholds={"mql": -100, "sql": 1000}))
+    assert preview["stage_moves"] == {"new→mql": 3} and preview["stage_changes"] == 3
+    assert sum(b["leads"] for b in preview["score_histogram"]) == 4
+
+
+def test_preview_can_look_at_the_newest_leads_only(app, session):
+    ids = _seed(session)
+    preview = preview_ruleset(session, _draft(thresholds={"mql": -100, "sql": 1000}), max_leads=2)
+    assert preview["sampled"] is True and preview["leads"] == 2
+    # The two newest leads (ids[2], ids[3]) were at new: both would move.
+    assert preview["stage_moves"] == {"new→mql": 2} and max(ids) == ids[3]

@@ -1,0 +1,208 @@
+"""Scoring rules are data: every rule type, explanations, thresholds, temperature, non-target, and the text
+signals they read (pure functions, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.scoring import (
+    DEFAULT_RULESET,
+    LeadFeatures,
+    RuleSetError,
+    ScoreResult,
+    Thresholds,
+    decide_stage,
+    parse_ruleset,
+    score_lead,
+)
+from core.signals import country_from_phone, detect_language, intent_hits, seniority
+
+NOW = 1_800_000_000.0
+DAY = 86_400.0
+
+
+def _score(rule: dict, **features) -> ScoreResult:  # noqa: ANN003
+    ruleset = parse_ruleset({"rules": [{"id": "r", **rule}]})
+    return score_lead(LeadFeatures(contact_id=1, **features), ruleset, NOW)
+
+
+@pytest.mark.parametrize(
+    ("rule", "features", "points"),
+    [
+        ({"type": "source", "channel": "form", "points": 10}, {"source_channel": "form"}, 10),
+        ({"type": "source", "channel": "form", "points": 10}, {"source_channel": "gmail"}, None),
+        ({"type": "form_type", "values": ["demo", "quote"], "points": 25}, {"form_types": ["Demo"]}, 25),
+        ({"type": "form_type", "values": ["demo"], "points": 25}, {"form_types": ["newsletter"]}, None),
+        ({"type": "email_domain", "kind": "corporate", "points": 10}, {"emails": ["a@budmax.pl"]}, 10),
+        ({"type": "email_domain", "kind": "corporate", "points": 10}, {"emails": ["a@gmail.com"]}, None),
+        ({"type": "email_domain", "kind": "freemail", "points": -5}, {"emails": ["a@wp.pl", "b@gmail.com"]}, -5),
+        ({"type": "email_domain", "kind": "freemail", "points": -5}, {"emails": ["a@gmail.com", "a@firma.pl"]}, None),
+        ({"type": "email_domain", "kind": "freemail", "points": -5}, {"emails": []}, None),
+        ({"type": "email_domain", "kind": "domain", "domains": ["rival.com"], "points": 1}, {"emails": ["x@rival.com"]}, 1),
+        ({"type": "seniority", "level": "executive", "points": 20}, {"title": "Prezes Zarządu"}, 20),
+        ({"type": "seniority", "level": "executive", "points": 20}, {"title": "VP Sales"}, 20),
+        ({"type": "seniority", "level": "executive", "points": 20}, {"title": "Генеральный директор"}, 20),
+        ({"type": "seniority", "level": "executive", "points": 20}, {"title": "Headhunter"}, None),
+        ({"type": "seniority", "level": "manager", "points": 10}, {"title": "Kierownik zakupów"}, 10),
+        ({"type": "seniority", "level": "manager", "points": 10}, {"title": "Руководитель отдела"}, 10),
+        ({"type": "seniority", "level": "manager", "points": 10}, {"title": "начальник смены"}, 10),
+        # An executive title does not also count as a manager one.
+        ({"type": "seniority", "level": "manager", "points": 10}, {"title": "CEO & Sales Manager"}, None),
+        ({"type": "seniority", "level": "manager", "keywords": ["buyer"], "points": 7}, {"title": "Senior Buyer"}, 7),
+        ({"type": "field", "field": "company", "op": "present", "points": 5}, {"company": "Budmax"}, 5),
+        ({"type": "field", "field": "company", "op": "present", "points": 5}, {"company": "  "}, None),
+        ({"type": "field", "field": "company", "op": "absent", "points": -3}, {"company": ""}, -3),
+        ({"type": "field", "field": "country", "op": "in", "values": ["PL", "de"], "points": 4}, {"country": "pl"}, 4),
+        ({"type": "field", "field": "company", "op": "contains", "value": "łódź", "points": 2}, {"company": "Lodz Bud"}, 2),
+        ({"type": "field", "field": "language", "op": "equals", "value": "ru", "points": 2}, {"language": "en"}, None),
+        ({"type": "bant", "field": "budget", "points": 10}, {"budget": "50k"}, 10),
+        ({"type": "bant", "field": "budget", "points": 10}, {"need": "x"}, None),
+        ({"type": "bant", "field": "any", "points": 3}, {"timeline": "Q1"}, 3),
+        ({"type": "bant", "field": "all", "points": 15}, {"need": "a", "timeline": "b", "budget": "c"}, None),
+        ({"type": "bant", "field": "all", "points": 15},
+         {"need": "a", "timeline": "b", "budget": "c", "authority": "d"}, 15),
+        ({"type": "engagement", "event": "inbound", "points": 3, "max": 15}, {"inbound": 2}, 6),
+        ({"type": "engagement", "event": "inbound", "points": 3, "max": 15}, {"inbound": 9}, 15),
+        ({"type": "engagement", "event": "reply", "points": 5}, {"replies": 3}, 15),
+        ({"type": "engagement", "event": "outbound", "points": -1, "max": 4}, {"outbound": 10}, -4),
+        ({"type": "engagement", "event": "reply", "points": 5}, {"replies": 0}, None),
+        ({"type": "intent", "points": 10, "max": 20}, {"intent_hits": 1}, 10),
+        ({"type": "intent", "points": 10, "max": 20}, {"intent_hits": 5}, 20),
+        ({"type": "recency", "points": 20, "half_life_days": 14}, {"last_inbound_ts": NOW}, 20),
+        ({"type": "recency", "points": 20, "half_life_days": 14}, {"last_inbound_ts": NOW - 14 * DAY}, 10),
+        ({"type": "recency", "points": 20, "half_life_days": 14}, {"last_inbound_ts": NOW - 28 * DAY}, 5),
+        ({"type": "recency", "points": 20, "half_life_days": 14}, {"last_activity_ts": NOW - 14 * DAY}, 10),
+        ({"type": "recency", "points": 20, "half_life_days": 14}, {}, None),
+    ],
+)
+def test_rule_types(rule: dict, features: dict, points: float | None) -> None:
+    result = _score(rule, **features)
+    if points is None:
+        assert result.explanation == [] and result.score == 0
+    else:
+        assert [(e["rule"], e["points"]) for e in result.explanation] == [("r", points)]
+        assert result.explanation[0]["why"]
+        assert result.score == round(points)
+
+
+def test_explanation_lists_every_fired_rule_and_sums_to_the_score() -> None:
+    ruleset = parse_ruleset(DEFAULT_RULESET)
+    lead = LeadFeatures(contact_id=7, source_channel="form", form_types=["demo"], emails=["jan@budmax.pl"],
+                        title="Dyrektor handlowy", company="Budmax", budget="100k", inbound=2, replies=1,
+                        intent_hits=1, last_inbound_ts=NOW - 14 * DAY)
+    result = score_lead(lead, ruleset, NOW)
+    fired = {e["rule"]: e["points"] for e in result.explanation}
+    assert fired == {"source-form": 10, "form-hot": 25, "corporate-email": 10, "executive": 20, "company": 5,
+                     "bant-budget": 10, "inbound": 6, "replies": 5, "intent": 10, "recency": 7.5}
+    assert result.score == round(sum(fired.values())) == 108
+
+
+@pytest.mark.parametrize(
+    ("current", "score", "non_target", "expected"),
+    [
+        ("new", 10, None, "new"),
+        ("new", 30, None, "mql"),
+        ("new", 59, None, "mql"),
+        ("new", 60, None, "sql"),
+        ("mql", 80, None, "sql"),
+        ("sql", 0, None, "sql"),  # never demoted automatically
+        ("mql", 5, None, "mql"),
+        ("customer", 0, None, "customer"),
+        ("non_target", 99, None, "non_target"),  # never overridden
+        ("customer", 99, "spam", "customer"),
+        ("new", 99, "spam", "non_target"),
+        ("mql", 99, "spam", "sql"),  # non-target rules only touch new leads
+    ],
+)
+def test_thresholds_move_forward_only(current: str, score: int, non_target: str | None, expected: str) -> None:
+    result = ScoreResult(score=score, explanation=[], temperature="cold", temperature_explanation=[],
+                         non_target_reason=non_target)
+    assert decide_stage(current, result, Thresholds(mql=30, sql=60)) == expected
+
+
+def test_non_target_rules_give_a_reason() -> None:
+    ruleset = parse_ruleset({"rules": [], "non_target": [
+        {"id": "rival", "type": "email_domain", "kind": "domain", "domains": ["rival.pl"], "reason": "competitor"}]})
+    result = score_lead(LeadFeatures(contact_id=1, emails=["spy@rival.pl"]), ruleset, NOW)
+    assert (result.non_target_reason, result.non_target_rule) == ("competitor", "rival")
+    assert decide_stage("new", result, ruleset.thresholds) == "non_target"
+    clean = score_lead(LeadFeatures(contact_id=2, emails=["a@budmax.pl"]), ruleset, NOW)
+    assert clean.non_target_reason is None
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ({}, "cold"),
+        ({"last_inbound_ts": NOW - 60 * DAY, "inbound": 1, "form_types": ["newsletter"]}, "cold"),
+        ({"last_inbound_ts": NOW, "inbound": 1}, "warm"),  # 30 + 10
+        ({"last_inbound_ts": NOW, "inbound": 1, "form_types": ["demo"]}, "hot"),  # 30 + 10 + 25
+        ({"last_inbound_ts": NOW - 7 * DAY, "inbound": 1, "intent_hits": 2, "replies": 1}, "hot"),  # 15+10+15+20
+        ({"outbound": 3}, "cold"),
+        ({"need": "a", "timeline": "b", "budget": "c", "authority": "d", "last_inbound_ts": NOW - 7 * DAY}, "warm"),
+    ],
+)
+def test_temperature_from_signals(features: dict, expected: str) -> None:
+    result = score_lead(LeadFeatures(contact_id=1, **features), parse_ruleset(DEFAULT_RULESET), NOW)
+    assert result.temperature == expected
+    assert all(s["why"] for s in result.temperature_explanation)
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"rules": [{"id": "a", "type": "nope", "points": 1}]}, "rules.0"),
+        ({"rules": [{"id": "a", "type": "source", "points": 1}]}, "rules.0.source.channel"),
+        ({"rules": [{"id": "a", "type": "field", "field": "company", "op": "equals", "points": 1}]}, "rules.0.field"),
+        ({"rules": [{"id": "a", "type": "recency", "half_life_days": 0, "points": 1}]}, "rules.0.recency.half_life_days"),
+        ({"thresholds": {"mql": 50, "sql": 10}}, "thresholds"),
+        ({"rules": [{"id": "a", "type": "intent", "points": 1}, {"id": "a", "type": "intent", "points": 2}]}, "rules"),
+        ({"non_target": [{"id": "n", "type": "source", "channel": "x"}]}, "rules"),
+        ({"colour": 1}, "colour"),
+    ],
+)
+def test_invalid_rule_sets_are_refused_with_field_errors(document: dict, field: str) -> None:
+    with pytest.raises(RuleSetError) as info:
+        parse_ruleset(document)
+    assert any(key.startswith(field) for key in info.value.errors), info.value.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "hits"),
+    [
+        ("Proszę o WYCENĘ oraz cennik", ["wycene", "cennik"]),
+        ("Jaka jest cena?", ["cena"]),
+        ("Какая цена и стоимость? Ждём предложение", ["цена", "стоимость", "предложение"]),
+        ("Could you send a quote and your pricing?", ["quote", "pricing"]),
+        ("Special offer inside", ["offer"]),
+        ("Let's meet at the center, cenacolo", []),
+        ("", []),
+    ],
+)
+def test_intent_words(text: str, hits: list[str]) -> None:
+    assert intent_hits(text) == hits
+
+
+@pytest.mark.parametrize(
+    ("title", "level"),
+    [("CEO", "executive"), ("Head of Procurement", "executive"), ("Dyrektor Sprzedaży", "executive"),
+     ("Директор по развитию", "executive"), ("Project Manager", "manager"), ("kierownik budowy", "manager"),
+     ("Engineer", None), ("", None)],
+)
+def test_seniority(title: str, level: str | None) -> None:
+    found = seniority(title)
+    assert (found[0] if found else None) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("Dzień dobry, proszę o ofertę", "pl"), ("Dzien dobry, prosze o oferte dla firmy", "pl"),
+     ("Здравствуйте, нужна цена", "ru"), ("Hello, we need a quote", "en"), ("", "")],
+)
+def test_language(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_country_from_phone() -> None:
+    assert [country_from_phone(p) for p in ("+48601234567", "+79161234567", "+4930123456", "", "junk")] == [
+        "PL", "RU", "DE", "", ""]

@@ -1,0 +1,106 @@
+"""Qualification pages: rules with preview, save and background rescoring progress; routing; the lead panel
+with stage and BANT forms; a rep's queue; roles."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from sqlmodel import select
+
+from core.models import Contact, RoutingRule, ScoringRuleSet
+from core.scoring import DEFAULT_RULESET
+from core.users import create_user
+
+
+@pytest.fixture
+def admin_client(app, client, admin_token):  # noqa: ANN001, ANN201
+    app.config["WTF_CSRF_ENABLED"] = False
+    assert client.post("/login", data={"email": "admin@leadhub.example", "password": "admin-password"}).status_code == 302
+    return client
+
+
+def _lead(client, auth, n: int, email: str) -> int:  # noqa: ANN001
+    response = client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "gmail", "contact": {"name": f"P{n}", "email": email},
+        "message": {"external_id": f"p{n}", "text": "hello", "sent_at": "2026-01-01T00:00:00Z"}})
+    assert response.status_code == 201
+    return response.json["contact_id"]
+
+
+def test_rules_preview_save_and_rescore_progress(admin_client, auth, session):
+    ids = [_lead(admin_client, auth, n, f"p{n}@firma{n}.pl") for n in range(3)]
+    page = admin_client.get("/qualify/rules")
+    assert page.status_code == 200 and b"built-in defaults" in page.data
+    draft = copy.deepcopy(DEFAULT_RULESET)
+    draft["thresholds"] = {"mql": 5, "sql": 100}
+    preview = admin_client.post("/qualify/rules", data={"rules": json.dumps(draft), "action": "preview"})
+    assert preview.status_code == 200
+    assert "3 leads: 3 would change stage" in preview.data.decode()
+    assert session.exec(select(ScoringRuleSet)).all() == []  # a preview saves nothing
+    invalid = admin_client.post("/qualify/rules", data={"rules": '{"thresholds": {"mql": 9, "sql": 1}}', "action": "save"})
+    assert invalid.status_code == 400 and b"not valid" in invalid.data
+    broken = admin_client.post("/qualify/rules", data={"rules": "{nope", "action": "preview"})
+    assert broken.status_code == 400 and b"not valid JSON" in broken.data
+    saved = admin_client.post("/qualify/rules", data={"rules": json.dumps(draft), "action": "save", "note": "lower"},
+                              follow_redirects=True)
+    assert saved.status_code == 200 and b"version 1" in saved.data
+    job = admin_client.get("/qualify/rules/job").json
+    assert (job["status"], job["done"], job["total"], job["stage_changes"], job["version"]) == ("done", 3, 3, 3, 1)
+    session.rollback()
+    assert {session.get(Contact, i).stage for i in ids} == {"mql"}
+    restore = admin_client.post("/qualify/rules/1/activate", follow_redirects=True)
+    assert b"restored as version 2" in restore.data
+    assert admin_client.post("/qualify/rules/99/activate").status_code == 404
+
+
+def test_routing_page(admin_client, session):
+    rep = create_user(session, email="r@x.pl", role="rep", name="Rita")
+    session.commit()
+    response = admin_client.post("/qualify/routing", data={
+        "action": "add", "name": "Russian", "language": "ru", "assignees": [str(rep.id)], "position": "1"},
+        follow_redirects=True)
+    assert response.status_code == 200 and b"Rita" in response.data
+    rule = session.exec(select(RoutingRule)).one()
+    assert (rule.match, rule.assignee_ids) == ({"language": ["ru"]}, [rep.id])
+    empty = admin_client.post("/qualify/routing", data={"action": "add", "name": "x"}, follow_redirects=True)
+    assert b"at least one rep" in empty.data
+    admin_client.post("/qualify/routing", data={"action": "fallback", "fallback_owner_id": str(rep.id)})
+    admin_client.post("/qualify/routing", data={"action": "delete", "rule_id": str(rule.id)})
+    session.rollback()
+    assert session.exec(select(RoutingRule)).all() == []
+
+
+def test_lead_panel_forms(admin_client, auth, session):
+    cid = _lead(admin_client, auth, 1, "p1@gmail.com")
+    page = admin_client.get(f"/qualify/leads/{cid}")
+    assert page.status_code == 200 and b"Why this score" in page.data and b"Stage history" in page.data
+    nope = admin_client.post(f"/qualify/leads/{cid}/stage", data={"stage": "non_target"}, follow_redirects=True)
+    assert b"needs a reason" in nope.data
+    done = admin_client.post(f"/qualify/leads/{cid}/stage", data={"stage": "non_target", "reason": "wrong_fit"},
+                             follow_redirects=True)
+    assert b"Stage changed" in done.data and b"wrong_fit" in done.data
+    bant = admin_client.post(f"/qualify/leads/{cid}/bant", data={"need": "CRM", "budget": "10k", "deal_value": "1 200,50"},
+                             follow_redirects=True)
+    assert b"rescored" in bant.data and b"bant-budget" in bant.data
+    bad = admin_client.post(f"/qualify/leads/{cid}/bant", data={"deal_value": "lots"}, follow_redirects=True)
+    assert b"must be a number" in bad.data
+    assert admin_client.get("/qualify/leads/999999").status_code == 404
+
+
+def test_queue_page_and_roles(app, client, auth, session):
+    app.config["WTF_CSRF_ENABLED"] = False
+    rep = create_user(session, email="q@x.pl", role="rep", name="Quinn", password="quinn-password")
+    session.commit()
+    cid = _lead(client, auth, 2, "p2@firma.pl")
+    session.rollback()
+    contact = session.get(Contact, cid)
+    contact.owner_id = rep.id
+    session.add(contact)
+    session.commit()
+    client.post("/login", data={"email": "q@x.pl", "password": "quinn-password"})
+    page = client.get("/queue")
+    assert page.status_code == 200 and b"P2" in page.data
+    for url in ("/qualify/rules", "/qualify/routing", "/qualify/webhooks", "/analytics"):
+        assert client.get(url).status_code == 403, url

@@ -1,0 +1,358 @@
+"""Pages of qualification. Admin: scoring rules (edit, preview, versions, rescoring progress), routing,
+webhooks and their delivery log. Manager: analytics with charts and CSV. Everyone: their queue, the lead panel."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlmodel import col, select
+
+from core import analytics
+from core.hooks import EVENTS
+from core.models import RoutingRule, Stage, User, WebhookEndpoint
+from core.qualification import (
+    QualificationError,
+    active_ruleset,
+    list_rulesets,
+    preview_ruleset,
+    qualification_detail,
+    rescore_job,
+    save_rescore_job,
+    save_ruleset,
+    set_stage,
+    update_bant,
+)
+from core.routing import MATCH_KEYS, my_queue, routing_settings, set_fallback_owner
+from core.scoring import BANT_FIELDS, NON_TARGET_REASONS, RuleSetError
+from core.webhooks import delivery_log
+from webapp.auth import role_required
+from webapp.db import get_session
+from webapp.qualify import bp
+from webapp.qualify.charts import funnel_svg, stacked_bars_svg
+from webapp.queue import enqueue
+
+STAGES = [s.value for s in Stage]
+# A preview in a web request looks at the newest leads only; saving rescores every lead in the background.
+PREVIEW_MAX_LEADS = 100_000
+
+
+def panel_data(contact_id: int) -> dict[str, Any] | None:
+    """What templates/qualify/_lead_panel.html shows for a lead (available in every template)."""
+    detail = qualification_detail(get_session(), contact_id)
+    if detail is None:
+        return None
+    detail["stages"] = STAGES
+    detail["non_target_reasons"] = NON_TARGET_REASONS
+    detail["bant_fields"] = BANT_FIELDS
+    return detail
+
+
+def temperature_badge(temperature: str | None) -> Markup:
+    value = temperature or "cold"
+    return Markup(f'<span class="temp temp-{value}">{value}</span>')
+
+
+def _back(contact_id: int) -> Any:
+    target = request.form.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("qualify.lead", contact_id=contact_id))
+
+
+# --------------------------------------------------------------------------- lead panel and queue
+
+
+@bp.get("/qualify/leads/<int:contact_id>")
+@login_required
+def lead(contact_id: int):  # noqa: ANN201
+    if panel_data(contact_id) is None:
+        abort(404)
+    return render_template("qualify/lead.html", contact_id=contact_id)
+
+
+@bp.post("/qualify/leads/<int:contact_id>/stage")
+@login_required
+def lead_stage(contact_id: int):  # noqa: ANN201
+    session = get_session()
+    try:
+        set_stage(session, contact_id, stage=request.form.get("stage", ""), reason=request.form.get("reason") or None,
+                  note=request.form.get("note", ""), actor=current_user.email)
+    except LookupError:
+        abort(404)
+    except QualificationError as exc:
+        session.rollback()
+        flash("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or str(exc), "error")
+        return _back(contact_id)
+    session.commit()
+    flash("Stage changed.", "ok")
+    return _back(contact_id)
+
+
+@bp.post("/qualify/leads/<int:contact_id>/bant")
+@login_required
+def lead_bant(contact_id: int):  # noqa: ANN201
+    data: dict[str, Any] = {name: request.form.get(name, "")[:500] for name in BANT_FIELDS if name in request.form}
+    raw_value = (request.form.get("deal_value") or "").strip().replace(",", ".").replace(" ", "")
+    if "deal_value" in request.form:
+        try:
+            data["deal_value"] = float(raw_value) if raw_value else None
+        except ValueError:
+            flash("Deal value must be a number.", "error")
+            return _back(contact_id)
+        if data["deal_value"] is not None and not 0 <= data["deal_value"] <= 1e12:
+            flash("Deal value must be between 0 and 10^12.", "error")
+            return _back(contact_id)
+    session = get_session()
+    try:
+        update_bant(session, contact_id, data, actor=current_user.email)
+    except LookupError:
+        abort(404)
+    session.commit()
+    flash("Qualification saved and the lead rescored.", "ok")
+    return _back(contact_id)
+
+
+@bp.get("/queue")
+@login_required
+def queue():  # noqa: ANN201
+    return render_template("qualify/queue.html", items=my_queue(get_session(), current_user.id, limit=100))
+
+
+# --------------------------------------------------------------------------- scoring rules
+
+
+@bp.route("/qualify/rules", methods=["GET", "POST"])
+@role_required("admin")
+def rules():  # noqa: ANN201
+    session = get_session()
+    active = active_ruleset(session, cached=False)
+    document = json.dumps(active.document, indent=2, ensure_ascii=False)
+    preview = errors = None
+    if request.method == "POST":
+        document = request.form.get("rules", "")
+        try:
+            data = json.loads(document)
+        except ValueError as exc:
+            errors = {"rules": f"not valid JSON: {exc}"}
+        else:
+            try:
+                if request.form.get("action") == "save":
+                    row = save_ruleset(session, data, actor=current_user.email, note=request.form.get("note", ""))
+                    save_rescore_job(session, {"status": "queued", "version": row.version, "done": 0, "total": None})
+                    session.commit()
+                    enqueue("rescore_all", row.version)
+                    flash(f"Rules saved as version {row.version}; rescoring every lead in the background.", "ok")
+                    return redirect(url_for("qualify.rules"))
+                preview = preview_ruleset(session, data, max_leads=PREVIEW_MAX_LEADS)
+            except RuleSetError as exc:
+                errors = exc.errors
+        status = 400 if errors else 200
+    else:
+        status = 200
+    return render_template(
+        "qualify/rules.html", document=document, active=active, versions=list_rulesets(session)[:20],
+        preview=preview, errors=errors, job=rescore_job(session),
+    ), status
+
+
+@bp.post("/qualify/rules/<int:version>/activate")
+@role_required("admin")
+def rules_activate(version: int):  # noqa: ANN201
+    session = get_session()
+    old = next((r for r in list_rulesets(session) if r.version == version), None)
+    if old is None:
+        abort(404)
+    row = save_ruleset(session, old.rules, actor=current_user.email, note=f"restored from version {version}")
+    save_rescore_job(session, {"status": "queued", "version": row.version, "done": 0, "total": None})
+    session.commit()
+    enqueue("rescore_all", row.version)
+    flash(f"Version {version} restored as version {row.version}; rescoring.", "ok")
+    return redirect(url_for("qualify.rules"))
+
+
+@bp.post("/qualify/rules/rescore")
+@role_required("admin")
+def rules_rescore():  # noqa: ANN201
+    session = get_session()
+    version = active_ruleset(session, cached=False).version
+    save_rescore_job(session, {"status": "queued", "version": version, "done": 0, "total": None})
+    session.commit()
+    enqueue("rescore_all", version)
+    flash("Rescoring every lead in the background.", "ok")
+    return redirect(url_for("qualify.rules"))
+
+
+@bp.get("/qualify/rules/job")
+@role_required("admin")
+def rules_job():  # noqa: ANN201
+    return rescore_job(get_session()) or {"status": "none"}
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def _users() -> list[User]:
+    return list(get_session().exec(select(User).where(col(User.active).is_(True)).order_by(col(User.name))).all())
+
+
+@bp.route("/qualify/routing", methods=["GET", "POST"])
+@role_required("admin")
+def routing():  # noqa: ANN201
+    session = get_session()
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "add":
+            match = {}
+            for key in MATCH_KEYS:
+                values = [v.strip().lower() for v in request.form.get(key, "").split(",") if v.strip()]
+                if values:
+                    match[key] = values
+            valid_ids = {u.id for u in _users()}
+            assignees = [int(v) for v in request.form.getlist("assignees") if v.isdigit() and int(v) in valid_ids]
+            if not assignees:
+                flash("Choose at least one rep for the rule.", "error")
+                return redirect(url_for("qualify.routing"))
+            position = request.form.get("position", "0")
+            session.add(RoutingRule(name=request.form.get("name", "")[:200], match=match, assignee_ids=assignees,
+                                    position=int(position) if position.lstrip("-").isdigit() else 0))
+            flash("Routing rule added.", "ok")
+        elif action == "delete":
+            rule = session.get(RoutingRule, int(request.form.get("rule_id", "0") or 0))
+            if rule is not None:
+                session.delete(rule)
+                flash("Routing rule removed.", "ok")
+        elif action == "fallback":
+            raw = request.form.get("fallback_owner_id", "")
+            set_fallback_owner(session, int(raw) if raw.isdigit() else None)
+            flash("Fallback owner saved.", "ok")
+        session.commit()
+        return redirect(url_for("qualify.routing"))
+    rules_ = session.exec(select(RoutingRule).order_by(col(RoutingRule.position), col(RoutingRule.id))).all()
+    users = _users()
+    return render_template("qualify/routing.html", rules=rules_, users=users, names={u.id: u.name or u.email for u in users},
+                           settings=routing_settings(session), match_keys=MATCH_KEYS)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@bp.route("/qualify/webhooks", methods=["GET", "POST"])
+@role_required("admin")
+def webhooks_page():  # noqa: ANN201
+    session = get_session()
+    new_secret = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "add":
+            url = request.form.get("url", "").strip()
+            events = [e for e in request.form.getlist("events") if e in EVENTS]
+            if not url.startswith(("http://", "https://")) or len(url) > 2000:
+                flash("The URL must start with http:// or https://.", "error")
+            elif not events:
+                flash("Choose at least one event.", "error")
+            else:
+                new_secret = secrets.token_urlsafe(32)
+                box = _box()
+                session.add(WebhookEndpoint(url=url, events=events, description=request.form.get("description", "")[:200],
+                                            secret_encrypted=box.encrypt({"secret": new_secret}),
+                                            created_by=current_user.email))
+                session.commit()
+                flash("Endpoint added. Copy its signing secret now: it is shown only once.", "ok")
+        elif action in ("toggle", "delete"):
+            endpoint = session.get(WebhookEndpoint, int(request.form.get("endpoint_id", "0") or 0))
+            if endpoint is not None:
+                if action == "delete":
+                    session.delete(endpoint)
+                else:
+                    endpoint.active = not endpoint.active
+                    session.add(endpoint)
+                session.commit()
+        elif action == "retry_due":
+            count = enqueue("deliver_due_webhooks")
+            flash(f"Retrying due deliveries{f' ({count})' if isinstance(count, int) else ''}.", "ok")
+        if new_secret is None:
+            return redirect(url_for("qualify.webhooks_page"))
+    endpoints = session.exec(select(WebhookEndpoint).order_by(col(WebhookEndpoint.id))).all()
+    return render_template("qualify/webhooks.html", endpoints=endpoints, events=EVENTS, new_secret=new_secret,
+                           deliveries=delivery_log(session, limit=100))
+
+
+def _box() -> Any:
+    from flask import current_app
+
+    return current_app.extensions["leadhub.secretbox"]
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def _period() -> tuple[analytics.Period, dict[str, str]]:
+    def parse(name: str) -> datetime | None:
+        raw = (request.args.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            abort(400, f"{name} must be a date like 2026-11-01")
+
+    start, end = parse("from"), parse("to")
+    return analytics.Period(start, end + timedelta(days=1) if end else None), {
+        "from": request.args.get("from", ""), "to": request.args.get("to", "")
+    }
+
+
+def _bucket() -> str:
+    bucket = request.args.get("bucket", "week")
+    return bucket if bucket in analytics.BUCKETS else "week"
+
+
+@bp.get("/analytics")
+@role_required("manager")
+def analytics_page():  # noqa: ANN201
+    session = get_session()
+    period, form = _period()
+    by_source = analytics.funnel(session, group="source", period=period)
+    by_rep = analytics.funnel(session, group="owner", period=period)
+    total = analytics.totals(by_source)
+    over_time = analytics.leads_over_time(session, bucket=_bucket(), period=period)
+    funnel_chart = funnel_svg([("Leads", total["leads"]), ("MQL", total["mql"]), ("SQL", total["sql"]),
+                               ("Customers", total["customers"])])
+    return render_template("qualify/analytics.html", by_source=by_source, by_rep=by_rep, total=total, form=form,
+                           bucket=_bucket(), funnel_chart=funnel_chart, over_time_chart=stacked_bars_svg(over_time),
+                           over_time=over_time)
+
+
+FUNNEL_COLUMNS = ("label", "leads", "mql", "sql", "customers", "non_target", "lead_to_mql", "mql_to_sql",
+                  "sql_to_customer", "lead_quality", "deal_value", "deals_with_value", "median_response_seconds")
+
+
+@bp.get("/analytics/<table>.csv")
+@role_required("manager")
+def analytics_csv(table: str):  # noqa: ANN201
+    session = get_session()
+    period, _ = _period()
+    if table in ("sources", "reps"):
+        rows = analytics.funnel(session, group="source" if table == "sources" else "owner", period=period)
+        header = ("source" if table == "sources" else "rep", *FUNNEL_COLUMNS[1:])
+        lines = [[r[c] if r[c] is not None else "" for c in FUNNEL_COLUMNS] for r in rows]
+    elif table == "leads_over_time":
+        rows = analytics.leads_over_time(session, bucket=_bucket(), period=period)
+        header = ("bucket", "source", "leads")
+        lines = [[r["bucket"], r["source"], r["leads"]] for r in rows]
+    else:
+        abort(404)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(lines)
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="leadhub-{table}.csv"'})
