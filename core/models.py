@@ -362,6 +362,9 @@ class OutboxMail(SQLModel, table=True):
     backend: str = Field(default="outbox", max_length=16)  # outbox | smtp
     status: str = Field(default="stored", max_length=16)  # stored | sent | failed
     error: str = Field(default="", sa_type=sa.Text())
+    created_at: datetime = _created()
+
+
 # --------------------------------------------------------------------------- qualification (issue 8)
 # Stages with history, BANT, explained scores, routing, outbound webhooks. Aggregates for analytics read
 # lead_qualifications (1:1 with contacts) so they are GROUP BY queries over one narrow table.
