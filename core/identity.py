@@ -340,12 +340,19 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
     (or the SuggestionOutcomes when `outcomes`)."""
     all_keys = sorted({k for keys in keys_by_contact.values() for k in keys})
     members: dict[str, list[int]] = {}
-    for start in range(0, len(all_keys), 500):
-        for cid, key in session.exec(
-            select(ContactBlockKey.contact_id, ContactBlockKey.key).where(
-                col(ContactBlockKey.key).in_(all_keys[start : start + 500])
-            )
-        ).all():
+    # Each key contributes at most MAX_CANDIDATES of its newest members (an index range scan on
+    # (key, contact_id)), so a common name costs the same at a thousand contacts and at a million.
+    for start in range(0, len(all_keys), 50):
+        parts = [
+            select(ContactBlockKey.key, ContactBlockKey.contact_id)
+            .where(ContactBlockKey.key == key)
+            .order_by(col(ContactBlockKey.contact_id).desc())
+            .limit(MAX_CANDIDATES)
+            .subquery()
+            for key in all_keys[start : start + 50]
+        ]
+        query = sa.union_all(*[sa.select(p.c.key, p.c.contact_id) for p in parts])
+        for key, cid in session.exec(query).all():
             members.setdefault(key, []).append(cid)
     candidates: dict[int, list[int]] = {}
     for cid, keys in keys_by_contact.items():
