@@ -121,15 +121,20 @@ class _Batch:
                     )
                 ).all():
                     self.known_messages[(channel, ext)] = (mid, conv, contact)
-        values = sorted({c.value for plan in plans for c in plan.candidates})
+        by_kind: dict[str, set[str]] = {}
+        for plan in plans:
+            for candidate in plan.candidates:
+                by_kind.setdefault(candidate.kind, set()).add(candidate.value)
         found: dict[tuple[str, str], tuple[int, bool]] = {}
-        for chunk in _chunks(values):
-            for kind, value, contact_id, weak in self.session.exec(
-                select(Identity.kind, Identity.value, Identity.contact_id, Identity.is_weak).where(
-                    col(Identity.value).in_(chunk)
-                )
-            ).all():
-                found[(kind, value)] = (contact_id, weak)
+        for kind, kind_values in by_kind.items():
+            # kind first: the lookup must ride the (kind, value) unique index, not scan the table.
+            for chunk in _chunks(sorted(kind_values)):
+                for value, contact_id, weak in self.session.exec(
+                    select(Identity.value, Identity.contact_id, Identity.is_weak).where(
+                        Identity.kind == kind, col(Identity.value).in_(chunk)
+                    )
+                ).all():
+                    found[(kind, value)] = (contact_id, weak)
         contact_ids = sorted({cid for cid, _ in found.values()})
         self.contacts: dict[int, _PendingContact] = {}
         for chunk in _chunks(contact_ids):
