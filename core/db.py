@@ -22,7 +22,10 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: object) -> sa.Engine:
+def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: object) -> sa.Engine:
+    """sqlite_immediate: begin every transaction with BEGIN IMMEDIATE (for writers such as sync workers). A
+    deferred transaction that reads, then writes after another connection committed, fails at once with
+    "database is locked" (WAL snapshot rule; the busy timeout cannot help); IMMEDIATE waits for the lock."""
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -32,7 +35,8 @@ def make_engine(url: str, **kwargs: object) -> sa.Engine:
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over so SAVEPOINTs work.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        begin = "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN"
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)

@@ -25,9 +25,17 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # scale: queue, workers, scheduling, logs
+    "QUEUE_NAME": "leadhub",  # one Redis queue per deployment (tests use a unique name per run)
+    "INPROCESS_WORKER": "auto",  # auto: `leadhub serve` runs a worker thread when the queue is embedded; 1/0 force
+    "WORKERS": 2,  # worker threads of the in-process consumer and the default of `leadhub worker --workers`
+    "SYNC_INTERVAL_SECONDS": 300,  # an account is synced again this long after its last sync
+    "SYNC_MAX_ATTEMPTS": 5,  # a sync failing with a retriable error is retried up to this many times
+    "SYNC_RETRY_BASE_SECONDS": 30,  # first retry delay; doubles per attempt (with jitter), capped at one hour
+    "LOG_FORMAT": "text",  # text | json (JSON lines with the request id)
 }
 
-_INT_KEYS = {"MAX_BODY_BYTES"}
+_INT_KEYS = {"MAX_BODY_BYTES", "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS"}
 
 
 def _instance_secret(instance_path: Path, name: str, factory) -> str:  # noqa: ANN001
