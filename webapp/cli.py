@@ -234,15 +234,16 @@ def serve(host: str, port: int) -> None:
     "--periodic/--no-periodic", default=True, show_default=True,
     help="Run the periodic sync scheduler here (several workers may; due-checks keep it from piling up).",
 )
+@click.option("--health-interval", default=10.0, show_default=True, help="Seconds between checks that restart dead workers.")
 @with_appcontext
-def worker(workers: int | None, worker_type: str, periodic: bool) -> None:
+def worker(workers: int | None, worker_type: str, periodic: bool, health_interval: float) -> None:
     """Run background tasks (syncs, webhooks …) from the queue until stopped (SIGINT: graceful)."""
     from webapp.worker import make_worker_consumer
 
     app = current_app._get_current_object()
     count = workers or app.config["LEADHUB"]["WORKERS"]
     click.echo(f"leadhub worker: {count} {worker_type}(s), periodic scheduler {'on' if periodic else 'off'}")
-    make_worker_consumer(app, count, worker_type, periodic).run()
+    make_worker_consumer(app, count, worker_type, periodic, health_interval).run()
 
 
 def _register_extra_commands() -> None:

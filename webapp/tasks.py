@@ -14,7 +14,7 @@ from sqlmodel import Session
 from connectors import load_all
 from connectors.sync import SyncReport, acquire_lease, release_lease, run_sync, worker_id
 from core.ingest import IngestOptions
-from core.models import SyncRun, utcnow
+from core.models import ConnectorAccount, SyncRun, utcnow
 from webapp.db import get_writer_engine
 from webapp.queue import enqueue, enqueue_in, task
 from webapp.sync_health import due_accounts
@@ -51,6 +51,10 @@ def sync_account(account_id: int, attempt: int = 1, run_id: int | None = None) -
     settings = current_app.config["LEADHUB"]
     owner = worker_id()
     if not acquire_lease(engine, account_id, owner):
+        with Session(engine) as session:
+            if session.get(ConnectorAccount, account_id) is None:
+                log.warning("no connector account %s (deleted?); nothing to sync", account_id)
+                return {"account_id": account_id, "skipped": "missing"}
         _record(engine, run_id, account_id, status="busy", finished=True)
         log.info("account %s is being synced by another worker; skipped", account_id)
         return {"account_id": account_id, "skipped": "busy"}

@@ -54,7 +54,9 @@ def start_inprocess_consumer(app: Flask, workers: int | None = None, periodic: b
     return consumer
 
 
-def make_worker_consumer(app: Flask, workers: int, worker_type: str, periodic: bool) -> Consumer:
+def make_worker_consumer(
+    app: Flask, workers: int, worker_type: str, periodic: bool, health_interval: float = 10.0
+) -> Consumer:
     """The consumer of `leadhub worker`. Process workers are forked: each child gets fresh DB connections."""
     engines = {get_engine(app), get_writer_engine(app)}
     os.register_at_fork(after_in_child=lambda: [engine.dispose(close=False) for engine in engines])
@@ -63,5 +65,6 @@ def make_worker_consumer(app: Flask, workers: int, worker_type: str, periodic: b
         worker_type=worker_type,
         periodic=periodic,
         check_worker_health=True,
+        health_check_interval=health_interval,
         max_delay=MAX_POLL_DELAY_SECONDS,
     )

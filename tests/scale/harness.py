@@ -26,7 +26,8 @@ class EmulatorHandle:
     settings: dict[str, Any]  # LEADHUB_* keys (without prefix) that point the connector at the emulator
     mailboxes: list[str]  # one account per mailbox
     expected_ids: set[str]  # every message external id the emulator holds
-    progress: Callable[[], int]  # requests served so far (to kill a worker at a chosen point)
+    progress: Callable[[], int]  # pages served so far (to kill a worker at a chosen point)
+    injected: Callable[[], dict[str, int]] = dict  # faults served so far, by kind
 
 
 @dataclass
@@ -51,6 +52,7 @@ def synthetic_target() -> Target:
                 mailboxes=sorted(state.mailboxes),
                 expected_ids=state.all_ids(),
                 progress=lambda: state.served_pages,
+                injected=lambda: dict(state.injected),
             )
 
     return Target(
