@@ -129,7 +129,7 @@ def test_kill_minus_nine_twenty_times_loses_and_duplicates_nothing(target, datab
 
 
 def test_ten_percent_faults_every_sync_completes_with_full_data(app, engine, session, target) -> None:
-    faults = synthetic.Faults(rate=0.10, seed=3)
+    faults = synthetic.Faults(rate=0.10, seed=5)
     with target.start_emulator(mailboxes=6, per_mailbox=60, faults=faults) as emulator:
         app.config["LEADHUB"].update(emulator.settings)
         ids = create_accounts(session, target, emulator.mailboxes)
