@@ -13,7 +13,6 @@ from alembic import op
 
 import core.models  # noqa: F401  (UTCDateTime)
 
-
 revision = '0008'
 down_revision = '0001'
 branch_labels = None
