@@ -11,12 +11,13 @@ from core.db import make_engine
 
 def init_app(app: Flask) -> None:
     url = app.config["LEADHUB"]["DATABASE_URL"]
-    # On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE): with deferred transactions,
-    # concurrent POSTs under gunicorn failed with "database is locked" (bench/load_webhooks.py: 484 of 530).
-    # SQLite has one writer anyway; WAL readers outside transactions are unaffected.
-    engine = make_engine(url, sqlite_immediate=True)
-    app.extensions["leadhub.engine"] = engine
-    app.extensions["leadhub.writer_engine"] = engine
+    app.extensions["leadhub.engine"] = make_engine(url)
+    # Background writers (syncs) on SQLite take the write lock up front; on PostgreSQL it is the same engine.
+    # (Requests stay deferred: an IMMEDIATE request session would hold the write lock while it reads and
+    # deadlock any second session in the same request. Concurrent POSTs on SQLite under gunicorn can therefore
+    # still fail with "database is locked": see BENCHMARKS.md, Scale-out.)
+    writer = make_engine(url, sqlite_immediate=True) if url.startswith("sqlite") else app.extensions["leadhub.engine"]
+    app.extensions["leadhub.writer_engine"] = writer
     app.teardown_appcontext(_close_session)
 
 
