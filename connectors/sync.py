@@ -126,8 +126,11 @@ def run_sync(
     options: IngestOptions | None = None,
     lease_owner: str | None = None,
     on_record: Callable[[InboundRecord], None] | None = None,
+    release: bool = True,
 ) -> SyncReport:
-    """Sync one connector account from its committed cursor. Raises AccountBusy if another worker holds it."""
+    """Sync one connector account from its committed cursor. Raises AccountBusy if another worker holds it.
+
+    With release=False the caller, who took the lease as `lease_owner`, releases it (to record the run first)."""
     owner = lease_owner or worker_id()
     if not acquire_lease(engine, account_id, owner):
         raise AccountBusy(f"account {account_id} is being synced by another worker")
@@ -135,7 +138,8 @@ def run_sync(
     try:
         _run(engine, account_id, settings, box, options, owner, report, on_record)
     finally:
-        release_lease(engine, account_id, owner)
+        if release:
+            release_lease(engine, account_id, owner)
     return report
 
 

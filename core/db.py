@@ -22,7 +22,10 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: object) -> sa.Engine:
+def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: object) -> sa.Engine:
+    """sqlite_immediate: begin every transaction with BEGIN IMMEDIATE (for writers such as sync workers). A
+    deferred transaction that reads, then writes after another connection committed, fails at once with
+    "database is locked" (WAL snapshot rule; the busy timeout cannot help); IMMEDIATE waits for the lock."""
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -32,17 +35,18 @@ def make_engine(url: str, **kwargs: object) -> sa.Engine:
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over so SAVEPOINTs work.
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        default_mode = "IMMEDIATE" if sqlite_immediate else ""
+        sa.event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, default_mode))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
 
 
-def _sqlite_begin(conn: sa.Connection) -> None:
+def _sqlite_begin(conn: sa.Connection, default_mode: str = "") -> None:
     # A transaction that reads and then writes must say so up front (execution option sqlite_begin="IMMEDIATE"):
     # a deferred one that tries to upgrade after another writer committed fails at once with "database is
     # locked", whatever the busy timeout.
-    mode = conn.get_execution_options().get("sqlite_begin", "")
+    mode = conn.get_execution_options().get("sqlite_begin", default_mode)
     conn.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
 
 

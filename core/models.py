@@ -493,3 +493,25 @@ class WebhookAttempt(SQLModel, table=True):
     error: str = Field(default="", max_length=500)
     duration_ms: int = Field(default=0)
     created_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------- scale: sync runs
+
+
+class SyncRun(SQLModel, table=True):
+    """One scheduled or executed sync of a connector account: what the scheduler queued, which worker held the
+    lease from when to when, and how it ended. Feeds sync health, /metrics (errors by kind) and the proof that
+    no account is ever synced twice at once."""
+
+    __tablename__ = "sync_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = _fk("connector_accounts.id", "CASCADE", nullable=False)
+    status: str = Field(default="queued", max_length=16, index=True)  # queued | running | ok | error | busy
+    worker: str = Field(default="", max_length=100)
+    enqueued_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    records: int = Field(default=0)
+    created: int = Field(default=0)
+    error_kind: str = Field(default="", max_length=32, index=True)
+    error: str = Field(default="", sa_type=sa.Text())

@@ -90,6 +90,7 @@ def app(database_url: str, tmp_path: Path):  # noqa: ANN201
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions["leadhub.engine"].dispose()
+    app.extensions["leadhub.writer_engine"].dispose()
 
 
 @pytest.fixture
@@ -144,3 +145,13 @@ def rep_token(session: Session) -> str:
     token = create_api_token(session, user=user)
     session.commit()
     return token
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    redis_url = os.environ.get("LEADHUB_TEST_REDIS_URL", "")
+    return [
+        "leadhub databases: SQLite" + (" and PostgreSQL (LEADHUB_TEST_DATABASE_URL)" if POSTGRES_URL else
+                                       " only (LEADHUB_TEST_DATABASE_URL unset: PostgreSQL tests not run)"),
+        "leadhub queues: embedded SQLite + immediate" + (" and Redis (LEADHUB_TEST_REDIS_URL)" if redis_url else
+                                                          " only (LEADHUB_TEST_REDIS_URL unset: Redis tests skip)"),
+    ]

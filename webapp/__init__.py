@@ -5,7 +5,6 @@ No schema work or network calls happen here; migrations run from `leadhub db upg
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -34,7 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(flask_overrides)
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
-    logging.basicConfig(level=settings["LOG_LEVEL"].upper())
+    from webapp import observability
+
+    observability.configure_logging(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
 
     from webapp import (
         auth,
@@ -48,21 +49,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         leads,
         linkedin,
         me,
+        metrics,
         queue,
         security,
-        settings,
     )
+    from webapp import settings as settings_pages
     from webapp.api import bp as api_bp
     from webapp.api.openapi import bp as openapi_bp
 
+    observability.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     queue.init_app(app)
     auth.init_app(app)
     security.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(home.bp)
-    for area in (inbox, leads, duplicates, settings, me):
+    for area in (inbox, leads, duplicates, settings_pages, me):
         app.register_blueprint(area.bp)
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply to it.
     auth.csrf.exempt(api_bp)

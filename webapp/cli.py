@@ -248,12 +248,46 @@ def _count_lines(path: str) -> int:
 @click.option("--port", default=5000, show_default=True)
 @with_appcontext
 def serve(host: str, port: int) -> None:
-    """Serve leadhub for one machine (development server, threaded). At scale use gunicorn (README)."""
-    click.echo(f"leadhub is serving on http://{host}:{port}/  (Ctrl+C stops it)")
+    """Serve leadhub for one machine (development server, threaded). At scale use gunicorn (README).
+
+    With the embedded queue (or LEADHUB_INPROCESS_WORKER=1) worker threads run background tasks and the
+    periodic sync scheduler in this process, so nothing else needs starting."""
     from werkzeug.serving import run_simple
 
+    from webapp.worker import start_inprocess_consumer, wants_inprocess_worker
+
+    app = current_app._get_current_object()
+    if wants_inprocess_worker(app):
+        consumer = start_inprocess_consumer(app)
+        click.echo(f"background worker: {consumer.workers} threads in this process (embedded queue)")
+    else:
+        click.echo("background worker: none here; run `leadhub worker` (queue at LEADHUB_QUEUE_URL)")
+    click.echo(f"leadhub is serving on http://{host}:{port}/  (Ctrl+C stops it)")
+
     # app.run() refuses to run inside a Flask CLI command; run_simple is what it calls.
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command("worker")
+@click.option("--workers", "-w", type=int, default=None, help="Worker threads or processes [LEADHUB_WORKERS].")
+@click.option(
+    "--worker-type", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+    help="Threads suit I/O-bound syncs; processes use every core.",
+)
+@click.option(
+    "--periodic/--no-periodic", default=True, show_default=True,
+    help="Run the periodic sync scheduler here (several workers may; due-checks keep it from piling up).",
+)
+@click.option("--health-interval", default=10.0, show_default=True, help="Seconds between checks that restart dead workers.")
+@with_appcontext
+def worker(workers: int | None, worker_type: str, periodic: bool, health_interval: float) -> None:
+    """Run background tasks (syncs, webhooks …) from the queue until stopped (SIGINT: graceful)."""
+    from webapp.worker import make_worker_consumer
+
+    app = current_app._get_current_object()
+    count = workers or app.config["LEADHUB"]["WORKERS"]
+    click.echo(f"leadhub worker: {count} {worker_type}(s), periodic scheduler {'on' if periodic else 'off'}")
+    make_worker_consumer(app, count, worker_type, periodic, health_interval).run()
 
 
 def _register_extra_commands() -> None:

@@ -70,11 +70,20 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 6,
     "WEBHOOK_BACKOFF_SECONDS": 30,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
+    # scale: queue, workers, scheduling, logs
+    "QUEUE_NAME": "leadhub",  # one Redis queue per deployment (tests use a unique name per run)
+    "INPROCESS_WORKER": "auto",  # auto: `leadhub serve` runs a worker thread when the queue is embedded; 1/0 force
+    "WORKERS": 2,  # worker threads of the in-process consumer and the default of `leadhub worker --workers`
+    "SYNC_INTERVAL_SECONDS": 300,  # an account is synced again this long after its last sync
+    "SYNC_MAX_ATTEMPTS": 5,  # a sync failing with a retriable error is retried up to this many times
+    "SYNC_RETRY_BASE_SECONDS": 30,  # first retry delay; doubles per attempt (with jitter), capped at one hour
+    "LOG_FORMAT": "text",  # text | json (JSON lines with the request id)
 }
 
 _INT_KEYS = {
     "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
     "GMAIL_QUOTA_PER_MINUTE", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
+    "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS",
 }
 
 

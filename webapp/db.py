@@ -10,12 +10,24 @@ from core.db import make_engine
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["leadhub.engine"] = make_engine(app.config["LEADHUB"]["DATABASE_URL"])
+    url = app.config["LEADHUB"]["DATABASE_URL"]
+    app.extensions["leadhub.engine"] = make_engine(url)
+    # Background writers (syncs) on SQLite take the write lock up front; on PostgreSQL it is the same engine.
+    # (Requests stay deferred: an IMMEDIATE request session would hold the write lock while it reads and
+    # deadlock any second session in the same request. Concurrent POSTs on SQLite under gunicorn can therefore
+    # still fail with "database is locked": see BENCHMARKS.md, Scale-out.)
+    writer = make_engine(url, sqlite_immediate=True) if url.startswith("sqlite") else app.extensions["leadhub.engine"]
+    app.extensions["leadhub.writer_engine"] = writer
     app.teardown_appcontext(_close_session)
 
 
 def get_engine(app: Flask | None = None) -> sa.Engine:
     return (app or current_app).extensions["leadhub.engine"]
+
+
+def get_writer_engine(app: Flask | None = None) -> sa.Engine:
+    """The engine for background tasks that write a lot (syncs): BEGIN IMMEDIATE on SQLite."""
+    return (app or current_app).extensions["leadhub.writer_engine"]
 
 
 def get_session() -> Session:

@@ -32,11 +32,15 @@ def task(name: str | None = None, **options: Any) -> Callable[[Callable[..., Any
     return decorator
 
 
-def make_huey(queue_url: str, instance_path: str) -> Huey:
+def is_distributed(queue_url: str) -> bool:
+    return queue_url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def make_huey(queue_url: str, instance_path: str, name: str = "leadhub") -> Huey:
     if queue_url == "immediate":
-        return MemoryHuey("leadhub", immediate=True)
-    if queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("leadhub", url=queue_url)
+        return MemoryHuey(name, immediate=True)
+    if is_distributed(queue_url):
+        return RedisHuey(name, url=queue_url)
     path = Path(queue_url[len("sqlite:///"):]) if queue_url.startswith("sqlite:///") else Path(instance_path) / "queue.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("leadhub", filename=str(path))
@@ -47,11 +51,17 @@ def init_app(app: Flask) -> None:
     queue_url = settings.get("QUEUE_URL") or ""
     if not queue_url and app.config.get("TESTING"):
         queue_url = "immediate"
-    huey = make_huey(queue_url, app.instance_path)
+    huey = make_huey(queue_url, app.instance_path, settings.get("QUEUE_NAME") or "leadhub")
     bound: dict[str, Any] = {}
     _import_task_modules()
     for name, (fn, options) in _TASKS.items():
-        bound[name] = huey.task(name=name, context=False, **options)(_in_app_context(app, fn))
+        options = dict(options)
+        schedule = options.pop("periodic", None)
+        if schedule is not None:
+            # A periodic task runs in the consumer started with periodic=True (`leadhub worker --periodic`).
+            bound[name] = huey.periodic_task(schedule, name=name, context=False, **options)(_in_app_context(app, fn))
+        else:
+            bound[name] = huey.task(name=name, context=False, **options)(_in_app_context(app, fn))
     app.extensions["leadhub.huey"] = huey
     app.extensions["leadhub.tasks"] = bound
 
@@ -86,6 +96,19 @@ def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:
     if name not in tasks:
         raise KeyError(f"no task named {name!r}")
     return tasks[name](*args, **kwargs)
+
+
+def enqueue_in(delay_seconds: float, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Schedule task `name` to run after `delay_seconds` (used for retries with backoff)."""
+    tasks = current_app.extensions["leadhub.tasks"]
+    if name not in tasks:
+        raise KeyError(f"no task named {name!r}")
+    return tasks[name].schedule(args=args, kwargs=kwargs, delay=delay_seconds)
+
+
+def pending_count(app: Flask | None = None) -> int:
+    """Tasks waiting in the queue (not counting scheduled retries): the queue depth for /metrics."""
+    return int(get_huey(app).pending_count())
 
 
 def get_huey(app: Flask | None = None) -> Huey:

@@ -26,6 +26,7 @@ from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.openapi import CONNECTOR_ONLY_FIELDS
 from webapp.db import get_session
+from webapp.observability import observe_webhook
 
 
 class ApiError(Exception):
@@ -98,6 +99,7 @@ def int_arg(name: str, default: int | None = None, *, minimum: int = 1, maximum:
 
 
 @bp.post("/inbound")
+@observe_webhook("api_inbound")
 @token_required()
 def inbound():  # noqa: ANN201
     data = json_object()

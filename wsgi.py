@@ -1,0 +1,7 @@
+"""WSGI entry point for production servers: `gunicorn -c gunicorn.conf.py wsgi:app`."""
+
+from __future__ import annotations
+
+from webapp import create_app
+
+app = create_app()
