@@ -155,3 +155,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         "leadhub queues: embedded SQLite + immediate" + (" and Redis (LEADHUB_TEST_REDIS_URL)" if redis_url else
                                                           " only (LEADHUB_TEST_REDIS_URL unset: Redis tests skip)"),
     ]
+
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    """One headless Debian Chromium for the whole run (Playwright allows one sync driver per thread)."""
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.fail(f"{CHROMIUM_PATH} is missing: run `make browser` (Debian's chromium; never a download)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_LAUNCH_ARGS, headless=True)
+        yield browser
+        browser.close()

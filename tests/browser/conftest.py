@@ -55,18 +55,6 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveApp]:
     app.extensions["leadhub.engine"].dispose()
 
 
-@pytest.fixture(scope="session")
-def browser():  # noqa: ANN201
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium; never a download)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
     context = browser.new_context(viewport={"width": 1360, "height": 900})

@@ -7,7 +7,7 @@ import pytest
 
 from tests.webapp.helpers import add_message
 
-PUBLIC_PREFIXES = ("/login", "/healthz", "/api/openapi.json", "/f/", "/webhooks/", "/intercom/canvas/", "/static/")
+PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/api/openapi.json", "/f/", "/webhooks/", "/intercom/canvas/", "/static/")
 ADMIN_PREFIXES = ("/settings/",)
 
 

