@@ -12,6 +12,7 @@ from core.models import ApiToken, Role, User, utcnow
 from core.normalize import InvalidIdentifier, normalize_email
 
 TOKEN_PREFIX = "lh_"
+TOKEN_TOUCH_SECONDS = 60
 
 
 class UserError(ValueError):
@@ -78,6 +79,9 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = utcnow()
-    session.add(row)
+    now = utcnow()
+    # Best-effort bookkeeping, at most once a minute: a write on every API call would serialise all readers.
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
+        row.last_used_at = now
+        session.add(row)
     return user

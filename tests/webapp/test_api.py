@@ -186,3 +186,25 @@ def test_unknown_things_are_404_json(client, auth) -> None:
 def test_healthz(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["checks"]["database"] == "ok"
+
+
+def test_concurrent_posts_all_stored_without_errors(app, admin_token) -> None:
+    """Threads posting at once (as under `leadhub serve`) all get 201 and every message is stored once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmodel import Session, select
+
+    from core.models import Message
+
+    headers = {"Authorization": f"Bearer {admin_token}"}
+
+    def post(n: int) -> int:
+        body = {"channel": "api", "contact": {"name": f"P {n % 5}", "email": f"p{n % 5}@firma.pl"},
+                "message": {"external_id": f"c-{n}", "text": "hi"}}
+        return app.test_client().post("/api/v1/inbound", json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(post, range(40)))
+    assert statuses == [201] * 40
+    with Session(app.extensions["leadhub.engine"]) as session:
+        assert len(session.exec(select(Message)).all()) == 40

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import sqlalchemy as sa
 from flask import g, jsonify, request
 
 from core.models import Role, User
@@ -29,8 +30,14 @@ def bearer_user() -> User | None:
         return None
     session = get_session()
     user = user_for_token(session, token.strip())
-    if user is not None:
-        session.commit()  # last_used_at
+    if user is None:
+        return None
+    if session.dirty:
+        try:
+            session.commit()  # last_used_at
+        except sa.exc.OperationalError:
+            session.rollback()  # another writer holds SQLite's lock: the timestamp can wait, the request cannot
+            user = user_for_token(session, token.strip())
     return user
 
 

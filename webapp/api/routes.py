@@ -114,6 +114,10 @@ def inbound():  # noqa: ANN201
     if errors:
         raise ApiError(400, "invalid input", errors)
     session = get_session()
+    # Read-then-write: on SQLite take the write lock up front (BEGIN IMMEDIATE) so concurrent posts wait for
+    # each other instead of failing with "database is locked". Ignored by PostgreSQL.
+    session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     try:
         result = ingest(session, record, options=ingest_options())
     except IngestError as exc:
