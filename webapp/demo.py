@@ -19,9 +19,9 @@ from core.users import create_user
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = (
-    ("rep@demo.leadhub.example", Role.rep.value, "Anna Nowak (rep)"),
-    ("rep2@demo.leadhub.example", Role.rep.value, "Dmitry Orlov (rep)"),
-    ("manager@demo.leadhub.example", Role.manager.value, "Marta Wiśniewska (manager)"),
+    ("rep@demo.leadhub.example", Role.rep.value, "Anna Nowak"),
+    ("rep2@demo.leadhub.example", Role.rep.value, "Dmitry Orlov"),
+    ("manager@demo.leadhub.example", Role.manager.value, "Marta Wiśniewska"),
     ("admin@demo.leadhub.example", Role.admin.value, "Admin"),
 )
 
