@@ -3,6 +3,7 @@ LEADHUB_TEST_DATABASE_URL names one). Test data goes through the same write help
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -18,6 +19,9 @@ from core.db import make_engine, normalize_database_url
 from core.users import create_api_token, create_user
 
 TEST_ENCRYPTION_KEY = SecretBox.generate_key()
+# The in-process huey consumer logs "Shutting down" from an exit hook after pytest closed its streams; that
+# is noise after the summary line, not a failure.
+logging.raiseExceptions = False
 POSTGRES_URL = os.environ.get("LEADHUB_TEST_DATABASE_URL", "")
 
 
