@@ -8,6 +8,7 @@ resolves records in memory in order, and writes with multi-row statements. Any r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import is_transient_db_error, pause_after_conflict
 from core.identity import suggest_pairs_for
 from core.ingest import (
     IngestError,
@@ -40,6 +42,9 @@ from core.normalize import clean_display_name, fold_name
 from core.schemas import InboundRecord, IngestResult
 
 MAX_ALIASES = 20
+# Whole-batch retries after a deadlock or serialization failure against another worker.
+BATCH_ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -81,12 +86,26 @@ def ingest_many(
 ) -> list[IngestResult | IngestError]:
     """Ingest records in order; returns one IngestResult (or the IngestError) per record."""
     options = options or IngestOptions()
-    try:
-        with session.begin_nested():
-            return _Batch(session, records, options).run()
-    except IntegrityError:
-        # A concurrent writer got there first: fall back to the one-by-one path, which retries per record.
-        return [_single(session, record, options) for record in records]
+    for attempt in range(BATCH_ATTEMPTS):
+        last = attempt == BATCH_ATTEMPTS - 1
+        try:
+            # The savepoint holds every row lock the batch takes: rolling it back releases them all, so the
+            # writer we collided with can finish before we run again.
+            with session.begin_nested():
+                return _Batch(session, records, options).run()
+        except IntegrityError:
+            # A concurrent writer stored one of our identities (or messages) first. Run the batch again: its
+            # prefetch now sees that writer's rows. The one-by-one path is the last resort; it updates
+            # contacts in record order, which is what deadlocks against a batch.
+            if last:
+                with session.begin_nested():
+                    return [_single(session, record, options) for record in records]
+        except sa.exc.DBAPIError as exc:
+            if not is_transient_db_error(exc) or last:
+                raise
+        log.info("batch of %d records lost a race with a concurrent writer; retrying", len(records))
+        pause_after_conflict(attempt, base=0.1)
+    raise AssertionError("unreachable")
 
 
 def _single(session: Session, record: InboundRecord, options: IngestOptions) -> IngestResult | IngestError:
@@ -330,7 +349,8 @@ class _Batch:
                 contact.id = new_id
                 contact.row["id"] = new_id
                 self.contacts[new_id] = contact
-        dirty = [c for c in self.contacts.values() if c.dirty and not c.new]
+        # In id order: concurrent batches then lock shared contacts in the same order instead of deadlocking.
+        dirty = sorted((c for c in self.contacts.values() if c.dirty and not c.new), key=lambda c: c.id)
         if dirty:
             stamp = Contact.__table__.c.last_message_at.type
             conn.execute(
@@ -344,10 +364,12 @@ class _Batch:
                   "b_last": c.row["last_message_at"]} for c in dirty],
             )
         if self._new_identities:
-            conn.execute(sa.insert(Identity), [
+            # Sorted for the same reason: two batches inserting the same new identities wait for each other
+            # on the unique index in one order, instead of each holding one the other needs.
+            conn.execute(sa.insert(Identity), sorted((
                 {"contact_id": contact.id, "kind": cand.kind, "value": cand.value, "raw_value": cand.raw[:400],
                  "channel": channel, "is_weak": cand.weak, "created_at": now}
-                for contact, cand, channel in self._new_identities])
+                for contact, cand, channel in self._new_identities), key=lambda row: (row["kind"], row["value"])))
         new_convs = [c for c in self.conversations.values() if c.new and c.id is None]
         if new_convs:
             ids = conn.execute(
@@ -356,7 +378,7 @@ class _Batch:
             ).scalars().all()
             for conv, new_id in zip(new_convs, ids, strict=True):
                 conv.id = new_id
-        old_convs = [c for c in self.conversations.values() if c.dirty and not c.new]
+        old_convs = sorted((c for c in self.conversations.values() if c.dirty and not c.new), key=lambda c: c.id)
         if old_convs:
             conn.execute(
                 sa.update(Conversation).where(Conversation.id == sa.bindparam("b_id")).values(

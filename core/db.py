@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,3 +77,26 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# SQLSTATEs a concurrent writer causes and a retry of the same work cures: deadlock_detected,
+# serialization_failure, lock_not_available. PostgreSQL aborts one side of a deadlock on purpose.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True for a failure that retrying the same transaction (or savepoint) may cure."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+        return False
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in TRANSIENT_SQLSTATES:
+        return True
+    # SQLite: another connection held the write lock longer than the busy timeout.
+    return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(orig or exc)
+
+
+def pause_after_conflict(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None:
+    """Sleep a jittered, doubling while before retrying work that lost a race (full jitter spreads the
+    retries of the writers that collided, so they do not collide again)."""
+    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter, not security

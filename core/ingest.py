@@ -27,6 +27,7 @@ from core.identity import (
     upsert_suggestion,
 )
 from core.matching import names_compatible
+from core.db import is_transient_db_error, pause_after_conflict
 from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
 from core.normalize import (
     InvalidIdentifier,
@@ -133,7 +134,7 @@ def ingest(session: Session, record: InboundRecord, *, options: IngestOptions | 
     """Store one inbound record; returns what happened. Raises IngestError for a record that cannot be stored."""
     options = options or IngestOptions()
     last_error: IntegrityError | None = None
-    for _attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         try:
             with session.begin_nested():
                 result = _ingest_once(session, record, options)
@@ -141,6 +142,14 @@ def ingest(session: Session, record: InboundRecord, *, options: IngestOptions | 
             # Another writer stored the same message or identity between our read and our write:
             # the savepoint is gone, so run again and find what it stored.
             last_error = exc
+            continue
+        except sa.exc.DBAPIError as exc:
+            # A deadlock or serialization failure against a concurrent writer: not the record's fault, so
+            # never an IngestError. Retry after a pause; past the last attempt the caller (a batch, a
+            # request) retries its whole transaction or reports a temporary failure.
+            if not is_transient_db_error(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            pause_after_conflict(attempt)
             continue
         _run_post_ingest_hooks(session, record, result)
         return result
