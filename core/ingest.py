@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core import hooks
+from core.db import is_transient_db_error, pause_after_conflict
 from core.identity import (
     _add_aliases,
     get_live_contact,
@@ -27,7 +28,6 @@ from core.identity import (
     upsert_suggestion,
 )
 from core.matching import names_compatible
-from core.db import is_transient_db_error, pause_after_conflict
 from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
 from core.normalize import (
     InvalidIdentifier,
