@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from core.db import is_transient_db_error
 
 log = logging.getLogger(__name__)
 
+BUSY_RETRY_AFTER_SECONDS = 2
 JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/intercom/")
 
 
@@ -30,6 +33,20 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception):  # noqa: ANN202
         if isinstance(exc, HTTPException):
             return _http_error(exc)
+        if is_transient_db_error(exc):
+            # Lost a race with another writer (deadlock, SQLite's write lock held past the busy timeout):
+            # nothing was stored, and the same request will succeed shortly. Webhook senders, form posts and
+            # API clients retry on 503 + Retry-After; a 500 would say the request itself is bad.
+            log.warning("busy database on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+            if wants_json():
+                response = jsonify({"error": "the store is busy; nothing was saved, please retry", "status": 503})
+            else:
+                response = make_response(
+                    "<!doctype html><title>Busy</title><p>leadhub is busy for a moment; nothing was saved. "
+                    "Please try again.</p>", 503)
+            response.status_code = 503
+            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return jsonify({"error": "internal error; it has been logged", "status": 500}), 500

@@ -168,6 +168,9 @@ def _json(ref: str | dict, description: str = "OK") -> dict[str, Any]:
 _ERRORS = {
     "400": _json("Error", "Invalid input: per-field errors in `fields`"),
     "401": _json("Error", "Missing or invalid bearer token"),
+    "503": {**_json("Error", "The store is busy (a concurrent writer held it); nothing was saved. Retry after "
+                    "the Retry-After header's seconds"),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }
 _NOT_FOUND = {"404": _json("Error", "No such contact")}
 _ID = {"name": "contact_id", "in": "path", "required": True, "schema": _INT}
