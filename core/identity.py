@@ -3,6 +3,8 @@ fuzzy duplicate suggestions (never merged automatically)."""
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -279,8 +281,11 @@ class SuggestionOutcome:
 def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonView]:
     if not contact_ids:
         return {}
+    # Columns, not ORM objects: this runs for every candidate of every new contact.
     contacts = session.exec(
-        select(Contact).where(col(Contact.id).in_(contact_ids), col(Contact.merged_into).is_(None))
+        select(Contact.id, Contact.display_name, Contact.aliases, Contact.company).where(
+            col(Contact.id).in_(contact_ids), col(Contact.merged_into).is_(None)
+        )
     ).all()
     domains: dict[int, set[str]] = {}
     rows = session.exec(
@@ -295,13 +300,13 @@ def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonV
         if not is_freemail_domain(domain):
             domains.setdefault(cid, set()).add(domain)
     return {
-        c.id: PersonView(
-            contact_id=c.id,
-            names=tuple(n for n in [c.display_name, *(c.aliases or [])] if n),
-            company=c.company,
-            corporate_domains=frozenset(domains.get(c.id, set())),
+        cid: PersonView(
+            contact_id=cid,
+            names=tuple(n for n in [display_name, *(aliases or [])] if n),
+            company=company,
+            corporate_domains=frozenset(domains.get(cid, set())),
         )
-        for c in contacts
+        for cid, display_name, aliases, company in contacts
     }
 
 
@@ -334,6 +339,19 @@ def suggest_duplicates_for(session: Session, contact: Contact) -> list[Suggestio
     return suggest_pairs_for(session, {contact.id: keys}, outcomes=True)[contact.id]
 
 
+MEMBER_QUERY_KEYS = 50
+
+
+@functools.lru_cache(maxsize=MEMBER_QUERY_KEYS)
+def _members_query(n: int) -> sa.TextClause:
+    """The newest MAX_CANDIDATES members of each of n blocking keys, one index range scan per key. Written once
+    per n: building the same UNION from SQLAlchemy constructs cost more than running it (profiled on import)."""
+    table = ContactBlockKey.__tablename__
+    part = (f"SELECT * FROM (SELECT key, contact_id FROM {table} WHERE key = :k{{i}} "
+            f"ORDER BY contact_id DESC LIMIT {int(MAX_CANDIDATES)}) AS m{{i}}")
+    return sa.text(" UNION ALL ".join(part.format(i=i) for i in range(n)))
+
+
 def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *, outcomes: bool = False) -> dict:
     """Compare each contact with the others filed under one of its keys (at most MAX_CANDIDATES each) and
     open suggestions for pairs scoring over the threshold. Returns, per contact, the new suggestion ids
@@ -342,17 +360,10 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
     members: dict[str, list[int]] = {}
     # Each key contributes at most MAX_CANDIDATES of its newest members (an index range scan on
     # (key, contact_id)), so a common name costs the same at a thousand contacts and at a million.
-    for start in range(0, len(all_keys), 50):
-        parts = [
-            select(ContactBlockKey.key, ContactBlockKey.contact_id)
-            .where(ContactBlockKey.key == key)
-            .order_by(col(ContactBlockKey.contact_id).desc())
-            .limit(MAX_CANDIDATES)
-            .subquery()
-            for key in all_keys[start : start + 50]
-        ]
-        query = sa.union_all(*[sa.select(p.c.key, p.c.contact_id) for p in parts])
-        for key, cid in session.exec(query).all():
+    for start in range(0, len(all_keys), MEMBER_QUERY_KEYS):
+        chunk = all_keys[start : start + MEMBER_QUERY_KEYS]
+        rows = session.connection().execute(_members_query(len(chunk)), {f"k{i}": key for i, key in enumerate(chunk)})
+        for key, cid in rows:
             members.setdefault(key, []).append(cid)
     candidates: dict[int, list[int]] = {}
     for cid, keys in keys_by_contact.items():
