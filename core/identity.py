@@ -4,7 +4,6 @@ fuzzy duplicate suggestions (never merged automatically)."""
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
