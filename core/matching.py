@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import permutations
 
 from rapidfuzz import fuzz
@@ -14,6 +15,8 @@ SUGGESTION_THRESHOLD = 0.80
 # Names at least this similar count as "the same name" even with no company or domain evidence.
 STRONG_NAME_SIMILARITY = 0.95
 NAME_SIMILARITY_FLOOR = 0.85
+# Skeletons (transliterated, vowel-light) agree more easily than spellings: their ratio counts a little less.
+SKELETON_DISCOUNT = 0.97
 
 
 @dataclass(frozen=True)
@@ -70,22 +73,37 @@ def names_compatible(a: str, b: str) -> bool:
     return bool({t[0] for t in rest_a} & {t[0] for t in rest_b})
 
 
-def _name_similarity(a: str, b: str) -> tuple[float, str]:
-    fa, fb = fold_name(a), fold_name(b)
-    if not fa or not fb:
+@lru_cache(maxsize=65536)
+def _name_features(name: str) -> tuple[str, str, str, str] | None:
+    """What comparing a name needs, worked out once per name (a stored contact meets many new ones): the
+    folded name, its case-folded original, its words sorted, and its word skeletons sorted."""
+    folded = fold_name(name)
+    if not folded:
+        return None
+    tokens = sorted(folded.split())
+    return folded, name.strip().casefold(), " ".join(tokens), " ".join(sorted(name_skeleton(t) for t in tokens))
+
+
+def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
+    """Similarity in [0, 1] with its reason. Below `floor` the fuzzy ratio may be reported as 0 (rapidfuzz stops
+    early); at or above it the figure is exact."""
+    features_a, features_b = _name_features(a), _name_features(b)
+    if features_a is None or features_b is None:
         return 0.0, ""
-    if fa == fb:
-        if a.strip().casefold() == b.strip().casefold():
+    folded_a, plain_a, sorted_a, skeleton_a = features_a
+    folded_b, plain_b, sorted_b, skeleton_b = features_b
+    if folded_a == folded_b:
+        if plain_a == plain_b:
             return 1.0, f"same name: {a}"
         return 1.0, f"same name ignoring diacritics or script: {a} ~ {b}"
-    tokens_a, tokens_b = sorted(fa.split()), sorted(fb.split())
-    if tokens_a == tokens_b:
+    if sorted_a == sorted_b:
         return 0.99, f"same name in another order: {a} ~ {b}"
-    skel_a = " ".join(sorted(name_skeleton(t) for t in tokens_a))
-    skel_b = " ".join(sorted(name_skeleton(t) for t in tokens_b))
-    if skel_a == skel_b:
+    if skeleton_a == skeleton_b:
         return 0.96, f"same name in another spelling or transliteration: {a} ~ {b}"
-    ratio = max(fuzz.token_sort_ratio(fa, fb), fuzz.token_sort_ratio(skel_a, skel_b) * 0.97) / 100
+    # The words are already sorted, so ratio() of the sorted strings is token_sort_ratio().
+    cutoff = floor * 100
+    ratio = max(fuzz.ratio(sorted_a, sorted_b, score_cutoff=cutoff),
+                fuzz.ratio(skeleton_a, skeleton_b, score_cutoff=cutoff / SKELETON_DISCOUNT) * SKELETON_DISCOUNT) / 100
     return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}"
 
 
@@ -94,7 +112,7 @@ def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:
     best, best_reason = 0.0, ""
     for name_a in a.names:
         for name_b in b.names:
-            sim, reason = _name_similarity(name_a, name_b)
+            sim, reason = _name_similarity(name_a, name_b, NAME_SIMILARITY_FLOOR)
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:
