@@ -376,7 +376,7 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
     views: dict[int, PersonView] = {}
     for start in range(0, len(involved), 500):
         views.update(_person_views(session, involved[start : start + 500]))
-    result: dict[int, list] = {cid: [] for cid in keys_by_contact}
+    scored: list[tuple[int, int, float, list[str]]] = []
     for cid, others in candidates.items():
         me = views.get(cid)
         if me is None:
@@ -386,16 +386,48 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
             if other is None:
                 continue
             score, reasons = score_pair(me, other)
-            if score < SUGGESTION_THRESHOLD:
-                continue
-            outcome = upsert_suggestion(session, a=cid, b=other_id, score=score, reasons=reasons)
-            if outcome is None:
-                continue
-            if outcomes:
-                result[cid].append(outcome)
-            elif outcome.created:
-                result[cid].append(outcome.suggestion.id)
+            if score >= SUGGESTION_THRESHOLD:
+                scored.append((cid, other_id, score, reasons))
+    # One read of the pairs already on file and one flush for all, in place of a query and a flush per pair;
+    # the rules are upsert_suggestion's, applied in the same order.
+    known = _suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
+    picked: list[tuple[int, SuggestionOutcome]] = []
+    for cid, other_id, score, reasons in scored:
+        low, high = sorted((cid, other_id))
+        existing = known.get((low, high))
+        if existing is None:
+            suggestion = DuplicateSuggestion(contact_a_id=low, contact_b_id=high, score=score, reasons=reasons)
+            session.add(suggestion)
+            known[(low, high)] = suggestion
+            picked.append((cid, SuggestionOutcome(suggestion, created=True)))
+        elif existing.status == "open":
+            existing.score = max(existing.score, score)
+            existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
+            session.add(existing)
+            picked.append((cid, SuggestionOutcome(existing, created=False)))
+        # else: a person already decided about this pair
+    session.flush()
+    result: dict[int, list] = {cid: [] for cid in keys_by_contact}
+    for cid, outcome in picked:
+        if outcomes:
+            result[cid].append(outcome)
+        elif outcome.created:
+            result[cid].append(outcome.suggestion.id)
     return result
+
+
+def _suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], DuplicateSuggestion]:
+    found: dict[tuple[int, int], DuplicateSuggestion] = {}
+    ordered = sorted(pairs)
+    for start in range(0, len(ordered), 400):
+        chunk = ordered[start : start + 400]
+        rows = session.exec(
+            select(DuplicateSuggestion).where(
+                sa.tuple_(DuplicateSuggestion.contact_a_id, DuplicateSuggestion.contact_b_id).in_(chunk)
+            )
+        ).all()
+        found.update({(row.contact_a_id, row.contact_b_id): row for row in rows})
+    return found
 
 
 def upsert_suggestion(
