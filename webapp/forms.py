@@ -405,6 +405,7 @@ def _record(form: Form, submission: Submission, external_id: str, reference: str
     meta: dict[str, Any] = {
         "reference": reference,
         "form": {"id": form.id, "key": form.key, "name": form.name, "type": form.type},
+        "form_type": form.type,  # the key qualification scores and routes by (core.qualification.on_ingest)
         "fields": submission.values,
         "custom": submission.custom,
         "utm": {k: v for k, v in submission.context.items() if k.startswith("utm_")},

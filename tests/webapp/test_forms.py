@@ -9,7 +9,17 @@ import pytest
 from sqlmodel import Session, select
 
 from connectors.forms.spam import make_render_token
-from core.models import Contact, Form, FormSpamEvent, Identity, Message, OutboxMail
+from core.models import (
+    Contact,
+    Form,
+    FormSpamEvent,
+    Identity,
+    LeadQualification,
+    LeadScore,
+    Message,
+    OutboxMail,
+    RoutingRule,
+)
 from core.users import create_user
 from webapp.forms import new_form_key
 
@@ -112,6 +122,19 @@ def test_form_post_stores_then_redirects(client, session: Session, form: Form) -
     consent = message.meta["consent"]
     assert consent["given"] is True and consent["version"] == 1 and consent["text"] == form.consent_text
     assert consent["given_at"]
+
+
+def test_form_type_reaches_scoring_and_routing(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    """A post to the real form endpoint is scored and routed by the form's type (a demo request is hot)."""
+    rep = create_user(session, email="demos@leadhub.example", role="rep", name="Demo rep", password="rep-password")
+    session.add(RoutingRule(name="demo requests", match={"form_type": ["demo"]}, assignee_ids=[rep.id]))
+    session.commit()
+    assert client.post(f"/f/{form.key}", data=good(form)).status_code == 303
+    session.expire_all()
+    contact = session.exec(select(Contact)).one()
+    assert session.get(LeadQualification, contact.id).form_types == ["demo"]
+    assert "form-hot" in {e["rule"] for e in session.get(LeadScore, contact.id).explanation}
+    assert contact.owner_id == rep.id
 
 
 def test_form_post_errors_rerender_with_values(client, session: Session, form: Form) -> None:  # noqa: ANN001
