@@ -11,7 +11,7 @@ from sqlmodel import select
 from connectors.linkedin.profile import ProfileIn, profile_record
 from core.identity import get_live_contact
 from core.ingest import IngestError, ingest
-from core.models import DuplicateSuggestion, Identity
+from core.models import Contact, DuplicateSuggestion, Identity, utcnow
 from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.routes import ApiError, ingest_options, json_object, parse
@@ -51,8 +51,12 @@ def linkedin_profile_save():  # noqa: ANN201
     except IngestError as exc:
         session.rollback()
         raise ApiError(400, str(exc)) from None
-    session.commit()
     contact = get_live_contact(session, result.contact_id) if result.contact_id else None
+    if contact is not None and known is not None and result.status == "created" and result.message_id is not None:
+        # A known profile that shows something new (a new note): the rep is looking at the person's current
+        # job, fresher than whatever the lead held, so the lead follows it. The note keeps the old one.
+        _follow_current_job(session, contact, profile)
+    session.commit()
     if contact is None:  # the person was erased (GDPR) and asked not to be stored again
         return _cors(jsonify({"status": "suppressed", "message": "not saved: this person asked to be erased"})), 409
     base_url = str(current_app.config["LEADHUB"]["BASE_URL"]).rstrip("/")
@@ -68,6 +72,18 @@ def linkedin_profile_save():  # noqa: ANN201
         "possible_duplicates": _open_suggestions(session, contact.id),
     }
     return _cors(jsonify(body)), 200 if known is not None else 201
+
+
+def _follow_current_job(session, contact: Contact, profile: ProfileIn) -> None:  # noqa: ANN001
+    changed = False
+    for attr in ("company", "title"):
+        value = (getattr(profile, attr) or "").strip()
+        if value and value != getattr(contact, attr):
+            setattr(contact, attr, value)
+            changed = True
+    if changed:
+        contact.updated_at = utcnow()
+        session.add(contact)
 
 
 def _open_suggestions(session, contact_id: int) -> list[dict[str, Any]]:  # noqa: ANN001

@@ -68,6 +68,15 @@ def test_changed_profile_adds_one_note_and_keeps_one_lead(client, rep_token: str
     response = client.post("/api/v1/linkedin/profiles", json=moved, headers=_bearer(rep_token))
     assert response.status_code == 200 and response.json["note_added"] is True
     assert _stored(session) == (1, 1, 2)
+    session.expire_all()
+    contact = session.get(Contact, response.json["contact_id"])
+    assert (contact.company, contact.title) == ("Stalex", "CEO")  # the lead follows the job change
+
+    # Saving the old profile again (an old tab) adds nothing and leaves the current job alone.
+    again = client.post("/api/v1/linkedin/profiles", json=PROFILE, headers=_bearer(rep_token))
+    assert again.status_code == 200 and again.json["note_added"] is False
+    session.expire_all()
+    assert session.get(Contact, contact.id).company == "Stalex"
 
 
 def test_name_and_company_lookalike_becomes_a_suggestion(client, auth, rep_token: str, session: Session) -> None:
