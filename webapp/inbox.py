@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from sqlmodel import Session, col, select
 
 from core.contacts import CursorError, decode_cursor, encode_cursor
+from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.models import (
     ConnectorAccount,
     Contact,
@@ -233,7 +234,8 @@ def _filter_choices(session: Session) -> dict[str, Any]:
     channels = sorted(set(KNOWN_CHANNELS) | {c.strip().lower() for c in extra.split(",") if c.strip()})
     users = list(session.exec(select(User).where(User.active == True).order_by(User.name)).all())  # noqa: E712
     return {"channels": channels, "users": users, "stages": [s.value for s in Stage],
-            "temperatures": [t.value for t in Temperature], "channel_labels": CHANNEL_LABELS}
+            "temperatures": [t.value for t in Temperature], "channel_labels": CHANNEL_LABELS,
+            "non_target_reasons": list(NON_TARGET_REASONS)}
 
 
 def _page(filters: InboxFilter, cursor: str | None) -> tuple[list[dict[str, Any]], str | None, str | None]:
@@ -337,7 +339,16 @@ def change_stage(conversation_id: int):  # noqa: ANN201
     if stage not in {s.value for s in Stage} or (temperature and temperature not in {t.value for t in Temperature}):
         flash("Choose a stage from the list.", "error")
         return redirect(url_for("inbox.conversation", conversation_id=conv.id))
-    contact.stage = stage
+    if stage != contact.stage:
+        # The one way a person moves a stage: recorded with who, when and (for non-target) why, and announced
+        # to webhooks, the same as from the lead's qualification panel and the API.
+        try:
+            set_stage(session, contact.id, stage=stage, reason=request.form.get("reason") or None,
+                      actor=current_user.email)
+        except QualificationError as exc:
+            session.rollback()
+            flash("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or str(exc), "error")
+            return redirect(url_for("inbox.conversation", conversation_id=conv.id))
     if temperature:
         contact.temperature = temperature
     contact.updated_at = utcnow()

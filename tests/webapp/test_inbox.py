@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from core.models import ConnectorAccount, Contact, Conversation
+from core.models import ConnectorAccount, Contact, Conversation, StageChange
 from tests.webapp.helpers import add_message
 from webapp.inbox import InboxFilter, Viewer, inbox_page
 from webapp.replies import register_reply, unregister_reply
@@ -116,6 +116,18 @@ def test_assign_owner_and_change_stage(as_role, session: Session, users) -> None
     session.rollback()
     contact = session.get(Contact, r.contact_id)
     assert (contact.owner_id, contact.stage, contact.temperature) == (users["rep"].id, "sql", "warm")
+
+    # Non-target needs a reason here too; every change is in the lead's stage history, with who made it.
+    client.post(f"/conversations/{r.conversation_id}/stage", data={"stage": "non_target"})
+    session.rollback()
+    assert session.get(Contact, r.contact_id).stage == "sql"
+    client.post(f"/conversations/{r.conversation_id}/stage", data={"stage": "non_target", "reason": "spam"})
+    session.rollback()
+    assert session.get(Contact, r.contact_id).stage == "non_target"
+    history = session.exec(select(StageChange).where(StageChange.contact_id == r.contact_id)
+                           .order_by(StageChange.id)).all()
+    assert [(h.from_stage, h.to_stage, h.reason) for h in history] == [("new", "sql", ""), ("sql", "non_target", "spam")]
+    assert {h.actor for h in history} == {users["manager"].email}
 
 
 def test_reply_box_only_when_a_reply_function_is_registered(as_role, session: Session) -> None:
