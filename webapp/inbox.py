@@ -14,7 +14,6 @@ from flask_login import current_user, login_required
 from sqlmodel import Session, col, select
 
 from core.contacts import CursorError, decode_cursor, encode_cursor
-from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.models import (
     ConnectorAccount,
     Contact,
@@ -28,6 +27,7 @@ from core.models import (
     UTCDateTime,
     utcnow,
 )
+from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
 from webapp.db import get_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
