@@ -86,7 +86,7 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 def is_transient_db_error(exc: BaseException) -> bool:
     """True for a failure that retrying the same transaction (or savepoint) may cure."""
-    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+    if not isinstance(exc, sa.exc.DBAPIError):
         return False
     orig = getattr(exc, "orig", None)
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)

@@ -393,19 +393,11 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
     known = _suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
     picked: list[tuple[int, SuggestionOutcome]] = []
     for cid, other_id, score, reasons in scored:
-        low, high = sorted((cid, other_id))
-        existing = known.get((low, high))
-        if existing is None:
-            suggestion = DuplicateSuggestion(contact_a_id=low, contact_b_id=high, score=score, reasons=reasons)
-            session.add(suggestion)
-            known[(low, high)] = suggestion
-            picked.append((cid, SuggestionOutcome(suggestion, created=True)))
-        elif existing.status == "open":
-            existing.score = max(existing.score, score)
-            existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
-            session.add(existing)
-            picked.append((cid, SuggestionOutcome(existing, created=False)))
-        # else: a person already decided about this pair
+        pair = tuple(sorted((cid, other_id)))
+        outcome = _apply_suggestion(session, known.get(pair), pair, score, reasons)
+        if outcome is not None:
+            known[pair] = outcome.suggestion
+            picked.append((cid, outcome))
     session.flush()
     result: dict[int, list] = {cid: [] for cid in keys_by_contact}
     for cid, outcome in picked:
@@ -433,20 +425,30 @@ def _suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dic
 def upsert_suggestion(
     session: Session, *, a: int, b: int, score: float, reasons: list[str]
 ) -> SuggestionOutcome | None:
-    low, high = sorted((a, b))
+    pair = tuple(sorted((a, b)))
     existing = session.exec(
         select(DuplicateSuggestion).where(
-            DuplicateSuggestion.contact_a_id == low, DuplicateSuggestion.contact_b_id == high
+            DuplicateSuggestion.contact_a_id == pair[0], DuplicateSuggestion.contact_b_id == pair[1]
         )
     ).first()
-    if existing is not None:
-        if existing.status != "open":
-            return None  # a person already decided about this pair
-        existing.score = max(existing.score, score)
-        existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
-        session.add(existing)
-        return SuggestionOutcome(existing, created=False)
-    suggestion = DuplicateSuggestion(contact_a_id=low, contact_b_id=high, score=score, reasons=reasons)
-    session.add(suggestion)
-    session.flush()
-    return SuggestionOutcome(suggestion, created=True)
+    outcome = _apply_suggestion(session, existing, pair, score, reasons)
+    if outcome is not None and outcome.created:
+        session.flush()
+    return outcome
+
+
+def _apply_suggestion(
+    session: Session, existing: DuplicateSuggestion | None, pair: tuple[int, int], score: float, reasons: list[str]
+) -> SuggestionOutcome | None:
+    """The suggestion rules: a new pair opens a suggestion, an open one takes the higher score and every reason,
+    a pair a person already decided about stays as decided (None)."""
+    if existing is None:
+        suggestion = DuplicateSuggestion(contact_a_id=pair[0], contact_b_id=pair[1], score=score, reasons=reasons)
+        session.add(suggestion)
+        return SuggestionOutcome(suggestion, created=True)
+    if existing.status != "open":
+        return None
+    existing.score = max(existing.score, score)
+    existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
+    session.add(existing)
+    return SuggestionOutcome(existing, created=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, request
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.db import is_transient_db_error
@@ -38,15 +38,11 @@ def init_app(app: Flask) -> None:
             # nothing was stored, and the same request will succeed shortly. Webhook senders, form posts and
             # API clients retry on 503 + Retry-After; a 500 would say the request itself is bad.
             log.warning("busy database on %s %s: %s", request.method, request.path, exc.__class__.__name__)
-            if wants_json():
-                response = jsonify({"error": "the store is busy; nothing was saved, please retry", "status": 503})
-            else:
-                response = make_response(
+            body = (jsonify({"error": "the store is busy; nothing was saved, please retry", "status": 503})
+                    if wants_json() else
                     "<!doctype html><title>Busy</title><p>leadhub is busy for a moment; nothing was saved. "
-                    "Please try again.</p>", 503)
-            response.status_code = 503
-            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
-            return response
+                    "Please try again.</p>")
+            return body, 503, {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return jsonify({"error": "internal error; it has been logged", "status": 500}), 500
