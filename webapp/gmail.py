@@ -23,10 +23,12 @@ from connectors.gmail import GmailConnector
 from connectors.gmail.client import SCOPES, GmailClient, GmailSettings
 from connectors.gmail.send import build_reply, encode_raw
 from core.ingest import IngestOptions, ingest
-from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, utcnow
+from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, User, utcnow
 from core.schemas import ContactIn, InboundRecord, MessageIn
+from webapp.auth import ROLE_RANK
 from webapp.db import get_session
 from webapp.queue import enqueue
+from webapp.replies import ReplyError, register_reply
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +250,33 @@ def reconcile_account(db: Session, account: ConnectorAccount) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reply in thread
 
 
+def may_send_from(account: ConnectorAccount, user: Any) -> bool:
+    """Mail leaves in the rep's name: the mailbox's owner may send from it, and so may managers and admins
+    (who read every body anyway); other reps may not."""
+    return account.owner_id == user.id or ROLE_RANK.get(user.role, -1) >= ROLE_RANK["manager"]
+
+
+def _sendable_account(db: Session, conversation: Conversation | None, user: Any) -> ConnectorAccount:
+    account = db.get(ConnectorAccount, conversation.account_id) if conversation and conversation.account_id else None
+    if account is None or account.type != "gmail":
+        raise ReplyError("no connected Gmail mailbox holds this thread")
+    if account.status == "disabled":
+        raise ReplyError(f"{account.label} is disconnected; connect it again to send from it")
+    if account.status == "reconnect_needed":
+        raise ReplyError(f"{account.label} needs reconnecting (Google refused its token)")
+    if not may_send_from(account, user):
+        raise ReplyError(f"only {account.label}'s owner, a manager or an admin can send from it")
+    return account
+
+
+def _message_to_answer(db: Session, conversation_id: int) -> Message | None:
+    """The newest inbound message (so the reply goes to the lead); the newest of any direction otherwise."""
+    newest = select(Message).where(Message.conversation_id == conversation_id).order_by(
+        Message.sent_at.desc(), Message.id.desc()
+    )
+    return db.exec(newest.where(Message.direction == "in")).first() or db.exec(newest).first()
+
+
 @bp.post("/messages/<int:message_id>/reply")
 @login_required
 def reply(message_id: int):  # noqa: ANN201
@@ -256,21 +285,37 @@ def reply(message_id: int):  # noqa: ANN201
     text = (request.form.get("text") or "").strip()
     if original is None or original.channel != "gmail":
         abort(404)
+    back = request.referrer or url_for("gmail.index")
     if not text:
         flash("The reply is empty.", "error")
-        return redirect(request.referrer or url_for("gmail.index"))
-    conversation = db.get(Conversation, original.conversation_id)
-    account = db.get(ConnectorAccount, conversation.account_id) if conversation and conversation.account_id else None
-    if account is None or account.status == "disabled":
-        abort(409)
-    _own_account(account.id)
+        return redirect(back)
+    try:
+        account = _sendable_account(db, db.get(Conversation, original.conversation_id), current_user)
+        send_reply(db, account, original, text)
+    except ReplyError as exc:
+        flash(f"Not sent: {exc}.", "error")
+        return redirect(back)
+    except ConnectorError as exc:
+        flash(f"Gmail did not send the reply: {exc}", "error")
+        return redirect(back)
+    flash("Reply sent.", "ok")
+    return redirect(back)
+
+
+def reply_in_conversation(db: Session, conversation: Conversation, *, text: str, user_id: int) -> None:
+    """The inbox's reply box for Gmail threads: answer the newest message, in its thread, from its mailbox."""
+    user = db.get(User, user_id)
+    account = _sendable_account(db, conversation, user)
+    original = _message_to_answer(db, conversation.id)
+    if original is None:
+        raise ReplyError("the thread has no message to answer")
     try:
         send_reply(db, account, original, text)
     except ConnectorError as exc:
-        flash(f"Gmail did not send the reply: {exc}", "error")
-        return redirect(request.referrer or url_for("gmail.index"))
-    flash("Reply sent.", "ok")
-    return redirect(request.referrer or url_for("gmail.index"))
+        raise ReplyError(f"Gmail did not send the reply: {exc}") from exc
+
+
+register_reply("gmail", reply_in_conversation)
 
 
 def send_reply(db: Session, account: ConnectorAccount, original: Message, text: str) -> Message:

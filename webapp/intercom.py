@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import logging
 from typing import Any
@@ -35,6 +36,7 @@ from core.normalize import InvalidIdentifier, normalize_email
 from webapp.auth import role_required
 from webapp.db import get_engine, get_session
 from webapp.queue import enqueue, task
+from webapp.replies import ReplyError, register_reply
 
 log = logging.getLogger(__name__)
 
@@ -381,10 +383,6 @@ def canvas_submit():  # noqa: ANN201
 # --------------------------------------------------------------------------- reply
 
 
-class ReplyError(Exception):
-    pass
-
-
 def _account_for(db: Session, conversation_id: str, account_id: int | None) -> ConnectorAccount:
     query = select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL)
     if account_id is not None:
@@ -429,6 +427,20 @@ def reply_to_conversation(
             stored.update(message_id=result.message_id, contact_id=result.contact_id)
     db.commit()
     return stored
+
+
+def reply_in_conversation(db: Session, conversation: Conversation, *, text: str, user_id: int) -> None:
+    """The inbox's reply box for Intercom chats: plain text, sent as the workspace's admin."""
+    paragraphs = [html.escape(p.strip()).replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
+    body = "".join(f"<p>{p}</p>" for p in paragraphs if p)
+    try:
+        reply_to_conversation(db, conversation_id=conversation.external_id, body=body,
+                              account_id=conversation.account_id, actor=f"reply:{user_id}")
+    except ConnectorError as exc:
+        raise ReplyError(f"Intercom refused the reply: {exc}") from exc
+
+
+register_reply(CHANNEL, reply_in_conversation)
 
 
 @bp.post("/conversations/<conversation_id>/reply")

@@ -131,17 +131,17 @@ def test_assign_owner_and_change_stage(as_role, session: Session, users) -> None
 
 
 def test_reply_box_only_when_a_reply_function_is_registered(as_role, session: Session) -> None:
-    r = add_message(session, channel="intercom", name="Chat Person", email="chat@x.example")
+    r = add_message(session, channel="linkedin", name="Chat Person", email="chat@x.example")
     client = as_role("manager")
     assert b"Send reply" not in client.get(f"/conversations/{r.conversation_id}").data
     assert client.post(f"/conversations/{r.conversation_id}/reply", data={"text": "hi"}).status_code == 404
     sent = []
-    register_reply("intercom", lambda session, conversation, *, text, user_id: sent.append((conversation.id, text)))
+    register_reply("linkedin", lambda session, conversation, *, text, user_id: sent.append((conversation.id, text)))
     try:
         assert b"Send reply" in client.get(f"/conversations/{r.conversation_id}").data
         assert client.post(f"/conversations/{r.conversation_id}/reply", data={"text": "Hello!"}).status_code == 302
     finally:
-        unregister_reply("intercom")
+        unregister_reply("linkedin")
     assert sent == [(r.conversation_id, "Hello!")]
 
 

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.gmail.emulator import Emulator
-from core.models import ConnectorAccount, Message
+from core.models import AppSetting, ConnectorAccount, Message
 from core.users import create_user
+from webapp.privacy import SHARE_SETTING
 
 
 @pytest.fixture
@@ -121,6 +122,58 @@ def test_reply_goes_out_in_thread_and_lands_on_the_timeline(rep_client, emulator
         assert [m.direction for m in rows] == ["in", "out"]
         assert rows[1].conversation_id == rows[0].conversation_id and rows[1].contact_id == rows[0].contact_id
         assert rows[1].subject == "Re: Price"
+
+
+def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emulator: Emulator,  # noqa: ANN001
+                                                           session: Session, engine: sa.Engine) -> None:
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Jan <jan@client.pl>\r\nTo: rep@acme.example\r\nSubject: Oferta\r\nMessage-ID: <q-1@client.pl>"
+            b"\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nIle kosztuje?", thread_id="t-jan")
+    box.add(b"From: Jan <jan@client.pl>\r\nTo: rep@acme.example\r\nSubject: Re: Oferta\r\nMessage-ID: <q-2@client.pl>"
+            b"\r\nIn-Reply-To: <q-1@client.pl>\r\nReferences: <q-1@client.pl>\r\n"
+            b"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nI jeszcze dostawa?", thread_id="t-jan")
+    connect(rep_client, emulator)
+    with Session(engine) as db:
+        conversation_id = db.exec(select(Message)).first().conversation_id
+    page = f"/conversations/{conversation_id}"
+    other = create_user(session, email="rep2@leadhub.example", role="rep", name="Other Rep", password="pw-123456")
+    manager = create_user(session, email="boss@leadhub.example", role="manager", name="Boss", password="pw-123456")
+    session.commit()
+
+    assert b"Send reply" in rep_client.get(page).data
+    assert rep_client.post(f"{page}/reply", data={"text": "Cena: 100 zł."}).status_code == 302
+    assert len(box.sent) == 1 and box.sent[0]["threadId"] == "t-jan"
+    assert b"In-Reply-To: <q-2@client.pl>" in box.sent[0]["raw"] and b"To: Jan <jan@client.pl>" in box.sent[0]["raw"]
+
+    def as_user(user_id: int):  # noqa: ANN202
+        client = app.test_client()
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = str(user_id)
+            flask_session["_fresh"] = True
+        return client
+
+    boss = as_user(manager.id)
+    assert boss.post(f"{page}/reply", data={"text": "Dostawa jutro."}).status_code == 302
+    assert len(box.sent) == 2  # managers may answer from the rep's mailbox
+    session.add(AppSetting(key=SHARE_SETTING, value=True))  # bodies shared: another rep reads, but may not send
+    session.commit()
+    stranger = as_user(other.id)
+    assert b"Send reply" in stranger.get(page).data
+    stranger.post(f"{page}/reply", data={"text": "From someone else"})
+    assert "owner, a manager or an admin can send" in stranger.get(page).get_data(as_text=True)
+    assert len(box.sent) == 2
+    with Session(engine) as db:
+        account = db.exec(select(ConnectorAccount)).one()
+        account.status = "reconnect_needed"
+        db.add(account)
+        db.commit()
+    rep_client.post(f"{page}/reply", data={"text": "After the token died"})
+    assert "needs reconnecting" in rep_client.get(page).get_data(as_text=True)
+    assert len(box.sent) == 2
+    with Session(engine) as db:
+        out = db.exec(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
+        assert [m.text for m in out] == ["Cena: 100 zł.", "Dostawa jutro."]
+        assert {m.conversation_id for m in out} == {conversation_id}
 
 
 def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emulator,  # noqa: ANN001

@@ -12,6 +12,7 @@ import requests
 from sqlmodel import Session, select
 
 from connectors.intercom.emulator import seed
+from connectors.sync import run_sync
 from core.ingest import ingest
 from core.models import ConnectorAccount, Contact, Message
 from core.schemas import ContactIn, InboundRecord, MessageIn
@@ -198,4 +199,33 @@ def test_reply_as_the_connected_admin_lands_on_the_timeline(app, client, session
     assert response.get_json()["message_id"] == reply.id
     assert client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": " "}).status_code == 400
     assert client.post("/intercom/conversations/abc/reply", json={"body": "x"}).status_code == 400
+    assert emulator.spec_errors == []
+
+
+def test_reply_box_in_the_inbox_sends_escaped_text_as_the_admin(app, client, session, emulator,  # noqa: ANN001
+                                                                 intercom_account) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    contact = emulator.add_contact(name="Inbox Chat", email="inbox.chat@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Do you ship to Kraków?</p>")
+    run_sync(app.extensions["leadhub.engine"], intercom_account.id, settings=app.config["LEADHUB"],
+             box=app.extensions["leadhub.secretbox"])
+    fresh_view(session)
+    stored = session.exec(select(Message).where(Message.channel == "intercom")).one()
+    page = f"/conversations/{stored.conversation_id}"
+    sign_in(client, session, role="manager")
+    assert b"Send reply" in client.get(page).data
+    response = client.post(f"{page}/reply", data={"text": "Yes <b>we do</b> & fast.\n\nTomorrow?"})
+    assert response.status_code == 302
+    last_part = emulator.parts[conversation["id"]][-1]
+    assert last_part["author"]["type"] == "admin"
+    assert last_part["body"] == "<p>Yes &lt;b&gt;we do&lt;/b&gt; &amp; fast.</p><p>Tomorrow?</p>"
+    timeline = messages(session)
+    reply = next(m for m in timeline if m.direction == "out")
+    assert reply.conversation_id == stored.conversation_id and "Yes <b>we do</b> & fast." in reply.text
+    assert "Reply sent" in client.get(page).get_data(as_text=True)
+    emulator.fail_next(401)  # Intercom refuses (a revoked token): the manager is told, nothing is stored
+    before = len(messages(session))
+    client.post(f"{page}/reply", data={"text": "Second try"})
+    assert "Not sent: Intercom refused the reply" in client.get(page).get_data(as_text=True)
+    assert len(messages(session)) == before
     assert emulator.spec_errors == []
