@@ -23,6 +23,9 @@ class ConfigField:
     required: bool = False
     default: str = ""
     help: str = ""
+    # The leadhub setting (e.g. "GOOGLE_CLIENT_ID") this field overrides for the whole app: provider
+    # credentials. Fields without one are defaults for every account's own config.
+    setting: str = ""
 
 
 @dataclass(frozen=True)

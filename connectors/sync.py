@@ -91,8 +91,11 @@ def release_lease(engine: sa.Engine, account_id: int, owner: str) -> None:
 def build_context(
     session: Session, account: ConnectorAccount, settings: Mapping[str, Any], box: SecretBox | None
 ) -> ConnectorContext:
+    """The connector's view of its account. Its config is the connector-wide defaults an admin set
+    (settings["CONNECTOR_DEFAULTS"][type]) overlaid with the account's own non-empty values."""
     credentials = box.decrypt(account.credentials_encrypted) if box and account.credentials_encrypted else {}
     account_id = account.id
+    defaults = dict((settings.get("CONNECTOR_DEFAULTS") or {}).get(account.type) or {})
 
     def save(new_credentials: dict[str, Any]) -> None:
         # Refreshed tokens are saved at once in their own transaction: losing one means a broken account.
@@ -111,7 +114,7 @@ def build_context(
         account_id=account.id,
         settings=settings,
         credentials=credentials,
-        config=dict(account.config or {}),
+        config={**defaults, **{k: v for k, v in (account.config or {}).items() if v not in (None, "")}},
         owner_id=account.owner_id,
         save_credentials=save,
         is_known_email=is_known_email,

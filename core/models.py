@@ -506,7 +506,7 @@ class SyncRun(SQLModel, table=True):
     __tablename__ = "sync_runs"
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = _fk("connector_accounts.id", "CASCADE", nullable=False)
-    status: str = Field(default="queued", max_length=16, index=True)  # queued | running | ok | error | busy
+    status: str = Field(default="queued", max_length=16, index=True)  # queued | running | ok | error | busy | skipped
     worker: str = Field(default="", max_length=100)
     enqueued_at: datetime | None = _ts()
     started_at: datetime | None = _ts()

@@ -65,6 +65,7 @@ from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
 from webapp.db import get_engine, get_session
 from webapp.queue import enqueue, task
+from webapp.settings import connector_required
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 public_bp = Blueprint("forms_public", __name__, url_prefix="/f")
@@ -228,6 +229,7 @@ def _page(form: Form, *, values: dict[str, Any] | None = None, errors: dict[str,
 
 
 @public_bp.get("/<form_key>", provide_automatic_options=False)
+@connector_required("form", status=404)
 def show(form_key: str):  # noqa: ANN201
     form = _load_form(form_key)
     body, status = _page(form)
@@ -237,6 +239,7 @@ def show(form_key: str):  # noqa: ANN201
 
 
 @public_bp.get("/<form_key>/token", provide_automatic_options=False)
+@connector_required("form", status=404)
 def token(form_key: str):  # noqa: ANN201
     """What the script embed needs before it posts: a fresh render token and the form's fields."""
     form = _load_form(form_key)
@@ -303,6 +306,7 @@ def _reject(form: Form, exc: SpamRejected, data: dict[str, Any]):  # noqa: ANN20
 
 
 @public_bp.post("/<form_key>", provide_automatic_options=False)
+@connector_required("form", status=404)
 @limiter.limit(
     lambda: _rate_limit("FORMS_RATE_LIMIT_PER_IP"),
     exempt_when=lambda: _limit_off("FORMS_RATE_LIMIT_PER_IP"),

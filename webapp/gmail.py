@@ -29,6 +29,7 @@ from webapp.auth import ROLE_RANK
 from webapp.db import get_session
 from webapp.queue import enqueue
 from webapp.replies import ReplyError, register_reply
+from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ webhooks_bp = Blueprint("gmail_webhooks", __name__, url_prefix="/webhooks")
 
 
 def _settings() -> dict[str, Any]:
-    return current_app.config["LEADHUB"]
+    return effective_settings()
 
 
 def _box() -> Any:
@@ -93,11 +94,13 @@ def index():  # noqa: ANN201
         select(ConnectorAccount).where(ConnectorAccount.type == "gmail", ConnectorAccount.owner_id == current_user.id)
     ).all()
     configured = bool(_settings().get("GOOGLE_CLIENT_ID"))
-    return render_template("gmail/index.html", accounts=accounts, configured=configured)
+    return render_template("gmail/index.html", accounts=accounts, configured=configured,
+                           switched_off=None if is_enabled("gmail", db) else switched_off_message("gmail"))
 
 
 @bp.get("/connect")
 @login_required
+@connector_required("gmail")
 def connect():  # noqa: ANN201
     if not _settings().get("GOOGLE_CLIENT_ID"):
         flash("Gmail is not configured: set LEADHUB_GOOGLE_CLIENT_ID and LEADHUB_GOOGLE_CLIENT_SECRET.", "error")
@@ -257,6 +260,8 @@ def may_send_from(account: ConnectorAccount, user: Any) -> bool:
 
 
 def _sendable_account(db: Session, conversation: Conversation | None, user: Any) -> ConnectorAccount:
+    if not is_enabled("gmail", db):
+        raise ReplyError(switched_off_message("gmail"))
     account = db.get(ConnectorAccount, conversation.account_id) if conversation and conversation.account_id else None
     if account is None or account.type != "gmail":
         raise ReplyError("no connected Gmail mailbox holds this thread")
@@ -350,6 +355,7 @@ def send_reply(db: Session, account: ConnectorAccount, original: Message, text: 
 
 
 @webhooks_bp.post("/gmail")
+@connector_required("gmail", acknowledge=True)
 def push():  # noqa: ANN201
     expected = str(_settings().get("GMAIL_PUSH_TOKEN") or "")
     if not expected or not hmac.compare_digest(request.args.get("token", ""), expected):

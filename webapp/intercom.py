@@ -37,6 +37,7 @@ from webapp.auth import role_required
 from webapp.db import get_engine, get_session
 from webapp.queue import enqueue, task
 from webapp.replies import ReplyError, register_reply
+from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ OAUTH_STATE_KEY = "intercom_oauth_state"
 
 
 def _settings() -> dict[str, Any]:
-    return current_app.config["LEADHUB"]
+    return effective_settings()
 
 
 def _secret() -> str:
@@ -98,6 +99,7 @@ def _oauth_client() -> OAuth2Session:
 
 @bp.get("/install")
 @role_required("admin")
+@connector_required(CHANNEL)
 def install():  # noqa: ANN201
     client = _oauth_client()
     uri, state = client.create_authorization_url(_settings()["INTERCOM_AUTHORIZE_URL"])
@@ -182,6 +184,7 @@ def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
 
 
 @hooks_bp.post("/webhooks/intercom")
+@connector_required(CHANNEL, acknowledge=True)
 def webhook():  # noqa: ANN201
     body = request.get_data(cache=False)  # the raw bytes: the signature covers exactly these
     if not valid_hub_signature(_secret(), body, request.headers.get("X-Hub-Signature")):
@@ -431,6 +434,8 @@ def reply_to_conversation(
 
 def reply_in_conversation(db: Session, conversation: Conversation, *, text: str, user_id: int) -> None:
     """The inbox's reply box for Intercom chats: plain text, sent as the workspace's admin."""
+    if not is_enabled(CHANNEL, db):
+        raise ReplyError(switched_off_message(CHANNEL))
     paragraphs = [html.escape(p.strip()).replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
     body = "".join(f"<p>{p}</p>" for p in paragraphs if p)
     try:

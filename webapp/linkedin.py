@@ -48,6 +48,7 @@ from core.models import ConnectorAccount, User
 from core.users import create_api_token
 from webapp.auth import SessionUser, csrf
 from webapp.db import get_engine, get_session
+from webapp.settings import connector_required, effective_settings
 
 bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
 EMULATOR_PREFIX = "/_emulators/linkedin"
@@ -64,7 +65,7 @@ def init_app(app: Flask) -> None:
     """Register the pages; in the demo (no LinkedIn client configured) serve the LinkedIn emulator and use it."""
     app.register_blueprint(bp)
     settings = app.config["LEADHUB"]
-    app.jinja_env.globals["linkedin_signin_available"] = lambda: signin_available(settings)
+    app.jinja_env.globals["linkedin_signin_available"] = lambda: signin_available(effective_settings())
     demo = str(settings.get("DEMO", "auto")).lower()
     if settings.get("LINKEDIN_CLIENT_ID") or demo not in {"on", "auto"}:
         return
@@ -154,7 +155,7 @@ def import_linkedin_export(
 
 
 def _settings() -> dict[str, Any]:
-    return current_app.config["LEADHUB"]
+    return effective_settings()
 
 
 def _options(actor: str) -> IngestOptions:
@@ -164,6 +165,7 @@ def _options(actor: str) -> IngestOptions:
 @bp.route("/import", methods=["GET", "POST"])
 @csrf.exempt  # checked below, after raising the body limit: the global check would read the form first
 @login_required
+@connector_required("linkedin")
 def upload():  # noqa: ANN201
     report_lines: list[str] = []
     status = 200

@@ -3,9 +3,11 @@ connected account with its health and "sync now"), users and roles, company doma
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, col, select
 
@@ -51,10 +53,70 @@ def enabled_connectors(session: Session) -> set[str]:
     return set(registered()) if value is None else set(value)
 
 
+def is_enabled(connector_type: str, session: Session | None = None) -> bool:
+    return connector_type in enabled_connectors(session or get_session())
+
+
+def switched_off_message(connector_type: str) -> str:
+    cls = registered().get(connector_type)
+    title = getattr(cls, "title", connector_type)
+    return f"The {title} connector is switched off: an admin can turn it on in Settings → Connectors."
+
+
+def connector_required(connector_type: str, *, status: int = 403, acknowledge: bool = False) -> Callable:
+    """Guard a view of one connector: while an admin has it switched off the view answers `status` with a
+    plain message; with acknowledge=True (provider webhooks) it answers 200 and does nothing, because a
+    provider would otherwise redeliver for days."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if is_enabled(connector_type):
+                return view(*args, **kwargs)
+            if acknowledge:
+                return {"ignored": switched_off_message(connector_type)}, 200
+            abort(status, description=switched_off_message(connector_type))
+
+        return guarded
+
+    return decorate
+
+
 def connector_credentials(session: Session, connector_type: str, box: SecretBox) -> dict[str, str]:
-    """The provider credentials an admin entered for `connector_type`, decrypted (for connector code)."""
+    """What an admin entered on the connectors page for `connector_type`, decrypted."""
     stored = get_setting(session, _credentials_key(connector_type), {})
     return box.decrypt(stored.get("encrypted", "")) if isinstance(stored, dict) else {}
+
+
+def company_domains(session: Session) -> list[str]:
+    return [str(d) for d in get_setting(session, DOMAINS_SETTING, []) if d]
+
+
+def effective_settings() -> dict[str, Any]:
+    """leadhub's settings as the admin has changed them: provider credentials entered on the connectors page
+    replace the environment's, and Settings → General's company domains join LEADHUB_COMPANY_DOMAINS.
+    Read once per request or task (the value lives in `g`)."""
+    cached = g.get("leadhub_effective_settings")
+    if cached is not None:
+        return cached
+    base = current_app.config["LEADHUB"]
+    session = get_session()
+    connectors.load_all()
+    merged = dict(base)
+    defaults: dict[str, dict[str, str]] = {}
+    for connector_type, cls in registered().items():
+        if not cls.config_fields:
+            continue
+        values = connector_credentials(session, connector_type, _box())
+        merged.update({f.setting: values[f.name] for f in cls.config_fields if f.setting and values.get(f.name)})
+        defaults[connector_type] = {
+            f.name: values[f.name] for f in cls.config_fields if not f.setting and values.get(f.name)
+        }
+    merged["CONNECTOR_DEFAULTS"] = defaults
+    domains = [d.strip() for d in str(base.get("COMPANY_DOMAINS") or "").split(",") if d.strip()]
+    merged["COMPANY_DOMAINS"] = ",".join(dict.fromkeys(domains + company_domains(session)))
+    g.leadhub_effective_settings = merged
+    return merged
 
 
 PLAIN_ERRORS = (
@@ -80,24 +142,43 @@ def plain_error(error: str) -> str:
 @bp.get("/connectors")
 @role_required(Role.admin.value)
 def connectors_page():  # noqa: ANN201
+    from webapp.sync_health import account_health
+
     session = get_session()
     enabled = enabled_connectors(session)
+    environment = current_app.config["LEADHUB"]
     rows = []
     for connector_type, cls in registered().items():
         values = connector_credentials(session, connector_type, _box())
         fields = [
             {"name": f.name, "label": f.label, "secret": f.secret, "help": f.help,
              "shown": (mask(values.get(f.name)) if f.secret else values.get(f.name, f.default)),
-             "set": bool(values.get(f.name))}
+             "set": bool(values.get(f.name)),
+             # A provider credential left empty here falls back to the environment's LEADHUB_<setting>.
+             "from_environment": f"LEADHUB_{f.setting}" if f.setting and environment.get(f.setting) else ""}
             for f in cls.config_fields
         ]
         rows.append({"type": connector_type, "title": getattr(cls, "title", connector_type),
+                     "description": getattr(cls, "description", ""),
                      "enabled": connector_type in enabled, "fields": fields})
-    accounts = list(session.exec(select(ConnectorAccount).order_by(col(ConnectorAccount.id))).all())
-    owner_ids = {a.owner_id for a in accounts if a.owner_id}
+    health = account_health(session)
+    owner_ids = {a.owner_id for a in session.exec(select(ConnectorAccount)) if a.owner_id}
     owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
-    return render_template("settings/connectors.html", connectors=rows, accounts=accounts, owners=owners,
-                           plain_error=plain_error)
+    owner_of = {a.id: a.owner_id for a in session.exec(select(ConnectorAccount))}
+    titles = {t: getattr(c, "title", t) for t, c in registered().items()}
+    return render_template("settings/connectors.html", connectors=rows, accounts=health, owners=owners,
+                           owner_of=owner_of, enabled=enabled, titles=titles, plain_error=plain_error,
+                           lag_words=lag_words)
+
+
+def lag_words(seconds: float | None) -> str:
+    """"4 min ago" for the sync lag column."""
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
 
 
 @bp.post("/connectors/<connector_type>/enabled")
@@ -133,6 +214,7 @@ def save_credentials(connector_type: str):  # noqa: ANN201
             values[field.name] = submitted[:2000]
     put_setting(session, _credentials_key(connector_type), {"encrypted": _box().encrypt(values)})
     session.commit()
+    g.pop("leadhub_effective_settings", None)
     flash(f"Settings for {getattr(cls, 'title', connector_type)} saved.")
     return redirect(url_for("settings.connectors_page"))
 
@@ -142,8 +224,13 @@ def save_credentials(connector_type: str):  # noqa: ANN201
 def sync_now(account_id: int):  # noqa: ANN201
     from webapp.queue import enqueue
 
-    if get_session().get(ConnectorAccount, account_id) is None:
+    session = get_session()
+    account = session.get(ConnectorAccount, account_id)
+    if account is None:
         abort(404)
+    if not is_enabled(account.type, session):
+        flash(f"Not synced. {switched_off_message(account.type)}", "error")
+        return redirect(url_for("settings.connectors_page"))
     try:
         enqueue("sync_account", account_id)
         flash("Sync started.")

@@ -10,21 +10,17 @@ from sqlmodel import Session, col, select
 
 from connectors import load_all
 from connectors.base import registered
-from core.models import AppSetting, ConnectorAccount, SyncRun, utcnow
+from core.models import ConnectorAccount, SyncRun, utcnow
+from webapp.settings import enabled_connectors
 
-# AppSetting key: list of enabled connector types. Missing means every registered connector is enabled.
-ENABLED_CONNECTORS_KEY = "connectors.enabled"
 INACTIVE_STATUSES = ("disabled", "reconnect_needed")
 
 
 def syncing_types(session: Session) -> list[str]:
     """Registered connector types that poll (Connector.syncs) and that the admin has not switched off."""
     load_all()
-    types = [name for name, cls in registered().items() if cls.syncs]
-    setting = session.get(AppSetting, ENABLED_CONNECTORS_KEY)
-    if setting is not None and isinstance(setting.value, list):
-        types = [name for name in types if name in setting.value]
-    return types
+    enabled = enabled_connectors(session)
+    return [name for name, cls in registered().items() if cls.syncs and name in enabled]
 
 
 def due_accounts(session: Session, interval_seconds: int, now: datetime | None = None) -> list[int]:

@@ -17,6 +17,7 @@ from core.ingest import IngestOptions
 from core.models import ConnectorAccount, SyncRun, utcnow
 from webapp.db import get_writer_engine
 from webapp.queue import enqueue, enqueue_in, task
+from webapp.settings import effective_settings, is_enabled, switched_off_message
 from webapp.sync_health import due_accounts
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,9 @@ MAX_RETRY_DELAY_SECONDS = 3600
 
 
 def connector_settings() -> dict[str, Any]:
-    """What connectors see of the configuration: leadhub's settings (provider URLs, client ids …)."""
-    return dict(current_app.config["LEADHUB"])
+    """What connectors see of the configuration: leadhub's settings (provider URLs, client ids …) with the
+    admin's changes (credentials, company domains, connector-wide defaults)."""
+    return dict(effective_settings())
 
 
 def ingest_options(actor: str = "sync") -> IngestOptions:
@@ -49,6 +51,13 @@ def sync_account(account_id: int, attempt: int = 1, run_id: int | None = None) -
     load_all()
     engine = get_writer_engine()
     settings = current_app.config["LEADHUB"]
+    with Session(engine) as session:
+        account = session.get(ConnectorAccount, account_id)
+        switched_off = account.type if account is not None and not is_enabled(account.type, session) else None
+    if switched_off:
+        _record(engine, run_id, account_id, status="skipped", finished=True, error=switched_off_message(switched_off))
+        log.info("account %s: the %s connector is switched off; not synced", account_id, switched_off)
+        return {"account_id": account_id, "skipped": "disabled"}
     owner = worker_id()
     if not acquire_lease(engine, account_id, owner):
         with Session(engine) as session:

@@ -44,9 +44,13 @@ class GmailConnector(Connector):
     title: ClassVar[str] = "Gmail"
     description: ClassVar[str] = "Each rep connects their mailbox; inquiries and whole threads become leads."
     config_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("client_id", "OAuth client ID", setting="GOOGLE_CLIENT_ID",
+                    help="Google Cloud console → Credentials (also used by Google sign-in)."),
+        ConfigField("client_secret", "OAuth client secret", secret=True, setting="GOOGLE_CLIENT_SECRET"),
         ConfigField("backfill_days", "Back-fill window (days)", default=str(DEFAULT_BACKFILL_DAYS)),
         ConfigField("only_labels", "Only messages with these label ids (comma separated)"),
-        ConfigField("company_domains", "Company domains (comma separated)"),
+        ConfigField("company_domains", "More company domains (comma separated)",
+                    help="Added to the company domains in Settings → General."),
         ConfigField("outbound_creates_leads", "Outbound mail to unknown people creates leads (yes/no)", default="no"),
     )
     # Tests swap this for a no-op so retries do not wait.

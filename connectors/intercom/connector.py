@@ -39,8 +39,11 @@ class IntercomConnector(Connector):
     title = "Intercom"
     description = "Contacts and conversations (every part) from an Intercom workspace, installed over OAuth."
     config_fields: ClassVar[tuple[ConfigField, ...]] = (
-        ConfigField("workspace_id", "Workspace id (app id_code)", help="filled in at install"),
-        ConfigField("admin_id", "Admin id used for replies", help="the admin who installed the app"),
+        ConfigField("client_id", "App client ID", setting="INTERCOM_CLIENT_ID",
+                    help="Intercom Developer Hub → your app → Authentication."),
+        ConfigField("client_secret", "App client secret", secret=True, setting="INTERCOM_CLIENT_SECRET",
+                    help="Also the key Intercom signs webhooks with."),
+        ConfigField("admin_id", "Admin id used for replies", help="Empty: the admin who installed the app."),
     )
     # Seams for tests and the benchmark: the pacing clock and sleeper (class-level so run_sync's instances
     # pick them up).

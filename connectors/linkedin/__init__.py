@@ -16,7 +16,8 @@ class LinkedInConnector(Connector):
         "and import their LinkedIn data export (connections and messages)."
     )
     config_fields = (
-        ConfigField("client_id", "Client ID", required=True, help="From the LinkedIn developer app (Auth tab)."),
-        ConfigField("client_secret", "Client secret", secret=True, required=True),
+        ConfigField("client_id", "Client ID", setting="LINKEDIN_CLIENT_ID",
+                    help="From the LinkedIn developer app (Auth tab); needed for rep sign-in only."),
+        ConfigField("client_secret", "Client secret", secret=True, setting="LINKEDIN_CLIENT_SECRET"),
     )
     syncs = False

@@ -10,7 +10,8 @@ from core.models import AppSetting, ConnectorAccount, SyncRun, utcnow
 from tests.scale import synthetic
 from tests.scale.harness import create_accounts, stored_message_ids
 from webapp.queue import get_huey
-from webapp.sync_health import ENABLED_CONNECTORS_KEY, account_health, due_accounts
+from webapp.settings import ENABLED_SETTING
+from webapp.sync_health import account_health, due_accounts
 from webapp.tasks import retry_delay, schedule_syncs, sync_account
 
 
@@ -42,7 +43,7 @@ def test_due_accounts_skips_switched_off_connectors_and_queued_runs(app, session
     session.commit()
     with app.app_context():
         assert due_accounts(session, 300) == [ids[1]]
-        session.add(AppSetting(key=ENABLED_CONNECTORS_KEY, value=["gmail"]))
+        session.add(AppSetting(key=ENABLED_SETTING, value=["gmail"]))
         session.commit()
         assert due_accounts(session, 300) == []
 

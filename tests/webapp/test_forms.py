@@ -453,3 +453,17 @@ def test_concurrent_posts_all_stored(app, session: Session, form: Form) -> None:
         t.join()
     assert codes == [201] * 6
     assert len(form_messages(session)) == 6
+
+
+def test_forms_switched_off_accept_nothing_and_say_so(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
+    login("admin")
+    client.post("/settings/connectors/form/enabled", data={"enabled": "0"})
+    for response in (client.get(f"/f/{form.key}"), client.post(f"/f/{form.key}", data=good(form)),
+                     client.post(f"/f/{form.key}", json=good(form), headers={"Origin": ORIGIN})):
+        assert response.status_code == 404
+        assert "The Website forms connector is switched off" in response.get_data(as_text=True) or "switched off" in (
+            response.get_json(silent=True) or {}).get("error", "")
+    assert form_messages(session) == []
+    client.post("/settings/connectors/form/enabled", data={"enabled": "1"})
+    assert client.post(f"/f/{form.key}", data=good(form)).status_code == 303
+    assert len(form_messages(session)) == 1

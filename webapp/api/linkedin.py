@@ -16,6 +16,7 @@ from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.routes import ApiError, ingest_options, json_object, parse
 from webapp.db import get_session
+from webapp.settings import connector_required
 
 # The bookmarklet runs on LinkedIn's pages, so its request is cross-origin; the extension's is not.
 ALLOWED_ORIGIN_SUFFIX = ".linkedin.com"
@@ -39,6 +40,7 @@ def linkedin_profiles_preflight():  # noqa: ANN201
 
 @bp.post("/linkedin/profiles")
 @token_required()
+@connector_required("linkedin")
 def linkedin_profile_save():  # noqa: ANN201
     profile = parse(ProfileIn, json_object())
     session = get_session()

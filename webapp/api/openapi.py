@@ -405,6 +405,7 @@ def openapi_document() -> dict[str, Any]:
                         "201": _json("ProfileSaved", "saved as new lead"),
                         "200": _json("ProfileSaved", "already in leadhub"),
                         **_ERRORS,
+                        "403": _json("Error", "An admin switched the LinkedIn connector off"),
                         "409": _json(_obj({"status": _STR, "message": _STR}), "The person was erased (GDPR)"),
                         "413": _json("Error", "Body too large"),
                         "415": _json("Error", "Body is not JSON"),

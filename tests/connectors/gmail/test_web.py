@@ -17,6 +17,7 @@ from connectors.gmail.emulator import Emulator
 from core.models import AppSetting, ConnectorAccount, Message
 from core.users import create_user
 from webapp.privacy import SHARE_SETTING
+from webapp.settings import DOMAINS_SETTING
 
 
 @pytest.fixture
@@ -174,6 +175,20 @@ def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emu
         out = db.exec(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
         assert [m.text for m in out] == ["Cena: 100 zł.", "Dostawa jutro."]
         assert {m.conversation_id for m in out} == {conversation_id}
+
+
+def test_company_domains_set_by_the_admin_keep_colleagues_out(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                               session: Session, engine: sa.Engine) -> None:
+    session.add(AppSetting(key=DOMAINS_SETTING, value=["acme-group.pl"]))  # the mailbox's own domain counts anyway
+    session.commit()
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Boss <boss@acme-group.pl>\r\nTo: rep@acme.example\r\nSubject: Lunch?\r\n"
+            b"Message-ID: <in-1@acme-group.pl>\r\n\r\nAt noon.", thread_id="t-in")
+    box.add(b"From: Ola <ola@klient.pl>\r\nTo: rep@acme.example\r\nSubject: Zapytanie\r\n"
+            b"Message-ID: <out-1@klient.pl>\r\n\r\nProsze o oferte.", thread_id="t-out")
+    connect(rep_client, emulator)
+    with Session(engine) as db:
+        assert [m.sender for m in db.exec(select(Message)).all()] == ["Ola <ola@klient.pl>"]
 
 
 def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emulator,  # noqa: ANN001
