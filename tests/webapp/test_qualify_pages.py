@@ -89,6 +89,24 @@ def test_lead_panel_forms(admin_client, auth, session):
     assert admin_client.get("/qualify/leads/999999").status_code == 404
 
 
+def test_bant_on_the_lead_page_edits_in_place(admin_client, auth, session):
+    cid = _lead(admin_client, auth, 3, "p3@firma.pl")
+    page = admin_client.get(f"/contacts/{cid}").get_data(as_text=True)
+    assert "Save BANT" in page and "Why this score" in page
+    saved = admin_client.post(f"/qualify/leads/{cid}/bant", data={
+        "need": "Hurtownia stali", "timeline": "Q1", "budget": "50 000 zł", "authority": "Dyrektor", "deal_value": "",
+        "next": f"/contacts/{cid}"})
+    assert saved.status_code == 302 and saved.location.endswith(f"/contacts/{cid}")
+    page = admin_client.get(f"/contacts/{cid}").get_data(as_text=True)
+    assert 'value="Hurtownia stali"' in page and 'value="50 000 zł"' in page and "bant-budget" in page
+    admin_client.post(f"/qualify/leads/{cid}/stage", data={"stage": "non_target", "reason": "no_budget",
+                                                          "next": f"/contacts/{cid}"})
+    page = admin_client.get(f"/contacts/{cid}").get_data(as_text=True)
+    assert '<option value="no_budget" selected>' in page  # the stored reason is shown, not a blank picker
+    assert admin_client.post(f"/qualify/leads/{cid}/bant", data={"need": "x", "next": "//evil.example/"}
+                             ).location.endswith(f"/qualify/leads/{cid}")
+
+
 def test_queue_page_and_roles(app, client, auth, session):
     app.config["WTF_CSRF_ENABLED"] = False
     rep = create_user(session, email="q@x.pl", role="rep", name="Quinn", password="quinn-password")
