@@ -515,3 +515,61 @@ class SyncRun(SQLModel, table=True):
     created: int = Field(default=0)
     error_kind: str = Field(default="", max_length=32, index=True)
     error: str = Field(default="", sa_type=sa.Text())
+
+
+# --------------------------------------------------------------------------- mail merge (webapp/mail_merge.py)
+
+
+class MailTemplate(SQLModel, table=True):
+    """A plain-text mail with merge fields ({{ first_name }}, {{ company }} …), for mass sends."""
+
+    __tablename__ = "mail_templates"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    subject: str = Field(max_length=500)
+    body: str = Field(sa_type=sa.Text())
+    created_by: int | None = _fk("users.id", "SET NULL", index=False)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class MassSend(SQLModel, table=True):
+    """One mass send of a template from one Gmail account. draft (previewed) → queued → sending → done, or
+    paused (daily cap, reconnect needed) and resumed, or cancelled. The template is copied: editing it later
+    changes nothing already sent."""
+
+    __tablename__ = "mass_sends"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = _fk("connector_accounts.id", "SET NULL")
+    template_id: int | None = _fk("mail_templates.id", "SET NULL", index=False)
+    created_by: int | None = _fk("users.id", "SET NULL", index=False)
+    subject: str = Field(max_length=500)
+    body: str = Field(sa_type=sa.Text())
+    status: str = Field(default="draft", max_length=16, index=True)
+    status_reason: str = Field(default="", max_length=500)
+    lease_until: datetime | None = _ts()
+    created_at: datetime = _created()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class MassSendRecipient(SQLModel, table=True):
+    """One lead of a mass send with its rendered mail. pending → sending → sent | failed, or skipped (with the
+    reason) at creation. The Message-ID is fixed before sending, so a send interrupted between Gmail's answer
+    and our commit is found again in Gmail (rfc822msgid:) instead of being sent twice."""
+
+    __tablename__ = "mass_send_recipients"
+    __table_args__ = (sa.UniqueConstraint("mass_send_id", "contact_id", name="uq_mass_send_recipient"),)
+    id: int | None = Field(default=None, primary_key=True)
+    mass_send_id: int = _fk("mass_sends.id", "CASCADE", nullable=False)
+    contact_id: int | None = _fk("contacts.id", "SET NULL", index=False)
+    email: str = Field(default="", max_length=320)
+    name: str = Field(default="", max_length=200)
+    subject: str = Field(default="", max_length=500)
+    body: str = Field(default="", sa_type=sa.Text())
+    rfc822_id: str = Field(default="", max_length=300)
+    status: str = Field(default="pending", max_length=16, index=True)
+    error: str = Field(default="", max_length=1000)
+    gmail_id: str = Field(default="", max_length=100)
+    message_id: int | None = _fk("messages.id", "SET NULL", index=False)
+    sent_at: datetime | None = _ts()

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "GMAIL_QUOTA_PER_MINUTE": 15000,
     "GMAIL_PUBSUB_TOPIC": "",  # projects/<p>/topics/<t>; empty: no users.watch, scheduled syncs only
     "GMAIL_PUSH_TOKEN": "",  # the ?token= Pub/Sub push subscriptions must carry; empty: push endpoint refuses
+    # Mass sends stop for the day at this many mails per mailbox in 24 h (Gmail allows 500 for a free account,
+    # 2,000 for Google Workspace; every outbound mail of the mailbox counts, replies included).
+    "GMAIL_DAILY_SEND_CAP": 400,
     "COMPANY_DOMAINS": "",  # comma separated; mail from these is internal, never an inquiry
     # LinkedIn: "Sign In with LinkedIn using OpenID Connect" (empty client id: the sign-in button is hidden)
     "LINKEDIN_CLIENT_ID": "",
@@ -82,7 +85,7 @@ DEFAULTS: dict[str, Any] = {
 
 _INT_KEYS = {
     "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
-    "GMAIL_QUOTA_PER_MINUTE", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
+    "GMAIL_QUOTA_PER_MINUTE", "GMAIL_DAILY_SEND_CAP", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
     "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS",
 }
 

@@ -86,7 +86,7 @@ def _import_task_modules() -> None:
 
 # Modules whose @task functions make up leadhub's background work.
 TASK_MODULES: list[str] = [
-    "webapp.tasks", "webapp.forms", "webapp.mailer", "webapp.intercom", "webapp.qualify.tasks",
+    "webapp.tasks", "webapp.forms", "webapp.mailer", "webapp.intercom", "webapp.mail_merge", "webapp.qualify.tasks",
 ]
 
 

@@ -277,6 +277,11 @@ class GmailClient:
                 chunk = retry
         return found, missing
 
+    def find_by_message_id(self, rfc822_id: str) -> dict[str, Any] | None:
+        """The mailbox's message with this Message-ID header ({id, threadId}), or None (one messages.list)."""
+        found = self.list_page(query=f"rfc822msgid:{rfc822_id.strip('<>')}", page_token=None, size=1)
+        return (found.get("messages") or [None])[0]
+
     def send(self, raw_b64: str, thread_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"raw": raw_b64}
         if thread_id:

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -115,6 +116,11 @@ class Mailbox:
         self.by_id[gid] = len(self.entries)
         self.entries.append(entry)
         return entry
+
+    def message_id(self, entry: Entry) -> str:
+        """The entry's Message-ID header, bracket-free (for the rfc822msgid: search operator)."""
+        headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(self.raw(entry))
+        return str(headers.get("Message-ID", "")).strip().strip("<>")
 
     def raw(self, entry: Entry) -> bytes:
         if isinstance(entry.source, Path):
@@ -237,9 +243,12 @@ def create_app(emulator: Emulator | None = None) -> Flask:
             return failure
         size = min(int(request.args.get("maxResults", PAGE_SIZE)), MAX_PAGE)
         after_ms = 0
+        rfc822_id = ""
         for term in request.args.get("q", "").split():
             if term.startswith("after:") and term[6:].isdigit():
                 after_ms = int(term[6:]) * 1000
+            elif term.startswith("rfc822msgid:"):
+                rfc822_id = term[len("rfc822msgid:"):].strip("<>")
         labels = set(request.args.getlist("labelIds"))
         token = request.args.get("pageToken", "")
         # Page tokens are positions in the newest-first order, stable across calls (resumable).
@@ -250,6 +259,8 @@ def create_app(emulator: Emulator | None = None) -> Flask:
             entry = box.entries[index]
             index -= 1
             if entry.internal_date < after_ms or (labels and not labels <= set(entry.labels)):
+                continue
+            if rfc822_id and box.message_id(entry) != rfc822_id:
                 continue
             out.append({"id": entry.id, "threadId": entry.thread_id})
         body: dict[str, Any] = {"resultSizeEstimate": len(out)}

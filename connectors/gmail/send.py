@@ -8,13 +8,15 @@ from email.message import EmailMessage
 
 
 def build_reply(*, sender: str, to: str, subject: str, text: str, in_reply_to: str = "",
-                references: list[str] | None = None, domain: str = "leadhub.local") -> tuple[EmailMessage, str]:
-    """The reply message and its (normalised, bracket-free) Message-ID."""
+                references: list[str] | None = None, domain: str = "leadhub.local",
+                message_id: str = "") -> tuple[EmailMessage, str]:
+    """The reply (or, without in_reply_to, a new mail) and its bracket-free Message-ID; pass `message_id` to
+    fix it in advance (mass sends look a mail up by it after a crash)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject if subject.lower().startswith("re:") or not in_reply_to else f"Re: {subject}"
-    message_id = email.utils.make_msgid(domain=domain)
+    message_id = f"<{message_id.strip('<>')}>" if message_id else email.utils.make_msgid(domain=domain)
     message["Message-ID"] = message_id
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     if in_reply_to:
@@ -23,6 +25,10 @@ def build_reply(*, sender: str, to: str, subject: str, text: str, in_reply_to: s
         message["References"] = " ".join(f"<{r}>" for r in chain[-20:])
     message.set_content(text)
     return message, message_id.strip("<>")
+
+
+def new_message_id(domain: str) -> str:
+    return email.utils.make_msgid(domain=domain or "leadhub.local").strip("<>")
 
 
 def encode_raw(message: EmailMessage) -> str:
