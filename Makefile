@@ -23,7 +23,7 @@ browser:
 run: install
 	$(BIN)/leadhub db upgrade
 	$(BIN)/leadhub demo --if-empty
-	$(BIN)/leadhub serve --host $(HOST) --port $(PORT)
+	LEADHUB_BASE_URL="$${LEADHUB_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/leadhub serve --host $(HOST) --port $(PORT)
 
 worker: install
 	$(BIN)/leadhub worker

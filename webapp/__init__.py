@@ -85,6 +85,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Pub/Sub pushes carry a shared token, not a session: CSRF does not apply.
     auth.csrf.exempt(gmail.webhooks_bp)
     app.register_blueprint(gmail.webhooks_bp)
+    gmail.init_demo(app)
     from webapp import mail_merge
 
     app.register_blueprint(mail_merge.bp)

@@ -153,3 +153,47 @@ def demo_command(if_empty: bool) -> None:
         + ", ".join(email for email, _, _ in DEMO_USERS)
         + f" with password {DEMO_PASSWORD!r}"
     )
+
+
+# --------------------------------------------------------------------------- the demo's Gmail mailbox
+
+DEMO_MAILBOX = "rep@demo.leadhub.example"
+# (from, subject, body, extra headers, hours ago): what "Connect Gmail" finds in the demo rep's mailbox. The first
+# writes again about a lead the demo already has; the newsletter and the colleague show what is not an inquiry.
+DEMO_MAIL: tuple[tuple[str, str, str, str, int], ...] = (
+    ("Łukasz Wójcik <lukasz.wojcik@budmax.pl>", "Re: Zapytanie ofertowe: 40 licencji",
+     "Dzień dobry,\n\nczy możemy dostać ofertę do piątku? Decyzję podejmuje zarząd.\n\nŁukasz Wójcik\nBudmax sp. z o.o.\n"
+     "tel. +48 601 234 567", "", 2),
+    ("Natalia Sokołowska <n.sokolowska@mebloteka.pl>", "Zapytanie o cenę",
+     "Dzień dobry, proszę o cenę wdrożenia dla 12 handlowców. Termin: luty.\n\nNatalia Sokołowska\nMebloteka", "", 5),
+    ("Дмитрий Соколов <d.sokolov@uralstal.ru>", "Запрос цены",
+     "Здравствуйте! Пришлите, пожалуйста, цену и коммерческое предложение на 30 пользователей.\n\nДмитрий Соколов",
+     "", 26),
+    ("Hans Becker <hans.becker@techwerk.example>", "Quote for 25 seats",
+     "Hello, could you send a quote for 25 seats? We decide this quarter.\n\nHans Becker\nHead of Sales, Techwerk GmbH\n"
+     "+49 30 1234567", "", 50),
+    ("Webinar Weekly <news@webinars.example>", "Top 10 sales tips",
+     "This week's newsletter.", "List-Unsubscribe: <mailto:unsubscribe@webinars.example>\r\nPrecedence: bulk\r\n", 8),
+    ("Marta Wiśniewska <manager@demo.leadhub.example>", "Spotkanie zespołu",
+     "Przypominam o spotkaniu o 10:00.", "", 20),
+)
+
+
+def demo_mailbox_messages(now: datetime | None = None) -> list[tuple[bytes, datetime]]:
+    """Raw RFC 822 mail for the demo mailbox, with dates relative to now and stable Message-IDs (a restarted
+    demo serves the same mail, which ingest recognises)."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    now = now or datetime.now(UTC)
+    out = []
+    for index, (sender, subject, body, extra, hours_ago) in enumerate(DEMO_MAIL):
+        when = now - timedelta(hours=hours_ago)
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, DEMO_MAILBOX, subject
+        message["Date"] = format_datetime(when)
+        message["Message-ID"] = f"<demo-mail-{index}@demo.leadhub.example>"
+        message.set_content(body)
+        raw = message.as_bytes().replace(b"\n", b"\r\n")
+        out.append((extra.encode() + raw if extra else raw, when))
+    return out

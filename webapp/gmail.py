@@ -13,7 +13,18 @@ from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlmodel import Session, select
 
@@ -35,6 +46,37 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("gmail", __name__, url_prefix="/gmail")
 webhooks_bp = Blueprint("gmail_webhooks", __name__, url_prefix="/webhooks")
+
+
+DEMO_EMULATOR_PREFIX = "/_emulators/gmail"
+
+
+def init_demo(app: Flask) -> None:
+    """In the demo (no Google client configured) serve the Gmail emulator with a sample mailbox beside the app
+    and point Gmail's settings at it, so "Connect Gmail" works offline through the real client libraries."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from connectors.gmail.emulator import Emulator
+    from connectors.gmail.emulator import create_app as create_emulator
+    from webapp.demo import DEMO_MAILBOX, demo_mailbox_messages
+
+    settings = app.config["LEADHUB"]
+    if settings.get("GOOGLE_CLIENT_ID") or str(settings.get("DEMO", "auto")).lower() not in {"on", "auto"}:
+        return
+    emulator = Emulator()
+    emulator.default_mailbox, emulator.stable_refresh_tokens, emulator.count_calls = DEMO_MAILBOX, True, False
+    emulator.stable_refresh_token(DEMO_MAILBOX)  # a demo restarted after "Connect Gmail" still syncs
+    mailbox = emulator.mailbox(DEMO_MAILBOX)
+    for raw, when in demo_mailbox_messages():
+        mailbox.add(raw, internal_date=int(when.timestamp() * 1000))
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEMO_EMULATOR_PREFIX: create_emulator(emulator)})  # type: ignore[method-assign]
+    base = str(settings["BASE_URL"]).rstrip("/") + DEMO_EMULATOR_PREFIX
+    settings.update(
+        GMAIL_EMULATED=True, GOOGLE_CLIENT_ID="demo-client", GOOGLE_CLIENT_SECRET="demo-secret",
+        GOOGLE_AUTHORIZE_URL=f"{base}/o/oauth2/v2/auth", GOOGLE_TOKEN_URL=f"{base}/token",
+        GOOGLE_REVOKE_URL=f"{base}/revoke", GMAIL_API_URL=f"{base}/",
+    )
+    app.extensions["leadhub.gmail_emulator"] = emulator
 
 
 def _settings() -> dict[str, Any]:

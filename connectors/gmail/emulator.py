@@ -142,6 +142,10 @@ class Emulator:
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> mailbox
         self.token_lifetime = 3600
         self.watch_topics: dict[str, str] = {}
+        # Consent without login_hint grants this mailbox. With stable_refresh_tokens a mailbox's refresh token
+        # is derived from its address, so an app restarted beside a fresh emulator (the demo) still syncs.
+        self.default_mailbox = "rep@example.com"
+        self.stable_refresh_tokens = False
 
     # -------------------------------------------------------------- set-up helpers
 
@@ -161,12 +165,17 @@ class Emulator:
             box.add(seed, internal_date=1_760_000_000_000 + seed * 37_000, thread_id=thread)
 
     def issue_tokens(self, address: str, *, lifetime: int | None = None) -> dict[str, Any]:
-        access, refresh = "ya29." + secrets.token_urlsafe(24), "1//" + secrets.token_urlsafe(24)
+        access = "ya29." + secrets.token_urlsafe(24)
+        refresh = self.stable_refresh_token(address) if self.stable_refresh_tokens else "1//" + secrets.token_urlsafe(24)
         self.access_tokens[access] = {"mailbox": address, "expires": time.time() + (lifetime or self.token_lifetime)}
         self.refresh_tokens[refresh] = address
         self.mailbox(address)
         return {"access_token": access, "refresh_token": refresh, "expires_in": lifetime or self.token_lifetime,
                 "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/gmail.readonly"}
+
+    def stable_refresh_token(self, address: str) -> str:
+        self.refresh_tokens["1//stable-" + address] = address
+        return "1//stable-" + address
 
     def expire_history(self) -> None:
         """Pretend Gmail dropped old history: every stored startHistoryId now answers 404."""
@@ -398,6 +407,10 @@ def create_app(emulator: Emulator | None = None) -> Flask:
             head, _, inner_body = inner.replace("\r\n", "\n").partition("\n\n")
             lines = head.strip().split("\n")
             method, path = lines[0].split(" ")[:2]
+            # Mounted under a prefix (the demo serves it at /_emulators/gmail), parts still name the full path.
+            mount = request.script_root
+            if mount and path.startswith(mount + "/"):
+                path = path[len(mount):]
             headers = {"authorization": auth}
             for line in lines[1:]:
                 key, _, value = line.partition(":")
@@ -423,7 +436,7 @@ def create_app(emulator: Emulator | None = None) -> Flask:
         if not redirect_uri or args.get("response_type") != "code":
             return _error(400, "invalid_request", "invalidArgument", "INVALID_ARGUMENT")
         code = secrets.token_urlsafe(16)
-        emu.codes[code] = {"mailbox": args.get("login_hint") or "rep@example.com", "redirect_uri": redirect_uri,
+        emu.codes[code] = {"mailbox": args.get("login_hint") or emu.default_mailbox, "redirect_uri": redirect_uri,
                            "challenge": args.get("code_challenge", ""), "client_id": args.get("client_id", "")}
         return redirect(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}")
 
