@@ -150,7 +150,8 @@ def sends():  # noqa: ANN201
     for send in rows:
         account = session.get(ConnectorAccount, send.account_id) if send.account_id else None
         if send.created_by == current_user.id or (account and may_send_from(account, current_user)):
-            visible.append((send, account, _counts(session, send.id)))
+            template = session.get(MailTemplate, send.template_id) if send.template_id else None
+            visible.append((send, account, _counts(session, send.id), template.name if template else "—"))
     return render_template("mail/sends.html", sends=visible)
 
 
@@ -235,7 +236,9 @@ def send_show(send_id: int):  # noqa: ANN201
         .order_by(col(MassSendRecipient.id)).limit(500)
     ).all()
     account = session.get(ConnectorAccount, send.account_id) if send.account_id else None
+    template = session.get(MailTemplate, send.template_id) if send.template_id else None
     return render_template("mail/send_show.html", send=send, account=account, counts=_counts(session, send.id),
+                           template_name=template.name if template else "a deleted template",
                            preview=preview, problems=problems,
                            cap=current_app.config["LEADHUB"]["GMAIL_DAILY_SEND_CAP"],
                            sent_today=sent_in_last_day(session, send.account_id) if send.account_id else 0)

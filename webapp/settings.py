@@ -150,12 +150,14 @@ def connectors_page():  # noqa: ANN201
     rows = []
     for connector_type, cls in registered().items():
         values = connector_credentials(session, connector_type, _box())
+        emulated = bool(environment.get(f"{connector_type.upper()}_EMULATED"))  # the demo's offline provider
         fields = [
             {"name": f.name, "label": f.label, "secret": f.secret, "help": f.help,
              "shown": (mask(values.get(f.name)) if f.secret else values.get(f.name, f.default)),
              "set": bool(values.get(f.name)),
              # A provider credential left empty here falls back to the environment's LEADHUB_<setting>.
-             "from_environment": f"LEADHUB_{f.setting}" if f.setting and environment.get(f.setting) else ""}
+             "from_environment": ("the demo's emulator" if emulated else f"LEADHUB_{f.setting}")
+             if f.setting and environment.get(f.setting) else ""}
             for f in cls.config_fields
         ]
         rows.append({"type": connector_type, "title": getattr(cls, "title", connector_type),
