@@ -28,11 +28,11 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlmodel import Session, select
 
-from connectors.base import ConnectorContext
 from connectors.errors import ConnectorError
 from connectors.gmail import GmailConnector
 from connectors.gmail.client import SCOPES, GmailClient, GmailSettings
 from connectors.gmail.send import build_reply, encode_raw
+from connectors.sync import build_context
 from core.ingest import IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, User, utcnow
 from core.schemas import ContactIn, InboundRecord, MessageIn
@@ -263,11 +263,8 @@ def reconcile_account(db: Session, account: ConnectorAccount) -> dict[str, Any]:
     The report lands in the account's config["reconciliation"] (shown on the Gmail page)."""
     from webapp.tasks import connector_settings
 
-    box = _box()
-    context = ConnectorContext(account_id=account.id, settings=connector_settings(),
-                               credentials=box.decrypt(account.credentials_encrypted), config=dict(account.config),
-                               owner_id=account.owner_id)
-    connector = GmailConnector(context)
+    # The sync's own view of the account (connector-wide defaults included), so both apply the same rules.
+    connector = GmailConnector(build_context(db, account, connector_settings(), _box()))
     expected: dict[str, str] = {}
     checked = 0
     for gmail_id, metadata in connector.window_message_ids():
