@@ -166,11 +166,44 @@ def contact_detail(session: Session, contact_id: int) -> dict[str, Any] | None:
             ],
             "merged_from": [m.merged_id for m in merges if m.survivor_id == contact.id and m.undone_at is None],
             "merges": [merge_event_dict(m) for m in merges],
+            "consents": consents(session, contact.id),
             "created_at": _iso(contact.created_at),
             "updated_at": _iso(contact.updated_at),
         }
     )
     return detail
+
+
+MAX_CONSENTS = 100
+
+
+def consents(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    """What the person agreed to on website forms, newest first: the consent text's version and time, and the
+    double opt-in state (pending until the confirmation link is followed, then confirmed with its time).
+    Read from the lead's own form messages, so merges and undo carry it along."""
+    rows = session.exec(
+        select(Message.id, Message.sender, Message.sent_at, Message.meta)
+        .where(Message.contact_id == contact_id, Message.channel == "form")
+        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
+        .limit(MAX_CONSENTS)
+    ).all()
+    found = []
+    for message_id, sender, sent_at, meta in rows:
+        meta = meta or {}
+        consent, opt_in = meta.get("consent") or {}, meta.get("double_opt_in") or {}
+        if not consent and not opt_in:
+            continue
+        found.append({
+            "message_id": message_id,
+            "form": (meta.get("form") or {}).get("name", ""),
+            "email": sender or "",
+            "consent_given": bool(consent.get("given")) if consent else None,
+            "consent_version": consent.get("version") if consent else None,
+            "given_at": consent.get("given_at") or _iso(sent_at),
+            "double_opt_in": opt_in.get("status") or None,
+            "confirmed_at": opt_in.get("confirmed_at"),
+        })
+    return found
 
 
 def merge_event_dict(event: MergeEvent) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from connectors.forms.spam import make_render_token
+from core.contacts import contact_detail
 from core.models import (
     Contact,
     Form,
@@ -336,9 +337,13 @@ def test_double_opt_in_round_trip(client, session: Session, form: Form) -> None:
     page = client.get(path)  # a mail scanner following the link confirms nothing
     assert page.status_code == 200 and "Yes, confirm" in page.get_data(as_text=True)
     assert form_messages(session)[0].meta["double_opt_in"]["status"] == "pending"
+    [consent] = contact_detail(session, message.contact_id)["consents"]
+    assert (consent["double_opt_in"], consent["consent_version"], consent["form"]) == ("pending", 1, form.name)
     assert client.post(path).status_code == 200
     state = form_messages(session)[0].meta["double_opt_in"]
     assert state["status"] == "confirmed" and state["confirmed_at"]
+    [consent] = contact_detail(session, message.contact_id)["consents"]  # the lead carries it
+    assert consent["double_opt_in"] == "confirmed" and consent["confirmed_at"] == state["confirmed_at"]
     assert client.post(path[:-3] + "xyz").status_code == 404
     # a retry of the same submission sends no second mail
     assert client.post(f"/f/{form.key}", json=good(form)).status_code == 200
@@ -467,3 +472,14 @@ def test_forms_switched_off_accept_nothing_and_say_so(client, login, session: Se
     client.post("/settings/connectors/form/enabled", data={"enabled": "1"})
     assert client.post(f"/f/{form.key}", data=good(form)).status_code == 303
     assert len(form_messages(session)) == 1
+
+
+def test_lead_page_shows_consent_and_opt_in(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
+    form.double_opt_in = True
+    session.add(form)
+    session.commit()
+    client.post(f"/f/{form.key}", data=good(form))
+    [message] = form_messages(session)
+    login("manager")
+    page = client.get(f"/contacts/{message.contact_id}").get_data(as_text=True)
+    assert 'id="consents"' in page and "opt-in not confirmed yet" in page and "consent text v1" in page

@@ -97,8 +97,25 @@ CONTACT_DETAIL = {
                 },
                 "merged_from": {"type": "array", "items": _INT},
                 "merges": {"type": "array", "items": {"$ref": "#/components/schemas/MergeEvent"}},
+                "consents": {
+                    "type": "array",
+                    "description": "Consents given on website forms, newest first, with the double opt-in state",
+                    "items": _obj(
+                        {
+                            "message_id": _INT,
+                            "form": _STR,
+                            "email": _STR,
+                            "consent_given": {"type": ["boolean", "null"]},
+                            "consent_version": {"type": ["integer", "null"]},
+                            "given_at": {"type": ["string", "null"], "format": "date-time"},
+                            "double_opt_in": {"type": ["string", "null"], "enum": ["pending", "confirmed", None]},
+                            "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+                        },
+                        ["message_id", "form", "double_opt_in"],
+                    ),
+                },
             },
-            ["requested_id", "aliases", "identities", "merged_from", "merges"],
+            ["requested_id", "aliases", "identities", "merged_from", "merges", "consents"],
         ),
     ]
 }
