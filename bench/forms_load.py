@@ -121,7 +121,7 @@ def generate(url: str, seconds: float, concurrency: int, token: str, tag: str) -
 def run_generator(url: str, seconds: float, concurrency: int, token: str, tag: str) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, __file__, "--generate", url, "--seconds", str(seconds), "--concurrency", str(concurrency),
-         "--token", token, "--tag", tag],
+         f"--token={token}", "--tag", tag],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout)
