@@ -17,6 +17,7 @@ the distributed Redis queue when --redis-url is given).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -152,7 +153,8 @@ def connector_read(conversations: int, parts: int) -> dict:
         emulator.wait(10)
 
 
-def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = "") -> dict:
+def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = "", gunicorn_workers: int = 0) -> dict:
+    """A burst of signed webhooks; served by `leadhub serve`, or by gunicorn with `gunicorn_workers` processes."""
     port = free_port()
     database_url = f"sqlite:///{workdir / 'hooks.db'}"
     env = {
@@ -165,11 +167,19 @@ def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = 
     }
     leadhub = str(Path(sys.executable).with_name("leadhub"))
     subprocess.run([leadhub, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
-    server = subprocess.Popen([leadhub, "serve", "--port", str(port)], env=env, cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    served = contextlib.ExitStack()
+    if gunicorn_workers:
+        from tests.scale.serving import gunicorn
+
+        url = served.enter_context(gunicorn({k: v for k, v in env.items() if k.startswith("LEADHUB_")},
+                                            workers=gunicorn_workers, threads=2))
+    else:
+        server = subprocess.Popen([leadhub, "serve", "--port", str(port)], env=env, cwd=workdir,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        served.callback(lambda: (server.terminate(), server.wait(10)))
         url = f"http://127.0.0.1:{port}"
         wait_for(url + "/healthz")
+    try:
         emulator = IntercomEmulator(client_secret=SECRET)
         bodies = []
         for number in range(count):
@@ -198,6 +208,7 @@ def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = 
         latencies = sorted(ms for _, ms in results)
         statuses = {status for status, _ in results}
         return {
+            "server": f"gunicorn {gunicorn_workers} workers x 2 threads" if gunicorn_workers else "leadhub serve",
             "queue": queue_url.split("://")[0] if queue_url else "sqlite (embedded)",
             "webhooks": count,
             "concurrency": concurrency,
@@ -208,8 +219,7 @@ def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = 
             "acks_per_second": round(count / wall, 1),
         }
     finally:
-        server.terminate()
-        server.wait(10)
+        served.close()
 
 
 def main() -> None:
@@ -223,6 +233,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="",
                         help="also measure the burst with the distributed queue, e.g. redis://127.0.0.1:6379/9 "
                              "(use a database nothing else uses: the queue's keys are shared by name)")
+    parser.add_argument("--gunicorn-workers", type=int, default=0,
+                        help="serve the webhook burst with gunicorn and this many workers (default: leadhub serve)")
     parser.add_argument("--stage", choices=["read", "sync", "hooks-sqlite", "hooks-redis"], default=None,
                         help="run one stage in this process (the default runs each in its own process)")
     args = parser.parse_args()
@@ -241,9 +253,11 @@ def main() -> None:
         elif args.stage == "sync":
             result = {"sync_into_sqlite": backfill(sync_conversations, args.parts, workdir)}
         elif args.stage == "hooks-sqlite":
-            result = {"webhook_burst": webhook_burst(webhooks, args.concurrency, workdir)}
+            result = {"webhook_burst": webhook_burst(webhooks, args.concurrency, workdir,
+                                                     gunicorn_workers=args.gunicorn_workers)}
         else:
-            result = {"webhook_burst": webhook_burst(webhooks, args.concurrency, workdir, args.redis_url)}
+            result = {"webhook_burst": webhook_burst(webhooks, args.concurrency, workdir, args.redis_url,
+                                                     gunicorn_workers=args.gunicorn_workers)}
         print(json.dumps(result), flush=True)
 
 

@@ -3,11 +3,23 @@ connected account with its health and "sync now"), users and roles, company doma
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_app_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlmodel import Session, col, select
 
@@ -45,6 +57,29 @@ def put_setting(session: Session, key: str, value: Any) -> None:
     row.value = value
     row.updated_at = utcnow()
     session.add(row)
+    forget_cached_settings()
+
+
+# Hot paths (every webhook, form post and page) read the admin's settings through a short per-process cache:
+# a change made in this process shows at once, one made in another process within this many seconds.
+SETTINGS_CACHE_SECONDS = 5.0
+
+
+def _cached(name: str, compute: Callable[[], Any]) -> Any:
+    cache = current_app.extensions.setdefault("leadhub.settings_cache", {})
+    now = time.monotonic()
+    hit = cache.get(name)
+    if hit is not None and now - hit[0] < SETTINGS_CACHE_SECONDS:
+        return hit[1]
+    value = compute()
+    cache[name] = (now, value)
+    return value
+
+
+def forget_cached_settings() -> None:
+    if has_app_context():
+        current_app.extensions.get("leadhub.settings_cache", {}).clear()
+        g.pop("leadhub_effective_settings", None)
 
 
 def enabled_connectors(session: Session) -> set[str]:
@@ -54,7 +89,10 @@ def enabled_connectors(session: Session) -> set[str]:
 
 
 def is_enabled(connector_type: str, session: Session | None = None) -> bool:
-    return connector_type in enabled_connectors(session or get_session())
+    """With a session: read now (tasks, the scheduler). Without: the request path's cached view."""
+    if session is not None:
+        return connector_type in enabled_connectors(session)
+    return connector_type in _cached("enabled", lambda: enabled_connectors(get_session()))
 
 
 def switched_off_message(connector_type: str) -> str:
@@ -97,8 +135,12 @@ def effective_settings() -> dict[str, Any]:
     replace the environment's, and Settings → General's company domains join LEADHUB_COMPANY_DOMAINS.
     Read once per request or task (the value lives in `g`)."""
     cached = g.get("leadhub_effective_settings")
-    if cached is not None:
-        return cached
+    if cached is None:
+        cached = g.leadhub_effective_settings = _cached("effective", _effective_settings)
+    return cached
+
+
+def _effective_settings() -> dict[str, Any]:
     base = current_app.config["LEADHUB"]
     session = get_session()
     connectors.load_all()
@@ -115,7 +157,6 @@ def effective_settings() -> dict[str, Any]:
     merged["CONNECTOR_DEFAULTS"] = defaults
     domains = [d.strip() for d in str(base.get("COMPANY_DOMAINS") or "").split(",") if d.strip()]
     merged["COMPANY_DOMAINS"] = ",".join(dict.fromkeys(domains + company_domains(session)))
-    g.leadhub_effective_settings = merged
     return merged
 
 
@@ -196,6 +237,7 @@ def toggle_connector(connector_type: str):  # noqa: ANN201
         enabled.discard(connector_type)
     put_setting(session, ENABLED_SETTING, sorted(enabled))
     session.commit()
+    forget_cached_settings()  # again after the commit: a request in between may have cached the old value
     flash(f"{connector_type} {'enabled' if connector_type in enabled else 'disabled'}.")
     return redirect(url_for("settings.connectors_page"))
 
@@ -216,7 +258,7 @@ def save_credentials(connector_type: str):  # noqa: ANN201
             values[field.name] = submitted[:2000]
     put_setting(session, _credentials_key(connector_type), {"encrypted": _box().encrypt(values)})
     session.commit()
-    g.pop("leadhub_effective_settings", None)
+    forget_cached_settings()  # again after the commit: a request in between may have cached the old value
     flash(f"Settings for {getattr(cls, 'title', connector_type)} saved.")
     return redirect(url_for("settings.connectors_page"))
 
@@ -327,6 +369,7 @@ def save_general():  # noqa: ANN201
     put_setting(session, DOMAINS_SETTING, domains)
     put_setting(session, SHARE_SETTING, request.form.get("share_mail_bodies") == "1")
     session.commit()
+    forget_cached_settings()  # again after the commit: a request in between may have cached the old value
     if rejected:
         flash("Not company domains (left out): " + ", ".join(rejected), "error")
     flash("Settings saved.")
