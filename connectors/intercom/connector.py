@@ -62,6 +62,15 @@ class IntercomConnector(Connector):
     def check(self) -> None:
         self.client().me()
 
+    def page_size(self, kind: str) -> int:
+        """Items per list/search page (Intercom allows up to 150); the account's `page_size` overrides it:
+        smaller pages mean more, smaller checkpoints."""
+        default = self.contacts_per_page if kind == "contacts" else self.conversations_per_page
+        try:
+            return max(1, min(150, int(self.context.config.get("page_size") or default)))
+        except (TypeError, ValueError):
+            return default
+
     def workspace_id(self, client: IntercomClient) -> str:
         known = self.context.config.get("workspace_id")
         if known:
@@ -82,7 +91,7 @@ class IntercomConnector(Connector):
             kind = PHASES[index]
             seen: set[str] = {after} if after else set()
             while True:
-                per_page = self.contacts_per_page if kind == "contacts" else self.conversations_per_page
+                per_page = self.page_size(kind)
                 if since is None:
                     items, token = client.list_page(kind, per_page=per_page, starting_after=after)
                 else:

@@ -2,9 +2,8 @@
 
 A `Target` names a connector type and knows how to start its emulator (returning the settings that point the
 connector at it and the full list of external ids the emulator holds) and how to create accounts for it.
-The synthetic connector is the first target; Gmail and Intercom plug in with their own emulators:
-
-    Target("gmail", start_emulator=gmail_emulator_factory, account_config=lambda box: {...})
+Targets: the synthetic connector, Gmail (`gmail_target`) and Intercom (`intercom_target`), each with its
+own emulator.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ class Target:
     start_emulator: Callable[..., AbstractContextManager[EmulatorHandle]]
     account_config: Callable[[str], dict[str, Any]]
     worker_imports: tuple[str, ...] = ()  # modules a worker process imports to register the connector
+    credentials: Callable[[str], dict[str, Any]] | None = None  # per mailbox, stored encrypted (test key)
 
 
 def synthetic_target() -> Target:
@@ -64,9 +64,99 @@ def synthetic_target() -> Target:
     )
 
 
+GMAIL_BATCH = 50  # messages per batch request (connectors.gmail)
+
+
+def gmail_target() -> Target:
+    """Gmail through its emulator, every message an inquiry (no bulk mail), small list pages so a sync makes
+    many checkpoints: the store must end with exactly the emulator's Message-IDs."""
+    from connectors.gmail.emulator import Emulator, ServerThread, create_app
+
+    emulator = Emulator()
+    now = 1_760_000_000 + 10_000 * 37  # past the generated mail's clock
+
+    @contextmanager
+    def start(mailboxes: int = 1, per_mailbox: int = 200, **_: Any) -> Iterator[EmulatorHandle]:
+        expected: set[str] = set()
+        names = [f"rep{n}@acme.example" for n in range(mailboxes)]
+        for address in names:
+            box = emulator.mailbox(address)
+            seed = 1
+            while len(box.entries) < per_mailbox:
+                if seed % 20:  # every 20th generated message is bulk mail; leave it out
+                    box.add(seed, internal_date=1_760_000_000_000 + seed * 37_000)
+                    expected.add(box.message_id(box.entries[-1]))
+                seed += 1
+        with ServerThread(create_app(emulator)) as server:
+            yield EmulatorHandle(
+                settings={"GMAIL_API_URL": server.url, "GOOGLE_TOKEN_URL": server.url + "token",
+                          "GOOGLE_CLIENT_ID": "crash-client", "GOOGLE_CLIENT_SECRET": "crash-secret",
+                          "ENCRYPTION_KEY": _test_key()},
+                mailboxes=names,
+                expected_ids=expected,
+                progress=lambda: emulator.calls.count("messages.get") // GMAIL_BATCH,
+            )
+
+    return Target(
+        connector_type="gmail",
+        channel="gmail",
+        start_emulator=start,
+        account_config=lambda mailbox: {"backfill_days": 3650, "now_epoch": now, "list_page_size": 100},
+        credentials=lambda mailbox: emulator.issue_tokens(mailbox, lifetime=86_400),
+    )
+
+
+def intercom_target() -> Target:
+    """Intercom through its emulator: contacts, then conversations each fetched with its parts, 10 per page."""
+    from connectors.base import Quarantine
+    from connectors.gmail.emulator import ServerThread
+    from connectors.intercom.emulator import IntercomEmulator, seed
+    from connectors.intercom.mapping import conversation_records
+
+    emulator = IntercomEmulator(client_id="crash-client", client_secret="crash-secret")
+
+    @contextmanager
+    def start(mailboxes: int = 1, per_mailbox: int = 200, **_: Any) -> Iterator[EmulatorHandle]:
+        seed(emulator, per_mailbox, parts_per_conversation=4)
+        expected = {
+            record.message.external_id
+            for conversation_id in emulator.conversations
+            for record in conversation_records(emulator.conversation_view(conversation_id), emulator.workspace_id)
+            if not isinstance(record, Quarantine) and record.message is not None
+        }
+        with ServerThread(emulator.create_app()) as server:
+            yield EmulatorHandle(
+                settings={"INTERCOM_API_URL": server.url.rstrip("/"), "ENCRYPTION_KEY": _test_key()},
+                mailboxes=[emulator.workspace_id],
+                expected_ids=expected,
+                progress=lambda: sum(1 for method, path in list(emulator.request_log)
+                                     if method == "GET" and path.startswith("/conversations/")) // 10,
+            )
+
+    return Target(
+        connector_type="intercom",
+        channel="intercom",
+        start_emulator=start,
+        account_config=lambda workspace: {"workspace_id": workspace, "admin_id": emulator.admin["id"],
+                                          "page_size": 10},
+        credentials=lambda workspace: {"access_token": emulator.issue_token()},
+    )
+
+
+def _test_key() -> str:
+    from tests.conftest import TEST_ENCRYPTION_KEY
+
+    return TEST_ENCRYPTION_KEY
+
+
 def create_accounts(session: Session, target: Target, mailboxes: list[str]) -> list[int]:
+    from core.crypto import SecretBox
+    from tests.conftest import TEST_ENCRYPTION_KEY
+
+    box = SecretBox(TEST_ENCRYPTION_KEY)
     accounts = [
-        ConnectorAccount(type=target.connector_type, label=mailbox, config=target.account_config(mailbox))
+        ConnectorAccount(type=target.connector_type, label=mailbox, config=target.account_config(mailbox),
+                         credentials_encrypted=box.encrypt(target.credentials(mailbox)) if target.credentials else "")
         for mailbox in mailboxes
     ]
     session.add_all(accounts)

@@ -1,4 +1,6 @@
-"""Crash and fault proofs, run on a `Target` (the synthetic connector today; Gmail and Intercom once merged).
+"""Crash and fault proofs, run on a `Target`: the crash proof on the synthetic connector, Gmail and Intercom
+(each through its emulator and real client library), the fault proof on the synthetic connector (Gmail's and
+Intercom's own fault tests live beside their connectors).
 
 Crash: a worker process runs the `sync_account` task on a large mailbox; 20 times it is killed with SIGKILL at
 a random point (after a random number of pages, plus a random delay, so between ingest and commit too); the
@@ -28,6 +30,8 @@ from tests.scale import synthetic
 from tests.scale.harness import (
     Target,
     create_accounts,
+    gmail_target,
+    intercom_target,
     release_dead_lease,
     stored_message_ids,
 )
@@ -70,10 +74,11 @@ def _account(engine, account_id: int) -> ConnectorAccount:  # noqa: ANN001
         return session.get(ConnectorAccount, account_id)
 
 
-def run_crash_proof(target: Target, database_url: str, engine, session, tmp_path: Path, seed: int = 11) -> dict:  # noqa: ANN001
+def run_crash_proof(target: Target, database_url: str, engine, session, tmp_path: Path, seed: int = 11,  # noqa: ANN001
+                    per_mailbox: int = 800) -> dict:
     rng = random.Random(seed)
     queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
-    with target.start_emulator(mailboxes=1, per_mailbox=800) as emulator:
+    with target.start_emulator(mailboxes=1, per_mailbox=per_mailbox) as emulator:
         (account_id,) = create_accounts(session, target, emulator.mailboxes)
         settings = {f"LEADHUB_{key}": str(value) for key, value in emulator.settings.items()}
         env = {
@@ -122,6 +127,32 @@ def test_kill_minus_nine_twenty_times_loses_and_duplicates_nothing(target, datab
                                                                    ) -> None:
     outcome = run_crash_proof(target, database_url, engine, session, tmp_path)
     assert outcome["kills_mid_sync"] == KILLS  # every kill landed in the middle of a sync
+    assert outcome["final"]["error"] == "" and outcome["status"] == "healthy"
+    stored = outcome["stored"]
+    assert len(stored) == len(set(stored)), "duplicated messages"
+    assert set(stored) == outcome["expected"], f"lost {len(outcome['expected'] - set(stored))} messages"
+
+
+@pytest.mark.slow
+def test_gmail_kill_minus_nine_twenty_times_loses_and_duplicates_nothing(database_url, engine, session, tmp_path
+                                                                         ) -> None:
+    """The same proof on the real Gmail connector: google-api-python-client against the emulator, batch
+    requests, a checkpoint per 100-message page, and a worker killed 20 times in the middle of it."""
+    outcome = run_crash_proof(gmail_target(), database_url, engine, session, tmp_path, per_mailbox=3000)
+    assert outcome["kills_mid_sync"] == KILLS
+    assert outcome["final"]["error"] == "" and outcome["status"] == "healthy"
+    stored = outcome["stored"]
+    assert len(stored) == len(set(stored)), "duplicated messages"
+    assert set(stored) == outcome["expected"], f"lost {len(outcome['expected'] - set(stored))} messages"
+
+
+@pytest.mark.slow
+def test_intercom_kill_minus_nine_twenty_times_loses_and_duplicates_nothing(database_url, engine, session, tmp_path
+                                                                            ) -> None:
+    """And on the Intercom connector: requests against the emulator, contacts then conversations with their
+    parts, a checkpoint per 10-item page, a worker killed 20 times."""
+    outcome = run_crash_proof(intercom_target(), database_url, engine, session, tmp_path, per_mailbox=600)
+    assert outcome["kills_mid_sync"] == KILLS
     assert outcome["final"]["error"] == "" and outcome["status"] == "healthy"
     stored = outcome["stored"]
     assert len(stored) == len(set(stored)), "duplicated messages"
