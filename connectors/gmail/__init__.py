@@ -27,6 +27,7 @@ from core.schemas import ContactIn, InboundRecord, MessageIn
 DEFAULT_BACKFILL_DAYS = 90
 MAX_DEFERRED = 20_000
 _DEFER: Any = object()
+RECENT_SKIPS = 20  # skipped decisions kept in full in the cursor state
 LIST_PAGE = 500
 RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "List-Unsubscribe", "List-Id", "Precedence",
                      "Auto-Submitted", "Content-Type", "Return-Path", "X-Failed-Recipients"]
@@ -63,6 +64,7 @@ class GmailConnector(Connector):
         # Attach-only mail whose lead was not stored yet (the list is newest first): looked at again at the end.
         self._deferred: list[str] = []
         self._final_pass = False
+        self._skip_reason = ""
 
     # -------------------------------------------------------------- set-up
 
@@ -110,16 +112,18 @@ class GmailConnector(Connector):
         self.mailbox = profile.get("emailAddress", "")
         self._rules = self.rules()
         skipped = int(state.get("skipped", 0))
+        carried = {k: state[k] for k in ("skip_reasons", "recent_skips") if k in state}
         if state.get("mode") == "incremental" and state.get("history_id"):
             try:
                 yield from self._incremental(dict(state))
                 return
             except HistoryExpired:
                 # The stored history id is too old: back-fill the window again (ingest drops what it knows).
-                state = {"skipped": skipped, "full_syncs": state.get("full_syncs", 1)}
+                state = {"skipped": skipped, "full_syncs": state.get("full_syncs", 1), **carried}
         if state.get("mode") != "full":
             state = {"mode": "full", "history_id": profile["historyId"], "after": self.backfill_after(),
-                     "page_token": None, "skipped": skipped, "full_syncs": int(state.get("full_syncs", 0)) + 1}
+                     "page_token": None, "skipped": skipped, "full_syncs": int(state.get("full_syncs", 0)) + 1,
+                     **carried}
             yield Checkpoint(dict(state))
         yield from self._full(state)
 
@@ -147,6 +151,7 @@ class GmailConnector(Connector):
             yield from self._fetch(deferred, state)
             state["skipped"] = before  # they were counted as skipped already
         yield Checkpoint({"mode": "incremental", "history_id": state["history_id"], "skipped": state["skipped"],
+                          "skip_reasons": state.get("skip_reasons", {}), "recent_skips": state.get("recent_skips", []),
                           "full_syncs": state.get("full_syncs", 1),
                           "last_full_sync_at": datetime.now(UTC).isoformat()})
 
@@ -193,11 +198,23 @@ class GmailConnector(Connector):
             if result is _DEFER:
                 if len(self._deferred) < MAX_DEFERRED:
                     self._deferred.append(gmail_id)
-                result = None
-            if result is None:
                 state["skipped"] = int(state.get("skipped", 0)) + 1
+            elif result is None:
+                state["skipped"] = int(state.get("skipped", 0)) + 1
+                self._note_skip(state, gmail_id, self._skip_reason)
             else:
                 yield result
+
+    @staticmethod
+    def _note_skip(state: dict[str, Any], gmail_id: str, reason: str) -> None:
+        """Why mail was left out, kept in the cursor state (shown on the Gmail page): counts by kind of
+        reason, and the last few decisions in full."""
+        kind = (reason or "skipped").split(":", 1)[0].strip()[:40]
+        counts = dict(state.get("skip_reasons") or {})
+        counts[kind] = int(counts.get(kind, 0)) + 1
+        state["skip_reasons"] = counts
+        recent = list(state.get("recent_skips") or [])[-(RECENT_SKIPS - 1):]
+        state["recent_skips"] = [*recent, {"gmail_id": gmail_id, "reason": (reason or "skipped")[:300]}]
 
     def quarantine_id(self, gmail_id: str) -> str:
         return f"{self.context.account_id}:{gmail_id}"
@@ -216,6 +233,7 @@ class GmailConnector(Connector):
             return Quarantine(self.quarantine_id(gmail_id), f"bad raw encoding: {exc}")
         labels = item.get("labelIds", [])
         decision = classify(mail, self._rules, labels)
+        self._skip_reason = decision.reason
         if not decision.counterparts:
             return None
         if not decision.is_inquiry and decision.reason.startswith(("bulk", "automated", "bounce", "no sender")):
@@ -233,6 +251,7 @@ class GmailConnector(Connector):
         )
         known = getattr(self.context, "is_known_email", None)
         if attach_only and (known is None or not known(address)):
+            self._skip_reason = f"attach-only: {decision.reason}; {address} is not a known lead"
             return None if self._final_pass else _DEFER
         meta = {
             "gmail_id": item["id"],

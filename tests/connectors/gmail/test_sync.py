@@ -176,11 +176,21 @@ def test_bulk_and_internal_mail_is_excluded(emulator: Emulator, make_account: Ca
     sync(account_id)
     with Session(engine) as session:
         assert session.exec(select(Message.external_id)).all() == ["e1@s"]
-    assert account(engine, account_id).sync_state["skipped"] == 3
+    state = account(engine, account_id).sync_state
+    assert state["skipped"] == 3
+    # The reason for each mail left out is kept: counted by kind, and the last decisions in full.
+    assert state["skip_reasons"] == {"bulk": 1, "automated": 1, "internal": 1}
+    assert sorted(s["reason"] for s in state["recent_skips"]) == [
+        "automated: no-reply sender MAILER-DAEMON@mx.example", "bulk: List-Unsubscribe header",
+        "internal: every recipient is in the company's domains"]
+    box.add(b"From: news@shop.example\r\nList-Id: <deals.shop.example>\r\nMessage-ID: <n2@s>\r\n\r\nMore")
+    sync(account_id)  # incremental: the counts go on
+    assert account(engine, account_id).sync_state["skip_reasons"]["bulk"] == 2
 
 
 def test_outbound_attaches_only_to_known_leads(emulator: Emulator, make_account: Callable, sync: Callable,
                                                engine: sa.Engine) -> None:
+    """Mail to a stranger is left out, and says so: its reason names the address."""
     box = emulator.mailbox("rep@acme.example")
     box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
     box.add(b"From: rep@acme.example\r\nTo: eva@client.pl\r\nMessage-ID: <o1@s>\r\n\r\nHere it is", ("SENT",))
@@ -189,3 +199,7 @@ def test_outbound_attaches_only_to_known_leads(emulator: Emulator, make_account:
     with Session(engine) as session:
         rows = {m.external_id: m.direction for m in session.exec(select(Message)).all()}
     assert rows == {"e1@s": "in", "o1@s": "out"}
+    with Session(engine) as session:
+        state = session.exec(select(ConnectorAccount)).one().sync_state
+    assert state["skip_reasons"] == {"attach-only": 1}
+    assert "stranger@other.pl is not a known lead" in state["recent_skips"][-1]["reason"]

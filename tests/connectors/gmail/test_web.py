@@ -189,6 +189,8 @@ def test_company_domains_set_by_the_admin_keep_colleagues_out(rep_client, emulat
     connect(rep_client, emulator)
     with Session(engine) as db:
         assert [m.sender for m in db.exec(select(Message)).all()] == ["Ola <ola@klient.pl>"]
+    page = rep_client.get("/gmail/").get_data(as_text=True)  # the rep sees what was left out, and why
+    assert "1 left out" in page and "internal: every recipient is in the company&#39;s domains" in page
 
 
 def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emulator,  # noqa: ANN001
