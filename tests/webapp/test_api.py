@@ -78,6 +78,26 @@ def test_contact_list_filters_and_cursor(client, auth) -> None:
     assert {(i["stage"], i["temperature"]) for i in both.json["items"]} == {(newest["stage"], newest["temperature"])}
 
 
+def test_contact_list_by_owner(client, auth, session) -> None:  # noqa: ANN001
+    from core.models import Contact
+    from core.users import create_user
+
+    rep = create_user(session, email="owner-filter@x.pl", role="rep", name="Olek", password="pw-123456")
+    session.commit()
+    ids = [client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": f"Owned {n}",
+                                                                             "email": f"own{n}@firma.pl"}},
+                       headers=auth).json["contact_id"] for n in range(3)]
+    session.rollback()
+    for contact_id in ids[:2]:
+        contact = session.get(Contact, contact_id)
+        contact.owner_id = rep.id
+        session.add(contact)
+    session.commit()
+    mine = client.get(f"/api/v1/contacts?owner={rep.id}", headers=auth).json["items"]
+    assert sorted(i["id"] for i in mine) == sorted(ids[:2])
+    assert client.get("/api/v1/contacts?owner=999999", headers=auth).json["items"] == []
+
+
 def test_merge_undo_and_survivor_lookup(client, auth) -> None:
     a = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "A", "email": "a@x.pl"}}, headers=auth).json
     b = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "B", "email": "b@x.pl"}}, headers=auth).json
