@@ -483,3 +483,13 @@ def test_lead_page_shows_consent_and_opt_in(client, login, session: Session, for
     login("manager")
     page = client.get(f"/contacts/{message.contact_id}").get_data(as_text=True)
     assert 'id="consents"' in page and "opt-in not confirmed yet" in page and "consent text v1" in page
+
+
+def test_the_forms_owner_owns_its_new_leads(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    owner = create_user(session, email="form-owner@x.example", role="rep", name="Form Owner", password="pw-1234567")
+    form.owner_id = owner.id
+    session.add(form)
+    session.commit()
+    assert client.post(f"/f/{form.key}", json=good(form), headers={"Origin": ORIGIN}).status_code == 201
+    [message] = form_messages(session)
+    assert session.get(Contact, message.contact_id).owner_id == owner.id
