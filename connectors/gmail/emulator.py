@@ -86,9 +86,16 @@ class Faults:
     invalid_grant: bool = False
     once: list[str] = field(default_factory=list)  # consumed one per API call, e.g. ["401", "500"]
     seed: int = 7
+    served: dict[str, int] = field(default_factory=dict)  # faults answered so far, by kind
     _rng: random.Random | None = None
 
     def pick(self) -> str:
+        kind = self._pick()
+        if kind:
+            self.served[kind] = self.served.get(kind, 0) + 1
+        return kind
+
+    def _pick(self) -> str:
         if self.once:
             return self.once.pop(0)
         if self.rate <= 0:

@@ -123,6 +123,20 @@ def test_ten_percent_faults_still_complete(emulator: Emulator, make_account: Cal
     assert count(engine, QuarantinedItem) == 0
 
 
+def test_faults_with_timeouts_still_complete(emulator: Emulator, make_account: Callable, sync: Callable,  # noqa: ANN001
+                                            engine: sa.Engine, gmail_settings: dict) -> None:
+    """429s, 500s and answers slower than the client's timeout, 10 % of them: the sync still completes."""
+    emulator.generate("rep@acme.example", 100)
+    gmail_settings["GMAIL_TIMEOUT_SECONDS"] = 0.5
+    emulator.faults.kinds = ("429", "500", "slow")
+    emulator.faults.rate = 0.10
+    emulator.calls.clear()
+    report = sync(make_account())
+    assert report.error == "", report.error
+    assert count(engine, Message) == expected_stored(100) and count(engine, QuarantinedItem) == 0
+    assert set(emulator.faults.served) == {"429", "500", "slow"}, emulator.faults.served  # each kind happened
+
+
 def test_expired_access_token_is_refreshed_and_saved(app, emulator: Emulator, make_account: Callable,  # noqa: ANN001
                                                      sync: Callable, engine: sa.Engine) -> None:
     emulator.generate("rep@acme.example", 10)
