@@ -203,7 +203,8 @@ def connectors_page():  # noqa: ANN201
         ]
         rows.append({"type": connector_type, "title": getattr(cls, "title", connector_type),
                      "description": getattr(cls, "description", ""),
-                     "enabled": connector_type in enabled, "fields": fields})
+                     "enabled": connector_type in enabled, "fields": fields,
+                     "next_step": _next_step(connector_type, effective_settings())})
     health = account_health(session)
     owner_ids = {a.owner_id for a in session.exec(select(ConnectorAccount)) if a.owner_id}
     owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
@@ -212,6 +213,23 @@ def connectors_page():  # noqa: ANN201
     return render_template("settings/connectors.html", connectors=rows, accounts=health, owners=owners,
                            owner_of=owner_of, enabled=enabled, titles=titles, plain_error=plain_error,
                            lag_words=lag_words)
+
+
+def _next_step(connector_type: str, settings: dict[str, Any]) -> dict[str, str]:
+    """Where an admin goes from a connector's card: a link, or what is still missing."""
+    if connector_type == "intercom":
+        if settings.get("INTERCOM_CLIENT_ID") and settings.get("INTERCOM_CLIENT_SECRET"):
+            return {"url": url_for("intercom.install"), "label": "Connect an Intercom workspace"}
+        return {"hint": "Enter the Intercom app's client ID and secret above, then connect a workspace."}
+    if connector_type == "gmail":
+        return {"url": url_for("gmail.index"), "label": "Connect a mailbox",
+                "hint": "Each rep connects their own mailbox under My connections → Gmail."}
+    if connector_type == "linkedin":
+        return {"url": url_for("me.connections"), "label": "Rep connections",
+                "hint": "Reps link LinkedIn and get the browser extension under My connections."}
+    if connector_type == "form":
+        return {"url": url_for("forms_admin.index"), "label": "Build forms"}
+    return {}
 
 
 def lag_words(seconds: float | None) -> str:

@@ -108,3 +108,16 @@ def test_company_domains_from_general_settings_join_the_environment(app, as_role
     with app.test_request_context():
         assert effective_settings()["COMPANY_DOMAINS"] == "acme.example,acme-group.pl"
     assert ENABLED_SETTING == "connectors_enabled"
+
+
+def test_each_connector_card_says_where_to_go_next(app, as_role) -> None:  # noqa: ANN001
+    admin = as_role("admin")
+    page = admin.get("/settings/connectors").get_data(as_text=True)
+    assert "Enter the Intercom app&#39;s client ID and secret above" in page and "/intercom/install" not in page
+    admin.post("/settings/connectors/intercom/credentials", data={"client_id": "ic-app", "client_secret": "ic-secret",
+                                                                  "admin_id": ""})
+    page = admin.get("/settings/connectors").get_data(as_text=True)
+    assert 'href="/intercom/install"' in page and "Connect an Intercom workspace" in page
+    assert 'href="/admin/forms"' in page and 'href="/gmail/"' in page
+    start = admin.get("/intercom/install")  # the admin-entered client goes to Intercom's authorize page
+    assert start.status_code == 302 and "client_id=ic-app" in start.location
