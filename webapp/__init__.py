@@ -79,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Intercom authenticates its webhook and Canvas Kit calls with HMAC signatures, not cookies.
     auth.csrf.exempt(intercom.hooks_bp)
     app.register_blueprint(intercom.hooks_bp)
+    intercom.init_demo(app)
     from webapp import gmail
 
     app.register_blueprint(gmail.bp)

@@ -197,3 +197,35 @@ def demo_mailbox_messages(now: datetime | None = None) -> list[tuple[bytes, date
         raw = message.as_bytes().replace(b"\n", b"\r\n")
         out.append((extra.encode() + raw if extra else raw, when))
     return out
+
+
+# --------------------------------------------------------------------------- the demo's Intercom workspace
+
+# (name, email, phone, [(author, html), …], hours ago): chats "Connect an Intercom workspace" back-fills. The
+# first is a person the demo already knows from Gmail and a form; the rest are new.
+DEMO_CHATS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], int], ...] = (
+    ("Tomasz Lewandowski", "tomasz.lewandowski@hurtex.pl", "+48 605 111 222", (
+        ("user", "<p>Dzień dobry, czy jest już oferta dla zarządu?</p>"),
+        ("admin", "<p>Tak, wyślę ją dziś po południu.</p>"),
+        ("user", "<p>Dziękuję! Budżet to ok. 80 tys. zł.</p>"),
+    ), 3),
+    ("Irina Volkova", "i.volkova@baltlogistic.ru", None, (
+        ("user", "<p>Здравствуйте! Сколько стоит лицензия на 20 менеджеров?</p>"),
+        ("admin", "<p>Добрый день! Пришлю коммерческое предложение сегодня.</p>"),
+    ), 7),
+    ("Paweł Mazur", "pawel.mazur@ekobud.pl", "+48 501 222 333", (
+        ("user", "<p>Czy macie integrację z formularzami na stronie? Chcemy demo.</p>"),
+    ), 30),
+)
+
+
+def seed_demo_workspace(emulator: Any, now: datetime | None = None) -> None:
+    """Fill an Intercom emulator with the demo's chats (dates relative to now)."""
+    stamp_now = int((now or datetime.now(UTC)).timestamp())
+    for name, email, phone, parts, hours_ago in DEMO_CHATS:
+        start = stamp_now - hours_ago * 3600
+        contact = emulator.add_contact(name=name, email=email, phone=phone, role="lead", updated_at=start)
+        first_body, rest = parts[0][1], parts[1:]  # the opening message is the lead's
+        conversation = emulator.add_conversation(contact["id"], first_body, created_at=start)
+        for index, (author, body) in enumerate(rest, start=1):
+            emulator.add_part(conversation["id"], body, author_type=author, created_at=start + index * 600)

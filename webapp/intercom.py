@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from authlib.integrations.requests_client import OAuth2Session
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -63,6 +63,33 @@ CONTACT_TOPICS = {
     "user.created",
 }
 OAUTH_STATE_KEY = "intercom_oauth_state"
+
+
+DEMO_EMULATOR_PREFIX = "/_emulators/intercom"
+
+
+def init_demo(app: Flask) -> None:
+    """In the demo (no Intercom app configured) serve the Intercom emulator with a sample workspace beside the
+    app, so an admin's "Connect an Intercom workspace" installs and back-fills offline."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from connectors.intercom.emulator import IntercomEmulator
+    from webapp.demo import seed_demo_workspace
+
+    settings = app.config["LEADHUB"]
+    if settings.get("INTERCOM_CLIENT_ID") or str(settings.get("DEMO", "auto")).lower() not in {"on", "auto"}:
+        return
+    emulator = IntercomEmulator(client_id="demo-intercom-client", client_secret="demo-intercom-secret",
+                                workspace_name="Demo workspace", stable_token="demo-intercom-token")
+    seed_demo_workspace(emulator)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEMO_EMULATOR_PREFIX: emulator.create_app()})  # type: ignore[method-assign]
+    base = str(settings["BASE_URL"]).rstrip("/") + DEMO_EMULATOR_PREFIX
+    settings.update(
+        INTERCOM_EMULATED=True, INTERCOM_CLIENT_ID=emulator.client_id, INTERCOM_CLIENT_SECRET=emulator.client_secret,
+        INTERCOM_AUTHORIZE_URL=f"{base}/oauth", INTERCOM_TOKEN_URL=f"{base}/auth/eagle/token",
+        INTERCOM_API_URL=base,
+    )
+    app.extensions["leadhub.intercom_emulator"] = emulator
 
 
 def _settings() -> dict[str, Any]:

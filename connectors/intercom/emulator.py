@@ -69,6 +69,7 @@ class IntercomEmulator:
     request_log: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
     stuck_cursor: bool = False  # misbehave: hand out the same starting_after on every page
+    stable_token: str = ""  # when set, every OAuth exchange issues this token
     # Called with (flask request, flask response) for every API call: tests validate both against the spec.
     validator: Callable[[Any, Response], None] | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -81,7 +82,8 @@ class IntercomEmulator:
         return int(self.clock())
 
     def issue_token(self) -> str:
-        token = "tok_" + uuid.uuid4().hex
+        # A stable token (the demo) survives an app restarted beside a fresh emulator.
+        token = self.stable_token or "tok_" + uuid.uuid4().hex
         self.tokens.add(token)
         return token
 

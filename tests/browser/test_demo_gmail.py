@@ -79,3 +79,23 @@ def test_connect_gmail_in_the_demo_syncs_the_demo_mailbox(page, demo: LiveApp) -
     page.wait_for_selector("text=1 sent")
     emulator = demo.app.extensions["leadhub.gmail_emulator"]
     assert [b"To: Natalia" in s["raw"] for s in emulator.mailbox(DEMO_MAILBOX).sent] == [True]
+
+
+def test_connect_intercom_in_the_demo_backfills_the_demo_workspace(page, demo: LiveApp) -> None:  # noqa: ANN001
+    from core.users import create_user as make_user
+
+    with Session(demo.app.extensions["leadhub.engine"]) as session:
+        make_user(session, email="admin@demo.leadhub.example", role="admin", name="Admin", password=PASSWORD)
+        session.commit()
+    demo.emails["admin"] = "admin@demo.leadhub.example"
+    sign_in(page, demo, "admin")
+    page.goto(demo.url + "/settings/connectors")
+    page.click("text=Connect an Intercom workspace")
+    page.wait_for_url(demo.url + "/")
+    assert "Demo workspace connected" in page.content()
+    with Session(demo.app.extensions["leadhub.engine"]) as session:
+        texts = [m.text for m in session.exec(select(Message).where(Message.channel == "intercom")).all()]
+    assert any("Budżet to ok. 80 tys. zł." in t for t in texts)
+    assert any("Сколько стоит лицензия" in t for t in texts)
+    page.goto(demo.url + "/settings/connectors")
+    assert "Demo workspace" in page.locator("#accounts").inner_text()
