@@ -94,4 +94,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp import qualify
 
     qualify.init_app(app)
+    # Machine-to-machine endpoints carry no rate limit of ours (providers and API clients pace themselves,
+    # and Intercom's acknowledgement budget is tight): skip both limiters' per-request bookkeeping there.
+    unlimited = {b.name for b in (intercom.hooks_bp, gmail.webhooks_bp, api_bp, health.bp, metrics.bp)}
+
+    def machine_request() -> bool:
+        from flask import request
+
+        return request.blueprint in unlimited
+
+    auth.limiter.request_filter(machine_request)
+    forms.limiter.request_filter(machine_request)
     return app
