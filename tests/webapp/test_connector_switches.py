@@ -76,7 +76,7 @@ def test_credentials_entered_by_the_admin_replace_the_environment(app, as_role, 
     app.config["LEADHUB"].update(GOOGLE_CLIENT_ID="env-client", GOOGLE_CLIENT_SECRET="env-secret")
     admin = as_role("admin")
     page = admin.get("/settings/connectors").get_data(as_text=True)
-    assert "now from the environment (LEADHUB_GOOGLE_CLIENT_ID)" in page
+    assert "in use: LEADHUB_GOOGLE_CLIENT_ID" in page
     assert parse_qs(urlsplit(admin.get("/gmail/connect").location).query)["client_id"] == ["env-client"]
     admin.post("/settings/connectors/gmail/credentials",
                data={"client_id": "admin-client.apps.googleusercontent.com", "client_secret": "admin-secret-42",
@@ -84,7 +84,7 @@ def test_credentials_entered_by_the_admin_replace_the_environment(app, as_role, 
     start = admin.get("/gmail/connect")
     assert parse_qs(urlsplit(start.location).query)["client_id"] == ["admin-client.apps.googleusercontent.com"]
     page = admin.get("/settings/connectors").get_data(as_text=True)
-    assert "admin-secret-42" not in page and "now from the environment (LEADHUB_GOOGLE_CLIENT_ID)" not in page
+    assert "admin-secret-42" not in page and "in use: LEADHUB_GOOGLE_CLIENT_ID" not in page
     with app.test_request_context():
         settings = effective_settings()
         assert settings["GOOGLE_CLIENT_SECRET"] == "admin-secret-42"
