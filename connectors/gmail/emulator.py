@@ -82,6 +82,7 @@ class Faults:
     kinds: tuple[str, ...] = ("429", "403", "500")
     retry_after: str = "0"
     slow_seconds: float = 0.0
+    slow_fault_seconds: float = 2.0  # how long a "slow" fault keeps its answer back
     history_expired: bool = False
     invalid_grant: bool = False
     once: list[str] = field(default_factory=list)  # consumed one per API call, e.g. ["401", "500"]
@@ -219,7 +220,7 @@ def create_app(emulator: Emulator | None = None) -> Flask:
         if kind == "401":
             return _error(401, "Invalid Credentials", "authError", "UNAUTHENTICATED")
         if kind == "slow":
-            time.sleep(2.0)
+            time.sleep(emu.faults.slow_fault_seconds)
         return None
 
     def authorised(user_id: str) -> tuple[Mailbox | None, Response | None]:
