@@ -127,7 +127,7 @@ def run_crash_proof(target: Target, database_url: str, engine, session, tmp_path
 # google-api-python-client, batch requests, a checkpoint per 100-message page; Intercom: requests, contacts then
 # conversations with their parts, a checkpoint per 10-item page), with the mailbox size that keeps every kill
 # in the middle of a sync.
-CRASH_TARGETS = {"synthetic": (synthetic_target, 800), "gmail": (gmail_target, 3000), "intercom": (intercom_target, 600)}
+CRASH_TARGETS = {"synthetic": (synthetic_target, 800), "gmail": (gmail_target, 3000), "intercom": (intercom_target, 900)}
 
 
 @pytest.mark.slow
