@@ -61,12 +61,17 @@ def _sendable_accounts(session: Session, user: Any) -> list[ConnectorAccount]:
     return [a for a in accounts if may_send_from(a, user)]
 
 
+def _may_see(send: MassSend, account: ConnectorAccount | None, user: Any) -> bool:
+    """Its author, and whoever may send from its mailbox, see a send."""
+    return send.created_by == user.id or bool(account and may_send_from(account, user))
+
+
 def _own_send(session: Session, send_id: int) -> MassSend:
     send = session.get(MassSend, send_id)
     if send is None:
         abort(404)
     account = session.get(ConnectorAccount, send.account_id) if send.account_id else None
-    if send.created_by != current_user.id and not (account and may_send_from(account, current_user)):
+    if not _may_see(send, account, current_user):
         abort(404)
     return send
 
@@ -149,7 +154,7 @@ def sends():  # noqa: ANN201
     visible = []
     for send in rows:
         account = session.get(ConnectorAccount, send.account_id) if send.account_id else None
-        if send.created_by == current_user.id or (account and may_send_from(account, current_user)):
+        if _may_see(send, account, current_user):
             template = session.get(MailTemplate, send.template_id) if send.template_id else None
             visible.append((send, account, _counts(session, send.id), template.name if template else "—"))
     return render_template("mail/sends.html", sends=visible)

@@ -206,9 +206,9 @@ def connectors_page():  # noqa: ANN201
                      "enabled": connector_type in enabled, "fields": fields,
                      "next_step": _next_step(connector_type, effective_settings())})
     health = account_health(session)
-    owner_ids = {a.owner_id for a in session.exec(select(ConnectorAccount)) if a.owner_id}
+    owner_of = dict(session.exec(select(ConnectorAccount.id, ConnectorAccount.owner_id)).all())
+    owner_ids = {owner for owner in owner_of.values() if owner}
     owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
-    owner_of = {a.id: a.owner_id for a in session.exec(select(ConnectorAccount))}
     titles = {t: getattr(c, "title", t) for t, c in registered().items()}
     return render_template("settings/connectors.html", connectors=rows, accounts=health, owners=owners,
                            owner_of=owner_of, enabled=enabled, titles=titles, plain_error=plain_error,
