@@ -13,7 +13,6 @@ Polish/Russian/English names with typos, dropped diacritics, swapped order and C
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import sys
@@ -24,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.identity_bench import senzing_records, splink_records  # noqa: E402
 from bench.import_bench import FIRST, LAST, surname  # noqa: E402
+from core.identity import MAX_CANDIDATES  # noqa: E402
 from core.matching import NAME_SIMILARITY_FLOOR, _name_similarity, blocking_keys  # noqa: E402
 from core.normalize import name_skeleton, name_tokens  # noqa: E402
 
@@ -40,8 +41,8 @@ def keys_pair(first_len: int, second_len: int):
 
 
 # "in use" is core.matching.blocking_keys (4 letters / initial); the others are finer candidates.
-SCHEMES = {"in use (4/1)": lambda name: blocking_keys([name]), "4/2": keys_pair(4, 2), "4/3": keys_pair(4, 3), "3/3": keys_pair(3, 3), "3/2": keys_pair(3, 2),
-           "5/2": keys_pair(5, 2)}
+SCHEMES = {"in use (4/1)": lambda name: blocking_keys([name]), "4/2": keys_pair(4, 2), "3/2": keys_pair(3, 2),
+           "5/2": keys_pair(5, 2), "4/3": keys_pair(4, 3), "3/3": keys_pair(3, 3)}
 
 
 Labelled = tuple[list[str], set[tuple[int, int]]]
@@ -58,22 +59,11 @@ def _clustered(rows: list[tuple[str, str]]) -> Labelled:
 
 
 def fixture_names(folder: Path) -> dict[str, Labelled]:
-    with (folder / "splink-fake-1000" / "fake_1000.csv").open(newline="", encoding="utf-8") as f:
-        splink = [(" ".join(p for p in (r["first_name"], r["surname"]) if p), r["cluster"]) for r in csv.DictReader(f)]
-    with (folder / "senzing-truthset" / "actual_truthset_key.csv").open(newline="", encoding="utf-8") as f:
-        cluster_of = {f"{r['DATA_SOURCE']}:{r['RECORD_ID']}": r["CLUSTER_ID"] for r in csv.DictReader(f)}
-    senzing = []
-    for file in ("customers.csv", "reference.csv", "watchlist.csv"):
-        with (folder / "senzing-truthset" / file).open(newline="", encoding="utf-8") as f:
-            for r in csv.DictReader(f):
-                key = f"{r['DATA_SOURCE']}:{r['RECORD_ID']}"
-                person = " ".join(p for p in (r.get("PRIMARY_NAME_FIRST"), r.get("PRIMARY_NAME_MIDDLE"),
-                                              r.get("PRIMARY_NAME_LAST")) if p)
-                senzing.append((r.get("PRIMARY_NAME_FULL") or person or "", cluster_of.get(key, key)))
-    return {"splink fake_1000": _clustered(splink), "senzing truth set": _clustered(senzing)}
-
-
-_CYRILLIC = {"Ł": "Л", "A": "А", "P": "П", "K": "К", "T": "Т", "M": "М", "E": "Е", "J": "Й", "N": "Н", "W": "В"}
+    """The identity benchmark's records of both truth sets, as names and their true pairs."""
+    sets = {"splink fake_1000": splink_records(folder / "splink-fake-1000"),
+            "senzing truth set": senzing_records(folder / "senzing-truthset")}
+    return {name: _clustered([(contact["name"] or "", truth[key]) for key, contact in records])
+            for name, (records, truth) in sets.items()}
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -138,8 +128,6 @@ def measure(names: list[str], true_pairs: set[tuple[int, int]]) -> dict:
 def cost_at_scale(n: int, probe: int = 2000) -> dict:
     """Candidates the duplicate search would compare for each of the last `probe` names of a store of n
     generated names (capped as core.identity caps it): what one more contact costs when the store is full."""
-    from core.identity import MAX_CANDIDATES
-
     names, _ = generated_names(n, seed=5)
     report = {}
     for scheme, keys_of in SCHEMES.items():
