@@ -9,7 +9,6 @@ executemany.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
@@ -141,12 +141,29 @@ class LeadState:
     has_score: bool = False
 
 
+def _rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
+    """The statement's rows as the driver's plain tuples. Rescoring reads every lead; SQLAlchemy's Row objects
+    cost about a tenth of it. Only for statements whose binds need no type processing (ints and strings here)."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
     """Features of the live contacts with lo <= id <= hi, in a handful of GROUP BY queries."""
     c, q, m, i = Contact.__table__, LeadQualification.__table__, Message.__table__, Identity.__table__
     sc = LeadScore.__table__
     ep = lambda column: _epoch(session, column)  # noqa: E731
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(
             c.c.id, c.c.stage, c.c.display_name, c.c.company, c.c.title, c.c.score, c.c.temperature,
             q.c.contact_id.label("lq"), q.c.source_channel, sa.type_coerce(q.c.form_types, _RawJSON).label("form_types"),
@@ -161,8 +178,8 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             sc.c.ruleset_version,
         )
         .select_from(c.outerjoin(q, q.c.contact_id == c.c.id).outerjoin(sc, sc.c.contact_id == c.c.id))
-        .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None))
-    ).all()
+        .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None)),
+    )
     if not rows:
         return []
     is_in = sa.and_(m.c.direction == "in", m.c.kind == "message")
@@ -170,7 +187,8 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     in_range = m.c.contact_id.between(lo, hi)
     activity = {
         r[0]: r
-        for r in session.execute(
+        for r in _rows(
+            session,
             sa.select(
                 m.c.contact_id,
                 sa.func.sum(sa.case((is_in, 1), else_=0)),
@@ -181,8 +199,8 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
                 sa.func.min(sa.case((is_out, ep(m.c.sent_at)))),
             )
             .where(in_range)
-            .group_by(m.c.contact_id)
-        ).all()
+            .group_by(m.c.contact_id),
+        )
     }
     first_out = (
         sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
@@ -228,9 +246,9 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             ).all()
         )
     emails: dict[int, list[str]] = {}
-    for cid, value in session.execute(
-        sa.select(i.c.contact_id, i.c.value).where(i.c.contact_id.between(lo, hi), i.c.kind == "email")
-    ).all():
+    for cid, value in _rows(
+        session, sa.select(i.c.contact_id, i.c.value).where(i.c.contact_id.between(lo, hi), i.c.kind == "email")
+    ):
         emails.setdefault(cid, []).append(value)
     missing_source = [r[0] for r in rows if not r[8]]
     first_channel: dict[int, str] = {}
@@ -293,7 +311,8 @@ def _db_timestamp(value: datetime | None, sqlite: bool) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    # orjson: a rescoring serialises two explanations per lead, and the json module's encoder was ~15 % of it.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _json_text(value: Any) -> str:
@@ -306,7 +325,7 @@ def _json_text(value: Any) -> str:
 def _json_list(value: Any) -> list[str]:
     if not value or value == "[]":
         return []
-    parsed = json.loads(value) if isinstance(value, str) else value
+    parsed = orjson.loads(value) if isinstance(value, str) else value
     return list(parsed) if isinstance(parsed, list) else []
 
 
