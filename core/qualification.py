@@ -371,9 +371,7 @@ def apply_scores(
         result: ScoreResult = score_lead(features, active.ruleset, now_ts)
         stage = decide_stage(state.stage, result, active.ruleset.thresholds)
         if result.score != state.score or result.temperature != state.temperature or stage != state.stage:
-            contact_updates.append(
-                {"cid": features.contact_id, "score": result.score, "temperature": result.temperature, "stage": stage}
-            )
+            contact_updates.append((result.score, result.temperature, stage, features.contact_id, state.stage))
         if result.temperature != state.temperature:
             stats.temperature_changes += 1
         if stage != state.stage:
@@ -422,10 +420,18 @@ def apply_scores(
     at = _db_timestamp(now, sqlite)
     connection = session.connection()
     if contact_updates:
-        connection.exec_driver_sql(
-            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p} WHERE id = {p}",
-            [(u["score"], u["temperature"], u["stage"], u["cid"]) for u in contact_updates],
-        )
+        # Guarded by the stage that was read: a lead someone moved meanwhile (a rep marking it customer while
+        # a rescoring ran) keeps their stage, and gets no milestone or stage change from this stale reading.
+        updated = connection.exec_driver_sql(
+            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p} WHERE id = {p} AND stage = {p}",
+            contact_updates,
+        ).rowcount
+        if updated != len(contact_updates):
+            moved = _moved_meanwhile(session, contact_updates)
+            stats.stage_changes -= sum(1 for x in changes if x["contact_id"] in moved)
+            changes = [x for x in changes if x["contact_id"] not in moved]
+            for name, updates in milestone_updates.items():
+                milestone_updates[name] = [u for u in updates if u["cid"] not in moved]
     if score_updates:
         connection.exec_driver_sql(
             f"UPDATE lead_scores SET explanation = {j}, temperature_explanation = {j}, ruleset_version = {p},"
@@ -467,6 +473,17 @@ def apply_scores(
         for change in changes:
             hooks.emit(session, "stage.changed", _stage_payload(change))
     return stats
+
+
+def _moved_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]]) -> set[int]:
+    """Ids of the leads whose stage is not what this rescoring wrote (another writer changed it after the read)."""
+    wanted = {cid: stage for _, _, stage, cid, _ in contact_updates}
+    c = Contact.__table__
+    now: dict[int, str] = {}
+    ids = list(wanted)
+    for chunk in range(0, len(ids), 500):
+        now.update(session.execute(sa.select(c.c.id, c.c.stage).where(c.c.id.in_(ids[chunk : chunk + 500]))).all())
+    return {cid for cid, stage in wanted.items() if now.get(cid) != stage}
 
 
 def _differs(a: float | None, b: float | None) -> bool:
@@ -535,6 +552,9 @@ def rescore_all(
     while start <= hi:
         end = start + batch_size - 1
         with Session(engine) as session:
+            # SQLite: take the write lock before reading. A deferred transaction that read, then tries to write
+            # after another writer committed, fails at once ("database is locked"); writers wait for this one.
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             session.info[_RULESET_CACHE] = active
             apply_scores(session, load_features(session, start, end), active, now_ts, stats)
             session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from core.ingest import ingest
 from core.models import Contact, LeadScore, StageChange
@@ -94,3 +94,51 @@ def test_preview_can_look_at_the_newest_leads_only(app, session):
     assert preview["sampled"] is True and preview["leads"] == 2
     # The two newest leads (ids[2], ids[3]) were at new: both would move.
     assert preview["stage_moves"] == {"new→mql": 2} and max(ids) == ids[3]
+
+
+def test_a_stage_set_while_a_rescoring_runs_is_kept(app, session, engine, database_url, monkeypatch):
+    """A rep marks a lead customer after the rescoring read its batch: the rescoring completes (SQLite: no
+    "database is locked"), the rep's stage stands, and no scoring stage change is recorded over it."""
+    import threading
+
+    from core import qualification
+    from core.db import make_engine
+    from core.qualification import set_stage
+
+    ids = _seed(session)
+    target = ids[0]  # CEO at a company domain: the new rules move it to SQL
+    save_ruleset(session, _draft(thresholds={"mql": 5, "sql": 10}), actor="admin@x")
+    session.commit()
+    rep_engine = make_engine(database_url, sqlite_immediate=True)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def rep_marks_customer() -> None:
+        try:
+            with Session(rep_engine) as rep:
+                set_stage(rep, target, stage="customer", actor="rep@x")
+                rep.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            done.set()
+
+    real_load = qualification.load_features
+
+    def load_then_rep_writes(s, lo, hi):  # noqa: ANN001, ANN202
+        batch = real_load(s, lo, hi)
+        if any(f.contact_id == target for f, _ in batch):
+            threading.Thread(target=rep_marks_customer).start()
+            done.wait(timeout=1.0)  # PostgreSQL: the rep commits now; SQLite: the rep waits for this batch's lock
+        return batch
+
+    monkeypatch.setattr(qualification, "load_features", load_then_rep_writes)
+    stats = rescore_all(engine)
+    assert done.wait(timeout=30) and not errors, errors
+    rep_engine.dispose()
+    session.rollback()
+    assert session.get(Contact, target).stage == "customer"
+    history = session.exec(select(StageChange).where(StageChange.contact_id == target).order_by(StageChange.id)).all()
+    assert history[-1].actor == "rep@x" and history[-1].to_stage == "customer"
+    assert all(h.created_at <= history[-1].created_at for h in history)
+    assert stats.scanned == 4
