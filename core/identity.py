@@ -287,14 +287,17 @@ def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonV
         )
     ).all()
     domains: dict[int, set[str]] = {}
+    # The kind is checked here, not in SQL: given `kind = 'email'` too, SQLite walks the (kind, value) index
+    # over every e-mail in the store instead of looking up these contact ids (the duplicate search then grew
+    # with the store).
     rows = session.exec(
-        select(Identity.contact_id, Identity.value).where(
-            col(Identity.contact_id).in_(contact_ids), Identity.kind == "email"
-        )
+        select(Identity.contact_id, Identity.kind, Identity.value).where(col(Identity.contact_id).in_(contact_ids))
     ).all()
     from core.normalize import is_freemail_domain  # local: keeps the module's import list short
 
-    for cid, value in rows:
+    for cid, kind, value in rows:
+        if kind != "email":
+            continue
         domain = value.rsplit("@", 1)[-1]
         if not is_freemail_domain(domain):
             domains.setdefault(cid, set()).add(domain)

@@ -119,13 +119,15 @@ def plan_recipients(
     contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids)))} if ids else {}
     emails: dict[int, str] = {}
     if ids:
+        # kind checked here: in SQL it makes SQLite scan every e-mail identity (see core.identity._person_views)
         rows = session.exec(
-            select(Identity.contact_id, Identity.value)
-            .where(col(Identity.contact_id).in_(ids), Identity.kind == "email")
+            select(Identity.contact_id, Identity.kind, Identity.value)
+            .where(col(Identity.contact_id).in_(ids))
             .order_by(col(Identity.is_weak), col(Identity.id))  # a personal address before info@ / biuro@
         ).all()
-        for contact_id, value in rows:
-            emails.setdefault(contact_id, value)
+        for contact_id, kind, value in rows:
+            if kind == "email":
+                emails.setdefault(contact_id, value)
     owner_ids = {c.owner_id for c in contacts.values() if c.owner_id}
     owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))} if owner_ids else {}
     planned: list[PlannedRecipient] = []
