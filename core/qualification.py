@@ -39,11 +39,14 @@ from core.schemas import InboundRecord, IngestResult
 from core.scoring import (
     BANT_FIELDS,
     DEFAULT_RULESET,
+    NEW,
+    NON_TARGET,
     NON_TARGET_REASONS,
     STAGE_RANK,
     LeadFeatures,
     RuleSet,
     ScoreResult,
+    compile_ruleset,
     decide_stage,
     parse_ruleset,
     score_lead,
@@ -332,6 +335,15 @@ def _json_list(value: Any) -> list[str]:
     return list(parsed) if isinstance(parsed, list) else []
 
 
+def _epoch_to_db(ts: float | None, sqlite: bool) -> Any:
+    """_db_timestamp(_dt(ts)) without the detour: SQLite's text straight from the epoch seconds."""
+    if ts is None:
+        return None
+    if not sqlite:
+        return _dt(ts)
+    return datetime.fromtimestamp(round(ts, 3), UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(round(ts, 3), UTC) if ts is not None else None
 
@@ -366,58 +378,65 @@ def apply_scores(
     stats = stats or RescoreStats()
     now = _dt(now_ts)
     actor = f"scoring:v{active.version}"
+    compiled = compile_ruleset(active.ruleset)
     contact_updates: list[tuple[Any, ...]] = []
     score_updates: list[tuple[str, str, int]] = []
     score_inserts: list[tuple[int, str, str]] = []
     source_updates: list[dict[str, Any]] = []
     lq_inserts: list[dict[str, Any]] = []
-    response_updates: list[dict[str, Any]] = []
+    response_updates: list[tuple[Any, ...]] = []
     milestone_updates: dict[str, list[dict[str, Any]]] = {"mql_at": [], "sql_at": [], "customer_at": []}
     changes: list[dict[str, Any]] = []
+    thresholds, version, dumps = active.ruleset.thresholds, active.version, _dumps
+    scanned = stage_count = temperature_count = 0
     for features, state in batch:
-        stats.scanned += 1
-        result: ScoreResult = score_lead(features, active.ruleset, now_ts)
-        stage = decide_stage(state.stage, result, active.ruleset.thresholds)
-        if result.score != state.score or result.temperature != state.temperature or stage != state.stage:
-            contact_updates.append((result.score, result.temperature, stage, features.contact_id, state.stage))
+        scanned += 1
+        cid = features.contact_id
+        result: ScoreResult = score_lead(features, compiled, now_ts)
+        stage = decide_stage(state.stage, result, thresholds)
+        moved = stage != state.stage
         if result.temperature != state.temperature:
-            stats.temperature_changes += 1
-        if stage != state.stage:
-            stats.stage_changes += 1
-            reason = result.non_target_reason if stage == Stage.non_target.value else ""
+            temperature_count += 1
+            contact_updates.append((result.score, result.temperature, stage, cid, state.stage))
+        elif moved or result.score != state.score:
+            contact_updates.append((result.score, result.temperature, stage, cid, state.stage))
+        if moved:
+            stage_count += 1
+            reason = result.non_target_reason if stage == NON_TARGET else ""
             changes.append(
-                {"contact_id": features.contact_id, "from_stage": state.stage, "to_stage": stage, "reason": reason or "",
+                {"contact_id": cid, "from_stage": state.stage, "to_stage": stage, "reason": reason or "",
                  "note": f"rule {result.non_target_rule}" if reason else f"score {result.score}",
                  "actor": actor, "created_at": now}
             )
             if state.has_row:
+                reached = _milestones(state.stage, stage)
                 for name, done in zip(("mql_at", "sql_at", "customer_at"), state.reached, strict=True):
-                    if name in _milestones(state.stage, stage) and not done:
-                        milestone_updates[name].append({"cid": features.contact_id, "at": now})
-        explanation, temperature_json = _dumps(result.explanation), _dumps(result.temperature_explanation)
+                    if not done and name in reached:
+                        milestone_updates[name].append({"cid": cid, "at": now})
+        explanation, temperature_json = dumps(result.explanation), dumps(result.temperature_explanation)
         if not state.has_score:
-            score_inserts.append((features.contact_id, explanation, temperature_json))
+            score_inserts.append((cid, explanation, temperature_json))
         elif (explanation != state.explanation_json or temperature_json != state.temperature_json
-              or active.version != state.ruleset_version):
+              or version != state.ruleset_version):
             # Unchanged explanations under the same rules are not rewritten (the steady state of a rescoring).
-            score_updates.append((explanation, temperature_json, features.contact_id))
+            score_updates.append((explanation, temperature_json, cid))
         fi, fr = state.computed_first_inbound_ts, state.computed_first_response_ts
         if state.has_row:
             if features.source_channel != state.source_channel:
-                source_updates.append({"cid": features.contact_id, "source": features.source_channel})
+                source_updates.append({"cid": cid, "source": features.source_channel})
             if _differs(fi, state.first_inbound_ts) or _differs(fr, state.first_response_ts):
-                response_updates.append(
-                    {"cid": features.contact_id, "fi": _dt(fi), "fr": _dt(fr),
-                     "secs": round(fr - fi) if fi is not None and fr is not None else None}
-                )
+                response_updates.append((fi, fr, round(fr - fi) if fi is not None and fr is not None else None, cid))
         else:
-            row = _new_lq_row(features.contact_id, now)
+            row = _new_lq_row(cid, now)
             row.update(source_channel=features.source_channel, first_inbound_at=_dt(fi), first_response_at=_dt(fr),
                        response_seconds=round(fr - fi) if fi is not None and fr is not None else None)
-            for name in _milestones(Stage.new.value, stage):
+            for name in _milestones(NEW, stage):
                 row[name] = now
             lq_inserts.append(row)
-        stats.scored += 1
+    stats.scanned += scanned
+    stats.scored += scanned
+    stats.stage_changes += stage_count
+    stats.temperature_changes += temperature_count
     scored_at = time.perf_counter()
     stats.score_seconds += scored_at - started
 
@@ -463,8 +482,7 @@ def apply_scores(
         connection.exec_driver_sql(
             f"UPDATE lead_qualifications SET first_inbound_at = {p}, first_response_at = {p}, response_seconds = {p}"
             f" WHERE contact_id = {p}",
-            [(_db_timestamp(u["fi"], sqlite), _db_timestamp(u["fr"], sqlite), u["secs"], u["cid"])
-             for u in response_updates],
+            [(_epoch_to_db(fi, sqlite), _epoch_to_db(fr, sqlite), secs, cid) for fi, fr, secs, cid in response_updates],
         )
     if lq_inserts:
         session.execute(sa.insert(q), lq_inserts)
@@ -588,6 +606,7 @@ def preview_ruleset(
     """What a draft rule set would do to the existing leads, without writing anything. With `max_leads`, only
     the newest ids up to that many are looked at (a web request should not score a million leads)."""
     draft = parse_ruleset(document)
+    compiled = compile_ruleset(draft)
     now_ts = now_ts if now_ts is not None else time.time()
     lo, hi = id_range(session)
     sampled = max_leads is not None and hi - lo + 1 > max_leads
@@ -602,7 +621,7 @@ def preview_ruleset(
     start = lo
     while start <= hi:
         for features, state in load_features(session, start, start + batch_size - 1):
-            result = score_lead(features, draft, now_ts)
+            result = score_lead(features, compiled, now_ts)
             stage = decide_stage(state.stage, result, draft.thresholds)
             leads += 1
             if stage != state.stage:
