@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -65,6 +66,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
 def is_sqlite(engine_or_session: sa.Engine | Session) -> bool:
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "sqlite"
+
+
+def plain_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
+    """The statement's rows as the driver's plain tuples, without SQLAlchemy's Row objects or result types (JSON
+    comes back as text on SQLite, parsed on PostgreSQL). For the hot reads of rescoring and the duplicate
+    search, where building Rows cost a tenth of the work. Binds must need no type processing (ints, strings)."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 @contextmanager

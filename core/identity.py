@@ -4,14 +4,17 @@ fuzzy duplicate suggestions (never merged automatically)."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import hooks
+from core.db import plain_rows
 from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
 from core.models import (
     Contact,
@@ -277,22 +280,30 @@ class SuggestionOutcome:
     created: bool
 
 
+def _aliases(value: Any) -> list[str]:
+    """Contact.aliases as plain_rows hands it over: JSON text from SQLite (mostly "[]"), a list from psycopg."""
+    if not value or value == "[]":
+        return []
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return [str(a) for a in parsed] if isinstance(parsed, list) else []
+
+
 def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonView]:
     if not contact_ids:
         return {}
-    # Columns, not ORM objects: this runs for every candidate of every new contact.
-    contacts = session.exec(
-        select(Contact.id, Contact.display_name, Contact.aliases, Contact.company).where(
-            col(Contact.id).in_(contact_ids), col(Contact.merged_into).is_(None)
-        )
-    ).all()
+    # The driver's tuples, not ORM objects or Rows: this runs for every candidate of every new contact.
+    c, i = Contact.__table__, Identity.__table__
+    contacts = plain_rows(
+        session,
+        sa.select(c.c.id, c.c.display_name, c.c.aliases, c.c.company).where(
+            c.c.id.in_(contact_ids), c.c.merged_into.is_(None)
+        ),
+    )
     domains: dict[int, set[str]] = {}
     # The kind is checked here, not in SQL: given `kind = 'email'` too, SQLite walks the (kind, value) index
     # over every e-mail in the store instead of looking up these contact ids (the duplicate search then grew
     # with the store).
-    rows = session.exec(
-        select(Identity.contact_id, Identity.kind, Identity.value).where(col(Identity.contact_id).in_(contact_ids))
-    ).all()
+    rows = plain_rows(session, sa.select(i.c.contact_id, i.c.kind, i.c.value).where(i.c.contact_id.in_(contact_ids)))
     from core.normalize import is_freemail_domain  # local: keeps the module's import list short
 
     for cid, kind, value in rows:
@@ -304,7 +315,7 @@ def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonV
     return {
         cid: PersonView(
             contact_id=cid,
-            names=tuple(n for n in [display_name, *(aliases or [])] if n),
+            names=tuple(n for n in [display_name, *_aliases(aliases)] if n),
             company=company,
             corporate_domains=frozenset(domains.get(cid, set())),
         )

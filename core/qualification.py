@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
+from core.db import plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -144,28 +145,12 @@ class LeadState:
     has_score: bool = False
 
 
-def _rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
-    """The statement's rows as the driver's plain tuples. Rescoring reads every lead; SQLAlchemy's Row objects
-    cost about a tenth of it. Only for statements whose binds need no type processing (ints and strings here)."""
-    connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup or ())
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
 def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
     """Features of the live contacts with lo <= id <= hi, in a handful of GROUP BY queries."""
     c, q, m, i = Contact.__table__, LeadQualification.__table__, Message.__table__, Identity.__table__
     sc = LeadScore.__table__
     ep = lambda column: _epoch(session, column)  # noqa: E731
-    rows = _rows(
+    rows = plain_rows(
         session,
         sa.select(
             c.c.id, c.c.stage, c.c.display_name, c.c.company, c.c.title, c.c.score, c.c.temperature,
@@ -190,7 +175,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     in_range = m.c.contact_id.between(lo, hi)
     activity = {
         r[0]: r
-        for r in _rows(
+        for r in plain_rows(
             session,
             sa.select(
                 m.c.contact_id,
@@ -251,7 +236,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     emails: dict[int, list[str]] = {}
     # The kind is filtered here, not in SQL: with `kind = 'email'` in the WHERE clause SQLite walks the
     # (kind, value) index over every e-mail in the store for each batch instead of this range of contact_id.
-    for cid, kind, value in _rows(
+    for cid, kind, value in plain_rows(
         session, sa.select(i.c.contact_id, i.c.kind, i.c.value).where(i.c.contact_id.between(lo, hi))
     ):
         if kind == "email":
