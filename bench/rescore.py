@@ -8,12 +8,14 @@ messages per lead, and the lead_qualifications rows that the post-ingest hook wo
 
     .venv/bin/python bench/rescore.py            # 1M leads
     .venv/bin/python bench/rescore.py --n 100000 # quick run
+    .venv/bin/python bench/rescore.py --processes 1  # one process (default: one per core)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -124,6 +126,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="number of leads (default 1,000,000)")
     parser.add_argument("--db", default="/tmp/leadhub-bench-rescore.db")
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the rescoring (default: one per core)")
     args = parser.parse_args()
     path = Path(args.db)
     for suffix in ("", "-wal", "-shm"):
@@ -144,10 +148,12 @@ def main() -> None:
                                 "reason": "competitor"}]
         save_ruleset(session, draft, actor="bench")
         session.commit()
-    first = rescore_all(engine, batch_size=args.batch)
+    first = rescore_all(engine, batch_size=args.batch, processes=args.processes)
+    print(f"processes: {first.processes}; seconds summed over them: read {first.read_seconds:.1f},"
+          f" score {first.score_seconds:.1f}, write {first.write_seconds:.1f}")
     print(f"rescore (new rules): {first.scanned:,} leads in {first.seconds:.1f} s = {first.scanned / first.seconds:,.0f}"
           f" leads/s; {first.stage_changes:,} stage changes, {first.temperature_changes:,} temperature changes")
-    second = rescore_all(engine, batch_size=args.batch)
+    second = rescore_all(engine, batch_size=args.batch, processes=args.processes)
     print(f"rescore (same rules): {second.scanned:,} leads in {second.seconds:.1f} s = "
           f"{second.scanned / second.seconds:,.0f} leads/s; {second.stage_changes:,} stage changes")
 

@@ -10,15 +10,20 @@ executemany.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
@@ -143,6 +148,7 @@ class LeadState:
     temperature_json: str = ""
     ruleset_version: int | None = None
     has_score: bool = False
+    scored_at: Any = None  # lead_scores.scored_at as the driver returned it: the guard of the explanation write
 
 
 def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures, LeadState]]:
@@ -163,7 +169,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             sc.c.contact_id.label("has_score"),
             sa.type_coerce(sc.c.explanation, _RawJSON).label("explanation"),
             sa.type_coerce(sc.c.temperature_explanation, _RawJSON).label("temperature_explanation"),
-            sc.c.ruleset_version,
+            sc.c.ruleset_version, sc.c.scored_at,
         )
         .select_from(c.outerjoin(q, q.c.contact_id == c.c.id).outerjoin(sc, sc.c.contact_id == c.c.id))
         .where(c.c.id.between(lo, hi), c.c.merged_into.is_(None)),
@@ -255,7 +261,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
     # Positional unpacking: attribute access on a million result rows costs more than the scoring itself.
     for (cid, stage, name, company, title, score, temperature, lq, source_channel, form_types, intent, language,
          country, need, timeline, budget, authority, fi, fr, r_mql, r_sql, r_customer, has_score, explanation,
-         temp_explanation, version) in rows:
+         temp_explanation, version, scored_at) in rows:
         act = activity.get(cid)
         features = LeadFeatures(
             cid, stage, name or "", company or "", title or "", emails.get(cid, []),
@@ -271,7 +277,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
             float(act[5]) if act and act[5] is not None else None,
             float(first_response[cid]) if cid in first_response else None,
             (bool(r_mql), bool(r_sql), bool(r_customer)),
-            _json_text(explanation), _json_text(temp_explanation), version, has_score is not None,
+            _json_text(explanation), _json_text(temp_explanation), version, has_score is not None, scored_at,
         )
         out.append((features, state))
     return out
@@ -352,6 +358,8 @@ class RescoreStats:
     read_seconds: float = 0.0
     score_seconds: float = 0.0
     write_seconds: float = 0.0
+    pending_deliveries: list[int] = field(default_factory=list)  # webhook outbox ids to hand to the queue
+    processes: int = 1  # how many processes did the work
 
 
 def apply_scores(
@@ -365,7 +373,7 @@ def apply_scores(
     actor = f"scoring:v{active.version}"
     compiled = compile_ruleset(active.ruleset)
     contact_updates: list[tuple[Any, ...]] = []
-    score_updates: list[tuple[str, str, int]] = []
+    score_updates: list[tuple[str, str, int, Any]] = []
     score_inserts: list[tuple[int, str, str]] = []
     source_updates: list[dict[str, Any]] = []
     lq_inserts: list[dict[str, Any]] = []
@@ -382,9 +390,13 @@ def apply_scores(
         moved = stage != state.stage
         if result.temperature != state.temperature:
             temperature_count += 1
-            contact_updates.append((result.score, result.temperature, stage, cid, state.stage))
+            contact_updates.append(
+                (result.score, result.temperature, stage, cid, state.stage, state.score, state.temperature)
+            )
         elif moved or result.score != state.score:
-            contact_updates.append((result.score, result.temperature, stage, cid, state.stage))
+            contact_updates.append(
+                (result.score, result.temperature, stage, cid, state.stage, state.score, state.temperature)
+            )
         if moved:
             stage_count += 1
             reason = result.non_target_reason if stage == NON_TARGET else ""
@@ -404,7 +416,7 @@ def apply_scores(
         elif (explanation != state.explanation_json or temperature_json != state.temperature_json
               or version != state.ruleset_version):
             # Unchanged explanations under the same rules are not rewritten (the steady state of a rescoring).
-            score_updates.append((explanation, temperature_json, cid))
+            score_updates.append((explanation, temperature_json, cid, state.scored_at))
         fi, fr = state.computed_first_inbound_ts, state.computed_first_response_ts
         if state.has_row:
             if features.source_channel != state.source_channel:
@@ -433,29 +445,39 @@ def apply_scores(
     j = p if sqlite else f"CAST({p} AS JSON)"
     at = _db_timestamp(now, sqlite)
     connection = session.connection()
+    # Every write is guarded by what was read: a lead another writer changed after this batch was read (a rep
+    # marking it customer, a new message rescoring it) keeps what they wrote and takes nothing from this stale
+    # reading (the parallel rescoring reads before it takes the write lock; the next rescoring scores it again).
+    skipped: set[int] = set()
     if contact_updates:
-        # Guarded by the stage that was read: a lead someone moved meanwhile (a rep marking it customer while
-        # a rescoring ran) keeps their stage, and gets no milestone or stage change from this stale reading.
         updated = connection.exec_driver_sql(
-            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p} WHERE id = {p} AND stage = {p}",
+            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p}"
+            f" WHERE id = {p} AND stage = {p} AND score = {p} AND temperature = {p}",
             contact_updates,
         ).rowcount
         if updated != len(contact_updates):
-            moved = _moved_meanwhile(session, contact_updates)
-            stats.stage_changes -= sum(1 for x in changes if x["contact_id"] in moved)
-            changes = [x for x in changes if x["contact_id"] not in moved]
+            skipped = _changed_meanwhile(session, contact_updates)
+            stats.stage_changes -= sum(1 for x in changes if x["contact_id"] in skipped)
+            stats.temperature_changes -= sum(1 for u in contact_updates if u[3] in skipped and u[1] != u[6])
+            changes = [x for x in changes if x["contact_id"] not in skipped]
             for name, updates in milestone_updates.items():
-                milestone_updates[name] = [u for u in updates if u["cid"] not in moved]
+                milestone_updates[name] = [u for u in updates if u["cid"] not in skipped]
+            score_updates = [u for u in score_updates if u[2] not in skipped]
+            score_inserts = [u for u in score_inserts if u[0] not in skipped]
+            source_updates = [u for u in source_updates if u["cid"] not in skipped]
+            response_updates = [u for u in response_updates if u[3] not in skipped]
+            lq_inserts = [u for u in lq_inserts if u["contact_id"] not in skipped]
     if score_updates:
+        same_time = "IS ?" if sqlite else "IS NOT DISTINCT FROM CAST(%s AS TIMESTAMP WITH TIME ZONE)"
         connection.exec_driver_sql(
             f"UPDATE lead_scores SET explanation = {j}, temperature_explanation = {j}, ruleset_version = {p},"
-            f" scored_at = {p} WHERE contact_id = {p}",
-            [(e, t, active.version, at, cid) for e, t, cid in score_updates],
+            f" scored_at = {p} WHERE contact_id = {p} AND scored_at {same_time}",
+            [(e, t, active.version, at, cid, was) for e, t, cid, was in score_updates],
         )
     if score_inserts:
         connection.exec_driver_sql(
             "INSERT INTO lead_scores (contact_id, explanation, temperature_explanation, ruleset_version, scored_at)"
-            f" VALUES ({p}, {j}, {j}, {p}, {p})",
+            f" VALUES ({p}, {j}, {j}, {p}, {p}) ON CONFLICT (contact_id) DO NOTHING",
             [(cid, e, t, active.version, at) for cid, e, t in score_inserts],
         )
     if source_updates:
@@ -470,7 +492,8 @@ def apply_scores(
             [(_epoch_to_db(fi, sqlite), _epoch_to_db(fr, sqlite), secs, cid) for fi, fr, secs, cid in response_updates],
         )
     if lq_inserts:
-        session.execute(sa.insert(q), lq_inserts)
+        insert = (sqlite_insert if sqlite else postgresql_insert)(q).on_conflict_do_nothing(index_elements=["contact_id"])
+        session.execute(insert, lq_inserts)
     for name, updates in milestone_updates.items():
         if updates:
             connection.exec_driver_sql(
@@ -489,15 +512,18 @@ def apply_scores(
     return stats
 
 
-def _moved_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]]) -> set[int]:
-    """Ids of the leads whose stage is not what this rescoring wrote (another writer changed it after the read)."""
-    wanted = {cid: stage for _, _, stage, cid, _ in contact_updates}
+def _changed_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]]) -> set[int]:
+    """Ids of the leads whose row is not what this batch wrote: another writer changed them after the read."""
+    wanted = {u[3]: (u[0], u[1], u[2]) for u in contact_updates}
     c = Contact.__table__
-    now: dict[int, str] = {}
+    now: dict[int, tuple[Any, ...]] = {}
     ids = list(wanted)
     for chunk in range(0, len(ids), 500):
-        now.update(session.execute(sa.select(c.c.id, c.c.stage).where(c.c.id.in_(ids[chunk : chunk + 500]))).all())
-    return {cid for cid, stage in wanted.items() if now.get(cid) != stage}
+        for cid, score, temperature, stage in plain_rows(
+            session, sa.select(c.c.id, c.c.score, c.c.temperature, c.c.stage).where(c.c.id.in_(ids[chunk : chunk + 500]))
+        ):
+            now[cid] = (score, temperature, stage)
+    return {cid for cid, values in wanted.items() if now.get(cid) != values}
 
 
 def _differs(a: float | None, b: float | None) -> bool:
@@ -553,34 +579,117 @@ def rescore_all(
     batch_size: int = BATCH_SIZE,
     now_ts: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    processes: int = 1,
 ) -> RescoreStats:
-    """Rescore every live lead with the active rules, batch by batch (each batch its own transaction)."""
+    """Rescore every live lead with the active rules, batch by batch (each batch its own transaction).
+
+    processes > 1 shares the batches out among that many worker processes (spawned, so a threaded web app or
+    queue worker is never forked). Each reads its batch, then takes the write lock only to write: the guarded
+    writes of apply_scores make a reading that went stale meanwhile harmless. One process reads under the
+    lock (SQLite), so it never sees a stale row at all. Stage-change events reach the listeners in every
+    process; the webhook deliveries they queue come back in `pending_deliveries`."""
     started = time.perf_counter()
     now_ts = now_ts if now_ts is not None else time.time()
-    stats = RescoreStats()
     with Session(engine) as session:
         lo, hi = id_range(session)
         total = session.execute(sa.select(sa.func.count()).where(Contact.merged_into.is_(None))).scalar() or 0
         active = active_ruleset(session, cached=False)
-    start = lo
-    while start <= hi:
-        end = start + batch_size - 1
-        with Session(engine) as session:
+    ranges = [(start, min(start + batch_size - 1, hi)) for start in range(lo, hi + 1, batch_size)]
+    if processes > 1 and len(ranges) > 1 and _can_share_out(engine):
+        stats = _rescore_in_processes(engine, ranges, active, now_ts, processes, progress, total)
+    else:
+        stats = RescoreStats()
+        for start, end in ranges:
+            stats.pending_deliveries.extend(_rescore_range(engine, start, end, active, now_ts, stats, read_locked=True))
+            if progress:
+                progress(stats.scanned, total)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _rescore_range(
+    engine: sa.Engine, lo: int, hi: int, active: ActiveRuleSet, now_ts: float, stats: RescoreStats, *,
+    read_locked: bool,
+) -> list[int]:
+    """One batch in its own transaction; returns the ids of the webhook deliveries it queued."""
+    from core.webhooks import PENDING_KEY
+
+    with Session(engine) as session:
+        session.info[_RULESET_CACHE] = active
+        if read_locked:
             # SQLite: take the write lock before reading. A deferred transaction that read, then tries to write
             # after another writer committed, fails at once ("database is locked"); writers wait for this one.
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            session.info[_RULESET_CACHE] = active
-            read_at = time.perf_counter()
-            batch = load_features(session, start, end)
-            stats.read_seconds += time.perf_counter() - read_at
-            apply_scores(session, batch, active, now_ts, stats)
-            committing = time.perf_counter()
-            session.commit()
-            stats.write_seconds += time.perf_counter() - committing
-        if progress:
-            progress(stats.scanned, total)
-        start = end + 1
-    stats.seconds = time.perf_counter() - started
+        read_at = time.perf_counter()
+        batch = load_features(session, lo, hi)
+        stats.read_seconds += time.perf_counter() - read_at
+        if not read_locked:
+            session.rollback()  # end the read; the write transaction below waits for the lock
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        apply_scores(session, batch, active, now_ts, stats)
+        committing = time.perf_counter()
+        session.commit()
+        stats.write_seconds += time.perf_counter() - committing
+        # The web app's after-commit hook hands these to the queue (and pops them) where it runs.
+        return list(session.info.pop(PENDING_KEY, None) or [])
+
+
+def _can_share_out(engine: sa.Engine) -> bool:
+    """Worker processes need a database they can open (not SQLite in memory) and listeners they can import."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:" or "mode=memory" in str(url)):
+        return False
+    try:
+        pickle.dumps(list(hooks.event_listeners))
+    except Exception:  # noqa: BLE001 - a lambda or closure: it cannot run in another process, so none do
+        return False
+    return True
+
+
+def _rescore_in_processes(
+    engine: sa.Engine, ranges: list[tuple[int, int]], active: ActiveRuleSet, now_ts: float, processes: int,
+    progress: Callable[[int, int], None] | None, total: int,
+) -> RescoreStats:
+    stats = RescoreStats(processes=min(processes, len(ranges)))
+    url = engine.url.render_as_string(hide_password=False)
+    pool = ProcessPoolExecutor(
+        max_workers=stats.processes, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_process_init, initargs=(url, list(hooks.event_listeners)),
+    )
+    try:
+        futures = [pool.submit(_process_range, lo, hi, active.version, active.document, now_ts) for lo, hi in ranges]
+        for future in as_completed(futures):
+            part = future.result()
+            for name in ("scanned", "scored", "stage_changes", "temperature_changes", "read_seconds", "score_seconds",
+                         "write_seconds"):
+                setattr(stats, name, getattr(stats, name) + getattr(part, name))
+            stats.pending_deliveries.extend(part.pending_deliveries)
+            if progress:
+                progress(stats.scanned, total)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return stats
+
+
+_PROCESS: dict[str, Any] = {}  # a rescoring worker process's engine and parsed rules
+
+
+def _process_init(url: str, listeners: list[hooks.EventListener]) -> None:
+    from core.db import make_engine
+
+    _PROCESS["engine"] = make_engine(url)
+    for listener in listeners:
+        hooks.register_listener(listener)
+
+
+def _process_range(lo: int, hi: int, version: int, document: dict[str, Any], now_ts: float) -> RescoreStats:
+    active = _PROCESS.get("active")
+    if active is None or active.version != version:
+        active = _PROCESS["active"] = ActiveRuleSet(version, parse_ruleset(document), document)
+    stats = RescoreStats()
+    stats.pending_deliveries = _rescore_range(_PROCESS["engine"], lo, hi, active, now_ts, stats, read_locked=False)
     return stats
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import Session, select
 
 from core.ingest import ingest
@@ -96,9 +98,11 @@ def test_preview_can_look_at_the_newest_leads_only(app, session):
     assert preview["stage_moves"] == {"new→mql": 2} and max(ids) == ids[3]
 
 
-def test_a_stage_set_while_a_rescoring_runs_is_kept(app, session, engine, database_url, monkeypatch):
+@pytest.mark.parametrize("read_locked", [True, False], ids=["one-process", "worker-process"])
+def test_a_stage_set_while_a_rescoring_runs_is_kept(app, session, engine, database_url, monkeypatch, read_locked):
     """A rep marks a lead customer after the rescoring read its batch: the rescoring completes (SQLite: no
-    "database is locked"), the rep's stage stands, and no scoring stage change is recorded over it."""
+    "database is locked"), the rep's stage stands, and no scoring stage change is recorded over it. A worker
+    process of a parallel rescoring reads without the write lock, so there the rep's write lands in between."""
     import threading
 
     from core import qualification
@@ -133,7 +137,13 @@ def test_a_stage_set_while_a_rescoring_runs_is_kept(app, session, engine, databa
         return batch
 
     monkeypatch.setattr(qualification, "load_features", load_then_rep_writes)
-    stats = rescore_all(engine)
+    if read_locked:
+        stats = rescore_all(engine)
+    else:
+        stats = qualification.RescoreStats()
+        with Session(engine) as s:
+            active = active_ruleset(s, cached=False)
+        qualification._rescore_range(engine, min(ids), max(ids), active, time.time(), stats, read_locked=False)
     assert done.wait(timeout=30) and not errors, errors
     rep_engine.dispose()
     session.rollback()
@@ -142,3 +152,34 @@ def test_a_stage_set_while_a_rescoring_runs_is_kept(app, session, engine, databa
     assert history[-1].actor == "rep@x" and history[-1].to_stage == "customer"
     assert all(h.created_at <= history[-1].created_at for h in history)
     assert stats.scanned == 4
+
+
+def test_rescoring_in_worker_processes_does_what_one_process_does(app, session, engine):
+    """Batches shared out among spawned processes: the same stages, scores and explanations as one process,
+    every stage change recorded once, and the stage.changed webhook rows made in the workers come back."""
+    from core.models import WebhookDelivery, WebhookEndpoint
+
+    ids = _seed(session) + [_lead(session, 10 + n, email=f"x{n}@firma{n}.pl", title="CEO") for n in range(6)]
+    session.add(WebhookEndpoint(url="https://hooks.example/in", events=["stage.changed"], secret_encrypted="x",
+                                created_by="admin@x"))
+    draft = _draft(thresholds={"mql": 5, "sql": 25},
+                   non_target=[{"id": "rival", "type": "email_domain", "kind": "domain", "domains": ["rival.pl"],
+                                "reason": "competitor"}])
+    save_ruleset(session, draft, actor="admin@x")
+    session.commit()
+    expected = preview_ruleset(session, draft)
+    stats = rescore_all(engine, batch_size=2, processes=2)
+    session.rollback()
+    after = session.exec(select(Contact).where(Contact.id.in_(ids))).all()
+    assert stats.processes == 2 and stats.scanned == len(ids) == expected["leads"]
+    assert expected["stages_after"] == {s: sum(1 for c in after if c.stage == s) for s in {c.stage for c in after}}
+    changes = session.exec(select(StageChange).where(StageChange.actor == "scoring:v1")).all()
+    assert len(changes) == stats.stage_changes > 0
+    assert len({c.contact_id for c in changes}) == len(changes)  # once each
+    deliveries = session.exec(select(WebhookDelivery).where(WebhookDelivery.event == "stage.changed")).all()
+    assert sorted(d.id for d in deliveries) == sorted(stats.pending_deliveries) and len(deliveries) == len(changes)
+    scores = {s.contact_id: s for s in session.exec(select(LeadScore)).all()}
+    assert all(scores[c.id].ruleset_version == 1 and scores[c.id].explanation for c in after)
+    # A second run, in one process now, finds nothing left to change.
+    again = rescore_all(engine)
+    assert again.stage_changes == 0 and again.temperature_changes == 0
