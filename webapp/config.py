@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 6,
     "WEBHOOK_BACKOFF_SECONDS": 30,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
+    # Rescoring every lead after a rule change: worker processes it is shared out among (0: one per core, up
+    # to 4). Stores of one batch (20,000 leads) or fewer are rescored in the task's own process.
+    "RESCORE_PROCESSES": 0,
     # scale: queue, workers, scheduling, logs
     "QUEUE_NAME": "leadhub",  # one Redis queue per deployment (tests use a unique name per run)
     "INPROCESS_WORKER": "auto",  # auto: `leadhub serve` runs a worker thread when the queue is embedded; 1/0 force
@@ -86,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
 _INT_KEYS = {
     "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
     "GMAIL_QUOTA_PER_MINUTE", "GMAIL_DAILY_SEND_CAP", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
-    "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS",
+    "RESCORE_PROCESSES", "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS",
 }
 
 

@@ -122,3 +122,39 @@ def test_queue_page_and_roles(app, client, auth, session):
     assert page.status_code == 200 and b"P2" in page.data
     for url in ("/qualify/rules", "/qualify/routing", "/qualify/webhooks", "/analytics"):
         assert client.get(url).status_code == 403, url
+
+
+def test_rescore_job_in_worker_processes_hands_their_webhooks_to_the_queue(app, admin_client, auth, session,
+                                                                           monkeypatch):
+    """With LEADHUB_RESCORE_PROCESSES=2 the saved rules are applied by two spawned processes (batches of one
+    lead here); the stage.changed deliveries they wrote are enqueued by the task, each once."""
+    import functools
+
+    from core.models import WebhookDelivery, WebhookEndpoint
+    from core.qualification import rescore_all
+    from webapp.qualify import tasks
+
+    ids = [_lead(admin_client, auth, n, f"w{n}@firma{n}.pl") for n in range(4)]
+    session.add(WebhookEndpoint(url="https://hooks.example/in", events=["stage.changed"], created_by="admin"))
+    session.commit()
+    app.config["LEADHUB"]["RESCORE_PROCESSES"] = 2
+    used: list[int] = []
+
+    def small_batches(engine, **options):  # noqa: ANN001, ANN003, ANN202
+        stats = functools.partial(rescore_all, batch_size=1)(engine, **options)
+        used.append(stats.processes)
+        return stats
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks, "rescore_all", small_batches)
+    monkeypatch.setattr(tasks, "enqueue", lambda name, *args: queued.append((name, *args)))
+    draft = copy.deepcopy(DEFAULT_RULESET)
+    draft["thresholds"] = {"mql": 5, "sql": 100}
+    admin_client.post("/qualify/rules", data={"rules": json.dumps(draft), "action": "save"})
+    job = admin_client.get("/qualify/rules/job").json
+    assert (job["status"], job["done"], job["stage_changes"]) == ("done", 4, 4) and used == [2]
+    session.rollback()
+    assert {session.get(Contact, i).stage for i in ids} == {"mql"}
+    deliveries = session.exec(select(WebhookDelivery).where(WebhookDelivery.event == "stage.changed")).all()
+    assert len(deliveries) == 4
+    assert sorted(queued) == sorted(("deliver_webhook", d.id) for d in deliveries)

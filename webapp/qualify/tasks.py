@@ -4,6 +4,7 @@ deliveries with retries."""
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import current_app
@@ -13,7 +14,7 @@ from core.models import WebhookDelivery, WebhookEndpoint, utcnow
 from core.qualification import rescore_all, save_rescore_job
 from core.webhooks import DeliveryPolicy, attempt_delivery, due_deliveries
 from webapp.db import get_engine
-from webapp.queue import task
+from webapp.queue import enqueue, task
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def rescore_all_task(version: int | None = None) -> dict[str, Any]:
 
     def save(value: dict[str, Any]) -> None:
         with Session(engine) as session:
+            # Reads, then writes, while rescoring processes commit: on SQLite that needs the lock up front.
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             save_rescore_job(session, value)
             session.commit()
 
@@ -35,7 +38,7 @@ def rescore_all_task(version: int | None = None) -> dict[str, Any]:
         save({"status": "running", "version": version, "done": done, "total": total, "started_at": started})
 
     try:
-        stats = rescore_all(engine, progress=progress)
+        stats = rescore_all(engine, progress=progress, processes=rescore_processes())
     except Exception as exc:
         log.exception("rescoring failed")
         save({"status": "failed", "version": version, "error": str(exc)[:500], "started_at": started,
@@ -47,7 +50,15 @@ def rescore_all_task(version: int | None = None) -> dict[str, Any]:
         "seconds": round(stats.seconds, 2), "started_at": started, "finished_at": utcnow().isoformat(),
     }
     save(result)
+    # Stage-change deliveries queued by worker processes (no app there to hand them to the queue).
+    for delivery_id in stats.pending_deliveries:
+        enqueue("deliver_webhook", delivery_id)
     return result
+
+
+def rescore_processes() -> int:
+    configured = int(current_app.config["LEADHUB"]["RESCORE_PROCESSES"])
+    return configured if configured > 0 else min(4, os.cpu_count() or 1)
 
 
 def delivery_policy() -> DeliveryPolicy:
