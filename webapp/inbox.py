@@ -32,7 +32,7 @@ from core.schemas import KNOWN_CHANNELS
 from webapp.db import get_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
-from webapp.search import contact_match, message_match
+from webapp.search import contact_ids_matching, message_ids_matching
 
 bp = Blueprint("inbox", __name__)
 
@@ -119,9 +119,12 @@ def inbox_query(session: Session, viewer: Viewer, filters: InboxFilter) -> sa.Se
     if filters.unread:
         query = query.where(~_read_up_to_date(viewer.id))
     if filters.q:
-        matches = [contact_match(session, filters.q, Conversation.contact_id)]
-        by_body = message_match(session, filters.q, Conversation.id)
-        if by_body is not None:
+        matches = [col(Conversation.contact_id).in_(contact_ids_matching(session, filters.q))]
+        message_ids = message_ids_matching(session, filters.q)
+        if message_ids is not None:
+            by_body = col(Conversation.id).in_(
+                select(Message.conversation_id).where(col(Message.id).in_(message_ids))
+            )
             if viewer.role == Role.rep.value and not sharing_on(session):
                 by_body = sa.and_(by_body, _not_private_for(viewer))
             matches.append(by_body)

@@ -8,7 +8,6 @@ match by prefix on both, which the (kind, value) unique index serves.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -32,69 +31,39 @@ def _pg_tsquery(words: list[str]) -> str:
     return " & ".join(w + ":*" for w in words)
 
 
-# Up to this many matches the matching ids are collected first and the inbox looks up their conversations;
-# beyond it the inbox walks its conversations newest first and asks the index about each one, so a word found
-# in most messages (or a common surname) costs a page, not the millions of ids it matches.
-COLLECT_LIMIT = 1000
-
-
-def _sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
-def _first_rowids(session: Session, table: str, match: str) -> list[int]:
-    return list(session.execute(
-        sa.text(f"SELECT rowid FROM {table} WHERE {table} MATCH :q LIMIT :n"), {"q": match, "n": COLLECT_LIMIT + 1}
-    ).scalars())
-
-
-def message_match(session: Session, query: str, conversation_id: Any) -> sa.ColumnElement[bool] | None:
-    """A condition on `conversation_id`: one of its messages' subject, text or sender holds every word."""
+def message_ids_matching(session: Session, query: str) -> sa.ScalarSelect | sa.Select | None:
+    """A selectable of message ids whose subject, text or sender matches every word of `query`."""
     words = terms(query)
     if not words:
         return None
-    if not _sqlite(session):
-        document = sa.func.to_tsvector(
-            "simple",
-            sa.func.coalesce(Message.subject, "") + " " + sa.func.coalesce(Message.text, "") + " "
-            + sa.func.coalesce(Message.sender, ""),
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.select(sa.column("rowid")).select_from(sa.table("search_messages")).where(
+            sa.text("search_messages MATCH :message_q").bindparams(message_q=_fts5_query(words))
         )
-        ids = select(Message.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
-        return conversation_id.in_(select(Message.conversation_id).where(col(Message.id).in_(ids)))
-    match = _fts5_query(words)
-    found = _first_rowids(session, "search_messages", match)
-    if len(found) <= COLLECT_LIMIT:
-        return conversation_id.in_(select(Message.conversation_id).where(col(Message.id).in_(found)))
-    m = Message.__table__.alias("m")
-    index = sa.table("search_messages", sa.column("rowid"))
-    in_index = sa.exists(sa.select(sa.literal(1)).select_from(index).where(
-        sa.text("search_messages MATCH :message_q").bindparams(message_q=match), index.c.rowid == m.c.id))
-    return sa.exists(sa.select(sa.literal(1)).select_from(m).where(m.c.conversation_id == conversation_id, in_index))
+    document = sa.func.to_tsvector(
+        "simple",
+        sa.func.coalesce(Message.subject, "") + " " + sa.func.coalesce(Message.text, "") + " "
+        + sa.func.coalesce(Message.sender, ""),
+    )
+    return select(Message.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
 
 
-def contact_match(session: Session, query: str, contact_id: Any) -> sa.ColumnElement[bool]:
-    """A condition on `contact_id`: the name or company holds every word, or an identity starts with the query."""
+def contact_ids_matching(session: Session, query: str) -> sa.Select:
+    """A selectable of contact ids whose name or company matches, or one of whose identities starts with it."""
     words = terms(query)
     prefix = (query or "").strip().lower()
-    i = Identity.__table__
-    by_prefix = sa.and_(i.c.value >= prefix, i.c.value < prefix + "\U0010ffff")
-    prefix_ids = list(session.execute(sa.select(i.c.contact_id).where(by_prefix).limit(COLLECT_LIMIT + 1)).scalars())
-    if len(prefix_ids) <= COLLECT_LIMIT:
-        by_identity: sa.ColumnElement[bool] = contact_id.in_(prefix_ids)
-    else:
-        by_identity = sa.exists(sa.select(sa.literal(1)).select_from(i).where(i.c.contact_id == contact_id, by_prefix))
+    by_identity = select(Identity.contact_id).where(
+        col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff"
+    )
     if not words:
         return by_identity
-    if not _sqlite(session):
+    if session.get_bind().dialect.name == "sqlite":
+        by_name = sa.select(sa.column("rowid")).select_from(sa.table("search_contacts")).where(
+            sa.text("search_contacts MATCH :contact_q").bindparams(contact_q=_fts5_query(words))
+        )
+    else:
         document = sa.func.to_tsvector(
             "simple", sa.func.coalesce(Contact.display_name, "") + " " + sa.func.coalesce(Contact.company, "")
         )
-        ids = select(Contact.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
-        return sa.or_(by_identity, contact_id.in_(ids))
-    match = _fts5_query(words)
-    found = _first_rowids(session, "search_contacts", match)
-    if len(found) <= COLLECT_LIMIT:
-        return sa.or_(by_identity, contact_id.in_(found))
-    index = sa.table("search_contacts", sa.column("rowid"))
-    return sa.or_(by_identity, sa.exists(sa.select(sa.literal(1)).select_from(index).where(
-        sa.text("search_contacts MATCH :contact_q").bindparams(contact_q=match), index.c.rowid == contact_id)))
+        by_name = select(Contact.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
+    return sa.union(by_identity, by_name)

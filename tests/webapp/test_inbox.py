@@ -14,17 +14,6 @@ from webapp.inbox import InboxFilter, Viewer, inbox_page
 from webapp.replies import register_reply, unregister_reply
 
 
-@pytest.fixture(params=["collect", "walk"])
-def search_strategy(request, monkeypatch) -> str:  # noqa: ANN001
-    """Both ways the inbox search runs: few matches are collected first; many (here: any) make it walk the
-    conversations newest first and ask the full-text index about each."""
-    from webapp import search
-
-    if request.param == "walk":
-        monkeypatch.setattr(search, "COLLECT_LIMIT", 0)
-    return request.param
-
-
 def rows(html: bytes) -> list[str]:
     return re.findall(r'data-href="/conversations/(\d+)"', html.decode())
 
@@ -39,21 +28,21 @@ def test_inbox_lists_every_channel_newest_first(as_role, session: Session) -> No
 
 
 @pytest.mark.parametrize("query", ["Zielińska", "zieli", "tender", "ola@zielinska", "Pricing", "public tender"])
-def test_search_finds_names_emails_subjects_and_bodies(as_role, session: Session, query: str, search_strategy) -> None:
+def test_search_finds_names_emails_subjects_and_bodies(as_role, session: Session, query: str) -> None:
     hit = add_message(session, name="Ola Zielińska", email="ola@zielinska.example", subject="Pricing question",
                       text="We run a public tender next month")
     add_message(session, name="Someone Else", email="else@other.example", subject="Hi", text="nothing here")
     assert rows(as_role("manager").get("/inbox", query_string={"q": query}).data) == [str(hit.conversation_id)]
 
 
-def test_search_folds_diacritics_on_sqlite(as_role, session: Session, database_url: str, search_strategy) -> None:
+def test_search_folds_diacritics_on_sqlite(as_role, session: Session, database_url: str) -> None:
     hit = add_message(session, name="Ola Zielińska", text="Dzień dobry")
     found = rows(as_role("manager").get("/inbox", query_string={"q": "Zielinska dzien"}).data)
     # FTS5 unicode61 remove_diacritics folds ń→n; PostgreSQL's 'simple' configuration does not (known limit).
     assert found == ([str(hit.conversation_id)] if database_url.startswith("sqlite") else [])
 
 
-def test_search_with_syntax_characters_is_harmless(as_role, session: Session, search_strategy) -> None:
+def test_search_with_syntax_characters_is_harmless(as_role, session: Session) -> None:
     add_message(session, name="Quote Person", text='he said "hello"')
     for query in ['"', "AND OR NOT", "*", "a:b", "NEAR(", "'; drop table contacts; --", "%_", "@"]:
         assert as_role("manager").get("/inbox", query_string={"q": query}).status_code == 200
@@ -156,7 +145,7 @@ def test_reply_box_only_when_a_reply_function_is_registered(as_role, session: Se
     assert sent == [(r.conversation_id, "Hello!")]
 
 
-def test_private_gmail_bodies_hidden_from_other_reps(as_role, session: Session, users, search_strategy) -> None:
+def test_private_gmail_bodies_hidden_from_other_reps(as_role, session: Session, users) -> None:
     account = ConnectorAccount(type="gmail", owner_id=users["rep"].id, label="rep@web.example")
     session.add(account)
     session.commit()
