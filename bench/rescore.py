@@ -167,7 +167,8 @@ def main() -> None:
             rows = run()
             print(f"analytics {label}: {time.perf_counter() - started:.2f} s ({len(rows)} rows)")
     print(f"/analytics page: {time_page(url):.2f} s")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; largest worker process:"
+          f" {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
