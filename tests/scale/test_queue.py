@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -12,7 +12,7 @@ from tests.scale.harness import create_accounts, stored_message_ids
 from webapp.queue import get_huey
 from webapp.settings import ENABLED_SETTING
 from webapp.sync_health import account_health, due_accounts
-from webapp.tasks import retry_delay, schedule_syncs, sync_account
+from webapp.tasks import refresh_planner_statistics, retry_delay, schedule_syncs, sync_account
 
 
 def test_schedule_syncs_queues_only_due_accounts_and_syncs_them(app, engine, session, target) -> None:
@@ -96,3 +96,22 @@ def test_worker_command_is_listed() -> None:
     result = CliRunner().invoke(cli, ["worker", "--help"])
     assert result.exit_code == 0
     assert "--workers" in result.output and "--periodic" in result.output
+
+
+def test_planner_statistics_are_refreshed_on_sqlite(app, engine, session, database_url) -> None:
+    """The nightly ANALYZE: SQLite then has sqlite_stat1 rows for the inbox's indexes; PostgreSQL is left to
+    autovacuum. The task is on the periodic schedule."""
+    from core.users import create_user
+
+    create_user(session, email="stats@x.example", role="rep", name="S")
+    session.commit()
+    with app.app_context():
+        ran = refresh_planner_statistics()
+    assert ran is database_url.startswith("sqlite")
+    if ran:
+        with engine.connect() as connection:
+            indexed = set(connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+        assert "users" in indexed
+    nightly = app.extensions["leadhub.tasks"]["refresh_planner_statistics"].task_class()
+    assert nightly.validate_datetime(datetime(2026, 12, 3, 3, 23))
+    assert not nightly.validate_datetime(datetime(2026, 12, 3, 4, 23))
