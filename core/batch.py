@@ -372,10 +372,10 @@ class _Batch:
                 for contact, cand, channel in self._new_identities), key=lambda row: (row["kind"], row["value"])))
         new_convs = [c for c in self.conversations.values() if c.new and c.id is None]
         if new_convs:
-            ids = conn.execute(
-                sa.insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
-                [{**c.row, "contact_id": c.contact.id, "created_at": now} for c in new_convs],
-            ).scalars().all()
+            ids = _insert_returning_ids(
+                conn, Conversation.__table__, [{**c.row, "contact_id": c.contact.id, "created_at": now} for c in new_convs],
+                key=("channel", "scope", "external_id"),
+            )
             for conv, new_id in zip(new_convs, ids, strict=True):
                 conv.id = new_id
         old_convs = sorted((c for c in self.conversations.values() if c.dirty and not c.new), key=lambda c: c.id)
@@ -388,11 +388,12 @@ class _Batch:
         pending = [o for o in self.outcomes if o.result is None]
         with_message = [o for o in pending if o.message_row is not None]
         if with_message:
-            ids = conn.execute(
-                sa.insert(Message).returning(Message.id, sort_by_parameter_order=True),
+            ids = _insert_returning_ids(
+                conn, Message.__table__,
                 [{**o.message_row, "conversation_id": o.conversation.id, "contact_id": o.conversation.contact.id}
                  for o in with_message],
-            ).scalars().all()
+                key=("channel", "external_id"),
+            )
             for outcome, new_id in zip(with_message, ids, strict=True):
                 outcome.message_row["id"] = new_id
         suggestion_ids = self._suggest()
@@ -442,6 +443,19 @@ class _Batch:
         if new_keys:
             self.session.connection().execute(sa.insert(ContactBlockKey), new_keys)
         return suggest_pairs_for(self.session, keys_by_contact)
+
+
+def _insert_returning_ids(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, key: tuple[str, ...]
+) -> list[int]:
+    """The new rows' ids, in the order of `rows`, from one INSERT … RETURNING. SQLAlchemy's
+    sort_by_parameter_order runs one INSERT per row on SQLite (it cannot tie RETURNING's order to the
+    parameters there); the rows' own unique key ties them instead."""
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    returned = conn.execute(sa.insert(table).returning(table.c.id, *(table.c[k] for k in key)), rows).all()
+    by_key = {tuple(r[1:]): r[0] for r in returned}
+    return [by_key[tuple(row[k] for k in key)] for row in rows]
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
