@@ -365,10 +365,20 @@ def _members_query(n: int) -> sa.TextClause:
     return sa.text(" UNION ALL ".join(part.format(i=i) for i in range(n)))
 
 
-def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *, outcomes: bool = False) -> dict:
+# A bulk path's cache of candidate views stops being emptied-and-refilled beyond this many contacts.
+VIEW_CACHE_MAX = 200_000
+
+
+def suggest_pairs_for(
+    session: Session, keys_by_contact: dict[int, set[str]], *, outcomes: bool = False,
+    view_cache: dict[int, PersonView | None] | None = None,
+) -> dict:
     """Compare each contact with the others filed under one of its keys (at most MAX_CANDIDATES each) and
     open suggestions for pairs scoring over the threshold. Returns, per contact, the new suggestion ids
-    (or the SuggestionOutcomes when `outcomes`)."""
+    (or the SuggestionOutcomes when `outcomes`).
+
+    `view_cache`: a bulk path's views of candidates from earlier batches (its owner drops the contacts it
+    changes); the contacts being compared are always read afresh."""
     all_keys = sorted({k for keys in keys_by_contact.values() for k in keys})
     members: dict[str, list[int]] = {}
     # Each key contributes at most MAX_CANDIDATES of its newest members (an index range scan on
@@ -388,8 +398,18 @@ def suggest_pairs_for(session: Session, keys_by_contact: dict[int, set[str]], *,
         candidates[cid] = list(found)
     involved = sorted({*keys_by_contact, *(o for others in candidates.values() for o in others)})
     views: dict[int, PersonView] = {}
-    for start in range(0, len(involved), 500):
-        views.update(_person_views(session, involved[start : start + 500]))
+    missing = involved
+    if view_cache is not None:
+        for cid in keys_by_contact:
+            view_cache.pop(cid, None)
+        missing = [cid for cid in involved if cid not in view_cache]
+        views = {cid: view for cid in involved if (view := view_cache.get(cid)) is not None}
+    for start in range(0, len(missing), 500):
+        views.update(_person_views(session, missing[start : start + 500]))
+    if view_cache is not None:
+        if len(view_cache) + len(missing) > VIEW_CACHE_MAX:
+            view_cache.clear()
+        view_cache.update({cid: views.get(cid) for cid in missing})  # None: merged away or gone
     scored: list[tuple[int, int, float, list[str]]] = []
     for cid, others in candidates.items():
         me = views.get(cid)

@@ -61,3 +61,59 @@ def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) 
     summary = import_file(engine, write(tmp_path / "x.csv", "foo,bar\n1,2\n")).as_dict()
     assert summary["errors"] == [{"line": 1, "error": summary["errors"][0]["error"]}]
     assert "header" in summary["errors"][0]["error"]
+
+
+def test_candidate_views_cached_across_batches_change_no_suggestion(engine, session: Session, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """An import keeps the duplicate search's candidate views across its batches (dropping the contacts a batch
+    changes). The same file imported without that cache opens exactly the same suggestions, scores and reasons."""
+    from bench.import_bench import generate
+    from core import identity
+    from core.db import make_engine
+    from core.models import DuplicateSuggestion
+    from webapp.cli import upgrade_database
+
+    data = tmp_path / "people.jsonl"
+    generate(data, 1500, seed=11)  # a third are a known person again, by email or phone, names re-ordered
+
+    def suggestions(target: object) -> set[tuple]:
+        with Session(target) as s:
+            return {(d.contact_a_id, d.contact_b_id, round(d.score, 6), tuple(sorted(d.reasons)))
+                    for d in s.exec(select(DuplicateSuggestion)).all()}
+
+    cached_calls: list[int] = []
+    real = identity.suggest_pairs_for
+
+    def counting(session_, keys, **options):  # noqa: ANN001, ANN003, ANN202
+        cached_calls.append(len(options.get("view_cache") or {}))
+        return real(session_, keys, **options)
+
+    monkeypatch.setattr("core.batch.suggest_pairs_for", counting)
+    import_file(engine, data, batch_size=100)
+    with_cache = suggestions(engine)
+    assert max(cached_calls) > 0  # later batches did reuse views
+
+    plain_db = tmp_path / "plain.db"
+    upgrade_database(f"sqlite:///{plain_db}")
+    plain = make_engine(f"sqlite:///{plain_db}")
+    monkeypatch.setattr("core.batch.suggest_pairs_for",
+                        lambda s, keys, **options: real(s, keys, **{**options, "view_cache": None}))
+    import_file(plain, data, batch_size=100)
+    assert with_cache == suggestions(plain) and len(with_cache) >= 5
+    plain.dispose()
+
+
+def test_a_contact_changed_in_a_later_batch_is_compared_as_it_is_now(engine, session: Session, tmp_path: Path) -> None:
+    """Batch 1 files Jan Kowalski; batch 2 only adds his company (he is not compared then); batch 3 brings Jan
+    Kowalsky of the same company, compared with the Jan Kowalski of now: the shared company is a reason."""
+    from core.models import DuplicateSuggestion
+
+    rows = [
+        {"channel": "import", "contact": {"name": "Jan Kowalski", "email": "jan@one.example"}},
+        {"channel": "import", "contact": {"name": "Jan Kowalski", "email": "jan@one.example", "company": "Budmax"}},
+        {"channel": "import", "contact": {"name": "Jan Kowalsky", "email": "jk@two.example", "company": "Budmax"}},
+    ]
+    path = write(tmp_path / "three.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    import_file(engine, path, batch_size=1)
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    assert any("same company" in reason for reason in suggestion.reasons), suggestion.reasons
