@@ -635,7 +635,10 @@ def _rescore_range(
 
 
 def _can_share_out(engine: sa.Engine) -> bool:
-    """Worker processes need a database they can open (not SQLite in memory) and listeners they can import."""
+    """Worker processes need a database they can open (not SQLite in memory), listeners they can import, and a
+    parent allowed to have children (huey's process workers are daemonic: they are not)."""
+    if multiprocessing.current_process().daemon:
+        return False
     url = engine.url
     if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:" or "mode=memory" in str(url)):
         return False

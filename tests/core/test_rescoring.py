@@ -183,3 +183,17 @@ def test_rescoring_in_worker_processes_does_what_one_process_does(app, session, 
     # A second run, in one process now, finds nothing left to change.
     again = rescore_all(engine)
     assert again.stage_changes == 0 and again.temperature_changes == 0
+
+
+def test_rescoring_inside_a_daemonic_worker_stays_in_its_process(app, session, engine, monkeypatch):
+    """`leadhub worker --worker-type process` runs tasks in daemonic processes, which may not start children:
+    the rescoring then runs in that process instead of failing."""
+    import multiprocessing
+
+    class Daemonic:
+        daemon = True
+
+    _seed(session)
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
+    stats = rescore_all(engine, batch_size=1, processes=2)
+    assert stats.processes == 1 and stats.scanned == 4
