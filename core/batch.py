@@ -461,7 +461,7 @@ class _Batch:
                     if (cid, key) not in existing]
         if new_keys:
             self.session.connection().execute(sa.insert(ContactBlockKey), new_keys)
-        return suggest_pairs_for(self.session, keys_by_contact, view_cache=self.session.info[VIEW_CACHE_KEY])
+        return suggest_pairs_for(self.session, keys_by_contact, view_cache=cache)
 
 
 def _insert_returning_ids(

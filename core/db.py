@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -83,6 +84,14 @@ def plain_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ..
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def json_list(value: Any) -> list[str]:
+    """A JSON list column as plain_rows hands it over: text from SQLite (mostly "[]"), a list from psycopg."""
+    if not value or value == "[]":
+        return []
+    parsed = orjson.loads(value) if isinstance(value, str) else value
+    return [str(v) for v in parsed] if isinstance(parsed, list) else []
 
 
 @contextmanager

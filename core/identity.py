@@ -4,17 +4,15 @@ fuzzy duplicate suggestions (never merged automatically)."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import plain_rows
+from core.db import json_list, plain_rows
 from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
 from core.models import (
     Contact,
@@ -280,14 +278,6 @@ class SuggestionOutcome:
     created: bool
 
 
-def _aliases(value: Any) -> list[str]:
-    """Contact.aliases as plain_rows hands it over: JSON text from SQLite (mostly "[]"), a list from psycopg."""
-    if not value or value == "[]":
-        return []
-    parsed = json.loads(value) if isinstance(value, str) else value
-    return [str(a) for a in parsed] if isinstance(parsed, list) else []
-
-
 def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonView]:
     if not contact_ids:
         return {}
@@ -315,7 +305,7 @@ def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonV
     return {
         cid: PersonView(
             contact_id=cid,
-            names=tuple(n for n in [display_name, *_aliases(aliases)] if n),
+            names=tuple(n for n in [display_name, *json_list(aliases)] if n),
             company=company,
             corporate_domains=frozenset(domains.get(cid, set())),
         )

@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import plain_rows
+from core.db import json_list, plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -265,7 +265,7 @@ def load_features(session: Session, lo: int, hi: int) -> list[tuple[LeadFeatures
         act = activity.get(cid)
         features = LeadFeatures(
             cid, stage, name or "", company or "", title or "", emails.get(cid, []),
-            source_channel or first_channel.get(cid, ""), _json_list(form_types), intent or 0, language or "",
+            source_channel or first_channel.get(cid, ""), json_list(form_types), intent or 0, language or "",
             country or "", need or "", timeline or "", budget or "", authority or "",
             int(act[1] or 0) if act else 0, int(act[2] or 0) if act else 0, int(replies.get(cid, 0)),
             float(act[3]) if act and act[3] is not None else None,
@@ -317,13 +317,6 @@ def _json_text(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else _dumps(value)
-
-
-def _json_list(value: Any) -> list[str]:
-    if not value or value == "[]":
-        return []
-    parsed = orjson.loads(value) if isinstance(value, str) else value
-    return list(parsed) if isinstance(parsed, list) else []
 
 
 def _epoch_to_db(ts: float | None, sqlite: bool) -> Any:
@@ -388,12 +381,9 @@ def apply_scores(
         result: ScoreResult = score_lead(features, compiled, now_ts)
         stage = decide_stage(state.stage, result, thresholds)
         moved = stage != state.stage
-        if result.temperature != state.temperature:
-            temperature_count += 1
-            contact_updates.append(
-                (result.score, result.temperature, stage, cid, state.stage, state.score, state.temperature)
-            )
-        elif moved or result.score != state.score:
+        warmed = result.temperature != state.temperature
+        temperature_count += warmed
+        if warmed or moved or result.score != state.score:
             contact_updates.append(
                 (result.score, result.temperature, stage, cid, state.stage, state.score, state.temperature)
             )

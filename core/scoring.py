@@ -266,10 +266,6 @@ class ScoreResult:
     non_target_rule: str | None = None
 
 
-def _round(points: float) -> float:
-    return round(points, 1)
-
-
 @lru_cache(maxsize=65_536)
 def _domain_of(email: str) -> tuple[str, bool]:
     """(domain, is free-mail) of an address; cached because a million leads share a few thousand domains."""
@@ -419,11 +415,6 @@ def compile_rule(rule: Any) -> Check:
     return _COMPILERS[rule.type](rule)
 
 
-def evaluate(rule: Any, f: LeadFeatures, now_ts: float) -> tuple[float, str] | None:
-    """(points, why) when the rule fires for the lead, else None."""
-    return compile_rule(rule)(f, now_ts)
-
-
 @dataclass(frozen=True)
 class CompiledRuleSet:
     rules: tuple[tuple[str, str, Check], ...]  # (id, type, check)
@@ -447,17 +438,10 @@ def compile_ruleset(ruleset: RuleSet) -> CompiledRuleSet:
     return compiled
 
 
-def temperature_of(f: LeadFeatures, config: TemperatureConfig, now_ts: float) -> tuple[str, list[dict[str, Any]]]:
-    """cold / warm / hot from signals, with the reasons."""
-    return _temperature(
-        f, config, frozenset(t.lower() for t in config.hot_forms), frozenset(t.lower() for t in config.cold_forms),
-        now_ts,
-    )
-
-
 def _temperature(
     f: LeadFeatures, config: TemperatureConfig, hot_forms: frozenset[str], cold_forms: frozenset[str], now_ts: float,
 ) -> tuple[str, list[dict[str, Any]]]:
+    """cold / warm / hot from signals, with the reasons."""
     # Written out flat (no helper per signal): this runs once per lead of a million-lead rescoring.
     signals: list[dict[str, Any]] = []
     if f.last_inbound_ts is not None:
