@@ -1,6 +1,9 @@
-"""Benchmark: POST /f/<key> (validation, spam checks, ingest, commit) against a bare Flask endpoint returning
-"ok", both under gunicorn with the same settings in the same run; then a sustained load where the number of
-stored submissions must equal the number the server acknowledged.
+"""Benchmark: POST /f/<key> (validation, spam checks, one committed INSERT into the intake queue) against a bare
+Flask endpoint returning "ok", both under gunicorn with the same settings in the same run, with a `leadhub
+worker` filing the accepted submissions through core.ingest meanwhile; then a sustained load where the number
+of stored submissions (filed or waiting) must equal the number the server acknowledged, and every one must be
+filed as a form message once the worker catches up. The form side is measured twice: with the worker paused
+(the web tier alone, as when workers run on other machines) and with it filing on the same cores.
 
 Spam defences that would stop a load generator are configured off for the run (minimum submit time 0,
 rate limits "off"): the benchmark measures the submission path, not the limiter. The honeypot, token
@@ -18,6 +21,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -155,19 +159,32 @@ def setup_database(url: str) -> str:
     return key
 
 
-def stored_messages(url: str, tag: str) -> int:
+def stored_submissions(url: str, tag: str) -> tuple[int, int]:
+    """(filed as form messages, still waiting in the intake queue) for one phase's tag."""
     import sqlalchemy as sa
     from sqlmodel import Session, select
 
     from core.db import make_engine
-    from core.models import Message
+    from core.models import Message, PendingInbound
 
     engine = make_engine(url)
     with Session(engine) as session:
-        count = session.exec(select(sa.func.count()).select_from(Message).where(
+        filed = session.exec(select(sa.func.count()).select_from(Message).where(
             Message.channel == "form", Message.text.like(f"run {tag} %"))).one()
+        waiting = session.exec(select(sa.func.count()).select_from(PendingInbound).where(
+            PendingInbound.record.like(f'%"text":"run {tag} %'))).one()
     engine.dispose()
-    return int(count)
+    return int(filed), int(waiting)
+
+
+def wait_filed(url: str, tags: list[str], timeout: float) -> float:
+    """Seconds until nothing of `tags` waits any more (the worker filed it all)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if all(stored_submissions(url, tag)[1] == 0 for tag in tags):
+            return time.perf_counter() - started
+        time.sleep(0.5)
+    raise SystemExit(f"submissions still waiting after {timeout:.0f} s: is the worker running?")
 
 
 def main() -> None:
@@ -203,6 +220,9 @@ def main() -> None:
     servers = [
         gunicorn("webapp:create_app()", forms_port, env, args.workers, args.threads, workdir / "forms.log"),
         gunicorn("bench.forms_load:bare_app", bare_port, env, args.workers, args.threads, workdir / "bare.log"),
+        # The worker that files accepted submissions as leads: part of the forms side, on the same machine.
+        subprocess.Popen([str(BIN / "leadhub"), "worker", "--workers", "1", "--worker-type", "thread"], env=env,
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "worker.log").open("w")),
     ]
     try:
         forms_url = f"http://127.0.0.1:{forms_port}/f/{key}"
@@ -215,11 +235,22 @@ def main() -> None:
         run_generator(forms_url, 1, 2, token, "warm")
 
         bare = run_generator(bare_url, args.ratio_seconds, args.concurrency, token, "bare")
+        # The web tier alone: the worker is paused (as if it ran on another machine), its backlog waits.
+        worker = servers[2]
+        worker.send_signal(signal.SIGSTOP)
+        alone = run_generator(forms_url, args.ratio_seconds, args.concurrency, token, "alone")
+        worker.send_signal(signal.SIGCONT)
+        wait_filed(db_url, ["alone"], timeout=600)
+        # And with the worker filing on the same two cores meanwhile.
         forms = run_generator(forms_url, args.ratio_seconds, args.concurrency, token, "ratio")
         ratio = forms["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
         sustained = run_generator(forms_url, args.seconds, args.concurrency, token, "sustained")
-        stored = stored_messages(db_url, "sustained")
-        stored_ratio_phase = stored_messages(db_url, "ratio")
+        # Durable = filed or waiting, the moment the load stops; then how long the worker takes to file the rest.
+        at_end = stored_submissions(db_url, "sustained")
+        drain_seconds = wait_filed(db_url, ["ratio", "sustained"], timeout=max(600, 10 * args.seconds))
+        stored = stored_submissions(db_url, "sustained")[0]
+        stored_ratio_phase = stored_submissions(db_url, "ratio")[0]
+        stored_alone_phase = stored_submissions(db_url, "alone")[0]
     finally:
         for server in servers:
             server.terminate()
@@ -236,13 +267,19 @@ def main() -> None:
         "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads, 127.0.0.1",
         "load": f"{args.concurrency} client threads in a separate process",
         "bare_ok_per_s": round(bare["per_second"], 1),
+        "web_tier_alone": {"forms_post_per_s": round(alone["per_second"], 1),
+                           "ratio": round(alone["per_second"] / bare["per_second"], 2) if bare["per_second"] else 0.0,
+                           "acked": alone["acked"], "filed": stored_alone_phase},
         "forms_post_per_s": round(forms["per_second"], 1),
         "ratio": round(ratio, 2),
         "ratio_phase": {"acked": forms["acked"], "stored": stored_ratio_phase, "errors": forms["errors"]},
-        "sustained": {"seconds": args.seconds, "acked": sustained["acked"], "stored": stored,
+        "sustained": {"seconds": args.seconds, "acked": sustained["acked"],
+                      "stored_at_end": {"filed": at_end[0], "waiting": at_end[1]},
+                      "filed_after_drain": stored, "drain_seconds_after_load": round(drain_seconds, 1),
                       "errors": sustained["errors"], "statuses": sustained["statuses"],
                       "per_second": round(sustained["per_second"], 1)},
-        "stored_equals_acked": stored == sustained["acked"] and stored_ratio_phase == forms["acked"],
+        "stored_equals_acked": sum(at_end) == sustained["acked"] and stored == sustained["acked"]
+        and stored_ratio_phase == forms["acked"] and stored_alone_phase == alone["acked"],
     }
     print(json.dumps(report, indent=2))
     if not report["stored_equals_acked"]:

@@ -89,12 +89,17 @@ def migrate(db: Path) -> None:
     upgrade_database(f"sqlite:///{db}")
 
 
-def run_import(db: Path, data: Path) -> dict:
-    """Runs in a child process: import and report time and peak RSS."""
+def run_import(db: Path, data: Path, scoring: bool = True) -> dict:
+    """Runs in a child process: import and report time and peak RSS. With scoring (the default) the web app's
+    post-ingest hooks are registered, as under `leadhub import`: every lead is also scored and routed."""
     from core.db import make_engine
     from core.importer import import_file
 
     engine = make_engine(f"sqlite:///{db}")
+    if scoring:
+        from webapp import create_app
+
+        create_app({"DATABASE_URL": f"sqlite:///{db}", "DEMO": "off", "QUEUE_URL": "immediate"})
     start = time.perf_counter()
     cpu_start = time.process_time()
     summary = import_file(engine, data, batch_size=1000)
@@ -107,7 +112,8 @@ def run_import(db: Path, data: Path) -> dict:
     }
 
 
-TABLES = ("contacts", "identities", "contact_block_keys", "conversations", "messages")
+TABLES = ("contacts", "identities", "contact_block_keys", "conversations", "messages", "lead_qualifications",
+          "lead_scores", "stage_changes")
 
 
 def raw_baseline(source_db: Path, target_db: Path) -> dict:
@@ -133,10 +139,12 @@ def raw_baseline(source_db: Path, target_db: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--no-scoring", action="store_true",
+                        help="core.importer alone, without the web app's scoring and routing hooks")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]))))
+        print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]), scoring=not args.no_scoring)))
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,12 +155,14 @@ def main() -> None:
             migrate(db)
             migrate(raw_db)
             child = subprocess.run(
-                [sys.executable, __file__, "--child", str(db), str(data)], capture_output=True, text=True, check=True
+                [sys.executable, __file__, "--child", str(db), str(data), *(["--no-scoring"] if args.no_scoring else [])],
+                capture_output=True, text=True, check=True
             )
             measured = json.loads(child.stdout.strip().splitlines()[-1])
             baseline = raw_baseline(db, raw_db)
             row = {
                 "records": n,
+                "scoring": not args.no_scoring,
                 "import_s": round(measured["wall_s"], 2),
                 "records_per_s": round(n / measured["wall_s"]),
                 "cpu_ms_per_record": round(measured["cpu_s"] * 1000 / n, 3),

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core import hooks
 from core.db import is_transient_db_error, pause_after_conflict
 from core.identity import suggest_pairs_for
 from core.ingest import (
@@ -412,27 +413,29 @@ class _Batch:
             for outcome, new_id in zip(with_message, ids, strict=True):
                 outcome.message_row["id"] = new_id
         suggestion_ids = self._suggest()
-        for outcome in pending:
-            if outcome.same_as is not None:
-                first = outcome.same_as.result
-                assert isinstance(first, IngestResult)
-                outcome.result = IngestResult(status="known", contact_id=first.contact_id,
-                                              conversation_id=first.conversation_id, message_id=first.message_id,
-                                              warnings=outcome.warnings)
-                continue
-            contact = outcome.contact
-            outcome.result = IngestResult(
-                status=outcome.status,  # type: ignore[arg-type]
-                contact_id=contact.id if contact else None,
-                conversation_id=outcome.conversation.id if outcome.conversation else None,
-                message_id=outcome.message_row["id"] if outcome.message_row else None,
-                suggestion_ids=suggestion_ids.get(contact.id, []) if contact else [],
-                warnings=outcome.warnings,
-                contact_created=outcome.contact_created,
-            )
-            if outcome.record is not None:
-                # The same post-ingest hooks as core.ingest.ingest (scoring, routing, events).
-                _run_post_ingest_hooks(self.session, outcome.record, outcome.result)
+        # Hooks put per-lead scoring off to the end of the batch: one pass for all its leads.
+        with hooks.deferred_work(self.session):
+            for outcome in pending:
+                if outcome.same_as is not None:
+                    first = outcome.same_as.result
+                    assert isinstance(first, IngestResult)
+                    outcome.result = IngestResult(status="known", contact_id=first.contact_id,
+                                                  conversation_id=first.conversation_id, message_id=first.message_id,
+                                                  warnings=outcome.warnings)
+                    continue
+                contact = outcome.contact
+                outcome.result = IngestResult(
+                    status=outcome.status,  # type: ignore[arg-type]
+                    contact_id=contact.id if contact else None,
+                    conversation_id=outcome.conversation.id if outcome.conversation else None,
+                    message_id=outcome.message_row["id"] if outcome.message_row else None,
+                    suggestion_ids=suggestion_ids.get(contact.id, []) if contact else [],
+                    warnings=outcome.warnings,
+                    contact_created=outcome.contact_created,
+                )
+                if outcome.record is not None:
+                    # The same post-ingest hooks as core.ingest.ingest (scoring, routing, events).
+                    _run_post_ingest_hooks(self.session, outcome.record, outcome.result)
         for conv in self.conversations.values():
             conv.new = conv.dirty = False
         for contact in self.contacts.values():

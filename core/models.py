@@ -215,6 +215,23 @@ class QuarantinedItem(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class PendingInbound(SQLModel, table=True):
+    """An inbound record accepted durably (one INSERT) and not yet filed through core.ingest: the intake queue
+    of the hot public endpoints (website forms). core.intake files these in batches and deletes each row in
+    the same transaction that stores its message, so a record is always either waiting here or stored."""
+
+    __tablename__ = "pending_inbound"
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_pending_inbound_channel_ext"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=400)
+    actor: str = Field(default="", max_length=200)  # who merges it caused are recorded as (IngestOptions.actor)
+    record: str = Field(sa_type=sa.Text())  # the InboundRecord as JSON
+    received_at: datetime = _created()
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", sa_type=sa.Text())
+
+
 # --------------------------------------------------------------------------- connectors
 
 

@@ -558,6 +558,42 @@ def rescore_contact(session: Session, contact_id: int, *, now_ts: float | None =
     return session.get(LeadQualification, contact_id)
 
 
+# Contacts scored together by rescore_contacts load one id range when their ids are at most this far apart
+# (a batch's new leads have consecutive ids); farther ones get their own range.
+RUN_GAP = 64
+
+
+def rescore_contacts(session: Session, contact_ids: set[int] | list[int], *, now_ts: float | None = None) -> None:
+    """Score several leads now, in the caller's transaction: one load of features per run of nearby ids,
+    keeping only the leads asked for (their neighbours are not rescored as a side effect)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    session.flush()
+    active = active_ruleset(session)
+    now = now_ts if now_ts is not None else time.time()
+    wanted = set(ids)
+    start = 0
+    while start < len(ids):
+        end = start
+        while end + 1 < len(ids) and ids[end + 1] - ids[end] <= RUN_GAP:
+            end += 1
+        batch = [item for item in load_features(session, ids[start], ids[end]) if item[0].contact_id in wanted]
+        if batch:
+            apply_scores(session, batch, active, now)
+        start = end + 1
+    # The ORM copies in this session must see what the bulk statements wrote.
+    for key, obj in list(session.identity_map.items()):
+        if key[0] in (Contact, LeadQualification, LeadScore) and key[1][0] in wanted:
+            session.expire(obj)
+
+
+def rescore_deferred(session: Session, work: dict[str, set[int]]) -> None:
+    """The batch finisher of core.hooks.deferred_work: score every lead a bulk path put off."""
+    if work.get("rescore"):
+        rescore_contacts(session, work["rescore"])
+
+
 def id_range(session: Session) -> tuple[int, int]:
     lo, hi = session.execute(sa.select(sa.func.min(Contact.id), sa.func.max(Contact.id))).one()
     return (lo or 0, hi or -1)
@@ -904,8 +940,10 @@ def on_ingest(session: Session, record: InboundRecord, result: IngestResult) -> 
             "company": contact.company if contact else "", "channel": record.channel,
             "owner_id": contact.owner_id if contact else None,
         })
-    # Scoring after lead.created, so that receivers see the lead before its first stage.changed.
-    rescore_contact(session, result.contact_id)
+    # Scoring after lead.created, so that receivers see the lead before its first stage.changed. Bulk paths
+    # score the whole batch at its end (rescore_deferred).
+    if not hooks.defer(session, "rescore", result.contact_id):
+        rescore_contact(session, result.contact_id)
     if new_message and message is not None and message.direction == "in":
         hooks.emit(session, "message.received", {
             "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,

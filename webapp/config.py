@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "FORMS_RATE_LIMIT_PER_IP": "10/minute;100/day",  # flask-limiter notation; "off" disables
     "FORMS_RATE_LIMIT_PER_FORM": "600/minute",
     "FORMS_MAX_BODY_BYTES": 65_536,
+    # Accepted submissions are filed as leads by a worker this many seconds later, in one batch per process
+    # and window (0: one filing task per submission, at once).
+    "FORMS_FILING_DELAY_SECONDS": 1.0,
     # outgoing mail (webapp/mailer.py)
     "SMTP_URL": "",  # empty: mail is only written to the outbox table; smtp://user:pass@host:587
     "MAIL_FROM": "leadhub <noreply@localhost>",

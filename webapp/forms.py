@@ -2,14 +2,17 @@
 
 Public side: CSRF does not apply (other sites post here by design); the honeypot, the signed render timestamp,
 the origin allowlist and per-IP / per-form rate limits replace it. Every rejection is counted per form and
-reason (FormSpamEvent) so admins see spam instead of losing it silently. A submission goes through
-core.ingest and is COMMITTED before the response says it was received; mail (double opt-in, autoresponder)
-goes out afterwards through the task queue so the POST stays fast.
+reason (FormSpamEvent) so admins see spam instead of losing it silently. A submission is COMMITTED to the
+intake queue (core.intake, one INSERT) before the response says it was received; a worker then files it
+through core.ingest in batches (forms.file_submissions, within moments; a minute sweep catches anything
+missed) and queues its mail (double opt-in, autoresponder), so the POST stays fast.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,9 +35,10 @@ from flask import (
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from huey import crontab
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors.forms.spam import (
     SpamRejected,
@@ -59,13 +63,15 @@ from connectors.forms.validation import (
     submission_external_id,
     validate_submission,
 )
-from core.ingest import IngestError, IngestOptions, ingest
-from core.models import Form, FormSpamEvent, Message, User, utcnow
+from core.db import write_turn
+from core.ingest import IngestOptions
+from core.intake import FILE_BATCH_SIZE, Filed, accept, file_pending
+from core.models import Form, FormSpamEvent, Message, PendingInbound, User, utcnow
 from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
 from webapp.db import get_engine, get_session
-from webapp.queue import enqueue, task
-from webapp.settings import connector_required
+from webapp.queue import enqueue, enqueue_in, get_huey, task
+from webapp.settings import SETTINGS_CACHE_SECONDS, connector_required
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 public_bp = Blueprint("forms_public", __name__, url_prefix="/f")
@@ -74,6 +80,8 @@ limiter = Limiter(key_func=get_remote_address, strategy="moving-window")
 CONFIRM_SALT = "leadhub.forms.confirm"
 CONFIRM_MAX_AGE = 30 * 24 * 3600
 PREFLIGHT_HEADERS = "Content-Type, Idempotency-Key"
+WAITING_WARN_AFTER = timedelta(minutes=3)
+FORM_CACHE_SIZE = 1000
 
 
 def init_app(app: Flask) -> None:
@@ -124,10 +132,29 @@ def _cors(response: Response, form: Form | None) -> Response:
 
 
 def _load_form(form_key: str) -> Form:
-    form = get_session().exec(select(Form).where(Form.key == form_key)).first()
+    """The form behind a public URL, through a short per-process cache like the admin's settings (an edit made
+    in this process shows at once, one made in another within SETTINGS_CACHE_SECONDS). Only forms that exist
+    are cached, so random keys cannot fill it."""
+    cache: dict[str, tuple[float, Form]] = current_app.extensions.setdefault("leadhub.forms.cache", {})
+    now = time.monotonic()
+    hit = cache.get(form_key)
+    if hit is not None and now - hit[0] < SETTINGS_CACHE_SECONDS:
+        form = hit[1]
+    else:
+        session = get_session()
+        form = session.exec(select(Form).where(Form.key == form_key)).first()
+        if form is not None:
+            session.expunge(form)  # a read-only snapshot, shared by this process's request threads
+            if len(cache) >= FORM_CACHE_SIZE:
+                cache.clear()
+            cache[form_key] = (now, form)
     if form is None or not form.active:
         abort(404, "no such form")
     return form
+
+
+def forget_cached_forms() -> None:
+    current_app.extensions.get("leadhub.forms.cache", {}).clear()
 
 
 # --------------------------------------------------------------------------- spam bookkeeping
@@ -358,30 +385,25 @@ def submit(form_key: str):  # noqa: ANN201
     external_id = submission_external_id(form.key, submission_id, submission)
     reference = "F-" + external_id.rsplit(":", 1)[1][:16]
     record = _record(form, submission, external_id, reference)
-    options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"form:{form.key}")
     # Its own write transaction, taken up front on SQLite (read-then-write upgrades fail under concurrency).
-    with Session(get_engine(), expire_on_commit=False) as session:
+    # One INSERT into the intake queue; the worker files it through core.ingest (forms.file_submissions).
+    engine = get_engine()
+    with write_turn(engine), Session(engine, expire_on_commit=False) as session:
         try:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            result = ingest(session, record, options=options)
+            status = accept(session, record, actor=f"form:{form.key}")
             session.commit()  # durable BEFORE we say "received"
-        except IngestError as exc:
-            session.rollback()
-            if json_reply:
-                return _cors(make_response(jsonify({"error": str(exc), "status": 400}), 400), form)
-            return _page(form, values=data, errors={"_form": str(exc)}, status=400)
         except sa.exc.OperationalError:
             # Not stored, and we say so: the client (or the person) retries; the same id makes it idempotent.
             session.rollback()
             current_app.logger.exception("form submission to %s not stored", form.key)
             return _unavailable(form)
-
-    if result.status == "created" and result.message_id is not None:
-        _after_submission(form, submission, result.message_id)
+    if status == "created":
+        _queue_filing()
 
     if json_reply:
-        status = 201 if result.status == "created" else 200
-        return _cors(make_response(jsonify({"status": "received", "reference": reference}), status), form)
+        return _cors(make_response(jsonify({"status": "received", "reference": reference}),
+                                   201 if status == "created" else 200), form)
     target = _safe_thank_you(form.thank_you_url) or url_for("forms_public.thanks", form_key=form.key)
     return redirect(target, code=303)
 
@@ -442,19 +464,85 @@ def _record(form: Form, submission: Submission, external_id: str, reference: str
     )
 
 
-def _after_submission(form: Form, submission: Submission, message_id: int) -> None:
-    """Queue the mail; a queue hiccup must not turn a stored submission into an error reply."""
-    email = submission.contact.get("email")
-    if not email:
-        return
+class FilingWindow:
+    """Coalesces filing tasks: the first submission of a window queues one filing `delay` seconds later, and
+    the others of the first half of that window ride along (they are committed long before it runs). Filing
+    then runs as a few large batches instead of one tiny write transaction per post, which on SQLite would
+    hold the write lock the posts need."""
+
+    def __init__(self) -> None:
+        self.queued_at = float("-inf")
+        self.lock = threading.Lock()
+
+    def claim(self, now: float, delay: float) -> bool:
+        with self.lock:
+            if now - self.queued_at < delay / 2:
+                return False
+            self.queued_at = now
+            return True
+
+
+def _queue_filing() -> None:
+    """Ask a worker to file what is waiting; if the queue is down the minute sweep files it."""
+    delay = float(_settings()["FORMS_FILING_DELAY_SECONDS"])
     try:
-        if form.double_opt_in:
-            enqueue("forms.send_confirmation", message_id)
-        if form.autoresponder_text.strip():
-            enqueue("send_mail", email, form.autoresponder_subject or f"Thank you: {form.name}",
-                    form.autoresponder_text)
-    except Exception:  # noqa: BLE001
-        current_app.logger.exception("could not queue mail for form message %s", message_id)
+        if delay <= 0 or get_huey().immediate:  # immediate mode (tests) never runs a delayed task
+            enqueue("forms.file_submissions")
+        elif current_app.extensions.setdefault("leadhub.forms.filing", FilingWindow()).claim(time.monotonic(), delay):
+            enqueue_in(delay, "forms.file_submissions")
+    except Exception:  # noqa: BLE001 - the submission is stored; only its filing waits
+        current_app.logger.exception("could not queue the filing of form submissions")
+
+
+def file_waiting_submissions() -> dict[str, int]:
+    """File every waiting submission through core.ingest, in batches, then queue their mail."""
+    region = _settings()["DEFAULT_PHONE_REGION"]
+    filed_total = failed_total = 0
+    while True:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            filed, failed = file_pending(session, options=IngestOptions(default_phone_region=region))
+            session.commit()
+        filed_total += len(filed)
+        failed_total += failed
+        _after_filing(filed)
+        if len(filed) + failed < FILE_BATCH_SIZE or not filed:
+            return {"filed": filed_total, "failed": failed_total}
+
+
+@task("forms.file_submissions")
+def file_submissions() -> dict[str, int]:
+    return file_waiting_submissions()
+
+
+@task("forms.sweep_submissions", periodic=crontab(minute="*"))
+def sweep_submissions() -> dict[str, int]:
+    """Every minute: file anything still waiting (a lost queue message, a failed earlier run)."""
+    return file_waiting_submissions()
+
+
+def _after_filing(filed: list[Filed]) -> None:
+    """Queue the mail of new submissions; a queue hiccup must not undo a filed submission."""
+    created = [f for f in filed if f.result.status == "created" and f.result.message_id is not None]
+    if not created:
+        return
+    form_ids = {(f.record.message.meta.get("form") or {}).get("id") for f in created if f.record.message}
+    with Session(get_engine()) as session:
+        forms = {form.id: form for form in session.exec(select(Form).where(col(Form.id).in_(form_ids)))}
+    for item in created:
+        message = item.record.message
+        form = forms.get((message.meta.get("form") or {}).get("id")) if message else None
+        email = item.record.contact.email if item.record.contact else None
+        if form is None or not email:
+            continue
+        try:
+            if "double_opt_in" in message.meta:
+                enqueue("forms.send_confirmation", item.result.message_id)
+            if form.autoresponder_text.strip():
+                enqueue("send_mail", email, form.autoresponder_subject or f"Thank you: {form.name}",
+                        form.autoresponder_text)
+        except Exception:  # noqa: BLE001
+            current_app.logger.exception("could not queue mail for form message %s", item.result.message_id)
 
 
 @public_bp.get("/<form_key>/thanks")
@@ -649,6 +737,17 @@ def submission_counts(session: Session) -> dict[int, int]:
     return dict(rows)
 
 
+def waiting_counts(session: Session) -> dict[int, tuple[int, datetime]]:
+    """Per form: submissions stored but not yet filed as leads, and when the oldest arrived."""
+    rows = session.exec(
+        select(Form.id, sa.func.count(PendingInbound.id), sa.func.min(PendingInbound.received_at))
+        .join(PendingInbound, sa.and_(PendingInbound.channel == "form",
+                                      PendingInbound.external_id.like(Form.key + ":%")))
+        .group_by(Form.id)
+    ).all()
+    return {form_id: (count, oldest) for form_id, count, oldest in rows}
+
+
 def embed_code(form: Form) -> dict[str, str]:
     base = _settings()["BASE_URL"].rstrip("/")
     return {
@@ -668,8 +767,15 @@ def _users(session: Session) -> list[User]:
 def index():  # noqa: ANN201
     session = get_session()
     forms = list(session.exec(select(Form).order_by(Form.created_at.desc())).all())
+    waiting = waiting_counts(session)
+    # Filing takes moments when a worker runs; minutes of backlog mean none does (`leadhub worker`).
+    stale = [f for f, (_, oldest) in waiting.items() if oldest and utcnow() - _aware(oldest) > WAITING_WARN_AFTER]
     return render_template("forms/admin_list.html", forms=forms, spam=spam_counts(session),
-                           submissions=submission_counts(session))
+                           submissions=submission_counts(session), waiting=waiting, waiting_stale=bool(stale))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -704,6 +810,7 @@ def edit(form_id: int):  # noqa: ANN201
         else:
             session.add(form)
             session.commit()
+            forget_cached_forms()
             flash("Saved.", "info")
             return redirect(url_for("forms_admin.edit", form_id=form.id))
     return _edit_page(form, errors, status=400 if errors else 200)

@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 from sqlmodel import Session, col, select
 
+from core.intake import pending_counts as pending_counts_by_channel
 from core.models import ConnectorAccount, Message, SyncRun, utcnow
 from webapp.db import get_engine
 from webapp.queue import pending_count
@@ -54,6 +55,10 @@ class StoreCollector(Collector):
             "leadhub_sync_errors_24h", "Sync runs that ended in error in the last 24 hours, by kind.", labels=["kind"]
         )
         depth = GaugeMetricFamily("leadhub_queue_depth", "Tasks waiting in the task queue.")
+        intake = GaugeMetricFamily(
+            "leadhub_pending_inbound", "Records accepted and stored but not yet filed as leads, by channel.",
+            labels=["channel"],
+        )
         up = GaugeMetricFamily("leadhub_store_up", "1 when the database answered this scrape.")
         now = utcnow()
         try:
@@ -79,11 +84,13 @@ class StoreCollector(Collector):
                     .group_by(SyncRun.error_kind)
                 ).all():
                     errors.add_metric([kind or "error"], count)
+                for channel, count in pending_counts_by_channel(session).items():
+                    intake.add_metric([channel], count)
             up.add_metric([], 1)
         except Exception:  # noqa: BLE001 - a scrape must answer even when the database does not
             log.exception("metrics: the database did not answer")
             up.add_metric([], 0)
-        yield from (messages, lag, status, errors, up)
+        yield from (messages, lag, status, errors, intake, up)
         try:
             depth.add_metric([], pending_count(self.app))
             yield depth

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from core.models import (
     LeadScore,
     Message,
     OutboxMail,
+    PendingInbound,
     RoutingRule,
 )
 from core.users import create_user
@@ -277,6 +279,90 @@ def test_retried_identical_submission_is_one_message(client, session: Session, f
     assert len(form_messages(session)) == 3
 
 
+@pytest.fixture
+def held_queue(monkeypatch) -> list[str]:  # noqa: ANN001
+    """Tasks are recorded, not run: the worker has not got to them yet."""
+    import webapp.forms
+
+    queued: list[str] = []
+    monkeypatch.setattr(webapp.forms, "enqueue", lambda name, *args: queued.append(name))
+    return queued
+
+
+def waiting(session: Session) -> list[PendingInbound]:
+    session.rollback()
+    return list(session.exec(select(PendingInbound)).all())
+
+
+def test_acknowledged_means_stored_even_before_the_worker_files_it(app, client, login, session: Session, form: Form,
+                                                                   held_queue: list[str]) -> None:  # noqa: ANN001
+    form.double_opt_in = True
+    session.add(form)
+    session.commit()
+    data = good(form)
+    first = client.post(f"/f/{form.key}", json=data)
+    assert first.status_code == 201
+    assert held_queue == ["forms.file_submissions"]
+    [row] = waiting(session)
+    assert row.channel == "form" and row.actor == f"form:{form.key}"
+    assert form_messages(session) == []
+    # A retry while it waits is known, not queued twice.
+    second = client.post(f"/f/{form.key}", json=data)
+    assert second.status_code == 200 and second.get_json()["reference"] == first.get_json()["reference"]
+    assert len(waiting(session)) == 1
+    login("admin")
+    listing = client.get("/admin/forms").get_data(as_text=True)
+    assert "(+1 being filed)" in listing and "no background worker" not in listing
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'leadhub_pending_inbound{channel="form"} 1.0' in metrics
+    row = waiting(session)[0]
+    row.received_at = row.received_at - timedelta(minutes=10)  # nobody has filed it for ten minutes
+    session.add(row)
+    session.commit()
+    assert "no background worker seems to be running" in client.get("/admin/forms").get_data(as_text=True)
+
+    from webapp.forms import file_waiting_submissions
+
+    with app.app_context():
+        assert file_waiting_submissions() == {"filed": 1, "failed": 0}
+    [message] = form_messages(session)
+    assert message.meta["reference"] == first.get_json()["reference"]
+    assert message.meta["double_opt_in"]["status"] == "pending"
+    assert waiting(session) == []
+    assert held_queue[-1] == "forms.send_confirmation"  # its mail is queued once it is filed
+    assert client.post(f"/f/{form.key}", json=data).status_code == 200  # and known after filing
+
+
+@pytest.mark.parametrize(("times", "expected"), [
+    ([0.0], [True]),
+    ([0.0, 0.1, 0.49], [True, False, False]),  # rode along: committed long before the filing at 1.0 runs
+    ([0.0, 0.5], [True, True]),  # too close to the filing time: its own filing
+    ([0.0, 0.2, 0.6, 0.9, 1.2], [True, False, True, False, True]),
+])
+def test_filing_window_queues_one_filing_per_half_window(times: list[float], expected: list[bool]) -> None:
+    from webapp.forms import FilingWindow
+
+    window = FilingWindow()
+    assert [window.claim(t, 1.0) for t in times] == expected
+
+
+def test_a_lost_queue_message_is_filed_by_the_minute_sweep(app, client, session: Session, form: Form,
+                                                            monkeypatch) -> None:  # noqa: ANN001
+    import webapp.forms
+
+    def queue_down(name: str, *args: Any) -> None:
+        raise ConnectionError("queue unreachable")
+
+    monkeypatch.setattr(webapp.forms, "enqueue", queue_down)
+    for i in range(3):
+        assert client.post(f"/f/{form.key}", json=good(form, email=f"p{i}@firma.pl")).status_code == 201
+    assert len(waiting(session)) == 3
+    with app.app_context():
+        assert webapp.forms.sweep_submissions() == {"filed": 3, "failed": 0}
+    assert len(form_messages(session)) == 3
+    assert waiting(session) == []
+
+
 def test_form_then_api_email_is_one_lead(client, session: Session, form: Form, auth) -> None:  # noqa: ANN001
     assert client.post(f"/f/{form.key}", json=good(form, email="Anna.Nowak+site@gmail.com")).status_code == 201
     later = client.post("/api/v1/inbound", headers=auth, json={
@@ -417,6 +503,29 @@ def test_admin_builds_and_edits_a_form(client, login, session: Session, settings
     assert bad.status_code == 400
     session.rollback()  # end the read snapshot: see what the app committed
     assert session.get(Form, form.id).fields[1]["kind"] == "email"  # nothing saved
+
+
+def test_an_admin_edit_reaches_the_public_form_at_once(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
+    assert client.get(f"/f/{form.key}").status_code == 200  # now cached in this process
+    login("admin")
+    edited = client.post(f"/admin/forms/{form.id}", data=_builder_post(active="", allowed_origins=ORIGIN))
+    assert edited.status_code == 302
+    assert client.get(f"/f/{form.key}").status_code == 404
+    assert client.post(f"/f/{form.key}", json=good(form)).status_code == 404
+
+
+def test_an_edit_from_another_process_shows_within_the_cache_period(app, client, session: Session, form: Form,
+                                                                   monkeypatch) -> None:  # noqa: ANN001
+    import webapp.forms
+
+    clock = [1000.0]
+    monkeypatch.setattr(webapp.forms.time, "monotonic", lambda: clock[0])
+    assert client.get(f"/f/{form.key}").status_code == 200
+    form.active = False  # written by "another process": this one's cache does not know
+    session.add(form)
+    session.commit()
+    clock[0] += webapp.forms.SETTINGS_CACHE_SECONDS + 0.1
+    assert client.get(f"/f/{form.key}").status_code == 404
 
 
 def test_admin_sees_spam_counts(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
