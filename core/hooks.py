@@ -4,9 +4,9 @@
   (qualification scores and routes the lead there).
 - `event_listeners`: `emit(session, event, payload)` hands domain events (lead.created, lead.merged,
   stage.changed, message.received) to them, in the caller's transaction (webhooks write their outbox there).
-- `deferred_work(session)`: inside it a hook may put per-contact work off (`defer(session, "rescore", id)`);
-  on leaving it every `batch_finishers` entry runs once with all of it. Bulk paths (core.batch) use it so a
-  batch of 500 records scores its leads in one pass instead of 500.
+- `deferred_work(session)`: inside it a hook may put its work off (`defer(session, kind, item)`); on leaving
+  it every `batch_finishers` entry runs once with all of it, in order. Bulk paths (core.batch) use it so a
+  batch of 500 records is qualified and scored in one pass instead of 500.
 
 The web app registers both in `create_app`; registering the same function twice is a no-op.
 """
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 PostIngestHook = Callable[["Session", "InboundRecord", "IngestResult"], None]
 EventListener = Callable[["Session", str, dict[str, Any]], None]
-BatchFinisher = Callable[["Session", dict[str, set[int]]], None]
+BatchFinisher = Callable[["Session", dict[str, list[Any]]], None]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ post_ingest_hooks: list[PostIngestHook] = []
 event_listeners: list[EventListener] = []
 batch_finishers: list[BatchFinisher] = []
 
-DEFERRED_KEY = "leadhub.deferred_work"  # session.info: {kind: {contact ids}} while deferred_work is open
+DEFERRED_KEY = "leadhub.deferred_work"  # session.info: {kind: [items in order]} while deferred_work is open
 
 EVENTS = ("lead.created", "lead.merged", "stage.changed", "message.received")
 
@@ -75,12 +75,12 @@ def deferred_work(session: Session) -> Iterator[None]:
                 log.exception("batch finisher %s failed", getattr(finisher, "__name__", finisher))
 
 
-def defer(session: Session, kind: str, contact_id: int) -> bool:
-    """Put `kind` work for a contact off to the end of the open deferred_work block; False when none is open."""
+def defer(session: Session, kind: str, item: Any) -> bool:
+    """Put `kind` work off to the end of the open deferred_work block; False when none is open (do it now)."""
     work = session.info.get(DEFERRED_KEY)
     if work is None:
         return False
-    work.setdefault(kind, set()).add(contact_id)
+    work.setdefault(kind, []).append(item)
     return True
 
 

@@ -588,12 +588,6 @@ def rescore_contacts(session: Session, contact_ids: set[int] | list[int], *, now
             session.expire(obj)
 
 
-def rescore_deferred(session: Session, work: dict[str, set[int]]) -> None:
-    """The batch finisher of core.hooks.deferred_work: score every lead a bulk path put off."""
-    if work.get("rescore"):
-        rescore_contacts(session, work["rescore"])
-
-
 def id_range(session: Session) -> tuple[int, int]:
     lo, hi = session.execute(sa.select(sa.func.min(Contact.id), sa.func.max(Contact.id))).one()
     return (lo or 0, hi or -1)
@@ -904,52 +898,103 @@ def qualification_detail(session: Session, contact_id: int) -> dict[str, Any] | 
 
 
 def on_ingest(session: Session, record: InboundRecord, result: IngestResult) -> None:
-    """After each stored record: take signals from the message text, route a new lead, rescore, emit events."""
+    """After each stored record: take signals from the message text, route a new lead, rescore, emit events.
+    Inside a bulk path's deferred_work block this happens once for the whole batch (finish_batch)."""
     if result.contact_id is None or result.status in ("known", "suppressed"):
         return
-    lq = ensure_qualification(session, result.contact_id)
+    if not hooks.defer(session, "ingested", (record, result)):
+        qualify_ingested(session, [(record, result)])
+
+
+def finish_batch(session: Session, work: dict[str, list[Any]]) -> None:
+    """The batch finisher of core.hooks.deferred_work."""
+    if work.get("ingested"):
+        qualify_ingested(session, work["ingested"])
+
+
+def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestResult]]) -> None:
+    """Signals, routing, events and scores for stored records, in record order, with a handful of queries for
+    the lot. Events: every lead.created, then the scores (stage.changed), then message.received, so receivers
+    see a lead before its first stage change."""
+    items = [(r, res) for r, res in items if res.contact_id is not None and res.status not in ("known", "suppressed")]
+    if not items:
+        return
+    session.flush()
+    ids = sorted({res.contact_id for _, res in items})
+    lqs = {lq.contact_id: lq for lq in _in_chunks(session, LeadQualification, LeadQualification.contact_id, ids)}
+    for cid in ids:
+        if cid not in lqs:
+            lqs[cid] = LeadQualification(contact_id=cid)
+            session.add(lqs[cid])
+    for record, result in items:
+        _take_signals(lqs[result.contact_id], record, result)
+    no_country = [cid for cid in ids if not lqs[cid].country]
+    phones: dict[int, str] = {}
+    for chunk in range(0, len(no_country), 500):
+        for cid, value in session.exec(
+            select(Identity.contact_id, Identity.value)
+            .where(col(Identity.contact_id).in_(no_country[chunk : chunk + 500]), Identity.kind == "phone")
+            .order_by(col(Identity.id))
+        ).all():
+            phones.setdefault(cid, value)
+    for cid in no_country:
+        lqs[cid].country = country_from_phone(phones.get(cid))
+    session.flush()
+
+    created = [(record, result) for record, result in items if result.contact_created]
+    if created:
+        from core.routing import route_new_leads
+
+        route_new_leads(session, [
+            (result.contact_id, {"channel": record.channel, "form_type": lqs[result.contact_id].form_types[0]
+                                 if lqs[result.contact_id].form_types else "",
+                                 "language": lqs[result.contact_id].language, "country": lqs[result.contact_id].country})
+            for record, result in created
+        ])
+        contacts = {c.id: c for c in _in_chunks(session, Contact, Contact.id, [r.contact_id for _, r in created])}
+        for record, result in created:
+            contact = contacts.get(result.contact_id)
+            hooks.emit(session, "lead.created", {
+                "contact_id": result.contact_id, "name": contact.display_name if contact else "",
+                "company": contact.company if contact else "", "channel": record.channel,
+                "owner_id": contact.owner_id if contact else None,
+            })
+    if len(ids) == 1:
+        rescore_contact(session, ids[0])
+    else:
+        rescore_contacts(session, ids)
+    for record, result in items:
+        message = record.message
+        if message is not None and result.message_id is not None and result.status == "created" \
+                and message.direction == "in":
+            hooks.emit(session, "message.received", {
+                "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,
+                "conversation_id": result.conversation_id, "subject": message.subject or "",
+                "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+            })
+
+
+def _take_signals(lq: LeadQualification, record: InboundRecord, result: IngestResult) -> None:
     message = record.message
-    new_message = message is not None and result.message_id is not None and result.status == "created"
     if not lq.source_channel:
         lq.source_channel = record.channel
-    if new_message and message is not None:
-        form_type = str((message.meta or {}).get("form_type") or "").strip().lower()
-        if form_type and form_type not in lq.form_types:
-            lq.form_types = [*lq.form_types, form_type][:20]
-        if message.direction == "in" and message.kind == "message":
-            text = f"{message.subject or ''}\n{message.text or ''}"
-            lq.intent_hits += len(intent_hits(text))
-            if not lq.language:
-                lq.language = detect_language(message.text or message.subject)
-    if not lq.country:
-        phone = session.exec(
-            select(Identity.value).where(Identity.contact_id == result.contact_id, Identity.kind == "phone")
-        ).first()
-        lq.country = country_from_phone(phone)
-    session.add(lq)
-    session.flush()
-    if result.contact_created:
-        from core.routing import route_new_lead
+    if message is None or result.message_id is None or result.status != "created":
+        return
+    form_type = str((message.meta or {}).get("form_type") or "").strip().lower()
+    if form_type and form_type not in lq.form_types:
+        lq.form_types = [*lq.form_types, form_type][:20]
+    if message.direction == "in" and message.kind == "message":
+        text = f"{message.subject or ''}\n{message.text or ''}"
+        lq.intent_hits += len(intent_hits(text))
+        if not lq.language:
+            lq.language = detect_language(message.text or message.subject)
 
-        route_new_lead(session, result.contact_id, channel=record.channel,
-                       form_type=lq.form_types[0] if lq.form_types else "", language=lq.language, country=lq.country)
-    if result.contact_created:
-        contact = session.get(Contact, result.contact_id)
-        hooks.emit(session, "lead.created", {
-            "contact_id": result.contact_id, "name": contact.display_name if contact else "",
-            "company": contact.company if contact else "", "channel": record.channel,
-            "owner_id": contact.owner_id if contact else None,
-        })
-    # Scoring after lead.created, so that receivers see the lead before its first stage.changed. Bulk paths
-    # score the whole batch at its end (rescore_deferred).
-    if not hooks.defer(session, "rescore", result.contact_id):
-        rescore_contact(session, result.contact_id)
-    if new_message and message is not None and message.direction == "in":
-        hooks.emit(session, "message.received", {
-            "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,
-            "conversation_id": result.conversation_id, "subject": message.subject or "",
-            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-        })
+
+def _in_chunks(session: Session, model: type, column: Any, ids: list[int]) -> list[Any]:
+    rows: list[Any] = []
+    for chunk in range(0, len(ids), 500):
+        rows += session.exec(select(model).where(col(column).in_(ids[chunk : chunk + 500]))).all()
+    return rows
 
 
 def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:

@@ -58,12 +58,15 @@ def _next_assignee(session: Session, rule: RoutingRule, assignees: list[int]) ->
     return assignees[(turn - 1) % len(assignees)]
 
 
-def choose_owner(session: Session, lead: dict[str, str]) -> tuple[int | None, str]:
-    """(owner id, why) for a new lead; (None, why) when nobody can take it."""
-    rules = session.exec(
+def _active_rules(session: Session) -> list[RoutingRule]:
+    return list(session.exec(
         select(RoutingRule).where(col(RoutingRule.active).is_(True)).order_by(col(RoutingRule.position), col(RoutingRule.id))
-    ).all()
-    for rule in rules:
+    ).all())
+
+
+def choose_owner(session: Session, lead: dict[str, str], *, rules: list[RoutingRule] | None = None) -> tuple[int | None, str]:
+    """(owner id, why) for a new lead; (None, why) when nobody can take it."""
+    for rule in _active_rules(session) if rules is None else rules:
         if not rule_matches(rule.match or {}, lead):
             continue
         assignees = _active_ids(session, [int(i) for i in rule.assignee_ids or []])
@@ -75,21 +78,21 @@ def choose_owner(session: Session, lead: dict[str, str]) -> tuple[int | None, st
     return None, "no rule matched and no fallback owner"
 
 
-def route_new_lead(
-    session: Session, contact_id: int, *, channel: str = "", form_type: str = "", language: str = "", country: str = ""
-) -> int | None:
-    """Give a new lead an owner unless it already has one (e.g. it came through a rep's own mailbox)."""
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.owner_id is not None:
-        return contact.owner_id if contact else None
-    owner_id, _why = choose_owner(
-        session, {"channel": channel, "form_type": form_type, "language": language, "country": country}
-    )
-    if owner_id is not None:
-        contact.owner_id = owner_id
-        session.add(contact)
-        session.flush()
-    return owner_id
+def route_new_leads(session: Session, leads: list[tuple[int, dict[str, str]]]) -> None:
+    """Give each new lead an owner unless it already has one (e.g. it came through a rep's own mailbox), in
+    order (round robin turns are handed out in that order), with the rules and the contacts read once."""
+    ids = [cid for cid, _ in leads]
+    contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()} if ids else {}
+    rules = _active_rules(session)
+    for contact_id, lead in leads:
+        contact = contacts.get(contact_id)
+        if contact is None or contact.owner_id is not None:
+            continue
+        owner_id, _why = choose_owner(session, lead, rules=rules)
+        if owner_id is not None:
+            contact.owner_id = owner_id
+            session.add(contact)
+    session.flush()
 
 
 TEMPERATURE_ORDER = sa.case({"hot": 0, "warm": 1}, value=Contact.temperature, else_=2)

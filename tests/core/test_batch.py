@@ -101,7 +101,7 @@ def scoring_snapshot(session: Session) -> dict:
         lq = session.get(LeadQualification, contact.id)
         score = session.get(LeadScore, contact.id)
         out["|".join(owned) + "#" + ",".join(messages)] = (
-            contact.stage, contact.temperature, contact.score,
+            contact.stage, contact.temperature, contact.score, contact.owner_id,
             (lq.source_channel, sorted(lq.form_types), lq.intent_hits, lq.language, lq.country) if lq else None,
             # Which of a person's corporate addresses an explanation names follows identity ids, which the
             # two paths hand out in different orders when they merge: compare that rule by its points.
@@ -115,12 +115,21 @@ def test_batch_scores_its_leads_like_one_by_one(sqlite_template: Path, tmp_path:
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The batched path defers scoring to the end of each batch; the leads must end up scored the same."""
     from core import hooks, qualification
+    from core.models import RoutingRule
+    from core.users import create_user
 
     monkeypatch.setattr(hooks, "post_ingest_hooks", [qualification.on_ingest])
     monkeypatch.setattr(hooks, "event_listeners", [qualification.on_event])
-    monkeypatch.setattr(hooks, "batch_finishers", [qualification.rescore_deferred])
+    monkeypatch.setattr(hooks, "batch_finishers", [qualification.finish_batch])
     rng = random.Random(seed)
     records = random_records(seed, 60)
+    # and people seen once each, so that the batches create many leads at once (the shared names and addresses
+    # above mostly merge, which the batch hands to the one-by-one path)
+    for n in range(40):
+        records.insert(rng.randrange(len(records) + 1), InboundRecord.model_validate({
+            "channel": rng.choice(CHANNELS), "contact": {"name": f"Osoba {n}", "email": f"osoba{n}@firma{n}.pl"},
+            "message": {"external_id": f"new-{n}", "thread_id": f"new-{n}", "text": "dzień dobry",
+                        "sent_at": f"2026-05-{n % 28 + 1:02d}T09:00:00Z"}}))
     for record in records:  # words the default rules score (intent, a form type)
         if record.message is not None and rng.random() < 0.5:
             record.message.text = "Prosimy o wycenę, budżet 20 000 zł, decyzja w tym miesiącu"
@@ -131,6 +140,11 @@ def test_batch_scores_its_leads_like_one_by_one(sqlite_template: Path, tmp_path:
         shutil.copyfile(sqlite_template, path)
         engine = make_engine(f"sqlite:///{path}")
         with Session(engine) as session:
+            # Routing hands out round-robin turns: both paths must give the same leads to the same reps.
+            reps = [create_user(session, email=f"rep{n}@leadhub.example") for n in range(3)]
+            session.add(RoutingRule(name="intercom", match={"channel": "intercom"}, assignee_ids=[reps[0].id]))
+            session.add(RoutingRule(name="all", position=1, assignee_ids=[reps[1].id, reps[2].id]))
+            session.commit()
             if mode == "single":
                 for record in records:
                     try:
@@ -146,4 +160,5 @@ def test_batch_scores_its_leads_like_one_by_one(sqlite_template: Path, tmp_path:
         engine.dispose()
     single, batch = stores
     assert any(s[2] for s in single["scores"].values())  # the rules scored someone: the comparison means something
+    assert len({s[3] for s in single["scores"].values()}) == 3  # and routing gave leads to each rep
     assert batch == single

@@ -21,7 +21,7 @@ bp = Blueprint("qualify", __name__, template_folder="../templates")
 
 def init_app(app: Flask) -> None:
     hooks.register_post_ingest(qualification.on_ingest)
-    hooks.register_batch_finisher(qualification.rescore_deferred)
+    hooks.register_batch_finisher(qualification.finish_batch)
     hooks.register_listener(qualification.on_event)
     hooks.register_listener(webhooks.record_event)
     if not sa.event.contains(Session, "after_commit", _deliver_after_commit):
