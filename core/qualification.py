@@ -922,10 +922,13 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     session.flush()
     ids = sorted({res.contact_id for _, res in items})
     lqs = {lq.contact_id: lq for lq in _in_chunks(session, LeadQualification, LeadQualification.contact_id, ids)}
-    for cid in ids:
-        if cid not in lqs:
-            lqs[cid] = LeadQualification(contact_id=cid)
-            session.add(lqs[cid])
+    missing = [cid for cid in ids if cid not in lqs]
+    if missing:
+        # One multi-row INSERT, then load: building each row as a model runs pydantic per row.
+        now = utcnow()
+        session.execute(sa.insert(LeadQualification.__table__), [_new_lq_row(cid, now) for cid in missing])
+        lqs.update((lq.contact_id, lq) for lq in _in_chunks(session, LeadQualification, LeadQualification.contact_id,
+                                                            missing))
     for record, result in items:
         _take_signals(lqs[result.contact_id], record, result)
     no_country = [cid for cid in ids if not lqs[cid].country]

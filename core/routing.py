@@ -64,15 +64,19 @@ def _active_rules(session: Session) -> list[RoutingRule]:
     ).all())
 
 
-def choose_owner(session: Session, lead: dict[str, str], *, rules: list[RoutingRule] | None = None) -> tuple[int | None, str]:
-    """(owner id, why) for a new lead; (None, why) when nobody can take it."""
+def choose_owner(
+    session: Session, lead: dict[str, str], *, rules: list[RoutingRule] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> tuple[int | None, str]:
+    """(owner id, why) for a new lead; (None, why) when nobody can take it. `rules` and `settings`: read once
+    by a caller that routes many."""
     for rule in _active_rules(session) if rules is None else rules:
         if not rule_matches(rule.match or {}, lead):
             continue
         assignees = _active_ids(session, [int(i) for i in rule.assignee_ids or []])
         if assignees:
             return _next_assignee(session, rule, assignees), f"routing rule {rule.name or rule.id}"
-    fallback = routing_settings(session).get("fallback_owner_id")
+    fallback = (routing_settings(session) if settings is None else settings).get("fallback_owner_id")
     if fallback and _active_ids(session, [int(fallback)]):
         return int(fallback), "fallback owner"
     return None, "no rule matched and no fallback owner"
@@ -83,12 +87,12 @@ def route_new_leads(session: Session, leads: list[tuple[int, dict[str, str]]]) -
     order (round robin turns are handed out in that order), with the rules and the contacts read once."""
     ids = [cid for cid, _ in leads]
     contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()} if ids else {}
-    rules = _active_rules(session)
+    rules, settings = _active_rules(session), routing_settings(session)
     for contact_id, lead in leads:
         contact = contacts.get(contact_id)
         if contact is None or contact.owner_id is not None:
             continue
-        owner_id, _why = choose_owner(session, lead, rules=rules)
+        owner_id, _why = choose_owner(session, lead, rules=rules, settings=settings)
         if owner_id is not None:
             contact.owner_id = owner_id
             session.add(contact)
