@@ -5,6 +5,7 @@ units per message, and what an idle incremental sync costs.
 
     .venv/bin/python bench/gmail_sync.py --n 100000
     .venv/bin/python bench/gmail_sync.py --n 10000      # quick
+    .venv/bin/python bench/gmail_sync.py --n 10000 --scoring   # with qualification, as a sync in leadhub runs
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--scoring", action="store_true",
+                        help="register the web app's post-ingest hooks (qualification), as a real sync runs them")
     args = parser.parse_args()
     port = free_port()
     emulator = subprocess.Popen(
@@ -57,6 +60,10 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="gmail-bench-"))
         database = f"sqlite:///{workdir / 'bench.db'}"
         upgrade_database(database)
+        if args.scoring:
+            from webapp import create_app
+
+            create_app({"DATABASE_URL": database, "DEMO": "off", "QUEUE_URL": "immediate"})
         engine = make_engine(database)
         box = SecretBox(SecretBox.generate_key())
         with Session(engine) as session:

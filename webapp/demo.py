@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
 from core.ingest import IngestOptions, ingest
-from core.models import AppSetting, Contact, Role, User
+from core.models import AppSetting, Contact, Form, Role, User
 from core.schemas import InboundRecord
 from core.users import create_user
 
@@ -110,11 +110,27 @@ def seed_demo(session: Session, *, region: str = "PL") -> dict[str, int]:
         result = ingest(session, record, options=IngestOptions(default_phone_region=region, actor="demo"))
         created += result.status == "created"
     _demo_notes_and_reads(session, users)
+    _demo_form(session, reps[0])
     setting = session.get(AppSetting, "demo")
     if setting is None:
         session.add(AppSetting(key="demo", value={"seeded": True}))
     session.commit()
     return {"users": len(users), "records": created}
+
+
+DEMO_FORM_NAME = "Kontakt (demo)"
+
+
+def _demo_form(session: Session, owner: User) -> None:
+    """A website form to try: its hosted page, embed code and submissions are on /admin/forms."""
+    from connectors.forms.validation import DEFAULT_FIELDS
+    from webapp.forms import new_form_key
+
+    if session.exec(select(Form).where(Form.name == DEMO_FORM_NAME)).first() is None:
+        session.add(Form(key=new_form_key(), name=DEMO_FORM_NAME, type="contact", owner_id=owner.id,
+                         fields=[dict(f) for f in DEFAULT_FIELDS],
+                         consent_text="Zgadzam się na kontakt w sprawie mojego zapytania. / I agree to be contacted.",
+                         consent_version=1, thank_you_message="Dziękujemy! Odezwiemy się wkrótce."))
 
 
 def _demo_notes_and_reads(session: Session, users: dict[str, User]) -> None:

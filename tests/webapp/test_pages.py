@@ -62,6 +62,12 @@ def test_demo_buttons_and_banner_only_with_demo_data(app, client, session: Sessi
     assert response.status_code == 302
     inbox = client.get("/inbox")
     assert inbox.status_code == 200 and b"Demo data" in inbox.data and b"Admin (admin)" in inbox.data
+    # A website form to try, with its hosted page; seeding again does not add a second one.
+    forms = client.get("/admin/forms").get_data(as_text=True)
+    [hosted] = re.findall(r'href="(/f/[^"]+)"', forms)
+    assert "Kontakt (demo)" in forms and client.get(hosted).status_code == 200
+    seed_demo(session)
+    assert len(re.findall(r'href="(/f/[^"]+)"', client.get("/admin/forms").get_data(as_text=True))) == 1
     # Only demo accounts can be entered without a password.
     session.add(User(email="real@corp.example", role="admin", name="Real"))
     session.commit()
