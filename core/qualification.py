@@ -545,16 +545,7 @@ def _stage_payload(change: dict[str, Any]) -> dict[str, Any]:
 
 def rescore_contact(session: Session, contact_id: int, *, now_ts: float | None = None) -> LeadQualification | None:
     """Score one lead now (ingest, BANT edits). Works in the caller's transaction."""
-    session.flush()
-    batch = load_features(session, contact_id, contact_id)
-    if not batch:
-        return None
-    apply_scores(session, batch, active_ruleset(session), now_ts if now_ts is not None else time.time())
-    # The ORM copies in this session must see what the bulk statements wrote.
-    for cls, key in ((Contact, contact_id), (LeadQualification, contact_id), (LeadScore, contact_id)):
-        obj = session.get(cls, key)
-        if obj is not None:
-            session.refresh(obj)
+    rescore_contacts(session, [contact_id], now_ts=now_ts)
     return session.get(LeadQualification, contact_id)
 
 
@@ -962,10 +953,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
                 "company": contact.company if contact else "", "channel": record.channel,
                 "owner_id": contact.owner_id if contact else None,
             })
-    if len(ids) == 1:
-        rescore_contact(session, ids[0])
-    else:
-        rescore_contacts(session, ids)
+    rescore_contacts(session, ids)
     for record, result in items:
         message = record.message
         if message is not None and result.message_id is not None and result.status == "created" \

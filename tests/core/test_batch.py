@@ -42,6 +42,24 @@ def random_records(seed: int, n: int) -> list[InboundRecord]:
     return records
 
 
+def ingest_all(session: Session, records: list[InboundRecord], mode: str) -> list[str]:
+    """Ingest one by one ("single") or in batches of 17 ("batch"), committing each; the statuses in order."""
+    statuses: list[str] = []
+    if mode == "single":
+        for record in records:
+            try:
+                statuses.append(ingest(session, record).status)
+            except IngestError:
+                statuses.append("error")
+            session.commit()
+        return statuses
+    for start in range(0, len(records), 17):
+        results = ingest_many(session, records[start : start + 17])
+        statuses += ["error" if isinstance(r, IngestError) else r.status for r in results]
+        session.commit()
+    return statuses
+
+
 def snapshot(session: Session) -> dict:
     """The store in a form independent of row ids."""
     contacts = {c.id: c for c in session.exec(select(Contact)).all()}
@@ -67,20 +85,7 @@ def test_batch_equals_one_by_one(sqlite_template: Path, tmp_path: Path, seed: in
         shutil.copyfile(sqlite_template, path)
         engine = make_engine(f"sqlite:///{path}")
         with Session(engine) as session:
-            if mode == "single":
-                statuses = []
-                for record in records:
-                    try:
-                        statuses.append(ingest(session, record).status)
-                    except IngestError:
-                        statuses.append("error")
-                    session.commit()
-            else:
-                statuses = []
-                for start in range(0, len(records), 17):
-                    results = ingest_many(session, records[start : start + 17])
-                    statuses += ["error" if isinstance(r, IngestError) else r.status for r in results]
-                    session.commit()
+            statuses = ingest_all(session, records, mode)
             stores.append((statuses, snapshot(session)))
         engine.dispose()
     (single_statuses, single_store), (batch_statuses, batch_store) = stores
@@ -145,17 +150,7 @@ def test_batch_scores_its_leads_like_one_by_one(sqlite_template: Path, tmp_path:
             session.add(RoutingRule(name="intercom", match={"channel": "intercom"}, assignee_ids=[reps[0].id]))
             session.add(RoutingRule(name="all", position=1, assignee_ids=[reps[1].id, reps[2].id]))
             session.commit()
-            if mode == "single":
-                for record in records:
-                    try:
-                        ingest(session, record)
-                    except IngestError:
-                        pass
-                    session.commit()
-            else:
-                for start in range(0, len(records), 17):
-                    ingest_many(session, records[start : start + 17])
-                    session.commit()
+            ingest_all(session, records, mode)
             stores.append(scoring_snapshot(session))
         engine.dispose()
     single, batch = stores
