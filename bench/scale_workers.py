@@ -1,11 +1,13 @@
 """Concurrency: N `leadhub worker` processes on Redis + PostgreSQL syncing emulated mailboxes.
 
-    .venv/bin/python bench/scale_workers.py --mailboxes 200 --per-mailbox 20 --workers 1 2 4 \\
+    .venv/bin/python bench/scale_workers.py --mailboxes 200 --per-mailbox 20 --workers 1 2 4 [--target gmail] \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/leadhub_scale_bench --redis-url redis://127.0.0.1:6379/15
 
 For each worker count: a fresh store, one sync_account task per mailbox on a fresh Redis queue, N worker
-processes (`leadhub worker --workers 1`, the synthetic connector registered), wall time until every task is
-done; then lease overlaps from the sync-run log (must be 0) and messages/s.
+processes (`leadhub worker --workers 1`), wall time until every task is done; then lease overlaps from the
+sync-run log (must be 0) and messages/s. `--target` picks the connector and its emulator: the synthetic one
+(tests/scale/synthetic.py) or Gmail (google-api-python-client against connectors/gmail/emulator.py, OAuth
+tokens stored encrypted, batch requests), both served from this process.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ def run(workers: int, args: argparse.Namespace) -> dict:
     from sqlmodel import Session, SQLModel
 
     from core.db import make_engine
-    from tests.scale import synthetic
     from tests.scale.harness import (
         create_accounts,
+        gmail_target,
         lease_overlaps,
         make_worker_app,
         stored_message_ids,
@@ -50,7 +52,7 @@ def run(workers: int, args: argparse.Namespace) -> dict:
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    target = synthetic_target()
+    target = {"synthetic": synthetic_target, "gmail": gmail_target}[args.target]()
     queue_name = f"leadhub-bench-{uuid.uuid4().hex[:8]}"
     with target.start_emulator(mailboxes=args.mailboxes, per_mailbox=args.per_mailbox) as emulator:
         with Session(engine) as session:
@@ -63,7 +65,7 @@ def run(workers: int, args: argparse.Namespace) -> dict:
         with app.app_context():
             for account_id in ids:
                 enqueue("sync_account", account_id)
-        started = time.perf_counter()
+        started, parent_cpu = time.perf_counter(), time.process_time()
         processes = [subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
         try:
@@ -76,16 +78,19 @@ def run(workers: int, args: argparse.Namespace) -> dict:
                     time.sleep(0.2)
                     session.rollback()
             elapsed = time.perf_counter() - started
+            parent_cpu = time.process_time() - parent_cpu
+            worker_cpu = sum(process_cpu_seconds(process.pid) for process in processes)
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(30)
             get_huey(app).flush()
-        stored = stored_message_ids(engine, synthetic.CHANNEL)
+        stored = stored_message_ids(engine, target.channel)
         overlaps = lease_overlaps(engine)
     engine.dispose()
     return {
+        "target": args.target,
         "workers": workers,
         "mailboxes": len(ids),
         "messages": len(stored),
@@ -93,7 +98,18 @@ def run(workers: int, args: argparse.Namespace) -> dict:
         "lease_overlaps": len(overlaps),
         "seconds_including_worker_start": round(elapsed, 1),
         "messages_per_second": round(len(stored) / elapsed, 1),
+        # Where the machine's cores went: the workers' CPU, and this process's (the emulator and the polling).
+        "worker_cpu_seconds": round(worker_cpu, 1),
+        "emulator_cpu_seconds": round(parent_cpu, 1),
+        "cores_busy": round((worker_cpu + parent_cpu) / elapsed, 2),
+        "cores": os.cpu_count(),
     }
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -103,6 +119,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--database-url", required=True, help="a PostgreSQL database this script may empty")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--target", choices=["synthetic", "gmail"], default="synthetic")
     args = parser.parse_args()
     results = [run(workers, args) for workers in args.workers]
     print(json.dumps(results, indent=2))

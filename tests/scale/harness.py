@@ -73,15 +73,15 @@ def gmail_target() -> Target:
     from connectors.gmail.emulator import Emulator, ServerThread, create_app
 
     emulator = Emulator()
-    now = 1_760_000_000 + 10_000 * 37  # past the generated mail's clock
+    now = 1_760_000_000 + 1_000_000 * 37  # past the generated mail's clock (seeds below 1,000,000)
 
     @contextmanager
     def start(mailboxes: int = 1, per_mailbox: int = 200, **_: Any) -> Iterator[EmulatorHandle]:
         expected: set[str] = set()
         names = [f"rep{n}@acme.example" for n in range(mailboxes)]
-        for address in names:
+        for index, address in enumerate(names):
             box = emulator.mailbox(address)
-            seed = 1
+            seed = 1 + index * per_mailbox * 2  # each mailbox its own messages (its own Message-IDs)
             while len(box.entries) < per_mailbox:
                 if seed % 20:  # every 20th generated message is bulk mail; leave it out
                     box.add(seed, internal_date=1_760_000_000_000 + seed * 37_000)
