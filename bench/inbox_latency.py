@@ -18,6 +18,7 @@ PAGES = {
     "inbox, first page": "/inbox",
     "inbox, channel filter": "/inbox?channel=gmail",
     "inbox, stage+temperature": "/inbox?stage=sql&temperature=hot",
+    "inbox, a stage nobody is in": "/inbox?stage=customer",
     "inbox, unread only": "/inbox?unread=1",
     "search, name": "/inbox?q=Zielińska",
     "search, email prefix": "/inbox?q=person4242",

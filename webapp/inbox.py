@@ -29,14 +29,21 @@ from core.models import (
 )
 from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
+from webapp import search
 from webapp.db import get_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
-from webapp.search import contact_ids_matching, message_ids_matching
+from webapp.search import SearchMatches, find_matches
 
 bp = Blueprint("inbox", __name__)
 
 PAGE_SIZE = 50
+# A filter on the person (stage, temperature, owner) is tried first on the PROBE_WINDOW
+# conversations that come next in time order: when that many hold a page of matches, the page is exact and
+# costs a bounded walk of the time index. Only a rarer filter falls back to the query the planner drives from
+# the filter's index, which is cheap exactly because few rows match (BENCHMARKS.md, Inbox).
+PROBE_WINDOW = 1000
+RARE_COUNT_LIMIT = 20_000  # counting the people a filter matches stops here (a few ms of index walk)
 NOTE_CHANNEL = "note"  # lead notes live in their own conversation; they are not inbox items
 CHANNEL_LABELS = {"gmail": "Gmail", "intercom": "Intercom", "linkedin": "LinkedIn", "form": "Website form",
                   "api": "API", "import": "Import", "phone": "Phone", "manual": "Manual"}
@@ -68,6 +75,12 @@ class InboxFilter:
             q=((args.get("q") or "").strip()[:200] or None),
         )
 
+    @property
+    def narrows_people(self) -> bool:
+        """Filters on the person that have an index of their own, which SQLite's planner then drives from
+        (reading every matching person's conversations and sorting them) instead of the time index."""
+        return bool(self.stage or self.temperature or self.owner)
+
     def args(self) -> dict[str, str]:
         values = {"channel": self.channel, "owner": self.owner, "stage": self.stage,
                   "temperature": self.temperature, "unread": "1" if self.unread else None, "q": self.q}
@@ -98,73 +111,91 @@ def _not_private_for(viewer: Viewer) -> sa.ColumnElement[bool]:
     )
 
 
-def inbox_query(session: Session, viewer: Viewer, filters: InboxFilter) -> sa.Select:
-    query = (
-        select(Conversation, Contact)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .where(col(Conversation.last_message_at).is_not(None), Conversation.channel != NOTE_CHANNEL)
-    )
+def _listed() -> list[sa.ColumnElement[bool]]:
+    """Conversations the inbox lists at all."""
+    return [col(Conversation.last_message_at).is_not(None), Conversation.channel != NOTE_CHANNEL]
+
+
+def inbox_query(
+    session: Session, viewer: Viewer, filters: InboxFilter, *, few_people: bool = False,
+    matches: SearchMatches | None = None,
+) -> sa.Select:
+    """The listed conversations that pass the filters. few_people: the filters on the person are known to
+    match few; on SQLite the planner is then told which of them matches fewest (its statistics only know
+    how many stages there are, not that nobody is a customer yet). matches: the search's matches, if the
+    caller has read them already."""
+    query = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id).where(*_listed())
     if filters.channel:
         query = query.where(Conversation.channel == filters.channel)
+    on_person: list[sa.ColumnElement[bool]] = []
     if filters.stage:
-        query = query.where(Contact.stage == filters.stage)
+        on_person.append(Contact.stage == filters.stage)
     if filters.temperature:
-        query = query.where(Contact.temperature == filters.temperature)
+        on_person.append(Contact.temperature == filters.temperature)
     if filters.owner == "me":
-        query = query.where(Contact.owner_id == viewer.id)
+        on_person.append(Contact.owner_id == viewer.id)
     elif filters.owner == "none":
-        query = query.where(col(Contact.owner_id).is_(None))
+        on_person.append(col(Contact.owner_id).is_(None))
     elif filters.owner:
-        query = query.where(Contact.owner_id == int(filters.owner))
+        on_person.append(Contact.owner_id == int(filters.owner))
+    if few_people and on_person and session.get_bind().dialect.name == "sqlite":
+        rarest = min(on_person, key=lambda condition: _count_up_to(session, condition, RARE_COUNT_LIMIT))
+        on_person = [sa.func.likelihood(c, sa.literal_column("0.001")) if c is rarest else c for c in on_person]
+    query = query.where(*on_person)
     if filters.unread:
         query = query.where(~_read_up_to_date(viewer.id))
     if filters.q:
-        matches = [col(Conversation.contact_id).in_(contact_ids_matching(session, filters.q))]
-        message_ids = message_ids_matching(session, filters.q)
-        if message_ids is not None:
-            by_body = col(Conversation.id).in_(
-                select(Message.conversation_id).where(col(Message.id).in_(message_ids))
-            )
-            if viewer.role == Role.rep.value and not sharing_on(session):
-                by_body = sa.and_(by_body, _not_private_for(viewer))
-            matches.append(by_body)
-        query = query.where(sa.or_(*matches))
+        found = matches if matches is not None else find_matches(session, filters.q)
+        by_person = col(Conversation.contact_id).in_(found.contact_ids)
+        by_body = col(Conversation.id).in_(
+            select(Message.conversation_id).where(col(Message.id).in_(found.message_ids))
+        )
+        if viewer.role == Role.rep.value and not sharing_on(session):
+            by_body = sa.and_(by_body, _not_private_for(viewer))
+        query = query.where(sa.or_(by_person, by_body))
     return query
 
 
 def inbox_page(
-    session: Session, viewer: Viewer, filters: InboxFilter, *, cursor: str | None = None, limit: int = PAGE_SIZE
+    session: Session, viewer: Viewer, filters: InboxFilter, *, cursor: str | None = None, limit: int = PAGE_SIZE,
+    matches: SearchMatches | None = None,
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """One page, newest first, keyset-paged on (last_message_at, id). Returns rows, next cursor, prev cursor."""
-    query = inbox_query(session, viewer, filters)
-    backwards = False
+    if filters.q and matches is None:
+        matches = find_matches(session, filters.q)
+    query = inbox_query(session, viewer, filters, matches=matches)
+    backwards, position = False, None
     if cursor:
-        position = decode_cursor(cursor)
+        decoded = decode_cursor(cursor)
         try:
-            at = datetime.fromisoformat(position["t"])
-            after_id = int(position["id"])
+            position = (sa.literal(datetime.fromisoformat(decoded["t"]), UTCDateTime()), int(decoded["id"]))
         except (KeyError, TypeError, ValueError):
             raise CursorError("cursor is not one this page gave out") from None
-        backwards = position.get("d") == "prev"
-        at_param = sa.literal(at, UTCDateTime())
-        # The plain bound first lets the (last_message_at) index do a range scan; the OR breaks ties on id.
-        if backwards:
-            query = query.where(
-                col(Conversation.last_message_at) >= at_param,
-                sa.or_(col(Conversation.last_message_at) > at_param,
-                       sa.and_(Conversation.last_message_at == at_param, Conversation.id > after_id)),
-            )
-        else:
-            query = query.where(
-                col(Conversation.last_message_at) <= at_param,
-                sa.or_(col(Conversation.last_message_at) < at_param,
-                       sa.and_(Conversation.last_message_at == at_param, Conversation.id < after_id)),
-            )
-    if backwards:
-        order = (col(Conversation.last_message_at).asc(), col(Conversation.id).asc())
-    else:
-        order = (col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)).all())
+        backwards = decoded.get("d") == "prev"
+    at, conversation_id = col(Conversation.last_message_at), col(Conversation.id)
+    where, order = _keyset(at, conversation_id, position, backwards)
+    rows: list[Any] = []
+    if filters.narrows_people and not filters.q:  # a search's match sets are capped: its own query is bounded
+        # The next PROBE_WINDOW conversations in page order (channel filter included: its index serves it).
+        window = select(Conversation.id).where(*_listed(), *where)
+        if filters.channel:
+            window = window.where(Conversation.channel == filters.channel)
+        window_ids = window.order_by(*order).limit(PROBE_WINDOW).subquery()
+        rows = list(session.exec(
+            query.where(*where, conversation_id.in_(sa.select(window_ids.c.id))).order_by(*order).limit(limit + 1)
+        ).all())
+        if len(rows) <= limit and session.get_bind().dialect.name == "sqlite":
+            # Under a page of matches in the window: few people match. SQLite's statistics cannot tell a rare
+            # stage from a common one and would walk the whole time index (4.6 s at 1M contacts for a stage
+            # nobody is in) or scan every contact; with the time index out of play (unary +) and the filter
+            # marked unlikely it starts from the people who match, through the filter's index.
+            where, order = _keyset(sa.literal_column("+conversations.last_message_at"),
+                                   sa.literal_column("+conversations.id"), position, backwards)
+            query = inbox_query(session, viewer, filters, few_people=True, matches=matches)
+    if len(rows) <= limit:
+        # No filter on the person, or fewer than a page of matches in the window (or the window was the whole
+        # inbox: then this is as cheap).
+        rows = list(session.exec(query.where(*where).order_by(*order).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
@@ -179,6 +210,29 @@ def inbox_page(
     if cursor and (more or not backwards):
         prev_cursor = encode_cursor({"t": first.last_message_at.isoformat(), "id": first.id, "d": "prev"})
     return items, next_cursor, prev_cursor
+
+
+def _count_up_to(session: Session, condition: sa.ColumnElement[bool], limit: int) -> int:
+    """How many contacts pass `condition`, counting no further than `limit` (a bounded walk of its index)."""
+    matching = select(Contact.id).where(condition).limit(limit).subquery()
+    return int(session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one())
+
+
+def _keyset(
+    at: Any, conversation_id: Any, position: tuple[Any, int] | None, backwards: bool
+) -> tuple[list[sa.ColumnElement[bool]], tuple[Any, Any]]:
+    """The WHERE and ORDER BY of keyset paging on (last_message_at, id), from `position` on."""
+    if backwards:
+        order = (at.asc(), conversation_id.asc())
+    else:
+        order = (at.desc(), conversation_id.desc())
+    if position is None:
+        return [], order
+    at_param, after_id = position
+    # The plain bound first lets the (last_message_at) index do a range scan; the OR breaks ties on id.
+    if backwards:
+        return [at >= at_param, sa.or_(at > at_param, sa.and_(at == at_param, conversation_id > after_id))], order
+    return [at <= at_param, sa.or_(at < at_param, sa.and_(at == at_param, conversation_id < after_id))], order
 
 
 def _decorate(session: Session, viewer: Viewer, rows: list[tuple[Conversation, Contact]]) -> list[dict[str, Any]]:
@@ -238,9 +292,11 @@ def _filter_choices(session: Session) -> dict[str, Any]:
             "non_target_reasons": list(NON_TARGET_REASONS)}
 
 
-def _page(filters: InboxFilter, cursor: str | None) -> tuple[list[dict[str, Any]], str | None, str | None]:
+def _page(
+    filters: InboxFilter, cursor: str | None, matches: SearchMatches | None = None
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
     try:
-        return inbox_page(get_session(), viewer(), filters, cursor=cursor)
+        return inbox_page(get_session(), viewer(), filters, cursor=cursor, matches=matches)
     except CursorError:
         abort(400, "This page link is out of date; start again from the first page.")
 
@@ -250,10 +306,12 @@ def _page(filters: InboxFilter, cursor: str | None) -> tuple[list[dict[str, Any]
 def index():  # noqa: ANN201
     filters = InboxFilter.from_args(request.args)
     cursor = request.args.get("cursor") or None
-    items, next_cursor, prev_cursor = _page(filters, cursor)
+    matches = find_matches(get_session(), filters.q) if filters.q else None
+    items, next_cursor, prev_cursor = _page(filters, cursor, matches)
     return render_template(
         "inbox/index.html", items=items, filters=filters, next_cursor=next_cursor, prev_cursor=prev_cursor,
         cursor=cursor, poll_seconds=current_app.config["LEADHUB"]["INBOX_POLL_SECONDS"],
+        search_capped=bool(matches and matches.capped), match_cap=search.MATCH_CAP,
         **_filter_choices(get_session()),
     )
 

@@ -8,6 +8,7 @@ match by prefix on both, which the (kind, value) unique index serves.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -15,6 +16,10 @@ from sqlmodel import Session, col, select
 from core.models import Contact, Identity, Message
 
 MAX_TERMS = 8
+# A search considers the most recent MATCH_CAP matching messages, and as many matching contacts: a word found
+# in most of five million messages must not make the inbox collect and sort all of them (seconds at 1M
+# contacts; BENCHMARKS.md, Inbox). The page says when a search hit the cap.
+MATCH_CAP = 1000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -22,48 +27,91 @@ def terms(query: str) -> list[str]:
     return _WORD.findall(query or "")[:MAX_TERMS]
 
 
-def _fts5_query(words: list[str]) -> str:
-    # Every word must match, each as a prefix; quoting keeps FTS5 syntax characters inert.
-    return " ".join('"' + w.replace('"', "") + '"*' for w in words)
+def _fts5_query(words: list[str], prefix: bool = True) -> str:
+    # Every word must match (as a prefix, or whole); quoting keeps FTS5 syntax characters inert.
+    star = "*" if prefix else ""
+    return " ".join('"' + w.replace('"', "") + '"' + star for w in words)
 
 
-def _pg_tsquery(words: list[str]) -> str:
-    return " & ".join(w + ":*" for w in words)
+def _pg_tsquery(words: list[str], prefix: bool = True) -> str:
+    star = ":*" if prefix else ""
+    return " & ".join(w + star for w in words)
 
 
-def message_ids_matching(session: Session, query: str) -> sa.ScalarSelect | sa.Select | None:
-    """A selectable of message ids whose subject, text or sender matches every word of `query`."""
-    words = terms(query)
-    if not words:
-        return None
-    if session.get_bind().dialect.name == "sqlite":
-        return sa.select(sa.column("rowid")).select_from(sa.table("search_messages")).where(
-            sa.text("search_messages MATCH :message_q").bindparams(message_q=_fts5_query(words))
-        )
-    document = sa.func.to_tsvector(
+def _message_document() -> sa.ColumnElement[str]:
+    return sa.func.to_tsvector(
         "simple",
         sa.func.coalesce(Message.subject, "") + " " + sa.func.coalesce(Message.text, "") + " "
         + sa.func.coalesce(Message.sender, ""),
     )
-    return select(Message.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
 
 
-def contact_ids_matching(session: Session, query: str) -> sa.Select:
-    """A selectable of contact ids whose name or company matches, or one of whose identities starts with it."""
-    words = terms(query)
-    prefix = (query or "").strip().lower()
-    by_identity = select(Identity.contact_id).where(
-        col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff"
-    )
-    if not words:
-        return by_identity
+def _messages_matching(session: Session, words: list[str], cap: int, prefix: bool) -> sa.Select:
     if session.get_bind().dialect.name == "sqlite":
-        by_name = sa.select(sa.column("rowid")).select_from(sa.table("search_contacts")).where(
+        rowid = sa.column("rowid")
+        # FTS5 walks its doclists in descending rowid order itself and stops at the limit.
+        return sa.select(rowid.label("id")).select_from(sa.table("search_messages")).where(
+            sa.text("search_messages MATCH :message_q").bindparams(message_q=_fts5_query(words, prefix))
+        ).order_by(rowid.desc()).limit(cap)
+    query = sa.func.to_tsquery("simple", _pg_tsquery(words, prefix))
+    return select(Message.id).where(_message_document().op("@@")(query)).order_by(col(Message.id).desc()).limit(cap)
+
+
+def _whole_words_match(session: Session, words: list[str]) -> bool:
+    """Whether some message holds every word whole. Message search matches whole words and falls back to
+    prefixes only when none does (a word typed in part): FTS5 expands a prefix by merging the postings of
+    every word it starts, all of them, before the first row (242 ms for one common prefix in 5M messages,
+    3 ms for the same word whole; BENCHMARKS.md, Inbox)."""
+    return session.execute(sa.select(sa.literal(1)).select_from(
+        _messages_matching(session, words, 1, prefix=False).subquery())).first() is not None
+
+
+def _contacts_by_identity(query: str, cap: int) -> sa.Select:
+    prefix = (query or "").strip().lower()
+    return select(Identity.contact_id).where(
+        col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff"
+    ).limit(cap)
+
+
+def _contacts_by_name(session: Session, words: list[str], cap: int) -> sa.Select:
+    if session.get_bind().dialect.name == "sqlite":
+        rowid = sa.column("rowid")
+        return sa.select(rowid.label("id")).select_from(sa.table("search_contacts")).where(
             sa.text("search_contacts MATCH :contact_q").bindparams(contact_q=_fts5_query(words))
-        )
-    else:
-        document = sa.func.to_tsvector(
-            "simple", sa.func.coalesce(Contact.display_name, "") + " " + sa.func.coalesce(Contact.company, "")
-        )
-        by_name = select(Contact.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
-    return sa.union(by_identity, by_name)
+        ).order_by(rowid.desc()).limit(cap)
+    document = sa.func.to_tsvector(
+        "simple", sa.func.coalesce(Contact.display_name, "") + " " + sa.func.coalesce(Contact.company, "")
+    )
+    return (select(Contact.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
+            .order_by(col(Contact.id).desc()).limit(cap))
+
+
+@dataclass
+class SearchMatches:
+    """What a search matched: people (by name, company or identity prefix) and messages, the newest first,
+    each list cut at the cap; `capped` says one of them was cut."""
+
+    contact_ids: list[int]
+    message_ids: list[int]
+    capped: bool
+
+
+def find_matches(session: Session, query: str, cap: int | None = None) -> SearchMatches:
+    """Read the match lists once (a few ms: each FTS walk stops at cap + 1); the inbox then looks its
+    conversations up by id instead of re-running full-text search inside a bigger query."""
+    words, cap = terms(query), cap or MATCH_CAP
+    capped = False
+
+    def ids(selectable: sa.Select) -> list[int]:
+        nonlocal capped
+        found = [int(i) for i in session.execute(selectable).scalars() if i is not None]
+        capped = capped or len(found) > cap
+        return found[:cap]
+
+    contact_ids = ids(_contacts_by_identity(query, cap + 1))
+    message_ids: list[int] = []
+    if words:
+        contact_ids = list(dict.fromkeys(contact_ids + ids(_contacts_by_name(session, words, cap + 1))))
+        whole = _whole_words_match(session, words)
+        message_ids = ids(_messages_matching(session, words, cap + 1, prefix=not whole))
+    return SearchMatches(contact_ids=contact_ids, message_ids=message_ids, capped=capped)

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.ingest import ingest
@@ -197,3 +198,39 @@ def test_rescoring_inside_a_daemonic_worker_stays_in_its_process(app, session, e
     monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
     stats = rescore_all(engine, batch_size=1, processes=2)
     assert stats.processes == 1 and stats.scanned == 4
+
+
+def test_scattered_leads_are_scored_from_an_id_list_as_from_their_range(app, session, monkeypatch):
+    """Known people writing again are scattered over the store: rescore_contacts loads them by id list.
+    Their features must be exactly what a range read gives, and only they are rescored."""
+    from core import qualification
+    from core.models import Message
+
+    ids = [_lead(session, n, email=f"p{n}@firma{n % 3}.pl", title=("CEO" if n % 4 == 0 else ""),
+                 text=("prosze o wycene, budzet 10k" if n % 2 else "hello")) for n in range(1, 41)]
+    # A few outbound replies, so first-response and reply counts are in play.
+    for n, cid in enumerate(ids[::5]):
+        conversation_id = session.exec(select(Message.conversation_id).where(Message.contact_id == cid)).first()
+        session.add(Message(channel="gmail", external_id=f"out{n}", conversation_id=conversation_id, contact_id=cid,
+                            direction="out", sent_at=datetime(2026, 1, 2, tzinfo=UTC), text="we will call"))
+    session.commit()
+    by_range = {f.contact_id: (f, st) for f, st in qualification.load_features(session, ids[0], ids[-1])}
+    scattered = ids[::7]
+    by_list = {f.contact_id: (f, st) for f, st in
+               qualification.load_features(session, scattered[0], scattered[-1], ids=scattered)}
+    assert set(by_list) == set(scattered)
+    assert all(by_list[cid] == by_range[cid] for cid in scattered)
+
+    monkeypatch.setattr(qualification, "RUN_GAP", 1)  # every id its own sparse run: the list path
+    loads: list = []
+    real = qualification.load_features
+    monkeypatch.setattr(qualification, "load_features",
+                        lambda s, lo, hi, ids=None: loads.append(ids) or real(s, lo, hi, ids=ids))
+    session.exec(sa.update(Contact).values(score=0))
+    session.commit()
+    qualification.rescore_contacts(session, scattered)
+    session.commit()
+    assert loads == [scattered]  # one read for all of them, not one per lead
+    scores = dict(session.exec(select(Contact.id, Contact.score)).all())
+    assert all(scores[cid] > 0 for cid in scattered if by_range[cid][0].title == "CEO")
+    assert all(scores[cid] == 0 for cid in ids if cid not in scattered)

@@ -187,3 +187,95 @@ def test_api_timeline_applies_the_same_privacy_rule(client, session: Session, us
     assert texts("rep") == ["private words"]
     assert texts("manager") == ["private words"]
     assert texts("rep2") == [None]
+
+
+def _walk(session: Session, viewer: Viewer, filters: InboxFilter, limit: int) -> tuple[list[int], list[int]]:
+    """Every row id forwards page by page, and the rows of the page before the last, reached backwards."""
+    seen, cursor, prev = [], None, None
+    while True:
+        items, next_cursor, prev_cursor = inbox_page(session, viewer, filters, cursor=cursor, limit=limit)
+        seen.extend(i["id"] for i in items)
+        if not next_cursor:
+            break
+        cursor, prev = next_cursor, prev_cursor
+    back = [] if prev is None else [i["id"] for i in inbox_page(session, viewer, filters, cursor=prev, limit=limit)[0]]
+    return seen, back
+
+
+PROBE_FILTERS = [  # common, rare and empty filters on the person, alone and with a channel
+    InboxFilter(stage="new"),
+    InboxFilter(temperature="hot"),
+    InboxFilter(stage="sql", temperature="hot"),
+    InboxFilter(stage="customer"),
+    InboxFilter(stage="mql", channel="gmail"),
+    InboxFilter(owner="none"),
+    InboxFilter(unread=True),
+    InboxFilter(q="tender"),
+    InboxFilter(stage="non_target"),
+]
+
+
+@pytest.mark.parametrize("filters", PROBE_FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.args().items()))
+def test_probe_window_pages_equal_the_planners_pages(session: Session, users, monkeypatch, filters) -> None:
+    """The bounded walk of the time index must give exactly the pages of the plain query, whether a window
+    holds a page of matches, only some, or none; forwards and backwards."""
+    import random
+
+    import webapp.inbox as inbox
+
+    rng = random.Random(4)
+    for i in range(60):
+        r = add_message(session, channel=rng.choice(["gmail", "form", "intercom"]), name=f"Person {i}",
+                        email=f"p{i}@x{i}.example", minutes_ago=rng.randrange(0, 30),
+                        text=rng.choice(["public tender soon", "just asking"]))
+        contact = session.get(Contact, r.contact_id)
+        # "customer" is rare (a page's worth would not fit one window), "sql"+"hot" common.
+        contact.stage = rng.choices(["new", "mql", "sql", "customer"], weights=[5, 3, 4, 1])[0]
+        contact.temperature = rng.choice(["cold", "warm", "hot"])
+        session.add(contact)
+    session.commit()
+    viewer = Viewer(id=users["manager"].id, role="manager")
+    monkeypatch.setattr(inbox, "PROBE_WINDOW", 10**6)  # one window holds everything: the plain answer
+    expected = _walk(session, viewer, filters, limit=4)
+    for window in (3, 7, 16):
+        monkeypatch.setattr(inbox, "PROBE_WINDOW", window)
+        assert _walk(session, viewer, filters, limit=4) == expected, window
+    monkeypatch.setattr(inbox, "PROBE_WINDOW", 10**6)
+    # And the plain answer is what the filter means.
+    assert sorted(expected[0]) == sorted(i["id"] for i in inbox_page(session, viewer, filters, limit=1000)[0])
+
+
+def test_a_search_matching_more_than_the_cap_says_so_and_shows_the_newest(
+    as_role, session: Session, monkeypatch
+) -> None:
+    import webapp.search as search
+
+    made = [add_message(session, name=f"Tender Person {i}", email=f"t{i}@t{i}.example", minutes_ago=i,
+                        text="public tender").conversation_id for i in range(6)]
+    client = as_role("manager")
+    page = client.get("/inbox?q=tender")
+    assert sorted(rows(page.data), key=int) == [str(c) for c in sorted(made)]
+    assert b'id="search-capped"' not in page.data
+    monkeypatch.setattr(search, "MATCH_CAP", 3)
+    capped = client.get("/inbox?q=tender")
+    assert b'id="search-capped"' in capped.data and b"3 most recent" in capped.data
+    # The newest three messages (and the newest three matching people): the last three made.
+    assert sorted(rows(capped.data), key=int) == [str(c) for c in sorted(made)[-3:]]
+    narrow = client.get("/inbox?q=Person+5")
+    assert b'id="search-capped"' not in narrow.data and rows(narrow.data) == [str(made[5])]
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("tender", {"whole"}),  # the word is held whole somewhere: whole words only
+    ("tend", {"whole", "plural"}),  # no message holds "tend" whole: prefixes
+    ("tenders", {"plural"}),
+    ("public tend", {"whole"}),
+    ("renewal tender", set()),
+])
+def test_message_search_matches_whole_words_then_prefixes(as_role, session: Session, query: str, found) -> None:
+    made = {
+        "whole": add_message(session, name="Anna Whole", email="a@w.example", subject="Hi", text="A public tender"),
+        "plural": add_message(session, name="Piotr Plural", email="p@p.example", subject="Hi", text="Open tenders"),
+    }
+    hits = rows(as_role("manager").get("/inbox", query_string={"q": query}).data)
+    assert sorted(hits) == sorted(str(made[key].conversation_id) for key in found)
