@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from core import hooks
 from core.db import json_list, plain_rows
-from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
+from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, close_by_name, score_pair
 from core.models import (
     Contact,
     ContactBlockKey,
@@ -405,13 +405,11 @@ def suggest_pairs_for(
         me = views.get(cid)
         if me is None:
             continue
-        for other_id in others:
-            other = views.get(other_id)
-            if other is None:
-                continue
+        near = close_by_name(me, [other for other_id in others if (other := views.get(other_id)) is not None])
+        for other in near:
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:
-                scored.append((cid, other_id, score, reasons))
+                scored.append((cid, other.contact_id, score, reasons))
     # One read of the pairs already on file and one flush for all, in place of a query and a flush per pair;
     # the rules are upsert_suggestion's, applied in the same order.
     known = _suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})

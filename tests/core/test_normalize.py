@@ -168,3 +168,43 @@ def test_names_compatible(a: str, b: str, expected: bool) -> None:
     from core.matching import names_compatible
 
     assert names_compatible(a, b) is expected
+
+
+def test_close_by_name_keeps_exactly_the_pairs_that_reach_the_name_floor() -> None:
+    """The C-loop prefilter in front of score_pair must neither drop a pair _name_similarity passes nor keep one
+    it fails: exact, reordered, transliterated, typo'd and unrelated names, with aliases and empty names."""
+    import random
+
+    from bench.import_bench import FIRST, LAST, surname
+    from core.matching import NAME_SIMILARITY_FLOOR, PersonView, _name_similarity, close_by_name
+
+    rng = random.Random(11)
+
+    def variant(name: str) -> str:
+        first, last = name.split(" ", 1)
+        change = rng.randrange(6)
+        if change == 0:
+            return f"{last} {first}"  # surname first
+        if change == 1 and len(last) > 3:
+            i = rng.randrange(1, len(last) - 1)
+            return f"{first} {last[:i]}{last[i + 1:]}"  # a letter dropped
+        if change == 2:
+            return name.upper()
+        if change == 3:
+            return f"{first} {surname(rng)}"  # another person with the same first name
+        return name
+
+    people = [f"{rng.choice(FIRST)} {rng.choice(LAST) if rng.random() < 0.5 else surname(rng)}" for _ in range(300)]
+    checked = kept = 0
+    for n, name in enumerate(people):
+        me = PersonView(contact_id=n, names=(name, variant(name)) if n % 5 == 0 else (name,))
+        # A third are variants of this very name (most reach the floor), the rest of anybody's.
+        others = [PersonView(contact_id=1000 + i, names=(variant(name if rng.random() < 0.33 else rng.choice(people)),)
+                             if i % 7 else ("",)) for i in range(40)]
+        expected = [o for o in others
+                    if max((_name_similarity(a, b, NAME_SIMILARITY_FLOOR)[0] for a in me.names for b in o.names),
+                           default=0.0) >= NAME_SIMILARITY_FLOOR]
+        assert close_by_name(me, others) == expected, name
+        checked += len(others)
+        kept += len(expected)
+    assert checked == 12_000 and 2_000 < kept < 10_000  # both outcomes, many times
