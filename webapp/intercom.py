@@ -29,12 +29,13 @@ from connectors.base import Quarantine
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient
 from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
+from core.batch import ingest_many
 from core.identity import get_live_contact
-from core.ingest import IngestOptions, ingest
+from core.ingest import IngestError, IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Conversation, Identity, Message, Stage, User
 from core.normalize import InvalidIdentifier, normalize_email
 from webapp.auth import role_required
-from webapp.db import get_engine, get_session
+from webapp.db import get_session, get_writer_engine
 from webapp.queue import enqueue, task
 from webapp.replies import ReplyError, register_reply
 from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
@@ -237,12 +238,17 @@ def webhook():  # noqa: ANN201
     return jsonify({"ok": True, "queued": topic})
 
 
-@task("intercom_notification", retries=3, retry_delay=10)
+# The notification was acknowledged, so it must not be dropped: a busy or restarting database gets ten tries
+# a minute apart (ingest is idempotent, so a retry after a partial failure stores nothing twice).
+@task("intercom_notification", retries=10, retry_delay=60)
 def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
     """Ingest one webhook's item (a conversation with its parts, or a contact). Idempotent."""
     workspace = str(notification.get("app_id") or "")
     item = notification.get("item") or {}
-    with Session(get_engine(), expire_on_commit=False) as db:
+    # The writer engine begins IMMEDIATE on SQLite: this transaction reads, then writes, while other workers
+    # write too; begun deferred it failed at once with "database is locked" (96 of 3,328 notifications under
+    # a 10 s load were dropped after their retries; BENCHMARKS.md, Scale-out).
+    with Session(get_writer_engine(), expire_on_commit=False) as db:
         account = db.exec(
             select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL, ConnectorAccount.external_id == workspace)
         ).first()
@@ -255,13 +261,20 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
             log.warning("Intercom notification %s skipped: %s", notification.get("id"), exc)
             return {"skipped": str(exc)[:300]}
         created = 0
+        wanted = []
         for record in records:
             if isinstance(record, Quarantine):
                 log.warning("Intercom notification %s: %s", notification.get("id"), record.reason)
                 continue
             if account is not None:
                 record.account_id, record.owner_id = account.id, account.owner_id
-            result = ingest(db, record, options=_options(f"webhook:{notification.get('topic')}"))
+            wanted.append(record)
+        # One batch, as a sync stores its pages: the conversation's parts are qualified together, not one by one.
+        results = ingest_many(db, wanted, options=_options(f"webhook:{notification.get('topic')}"))
+        for record, result in zip(wanted, results, strict=True):
+            if isinstance(result, IngestError):
+                log.warning("Intercom notification %s: a record was not stored: %s", notification.get("id"), result)
+                continue
             created += result.status == "created" and record.message is not None
         if account is not None and created:
             account.messages_synced += created
