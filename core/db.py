@@ -88,18 +88,14 @@ def is_sqlite(engine_or_session: sa.Engine | Session) -> bool:
 def plain_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
     """The statement's rows as the driver's plain tuples, without SQLAlchemy's Row objects or result types (JSON
     comes back as text on SQLite, parsed on PostgreSQL). For the hot reads of rescoring and the duplicate
-    search, where building Rows cost a tenth of the work. Binds must need no type processing (ints, strings)."""
-    connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup or ())
-    cursor = connection.connection.cursor()
+    search, where building Rows cost a tenth of the work. SQLAlchemy executes it (its compiled-statement cache
+    spares a compile per call: 1.7 ms each, most of a single record's qualification); the rows are read from
+    the driver's cursor directly."""
+    result = session.connection().execute(statement)
     try:
-        cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        return result.cursor.fetchall()
     finally:
-        cursor.close()
+        result.close()
 
 
 def json_list(value: Any) -> list[str]:
