@@ -35,8 +35,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.load_webhooks import intercom_bodies  # noqa: E402
 from connectors import load_all  # noqa: E402
-from connectors.intercom.emulator import IntercomEmulator, sign_webhook  # noqa: E402
+from connectors.intercom.emulator import sign_webhook  # noqa: E402
 from connectors.sync import run_sync  # noqa: E402
 from core.crypto import SecretBox  # noqa: E402
 from core.db import make_engine  # noqa: E402
@@ -180,15 +181,7 @@ def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = 
         url = f"http://127.0.0.1:{port}"
         wait_for(url + "/healthz")
     try:
-        emulator = IntercomEmulator(client_secret=SECRET)
-        bodies = []
-        for number in range(count):
-            contact = emulator.add_contact(name=f"Hook {number}", email=f"hook{number}@example.org")
-            conversation = emulator.add_conversation(contact["id"], f"<p>hello {number}</p>")
-            emulator.add_part(conversation["id"], "<p>a reply</p>", author_type="user")
-            notification = emulator.notification("conversation.user.replied",
-                                                  emulator.conversation_view(conversation["id"]))
-            bodies.append(json.dumps(notification).encode())
+        bodies = [body for _, body in intercom_bodies(count)]
         http = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
         http.mount("http://", adapter)

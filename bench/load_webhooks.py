@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 INTERCOM_SECRET = "load-client-secret"
 
 
-def _intercom_bodies(count: int, run: str) -> list[tuple[str, bytes]]:
-    """(conversation id, signed-ready body) for `count` new conversations, made before the clock starts."""
+def intercom_bodies(count: int, run: str = "") -> list[tuple[str, bytes]]:
+    """(conversation id, body) of a `conversation.user.replied` notification for each of `count` new
+    conversations (an opening message and one reply), made before the clock starts; sign the body to send it."""
     from connectors.intercom.emulator import IntercomEmulator
 
     emulator = IntercomEmulator(client_secret=INTERCOM_SECRET)
@@ -55,7 +56,7 @@ def _client(url: str, kind: str, token: str, seconds: float, threads: int, out) 
     errors: dict[str, int] = {}
     lock = threading.Lock()
     # Enough notifications for ~1,000 acknowledgements a second, generated before the load starts.
-    pool_of_bodies = _intercom_bodies(int(seconds * 1000), uuid.uuid4().hex[:6]) if kind == "intercom" else []
+    pool_of_bodies = intercom_bodies(int(seconds * 1000), uuid.uuid4().hex[:6]) if kind == "intercom" else []
     stop = time.monotonic() + seconds
 
     def request(http: requests.Session, worker: int, number: int) -> tuple[str, requests.Response]:
