@@ -57,15 +57,6 @@ def _messages_matching(session: Session, words: list[str], cap: int, prefix: boo
     return select(Message.id).where(_message_document().op("@@")(query)).order_by(col(Message.id).desc()).limit(cap)
 
 
-def _whole_words_match(session: Session, words: list[str]) -> bool:
-    """Whether some message holds every word whole. Message search matches whole words and falls back to
-    prefixes only when none does (a word typed in part): FTS5 expands a prefix by merging the postings of
-    every word it starts, all of them, before the first row (242 ms for one common prefix in 5M messages,
-    3 ms for the same word whole; BENCHMARKS.md, Inbox)."""
-    return session.execute(sa.select(sa.literal(1)).select_from(
-        _messages_matching(session, words, 1, prefix=False).subquery())).first() is not None
-
-
 def _contacts_by_identity(query: str, cap: int) -> sa.Select:
     prefix = (query or "").strip().lower()
     return select(Identity.contact_id).where(
@@ -112,6 +103,10 @@ def find_matches(session: Session, query: str, cap: int | None = None) -> Search
     message_ids: list[int] = []
     if words:
         contact_ids = list(dict.fromkeys(contact_ids + ids(_contacts_by_name(session, words, cap + 1))))
-        whole = _whole_words_match(session, words)
-        message_ids = ids(_messages_matching(session, words, cap + 1, prefix=not whole))
+        # Message words match whole, and as prefixes only when no message holds them whole (a word typed in
+        # part, an inflected Polish word): FTS5 expands a prefix by merging the postings of every word it
+        # starts before the first row (242 ms for one common prefix in 5M messages, 3 ms for the word whole;
+        # BENCHMARKS.md, Inbox).
+        message_ids = (ids(_messages_matching(session, words, cap + 1, prefix=False))
+                       or ids(_messages_matching(session, words, cap + 1, prefix=True)))
     return SearchMatches(contact_ids=contact_ids, message_ids=message_ids, capped=capped)
