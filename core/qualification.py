@@ -923,49 +923,70 @@ def finish_batch(session: Session, work: dict[str, list[Any]]) -> None:
         qualify_ingested(session, work["ingested"])
 
 
+SIGNAL_COLUMNS = ("source_channel", "form_types", "intent_hits", "language", "country")
+
+
 def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestResult]]) -> None:
     """Signals, routing, events and scores for stored records, in record order, with a handful of queries for
     the lot. Events: every lead.created, then the scores (stage.changed), then message.received, so receivers
-    see a lead before its first stage change."""
+    see a lead before its first stage change. Works on plain rows: ORM objects for a batch's thousands of
+    leads cost more than everything else qualification does."""
     items = [(r, res) for r, res in items if res.contact_id is not None and res.status not in ("known", "suppressed")]
     if not items:
         return
     session.flush()
+    q = LeadQualification.__table__
     ids = sorted({res.contact_id for _, res in items})
-    lqs = {lq.contact_id: lq for lq in _in_chunks(session, LeadQualification, LeadQualification.contact_id, ids)}
-    missing = [cid for cid in ids if cid not in lqs]
-    if missing:
-        # One multi-row INSERT, then load: building each row as a model runs pydantic per row.
-        now = utcnow()
-        session.execute(sa.insert(LeadQualification.__table__), [_new_lq_row(cid, now) for cid in missing])
-        lqs.update((lq.contact_id, lq) for lq in _in_chunks(session, LeadQualification, LeadQualification.contact_id,
-                                                            missing))
+    stored: dict[int, dict[str, Any]] = {}
+    for chunk in _id_chunks(ids):
+        for row in session.execute(
+            sa.select(q.c.contact_id, *(q.c[name] for name in SIGNAL_COLUMNS)).where(q.c.contact_id.in_(chunk))
+        ).mappings():
+            stored[row["contact_id"]] = dict(row)
+    signals = {cid: dict(stored[cid]) if cid in stored else
+               {"contact_id": cid, "source_channel": "", "form_types": [], "intent_hits": 0, "language": "",
+                "country": ""} for cid in ids}
     for record, result in items:
-        _take_signals(lqs[result.contact_id], record, result)
-    no_country = [cid for cid in ids if not lqs[cid].country]
+        _take_signals(signals[result.contact_id], record, result)
+    no_country = [cid for cid in ids if not signals[cid]["country"]]
     phones: dict[int, str] = {}
-    for chunk in range(0, len(no_country), 500):
+    for chunk in _id_chunks(no_country):
         for cid, value in session.exec(
             select(Identity.contact_id, Identity.value)
-            .where(col(Identity.contact_id).in_(no_country[chunk : chunk + 500]), Identity.kind == "phone")
+            .where(col(Identity.contact_id).in_(chunk), Identity.kind == "phone")
             .order_by(col(Identity.id))
         ).all():
             phones.setdefault(cid, value)
     for cid in no_country:
-        lqs[cid].country = country_from_phone(phones.get(cid))
-    session.flush()
+        signals[cid]["country"] = country_from_phone(phones.get(cid))
+    now = utcnow()
+    new_rows = [{**_new_lq_row(cid, now), **signals[cid]} for cid in ids if cid not in stored]
+    if new_rows:
+        session.execute(sa.insert(q), new_rows)
+    changed = [{f"b_{k}": v for k, v in signals[cid].items()} for cid in stored if signals[cid] != stored[cid]]
+    if changed:
+        session.execute(
+            sa.update(q).where(q.c.contact_id == sa.bindparam("b_contact_id")).values(
+                **{name: sa.bindparam(f"b_{name}", type_=q.c[name].type) for name in SIGNAL_COLUMNS}),
+            changed,
+        )
 
     created = [(record, result) for record, result in items if result.contact_created]
     if created:
         from core.routing import route_new_leads
 
-        route_new_leads(session, [
-            (result.contact_id, {"channel": record.channel, "form_type": lqs[result.contact_id].form_types[0]
-                                 if lqs[result.contact_id].form_types else "",
-                                 "language": lqs[result.contact_id].language, "country": lqs[result.contact_id].country})
-            for record, result in created
-        ])
-        contacts = {c.id: c for c in _in_chunks(session, Contact, Contact.id, [r.contact_id for _, r in created])}
+        def routing_facts(record: InboundRecord, cid: int) -> dict[str, str]:
+            facts = signals[cid]
+            return {"channel": record.channel, "form_type": facts["form_types"][0] if facts["form_types"] else "",
+                    "language": facts["language"], "country": facts["country"]}
+
+        route_new_leads(session, [(result.contact_id, routing_facts(record, result.contact_id))
+                                  for record, result in created])
+        c = Contact.__table__
+        contacts: dict[int, Any] = {}
+        for chunk in _id_chunks(sorted({r.contact_id for _, r in created})):
+            contacts.update((row.id, row) for row in session.execute(
+                sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(c.c.id.in_(chunk))))
         for record, result in created:
             contact = contacts.get(result.contact_id)
             hooks.emit(session, "lead.created", {
@@ -973,7 +994,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
                 "company": contact.company if contact else "", "channel": record.channel,
                 "owner_id": contact.owner_id if contact else None,
             })
-    rescore_contacts(session, ids)
+    rescore_contacts(session, ids)  # also expires this session's ORM copies of these leads
     for record, result in items:
         message = record.message
         if message is not None and result.message_id is not None and result.status == "created" \
@@ -985,27 +1006,25 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
             })
 
 
-def _take_signals(lq: LeadQualification, record: InboundRecord, result: IngestResult) -> None:
+def _take_signals(signals: dict[str, Any], record: InboundRecord, result: IngestResult) -> None:
+    """Fold one stored record into its lead's signal columns (a plain dict of SIGNAL_COLUMNS)."""
     message = record.message
-    if not lq.source_channel:
-        lq.source_channel = record.channel
+    if not signals["source_channel"]:
+        signals["source_channel"] = record.channel
     if message is None or result.message_id is None or result.status != "created":
         return
     form_type = str((message.meta or {}).get("form_type") or "").strip().lower()
-    if form_type and form_type not in lq.form_types:
-        lq.form_types = [*lq.form_types, form_type][:20]
+    if form_type and form_type not in signals["form_types"]:
+        signals["form_types"] = [*signals["form_types"], form_type][:20]
     if message.direction == "in" and message.kind == "message":
         text = f"{message.subject or ''}\n{message.text or ''}"
-        lq.intent_hits += len(intent_hits(text))
-        if not lq.language:
-            lq.language = detect_language(message.text or message.subject)
+        signals["intent_hits"] += len(intent_hits(text))
+        if not signals["language"]:
+            signals["language"] = detect_language(message.text or message.subject)
 
 
-def _in_chunks(session: Session, model: type, column: Any, ids: list[int]) -> list[Any]:
-    rows: list[Any] = []
-    for chunk in range(0, len(ids), 500):
-        rows += session.exec(select(model).where(col(column).in_(ids[chunk : chunk + 500]))).all()
-    return rows
+def _id_chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:

@@ -84,19 +84,31 @@ def choose_owner(
 
 def route_new_leads(session: Session, leads: list[tuple[int, dict[str, str]]]) -> None:
     """Give each new lead an owner unless it already has one (e.g. it came through a rep's own mailbox), in
-    order (round robin turns are handed out in that order), with the rules and the contacts read once."""
-    ids = [cid for cid, _ in leads]
-    contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()} if ids else {}
+    order (round robin turns are handed out in that order), with the rules and the owners read once."""
     rules, settings = _active_rules(session), routing_settings(session)
+    if not leads or (not rules and not settings.get("fallback_owner_id")):
+        return  # nobody to hand leads to: the usual case of a first import
+    c = Contact.__table__
+    owners: dict[int, int | None] = {}
+    ids = [cid for cid, _ in leads]
+    for start in range(0, len(ids), 500):
+        owners.update(session.execute(sa.select(c.c.id, c.c.owner_id).where(c.c.id.in_(ids[start : start + 500]))).all())
+    assigned: list[dict[str, int]] = []
     for contact_id, lead in leads:
-        contact = contacts.get(contact_id)
-        if contact is None or contact.owner_id is not None:
+        if contact_id not in owners or owners[contact_id] is not None:
             continue
         owner_id, _why = choose_owner(session, lead, rules=rules, settings=settings)
         if owner_id is not None:
-            contact.owner_id = owner_id
-            session.add(contact)
-    session.flush()
+            owners[contact_id] = owner_id
+            assigned.append({"b_id": contact_id, "b_owner": owner_id})
+    if assigned:
+        session.execute(sa.update(c).where(c.c.id == sa.bindparam("b_id")).values(owner_id=sa.bindparam("b_owner")),
+                        assigned)
+        # ORM copies of these contacts in this session must see their new owner.
+        for row in assigned:
+            contact = session.identity_map.get(session.identity_key(Contact, row["b_id"]))
+            if contact is not None:
+                session.expire(contact)
 
 
 TEMPERATURE_ORDER = sa.case({"hot": 0, "warm": 1}, value=Contact.temperature, else_=2)

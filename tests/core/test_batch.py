@@ -157,3 +157,32 @@ def test_batch_scores_its_leads_like_one_by_one(sqlite_template: Path, tmp_path:
     assert any(s[2] for s in single["scores"].values())  # the rules scored someone: the comparison means something
     assert len({s[3] for s in single["scores"].values()}) == 3  # and routing gave leads to each rep
     assert batch == single
+
+
+@pytest.mark.parametrize("failing", ["post_ingest_hook", "batch_finisher"])
+def test_a_failing_hook_loses_no_record_of_a_batch(sqlite_template: Path, tmp_path: Path, failing: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hooks run without a savepoint per record inside a batch: one that raises must still leave every record
+    stored (and the batch's other work intact)."""
+    from core import hooks
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError("hook bug")
+
+    monkeypatch.setattr(hooks, "post_ingest_hooks", [boom] if failing == "post_ingest_hook"
+                        else [lambda s, r, res: hooks.defer(s, "ingested", res.contact_id)])
+    monkeypatch.setattr(hooks, "event_listeners", [])
+    monkeypatch.setattr(hooks, "batch_finishers", [boom] if failing == "batch_finisher"
+                        else [lambda s, work: None])
+    db = tmp_path / "store.db"
+    shutil.copy(sqlite_template, db)
+    records = [InboundRecord.model_validate({
+        "channel": "form", "contact": {"name": f"Osoba {n}", "email": f"osoba{n}@firma{n}.pl"},
+        "message": {"external_id": f"f-{n}", "text": "dzień dobry", "sent_at": "2026-05-01T09:00:00Z"}})
+        for n in range(30)]
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        results = ingest_many(session, records)
+        session.commit()
+        assert [getattr(r, "status", r) for r in results] == ["created"] * 30
+        assert len(session.exec(select(Message)).all()) == 30
+        assert len(session.exec(select(Contact)).all()) == 30
