@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from connectors.base import Checkpoint, ConnectorContext, Quarantine, get
 from connectors.errors import ConnectorError, ReconnectNeeded
-from core.batch import ingest_many
+from core.batch import bulk_gc, ingest_many
 from core.crypto import SecretBox
 from core.identity import email_is_known
 from core.ingest import IngestError, IngestOptions
@@ -140,7 +140,8 @@ def run_sync(
         raise AccountBusy(f"account {account_id} is being synced by another worker")
     report = SyncReport(account_id=account_id)
     try:
-        _run(engine, account_id, settings, box, options, owner, report, on_record)
+        with bulk_gc():
+            _run(engine, account_id, settings, box, options, owner, report, on_record)
     finally:
         if release:
             release_lease(engine, account_id, owner)

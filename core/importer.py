@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from core.batch import ingest_many
+from core.batch import bulk_gc, ingest_many
 from core.ingest import IngestError, IngestOptions, invalid_identifier_fields
 from core.schemas import InboundRecord
 
@@ -182,7 +182,7 @@ def import_stream(
 ) -> ImportSummary:
     options = options or IngestOptions(actor="import")
     summary = ImportSummary()
-    with Session(engine, expire_on_commit=False) as session:
+    with bulk_gc(), Session(engine, expire_on_commit=False) as session:
         batch: list[tuple[int, InboundRecord]] = []
 
         def write_batch() -> None:

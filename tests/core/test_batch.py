@@ -186,3 +186,19 @@ def test_a_failing_hook_loses_no_record_of_a_batch(sqlite_template: Path, tmp_pa
         assert [getattr(r, "status", r) for r in results] == ["created"] * 30
         assert len(session.exec(select(Message)).all()) == 30
         assert len(session.exec(select(Contact)).all()) == 30
+
+
+def test_bulk_gc_restores_the_collector_after_nested_runs() -> None:
+    import gc
+
+    from core.batch import BULK_GC_THRESHOLD, bulk_gc
+
+    before = gc.get_threshold()
+    with bulk_gc():
+        assert gc.get_threshold()[0] == BULK_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+        with bulk_gc():
+            pass
+        assert gc.get_threshold()[0] == BULK_GC_THRESHOLD  # the inner run leaves the outer one's setting
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
