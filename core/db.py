@@ -85,13 +85,15 @@ def is_sqlite(engine_or_session: sa.Engine | Session) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def plain_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
+def plain_rows(
+    session: Session, statement: sa.Executable, params: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
     """The statement's rows as the driver's plain tuples, without SQLAlchemy's Row objects or result types (JSON
     comes back as text on SQLite, parsed on PostgreSQL). For the hot reads of rescoring and the duplicate
     search, where building Rows cost a tenth of the work. SQLAlchemy executes it (its compiled-statement cache
     spares a compile per call: 1.7 ms each, most of a single record's qualification); the rows are read from
     the driver's cursor directly."""
-    result = session.connection().execute(statement)
+    result = session.connection().execute(statement, params or {})
     try:
         return result.cursor.fetchall()
     finally:

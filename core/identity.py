@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, islice
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -375,17 +376,16 @@ def suggest_pairs_for(
     # (key, contact_id)), so a common name costs the same at a thousand contacts and at a million.
     for start in range(0, len(all_keys), MEMBER_QUERY_KEYS):
         chunk = all_keys[start : start + MEMBER_QUERY_KEYS]
-        rows = session.connection().execute(_members_query(len(chunk)), {f"k{i}": key for i, key in enumerate(chunk)})
+        rows = plain_rows(session, _members_query(len(chunk)), {f"k{i}": key for i, key in enumerate(chunk)})
         for key, cid in rows:
             members.setdefault(key, []).append(cid)
     candidates: dict[int, list[int]] = {}
     for cid, keys in keys_by_contact.items():
-        found: dict[int, None] = {}
-        for key in sorted(keys):
-            for other in members.get(key, ()):
-                if other != cid and len(found) < MAX_CANDIDATES:
-                    found[other] = None
-        candidates[cid] = list(found)
+        # The members of its keys in key order, each once, itself left out, the first MAX_CANDIDATES: built
+        # in C (dict.fromkeys keeps first-seen order), as this runs for every candidate of every contact.
+        found = dict.fromkeys(chain.from_iterable(members.get(key, ()) for key in sorted(keys)))
+        found.pop(cid, None)
+        candidates[cid] = list(islice(found, MAX_CANDIDATES))
     involved = sorted({*keys_by_contact, *(o for others in candidates.values() for o in others)})
     views: dict[int, PersonView] = {}
     missing = involved
@@ -405,7 +405,7 @@ def suggest_pairs_for(
         me = views.get(cid)
         if me is None:
             continue
-        near = close_by_name(me, [other for other_id in others if (other := views.get(other_id)) is not None])
+        near = close_by_name(me, [other for other in map(views.get, others) if other is not None])
         for other in near:
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import permutations
+from functools import cached_property, lru_cache
+from itertools import chain, permutations, repeat
 
 from rapidfuzz import fuzz, process
 
@@ -27,6 +27,13 @@ class PersonView:
     names: tuple[str, ...]
     company: str = ""
     corporate_domains: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def name_forms(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The sorted-words and the skeleton form of each name that has any (what close_by_name compares),
+        worked out once per view: a bulk path keeps its views and meets each one many times."""
+        features = [f for name in self.names if (f := _name_features(name)) is not None]
+        return tuple(f[2] for f in features), tuple(f[3] for f in features)
 
 
 def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
@@ -112,22 +119,18 @@ def close_by_name(me: PersonView, others: list[PersonView]) -> list[PersonView]:
     measure, in their order. One rapidfuzz C loop over all their names replaces a Python call per pair: a
     new contact meets up to 200 candidates and most are far below the floor. (Each exact-match case of
     _name_similarity has a sorted-words or skeleton ratio of 100, so none is lost.)"""
-    mine = [features for name in me.names if (features := _name_features(name)) is not None]
-    if not mine:
+    sorted_mine, skeletons_mine = me.name_forms
+    if not sorted_mine or not others:
         return []
-    owner: list[int] = []
-    sorted_forms: list[str] = []
-    skeletons: list[str] = []
-    for index, other in enumerate(others):
-        for name in other.names:
-            features = _name_features(name)
-            if features is not None:
-                owner.append(index)
-                sorted_forms.append(features[2])
-                skeletons.append(features[3])
+    forms = [other.name_forms for other in others]
+    sorted_forms = list(chain.from_iterable(f[0] for f in forms))
+    skeletons = list(chain.from_iterable(f[1] for f in forms))
+    # Most people have one name: then the i-th form is the i-th other's.
+    owner = range(len(others)) if len(sorted_forms) == len(others) and all(len(f[0]) == 1 for f in forms) \
+        else list(chain.from_iterable(repeat(i, len(f[0])) for i, f in enumerate(forms)))
     cutoff = NAME_SIMILARITY_FLOOR * 100
     passing: set[int] = set()
-    for _, _, sorted_a, skeleton_a in mine:
+    for sorted_a, skeleton_a in zip(sorted_mine, skeletons_mine, strict=True):
         for _, _, i in process.extract(sorted_a, sorted_forms, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
             passing.add(owner[i])
         for _, _, i in process.extract(skeleton_a, skeletons, scorer=fuzz.ratio,
