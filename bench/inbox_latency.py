@@ -37,7 +37,7 @@ def main() -> None:
 
     from core.models import User
     from core.users import create_user
-    from webapp import create_app
+    from webapp import create_app, freeze_startup_heap
 
     app = create_app({"DATABASE_URL": f"sqlite:///{args.path}", "SECRET_KEY": "bench", "DEMO": "off",
                       "FLASK": {"TESTING": True}})
@@ -47,6 +47,7 @@ def main() -> None:
             user = create_user(session, email="bench@leadhub.example", role="manager", password="bench-password")
             session.commit()
         user_id = user.id
+    freeze_startup_heap()  # as `leadhub serve` and wsgi.py do
     client = app.test_client()
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = str(user_id)

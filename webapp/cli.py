@@ -17,7 +17,7 @@ from core.importer import import_file
 from core.ingest import IngestOptions
 from core.models import Role
 from core.users import UserError, create_api_token, create_user, find_user
-from webapp import create_app
+from webapp import create_app, freeze_startup_heap
 from webapp.db import get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,6 +264,7 @@ def serve(host: str, port: int) -> None:
         click.echo("background worker: none here; run `leadhub worker` (queue at LEADHUB_QUEUE_URL)")
     click.echo(f"leadhub is serving on http://{host}:{port}/  (Ctrl+C stops it)")
 
+    freeze_startup_heap()
     # app.run() refuses to run inside a Flask CLI command; run_simple is what it calls.
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -287,7 +288,9 @@ def worker(workers: int | None, worker_type: str, periodic: bool, health_interva
     app = current_app._get_current_object()
     count = workers or app.config["LEADHUB"]["WORKERS"]
     click.echo(f"leadhub worker: {count} {worker_type}(s), periodic scheduler {'on' if periodic else 'off'}")
-    make_worker_consumer(app, count, worker_type, periodic, health_interval).run()
+    consumer = make_worker_consumer(app, count, worker_type, periodic, health_interval)
+    freeze_startup_heap()
+    consumer.run()
 
 
 def _register_extra_commands() -> None:
