@@ -106,20 +106,24 @@ sa.event.listen(Session, "after_soft_rollback", forget_candidate_views)
 BULK_GC_THRESHOLD = 50_000
 _bulk_gc_lock = threading.Lock()
 _bulk_gc_depth = 0
+_bulk_gc_froze = False
 _saved_threshold: tuple[int, int, int] = gc.get_threshold()
 
 
 @contextmanager
 def bulk_gc() -> Iterator[None]:
-    """Around a bulk run: what exists now is frozen out of the collector's passes, and young collections are
-    rarer. Process-wide, so nested and concurrent runs share one setting; the last one out restores it."""
-    global _bulk_gc_depth, _saved_threshold
+    """Around a bulk run: young collections are rarer, and what exists now is kept out of the collector's
+    passes (unless the process froze its heap already: a serving process does, webapp.freeze_startup_heap).
+    No collection is forced, so an incremental sync inside a web process stalls no request. Process-wide, so
+    nested and concurrent runs share one setting; the last one out restores it."""
+    global _bulk_gc_depth, _bulk_gc_froze, _saved_threshold
     with _bulk_gc_lock:
         _bulk_gc_depth += 1
         if _bulk_gc_depth == 1:
             _saved_threshold = gc.get_threshold()
-            gc.collect()
-            gc.freeze()
+            _bulk_gc_froze = gc.get_freeze_count() == 0
+            if _bulk_gc_froze:
+                gc.freeze()
             gc.set_threshold(BULK_GC_THRESHOLD, *_saved_threshold[1:])
     try:
         yield
@@ -128,7 +132,8 @@ def bulk_gc() -> Iterator[None]:
             _bulk_gc_depth -= 1
             if _bulk_gc_depth == 0:
                 gc.set_threshold(*_saved_threshold)
-                gc.unfreeze()
+                if _bulk_gc_froze:
+                    gc.unfreeze()  # back to the oldest generation, where garbage among it is collected
 
 
 def ingest_many(
@@ -393,9 +398,7 @@ class _Batch:
             rows = [{**{k: c.row[k] for k in ("display_name", "company", "title", "owner_id", "aliases",
                                               "last_message_at")}, "stage": "new", "temperature": "cold",
                      "score": 0, "created_at": now, "updated_at": now} for c in self._new_contacts]
-            ids = conn.execute(
-                sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+            ids = _insert_contacts(conn, rows)
             for contact, new_id in zip(self._new_contacts, ids, strict=True):
                 contact.id = new_id
                 contact.row["id"] = new_id
@@ -500,6 +503,21 @@ class _Batch:
         if new_keys:
             self.session.connection().execute(sa.insert(ContactBlockKey), new_keys)
         return suggest_pairs_for(self.session, keys_by_contact, view_cache=cache)
+
+
+def _insert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new contacts; their ids in row order. SQLite cannot tie RETURNING rows to the rows sent (no
+    unique key but the id), so SQLAlchemy would send one INSERT per contact; there the ids are given as SQLite
+    itself would give them (max + 1 on), in one executemany. No other writer can take them in between: a
+    SQLite transaction that has written holds the lock, and one that has only read cannot write at all after
+    another writer committed (WAL snapshot rule: "database is locked", retried by the caller)."""
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows)
+                    .scalars().all())
+    first = (conn.execute(sa.select(sa.func.max(Contact.id))).scalar() or 0) + 1
+    ids = list(range(first, first + len(rows)))
+    conn.execute(sa.insert(Contact), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+    return ids
 
 
 def _insert_returning_ids(

@@ -202,3 +202,47 @@ def test_bulk_gc_restores_the_collector_after_nested_runs() -> None:
         assert gc.get_threshold()[0] == BULK_GC_THRESHOLD  # the inner run leaves the outer one's setting
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_bulk_gc_keeps_a_serving_process_heap_frozen() -> None:
+    """A sync inside `leadhub serve` or `leadhub worker` must not unfreeze the startup heap those froze."""
+    import gc
+
+    from core.batch import bulk_gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with bulk_gc():
+            pass
+        assert gc.get_freeze_count() > frozen // 2  # (frozen objects may still die by reference count)
+    finally:
+        gc.unfreeze()
+
+
+def test_new_contacts_of_a_batch_get_their_own_ids(sqlite_template: Path, tmp_path: Path) -> None:
+    """New contacts are inserted in one statement with ids handed out by the batch (SQLite): each record's
+    result must name its own contact, also after the newest contact was erased (its id is free again)."""
+    from core.contacts import erase_contact
+
+    db = tmp_path / "store.db"
+    shutil.copy(sqlite_template, db)
+
+    def record(n: int) -> InboundRecord:
+        return InboundRecord.model_validate({
+            "channel": "api", "contact": {"name": f"Osoba {n}", "email": f"osoba{n}@firma{n}.pl"},
+            "message": {"external_id": f"m-{n}", "text": "dzień dobry", "sent_at": "2026-05-01T09:00:00Z"}})
+
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        first = ingest_many(session, [record(n) for n in range(20)])
+        session.commit()
+        erase_contact(session, first[-1].contact_id)
+        session.commit()
+        second = ingest_many(session, [record(n) for n in range(100, 130)])
+        session.commit()
+        for n, result in [*zip(range(19), first[:19], strict=True), *zip(range(100, 130), second, strict=True)]:
+            contact = session.get(Contact, result.contact_id)
+            assert contact is not None and contact.display_name == f"Osoba {n}"
+            message = session.get(Message, result.message_id)
+            assert message is not None and message.contact_id == contact.id
+        assert len({r.contact_id for r in second}) == 30
