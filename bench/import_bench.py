@@ -64,11 +64,14 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
                 first, last = rng.choice(FIRST), surname(rng) if rng.random() < 0.9 else rng.choice(LAST)
                 name = f"{first} {last}"
                 number = len(people)
+                # One number per person (an earlier formula repeated every 100,000 people, so that from then
+                # on each new person shared a phone with a differently named one).
+                digits = f"{500_000_000 + number:09d}"
                 person = {
                     "name": name,
                     "name_variant": f"{last} {first}",
                     "email": f"person{number}@company{number % 5000}.example",
-                    "phone": f"+48 5{number % 100:02d} {number // 100 % 1000:03d} {number % 1000:03d}",
+                    "phone": f"+48 {digits[:3]} {digits[3:6]} {digits[6:]}",
                 }
                 people.append(person)
                 contact = {"name": name, "email": person["email"], "phone": person["phone"],
