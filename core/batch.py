@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from core import hooks
 from core.db import is_transient_db_error, pause_after_conflict
-from core.identity import suggest_pairs_for
+from core.identity import _apply_suggestion, _suggestions_for_pairs, suggest_pairs_for
 from core.ingest import (
     IngestError,
     IngestOptions,
@@ -81,6 +81,9 @@ class _Outcome:
     message_row: dict[str, Any] | None = None
     result: IngestResult | IngestError | None = None
     warnings: list[str] = field(default_factory=list)
+    # A new person who shares one strong identifier (an office phone) with a differently named contact:
+    # (that contact, the shared value) for the suggestion core.ingest makes of it.
+    conflict: tuple[_PendingContact, str] | None = None
 
 
 CONTACT_FIELDS = ("id", "display_name", "company", "title", "owner_id", "aliases", "merged_into", "last_message_at")
@@ -170,6 +173,10 @@ def _single(session: Session, record: InboundRecord, options: IngestOptions) -> 
         return exc
 
 
+# After a record that took the full ingest path, the batch reads ahead at least this many records.
+MIN_WINDOW = 16
+
+
 class _Batch:
     def __init__(self, session: Session, records: list[InboundRecord], options: IngestOptions):
         self.session, self.records, self.options = session, records, options
@@ -180,8 +187,10 @@ class _Batch:
 
     # ------------------------------------------------------------------ prefetch
 
-    def _prefetch(self, start: int) -> None:
-        records, plans = self.records[start:], self.plans[start:]
+    def _prefetch(self, start: int, count: int) -> int:
+        """Read what records[start:start + count] need; returns where that window ends."""
+        end = min(start + count, len(self.records))
+        records, plans = self.records[start:end], self.plans[start:end]
         self.known_messages: dict[tuple[str, str], tuple[int, int, int] | _Outcome] = {}
         by_channel: dict[str, list[str]] = {}
         for record in records:
@@ -241,13 +250,21 @@ class _Batch:
         self.suppressed_hashes: set[tuple[str, str]] | None = None
         if self.session.exec(select(sa.func.count()).select_from(Suppression)).one():
             self.suppressed_hashes = set(self.session.exec(select(Suppression.kind, Suppression.value_hash)).all())
+        return end
 
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> list[IngestResult | IngestError]:
-        self._prefetch(0)
-        index = 0
+        window = len(self.records)
+        end = self._prefetch(0, window)
+        index = last_slow = 0
         while index < len(self.records):
+            if index == end:
+                # The window after a record that took the full path is used up without another one: write
+                # what is pending (a prefetch must not overwrite it) and read a window twice as big.
+                self._flush()
+                end = self._prefetch(index, 2 * window)
+                window *= 2
             record, plan = self.records[index], self.plans[index]
             outcome = self._fast(record, plan)
             if outcome is None:
@@ -255,7 +272,12 @@ class _Batch:
                 self._flush()
                 self.outcomes.append(_Outcome("slow", result=_single(self.session, record, self.options)))
                 forget_candidate_views(self.session)  # the full path may merge or rename anyone
-                self._prefetch(index + 1)
+                # What it changed may be what the rest of the batch prefetched: read again, but only as far as
+                # such records have been apart (the rest of the batch when they are rare): re-reading the
+                # whole rest after each of many such records made a batch cost its size squared.
+                window = max(MIN_WINDOW, 4 * (index + 1 - last_slow))
+                last_slow = index + 1
+                end = self._prefetch(index + 1, window)
             else:
                 self.outcomes.append(outcome)
             index += 1
@@ -291,14 +313,21 @@ class _Batch:
         if len(matched) > 1:
             return None
         name = clean_display_name(record.contact.name)
+        conflict: tuple[_PendingContact, str] | None = None
         if matched:
             contact = next(iter(matched))
             if contact.row["merged_into"] is not None:
                 return None
             names = [n for n in [contact.row["display_name"], *contact.row["aliases"]] if n]
             if names and not any(names_compatible(name, n) for n in names):
-                return None  # a shared identifier of differently named people: the full path decides
-        else:
+                # An identifier of differently named people (an office phone, a shared mailbox): like
+                # core.ingest, a new contact and a suggestion, never a merge. With more than one identifier
+                # shared the full path decides (its reason lists them in its own order).
+                shared = [c.value for c in plan.candidates if (c.kind, c.value) in self.identities]
+                if len(shared) != 1:
+                    return None
+                conflict, matched = (contact, shared[0]), set()
+        if not matched:
             contact = _PendingContact(
                 row={"display_name": name, "company": "", "title": "", "owner_id": record.owner_id, "aliases": [],
                      "merged_into": None, "last_message_at": None},
@@ -315,7 +344,8 @@ class _Batch:
         changed |= self._fill(contact, record, name)
         created_contact = not matched
         outcome = _Outcome("created" if message_in is not None or created_contact else "known", contact=contact,
-                           warnings=plan.warnings, record=record, contact_created=created_contact)
+                           warnings=plan.warnings, record=record, contact_created=created_contact,
+                           conflict=conflict)
         if message_in is not None:
             self._message(record, contact, outcome)
             self.known_messages[(record.channel, message_in.external_id)] = outcome
@@ -450,6 +480,7 @@ class _Batch:
             )
             for outcome, new_id in zip(with_message, ids, strict=True):
                 outcome.message_row["id"] = new_id
+        conflict_ids = self._conflict_suggestions(pending)
         suggestion_ids = self._suggest()
         # Hooks put per-lead scoring off to the end of the batch: one pass for all its leads.
         with hooks.deferred_work(self.session):
@@ -467,7 +498,8 @@ class _Batch:
                     contact_id=contact.id if contact else None,
                     conversation_id=outcome.conversation.id if outcome.conversation else None,
                     message_id=outcome.message_row["id"] if outcome.message_row else None,
-                    suggestion_ids=suggestion_ids.get(contact.id, []) if contact else [],
+                    suggestion_ids=[*conflict_ids.get(id(outcome), []),
+                                    *(suggestion_ids.get(contact.id, []) if contact else [])],
                     warnings=outcome.warnings,
                     contact_created=outcome.contact_created,
                 )
@@ -479,6 +511,25 @@ class _Batch:
         for contact in self.contacts.values():
             contact.new = contact.dirty = contact.suggest = False
         self._new_contacts, self._new_identities = [], []
+
+    def _conflict_suggestions(self, pending: list[_Outcome]) -> dict[int, list[int]]:
+        """core.ingest's suggestion for a new person sharing an identifier with a differently named contact,
+        before the fuzzy search (as there); per outcome (by id()), the suggestion's id."""
+        conflicts = [o for o in pending if o.conflict is not None and o.same_as is None and o.contact is not None]
+        if not conflicts:
+            return {}
+        pairs = {id(o): tuple(sorted((o.contact.id, o.conflict[0].id))) for o in conflicts}  # type: ignore[union-attr]
+        known = _suggestions_for_pairs(self.session, set(pairs.values()))
+        picked: dict[int, Any] = {}
+        for o in conflicts:
+            pair = pairs[id(o)]
+            outcome = _apply_suggestion(self.session, known.get(pair), pair, 0.6,
+                                        [f"share {o.conflict[1]} but have different names"])  # type: ignore[index]
+            if outcome is not None:
+                known[pair] = outcome.suggestion
+                picked[id(o)] = outcome.suggestion
+        self.session.flush()
+        return {key: [suggestion.id] for key, suggestion in picked.items()}
 
     def _suggest(self) -> dict[int, list[int]]:
         cache = self.session.info.setdefault(VIEW_CACHE_KEY, {})

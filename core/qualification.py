@@ -994,7 +994,14 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
                 "company": contact.company if contact else "", "channel": record.channel,
                 "owner_id": contact.owner_id if contact else None,
             })
-    rescore_contacts(session, ids)  # also expires this session's ORM copies of these leads
+    # A message joins the conversation its thread is in, whoever's that is (a colleague replying in a thread
+    # of another lead's): that lead's score must count it too.
+    m = Message.__table__
+    new_messages = [res.message_id for _, res in items if res.message_id is not None and res.status == "created"]
+    owners: set[int] = set()
+    for chunk in _id_chunks(new_messages):
+        owners.update(session.execute(sa.select(m.c.contact_id).where(m.c.id.in_(chunk))).scalars())
+    rescore_contacts(session, sorted(set(ids) | owners))  # also expires this session's ORM copies of these leads
     for record, result in items:
         message = record.message
         if message is not None and result.message_id is not None and result.status == "created" \
@@ -1048,3 +1055,6 @@ def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:
         setattr(survivor, name, min(values) if values else None)
     session.add(survivor)
     session.flush()
+    # The merged lead's messages now count for the survivor: its score must say so even when no record of
+    # its own comes next (a merge found by the record of a third contact, or by hand).
+    rescore_contacts(session, [payload["survivor_id"]])
