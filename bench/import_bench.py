@@ -46,9 +46,12 @@ def surname(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
 
 
-def generate(path: Path, n: int, seed: int = 7) -> None:
-    """n records; about 30% are a known person again (from another channel), found by email or phone."""
+def generate(path: Path, n: int, seed: int = 7, shared_phones: float = 0.0) -> None:
+    """n records; about 30% are a known person again (from another channel), found by email or phone.
+    shared_phones: that share of the records gives one of 100 office numbers instead of the person's own, so
+    that differently named people share a phone (each such record once took the full ingest path)."""
     rng = random.Random(seed)
+    office = random.Random(seed + 1)
     people: list[dict] = []
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
@@ -76,6 +79,8 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
                 people.append(person)
                 contact = {"name": name, "email": person["email"], "phone": person["phone"],
                            "company": rng.choice(COMPANIES)}
+            if shared_phones and "phone" in contact and office.random() < shared_phones:
+                contact = {**contact, "phone": f"+48 22 {office.randrange(100):03d} 00 00"}
             record = {
                 "channel": rng.choice(CHANNELS),
                 "contact": contact,
@@ -142,6 +147,8 @@ def raw_baseline(source_db: Path, target_db: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--shared-phones", type=float, default=0.0,
+                        help="share of records giving one of 100 office phone numbers (people sharing a phone)")
     parser.add_argument("--no-scoring", action="store_true",
                         help="core.importer alone, without the web app's scoring and routing hooks")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -153,7 +160,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             data = Path(tmp) / f"records-{n}.jsonl"
-            generate(data, n)
+            generate(data, n, shared_phones=args.shared_phones)
             db, raw_db = Path(tmp) / f"import-{n}.db", Path(tmp) / f"raw-{n}.db"
             migrate(db)
             migrate(raw_db)
