@@ -76,19 +76,24 @@ def snapshot(session: Session) -> dict:
     return {"people": people, "suggestions": suggestions, "weak": sorted(i.value for i in identities if i.is_weak)}
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_batch_equals_one_by_one(sqlite_template: Path, tmp_path: Path, seed: int) -> None:
-    records = random_records(seed, 60)
+def both_ways(template: Path, tmp_path: Path, records: list[InboundRecord], size: int = 17) -> list[tuple]:
+    """(statuses, snapshot) of ingesting the records one by one, then in batches of `size`, each into a fresh store."""
     stores = []
     for mode in ("single", "batch"):
         path = tmp_path / f"{mode}.db"
-        shutil.copyfile(sqlite_template, path)
+        shutil.copyfile(template, path)
         engine = make_engine(f"sqlite:///{path}")
         with Session(engine) as session:
-            statuses = ingest_all(session, records, mode)
+            statuses = ingest_all(session, records, mode, size=size)
             stores.append((statuses, snapshot(session)))
         engine.dispose()
-    (single_statuses, single_store), (batch_statuses, batch_store) = stores
+    return stores
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_equals_one_by_one(sqlite_template: Path, tmp_path: Path, seed: int) -> None:
+    (single_statuses, single_store), (batch_statuses, batch_store) = both_ways(
+        sqlite_template, tmp_path, random_records(seed, 60))
     assert batch_statuses == single_statuses
     assert batch_store == single_store
 
@@ -111,17 +116,9 @@ def test_big_batches_with_stretches_of_full_path_records_equal_one_by_one(sqlite
                     "contact": {"name": f"Osoba {stretch}-{person}", "email": f"o{stretch}-{person}@firma{person}.pl"},
                     "message": {"external_id": f"s{stretch}-{n}", "thread_id": f"t{stretch}-{person}",
                                 "text": "dzień dobry", "sent_at": f"2026-05-{n % 28 + 1:02d}T09:00:00Z"}}))
-    stores = []
-    for mode in ("single", "batch"):
-        path = tmp_path / f"{mode}.db"
-        shutil.copyfile(sqlite_template, path)
-        engine = make_engine(f"sqlite:///{path}")
-        with Session(engine) as session:
-            with caplog.at_level("INFO", logger="core.batch"):
-                statuses = ingest_all(session, records, mode, size=150)
-            stores.append((statuses, snapshot(session)))
-        engine.dispose()
-    (single_statuses, single_store), (batch_statuses, batch_store) = stores
+    with caplog.at_level("INFO", logger="core.batch"):
+        (single_statuses, single_store), (batch_statuses, batch_store) = both_ways(
+            sqlite_template, tmp_path, records, size=150)
     # Right the first time: a batch that collided with itself would be run again (and one by one at last).
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
     assert batch_statuses == single_statuses
