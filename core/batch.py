@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from core import hooks
 from core.db import is_transient_db_error, pause_after_conflict
-from core.identity import _apply_suggestion, _suggestions_for_pairs, suggest_pairs_for
+from core.identity import apply_suggestion, suggest_pairs_for, suggestions_for_pairs
 from core.ingest import (
     IngestError,
     IngestOptions,
@@ -519,11 +519,11 @@ class _Batch:
         if not conflicts:
             return {}
         pairs = {id(o): tuple(sorted((o.contact.id, o.conflict[0].id))) for o in conflicts}  # type: ignore[union-attr]
-        known = _suggestions_for_pairs(self.session, set(pairs.values()))
+        known = suggestions_for_pairs(self.session, set(pairs.values()))
         picked: dict[int, Any] = {}
         for o in conflicts:
             pair = pairs[id(o)]
-            outcome = _apply_suggestion(self.session, known.get(pair), pair, 0.6,
+            outcome = apply_suggestion(self.session, known.get(pair), pair, 0.6,
                                         [f"share {o.conflict[1]} but have different names"])  # type: ignore[index]
             if outcome is not None:
                 known[pair] = outcome.suggestion

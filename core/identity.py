@@ -412,11 +412,11 @@ def suggest_pairs_for(
                 scored.append((cid, other.contact_id, score, reasons))
     # One read of the pairs already on file and one flush for all, in place of a query and a flush per pair;
     # the rules are upsert_suggestion's, applied in the same order.
-    known = _suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
+    known = suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
     picked: list[tuple[int, SuggestionOutcome]] = []
     for cid, other_id, score, reasons in scored:
         pair = tuple(sorted((cid, other_id)))
-        outcome = _apply_suggestion(session, known.get(pair), pair, score, reasons)
+        outcome = apply_suggestion(session, known.get(pair), pair, score, reasons)
         if outcome is not None:
             known[pair] = outcome.suggestion
             picked.append((cid, outcome))
@@ -430,7 +430,7 @@ def suggest_pairs_for(
     return result
 
 
-def _suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], DuplicateSuggestion]:
+def suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], DuplicateSuggestion]:
     found: dict[tuple[int, int], DuplicateSuggestion] = {}
     ordered = sorted(pairs)
     for start in range(0, len(ordered), 400):
@@ -453,13 +453,13 @@ def upsert_suggestion(
             DuplicateSuggestion.contact_a_id == pair[0], DuplicateSuggestion.contact_b_id == pair[1]
         )
     ).first()
-    outcome = _apply_suggestion(session, existing, pair, score, reasons)
+    outcome = apply_suggestion(session, existing, pair, score, reasons)
     if outcome is not None and outcome.created:
         session.flush()
     return outcome
 
 
-def _apply_suggestion(
+def apply_suggestion(
     session: Session, existing: DuplicateSuggestion | None, pair: tuple[int, int], score: float, reasons: list[str]
 ) -> SuggestionOutcome | None:
     """The suggestion rules: a new pair opens a suggestion, an open one takes the higher score and every reason,
