@@ -283,3 +283,21 @@ def test_new_contacts_of_a_batch_get_their_own_ids(sqlite_template: Path, tmp_pa
             message = session.get(Message, result.message_id)
             assert message is not None and message.contact_id == contact.id
         assert len({r.contact_id for r in second}) == 30
+
+
+def test_suggestions_for_pairs_finds_exactly_the_pairs_asked_for(sqlite_template: Path, tmp_path: Path) -> None:
+    from core.identity import suggestions_for_pairs
+
+    db = tmp_path / "store.db"
+    shutil.copy(sqlite_template, db)
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        ids = [ingest(session, InboundRecord.model_validate(
+            {"channel": "api", "contact": {"name": f"Osoba {n}", "email": f"o{n}@firma{n}.pl"}})).contact_id
+            for n in range(5)]
+        a, b, c, d, e = ids
+        for pair in [(a, b), (a, c), (b, c), (c, d)]:
+            session.add(DuplicateSuggestion(contact_a_id=pair[0], contact_b_id=pair[1], score=0.9, reasons=["x"]))
+        session.commit()
+        found = suggestions_for_pairs(session, {(a, b), (b, c), (a, e), (d, e)})
+        assert set(found) == {(a, b), (b, c)}
+        assert all((s.contact_a_id, s.contact_b_id) == pair for pair, s in found.items())
