@@ -951,12 +951,15 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     no_country = [cid for cid in ids if not signals[cid]["country"]]
     phones: dict[int, str] = {}
     for chunk in _id_chunks(no_country):
-        for cid, value in session.exec(
-            select(Identity.contact_id, Identity.value)
-            .where(col(Identity.contact_id).in_(chunk), Identity.kind == "phone")
+        # The kind is checked here, not in SQL: given `kind = 'phone'` too, SQLite walks the (kind, value)
+        # index over every phone in the store instead of looking these contacts up.
+        for cid, kind, value in session.exec(
+            select(Identity.contact_id, Identity.kind, Identity.value)
+            .where(col(Identity.contact_id).in_(chunk))
             .order_by(col(Identity.id))
         ).all():
-            phones.setdefault(cid, value)
+            if kind == "phone":
+                phones.setdefault(cid, value)
     for cid in no_country:
         signals[cid]["country"] = country_from_phone(phones.get(cid))
     now = utcnow()
