@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from core.importer import import_file
@@ -63,10 +64,12 @@ def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) 
     assert "header" in summary["errors"][0]["error"]
 
 
+@pytest.mark.parametrize("cache_max", [None, 150])
 def test_candidate_views_cached_across_batches_change_no_suggestion(engine, session: Session, tmp_path: Path,
-                                                                    monkeypatch) -> None:
+                                                                    monkeypatch, cache_max: int | None) -> None:
     """An import keeps the duplicate search's candidate views across its batches (dropping the contacts a batch
-    changes). The same file imported without that cache opens exactly the same suggestions, scores and reasons."""
+    changes, and the oldest views when it is full: cache_max). The same file imported without that cache opens
+    exactly the same suggestions, scores and reasons."""
     from bench.import_bench import generate
     from core import identity
     from core.db import make_engine
@@ -83,6 +86,8 @@ def test_candidate_views_cached_across_batches_change_no_suggestion(engine, sess
 
     cached_calls: list[int] = []
     real = identity.suggest_pairs_for
+    if cache_max:
+        monkeypatch.setattr(identity, "VIEW_CACHE_MAX", cache_max)
 
     def counting(session_, keys, **options):  # noqa: ANN001, ANN003, ANN202
         cached_calls.append(len(options.get("view_cache") or {}))
@@ -92,6 +97,8 @@ def test_candidate_views_cached_across_batches_change_no_suggestion(engine, sess
     import_file(engine, data, batch_size=100)
     with_cache = suggestions(engine)
     assert max(cached_calls) > 0  # later batches did reuse views
+    if cache_max:  # and the full cache dropped views now and then
+        assert any(later < earlier for earlier, later in zip(cached_calls, cached_calls[1:], strict=False))
 
     plain_db = tmp_path / "plain.db"
     upgrade_database(f"sqlite:///{plain_db}")
