@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import is_transient_db_error, pause_after_conflict
-from core.identity import apply_suggestion, suggest_pairs_for, suggestions_for_pairs
+from core.db import chunked, is_transient_db_error, pause_after_conflict
+from core.identity import suggest_pairs_for, upsert_suggestions
 from core.ingest import (
     IngestError,
     IngestOptions,
@@ -197,7 +197,7 @@ class _Batch:
             if record.message is not None:
                 by_channel.setdefault(record.channel, []).append(record.message.external_id)
         for channel, ids in by_channel.items():
-            for chunk in _chunks(ids):
+            for chunk in chunked(ids):
                 for mid, ext, conv, contact in self.session.exec(
                     select(Message.id, Message.external_id, Message.conversation_id, Message.contact_id).where(
                         Message.channel == channel, col(Message.external_id).in_(chunk)
@@ -211,7 +211,7 @@ class _Batch:
         found: dict[tuple[str, str], tuple[int, bool]] = {}
         for kind, kind_values in by_kind.items():
             # kind first: the lookup must ride the (kind, value) unique index, not scan the table.
-            for chunk in _chunks(sorted(kind_values)):
+            for chunk in chunked(sorted(kind_values)):
                 for value, contact_id, weak in self.session.exec(
                     select(Identity.value, Identity.contact_id, Identity.is_weak).where(
                         Identity.kind == kind, col(Identity.value).in_(chunk)
@@ -220,7 +220,7 @@ class _Batch:
                     found[(kind, value)] = (contact_id, weak)
         contact_ids = sorted({cid for cid, _ in found.values()})
         self.contacts: dict[int, _PendingContact] = {}
-        for chunk in _chunks(contact_ids):
+        for chunk in chunked(contact_ids):
             columns = [getattr(Contact, name) for name in CONTACT_FIELDS]
             for row in self.session.exec(select(*columns).where(col(Contact.id).in_(chunk))).all():
                 data = dict(zip(CONTACT_FIELDS, row, strict=True))
@@ -239,7 +239,7 @@ class _Batch:
                 )
         self.existing_threads: dict[tuple[str, str, str], tuple[int, int, Any]] = {}
         for (channel, scope), keys in threads.items():
-            for chunk in _chunks(sorted(set(keys))):
+            for chunk in chunked(sorted(set(keys))):
                 for cid, contact_id, last, ext in self.session.exec(
                     select(Conversation.id, Conversation.contact_id, Conversation.last_message_at,
                            Conversation.external_id).where(
@@ -518,18 +518,10 @@ class _Batch:
         conflicts = [o for o in pending if o.conflict is not None and o.same_as is None and o.contact is not None]
         if not conflicts:
             return {}
-        pairs = {id(o): tuple(sorted((o.contact.id, o.conflict[0].id))) for o in conflicts}  # type: ignore[union-attr]
-        known = suggestions_for_pairs(self.session, set(pairs.values()))
-        picked: dict[int, Any] = {}
-        for o in conflicts:
-            pair = pairs[id(o)]
-            outcome = apply_suggestion(self.session, known.get(pair), pair, 0.6,
-                                        [f"share {o.conflict[1]} but have different names"])  # type: ignore[index]
-            if outcome is not None:
-                known[pair] = outcome.suggestion
-                picked[id(o)] = outcome.suggestion
-        self.session.flush()
-        return {key: [suggestion.id] for key, suggestion in picked.items()}
+        outcomes = upsert_suggestions(self.session, [
+            (o.contact.id, o.conflict[0].id, 0.6, [f"share {o.conflict[1]} but have different names"])  # type: ignore[union-attr, index]
+            for o in conflicts])
+        return {id(o): [outcome.suggestion.id] for o, outcome in zip(conflicts, outcomes, strict=True) if outcome}
 
     def _suggest(self) -> dict[int, list[int]]:
         cache = self.session.info.setdefault(VIEW_CACHE_KEY, {})
@@ -545,7 +537,7 @@ class _Batch:
                            for c in targets}
         ids = list(keys_by_contact)
         existing: set[tuple[int, str]] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             existing |= set(self.session.exec(
                 select(ContactBlockKey.contact_id, ContactBlockKey.key).where(col(ContactBlockKey.contact_id).in_(chunk))
             ).all())
@@ -586,7 +578,3 @@ def _insert_returning_ids(
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max((x for x in (a, b) if x is not None), default=None)
-
-
-def _chunks(values: list, size: int = 500) -> list[list]:
-    return [values[i : i + size] for i in range(0, len(values), size)]

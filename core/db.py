@@ -100,6 +100,11 @@ def plain_rows(
         result.close()
 
 
+def chunked(values: list, size: int = 500) -> list[list]:
+    """Slices of at most `size`: IN lists stay within every driver's parameter limit."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
 def json_list(value: Any) -> list[str]:
     """A JSON list column as plain_rows hands it over: text from SQLite (mostly "[]"), a list from psycopg."""
     if not value or value == "[]":

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import json_list, plain_rows
+from core.db import chunked, json_list, plain_rows
 from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, close_by_name, score_pair
 from core.models import (
     Contact,
@@ -410,19 +410,10 @@ def suggest_pairs_for(
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))
-    # One read of the pairs already on file and one flush for all, in place of a query and a flush per pair;
-    # the rules are upsert_suggestion's, applied in the same order.
-    known = suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
-    picked: list[tuple[int, SuggestionOutcome]] = []
-    for cid, other_id, score, reasons in scored:
-        pair = tuple(sorted((cid, other_id)))
-        outcome = apply_suggestion(session, known.get(pair), pair, score, reasons)
-        if outcome is not None:
-            known[pair] = outcome.suggestion
-            picked.append((cid, outcome))
-    session.flush()
     result: dict[int, list] = {cid: [] for cid in keys_by_contact}
-    for cid, outcome in picked:
+    for (cid, _, _, _), outcome in zip(scored, upsert_suggestions(session, scored), strict=True):
+        if outcome is None:
+            continue
         if outcomes:
             result[cid].append(outcome)
         elif outcome.created:
@@ -435,17 +426,32 @@ def suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dict
     matched here: SQLite answers `(a, b) IN (…)` by scanning the whole table (a step that grew with every
     suggestion made: 766,000 of them by the end of a 1M-record import)."""
     found: dict[tuple[int, int], DuplicateSuggestion] = {}
-    firsts = sorted({a for a, _ in pairs})
     s = DuplicateSuggestion.__table__
     wanted: list[int] = []
-    for start in range(0, len(firsts), 500):
-        rows = plain_rows(session, sa.select(s.c.id, s.c.contact_a_id, s.c.contact_b_id)
-                          .where(s.c.contact_a_id.in_(firsts[start : start + 500])))
+    for chunk in chunked(sorted({a for a, _ in pairs})):
+        rows = plain_rows(session, sa.select(s.c.id, s.c.contact_a_id, s.c.contact_b_id).where(s.c.contact_a_id.in_(chunk)))
         wanted += [row_id for row_id, a, b in rows if (a, b) in pairs]
-    for start in range(0, len(wanted), 500):
-        for row in session.exec(select(DuplicateSuggestion).where(col(DuplicateSuggestion.id).in_(wanted[start : start + 500]))):
+    for chunk in chunked(wanted):
+        for row in session.exec(select(DuplicateSuggestion).where(col(DuplicateSuggestion.id).in_(chunk))):
             found[(row.contact_a_id, row.contact_b_id)] = row
     return found
+
+
+def upsert_suggestions(
+    session: Session, scored: list[tuple[int, int, float, list[str]]]
+) -> list[SuggestionOutcome | None]:
+    """upsert_suggestion for many (a, b, score, reasons), in order, with one read of the pairs already on file
+    and one flush for all, in place of a query and a flush per pair."""
+    known = suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
+    results: list[SuggestionOutcome | None] = []
+    for a, b, score, reasons in scored:
+        pair = tuple(sorted((a, b)))
+        outcome = _apply_suggestion(session, known.get(pair), pair, score, reasons)
+        if outcome is not None:
+            known[pair] = outcome.suggestion
+        results.append(outcome)
+    session.flush()
+    return results
 
 
 def upsert_suggestion(
@@ -457,13 +463,13 @@ def upsert_suggestion(
             DuplicateSuggestion.contact_a_id == pair[0], DuplicateSuggestion.contact_b_id == pair[1]
         )
     ).first()
-    outcome = apply_suggestion(session, existing, pair, score, reasons)
+    outcome = _apply_suggestion(session, existing, pair, score, reasons)
     if outcome is not None and outcome.created:
         session.flush()
     return outcome
 
 
-def apply_suggestion(
+def _apply_suggestion(
     session: Session, existing: DuplicateSuggestion | None, pair: tuple[int, int], score: float, reasons: list[str]
 ) -> SuggestionOutcome | None:
     """The suggestion rules: a new pair opens a suggestion, an open one takes the higher score and every reason,

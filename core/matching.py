@@ -126,8 +126,7 @@ def close_by_name(me: PersonView, others: list[PersonView]) -> list[PersonView]:
     sorted_forms = list(chain.from_iterable(f[0] for f in forms))
     skeletons = list(chain.from_iterable(f[1] for f in forms))
     # Most people have one name: then the i-th form is the i-th other's.
-    owner = range(len(others)) if len(sorted_forms) == len(others) and all(len(f[0]) == 1 for f in forms) \
-        else list(chain.from_iterable(repeat(i, len(f[0])) for i, f in enumerate(forms)))
+    owner = range(len(others)) if all(len(f[0]) == 1 for f in forms) else list(chain.from_iterable(repeat(i, len(f[0])) for i, f in enumerate(forms)))
     cutoff = NAME_SIMILARITY_FLOOR * 100
     passing: set[int] = set()
     for sorted_a, skeleton_a in zip(sorted_mine, skeletons_mine, strict=True):

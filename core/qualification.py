@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import json_list, plain_rows
+from core.db import chunked, json_list, plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -938,7 +938,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     q = LeadQualification.__table__
     ids = sorted({res.contact_id for _, res in items})
     stored: dict[int, dict[str, Any]] = {}
-    for chunk in _id_chunks(ids):
+    for chunk in chunked(ids):
         for row in session.execute(
             sa.select(q.c.contact_id, *(q.c[name] for name in SIGNAL_COLUMNS)).where(q.c.contact_id.in_(chunk))
         ).mappings():
@@ -950,7 +950,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
         _take_signals(signals[result.contact_id], record, result)
     no_country = [cid for cid in ids if not signals[cid]["country"]]
     phones: dict[int, str] = {}
-    for chunk in _id_chunks(no_country):
+    for chunk in chunked(no_country):
         # The kind is checked here, not in SQL: given `kind = 'phone'` too, SQLite walks the (kind, value)
         # index over every phone in the store instead of looking these contacts up.
         for cid, kind, value in session.exec(
@@ -987,7 +987,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
                                   for record, result in created])
         c = Contact.__table__
         contacts: dict[int, Any] = {}
-        for chunk in _id_chunks(sorted({r.contact_id for _, r in created})):
+        for chunk in chunked(sorted({r.contact_id for _, r in created})):
             contacts.update((row.id, row) for row in session.execute(
                 sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(c.c.id.in_(chunk))))
         for record, result in created:
@@ -1002,7 +1002,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     m = Message.__table__
     new_messages = [res.message_id for _, res in items if res.message_id is not None and res.status == "created"]
     owners: set[int] = set()
-    for chunk in _id_chunks(new_messages):
+    for chunk in chunked(new_messages):
         owners.update(session.execute(sa.select(m.c.contact_id).where(m.c.id.in_(chunk))).scalars())
     rescore_contacts(session, sorted(set(ids) | owners))  # also expires this session's ORM copies of these leads
     for record, result in items:
@@ -1031,10 +1031,6 @@ def _take_signals(signals: dict[str, Any], record: InboundRecord, result: Ingest
         signals["intent_hits"] += len(intent_hits(text))
         if not signals["language"]:
             signals["language"] = detect_language(message.text or message.subject)
-
-
-def _id_chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.contacts import summarize_contacts
+from core.db import chunked
 from core.models import AppSetting, Contact, RoutingRule, Stage, User
 
 ROUTING_SETTINGS_KEY = "qualify.routing"
@@ -91,8 +92,8 @@ def route_new_leads(session: Session, leads: list[tuple[int, dict[str, str]]]) -
     c = Contact.__table__
     owners: dict[int, int | None] = {}
     ids = [cid for cid, _ in leads]
-    for start in range(0, len(ids), 500):
-        owners.update(session.execute(sa.select(c.c.id, c.c.owner_id).where(c.c.id.in_(ids[start : start + 500]))).all())
+    for chunk in chunked(ids):
+        owners.update(session.execute(sa.select(c.c.id, c.c.owner_id).where(c.c.id.in_(chunk))).all())
     assigned: list[dict[str, int]] = []
     for contact_id, lead in leads:
         if contact_id not in owners or owners[contact_id] is not None:
