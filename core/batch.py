@@ -22,7 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, is_transient_db_error, pause_after_conflict
+from core.db import (
+    chunked,
+    db_json,
+    db_timestamp,
+    driver_insert,
+    is_transient_db_error,
+    next_ids,
+    pause_after_conflict,
+)
 from core.identity import suggest_pairs_for, upsert_suggestions
 from core.ingest import (
     IngestError,
@@ -424,10 +432,15 @@ class _Batch:
     def _flush(self) -> None:
         session, now = self.session, utcnow()
         conn = session.connection()
+        sqlite = conn.dialect.name == "sqlite"
+        p = "?" if sqlite else "%s"
+        stamp, at = (lambda value: db_timestamp(value, sqlite)), db_timestamp(now, sqlite)
+        # Every statement here goes to the driver's executemany (core.db.driver_insert): SQLAlchemy's per-row
+        # parameter processing cost more than SQLite's own work.
         if self._new_contacts:
-            rows = [{**{k: c.row[k] for k in ("display_name", "company", "title", "owner_id", "aliases",
-                                              "last_message_at")}, "stage": "new", "temperature": "cold",
-                     "score": 0, "created_at": now, "updated_at": now} for c in self._new_contacts]
+            rows = [(c.row["display_name"], c.row["company"], c.row["title"], c.row["owner_id"],
+                     db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), "new", "cold", 0, at, at)
+                    for c in self._new_contacts]
             ids = _insert_contacts(conn, rows)
             for contact, new_id in zip(self._new_contacts, ids, strict=True):
                 contact.id = new_id
@@ -436,48 +449,40 @@ class _Batch:
         # In id order: concurrent batches then lock shared contacts in the same order instead of deadlocking.
         dirty = sorted((c for c in self.contacts.values() if c.dirty and not c.new), key=lambda c: c.id)
         if dirty:
-            stamp = Contact.__table__.c.last_message_at.type
-            conn.execute(
-                sa.update(Contact).where(Contact.id == sa.bindparam("b_id")).values(
-                    display_name=sa.bindparam("b_name"), company=sa.bindparam("b_company"),
-                    title=sa.bindparam("b_title"), owner_id=sa.bindparam("b_owner"),
-                    aliases=sa.bindparam("b_aliases", type_=sa.JSON()),
-                    last_message_at=sa.bindparam("b_last", type_=stamp), updated_at=now),
-                [{"b_id": c.id, "b_name": c.row["display_name"], "b_company": c.row["company"],
-                  "b_title": c.row["title"], "b_owner": c.row["owner_id"], "b_aliases": c.row["aliases"],
-                  "b_last": c.row["last_message_at"]} for c in dirty],
+            conn.exec_driver_sql(
+                f"UPDATE contacts SET display_name = {p}, company = {p}, title = {p}, owner_id = {p},"
+                f" aliases = {p if sqlite else f'CAST({p} AS JSON)'}, last_message_at = {p}, updated_at = {p}"
+                f" WHERE id = {p}",
+                [(c.row["display_name"], c.row["company"], c.row["title"], c.row["owner_id"],
+                  db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at, c.id) for c in dirty],
             )
         if self._new_identities:
             # Sorted for the same reason: two batches inserting the same new identities wait for each other
             # on the unique index in one order, instead of each holding one the other needs.
-            conn.execute(sa.insert(Identity), sorted((
-                {"contact_id": contact.id, "kind": cand.kind, "value": cand.value, "raw_value": cand.raw[:400],
-                 "channel": channel, "is_weak": cand.weak, "created_at": now}
-                for contact, cand, channel in self._new_identities), key=lambda row: (row["kind"], row["value"])))
+            driver_insert(conn, "identities", IDENTITY_COLUMNS, sorted((
+                (contact.id, cand.kind, cand.value, cand.raw[:400], channel, cand.weak, at)
+                for contact, cand, channel in self._new_identities), key=lambda row: (row[1], row[2])))
         new_convs = [c for c in self.conversations.values() if c.new and c.id is None]
         if new_convs:
-            ids = _insert_returning_ids(
-                conn, Conversation.__table__, [{**c.row, "contact_id": c.contact.id, "created_at": now} for c in new_convs],
-                key=("channel", "scope", "external_id"),
-            )
-            for conv, new_id in zip(new_convs, ids, strict=True):
+            rows = [(c.contact.id, c.row["channel"], c.row["scope"], c.row["external_id"], c.row["account_id"],
+                     c.row["subject"], at, stamp(c.row["last_message_at"])) for c in new_convs]
+            for conv, new_id in zip(new_convs, _insert_with_ids(conn, "conversations", CONVERSATION_COLUMNS, rows),
+                                    strict=True):
                 conv.id = new_id
         old_convs = sorted((c for c in self.conversations.values() if c.dirty and not c.new), key=lambda c: c.id)
         if old_convs:
-            conn.execute(
-                sa.update(Conversation).where(Conversation.id == sa.bindparam("b_id")).values(
-                    last_message_at=sa.bindparam("b_last", type_=Conversation.__table__.c.last_message_at.type)),
-                [{"b_id": c.id, "b_last": c.row["last_message_at"]} for c in old_convs],
-            )
+            conn.exec_driver_sql(f"UPDATE conversations SET last_message_at = {p} WHERE id = {p}",
+                                 [(stamp(c.row["last_message_at"]), c.id) for c in old_convs])
         pending = [o for o in self.outcomes if o.result is None]
         with_message = [o for o in pending if o.message_row is not None]
         if with_message:
-            ids = _insert_returning_ids(
-                conn, Message.__table__,
-                [{**o.message_row, "conversation_id": o.conversation.id, "contact_id": o.conversation.contact.id}
-                 for o in with_message],
-                key=("channel", "external_id"),
-            )
+            rows = []
+            for o in with_message:
+                m = o.message_row
+                rows.append((o.conversation.id, o.conversation.contact.id, m["channel"], m["external_id"], m["kind"],
+                             m["direction"], m["sender"], stamp(m["sent_at"]), m["subject"], m["text"], m["html"],
+                             db_json(m["meta"]), at))
+            ids = _insert_with_ids(conn, "messages", MESSAGE_COLUMNS, rows, json_columns=frozenset({"meta"}))
             for outcome, new_id in zip(with_message, ids, strict=True):
                 outcome.message_row["id"] = new_id
         conflict_ids = self._conflict_suggestions(pending)
@@ -541,39 +546,36 @@ class _Batch:
             existing |= set(self.session.exec(
                 select(ContactBlockKey.contact_id, ContactBlockKey.key).where(col(ContactBlockKey.contact_id).in_(chunk))
             ).all())
-        new_keys = [{"contact_id": cid, "key": key} for cid, keys in keys_by_contact.items() for key in keys
-                    if (cid, key) not in existing]
+        new_keys = [(cid, key) for cid, keys in keys_by_contact.items() for key in keys if (cid, key) not in existing]
         if new_keys:
-            self.session.connection().execute(sa.insert(ContactBlockKey), new_keys)
+            driver_insert(self.session.connection(), "contact_block_keys", ("contact_id", "key"), new_keys)
         return suggest_pairs_for(self.session, keys_by_contact, view_cache=cache)
 
 
-def _insert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert new contacts; their ids in row order. SQLite cannot tie RETURNING rows to the rows sent (no
-    unique key but the id), so SQLAlchemy would send one INSERT per contact; there the ids are given as SQLite
-    itself would give them (max + 1 on), in one executemany. No other writer can take them in between: a
-    SQLite transaction that has written holds the lock, and one that has only read cannot write at all after
-    another writer committed (WAL snapshot rule: "database is locked", retried by the caller)."""
-    if conn.dialect.name != "sqlite":
-        return list(conn.execute(sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows)
-                    .scalars().all())
-    first = (conn.execute(sa.select(sa.func.max(Contact.id))).scalar() or 0) + 1
-    ids = list(range(first, first + len(rows)))
-    conn.execute(sa.insert(Contact), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
-    return ids
+CONTACT_COLUMNS = ("display_name", "company", "title", "owner_id", "aliases", "last_message_at", "stage",
+                   "temperature", "score", "created_at", "updated_at")
+IDENTITY_COLUMNS = ("contact_id", "kind", "value", "raw_value", "channel", "is_weak", "created_at")
+CONVERSATION_COLUMNS = ("contact_id", "channel", "scope", "external_id", "account_id", "subject", "created_at",
+                        "last_message_at")
+MESSAGE_COLUMNS = ("conversation_id", "contact_id", "channel", "external_id", "kind", "direction", "sender", "sent_at",
+                   "subject", "text", "html", "meta", "created_at")
 
 
-def _insert_returning_ids(
-    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, key: tuple[str, ...]
+def _insert_contacts(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert new contacts (tuples in CONTACT_COLUMNS order); their ids in row order."""
+    return _insert_with_ids(conn, "contacts", CONTACT_COLUMNS, rows, json_columns=frozenset({"aliases"}))
+
+
+def _insert_with_ids(
+    conn: sa.Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *,
+    json_columns: frozenset[str] = frozenset(),
 ) -> list[int]:
-    """The new rows' ids, in the order of `rows`, from one INSERT … RETURNING. SQLAlchemy's
-    sort_by_parameter_order runs one INSERT per row on SQLite (it cannot tie RETURNING's order to the
-    parameters there); the rows' own unique key ties them instead."""
-    if conn.dialect.name != "sqlite":
-        return list(conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
-    returned = conn.execute(sa.insert(table).returning(table.c.id, *(table.c[k] for k in key)), rows).all()
-    by_key = {tuple(r[1:]): r[0] for r in returned}
-    return [by_key[tuple(row[k] for k in key)] for row in rows]
+    """Insert rows with ids handed out first (core.db.next_ids), in one executemany; the ids in row order.
+    RETURNING cannot do it in one statement on SQLite: nothing ties its rows to the rows sent."""
+    ids = next_ids(conn, table, len(rows))
+    driver_insert(conn, table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)],
+                  json_columns=json_columns)
+    return ids
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:

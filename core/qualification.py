@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, json_list, plain_rows
+from core.db import chunked, db_json, db_timestamp, driver_insert, json_list, plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -307,13 +307,6 @@ class _RawJSON(TypeDecorator):
         return None
 
 
-def _db_timestamp(value: datetime | None, sqlite: bool) -> Any:
-    """What UTCDateTime would bind: SQLite stores naive UTC text, PostgreSQL takes the aware datetime."""
-    if value is None or not sqlite:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def _dumps(value: Any) -> str:
     # orjson: a rescoring serialises two explanations per lead, and the json module's encoder was ~15 % of it.
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
@@ -327,7 +320,7 @@ def _json_text(value: Any) -> str:
 
 
 def _epoch_to_db(ts: float | None, sqlite: bool) -> Any:
-    """_db_timestamp(_dt(ts)) without the detour: SQLite's text straight from the epoch seconds."""
+    """db_timestamp(_dt(ts)) without the detour: SQLite's text straight from the epoch seconds."""
     if ts is None:
         return None
     if not sqlite:
@@ -440,7 +433,7 @@ def apply_scores(
     sqlite = session.get_bind().dialect.name == "sqlite"
     p = "?" if sqlite else "%s"
     j = p if sqlite else f"CAST({p} AS JSON)"
-    at = _db_timestamp(now, sqlite)
+    at = db_timestamp(now, sqlite)
     connection = session.connection()
     # Every write is guarded by what was read: a lead another writer changed after this batch was read (a rep
     # marking it customer, a new message rescoring it) keeps what they wrote and takes nothing from this stale
@@ -950,28 +943,40 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
         _take_signals(signals[result.contact_id], record, result)
     no_country = [cid for cid in ids if not signals[cid]["country"]]
     phones: dict[int, str] = {}
+    i = Identity.__table__
     for chunk in chunked(no_country):
         # The kind is checked here, not in SQL: given `kind = 'phone'` too, SQLite walks the (kind, value)
         # index over every phone in the store instead of looking these contacts up.
-        for cid, kind, value in session.exec(
-            select(Identity.contact_id, Identity.kind, Identity.value)
-            .where(col(Identity.contact_id).in_(chunk))
-            .order_by(col(Identity.id))
-        ).all():
+        for cid, kind, value in plain_rows(session, sa.select(i.c.contact_id, i.c.kind, i.c.value)
+                                           .where(i.c.contact_id.in_(chunk)).order_by(i.c.id)):
             if kind == "phone":
                 phones.setdefault(cid, value)
     for cid in no_country:
         signals[cid]["country"] = country_from_phone(phones.get(cid))
     now = utcnow()
-    new_rows = [{**_new_lq_row(cid, now), **signals[cid]} for cid in ids if cid not in stored]
-    if new_rows:
-        session.execute(sa.insert(q), new_rows)
-    changed = [{f"b_{k}": v for k, v in signals[cid].items()} for cid in stored if signals[cid] != stored[cid]]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    connection = session.connection()
+    new_ids = [cid for cid in ids if cid not in stored]
+    if new_ids:
+        # Straight to the driver's executemany: SQLAlchemy's per-row handling of these twenty columns cost more
+        # than inserting them.
+        template = _new_lq_row(0, now)
+        columns = tuple(template)
+        rows = []
+        for cid in new_ids:
+            row = {**template, **signals[cid], "contact_id": cid}
+            row["form_types"] = db_json(row["form_types"])
+            row["updated_at"] = db_timestamp(row["updated_at"], sqlite)
+            rows.append(tuple(row[name] for name in columns))
+        driver_insert(connection, "lead_qualifications", columns, rows, json_columns=frozenset({"form_types"}))
+    changed = [signals[cid] for cid in stored if signals[cid] != stored[cid]]
     if changed:
-        session.execute(
-            sa.update(q).where(q.c.contact_id == sa.bindparam("b_contact_id")).values(
-                **{name: sa.bindparam(f"b_{name}", type_=q.c[name].type) for name in SIGNAL_COLUMNS}),
-            changed,
+        p = "?" if sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE lead_qualifications SET source_channel = {p}, form_types = {p if sqlite else f'CAST({p} AS JSON)'},"
+            f" intent_hits = {p}, language = {p}, country = {p} WHERE contact_id = {p}",
+            [(row["source_channel"], db_json(row["form_types"]), row["intent_hits"], row["language"], row["country"],
+              row["contact_id"]) for row in changed],
         )
 
     created = [(record, result) for record, result in items if result.contact_created]
@@ -988,14 +993,14 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
         c = Contact.__table__
         contacts: dict[int, Any] = {}
         for chunk in chunked(sorted({r.contact_id for _, r in created})):
-            contacts.update((row.id, row) for row in session.execute(
-                sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(c.c.id.in_(chunk))))
+            contacts.update((row[0], row) for row in plain_rows(
+                session, sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(c.c.id.in_(chunk))))
         for record, result in created:
             contact = contacts.get(result.contact_id)
             hooks.emit(session, "lead.created", {
-                "contact_id": result.contact_id, "name": contact.display_name if contact else "",
-                "company": contact.company if contact else "", "channel": record.channel,
-                "owner_id": contact.owner_id if contact else None,
+                "contact_id": result.contact_id, "name": contact[1] if contact else "",
+                "company": contact[2] if contact else "", "channel": record.channel,
+                "owner_id": contact[3] if contact else None,
             })
     # A message joins the conversation its thread is in, whoever's that is (a colleague replying in a thread
     # of another lead's): that lead's score must count it too.

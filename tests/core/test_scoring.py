@@ -206,3 +206,79 @@ def test_language(text: str, language: str) -> None:
 def test_country_from_phone() -> None:
     assert [country_from_phone(p) for p in ("+48601234567", "+79161234567", "+4930123456", "", "junk")] == [
         "PL", "RU", "DE", "", ""]
+
+
+# The signal functions take C-speed paths (a regex of combining marks, counts by map, a phone's region from its
+# country code); these are the plain per-character definitions they must agree with.
+def _reference_fold(text: str | None) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold().replace("ł", "l"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _reference_language(text: str | None) -> str:
+    import re
+
+    from core import signals
+
+    text = text or ""
+    if not text.strip():
+        return ""
+    letters = [ch for ch in text if ch.isalpha()]
+    cyrillic = sum(1 for ch in letters if re.match(r"[\u0400-\u04ff]", ch))
+    if letters and cyrillic / len(letters) > 0.3:
+        return "ru"
+    lowered = text.casefold()
+    if any(ch in signals._POLISH_LETTERS for ch in lowered):
+        return "pl"
+    words = {_reference_fold(w) for w in signals._WORD.findall(lowered)}
+    return "pl" if len(words & signals._POLISH_WORDS) >= 2 else "en"
+
+
+def _sample_texts() -> list[str]:
+    import random
+    from pathlib import Path
+
+    rng = random.Random(5)
+    # Letters, combining marks, Cyrillic (with its own marks), Greek, CJK, ligatures, digits, symbols.
+    alphabet = ("aąćęłńóśźżAĄĆĘŁŃÓŚŹŻ ,.!?-'\u0301\u0328\u0483\u0488ёйЁЙдзьΑάﬁﬂ²½Ⅻ日本語ﾃｽﾄ\u200d\U0001d165x0123"
+                "абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
+    texts += ["Dzień dobry, proszę o ofertę", "dzien\u0301 dobry prosze", "Ёлка и йод", "ＦＵＬＬ ｗｉｄｔｈ"]
+    fixtures = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "emails"
+    for path in sorted(fixtures.rglob("*"))[:200]:
+        if path.is_file():
+            texts.append(path.read_bytes()[:3000].decode("utf-8", "replace"))
+    return texts
+
+
+def test_fold_text_and_language_agree_with_their_plain_definitions() -> None:
+    from core.signals import fold_text
+
+    texts = _sample_texts()
+    assert len(texts) > 2100  # the real mail is there too
+    for text in texts:
+        assert fold_text(text) == _reference_fold(text), text
+        assert detect_language(text) == _reference_language(text), text
+
+
+def test_country_from_phone_agrees_with_parsing_the_number() -> None:
+    import random
+
+    import phonenumbers
+
+    def reference(e164: str) -> str:
+        try:
+            return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+        except phonenumbers.NumberParseException:
+            return ""
+
+    rng = random.Random(3)
+    numbers = ["+12015550123", "+14165550123", "+77012345678", "+79161234567", "+441134960000", "+80012345678",
+               "+999123456789", "+0123456789", "+48", "48601234567", "+48 601 234 567", "+4860123456789012345"]
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for _ in range(3):
+            numbers.append(f"+{code}{rng.randrange(10 ** rng.randint(4, 11))}")
+    for number in numbers:
+        assert country_from_phone(number) == reference(number), number
