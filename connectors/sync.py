@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from connectors.base import Checkpoint, ConnectorContext, Quarantine, get
 from connectors.errors import ConnectorError, ReconnectNeeded
-from core.batch import bulk_gc, ingest_many
+from core.batch import bulk_gc, bulk_gc_checkpoint, ingest_many
 from core.crypto import SecretBox
 from core.identity import email_is_known
 from core.ingest import IngestError, IngestOptions
@@ -197,6 +197,7 @@ def _run(engine, account_id, settings, box, options, owner, report, on_record) -
                     ingest_buffer()
                     state = dict(item.state)
                     _commit(session, account, state, report)
+                    bulk_gc_checkpoint()
                     pending = 0
                     report.checkpoints += 1
                     acquire_lease(engine, account_id, owner)  # extend while we are alive
@@ -216,6 +217,7 @@ def _run(engine, account_id, settings, box, options, owner, report, on_record) -
                 if pending >= MAX_UNCOMMITTED:
                     ingest_buffer()
                     _commit(session, account, None, report)
+                    bulk_gc_checkpoint()
                     pending = 0
             ingest_buffer()
             _commit(session, account, state, report)

@@ -3,18 +3,26 @@ fuzzy duplicate suggestions (never merged automatically)."""
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
+from itertools import chain
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, json_list, plain_rows
-from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, close_by_name, score_pair
+from core.db import chunked, db_json, db_timestamp, driver_insert, json_list, next_ids, plain_rows
+from core.matching import (
+    SUGGESTION_THRESHOLD,
+    PersonView,
+    blocking_keys,
+    name_forms_of,
+    names_near,
+    score_pair,
+)
 from core.models import (
     Contact,
     ContactBlockKey,
@@ -30,8 +38,10 @@ from core.models import (
 from core.normalize import InvalidIdentifier, fold_name, normalize_email
 
 MAX_ALIASES = 20
-# Candidates compared per contact: a very common name must not make one ingest compare against thousands.
+# Candidates per blocking key (its newest members) and keys per contact: a very common name must not make one
+# ingest compare against thousands.
 MAX_CANDIDATES = 200
+MAX_KEYS_COMPARED = 12
 
 
 class IdentityError(Exception):
@@ -275,7 +285,7 @@ def dismiss_suggestion(session: Session, *, suggestion_id: int, actor: str) -> D
 
 @dataclass
 class SuggestionOutcome:
-    suggestion: DuplicateSuggestion
+    suggestion_id: int
     created: bool
 
 
@@ -358,35 +368,167 @@ def _members_query(n: int) -> sa.TextClause:
 
 # A bulk path's cache of candidate views stops being emptied-and-refilled beyond this many contacts.
 VIEW_CACHE_MAX = 200_000
+# A bulk path's block index starts afresh beyond this many contacts' name forms (~150 bytes each).
+BLOCK_INDEX_MAX = 400_000
+
+
+class BlockIndex:
+    """The blocking keys' newest members (at most MAX_CANDIDATES each, as the members query reads them) with the
+    name forms of each member, laid out per key as the flat lists rapidfuzz compares in C.
+
+    suggest_pairs_for builds a fresh one per call; a bulk run keeps one across its batches (core.batch), so a
+    key's members and their names are read once per run instead of once per batch, and a new member is added to
+    its keys' lists instead of them being laid out again: at 100,000 contacts a new contact meets ~400
+    candidates, and reading and walking those in Python was most of an import. Its owner files the keys it
+    writes (`file`) and drops the index after anything it cannot follow (a merge, a rollback); contacts other
+    writers create meanwhile are caught up by id (`catch_up`)."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, list[int]] = {}  # oldest first
+        self.forms: dict[int, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # None: merged away or gone
+        self.keys_of: dict[int, set[str]] = {}  # the loaded keys a contact is a member of
+        self.watermark = 0  # every key filed for a contact up to this id is known (bulk runs)
+        # Per key: its members' sorted-word forms, skeleton forms and whose they are (the members' order).
+        self._arrays: dict[str, tuple[list[str], list[str], list[int]]] = {}
+
+    @classmethod
+    def for_bulk_run(cls, session: Session) -> BlockIndex:
+        """An index a bulk run keeps: what is filed so far is read when a key is first needed, anything newer
+        by catch_up."""
+        index = cls()
+        index.watermark = session.connection().exec_driver_sql(
+            f"SELECT max(contact_id) FROM {ContactBlockKey.__tablename__}").scalar() or 0
+        return index
+
+    def size(self) -> int:
+        return len(self.forms)
+
+    def load(self, session: Session, keys: Iterable[str]) -> None:
+        """Read the members of the keys not loaded yet, and the names of members not known yet."""
+        wanted = sorted(k for k in set(keys) if k not in self.members)
+        for start in range(0, len(wanted), MEMBER_QUERY_KEYS):
+            chunk = wanted[start : start + MEMBER_QUERY_KEYS]
+            for key in chunk:
+                self.members[key] = []
+            for key, cid in plain_rows(session, _members_query(len(chunk)), {f"k{i}": k for i, k in enumerate(chunk)}):
+                self.members[key].append(cid)
+                self.keys_of.setdefault(cid, set()).add(key)
+            for key in chunk:
+                self.members[key].reverse()  # read newest first
+        self.read_names(session, [cid for key in wanted for cid in self.members[key] if cid not in self.forms])
+
+    def read_names(self, session: Session, contact_ids: Iterable[int]) -> None:
+        """(Re)read the names of these contacts; the keys they are members of are laid out again if they changed."""
+        c = Contact.__table__
+        for chunk in chunked(sorted(set(contact_ids))):
+            found = {cid: (name, aliases) for cid, name, aliases in plain_rows(session, sa.select(
+                c.c.id, c.c.display_name, c.c.aliases).where(c.c.id.in_(chunk), c.c.merged_into.is_(None)))}
+            for cid in chunk:
+                row = found.get(cid)
+                self.set_names(cid, [n for n in [row[0], *json_list(row[1])] if n] if row else None)
+
+    def set_names(self, contact_id: int, names: list[str] | None) -> None:
+        """A contact's names as they are now (None: merged away or gone)."""
+        forms = name_forms_of(names) if names is not None else None
+        if contact_id in self.forms and self.forms[contact_id] != forms:
+            for key in self.keys_of.get(contact_id, ()):
+                self._arrays.pop(key, None)
+        self.forms[contact_id] = forms
+
+    def file(self, session: Session, rows: Iterable[tuple[int, str]]) -> None:
+        """(contact id, key) rows just written: each contact joins the members of a loaded key in its place, as
+        the members query would now read them. Keys not loaded yet are read whole when first needed."""
+        rows = [(cid, key) for cid, key in rows if key in self.members]
+        self.read_names(session, [cid for cid, _ in rows if cid not in self.forms])
+        for cid, key in rows:
+            block = self.members[key]
+            if block and cid <= block[-1]:  # not the newest: (rarely) somewhere in the middle, if at all
+                if cid in block or (len(block) >= MAX_CANDIDATES and cid < block[0]):
+                    continue
+                bisect.insort(block, cid)
+                self._arrays.pop(key, None)
+            else:
+                block.append(cid)
+                laid_out = self._arrays.get(key)
+                forms = self.forms.get(cid)
+                if laid_out is not None and forms:
+                    laid_out[0].extend(forms[0])
+                    laid_out[1].extend(forms[1])
+                    laid_out[2].extend([cid] * len(forms[0]))
+            self.keys_of.setdefault(cid, set()).add(key)
+            if len(block) > MAX_CANDIDATES:
+                oldest = block.pop(0)
+                self.keys_of[oldest].discard(key)
+                laid_out = self._arrays.get(key)
+                if laid_out is not None:  # laid out in member order: the oldest member's forms come first
+                    count = len((self.forms.get(oldest) or ((),))[0])
+                    for column in laid_out:
+                        del column[:count]
+
+    def catch_up(self, session: Session) -> None:
+        """File the keys written for contacts newer than the watermark (this run's and other writers')."""
+        k = ContactBlockKey.__table__
+        rows = plain_rows(session, sa.select(k.c.contact_id, k.c.key).where(k.c.contact_id > self.watermark)
+                          .order_by(k.c.contact_id))
+        if rows:
+            self.file(session, rows)
+            self.watermark = max(self.watermark, rows[-1][0])
+
+    def arrays(self, key: str) -> tuple[list[str], list[str], list[int]]:
+        laid_out = self._arrays.get(key)
+        if laid_out is None:
+            sorted_forms: list[str] = []
+            skeletons: list[str] = []
+            owners: list[int] = []
+            for cid in self.members.get(key, ()):
+                forms = self.forms.get(cid)
+                if forms:
+                    sorted_forms += forms[0]
+                    skeletons += forms[1]
+                    owners += [cid] * len(forms[0])
+            laid_out = self._arrays[key] = (sorted_forms, skeletons, owners)
+        return laid_out
+
+    def near(self, contact_id: int, keys: set[str]) -> list[int]:
+        """The contacts filed under the contact's keys (the first MAX_KEYS_COMPARED in key order) whose names
+        reach the floor against its own: in key order, newest first within a key."""
+        mine = self.forms.get(contact_id)
+        if not mine or not mine[0]:
+            return []
+        found: dict[int, tuple[int, int]] = {}
+        for rank, key in enumerate(sorted(keys)[:MAX_KEYS_COMPARED]):
+            sorted_forms, skeletons, owners = self.arrays(key)
+            for i in names_near(mine, sorted_forms, skeletons):
+                cid = owners[i]
+                if cid != contact_id and cid not in found:
+                    found[cid] = (rank, -cid)
+        return sorted(found, key=found.__getitem__)
 
 
 def suggest_pairs_for(
     session: Session, keys_by_contact: dict[int, set[str]], *, outcomes: bool = False,
-    view_cache: dict[int, PersonView | None] | None = None,
+    view_cache: dict[int, PersonView | None] | None = None, index: BlockIndex | None = None,
+    names: dict[int, list[str]] | None = None,
 ) -> dict:
-    """Compare each contact with the others filed under one of its keys (at most MAX_CANDIDATES each) and
+    """Compare each contact with the others filed under one of its keys (the newest MAX_CANDIDATES of each) and
     open suggestions for pairs scoring over the threshold. Returns, per contact, the new suggestion ids
     (or the SuggestionOutcomes when `outcomes`).
 
-    `view_cache`: a bulk path's views of candidates from earlier batches (its owner drops the contacts it
-    changes); the contacts being compared are always read afresh."""
-    all_keys = sorted({k for keys in keys_by_contact.values() for k in keys})
-    members: dict[str, list[int]] = {}
+    `index`: a bulk path's BlockIndex (its owner files the keys it wrote and catches it up first); `view_cache`:
+    its views of candidates from earlier batches (its owner drops the contacts it changes). The contacts being
+    compared are always read afresh, but for their names when the caller has them as they are now (`names`)."""
+    index = index if index is not None else BlockIndex()
     # Each key contributes at most MAX_CANDIDATES of its newest members (an index range scan on
     # (key, contact_id)), so a common name costs the same at a thousand contacts and at a million.
-    for start in range(0, len(all_keys), MEMBER_QUERY_KEYS):
-        chunk = all_keys[start : start + MEMBER_QUERY_KEYS]
-        rows = plain_rows(session, _members_query(len(chunk)), {f"k{i}": key for i, key in enumerate(chunk)})
-        for key, cid in rows:
-            members.setdefault(key, []).append(cid)
-    candidates: dict[int, list[int]] = {}
-    for cid, keys in keys_by_contact.items():
-        # The members of its keys in key order, each once, itself left out, the first MAX_CANDIDATES: built
-        # in C (dict.fromkeys keeps first-seen order), as this runs for every candidate of every contact.
-        found = dict.fromkeys(chain.from_iterable(members.get(key, ()) for key in sorted(keys)))
-        found.pop(cid, None)
-        candidates[cid] = list(islice(found, MAX_CANDIDATES))
-    involved = sorted({*keys_by_contact, *(o for others in candidates.values() for o in others)})
+    index.load(session, chain.from_iterable(keys_by_contact.values()))
+    if names is None:
+        index.read_names(session, keys_by_contact)
+    else:
+        for cid in keys_by_contact:
+            index.set_names(cid, names[cid])
+    near = {cid: index.near(cid, keys) for cid, keys in keys_by_contact.items()}
+    # Full views (company, e-mail domains) only for the pairs whose names are close: a handful per contact.
+    involved = sorted({*keys_by_contact, *chain.from_iterable(near.values())})
     views: dict[int, PersonView] = {}
     missing = involved
     if view_cache is not None:
@@ -401,12 +543,11 @@ def suggest_pairs_for(
             view_cache.clear()
         view_cache.update({cid: views.get(cid) for cid in missing})  # None: merged away or gone
     scored: list[tuple[int, int, float, list[str]]] = []
-    for cid, others in candidates.items():
+    for cid, others in near.items():
         me = views.get(cid)
         if me is None:
             continue
-        near = close_by_name(me, [other for other in map(views.get, others) if other is not None])
-        for other in near:
+        for other in filter(None, map(views.get, others)):
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))
@@ -417,70 +558,85 @@ def suggest_pairs_for(
         if outcomes:
             result[cid].append(outcome)
         elif outcome.created:
-            result[cid].append(outcome.suggestion.id)
+            result[cid].append(outcome.suggestion_id)
     return result
 
 
-def suggestions_for_pairs(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], DuplicateSuggestion]:
-    """The suggestions on file for these (a < b) pairs. Looked up by their first contact on its index, then
-    matched here: SQLite answers `(a, b) IN (…)` by scanning the whole table (a step that grew with every
-    suggestion made: 766,000 of them by the end of a 1M-record import)."""
-    found: dict[tuple[int, int], DuplicateSuggestion] = {}
+def suggestions_on_file(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
+    """(id, status, score, reasons) of the suggestions on file for these (a < b) pairs. Looked up by their first
+    contact on its index, then matched here: SQLite answers `(a, b) IN (…)` by scanning the whole table (a step
+    that grew with every suggestion made: 766,000 of them by the end of a 1M-record import)."""
     s = DuplicateSuggestion.__table__
-    wanted: list[int] = []
+    found: dict[tuple[int, int], tuple] = {}
     for chunk in chunked(sorted({a for a, _ in pairs})):
-        rows = plain_rows(session, sa.select(s.c.id, s.c.contact_a_id, s.c.contact_b_id).where(s.c.contact_a_id.in_(chunk)))
-        wanted += [row_id for row_id, a, b in rows if (a, b) in pairs]
-    for chunk in chunked(wanted):
-        for row in session.exec(select(DuplicateSuggestion).where(col(DuplicateSuggestion.id).in_(chunk))):
-            found[(row.contact_a_id, row.contact_b_id)] = row
+        for row_id, a, b, status, score, reasons in plain_rows(session, sa.select(
+                s.c.id, s.c.contact_a_id, s.c.contact_b_id, s.c.status, s.c.score, s.c.reasons)
+                .where(s.c.contact_a_id.in_(chunk))):
+            if (a, b) in pairs:
+                found[(a, b)] = (row_id, status, score, json_list(reasons))
     return found
 
 
 def upsert_suggestions(
     session: Session, scored: list[tuple[int, int, float, list[str]]]
 ) -> list[SuggestionOutcome | None]:
-    """upsert_suggestion for many (a, b, score, reasons), in order, with one read of the pairs already on file
-    and one flush for all, in place of a query and a flush per pair."""
-    known = suggestions_for_pairs(session, {tuple(sorted((a, b))) for a, b, _, _ in scored})
-    results: list[SuggestionOutcome | None] = []
-    for a, b, score, reasons in scored:
-        pair = tuple(sorted((a, b)))
-        outcome = _apply_suggestion(session, known.get(pair), pair, score, reasons)
-        if outcome is not None:
-            known[pair] = outcome.suggestion
-        results.append(outcome)
-    session.flush()
-    return results
+    """The suggestion rules for many (a, b, score, reasons), in order: a new pair opens a suggestion, an open one
+    takes the higher score and every reason, a pair a person already decided about stays as decided (None).
+    One read of the pairs on file, one executemany for the new ones and one for the changed ones: ORM objects
+    for the tens of thousands of pairs an import opens cost more than writing them."""
+    if not scored:
+        return []
+    session.flush()  # the statements below go past the session: what it holds must be in the database first
+    pairs = [(min(a, b), max(a, b)) for a, b, _, _ in scored]
+    on_file = suggestions_on_file(session, set(pairs))
+    pending: dict[tuple[int, int], list] = {}  # pair -> [id, score, reasons, created, changed]
+    results: list[tuple[list, bool] | None] = []  # (the pair's row, whether this one opened it)
+    for pair, (_, _, score, reasons) in zip(pairs, scored, strict=True):
+        row = pending.get(pair)
+        if row is None:
+            known = on_file.get(pair)
+            if known is None:
+                row = pending[pair] = [None, score, list(reasons), True, True]
+                results.append((row, True))
+                continue
+            if known[1] != "open":
+                results.append(None)
+                continue
+            row = pending[pair] = [known[0], known[2], known[3], False, False]
+        _merge_into(row, score, reasons)
+        results.append((row, False))
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    new = [(pair, row) for pair, row in pending.items() if row[3]]
+    now = db_timestamp(utcnow(), sqlite)
+    for (_, row), new_id in zip(new, next_ids(connection, "duplicate_suggestions", len(new)), strict=True):
+        row[0] = new_id
+    driver_insert(connection, "duplicate_suggestions",
+                  ("id", "contact_a_id", "contact_b_id", "score", "reasons", "status", "created_at", "decided_by"),
+                  [(row[0], pair[0], pair[1], row[1], db_json(row[2]), "open", now, "") for pair, row in new],
+                  json_columns=frozenset({"reasons"}))
+    changed = [row for row in pending.values() if row[4] and not row[3]]
+    if changed:
+        mark = "?" if sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE duplicate_suggestions SET score = {mark}, reasons = {mark if sqlite else f'CAST({mark} AS JSON)'}"
+            f" WHERE id = {mark} AND status = 'open'",
+            [(row[1], db_json(row[2]), row[0]) for row in changed])
+    # The session's own copies of these suggestions must show what was written.
+    touched = {row[0] for row in pending.values() if not row[3]}
+    for key, obj in list(session.identity_map.items()):
+        if key[0] is DuplicateSuggestion and key[1][0] in touched:
+            session.expire(obj)
+    return [None if item is None else SuggestionOutcome(item[0][0], created=item[1]) for item in results]
+
+
+def _merge_into(row: list, score: float, reasons: list[str]) -> None:
+    merged = list(dict.fromkeys([*row[2], *reasons]))
+    if score > row[1] or merged != row[2]:
+        row[1], row[2], row[4] = max(row[1], score), merged, True
 
 
 def upsert_suggestion(
     session: Session, *, a: int, b: int, score: float, reasons: list[str]
 ) -> SuggestionOutcome | None:
-    pair = tuple(sorted((a, b)))
-    existing = session.exec(
-        select(DuplicateSuggestion).where(
-            DuplicateSuggestion.contact_a_id == pair[0], DuplicateSuggestion.contact_b_id == pair[1]
-        )
-    ).first()
-    outcome = _apply_suggestion(session, existing, pair, score, reasons)
-    if outcome is not None and outcome.created:
-        session.flush()
-    return outcome
-
-
-def _apply_suggestion(
-    session: Session, existing: DuplicateSuggestion | None, pair: tuple[int, int], score: float, reasons: list[str]
-) -> SuggestionOutcome | None:
-    """The suggestion rules: a new pair opens a suggestion, an open one takes the higher score and every reason,
-    a pair a person already decided about stays as decided (None)."""
-    if existing is None:
-        suggestion = DuplicateSuggestion(contact_a_id=pair[0], contact_b_id=pair[1], score=score, reasons=reasons)
-        session.add(suggestion)
-        return SuggestionOutcome(suggestion, created=True)
-    if existing.status != "open":
-        return None
-    existing.score = max(existing.score, score)
-    existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
-    session.add(existing)
-    return SuggestionOutcome(existing, created=False)
+    return upsert_suggestions(session, [(a, b, score, reasons)])[0]

@@ -259,7 +259,7 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
             reasons=[f"share {', '.join(shared)} but have different names"],
         )
         if outcome is not None:
-            suggestion_ids.append(outcome.suggestion.id)
+            suggestion_ids.append(outcome.suggestion_id)
 
     for other_id in weak_conflicts:
         shared = [r.value for r in rows if r.is_weak and _resolves_to(session, r, other_id)]
@@ -271,7 +271,7 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
             reasons=[f"share the role address {', '.join(shared)} but have different names"],
         )
         if outcome is not None:
-            suggestion_ids.append(outcome.suggestion.id)
+            suggestion_ids.append(outcome.suggestion_id)
 
     conversation_id = message_id = None
     if message_in is not None:
@@ -282,7 +282,7 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
     session.add(contact)
     session.flush()
     if options.suggest_duplicates and (created_contact or changed):
-        suggestion_ids.extend(o.suggestion.id for o in suggest_duplicates_for(session, contact) if o.created)
+        suggestion_ids.extend(o.suggestion_id for o in suggest_duplicates_for(session, contact) if o.created)
 
     if message_in is not None or created_contact:
         status = "created"

@@ -7,6 +7,7 @@ from functools import cached_property, lru_cache
 from itertools import chain, permutations, repeat
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
 
 from core.normalize import fold_name, name_skeleton, name_tokens, normalize_company
 
@@ -32,8 +33,7 @@ class PersonView:
     def name_forms(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The sorted-words and the skeleton form of each name that has any (what close_by_name compares),
         worked out once per view: a bulk path keeps its views and meets each one many times."""
-        features = [f for name in self.names if (f := _name_features(name)) is not None]
-        return tuple(f[2] for f in features), tuple(f[3] for f in features)
+        return name_forms_of(self.names)
 
 
 def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
@@ -114,28 +114,41 @@ def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
     return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}"
 
 
+def name_forms_of(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sorted-words and the skeleton form of each name that has any: what names_near compares."""
+    features = [f for name in names if (f := _name_features(name)) is not None]
+    return tuple(f[2] for f in features), tuple(f[3] for f in features)
+
+
+def names_near(mine: tuple[tuple[str, ...], tuple[str, ...]], sorted_forms: list[str], skeletons: list[str]) -> set[int]:
+    """Positions of the forms (two parallel lists, as name_forms_of gives them) with a name at or above
+    NAME_SIMILARITY_FLOOR against one of `mine`, by _name_similarity's own measure. One rapidfuzz C loop over
+    the lot replaces a Python call per pair: a new contact meets hundreds of candidates and most are far below
+    the floor. (Each exact-match case of _name_similarity has a sorted-words or skeleton ratio of 100, so none
+    is lost.)"""
+    passing: set[int] = set()
+    if not sorted_forms:
+        return passing
+    # Indel's normalised similarity is fuzz.ratio / 100 without fuzz.ratio's wrapping (half the time per
+    # choice); the same pairs pass at the same cutoff (tests/core/test_normalize.py checks both scorers agree).
+    for sorted_a, skeleton_a in zip(*mine, strict=True):
+        passing.update(i for _, _, i in process.extract(sorted_a, sorted_forms, scorer=Indel.normalized_similarity,
+                                                        score_cutoff=NAME_SIMILARITY_FLOOR, limit=None))
+        passing.update(i for _, _, i in process.extract(skeleton_a, skeletons, scorer=Indel.normalized_similarity,
+                                                        score_cutoff=NAME_SIMILARITY_FLOOR / SKELETON_DISCOUNT,
+                                                        limit=None))
+    return passing
+
+
 def close_by_name(me: PersonView, others: list[PersonView]) -> list[PersonView]:
-    """The others with a name at or above NAME_SIMILARITY_FLOOR against one of mine, by _name_similarity's own
-    measure, in their order. One rapidfuzz C loop over all their names replaces a Python call per pair: a
-    new contact meets up to 200 candidates and most are far below the floor. (Each exact-match case of
-    _name_similarity has a sorted-words or skeleton ratio of 100, so none is lost.)"""
-    sorted_mine, skeletons_mine = me.name_forms
-    if not sorted_mine or not others:
+    """The others with a name at or above NAME_SIMILARITY_FLOOR against one of mine (names_near), in their order."""
+    if not me.name_forms[0] or not others:
         return []
     forms = [other.name_forms for other in others]
-    sorted_forms = list(chain.from_iterable(f[0] for f in forms))
-    skeletons = list(chain.from_iterable(f[1] for f in forms))
-    # Most people have one name: then the i-th form is the i-th other's.
-    owner = range(len(others)) if all(len(f[0]) == 1 for f in forms) else list(chain.from_iterable(repeat(i, len(f[0])) for i, f in enumerate(forms)))
-    cutoff = NAME_SIMILARITY_FLOOR * 100
-    passing: set[int] = set()
-    for sorted_a, skeleton_a in zip(sorted_mine, skeletons_mine, strict=True):
-        for _, _, i in process.extract(sorted_a, sorted_forms, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
-            passing.add(owner[i])
-        for _, _, i in process.extract(skeleton_a, skeletons, scorer=fuzz.ratio,
-                                       score_cutoff=cutoff / SKELETON_DISCOUNT, limit=None):
-            passing.add(owner[i])
-    return [others[i] for i in sorted(passing)]
+    owner = list(chain.from_iterable(repeat(i, len(f[0])) for i, f in enumerate(forms)))
+    near = names_near(me.name_forms, list(chain.from_iterable(f[0] for f in forms)),
+                      list(chain.from_iterable(f[1] for f in forms)))
+    return [others[i] for i in sorted({owner[i] for i in near})]
 
 
 def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:

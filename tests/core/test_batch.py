@@ -226,32 +226,48 @@ def test_a_failing_hook_loses_no_record_of_a_batch(sqlite_template: Path, tmp_pa
 
 
 def test_bulk_gc_restores_the_collector_after_nested_runs() -> None:
+    """Where nobody froze the heap, a bulk run freezes it and collects only at its checkpoints; afterwards the
+    collector is as it was."""
     import gc
 
-    from core.batch import BULK_GC_THRESHOLD, bulk_gc
+    from core.batch import bulk_gc, bulk_gc_checkpoint
 
-    before = gc.get_threshold()
+    before, enabled = gc.get_threshold(), gc.isenabled()
     with bulk_gc():
-        assert gc.get_threshold()[0] == BULK_GC_THRESHOLD
-        assert gc.get_freeze_count() > 0
+        assert not gc.isenabled() and gc.get_freeze_count() > 0
         with bulk_gc():
             pass
-        assert gc.get_threshold()[0] == BULK_GC_THRESHOLD  # the inner run leaves the outer one's setting
-    assert gc.get_threshold() == before
+        assert not gc.isenabled()  # the inner run leaves the outer one's setting
+        frozen = gc.get_freeze_count()
+        survivors = [[n] for n in range(3000)]  # young objects that live on
+        garbage = [[]]
+        garbage[0].append(garbage)  # a cycle nothing points to
+        del garbage
+        assert gc.get_count()[0] > 2000
+        bulk_gc_checkpoint()
+        assert gc.get_count()[0] < 1000  # the cycle was collected, the survivors frozen
+        assert gc.get_freeze_count() >= frozen + 3000
+        del survivors
+    assert (gc.get_threshold(), gc.isenabled()) == (before, enabled)
     assert gc.get_freeze_count() == 0
 
 
 def test_bulk_gc_keeps_a_serving_process_heap_frozen() -> None:
-    """A sync inside `leadhub serve` or `leadhub worker` must not unfreeze the startup heap those froze."""
+    """A sync inside `leadhub serve` or `leadhub worker` must not unfreeze the startup heap those froze, nor
+    stop or force collections there."""
     import gc
 
-    from core.batch import bulk_gc
+    from core.batch import BULK_GC_THRESHOLD, bulk_gc, bulk_gc_checkpoint
 
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         with bulk_gc():
-            pass
+            assert gc.isenabled() and gc.get_threshold()[0] == BULK_GC_THRESHOLD
+            young = [[n] for n in range(1000)]
+            bulk_gc_checkpoint()
+            assert gc.get_freeze_count() < frozen + 1000  # nothing of the request threads' frozen here
+            del young
         assert gc.get_freeze_count() > frozen // 2  # (frozen objects may still die by reference count)
     finally:
         gc.unfreeze()
@@ -285,8 +301,8 @@ def test_new_contacts_of_a_batch_get_their_own_ids(sqlite_template: Path, tmp_pa
         assert len({r.contact_id for r in second}) == 30
 
 
-def test_suggestions_for_pairs_finds_exactly_the_pairs_asked_for(sqlite_template: Path, tmp_path: Path) -> None:
-    from core.identity import suggestions_for_pairs
+def test_suggestions_on_file_finds_exactly_the_pairs_asked_for(sqlite_template: Path, tmp_path: Path) -> None:
+    from core.identity import suggestions_on_file
 
     db = tmp_path / "store.db"
     shutil.copy(sqlite_template, db)
@@ -298,6 +314,7 @@ def test_suggestions_for_pairs_finds_exactly_the_pairs_asked_for(sqlite_template
         for pair in [(a, b), (a, c), (b, c), (c, d)]:
             session.add(DuplicateSuggestion(contact_a_id=pair[0], contact_b_id=pair[1], score=0.9, reasons=["x"]))
         session.commit()
-        found = suggestions_for_pairs(session, {(a, b), (b, c), (a, e), (d, e)})
+        found = suggestions_on_file(session, {(a, b), (b, c), (a, e), (d, e)})
         assert set(found) == {(a, b), (b, c)}
-        assert all((s.contact_a_id, s.contact_b_id) == pair for pair, s in found.items())
+        rows = {(s.contact_a_id, s.contact_b_id): s.id for s in session.exec(select(DuplicateSuggestion))}
+        assert all(rows[pair] == row[0] for pair, row in found.items())

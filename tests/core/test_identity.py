@@ -246,3 +246,34 @@ def test_shared_mailbox_of_two_named_people_is_a_suggestion(session: Session) ->
     # Mary's own phone still finds Mary; Edward's next mail still finds Edward.
     assert put(session, record("form", "f1", name="Marie Kusha", phone="+1 512 353 8633")).contact_id == mary.contact_id
     assert put(session, record("gmail", "g3", name="Edward Kusha", email="kusha123@hmail.com")).contact_id == edward.contact_id
+
+
+def test_suggestion_rules_for_many_pairs_at_once(session: Session) -> None:
+    """upsert_suggestions: a new pair opens one suggestion (also when it comes twice in one call), an open one
+    takes the higher score and every reason, a pair someone decided about stays as decided."""
+    from core.identity import dismiss_suggestion, upsert_suggestions
+
+    a, b, c, d = (put(session, record(name=f"Osoba {n}", email=f"o{n}@firma{n}.pl")).contact_id for n in range(4))
+    first = upsert_suggestions(session, [(a, b, 0.85, ["similar names"]), (c, d, 0.9, ["same company"])])
+    session.commit()
+    assert [o.created for o in first] == [True, True]
+    dismiss_suggestion(session, suggestion_id=first[1].suggestion_id, actor="rep@firma.pl")
+    session.commit()
+    later = upsert_suggestions(session, [
+        (b, a, 0.81, ["same company email domain"]),  # open, either order: keeps 0.85, gains a reason
+        (d, c, 0.99, ["same name"]),  # dismissed: stays as decided
+        (a, c, 0.82, ["x"]), (c, a, 0.95, ["y"]),  # new, twice in one call: one suggestion, the higher score
+    ])
+    session.commit()
+    assert later[0] is not None and (later[0].suggestion_id, later[0].created) == (first[0].suggestion_id, False)
+    assert later[1] is None
+    assert later[2] is not None and later[3] is not None and later[2].suggestion_id == later[3].suggestion_id
+    assert (later[2].created, later[3].created) == (True, False)
+    rows = {(s.contact_a_id, s.contact_b_id): (s.score, s.reasons, s.status)
+            for s in session.exec(select(DuplicateSuggestion)).all()}
+    low = lambda x, y: (min(x, y), max(x, y))  # noqa: E731
+    assert rows == {
+        low(a, b): (0.85, ["similar names", "same company email domain"], "open"),
+        low(c, d): (0.9, ["same company"], "dismissed"),
+        low(a, c): (0.95, ["x", "y"], "open"),
+    }

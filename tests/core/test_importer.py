@@ -40,6 +40,49 @@ def test_jsonl_bad_lines_reported_and_skipped(engine, session: Session, tmp_path
     assert len(session.exec(select(Message)).all()) == 1
 
 
+def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path) -> None:
+    """A big file is validated by helper processes: the same bad lines (by line number, across chunk borders)
+    and the same store as validating here, with the lines in file order."""
+    from core import importer
+    from core.models import Identity
+
+    lines = []
+    for n in range(1, 2600):
+        record = {"channel": "import", "contact": {"name": f"Osoba {n % 700}", "email": f"o{n % 700}@firma.pl"},
+                  "message": {"external_id": f"m{n}", "text": "dzień dobry"}}
+        if n % 97 == 0:
+            record["contact"]["email"] = "not-an-email"
+        line = json.dumps(record, ensure_ascii=False)
+        lines.append("{broken" if n % 251 == 0 else line)
+    path = write(tmp_path / "big.jsonl", "\n".join(lines) + "\n")
+    import multiprocessing
+
+    seen: list[int] = []
+    helpers: set[int] = set()
+
+    def progress(line: int) -> None:
+        seen.append(line)
+        helpers.update(child.pid for child in multiprocessing.active_children())
+
+    summary = import_file(engine, path, batch_size=300, workers=1, progress=progress).as_dict()
+    assert len(helpers) == 1  # one helper process did validate
+    assert seen == sorted(seen) and len(seen) == len(lines)
+    expected_bad = [n for n in range(1, 2600) if n % 97 == 0 or n % 251 == 0]
+    assert [e["line"] for e in summary["errors"]] == expected_bad
+    assert summary["created"] == len(lines) - len(expected_bad)
+    with_workers = sorted((i.kind, i.value, i.contact_id) for i in session.exec(select(Identity)))
+
+    from core.db import make_engine
+    from webapp.cli import upgrade_database
+
+    upgrade_database(f"sqlite:///{tmp_path / 'here.db'}")
+    here = make_engine(f"sqlite:///{tmp_path / 'here.db'}")
+    assert importer.import_file(here, path, batch_size=300, workers=0).as_dict() == summary
+    with Session(here) as other:
+        assert sorted((i.kind, i.value, i.contact_id) for i in other.exec(select(Identity))) == with_workers
+    here.dispose()
+
+
 def test_csv_with_bom_aliases_semicolons_and_multiline(engine, session: Session, tmp_path: Path) -> None:
     text = (
         "\ufeffFull Name;E-mail;Telefon;Firma;Subject;Body;Message ID\n"
@@ -64,14 +107,16 @@ def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) 
     assert "header" in summary["errors"][0]["error"]
 
 
-@pytest.mark.parametrize("cache_max", [None, 150])
-def test_candidate_views_cached_across_batches_change_no_suggestion(engine, session: Session, tmp_path: Path,
-                                                                    monkeypatch, cache_max: int | None) -> None:
-    """An import keeps the duplicate search's candidate views across its batches (dropping the contacts a batch
-    changes, and the oldest views when it is full: cache_max). The same file imported without that cache opens
-    exactly the same suggestions, scores and reasons."""
+@pytest.mark.parametrize(("cache_max", "max_candidates"), [(None, None), (150, None), (None, 4)])
+def test_what_an_import_keeps_across_batches_changes_no_suggestion(engine, session: Session, tmp_path: Path,
+                                                                  monkeypatch, cache_max: int | None,
+                                                                  max_candidates: int | None) -> None:
+    """An import keeps the duplicate search's block index (keys' members and their names) and candidate views
+    across its batches, starting them afresh when full (cache_max). The same file imported with a fresh index
+    and no views per batch opens exactly the same suggestions, scores and reasons; also when blocks are full
+    (max_candidates: then which members are the newest matters)."""
     from bench.import_bench import generate
-    from core import identity
+    from core import batch, identity
     from core.db import make_engine
     from core.models import DuplicateSuggestion
     from webapp.cli import upgrade_database
@@ -84,30 +129,62 @@ def test_candidate_views_cached_across_batches_change_no_suggestion(engine, sess
             return {(d.contact_a_id, d.contact_b_id, round(d.score, 6), tuple(sorted(d.reasons)))
                     for d in s.exec(select(DuplicateSuggestion)).all()}
 
-    cached_calls: list[int] = []
+    kept: list[tuple[int, int]] = []
     real = identity.suggest_pairs_for
     if cache_max:
         monkeypatch.setattr(identity, "VIEW_CACHE_MAX", cache_max)
+        monkeypatch.setattr(batch, "BLOCK_INDEX_MAX", cache_max)
+    if max_candidates:
+        monkeypatch.setattr(identity, "MAX_CANDIDATES", max_candidates)
+        identity._members_query.cache_clear()  # its SQL has the cap written in
 
     def counting(session_, keys, **options):  # noqa: ANN001, ANN003, ANN202
-        cached_calls.append(len(options.get("view_cache") or {}))
+        kept.append((len(options["view_cache"]), options["index"].size()))
         return real(session_, keys, **options)
 
     monkeypatch.setattr("core.batch.suggest_pairs_for", counting)
     import_file(engine, data, batch_size=100)
     with_cache = suggestions(engine)
-    assert max(cached_calls) > 0  # later batches did reuse views
-    if cache_max:  # and the full cache dropped views now and then
-        assert any(later < earlier for earlier, later in zip(cached_calls, cached_calls[1:], strict=False))
+    assert max(views for views, _ in kept) > 0 and max(size for _, size in kept) > 100  # later batches reused them
+    if cache_max:  # and both started afresh now and then
+        for column in (0, 1):
+            assert any(later[column] < earlier[column] for earlier, later in zip(kept, kept[1:], strict=False))
 
     plain_db = tmp_path / "plain.db"
     upgrade_database(f"sqlite:///{plain_db}")
     plain = make_engine(f"sqlite:///{plain_db}")
     monkeypatch.setattr("core.batch.suggest_pairs_for",
-                        lambda s, keys, **options: real(s, keys, **{**options, "view_cache": None}))
+                        lambda s, keys, **options: real(s, keys, **{**options, "view_cache": None, "index": None}))
     import_file(plain, data, batch_size=100)
     assert with_cache == suggestions(plain) and len(with_cache) >= 5
     plain.dispose()
+    identity._members_query.cache_clear()
+
+
+def test_a_contact_another_writer_files_between_batches_is_a_candidate(engine, session: Session,
+                                                                      tmp_path: Path) -> None:
+    """The block index an import keeps catches up with contacts other writers made meanwhile (a form submitted
+    during the import): a later look-alike in the file is compared with them."""
+    from core.batch import BLOCK_INDEX_KEY, ingest_many
+    from core.ingest import ingest
+    from core.models import DuplicateSuggestion
+    from core.schemas import InboundRecord
+
+    def record(name: str, email: str, company: str = "Budmax") -> InboundRecord:
+        return InboundRecord.model_validate({"channel": "import", "contact": {"name": name, "email": email,
+                                                                              "company": company}})
+
+    with Session(engine, expire_on_commit=False) as bulk, Session(engine) as other:
+        # Both blocking keys of Tomasz Zieliński (p:tmsz/z, p:zlns/t) are read by this first batch.
+        ingest_many(bulk, [record("Tomasz Zawada", "tz@one.example"), record("Teresa Zielińska", "tz@two.example")])
+        bulk.commit()
+        assert BLOCK_INDEX_KEY in bulk.info
+        ingest(other, record("Tomasz Zieliński", "tz@three.example"))  # not this run's
+        other.commit()
+        ingest_many(bulk, [record("Tomasz Zielinski", "tomasz@four.example")])
+        bulk.commit()
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    assert any("Zieliński" in reason for reason in suggestion.reasons), suggestion.reasons
 
 
 def test_a_contact_changed_in_a_later_batch_is_compared_as_it_is_now(engine, session: Session, tmp_path: Path) -> None:

@@ -208,3 +208,25 @@ def test_close_by_name_keeps_exactly_the_pairs_that_reach_the_name_floor() -> No
         checked += len(others)
         kept += len(expected)
     assert checked == 12_000 and 2_000 < kept < 10_000  # both outcomes, many times
+
+
+def test_indel_similarity_passes_the_same_pairs_as_fuzz_ratio_at_the_name_cutoffs() -> None:
+    """names_near compares with Indel's normalised similarity (cheaper per choice) where _name_similarity uses
+    fuzz.ratio: at both cutoffs the two must let exactly the same pairs through, boundaries included."""
+    import random
+
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import Indel
+
+    from core.matching import NAME_SIMILARITY_FLOOR, SKELETON_DISCOUNT
+
+    rng = random.Random(2)
+    alphabet = "abcdeklnorsz "
+    choices = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    for cutoff in (NAME_SIMILARITY_FLOOR, NAME_SIMILARITY_FLOOR / SKELETON_DISCOUNT):
+        for query in choices[:300]:
+            by_ratio = {i for _, _, i in process.extract(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff * 100,
+                                                         limit=None)}
+            by_indel = {i for _, _, i in process.extract(query, choices, scorer=Indel.normalized_similarity,
+                                                         score_cutoff=cutoff, limit=None)}
+            assert by_ratio == by_indel, query
