@@ -28,8 +28,11 @@ from core.db import (
     db_timestamp,
     driver_insert,
     is_transient_db_error,
+    json_list,
     next_ids,
     pause_after_conflict,
+    plain_rows,
+    read_timestamp,
 )
 from core.identity import BLOCK_INDEX_MAX, BlockIndex, suggest_pairs_for, upsert_suggestions
 from core.ingest import (
@@ -67,6 +70,7 @@ class _PendingContact:
     new: bool = False
     dirty: bool = False
     suggest: bool = False
+    queued: bool = False  # in the batch's list of contacts to insert
 
 
 @dataclass(eq=False)
@@ -162,11 +166,16 @@ def bulk_gc() -> Iterator[None]:
                         gc.enable()
 
 
+# A checkpoint collects once this many new objects are about; objects that die before are never walked.
+BULK_GC_CHECKPOINT_OBJECTS = 200_000
+
+
 def bulk_gc_checkpoint() -> None:
-    """Between the batches of a bulk run that froze the heap itself: collect the batch's cyclic garbage, then
-    freeze what survived, so no later pass walks it again (each object is looked at once). Elsewhere nothing."""
+    """Between the batches of a bulk run that froze the heap itself: once enough new objects are about, collect
+    the cyclic garbage among them, then freeze what survived, so no later pass walks it again. Elsewhere
+    nothing."""
     with _bulk_gc_lock:
-        if _bulk_gc_depth and _bulk_gc_froze:
+        if _bulk_gc_depth and _bulk_gc_froze and gc.get_count()[0] >= BULK_GC_CHECKPOINT_OBJECTS:
             gc.collect(0)
             gc.freeze()
 
@@ -232,13 +241,13 @@ class _Batch:
         for record in records:
             if record.message is not None:
                 by_channel.setdefault(record.channel, []).append(record.message.external_id)
+        # The driver's tuples (core.db.plain_rows): these reads run for every batch.
+        m, i, c, v = Message.__table__, Identity.__table__, Contact.__table__, Conversation.__table__
         for channel, ids in by_channel.items():
             for chunk in chunked(ids):
-                for mid, ext, conv, contact in self.session.exec(
-                    select(Message.id, Message.external_id, Message.conversation_id, Message.contact_id).where(
-                        Message.channel == channel, col(Message.external_id).in_(chunk)
-                    )
-                ).all():
+                for mid, ext, conv, contact in plain_rows(self.session, sa.select(
+                        m.c.id, m.c.external_id, m.c.conversation_id, m.c.contact_id).where(
+                        m.c.channel == channel, m.c.external_id.in_(chunk))):
                     self.known_messages[(channel, ext)] = (mid, conv, contact)
         by_kind: dict[str, set[str]] = {}
         for plan in plans:
@@ -248,19 +257,17 @@ class _Batch:
         for kind, kind_values in by_kind.items():
             # kind first: the lookup must ride the (kind, value) unique index, not scan the table.
             for chunk in chunked(sorted(kind_values)):
-                for value, contact_id, weak in self.session.exec(
-                    select(Identity.value, Identity.contact_id, Identity.is_weak).where(
-                        Identity.kind == kind, col(Identity.value).in_(chunk)
-                    )
-                ).all():
-                    found[(kind, value)] = (contact_id, weak)
+                for value, contact_id, weak in plain_rows(self.session, sa.select(
+                        i.c.value, i.c.contact_id, i.c.is_weak).where(i.c.kind == kind, i.c.value.in_(chunk))):
+                    found[(kind, value)] = (contact_id, bool(weak))
         contact_ids = sorted({cid for cid, _ in found.values()})
         self.contacts: dict[int, _PendingContact] = {}
+        columns = [c.c[name] for name in CONTACT_FIELDS]
         for chunk in chunked(contact_ids):
-            columns = [getattr(Contact, name) for name in CONTACT_FIELDS]
-            for row in self.session.exec(select(*columns).where(col(Contact.id).in_(chunk))).all():
+            for row in plain_rows(self.session, sa.select(*columns).where(c.c.id.in_(chunk))):
                 data = dict(zip(CONTACT_FIELDS, row, strict=True))
-                data["aliases"] = list(data["aliases"] or [])
+                data["aliases"] = json_list(data["aliases"])
+                data["last_message_at"] = read_timestamp(data["last_message_at"])
                 self.contacts[data["id"]] = _PendingContact(row=data, id=data["id"])
         self.identities: dict[tuple[str, str], tuple[_PendingContact | None, bool]] = {
             key: (self.contacts.get(cid), weak) for key, (cid, weak) in found.items()
@@ -276,13 +283,10 @@ class _Batch:
         self.existing_threads: dict[tuple[str, str, str], tuple[int, int, Any]] = {}
         for (channel, scope), keys in threads.items():
             for chunk in chunked(sorted(set(keys))):
-                for cid, contact_id, last, ext in self.session.exec(
-                    select(Conversation.id, Conversation.contact_id, Conversation.last_message_at,
-                           Conversation.external_id).where(
-                        Conversation.channel == channel, Conversation.scope == scope,
-                        col(Conversation.external_id).in_(chunk))
-                ).all():
-                    self.existing_threads[(channel, scope, ext)] = (cid, contact_id, last)
+                for cid, contact_id, last, ext in plain_rows(self.session, sa.select(
+                        v.c.id, v.c.contact_id, v.c.last_message_at, v.c.external_id).where(
+                        v.c.channel == channel, v.c.scope == scope, v.c.external_id.in_(chunk))):
+                    self.existing_threads[(channel, scope, ext)] = (cid, contact_id, read_timestamp(last))
         self.suppressed_hashes: set[tuple[str, str]] | None = None
         if self.session.exec(select(sa.func.count()).select_from(Suppression)).one():
             self.suppressed_hashes = set(self.session.exec(select(Suppression.kind, Suppression.value_hash)).all())
@@ -387,7 +391,8 @@ class _Batch:
             self.known_messages[(record.channel, message_in.external_id)] = outcome
         elif not created_contact:
             outcome.status = "updated" if changed else "known"
-        if contact.new and contact not in self._new_contacts:
+        if contact.new and not contact.queued:
+            contact.queued = True
             self._new_contacts.append(contact)
         return outcome
 
@@ -581,10 +586,11 @@ class _Batch:
         if index is None or index.size() > BLOCK_INDEX_MAX:
             index = self.session.info[BLOCK_INDEX_KEY] = BlockIndex.for_bulk_run(self.session)
         else:
-            # Keys of known contacts (a new alias) are filed here; new contacts, this batch's and other
-            # writers', by id.
-            index.file(self.session, [(cid, key) for cid, key in new_keys if cid <= index.watermark])
-            index.catch_up(self.session)
+            # What this batch filed goes in from here (names as written); other writers' new contacts by id.
+            for cid, contact_names in names.items():
+                index.set_names(cid, contact_names)
+            index.file(self.session, new_keys)
+            index.catch_up(self.session, filed={cid for cid, _ in new_keys})
         return suggest_pairs_for(self.session, keys_by_contact, view_cache=cache, index=index, names=names)
 
 

@@ -111,6 +111,16 @@ def db_timestamp(value: datetime | None, sqlite: bool) -> Any:
     return value.isoformat(" ", "microseconds")
 
 
+def read_timestamp(value: Any) -> datetime | None:
+    """A timestamp column as plain_rows hands it over (SQLite: naive UTC text; PostgreSQL: an aware datetime),
+    as models.UTCDateTime reads it: aware, in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def db_json(value: Any) -> str:
     """A JSON column's value as the text a driver-level statement binds (CAST to JSON on PostgreSQL)."""
     return orjson.dumps(value).decode()

@@ -465,13 +465,14 @@ class BlockIndex:
                     for column in laid_out:
                         del column[:count]
 
-    def catch_up(self, session: Session) -> None:
-        """File the keys written for contacts newer than the watermark (this run's and other writers')."""
+    def catch_up(self, session: Session, *, filed: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        """File the keys written for contacts newer than the watermark: other writers', and this run's but for
+        the contacts it has just filed itself (`filed`)."""
         k = ContactBlockKey.__table__
         rows = plain_rows(session, sa.select(k.c.contact_id, k.c.key).where(k.c.contact_id > self.watermark)
                           .order_by(k.c.contact_id))
         if rows:
-            self.file(session, rows)
+            self.file(session, [row for row in rows if row[0] not in filed])
             self.watermark = max(self.watermark, rows[-1][0])
 
     def arrays(self, key: str) -> tuple[list[str], list[str], list[int]]:

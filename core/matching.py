@@ -35,6 +35,16 @@ class PersonView:
         worked out once per view: a bulk path keeps its views and meets each one many times."""
         return name_forms_of(self.names)
 
+    @cached_property
+    def name_features(self) -> tuple[tuple[str, tuple[str, str, str, str] | None], ...]:
+        """Each name with its _name_features, kept with the view (score_pair meets a kept view many times, and
+        a store of 100,000 names outgrows the per-name memo)."""
+        return tuple((name, _name_features(name)) for name in self.names)
+
+    @cached_property
+    def company_key(self) -> str:
+        return normalize_company(self.company)
+
 
 def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
     """Keys under which a contact is filed for duplicate search.
@@ -94,7 +104,13 @@ def _name_features(name: str) -> tuple[str, str, str, str] | None:
 def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
     """Similarity in [0, 1] with its reason. Below `floor` the fuzzy ratio may be reported as 0 (rapidfuzz stops
     early); at or above it the figure is exact."""
-    features_a, features_b = _name_features(a), _name_features(b)
+    return _similarity(a, _name_features(a), b, _name_features(b), floor)
+
+
+def _similarity(
+    a: str, features_a: tuple[str, str, str, str] | None, b: str, features_b: tuple[str, str, str, str] | None,
+    floor: float,
+) -> tuple[float, str]:
     if features_a is None or features_b is None:
         return 0.0, ""
     folded_a, plain_a, sorted_a, skeleton_a = features_a
@@ -154,16 +170,16 @@ def close_by_name(me: PersonView, others: list[PersonView]) -> list[PersonView]:
 def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:
     """Score in [0, 1] that two contacts are one person, with the reasons a human can check."""
     best, best_reason = 0.0, ""
-    for name_a in a.names:
-        for name_b in b.names:
-            sim, reason = _name_similarity(name_a, name_b, NAME_SIMILARITY_FLOOR)
+    for name_a, features_a in a.name_features:
+        for name_b, features_b in b.name_features:
+            sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:
         return 0.0, []
     reasons = [best_reason]
     evidence = 0.0
-    company_a, company_b = normalize_company(a.company), normalize_company(b.company)
+    company_a, company_b = a.company_key, b.company_key
     if company_a and company_b:
         company_ratio = fuzz.ratio(company_a, company_b) / 100
         if company_ratio >= 0.9:

@@ -176,7 +176,8 @@ def clean_display_name(raw: str | None) -> str:
     if not raw:
         return ""
     text = unicodedata.normalize("NFKC", str(raw))
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    if not text.isprintable():  # (a printable text has no control, format or unassigned characters: most names)
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     text = _SPACES.sub(" ", text).strip().strip("\"'").strip()
     return text[:200]
 

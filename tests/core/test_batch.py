@@ -230,7 +230,7 @@ def test_bulk_gc_restores_the_collector_after_nested_runs() -> None:
     collector is as it was."""
     import gc
 
-    from core.batch import bulk_gc, bulk_gc_checkpoint
+    from core.batch import BULK_GC_CHECKPOINT_OBJECTS, bulk_gc, bulk_gc_checkpoint
 
     before, enabled = gc.get_threshold(), gc.isenabled()
     with bulk_gc():
@@ -243,11 +243,13 @@ def test_bulk_gc_restores_the_collector_after_nested_runs() -> None:
         garbage = [[]]
         garbage[0].append(garbage)  # a cycle nothing points to
         del garbage
-        assert gc.get_count()[0] > 2000
+        bulk_gc_checkpoint()  # too few objects about to be worth a pass
+        assert gc.get_count()[0] > 2000 and gc.get_freeze_count() == frozen
+        more = [[n] for n in range(BULK_GC_CHECKPOINT_OBJECTS)]
         bulk_gc_checkpoint()
         assert gc.get_count()[0] < 1000  # the cycle was collected, the survivors frozen
-        assert gc.get_freeze_count() >= frozen + 3000
-        del survivors
+        assert gc.get_freeze_count() >= frozen + 3000 + BULK_GC_CHECKPOINT_OBJECTS
+        del survivors, more
     assert (gc.get_threshold(), gc.isenabled()) == (before, enabled)
     assert gc.get_freeze_count() == 0
 

@@ -230,3 +230,24 @@ def test_indel_similarity_passes_the_same_pairs_as_fuzz_ratio_at_the_name_cutoff
             by_indel = {i for _, _, i in process.extract(query, choices, scorer=Indel.normalized_similarity,
                                                          score_cutoff=cutoff, limit=None)}
             assert by_ratio == by_indel, query
+
+
+def test_clean_display_name_agrees_with_its_plain_definition() -> None:
+    """clean_display_name skips the per-character filter for printable text; it must drop exactly the control,
+    format, private-use and unassigned characters the filter drops, whatever else is in the name."""
+    import random
+    import re
+    import unicodedata
+
+    from core.normalize import clean_display_name
+
+    def reference(raw: str) -> str:
+        text = unicodedata.normalize("NFKC", raw)
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+        return re.sub(r"\s+", " ", text).strip().strip("\"'").strip()[:200]
+
+    rng = random.Random(4)
+    alphabet = "Łukasz Wójcik Юрий\u200b\u200d\t\n\r\x00\x1f\x7f\u00a0\u2028\u2029\u3000\ue000\U000e0001\u0378ﬁ'\" Ａ"
+    for _ in range(5000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert clean_display_name(raw) == reference(raw), repr(raw)
