@@ -127,7 +127,8 @@ def measure(names: list[str], true_pairs: set[tuple[int, int]]) -> dict:
 
 def cost_at_scale(n: int, probe: int = 2000) -> dict:
     """Candidates the duplicate search would compare for each of the last `probe` names of a store of n
-    generated names (capped as core.identity caps it): what one more contact costs when the store is full."""
+    generated names (capped per key as core.identity caps it): what one more contact costs when the store is
+    full."""
     names, _ = generated_names(n, seed=5)
     report = {}
     for scheme, keys_of in SCHEMES.items():
@@ -136,7 +137,8 @@ def cost_at_scale(n: int, probe: int = 2000) -> dict:
         for i, ks in enumerate(keys[: n - probe]):
             for k in ks:
                 blocks[k].append(i)
-        counts = sorted(min(MAX_CANDIDATES, len({m for k in keys[i] for m in blocks.get(k, ())}))
+        # The newest MAX_CANDIDATES members of each of the contact's keys (core.identity.BlockIndex).
+        counts = sorted(len({m for k in keys[i] for m in blocks.get(k, [])[-MAX_CANDIDATES:]})
                         for i in range(n - probe, n))
         report[scheme] = {"mean": round(sum(counts) / len(counts), 1), "p95": counts[int(0.95 * len(counts))]}
     return {"set": f"cost: candidates per new contact in a store of {n:,} generated names", **report}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -465,7 +465,7 @@ class BlockIndex:
                     for column in laid_out:
                         del column[:count]
 
-    def catch_up(self, session: Session, *, filed: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def catch_up(self, session: Session, *, filed: Container[int] = frozenset()) -> None:
         """File the keys written for contacts newer than the watermark: other writers', and this run's but for
         the contacts it has just filed itself (`filed`)."""
         k = ContactBlockKey.__table__
