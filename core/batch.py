@@ -34,7 +34,13 @@ from core.db import (
     plain_rows,
     read_timestamp,
 )
-from core.identity import BLOCK_INDEX_MAX, BlockIndex, suggest_pairs_for, upsert_suggestions
+from core.identity import (
+    BLOCK_INDEX_MAX,
+    BlockIndex,
+    find_duplicate_pairs,
+    suggest_pairs_for,
+    upsert_suggestions,
+)
 from core.ingest import (
     IngestError,
     IngestOptions,
@@ -108,11 +114,28 @@ VIEW_CACHE_KEY = "leadhub.candidate_views"
 
 # session.info key: the BlockIndex (core.identity) of a bulk run, kept across its batches like the views.
 BLOCK_INDEX_KEY = "leadhub.block_index"
+# session.info key: set (to True) whenever the views and the index are dropped, so that a copy kept elsewhere
+# (the importer's helper process) is dropped too.
+INDEX_RESET_KEY = "leadhub.block_index_reset"
+# session.info key: a list there means "file the block keys, but leave the duplicate search to me": each batch
+# appends a SuggestionRequest for its caller (core.importer has a helper process search after the commit).
+SUGGEST_LATER_KEY = "leadhub.suggest_later"
+
+
+@dataclass
+class SuggestionRequest:
+    """A batch's duplicate search, to be run against the store as the batch's commit left it."""
+
+    keys_by_contact: dict[int, set[str]]
+    names: dict[int, list[str]]  # as written by the batch
+    filed: list[tuple[int, str]]  # the block keys the batch wrote
+    changed: list[int]  # contacts whose candidate views (names, company) may have changed
 
 
 def forget_candidate_views(session: Session, *_: Any) -> None:
     session.info.pop(VIEW_CACHE_KEY, None)
     session.info.pop(BLOCK_INDEX_KEY, None)
+    session.info[INDEX_RESET_KEY] = True
 
 
 # Any rollback (a savepoint of a retried batch included) may have taken back rows the cached views describe,
@@ -187,8 +210,12 @@ def ingest_many(
     """Ingest records in order; returns one IngestResult (or the IngestError) per record. `plans`: the records'
     identifiers already normalised (core.ingest.extract_identities, e.g. by the importer's helper processes)."""
     options = options or IngestOptions()
+    later = session.info.get(SUGGEST_LATER_KEY)
+    requested = len(later) if later is not None else 0
     for attempt in range(BATCH_ATTEMPTS):
         last = attempt == BATCH_ATTEMPTS - 1
+        if later is not None:
+            del later[requested:]  # what a rolled-back attempt asked for
         try:
             # The savepoint holds every row lock the batch takes: rolling it back releases them all, so the
             # writer we collided with can finish before we run again.
@@ -563,9 +590,9 @@ class _Batch:
 
     def _suggest(self) -> dict[int, list[int]]:
         cache = self.session.info.setdefault(VIEW_CACHE_KEY, {})
-        for contact in self.contacts.values():
-            if contact.dirty or contact.new:  # names, aliases or company may have changed
-                cache.pop(contact.id, None)
+        changed = [c.id for c in self.contacts.values() if c.dirty or c.new]  # names, aliases or company
+        for cid in changed:
+            cache.pop(cid, None)
         if not self.options.suggest_duplicates:
             return {}
         targets = [c for c in self.contacts.values() if c.suggest and c.id is not None]
@@ -582,16 +609,30 @@ class _Batch:
         new_keys = [(cid, key) for cid, keys in keys_by_contact.items() for key in keys if (cid, key) not in existing]
         if new_keys:
             driver_insert(self.session.connection(), "contact_block_keys", ("contact_id", "key"), new_keys)
-        index = self.session.info.get(BLOCK_INDEX_KEY)
-        if index is None or index.size() > BLOCK_INDEX_MAX:
-            index = self.session.info[BLOCK_INDEX_KEY] = BlockIndex.for_bulk_run(self.session)
-        else:
-            # What this batch filed goes in from here (names as written); other writers' new contacts by id.
-            for cid, contact_names in names.items():
-                index.set_names(cid, contact_names)
-            index.file(self.session, new_keys)
-            index.catch_up(self.session, filed={cid for cid, _ in new_keys})
-        return suggest_pairs_for(self.session, keys_by_contact, view_cache=cache, index=index, names=names)
+        request = SuggestionRequest(keys_by_contact, names, new_keys, changed)
+        later = self.session.info.get(SUGGEST_LATER_KEY)
+        if later is not None:
+            later.append(request)
+            return {}
+        return run_suggestion_request(self.session, request, self.session.info)
+
+
+def run_suggestion_request(session: Session, request: SuggestionRequest, kept: dict[str, Any], *,
+                           write: bool = True) -> Any:
+    """A batch's duplicate search with the block index and candidate views kept in `kept` (session.info, or a
+    helper process's own dict) across the batches of a run. write=True: open the suggestions, returning the new
+    ones' ids per contact; write=False: only the scored pairs, for the caller to write (upsert_suggestions)."""
+    cache = kept.setdefault(VIEW_CACHE_KEY, {})
+    for cid in request.changed:
+        cache.pop(cid, None)
+    index = kept.get(BLOCK_INDEX_KEY)
+    if index is None or index.size() > BLOCK_INDEX_MAX:
+        index = kept[BLOCK_INDEX_KEY] = BlockIndex.for_bulk_run(session)
+    else:
+        # What the batch filed goes in from the request (names as written); other writers' new contacts by id.
+        index.advance(session, request.names, request.filed)
+    search = suggest_pairs_for if write else find_duplicate_pairs
+    return search(session, request.keys_by_contact, view_cache=cache, index=index, names=request.names)
 
 
 CONTACT_COLUMNS = ("display_name", "company", "title", "owner_id", "aliases", "last_message_at", "stage",

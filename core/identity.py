@@ -465,6 +465,13 @@ class BlockIndex:
                     for column in laid_out:
                         del column[:count]
 
+    def advance(self, session: Session, names: dict[int, list[str]], filed: list[tuple[int, str]]) -> None:
+        """After a batch of this run: its contacts' names, the keys it filed, and other writers' new contacts."""
+        for cid, contact_names in names.items():
+            self.set_names(cid, contact_names)
+        self.file(session, filed)
+        self.catch_up(session, filed={cid for cid, _ in filed})
+
     def catch_up(self, session: Session, *, filed: Container[int] = frozenset()) -> None:
         """File the keys written for contacts newer than the watermark: other writers', and this run's but for
         the contacts it has just filed itself (`filed`)."""
@@ -512,8 +519,27 @@ def suggest_pairs_for(
     names: dict[int, list[str]] | None = None,
 ) -> dict:
     """Compare each contact with the others filed under one of its keys (the newest MAX_CANDIDATES of each) and
-    open suggestions for pairs scoring over the threshold. Returns, per contact, the new suggestion ids
-    (or the SuggestionOutcomes when `outcomes`).
+    open suggestions for pairs scoring over the threshold (find_duplicate_pairs, then upsert_suggestions).
+    Returns, per contact, the new suggestion ids (or the SuggestionOutcomes when `outcomes`)."""
+    scored = find_duplicate_pairs(session, keys_by_contact, view_cache=view_cache, index=index, names=names)
+    result: dict[int, list] = {cid: [] for cid in keys_by_contact}
+    for (cid, _, _, _), outcome in zip(scored, upsert_suggestions(session, scored), strict=True):
+        if outcome is None:
+            continue
+        if outcomes:
+            result[cid].append(outcome)
+        elif outcome.created:
+            result[cid].append(outcome.suggestion_id)
+    return result
+
+
+def find_duplicate_pairs(
+    session: Session, keys_by_contact: dict[int, set[str]], *,
+    view_cache: dict[int, PersonView | None] | None = None, index: BlockIndex | None = None,
+    names: dict[int, list[str]] | None = None,
+) -> list[tuple[int, int, float, list[str]]]:
+    """(contact, candidate, score, reasons) for each pair of a contact and a candidate filed under one of its
+    keys that scores at least SUGGESTION_THRESHOLD. Reads only.
 
     `index`: a bulk path's BlockIndex (its owner files the keys it wrote and catches it up first); `view_cache`:
     its views of candidates from earlier batches (its owner drops the contacts it changes). The contacts being
@@ -521,7 +547,7 @@ def suggest_pairs_for(
     index = index if index is not None else BlockIndex()
     # Each key contributes at most MAX_CANDIDATES of its newest members (an index range scan on
     # (key, contact_id)), so a common name costs the same at a thousand contacts and at a million.
-    index.load(session, chain.from_iterable(keys_by_contact.values()))
+    index.load(session, {key for keys in keys_by_contact.values() for key in sorted(keys)[:MAX_KEYS_COMPARED]})
     if names is None:
         index.read_names(session, keys_by_contact)
     else:
@@ -552,15 +578,7 @@ def suggest_pairs_for(
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))
-    result: dict[int, list] = {cid: [] for cid in keys_by_contact}
-    for (cid, _, _, _), outcome in zip(scored, upsert_suggestions(session, scored), strict=True):
-        if outcome is None:
-            continue
-        if outcomes:
-            result[cid].append(outcome)
-        elif outcome.created:
-            result[cid].append(outcome.suggestion_id)
-    return result
+    return scored
 
 
 def suggestions_on_file(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], tuple]:

@@ -7,9 +7,11 @@ a crash mid-file loses at most the current batch, and re-running the import dupl
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import multiprocessing
 import os
 from collections import Counter, deque
@@ -24,11 +26,22 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from core.batch import bulk_gc, bulk_gc_checkpoint, ingest_many
+from core.batch import (
+    INDEX_RESET_KEY,
+    SUGGEST_LATER_KEY,
+    SuggestionRequest,
+    bulk_gc,
+    bulk_gc_checkpoint,
+    ingest_many,
+    run_suggestion_request,
+)
+from core.db import make_engine
+from core.identity import upsert_suggestions
 from core.ingest import IngestError, IngestOptions, _Plan, extract_identities, invalid_identifier_fields
 from core.schemas import InboundRecord
 
 MAX_REPORTED_ERRORS = 1000
+log = logging.getLogger(__name__)
 MAX_LINE_BYTES = 2_000_000
 
 CONTACT_COLUMNS = ("name", "email", "phone", "company", "title", "linkedin_url", "external_user_id")
@@ -205,30 +218,98 @@ def default_workers() -> int:
     return 1 if (os.cpu_count() or 1) > 1 else 0
 
 
+def helper_pool(workers: int) -> ProcessPoolExecutor:
+    """The import's helper processes. Forked where the platform allows it: they need nothing but code already
+    imported here, and a fresh interpreter would import the whole application first. They never touch this
+    process's connections (the duplicate search opens its own)."""
+    methods = multiprocessing.get_all_start_methods()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork" if "fork" in methods else None))
+
+
 def prepared_lines(
-    lines: Iterable[ParsedLine], options: IngestOptions, *, strict: bool = True, workers: int = 0
+    lines: Iterable[ParsedLine], options: IngestOptions, *, strict: bool = True,
+    pool: ProcessPoolExecutor | None = None, workers: int = 1,
 ) -> Iterator[PreparedLine]:
-    """The lines validated and normalised, in order. With workers, helper processes do it (e-mail and phone
-    validation were a sixth of an import's time) while this process writes the previous batch. They are
-    forked where the platform allows it: they need nothing but pure functions already imported here, and a
-    fresh interpreter would import the whole application first."""
-    if workers <= 0:
+    """The lines validated and normalised, in order. With a pool of `workers` helper processes, they do it (e-mail
+    and phone validation were a sixth of an import's time) while this process writes the previous batch."""
+    if pool is None:
         for number, data, error in lines:
             yield (number, None, None, error) if error is not None else prepare_line(number, data, options, strict)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunks = (list(islice(it, PREPARE_CHUNK)) for it in repeat(iter(lines)))
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        in_flight: deque[Future[list[PreparedLine]]] = deque()
-        for chunk in chunks:
-            if not chunk:
-                break
-            in_flight.append(pool.submit(_prepare_chunk, chunk, options, strict))
-            while len(in_flight) > CHUNKS_IN_FLIGHT * workers:
-                yield from in_flight.popleft().result()
-        while in_flight:
+    in_flight: deque[Future[list[PreparedLine]]] = deque()
+    for chunk in (list(islice(it, PREPARE_CHUNK)) for it in repeat(iter(lines))):
+        if not chunk:
+            break
+        in_flight.append(pool.submit(_prepare_chunk, chunk, options, strict))
+        while len(in_flight) > CHUNKS_IN_FLIGHT * workers:
             yield from in_flight.popleft().result()
+    while in_flight:
+        yield from in_flight.popleft().result()
+
+
+# --------------------------------------------------------------------------- the duplicate search, elsewhere
+
+# A helper process's own connection and what its duplicate search keeps across batches (block index, views).
+_search_state: dict[str, Any] = {}
+
+
+def _search_remotely(url: str, requests: list[SuggestionRequest], reset: bool) -> list[tuple[int, int, float, list[str]]]:
+    """In a helper process: the scored pairs of a committed batch's duplicate search. It reads through a
+    connection of its own while the importer writes the next batch; that batch is not committed before these
+    pairs are back, so every read here sees the store as the batch's commit left it (as the search in the
+    batch itself would have)."""
+    if _search_state.get("url") != url:
+        _search_state.clear()
+        _search_state.update(url=url, engine=make_engine(url), kept={})
+    if reset:
+        _search_state["kept"] = {}
+    scored: list[tuple[int, int, float, list[str]]] = []
+    with Session(_search_state["engine"]) as session:
+        for request in requests:
+            scored += run_suggestion_request(session, request, _search_state["kept"], write=False)
+        session.rollback()
+    return scored
+
+
+class _DeferredSearch:
+    """The duplicate search of each committed batch runs in a helper process while the next batch is written;
+    its suggestions are opened in the next batch's transaction (before that commits), the last one's at the
+    end. A search that fails there runs here instead."""
+
+    def __init__(self, session: Session, pool: ProcessPoolExecutor) -> None:
+        self.session, self.pool = session, pool
+        self.url = session.get_bind().url.render_as_string(hide_password=False)
+        self.requests: list[SuggestionRequest] = []
+        self.session.info[SUGGEST_LATER_KEY] = self.requests
+        self.pending: tuple[Future[list[tuple[int, int, float, list[str]]]], list[SuggestionRequest]] | None = None
+
+    def before_commit(self) -> None:
+        """Open the suggestions of the previous batch's search (its pairs are waited for)."""
+        if self.pending is None:
+            return
+        future, requests = self.pending
+        self.pending = None
+        try:
+            scored = future.result()
+        except Exception:  # noqa: BLE001 - the helper failed: the search is done here, nothing is lost
+            log.exception("duplicate search in the helper process failed; searching here")
+            self.session.info[INDEX_RESET_KEY] = True
+            for request in requests:
+                run_suggestion_request(self.session, request, {})
+            return
+        upsert_suggestions(self.session, scored)
+
+    def after_commit(self) -> None:
+        """Hand the batch just committed to the helper."""
+        if not self.requests:
+            return
+        requests = list(self.requests)
+        self.requests.clear()
+        reset = bool(self.session.info.pop(INDEX_RESET_KEY, False))
+        self.pending = (self.pool.submit(_search_remotely, self.url, requests, reset), requests)
+
+    def close(self) -> None:
+        self.session.info.pop(SUGGEST_LATER_KEY, None)
 
 
 # --------------------------------------------------------------------------- the import loop
@@ -244,11 +325,18 @@ def import_stream(
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
 ) -> ImportSummary:
-    """Import parsed lines in batches. `workers`: helper processes that validate and normalise lines meanwhile
-    (default_workers() suits a big file; a handful of lines is quicker without)."""
+    """Import parsed lines in batches. `workers`: helper processes that validate and normalise lines, and run
+    each batch's duplicate search, while this process writes (default_workers() suits a big file; a handful of
+    lines is quicker without)."""
     options = options or IngestOptions(actor="import")
     summary = ImportSummary()
-    with bulk_gc(), Session(engine, expire_on_commit=False) as session:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(bulk_gc())
+        session = stack.enter_context(Session(engine, expire_on_commit=False))
+        pool = stack.enter_context(helper_pool(workers)) if workers > 0 else None
+        search = _DeferredSearch(session, pool) if pool is not None and options.suggest_duplicates else None
+        if search is not None:
+            stack.callback(search.close)
         batch: list[tuple[int, InboundRecord, _Plan]] = []
 
         def write_batch() -> None:
@@ -261,11 +349,16 @@ def import_stream(
                 summary.records += 1
                 summary.statuses[result.status] += 1
                 summary.merged_contacts += len(result.merged_contact_ids)
+            if search is not None:
+                search.before_commit()
             session.commit()
+            if search is not None:
+                search.after_commit()
             batch.clear()
             bulk_gc_checkpoint()
 
-        for number, record, plan, error in prepared_lines(lines, options, strict=strict_identifiers, workers=workers):
+        for number, record, plan, error in prepared_lines(lines, options, strict=strict_identifiers, pool=pool,
+                                                          workers=workers):
             summary.lines += 1
             if progress is not None:
                 progress(number)
@@ -277,6 +370,9 @@ def import_stream(
                 write_batch()
         if batch:
             write_batch()
+        if search is not None and search.pending is not None:
+            search.before_commit()
+            session.commit()
     return summary
 
 
