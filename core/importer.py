@@ -104,10 +104,12 @@ def detect_format(path: str | Path) -> str:
 
 # --------------------------------------------------------------------------- readers: (line number, dict | error)
 
-ParsedLine = tuple[int, dict[str, Any] | None, str | None]
+# (line number, the line's object, or a JSONL line's raw bytes still to parse, or None; why the line is skipped)
+ParsedLine = tuple[int, dict[str, Any] | bytes | None, str | None]
 
 
-def read_jsonl(stream: BinaryIO) -> Iterator[ParsedLine]:
+def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
+    """The file's lines: parsed, or (parse=False) as raw bytes that prepare_line parses, in a helper process."""
     for number, raw in enumerate(stream, start=1):
         if len(raw) > MAX_LINE_BYTES:
             yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
@@ -116,18 +118,23 @@ def read_jsonl(stream: BinaryIO) -> Iterator[ParsedLine]:
             raw = raw[3:]
         if not raw.strip():
             continue
-        try:
-            value = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            yield number, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
-            continue
-        except json.JSONDecodeError as exc:
-            yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
-            continue
-        if not isinstance(value, dict):
-            yield number, None, "each line must be a JSON object"
-            continue
-        yield number, value, None
+        if parse:
+            yield (number, *parse_json_line(raw))
+        else:
+            yield number, raw, None
+
+
+def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(the object, None) or (None, why the line is not one)."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8: {exc.reason} at byte {exc.start}"
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(value, dict):
+        return None, "each line must be a JSON object"
+    return value, None
 
 
 def read_csv(stream: BinaryIO, *, default_channel: str = "import") -> Iterator[ParsedLine]:
@@ -195,8 +202,14 @@ PREPARE_CHUNK = 500
 CHUNKS_IN_FLIGHT = 4
 
 
-def prepare_line(number: int, data: dict[str, Any], options: IngestOptions, strict: bool) -> PreparedLine:
-    """Validate one parsed line and normalise its identifiers: pure work, the same in any process."""
+def prepare_line(number: int, data: dict[str, Any] | bytes, options: IngestOptions, strict: bool) -> PreparedLine:
+    """Validate one line (parsed, or a JSONL line's raw bytes) and normalise its identifiers: pure work, the
+    same in any process."""
+    if isinstance(data, bytes):
+        parsed, error = parse_json_line(data)
+        if error is not None:
+            return number, None, None, error
+        data = parsed  # type: ignore[assignment]
     try:
         record = InboundRecord.model_validate(data)
     except ValidationError as exc:
@@ -404,6 +417,7 @@ def import_file(
     if workers is None:
         workers = default_workers() if Path(path).stat().st_size >= WORKERS_MIN_BYTES else 0
     with open(path, "rb") as stream:
-        reader = read_jsonl(stream) if file_format == "jsonl" else read_csv(stream)
+        # With helpers, JSON is parsed there too.
+        reader = read_jsonl(stream, parse=workers == 0) if file_format == "jsonl" else read_csv(stream)
         return import_stream(engine, reader, options=options, batch_size=batch_size, progress=progress,
                              workers=workers)
