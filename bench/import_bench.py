@@ -5,8 +5,9 @@
 For each size: generate JSONL records with realistic duplicates (the same person again from another channel,
 by email or phone; name variants with diacritics and Cyrillic), import them into a freshly migrated SQLite
 database through the real import path (core.importer -> core.ingest, fuzzy suggestions on), in a child
-process so its peak RSS is its own; then insert the rows that import produced (contacts, identities,
-conversations, messages) into another fresh database with raw sqlite3 executemany, as the baseline.
+process so its peak RSS is its own; then insert the rows that import produced (contacts, identities, block keys,
+conversations, messages, qualification rows, duplicate suggestions) into another fresh database with raw
+sqlite3 executemany, as the baseline.
 """
 
 from __future__ import annotations
@@ -97,9 +98,10 @@ def migrate(db: Path) -> None:
     upgrade_database(f"sqlite:///{db}")
 
 
-def run_import(db: Path, data: Path, scoring: bool = True) -> dict:
+def run_import(db: Path, data: Path, scoring: bool = True, workers: int | None = None) -> dict:
     """Runs in a child process: import and report time and peak RSS. With scoring (the default) the web app's
-    post-ingest hooks are registered, as under `leadhub import`: every lead is also scored and routed."""
+    post-ingest hooks are registered, as under `leadhub import`: every lead is also scored and routed.
+    workers: the import's helper processes (None: as `leadhub import` chooses)."""
     from core.db import make_engine
     from core.importer import import_file
 
@@ -110,18 +112,21 @@ def run_import(db: Path, data: Path, scoring: bool = True) -> dict:
         create_app({"DATABASE_URL": f"sqlite:///{db}", "DEMO": "off", "QUEUE_URL": "immediate"})
     start = time.perf_counter()
     cpu_start = time.process_time()
-    summary = import_file(engine, data, batch_size=1000)
+    summary = import_file(engine, data, batch_size=1000, workers=workers)
     wall = time.perf_counter() - start
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import's helper process, ended by now
     return {
         "wall_s": wall,
         "cpu_s": time.process_time() - cpu_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "helper_cpu_s": helpers.ru_utime + helpers.ru_stime,
+        "helper_peak_rss_mb": helpers.ru_maxrss / 1024,
         "summary": {k: v for k, v in summary.as_dict().items() if k != "errors"},
     }
 
 
 TABLES = ("contacts", "identities", "contact_block_keys", "conversations", "messages", "lead_qualifications",
-          "lead_scores", "stage_changes")
+          "lead_scores", "stage_changes", "duplicate_suggestions")
 
 
 def raw_baseline(source_db: Path, target_db: Path) -> dict:
@@ -151,10 +156,13 @@ def main() -> None:
                         help="share of records giving one of 100 office phone numbers (people sharing a phone)")
     parser.add_argument("--no-scoring", action="store_true",
                         help="core.importer alone, without the web app's scoring and routing hooks")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="helper processes of the import (default: as `leadhub import` chooses)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]), scoring=not args.no_scoring)))
+        print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]), scoring=not args.no_scoring,
+                                    workers=args.workers)))
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +173,8 @@ def main() -> None:
             migrate(db)
             migrate(raw_db)
             child = subprocess.run(
-                [sys.executable, __file__, "--child", str(db), str(data), *(["--no-scoring"] if args.no_scoring else [])],
+                [sys.executable, __file__, "--child", str(db), str(data), *(["--no-scoring"] if args.no_scoring else []),
+                 *(["--workers", str(args.workers)] if args.workers is not None else [])],
                 capture_output=True, text=True, check=True
             )
             measured = json.loads(child.stdout.strip().splitlines()[-1])
@@ -177,6 +186,8 @@ def main() -> None:
                 "records_per_s": round(n / measured["wall_s"]),
                 "cpu_ms_per_record": round(measured["cpu_s"] * 1000 / n, 3),
                 "peak_rss_mb": round(measured["peak_rss_mb"]),
+                "helper_cpu_ms_per_record": round(measured["helper_cpu_s"] * 1000 / n, 3),
+                "helper_peak_rss_mb": round(measured["helper_peak_rss_mb"]),
                 "raw_s": round(baseline["wall_s"], 2),
                 "vs_raw": round(baseline["wall_s"] / measured["wall_s"], 3),
                 "summary": measured["summary"],

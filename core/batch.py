@@ -612,6 +612,11 @@ class _Batch:
         request = SuggestionRequest(keys_by_contact, names, new_keys, changed)
         later = self.session.info.get(SUGGEST_LATER_KEY)
         if later is not None:
+            # Written with the batch, deleted with its suggestions: a run that dies in between leaves these
+            # for core.identity.search_pending.
+            at = db_timestamp(utcnow(), self.session.get_bind().dialect.name == "sqlite")
+            driver_insert(self.session.connection(), "pending_searches", ("contact_id", "created_at"),
+                          [(cid, at) for cid in keys_by_contact], suffix=" ON CONFLICT (contact_id) DO NOTHING")
             later.append(request)
             return {}
         return run_suggestion_request(self.session, request, self.session.info)

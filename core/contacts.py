@@ -21,6 +21,7 @@ from core.models import (
     Identity,
     MergeEvent,
     Message,
+    PendingSearch,
     Suppression,
     User,
     utcnow,
@@ -376,6 +377,7 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
         (Conversation, Conversation.contact_id),
         (Identity, Identity.contact_id),
         (ContactBlockKey, ContactBlockKey.contact_id),
+        (PendingSearch, PendingSearch.contact_id),
     ):
         counts[table.__tablename__] = session.exec(sa.delete(table).where(col(column).in_(ids))).rowcount
     session.exec(

@@ -7,7 +7,7 @@ import bisect
 import functools
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import chain
 
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from core.models import (
     Identity,
     MergeEvent,
     Message,
+    PendingSearch,
     Stage,
     Temperature,
     utcnow,
@@ -511,6 +512,39 @@ class BlockIndex:
                 if cid != contact_id and cid not in found:
                     found[cid] = (rank, -cid)
         return sorted(found, key=found.__getitem__)
+
+
+# A pending search older than this was handed out by a run that died (a live one takes a batch or two).
+PENDING_SEARCH_MAX_AGE = timedelta(minutes=10)
+
+
+def search_pending(session: Session, *, older_than: timedelta | None = None, limit: int = 5000) -> int:
+    """The duplicate search of contacts a bulk run handed to its helper process and never saw through (it died
+    between the batch and the next commit): rows of pending_searches older than `older_than` (default
+    PENDING_SEARCH_MAX_AGE). Works in the
+    caller's transaction; returns how many contacts were searched."""
+    p, c = PendingSearch.__table__, Contact.__table__
+    cutoff = utcnow() - (PENDING_SEARCH_MAX_AGE if older_than is None else older_than)
+    ids = [row[0] for row in plain_rows(session, sa.select(p.c.contact_id).where(
+        p.c.created_at <= cutoff).order_by(p.c.contact_id).limit(limit))]
+    if not ids:
+        return 0
+    names: dict[int, list[str]] = {}
+    for chunk in chunked(ids):
+        for cid, display_name, aliases in plain_rows(session, sa.select(c.c.id, c.c.display_name, c.c.aliases).where(
+                c.c.id.in_(chunk), c.c.merged_into.is_(None))):
+            names[cid] = [n for n in [display_name, *json_list(aliases)] if n]
+    keys = {cid: blocking_keys(contact_names) for cid, contact_names in names.items() if contact_names}
+    if keys:
+        suggest_pairs_for(session, keys, names=names)
+    forget_pending_searches(session, ids)
+    return len(ids)
+
+
+def forget_pending_searches(session: Session, contact_ids: Iterable[int]) -> None:
+    p = PendingSearch.__table__
+    for chunk in chunked(sorted(set(contact_ids))):
+        session.execute(sa.delete(p).where(p.c.contact_id.in_(chunk)))
 
 
 def suggest_pairs_for(

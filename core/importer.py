@@ -36,7 +36,7 @@ from core.batch import (
     run_suggestion_request,
 )
 from core.db import make_engine
-from core.identity import upsert_suggestions
+from core.identity import forget_pending_searches, search_pending, upsert_suggestions
 from core.ingest import IngestError, IngestOptions, _Plan, extract_identities, invalid_identifier_fields
 from core.schemas import InboundRecord
 
@@ -309,8 +309,9 @@ class _DeferredSearch:
             self.session.info[INDEX_RESET_KEY] = True
             for request in requests:
                 run_suggestion_request(self.session, request, {})
-            return
-        upsert_suggestions(self.session, scored)
+        else:
+            upsert_suggestions(self.session, scored)
+        forget_pending_searches(self.session, (cid for request in requests for cid in request.keys_by_contact))
 
     def after_commit(self) -> None:
         """Hand the batch just committed to the helper."""
@@ -350,6 +351,8 @@ def import_stream(
         search = _DeferredSearch(session, pool) if pool is not None and options.suggest_duplicates else None
         if search is not None:
             stack.callback(search.close)
+        if options.suggest_duplicates and search_pending(session):  # what an import that died left undone
+            session.commit()
         batch: list[tuple[int, InboundRecord, _Plan]] = []
 
         def write_batch() -> None:

@@ -294,6 +294,16 @@ class DuplicateSuggestion(SQLModel, table=True):
     decided_by: str = Field(default="", max_length=320)
 
 
+class PendingSearch(SQLModel, table=True):
+    """A contact whose duplicate search a bulk run has handed to a helper process: written in the batch that
+    filed the contact, deleted in the transaction that opens its suggestions. A row left behind by a run that
+    died in between is searched by core.identity.search_pending (at the next import, and a periodic task)."""
+
+    __tablename__ = "pending_searches"
+    contact_id: int = Field(sa_column_args=[sa.ForeignKey("contacts.id", ondelete="CASCADE")], primary_key=True)
+    created_at: datetime = _created()
+
+
 class Suppression(SQLModel, table=True):
     """Hashed identifiers of an erased person: old data re-synced stays out, new inquiries still arrive."""
 

@@ -158,3 +158,18 @@ def _record(  # noqa: PLR0913
         session.add(run)
         session.commit()
         return int(run.id)
+
+
+@task("identity.search_pending", periodic=crontab(minute="*/10"))
+def search_pending_duplicates() -> int:
+    """Every ten minutes: the duplicate search of contacts an import handed to its helper process and never saw
+    through (the import died in between); see core.identity.search_pending."""
+    from core.identity import search_pending
+
+    engine = get_writer_engine()
+    with Session(engine) as session:
+        searched = search_pending(session)
+        session.commit()
+    if searched:
+        log.info("searched duplicates of %d contacts an interrupted import left", searched)
+    return searched

@@ -214,6 +214,64 @@ def test_a_failing_search_in_the_helper_is_done_here(engine, tmp_path: Path, mon
     here.dispose()
 
 
+def test_an_import_that_dies_leaves_its_pending_search_to_the_next_one(engine, tmp_path: Path, monkeypatch) -> None:
+    """The helper's search of a committed batch is written with the next batch. An import that dies in between
+    leaves the batch's contacts in pending_searches, and the next import (or the periodic task) searches them:
+    the same suggestions as an import of those lines without helpers. A run that finishes leaves nothing."""
+    from bench.import_bench import generate
+    from core import identity, importer
+    from core.db import make_engine
+    from core.models import DuplicateSuggestion, PendingSearch
+    from webapp.cli import upgrade_database
+
+    data = tmp_path / "people.jsonl"
+    generate(data, 1500, seed=11)
+    lines = data.read_bytes().splitlines(keepends=True)
+    for number, (name, email) in ((1250, ("Tomasz Zieliński", "tz@one.example")),
+                                  (1260, ("Tomasz Zielinski", "tomasz@two.example"))):  # in the 13th batch
+        lines[number - 1] = (json.dumps({"channel": "import", "contact": {"name": name, "email": email,
+                                                                          "company": "Budmax"}}) + "\n").encode()
+    write(data, b"".join(lines))
+    first_1300 = write(tmp_path / "first.jsonl", b"".join(lines[:1300]))
+
+    def suggestions(target: object) -> set[tuple]:
+        with Session(target) as s:
+            return {(d.contact_a_id, d.contact_b_id, round(d.score, 6), tuple(sorted(d.reasons)))
+                    for d in s.exec(select(DuplicateSuggestion)).all()}
+
+    real = importer._DeferredSearch.before_commit
+    calls = {"n": 0}
+
+    def dies_at_the_14th_batch(self):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 14:  # batches 1-13 are committed, the 13th's search not written
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(importer._DeferredSearch, "before_commit", dies_at_the_14th_batch)
+    with pytest.raises(KeyboardInterrupt):
+        import_file(engine, data, batch_size=100, workers=1)
+    monkeypatch.setattr(importer._DeferredSearch, "before_commit", real)
+    with Session(engine) as s:
+        assert len(s.exec(select(PendingSearch)).all()) > 50
+    assert not any("Zieli" in " ".join(reasons) for *_, reasons in suggestions(engine))
+
+    monkeypatch.setattr(identity, "PENDING_SEARCH_MAX_AGE", __import__("datetime").timedelta(0))
+    import_file(engine, write(tmp_path / "nothing.jsonl", ""), workers=0)  # the next import searches them first
+    with Session(engine) as s:
+        assert s.exec(select(PendingSearch)).all() == []
+
+    upgrade_database(f"sqlite:///{tmp_path / 'here.db'}")
+    here = make_engine(f"sqlite:///{tmp_path / 'here.db'}")
+    import_file(here, first_1300, batch_size=100, workers=0)
+    assert suggestions(engine) == suggestions(here)
+    assert any("Zieli" in " ".join(reasons) for *_, reasons in suggestions(here))
+    import_file(here, data, batch_size=100, workers=1)  # to the end: nothing left pending
+    with Session(here) as s:
+        assert s.exec(select(PendingSearch)).all() == []
+    here.dispose()
+
+
 def test_a_contact_another_writer_files_between_batches_is_a_candidate(engine, session: Session,
                                                                       tmp_path: Path) -> None:
     """The block index an import keeps catches up with contacts other writers made meanwhile (a form submitted

@@ -115,3 +115,31 @@ def test_planner_statistics_are_refreshed_on_sqlite(app, engine, session, databa
     nightly = app.extensions["leadhub.tasks"]["refresh_planner_statistics"].task_class()
     assert nightly.validate_datetime(datetime(2026, 12, 3, 3, 23))
     assert not nightly.validate_datetime(datetime(2026, 12, 3, 4, 23))
+
+
+def test_pending_duplicate_searches_are_swept_by_a_periodic_task(app, engine, session) -> None:
+    """Contacts an interrupted import left in pending_searches are searched by the ten-minute task (only once
+    they are old enough that no running import can still be on them)."""
+    from core.identity import refresh_block_keys
+    from core.ingest import IngestOptions, ingest
+    from core.models import Contact, DuplicateSuggestion, PendingSearch
+    from core.schemas import InboundRecord
+    from webapp.tasks import search_pending_duplicates
+
+    ids = [ingest(session, InboundRecord.model_validate(
+        {"channel": "import", "contact": {"name": name, "email": email, "company": "Budmax"}}),
+        options=IngestOptions(suggest_duplicates=False)).contact_id
+        for name, email in (("Tomasz Zieliński", "tz@one.example"), ("Tomasz Zielinski", "tomasz@two.example"))]
+    for cid in ids:  # filed as an import files them, their search handed out and never seen through
+        refresh_block_keys(session, session.get(Contact, cid))
+    session.add(PendingSearch(contact_id=ids[1], created_at=utcnow() - timedelta(minutes=11)))
+    session.add(PendingSearch(contact_id=ids[0]))  # just handed out: a running import may be on it
+    session.commit()
+    with app.app_context():
+        assert search_pending_duplicates() == 1
+    session.expire_all()
+    assert [p.contact_id for p in session.exec(select(PendingSearch))] == [ids[0]]
+    assert len(session.exec(select(DuplicateSuggestion)).all()) == 1
+    task = app.extensions["leadhub.tasks"]["identity.search_pending"].task_class()
+    assert task.validate_datetime(datetime(2026, 12, 3, 3, 20))
+    assert not task.validate_datetime(datetime(2026, 12, 3, 3, 21))
