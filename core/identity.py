@@ -19,6 +19,7 @@ from core.matching import (
     SUGGESTION_THRESHOLD,
     PersonView,
     blocking_keys,
+    cannot_reach_threshold,
     name_forms_of,
     names_near,
     score_pair,
@@ -387,7 +388,6 @@ class BlockIndex:
     def __init__(self) -> None:
         self.members: dict[str, list[int]] = {}  # oldest first
         self.forms: dict[int, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # None: merged away or gone
-        self.keys_of: dict[int, set[str]] = {}  # the loaded keys a contact is a member of
         self.watermark = 0  # every key filed for a contact up to this id is known (bulk runs)
         # Per key: its members' sorted-word forms, skeleton forms and whose they are (the members' order).
         self._arrays: dict[str, tuple[list[str], list[str], list[int]]] = {}
@@ -413,7 +413,6 @@ class BlockIndex:
                 self.members[key] = []
             for key, cid in plain_rows(session, _members_query(len(chunk)), {f"k{i}": k for i, k in enumerate(chunk)}):
                 self.members[key].append(cid)
-                self.keys_of.setdefault(cid, set()).add(key)
             for key in chunk:
                 self.members[key].reverse()  # read newest first
         self.read_names(session, [cid for key in wanted for cid in self.members[key] if cid not in self.forms])
@@ -429,10 +428,12 @@ class BlockIndex:
                 self.set_names(cid, [n for n in [row[0], *json_list(row[1])] if n] if row else None)
 
     def set_names(self, contact_id: int, names: list[str] | None) -> None:
-        """A contact's names as they are now (None: merged away or gone)."""
+        """A contact's names as they are now (None: merged away or gone). The keys whose lists hold the contact
+        are laid out again if its forms changed: those of its names now, as within a run names are only
+        added (anything else, a merge or a rename, makes its owner drop the index)."""
         forms = name_forms_of(names) if names is not None else None
         if contact_id in self.forms and self.forms[contact_id] != forms:
-            for key in self.keys_of.get(contact_id, ()):
+            for key in blocking_keys(names or []):
                 self._arrays.pop(key, None)
         self.forms[contact_id] = forms
 
@@ -456,10 +457,8 @@ class BlockIndex:
                     laid_out[0].extend(forms[0])
                     laid_out[1].extend(forms[1])
                     laid_out[2].extend([cid] * len(forms[0]))
-            self.keys_of.setdefault(cid, set()).add(key)
             if len(block) > MAX_CANDIDATES:
                 oldest = block.pop(0)
-                self.keys_of[oldest].discard(key)
                 laid_out = self._arrays.get(key)
                 if laid_out is not None:  # laid out in member order: the oldest member's forms come first
                     count = len((self.forms.get(oldest) or ((),))[0])
@@ -609,6 +608,8 @@ def find_duplicate_pairs(
         if me is None:
             continue
         for other in filter(None, map(views.get, others)):
+            if cannot_reach_threshold(me, other):
+                continue
             score, reasons = score_pair(me, other)
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))

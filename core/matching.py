@@ -131,9 +131,10 @@ def _similarity(
 
 
 def name_forms_of(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The sorted-words and the skeleton form of each name that has any: what names_near compares."""
-    features = [f for name in names if (f := _name_features(name)) is not None]
-    return tuple(f[2] for f in features), tuple(f[3] for f in features)
+    """The sorted-words and the skeleton form of each name that has any, each pair once (an alias that only
+    reorders the words, as many do, adds nothing to compare): what names_near compares."""
+    forms = dict.fromkeys((f[2], f[3]) for name in names if (f := _name_features(name)) is not None)
+    return tuple(f[0] for f in forms), tuple(f[1] for f in forms)
 
 
 def names_near(mine: tuple[tuple[str, ...], tuple[str, ...]], sorted_forms: list[str], skeletons: list[str]) -> set[int]:
@@ -165,6 +166,16 @@ def close_by_name(me: PersonView, others: list[PersonView]) -> list[PersonView]:
     near = names_near(me.name_forms, list(chain.from_iterable(f[0] for f in forms)),
                       list(chain.from_iterable(f[1] for f in forms)))
     return [others[i] for i in sorted({owner[i] for i in near})]
+
+
+def cannot_reach_threshold(a: PersonView, b: PersonView) -> bool:
+    """True when score_pair cannot reach SUGGESTION_THRESHOLD for the pair whatever their names: clearly
+    different companies (-0.15) and no shared company e-mail domain leave at most 0.8 + 0.1 - 0.15 = 0.75.
+    Checked before the names, which cost far more: most look-alike names of a big store are at other firms."""
+    company_a, company_b = a.company_key, b.company_key
+    if not company_a or not company_b or fuzz.ratio(company_a, company_b) / 100 >= 0.6:
+        return False
+    return not (a.corporate_domains & b.corporate_domains)
 
 
 def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:

@@ -251,3 +251,30 @@ def test_clean_display_name_agrees_with_its_plain_definition() -> None:
     for _ in range(5000):
         raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert clean_display_name(raw) == reference(raw), repr(raw)
+
+
+def test_pairs_skipped_before_their_names_could_never_become_suggestions() -> None:
+    """cannot_reach_threshold lets the duplicate search skip a pair before comparing names: it may say so only
+    for pairs score_pair keeps below the threshold, whatever the names (and it must say so for many)."""
+    import random
+
+    from bench.import_bench import COMPANIES, FIRST, LAST, surname
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, cannot_reach_threshold, score_pair
+
+    rng = random.Random(8)
+    companies = [*COMPANIES, "Budmax sp. z o.o.", "BUDMAX", "Budmaks", "", ""]
+    domains = [frozenset(), frozenset({"budmax.pl"}), frozenset({"hurtex.pl"}), frozenset({"budmax.pl", "x.pl"})]
+
+    def person(n: int, name: str) -> PersonView:
+        return PersonView(contact_id=n, names=(name,), company=rng.choice(companies),
+                          corporate_domains=rng.choice(domains))
+
+    skipped = 0
+    for n in range(6000):
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST) if rng.random() < 0.5 else surname(rng)}"
+        other = name if rng.random() < 0.5 else f"{name.split()[1]} {name.split()[0]}"
+        a, b = person(n, name), person(n + 10_000, other)
+        if cannot_reach_threshold(a, b):
+            skipped += 1
+            assert score_pair(a, b)[0] < SUGGESTION_THRESHOLD, (a, b)
+    assert 1000 < skipped < 5000
