@@ -35,7 +35,7 @@ from core.batch import (
     ingest_many,
     run_suggestion_request,
 )
-from core.db import make_engine
+from core.db import bulk_settings, make_engine
 from core.identity import forget_pending_searches, search_pending, upsert_suggestions
 from core.ingest import IngestError, IngestOptions, _Plan, extract_identities, invalid_identifier_fields
 from core.schemas import InboundRecord
@@ -291,7 +291,7 @@ class _DeferredSearch:
 
     def __init__(self, session: Session, pool: ProcessPoolExecutor) -> None:
         self.session, self.pool = session, pool
-        self.url = session.get_bind().url.render_as_string(hide_password=False)
+        self.url = session.get_bind().engine.url.render_as_string(hide_password=False)
         self.requests: list[SuggestionRequest] = []
         self.session.info[SUGGEST_LATER_KEY] = self.requests
         self.pending: tuple[Future[list[tuple[int, int, float, list[str]]]], list[SuggestionRequest]] | None = None
@@ -346,7 +346,10 @@ def import_stream(
     summary = ImportSummary()
     with contextlib.ExitStack() as stack:
         stack.enter_context(bulk_gc())
-        session = stack.enter_context(Session(engine, expire_on_commit=False))
+        # One connection for the whole run, with bulk settings (core.db.bulk_settings).
+        connection = stack.enter_context(engine.connect())
+        stack.enter_context(bulk_settings(connection))
+        session = stack.enter_context(Session(bind=connection, expire_on_commit=False))
         pool = stack.enter_context(helper_pool(workers)) if workers > 0 else None
         search = _DeferredSearch(session, pool) if pool is not None and options.suggest_duplicates else None
         if search is not None:

@@ -312,3 +312,24 @@ def test_a_contact_changed_in_a_later_batch_is_compared_as_it_is_now(engine, ses
     import_file(engine, path, batch_size=1)
     suggestion = session.exec(select(DuplicateSuggestion)).one()
     assert any("same company" in reason for reason in suggestion.reasons), suggestion.reasons
+
+
+def test_bulk_settings_are_the_connections_own_again_afterwards(engine) -> None:
+    """An import's connection gets a bigger page cache and rarer checkpoints on SQLite; it goes back to the pool
+    with its own values (also when the import fails)."""
+    from core.db import BULK_SQLITE_PRAGMAS, bulk_settings
+
+    def pragmas(connection) -> dict:  # noqa: ANN001
+        return {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in BULK_SQLITE_PRAGMAS}
+
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with bulk_settings(connection):
+                pass  # nothing to set elsewhere
+            return
+        before = pragmas(connection)
+        connection.rollback()
+        with pytest.raises(RuntimeError), bulk_settings(connection):
+            assert pragmas(connection) == BULK_SQLITE_PRAGMAS
+            raise RuntimeError("import failed")
+        assert pragmas(connection) == before != BULK_SQLITE_PRAGMAS
