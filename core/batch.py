@@ -48,7 +48,7 @@ from core.ingest import (
     _run_post_ingest_hooks,
     extract_identities,
     ingest,
-    sanitize_html,
+    message_html,
 )
 from core.matching import blocking_keys, names_compatible
 from core.models import (
@@ -77,6 +77,10 @@ class _PendingContact:
     dirty: bool = False
     suggest: bool = False
     queued: bool = False  # in the batch's list of contacts to insert
+    shown: tuple[Any, Any] = (None, None)  # display name and company as read: the search index's columns
+
+    def __post_init__(self) -> None:
+        self.shown = (self.row.get("display_name"), self.row.get("company"))
 
 
 @dataclass(eq=False)
@@ -476,7 +480,7 @@ class _Batch:
             "channel": record.channel, "external_id": message_in.external_id, "kind": message_in.kind,
             "direction": message_in.direction, "sender": (message_in.sender or "")[:400], "sent_at": sent_at,
             "subject": (message_in.subject or "")[:1000], "text": message_in.text or "",
-            "html": sanitize_html(message_in.html), "meta": message_in.meta or {}, "created_at": utcnow(),
+            "html": message_html(message_in), "meta": message_in.meta or {}, "created_at": utcnow(),
         }
 
     def _load_contact(self, contact_id: int) -> _PendingContact:
@@ -508,13 +512,22 @@ class _Batch:
                 self.contacts[new_id] = contact
         # In id order: concurrent batches then lock shared contacts in the same order instead of deadlocking.
         dirty = sorted((c for c in self.contacts.values() if c.dirty and not c.new), key=lambda c: c.id)
-        if dirty:
+        renamed = [c for c in dirty if (c.row["display_name"], c.row["company"]) != c.shown]
+        if renamed:
             conn.exec_driver_sql(
-                f"UPDATE contacts SET display_name = {p}, company = {p}, title = {p}, owner_id = {p},"
+                f"UPDATE contacts SET display_name = {p}, company = {p} WHERE id = {p}",
+                [(c.row["display_name"], c.row["company"], c.id) for c in renamed],
+            )
+        if dirty:
+            # Name and company only where they changed (above): naming them in the SET list fires the search
+            # index's update trigger, which deletes and re-adds the contact's words (most dirty contacts only
+            # have a new message).
+            conn.exec_driver_sql(
+                f"UPDATE contacts SET title = {p}, owner_id = {p},"
                 f" aliases = {p if sqlite else f'CAST({p} AS JSON)'}, last_message_at = {p}, updated_at = {p}"
                 f" WHERE id = {p}",
-                [(c.row["display_name"], c.row["company"], c.row["title"], c.row["owner_id"],
-                  db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at, c.id) for c in dirty],
+                [(c.row["title"], c.row["owner_id"], db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at,
+                  c.id) for c in dirty],
             )
         if self._new_identities:
             # Sorted for the same reason: two batches inserting the same new identities wait for each other
@@ -575,6 +588,7 @@ class _Batch:
             conv.new = conv.dirty = False
         for contact in self.contacts.values():
             contact.new = contact.dirty = contact.suggest = False
+            contact.shown = (contact.row["display_name"], contact.row["company"])
         self._new_contacts, self._new_identities = [], []
 
     def _conflict_suggestions(self, pending: list[_Outcome]) -> dict[int, list[int]]:

@@ -37,8 +37,16 @@ from core.batch import (
 )
 from core.db import bulk_settings, make_engine
 from core.identity import forget_pending_searches, search_pending, upsert_suggestions
-from core.ingest import IngestError, IngestOptions, _Plan, extract_identities, invalid_identifier_fields
+from core.ingest import (
+    IngestError,
+    IngestOptions,
+    _Plan,
+    extract_identities,
+    invalid_identifier_fields,
+    message_html,
+)
 from core.schemas import InboundRecord
+from core.signals import message_signals
 
 MAX_REPORTED_ERRORS = 1000
 log = logging.getLogger(__name__)
@@ -218,6 +226,10 @@ def prepare_line(number: int, data: dict[str, Any] | bytes, options: IngestOptio
         bad = invalid_identifier_fields(record.contact, region=options.default_phone_region)
         if bad:
             return number, None, None, "; ".join(f"{k}: {v}" for k, v in bad.items())
+    if record.message is not None:
+        # Derived here, in the helper process when there is one, instead of in the process that writes.
+        message_html(record.message)
+        message_signals(record.message)
     return number, record, extract_identities(record.contact, record.channel, region=options.default_phone_region), None
 
 

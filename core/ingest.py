@@ -38,7 +38,7 @@ from core.normalize import (
     normalize_linkedin_url,
     normalize_phone,
 )
-from core.schemas import ContactIn, InboundRecord, IngestResult
+from core.schemas import ContactIn, InboundRecord, IngestResult, MessageIn
 
 MAX_ATTEMPTS = 3
 log = logging.getLogger(__name__)
@@ -377,6 +377,14 @@ def sanitize_html(html: str | None) -> str:
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")
 
 
+def message_html(message: MessageIn) -> str:
+    """The message's HTML sanitised, once per message (see MessageIn._derived)."""
+    derived = message._derived
+    if "html" not in derived:
+        derived["html"] = sanitize_html(message.html)
+    return derived["html"]
+
+
 def _store_message(session: Session, contact: Contact, record: InboundRecord) -> tuple[Conversation, Message]:
     message_in = record.message
     assert message_in is not None
@@ -412,7 +420,7 @@ def _store_message(session: Session, contact: Contact, record: InboundRecord) ->
         sent_at=sent_at,
         subject=(message_in.subject or "")[:1000],
         text=message_in.text or "",
-        html=sanitize_html(message_in.html),
+        html=message_html(message_in),
         meta=message_in.meta or {},
     )
     session.add(message)

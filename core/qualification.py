@@ -57,7 +57,7 @@ from core.scoring import (
     parse_ruleset,
     score_lead,
 )
-from core.signals import country_from_phone, detect_language, intent_hits
+from core.signals import country_from_phone, message_signals
 
 log = logging.getLogger(__name__)
 
@@ -1033,10 +1033,10 @@ def _take_signals(signals: dict[str, Any], record: InboundRecord, result: Ingest
     if form_type and form_type not in signals["form_types"]:
         signals["form_types"] = [*signals["form_types"], form_type][:20]
     if message.direction == "in" and message.kind == "message":
-        text = f"{message.subject or ''}\n{message.text or ''}"
-        signals["intent_hits"] += len(intent_hits(text))
+        hits, language = message_signals(message)
+        signals["intent_hits"] += hits
         if not signals["language"]:
-            signals["language"] = detect_language(message.text or message.subject)
+            signals["language"] = language
 
 
 def on_event(session: Session, event: str, payload: dict[str, Any]) -> None:

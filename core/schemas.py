@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
 KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "phone", "manual")
@@ -49,6 +49,10 @@ class MessageIn(BaseModel):
     text: str | None = Field(default=None, max_length=1_000_000)
     html: str | None = Field(default=None, max_length=2_000_000)
     meta: dict[str, Any] = Field(default_factory=dict)
+    # What pure functions derive from the message (its sanitised HTML, its text signals), computed once and
+    # wherever there is time: an import's helper process fills it before the record reaches the writer. Not
+    # part of the contract; a message is not changed after it is validated.
+    _derived: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("sent_at")
     @classmethod

@@ -9,8 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import phonenumbers
+
+if TYPE_CHECKING:
+    from core.schemas import MessageIn
 
 _POLISH_LETTERS = "ąćęłńóśźż"
 _POLISH_WORDS = {
@@ -74,6 +78,16 @@ def _stem_pattern(stems: tuple[str, ...]) -> re.Pattern[str]:
 def intent_hits(text: str | None, stems: tuple[str, ...] = INTENT_STEMS) -> list[str]:
     """The words of intent found in a text (folded), in order of appearance."""
     return _stem_pattern(tuple(stems)).findall(fold_text(text))
+
+
+def message_signals(message: MessageIn) -> tuple[int, str]:
+    """(intent words in subject and text, language of the text) of a message, once per message (see
+    MessageIn._derived): an import's helper process works them out before the record reaches the writer."""
+    derived = message._derived
+    if "signals" not in derived:
+        derived["signals"] = (len(intent_hits(f"{message.subject or ''}\n{message.text or ''}")),
+                              detect_language(message.text or message.subject))
+    return derived["signals"]
 
 
 def seniority(title: str | None, keywords: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str] | None:

@@ -282,3 +282,40 @@ def test_country_from_phone_agrees_with_parsing_the_number() -> None:
             numbers.append(f"+{code}{rng.randrange(10 ** rng.randint(4, 11))}")
     for number in numbers:
         assert country_from_phone(number) == reference(number), number
+
+
+@pytest.mark.parametrize(
+    ("subject", "text"),
+    [("Zapytanie ofertowe", "Dzień dobry, proszę o wycenę i ofertę."), (None, "Здравствуйте, нужна цена"),
+     ("Quote please", None), (None, None), ("", "   "), ("Re: hello", "we need a quote and a demo")],
+)
+def test_message_signals_are_the_text_signals_of_subject_and_text(subject: str | None, text: str | None) -> None:
+    from core.schemas import MessageIn
+    from core.signals import message_signals
+
+    message = MessageIn(external_id="m1", subject=subject, text=text)
+    expected = (len(intent_hits(f"{subject or ''}\n{text or ''}")), detect_language(text or subject))
+    assert message_signals(message) == expected
+    assert message_signals(message) == expected  # the kept value, the second time
+
+
+def test_an_import_helper_derives_html_and_signals_that_travel_with_the_record() -> None:
+    """The helper process works out a message's sanitised HTML and signals; the writer gets them with the record
+    (pickled across the process boundary) instead of working them out again."""
+    import json
+    import pickle
+
+    from core.importer import prepare_line
+    from core.ingest import IngestOptions, sanitize_html
+
+    line = json.dumps({"channel": "form", "contact": {"email": "anna@firma.pl"}, "message": {
+        "external_id": "f1", "subject": "Wycena", "text": "Proszę o ofertę na 20 licencji",
+        "html": '<p onclick="x()">Proszę o <script>alert(1)</script>ofertę</p>'}}).encode()
+    _, record, _, error = prepare_line(7, line, IngestOptions(), True)
+    assert error is None and record is not None
+    travelled = pickle.loads(pickle.dumps(record)).message
+    assert travelled._derived == {
+        "html": sanitize_html(record.message.html),
+        "signals": (len(intent_hits("Wycena\nProszę o ofertę na 20 licencji")), "pl"),
+    }
+    assert "script" not in travelled._derived["html"] and "onclick" not in travelled._derived["html"]
