@@ -48,10 +48,19 @@ def surname(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
 
 
-def generate(path: Path, n: int, seed: int = 7, shared_phones: float = 0.0) -> None:
+# A mail body as mail clients send it (styles, a quoted block, a link with a handler, a script): 1.7 KB.
+HTML_BODY = ('<html><head><style>p{color:red}</style></head><body><div class="gmail_quote">'
+             + '<p style="margin:0">Dzień dobry, <b>proszę o ofertę</b> na <a href="https://example.com/x?a=1"'
+               ' onclick="t()">produkt</a>.</p>' * 12
+             + '<table><tr><td>Pozdrawiam</td><td><img src="cid:logo"></td></tr></table><script>alert(1)</script>'
+               '</div></body></html>')
+
+
+def generate(path: Path, n: int, seed: int = 7, shared_phones: float = 0.0, html: bool = False) -> None:
     """n records; about 30% are a known person again (from another channel), found by email or phone.
     shared_phones: that share of the records gives one of 100 office numbers instead of the person's own, so
-    that differently named people share a phone (each such record once took the full ingest path)."""
+    that differently named people share a phone (each such record once took the full ingest path).
+    html: every message also has an HTML body (HTML_BODY), to be sanitised as mail is."""
     rng = random.Random(seed)
     office = random.Random(seed + 1)
     people: list[dict] = []
@@ -90,6 +99,8 @@ def generate(path: Path, n: int, seed: int = 7, shared_phones: float = 0.0) -> N
                             "sent_at": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+00:00",
                             "subject": "Zapytanie ofertowe", "text": "Dzień dobry, proszę o ofertę. " * 3},
             }
+            if html:
+                record["message"]["html"] = HTML_BODY
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -155,6 +166,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shared-phones", type=float, default=0.0,
                         help="share of records giving one of 100 office phone numbers (people sharing a phone)")
+    parser.add_argument("--html", action="store_true", help="every message also has a 1.7 KB HTML body")
     parser.add_argument("--no-scoring", action="store_true",
                         help="core.importer alone, without the web app's scoring and routing hooks")
     parser.add_argument("--workers", type=int, default=None,
@@ -170,7 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             data = Path(tmp) / f"records-{n}.jsonl"
-            generate(data, n, shared_phones=args.shared_phones)
+            generate(data, n, shared_phones=args.shared_phones, html=args.html)
             db, raw_db = Path(tmp) / f"import-{n}.db", Path(tmp) / f"raw-{n}.db"
             migrate(db)
             migrate(raw_db)
