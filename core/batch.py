@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,10 +77,10 @@ class _PendingContact:
     dirty: bool = False
     suggest: bool = False
     queued: bool = False  # in the batch's list of contacts to insert
-    shown: tuple[Any, Any] = (None, None)  # display name and company as read: the search index's columns
+    stored: tuple[Any, Any, Any] = (None, None, None)  # display name, company and owner as the store has them
 
     def __post_init__(self) -> None:
-        self.shown = (self.row.get("display_name"), self.row.get("company"))
+        self.stored = (self.row.get("display_name"), self.row.get("company"), self.row.get("owner_id"))
 
 
 @dataclass(eq=False)
@@ -512,23 +512,8 @@ class _Batch:
                 self.contacts[new_id] = contact
         # In id order: concurrent batches then lock shared contacts in the same order instead of deadlocking.
         dirty = sorted((c for c in self.contacts.values() if c.dirty and not c.new), key=lambda c: c.id)
-        renamed = [c for c in dirty if (c.row["display_name"], c.row["company"]) != c.shown]
-        if renamed:
-            conn.exec_driver_sql(
-                f"UPDATE contacts SET display_name = {p}, company = {p} WHERE id = {p}",
-                [(c.row["display_name"], c.row["company"], c.id) for c in renamed],
-            )
         if dirty:
-            # Name and company only where they changed (above): naming them in the SET list fires the search
-            # index's update trigger, which deletes and re-adds the contact's words (most dirty contacts only
-            # have a new message).
-            conn.exec_driver_sql(
-                f"UPDATE contacts SET title = {p}, owner_id = {p},"
-                f" aliases = {p if sqlite else f'CAST({p} AS JSON)'}, last_message_at = {p}, updated_at = {p}"
-                f" WHERE id = {p}",
-                [(c.row["title"], c.row["owner_id"], db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at,
-                  c.id) for c in dirty],
-            )
+            self._update_contacts(conn, dirty, sqlite, stamp, at)
         if self._new_identities:
             # Sorted for the same reason: two batches inserting the same new identities wait for each other
             # on the unique index in one order, instead of each holding one the other needs.
@@ -588,8 +573,36 @@ class _Batch:
             conv.new = conv.dirty = False
         for contact in self.contacts.values():
             contact.new = contact.dirty = contact.suggest = False
-            contact.shown = (contact.row["display_name"], contact.row["company"])
+            contact.stored = (contact.row["display_name"], contact.row["company"], contact.row["owner_id"])
         self._new_contacts, self._new_identities = [], []
+
+    @staticmethod
+    def _update_contacts(conn: sa.Connection, dirty: list[_PendingContact], sqlite: bool,
+                         stamp: Callable[[Any], Any], at: Any) -> None:
+        """Write the fields of contacts the batch changed (`dirty`, in id order). On SQLite a column named in
+        the SET list is rewritten with its indexes even when its value is the same, and naming the name or the
+        company fires the search index's trigger (it deletes and re-adds the contact's words): each contact is
+        written by a statement that names only what changed for it. SQLite has one writer at a time, so several
+        statements cannot lock rows out of order; PostgreSQL gets one statement for all, in id order, so that
+        concurrent batches lock shared contacts in the same order."""
+        p = "?" if sqlite else "%s"
+        groups: dict[tuple[bool, bool], list[_PendingContact]] = {}
+        for contact in dirty:
+            row, (name, company, owner) = contact.row, contact.stored
+            key = ((row["display_name"], row["company"]) != (name, company), row["owner_id"] != owner) \
+                if sqlite else (True, True)
+            groups.setdefault(key, []).append(contact)
+        for (renamed, reowned), contacts in sorted(groups.items()):
+            columns = ["title", "aliases", "last_message_at", "updated_at"]
+            columns += ["display_name", "company"] if renamed else []
+            columns += ["owner_id"] if reowned else []
+            sets = ", ".join(f"{name} = {p if sqlite or name != 'aliases' else f'CAST({p} AS JSON)'}"
+                             for name in columns)
+            conn.exec_driver_sql(f"UPDATE contacts SET {sets} WHERE id = {p}", [
+                (c.row["title"], db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at,
+                 *((c.row["display_name"], c.row["company"]) if renamed else ()),
+                 *((c.row["owner_id"],) if reowned else ()), c.id)
+                for c in contacts])
 
     def _conflict_suggestions(self, pending: list[_Outcome]) -> dict[int, list[int]]:
         """core.ingest's suggestion for a new person sharing an identifier with a differently named contact,

@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -210,9 +211,12 @@ PREPARE_CHUNK = 500
 CHUNKS_IN_FLIGHT = 4
 
 
-def prepare_line(number: int, data: dict[str, Any] | bytes, options: IngestOptions, strict: bool) -> PreparedLine:
+def prepare_line(
+    number: int, data: dict[str, Any] | bytes, options: IngestOptions, strict: bool, derive: bool = False,
+) -> PreparedLine:
     """Validate one line (parsed, or a JSONL line's raw bytes) and normalise its identifiers: pure work, the
-    same in any process."""
+    same in any process. derive: also work out what is derived from its message (MessageIn._derived), which
+    is otherwise done when the writer needs it."""
     if isinstance(data, bytes):
         parsed, error = parse_json_line(data)
         if error is not None:
@@ -226,15 +230,14 @@ def prepare_line(number: int, data: dict[str, Any] | bytes, options: IngestOptio
         bad = invalid_identifier_fields(record.contact, region=options.default_phone_region)
         if bad:
             return number, None, None, "; ".join(f"{k}: {v}" for k, v in bad.items())
-    if record.message is not None:
-        # Derived here, in the helper process when there is one, instead of in the process that writes.
+    if derive and record.message is not None:
         message_html(record.message)
         message_signals(record.message)
     return number, record, extract_identities(record.contact, record.channel, region=options.default_phone_region), None
 
 
-def _prepare_chunk(chunk: list[ParsedLine], options: IngestOptions, strict: bool) -> list[PreparedLine]:
-    return [(number, None, None, error) if error is not None else prepare_line(number, data, options, strict)
+def _prepare_chunk(chunk: list[ParsedLine], options: IngestOptions, strict: bool, derive: bool) -> list[PreparedLine]:
+    return [(number, None, None, error) if error is not None else prepare_line(number, data, options, strict, derive)
             for number, data, error in chunk]
 
 
@@ -253,10 +256,12 @@ def helper_pool(workers: int) -> ProcessPoolExecutor:
 
 def prepared_lines(
     lines: Iterable[ParsedLine], options: IngestOptions, *, strict: bool = True,
-    pool: ProcessPoolExecutor | None = None, workers: int = 1,
+    pool: ProcessPoolExecutor | None = None, workers: int = 1, derive: Callable[[], bool] = lambda: True,
 ) -> Iterator[PreparedLine]:
     """The lines validated and normalised, in order. With a pool of `workers` helper processes, they do it (e-mail
-    and phone validation were a sixth of an import's time) while this process writes the previous batch."""
+    and phone validation were a sixth of an import's time) while this process writes the previous batch, and
+    also derive what the writer needs from each message (sanitised HTML, text signals) while derive() says
+    they have time for it."""
     if pool is None:
         for number, data, error in lines:
             yield (number, None, None, error) if error is not None else prepare_line(number, data, options, strict)
@@ -265,7 +270,7 @@ def prepared_lines(
     for chunk in (list(islice(it, PREPARE_CHUNK)) for it in repeat(iter(lines))):
         if not chunk:
             break
-        in_flight.append(pool.submit(_prepare_chunk, chunk, options, strict))
+        in_flight.append(pool.submit(_prepare_chunk, chunk, options, strict, derive()))
         while len(in_flight) > CHUNKS_IN_FLIGHT * workers:
             yield from in_flight.popleft().result()
     while in_flight:
@@ -296,6 +301,10 @@ def _search_remotely(url: str, requests: list[SuggestionRequest], reset: bool) -
     return scored
 
 
+# A batch that waited this long for its search's pairs found the helper busy.
+HELPER_BUSY_WAIT_S = 0.02
+
+
 class _DeferredSearch:
     """The duplicate search of each committed batch runs in a helper process while the next batch is written;
     its suggestions are opened in the next batch's transaction (before that commits), the last one's at the
@@ -307,6 +316,12 @@ class _DeferredSearch:
         self.requests: list[SuggestionRequest] = []
         self.session.info[SUGGEST_LATER_KEY] = self.requests
         self.pending: tuple[Future[list[tuple[int, int, float, list[str]]]], list[SuggestionRequest]] | None = None
+        self.waited = 0.0  # seconds the last batch waited for its search's pairs
+
+    def helper_has_time(self) -> bool:
+        """Whether the helper finished the last search before the next batch needed it: it keeps up, and can
+        take more of the writer's work. At a million records its searches take as long as the writing does."""
+        return self.waited < HELPER_BUSY_WAIT_S
 
     def before_commit(self) -> None:
         """Open the suggestions of the previous batch's search (its pairs are waited for)."""
@@ -314,8 +329,10 @@ class _DeferredSearch:
             return
         future, requests = self.pending
         self.pending = None
+        started = time.perf_counter()
         try:
             scored = future.result()
+            self.waited = time.perf_counter() - started
         except Exception:  # noqa: BLE001 - the helper failed: the search is done here, nothing is lost
             log.exception("duplicate search in the helper process failed; searching here")
             self.session.info[INDEX_RESET_KEY] = True
@@ -388,8 +405,9 @@ def import_stream(
             batch.clear()
             bulk_gc_checkpoint()
 
+        helper_has_time = search.helper_has_time if search is not None else (lambda: True)
         for number, record, plan, error in prepared_lines(lines, options, strict=strict_identifiers, pool=pool,
-                                                          workers=workers):
+                                                          workers=workers, derive=helper_has_time):
             summary.lines += 1
             if progress is not None:
                 progress(number)

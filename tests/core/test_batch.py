@@ -323,3 +323,40 @@ def test_suggestions_on_file_finds_exactly_the_pairs_asked_for(sqlite_template: 
         assert set(found) == {(a, b), (b, c)}
         rows = {(s.contact_a_id, s.contact_b_id): s.id for s in session.exec(select(DuplicateSuggestion))}
         assert all(rows[pair] == row[0] for pair, row in found.items())
+
+
+def test_a_batch_writes_the_fields_it_changed_and_keeps_the_others(sqlite_template: Path, tmp_path: Path) -> None:
+    """Known people written again by a batch: a name and a company filled in, an owner given, only a new message.
+    Each is written with what changed for it (SQLite: a statement per shape of change), nothing else is touched,
+    and the search index follows the names."""
+    from core.models import User
+
+    db = tmp_path / "store.db"
+    shutil.copy(sqlite_template, db)
+
+    def record(email: str, n: int, **contact: str | int) -> InboundRecord:
+        owner = contact.pop("owner_id", None)
+        return InboundRecord.model_validate({
+            "channel": "api", "owner_id": owner, "contact": {"email": email, **contact},
+            "message": {"external_id": f"m-{n}", "text": "dzień dobry", "sent_at": f"2026-05-0{n}T09:00:00Z"}})
+
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        rep = User(email="rep@firma.pl", role="rep")
+        session.add(rep)
+        session.flush()
+        first = ingest_many(session, [record("a@firma.pl", 1), record("b@firma.pl", 2, name="Ewa Lis", company="Lis"),
+                                      record("c@firma.pl", 3, name="Jan Nowak")])
+        session.commit()
+        a, b, c = (r.contact_id for r in first)
+        ingest_many(session, [record("a@firma.pl", 4, name="Łukasz Wójcik", company="Budmax"),
+                              record("b@firma.pl", 5), record("c@firma.pl", 6, owner_id=rep.id)])
+        session.commit()
+        session.expire_all()
+        rows = {cid: session.get(Contact, cid) for cid in (a, b, c)}
+        assert [(x.display_name, x.company, x.owner_id) for x in rows.values()] == [
+            ("Łukasz Wójcik", "Budmax", None), ("Ewa Lis", "Lis", None), ("Jan Nowak", "", rep.id)]
+        assert [x.last_message_at.day for x in rows.values()] == [4, 5, 6]
+        snapshot(session)  # the search index's integrity check
+        found = session.connection().exec_driver_sql(
+            "SELECT rowid FROM search_contacts WHERE search_contacts MATCH 'wojcik budmax'").scalars().all()
+        assert found == [a]

@@ -333,3 +333,41 @@ def test_bulk_settings_are_the_connections_own_again_afterwards(engine) -> None:
             assert pragmas(connection) == BULK_SQLITE_PRAGMAS
             raise RuntimeError("import failed")
         assert pragmas(connection) == before != BULK_SQLITE_PRAGMAS
+
+
+def test_the_helper_derives_message_facts_only_while_it_keeps_up(engine, tmp_path: Path) -> None:
+    """A helper that finished the last search before the next batch needed it also derives each message's HTML
+    and signals; one the writer had to wait for (the searches of a big store) is given no more work."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from core import importer
+    from core.ingest import IngestOptions
+
+    lines = [(n, json.dumps({"channel": "import", "contact": {"email": f"o{n}@firma.pl"},
+                             "message": {"external_id": f"m{n}", "text": "proszę o ofertę", "html": "<b>x</b>"}}
+                            ).encode(), None) for n in range(1, 5)]
+    with importer.helper_pool(1) as pool, Session(engine) as session:
+        search = importer._DeferredSearch(session, pool)
+        assert search.helper_has_time()
+        derived = [r.message._derived for _, r, _, _ in importer.prepared_lines(
+            lines, IngestOptions(), pool=pool, derive=search.helper_has_time)]
+        assert derived == [{"html": "<b>x</b>", "signals": (1, "pl")}] * 4
+
+        slow: Future = Future()
+        threading.Timer(0.2, slow.set_result, [[]]).start()  # pairs that come 0.2 s after they are asked for
+        search.pending = (slow, [])
+        search.before_commit()
+        assert not search.helper_has_time()
+        derived = [r.message._derived for _, r, _, _ in importer.prepared_lines(
+            lines, IngestOptions(), pool=pool, derive=search.helper_has_time)]
+        assert derived == [{}] * 4
+
+        ready: Future = Future()
+        ready.set_result([])
+        search.pending = (ready, [])
+        time.sleep(0.01)
+        search.before_commit()
+        assert search.helper_has_time()
+        search.close()

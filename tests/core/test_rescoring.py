@@ -234,3 +234,28 @@ def test_scattered_leads_are_scored_from_an_id_list_as_from_their_range(app, ses
     scores = dict(session.exec(select(Contact.id, Contact.score)).all())
     assert all(scores[cid] > 0 for cid in scattered if by_range[cid][0].title == "CEO")
     assert all(scores[cid] == 0 for cid in ids if cid not in scattered)
+
+
+def test_score_writes_name_only_what_changed_and_keep_their_guard(app, session):
+    """core.qualification writes a lead's score, temperature and stage only where the row is still as it read
+    it; on SQLite each row's statement names only the columns that changed. Every shape of change, and a row
+    another writer changed meanwhile (left as that writer left it)."""
+    from core.qualification import _update_contact_scores
+
+    ids = _seed(session)
+    rows = {c.id: (c.score, c.temperature, c.stage) for c in session.exec(select(Contact)).all()}
+    wanted = {  # id: (score, temperature, stage) to write
+        ids[0]: (rows[ids[0]][0] + 7, rows[ids[0]][1], rows[ids[0]][2]),  # the score only
+        ids[1]: (rows[ids[1]][0], "hot", "sql"),  # temperature and stage
+        ids[2]: (rows[ids[2]][0] + 1, "warm", "mql"),  # all three
+        ids[3]: (99, "hot", "customer"),  # changed meanwhile: not written
+    }
+    session.exec(sa.update(Contact).where(Contact.id == ids[3]).values(stage="non_target"))
+    updates = [(*wanted[cid], cid, rows[cid][2], rows[cid][0], rows[cid][1]) for cid in ids]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    written = _update_contact_scores(session.connection(), updates, sqlite)
+    session.commit()
+    now = {c.id: (c.score, c.temperature, c.stage) for c in session.exec(select(Contact)).all()}
+    assert written == 3
+    assert {cid: now[cid] for cid in ids[:3]} == {cid: wanted[cid] for cid in ids[:3]}
+    assert now[ids[3]] == (rows[ids[3]][0], rows[ids[3]][1], "non_target")

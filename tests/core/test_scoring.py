@@ -311,7 +311,7 @@ def test_an_import_helper_derives_html_and_signals_that_travel_with_the_record()
     line = json.dumps({"channel": "form", "contact": {"email": "anna@firma.pl"}, "message": {
         "external_id": "f1", "subject": "Wycena", "text": "Proszę o ofertę na 20 licencji",
         "html": '<p onclick="x()">Proszę o <script>alert(1)</script>ofertę</p>'}}).encode()
-    _, record, _, error = prepare_line(7, line, IngestOptions(), True)
+    _, record, _, error = prepare_line(7, line, IngestOptions(), True, derive=True)
     assert error is None and record is not None
     travelled = pickle.loads(pickle.dumps(record)).message
     assert travelled._derived == {
@@ -319,3 +319,6 @@ def test_an_import_helper_derives_html_and_signals_that_travel_with_the_record()
         "signals": (len(intent_hits("Wycena\nProszę o ofertę na 20 licencji")), "pl"),
     }
     assert "script" not in travelled._derived["html"] and "onclick" not in travelled._derived["html"]
+    # Without derive (no helper, or a busy one) nothing is worked out ahead: the writer does it when needed.
+    _, plain, _, _ = prepare_line(7, line, IngestOptions(), True)
+    assert plain is not None and plain.message is not None and plain.message._derived == {}
