@@ -27,6 +27,7 @@ from core.db import (
     db_json,
     db_timestamp,
     driver_insert,
+    driver_update,
     is_transient_db_error,
     json_list,
     next_ids,
@@ -513,7 +514,7 @@ class _Batch:
         # In id order: concurrent batches then lock shared contacts in the same order instead of deadlocking.
         dirty = sorted((c for c in self.contacts.values() if c.dirty and not c.new), key=lambda c: c.id)
         if dirty:
-            self._update_contacts(conn, dirty, sqlite, stamp, at)
+            self._update_contacts(conn, dirty, stamp, at)
         if self._new_identities:
             # Sorted for the same reason: two batches inserting the same new identities wait for each other
             # on the unique index in one order, instead of each holding one the other needs.
@@ -577,32 +578,24 @@ class _Batch:
         self._new_contacts, self._new_identities = [], []
 
     @staticmethod
-    def _update_contacts(conn: sa.Connection, dirty: list[_PendingContact], sqlite: bool,
-                         stamp: Callable[[Any], Any], at: Any) -> None:
-        """Write the fields of contacts the batch changed (`dirty`, in id order). On SQLite a column named in
-        the SET list is rewritten with its indexes even when its value is the same, and naming the name or the
-        company fires the search index's trigger (it deletes and re-adds the contact's words): each contact is
-        written by a statement that names only what changed for it. SQLite has one writer at a time, so several
-        statements cannot lock rows out of order; PostgreSQL gets one statement for all, in id order, so that
-        concurrent batches lock shared contacts in the same order."""
-        p = "?" if sqlite else "%s"
-        groups: dict[tuple[bool, bool], list[_PendingContact]] = {}
-        for contact in dirty:
-            row, (name, company, owner) = contact.row, contact.stored
-            key = ((row["display_name"], row["company"]) != (name, company), row["owner_id"] != owner) \
-                if sqlite else (True, True)
-            groups.setdefault(key, []).append(contact)
-        for (renamed, reowned), contacts in sorted(groups.items()):
-            columns = ["title", "aliases", "last_message_at", "updated_at"]
-            columns += ["display_name", "company"] if renamed else []
-            columns += ["owner_id"] if reowned else []
-            sets = ", ".join(f"{name} = {p if sqlite or name != 'aliases' else f'CAST({p} AS JSON)'}"
-                             for name in columns)
-            conn.exec_driver_sql(f"UPDATE contacts SET {sets} WHERE id = {p}", [
-                (c.row["title"], db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), at,
-                 *((c.row["display_name"], c.row["company"]) if renamed else ()),
-                 *((c.row["owner_id"],) if reowned else ()), c.id)
-                for c in contacts])
+    def _update_contacts(conn: sa.Connection, dirty: list[_PendingContact], stamp: Callable[[Any], Any],
+                         at: Any) -> None:
+        """Write the fields of contacts the batch changed (`dirty`, in id order): name, company and owner only
+        where they differ from the store's (core.db.driver_update; a named name or company re-indexes the
+        contact's words for search)."""
+        rows = []
+        for c in dirty:
+            row, (name, company, owner) = c.row, c.stored
+            changed = {"title", "aliases", "last_message_at", "updated_at"}
+            if (row["display_name"], row["company"]) != (name, company):
+                changed |= {"display_name", "company"}
+            if row["owner_id"] != owner:
+                changed.add("owner_id")
+            rows.append(({"title": row["title"], "aliases": db_json(row["aliases"]),
+                          "last_message_at": stamp(row["last_message_at"]), "updated_at": at,
+                          "display_name": row["display_name"], "company": row["company"], "owner_id": row["owner_id"]},
+                         changed, (c.id,)))
+        driver_update(conn, "contacts", rows, ("id",), json_columns=frozenset({"aliases"}))
 
     def _conflict_suggestions(self, pending: list[_Outcome]) -> dict[int, list[int]]:
         """core.ingest's suggestion for a new person sharing an identifier with a differently named contact,

@@ -169,6 +169,33 @@ def driver_insert(
     conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}){suffix}", rows)
 
 
+def driver_update(
+    conn: sa.Connection, table: str, rows: list[tuple[dict[str, Any], set[str], tuple[Any, ...]]],
+    where: tuple[str, ...], *, json_columns: frozenset[str] = frozenset(),
+) -> int:
+    """UPDATE rows with the driver's executemany: each row is (values by column, the columns whose value
+    changed, the values of `where`'s columns, compared for equality); the number of rows written. On SQLite a
+    column named in SET is rewritten with its indexes (and fires its triggers: the search index's) even when
+    its value is the same, so each row is written by a statement naming only what changed for it, one
+    statement per shape; SQLite has one writer at a time, so several statements lock nothing out of order.
+    PostgreSQL: every column, one statement, rows in the order given, so concurrent writers lock alike."""
+    if not rows:
+        return 0
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    condition = " AND ".join(f'"{c}" = {mark}' for c in where)
+    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for values, changed, keys in rows:
+        names = tuple(c for c in values if c in changed) if sqlite else tuple(values)
+        shapes.setdefault(names, []).append((*(values[c] for c in names), *keys))
+    written = 0
+    for names, params in shapes.items():
+        sets = ", ".join(f'"{c}" = ' + (mark if sqlite or c not in json_columns else f"CAST({mark} AS JSON)")
+                         for c in names)
+        written += conn.exec_driver_sql(f"UPDATE {table} SET {sets} WHERE {condition}", params).rowcount
+    return written
+
+
 def next_ids(conn: sa.Connection, table: str, count: int) -> list[int]:
     """Ids for `count` new rows of `table`, so that a bulk path inserts them with one executemany instead of one
     INSERT … RETURNING per row. PostgreSQL: taken from the id column's sequence (atomic under concurrency).

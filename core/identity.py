@@ -520,8 +520,7 @@ PENDING_SEARCH_MAX_AGE = timedelta(minutes=10)
 def search_pending(session: Session, *, older_than: timedelta | None = None, limit: int = 5000) -> int:
     """The duplicate search of contacts a bulk run handed to its helper process and never saw through (it died
     between the batch and the next commit): rows of pending_searches older than `older_than` (default
-    PENDING_SEARCH_MAX_AGE). Works in the
-    caller's transaction; returns how many contacts were searched."""
+    PENDING_SEARCH_MAX_AGE). Works in the caller's transaction; returns how many contacts were searched."""
     p, c = PendingSearch.__table__, Contact.__table__
     cutoff = utcnow() - (PENDING_SEARCH_MAX_AGE if older_than is None else older_than)
     ids = [row[0] for row in plain_rows(session, sa.select(p.c.contact_id).where(

@@ -379,10 +379,7 @@ def sanitize_html(html: str | None) -> str:
 
 def message_html(message: MessageIn) -> str:
     """The message's HTML sanitised, once per message (see MessageIn._derived)."""
-    derived = message._derived
-    if "html" not in derived:
-        derived["html"] = sanitize_html(message.html)
-    return derived["html"]
+    return message.derived("html", lambda m: sanitize_html(m.html))
 
 
 def _store_message(session: Session, contact: Contact, record: InboundRecord) -> tuple[Conversation, Message]:

@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, db_json, db_timestamp, driver_insert, json_list, plain_rows
+from core.db import chunked, db_json, db_timestamp, driver_insert, driver_update, json_list, plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -440,7 +440,7 @@ def apply_scores(
     # reading (the parallel rescoring reads before it takes the write lock; the next rescoring scores it again).
     skipped: set[int] = set()
     if contact_updates:
-        updated = _update_contact_scores(connection, contact_updates, sqlite)
+        updated = _update_contact_scores(connection, contact_updates)
         if updated != len(contact_updates):
             skipped = _changed_meanwhile(session, contact_updates)
             stats.stage_changes -= sum(1 for x in changes if x["contact_id"] in skipped)
@@ -498,32 +498,17 @@ def apply_scores(
     return stats
 
 
-def _update_contact_scores(connection: sa.Connection, updates: list[tuple[Any, ...]], sqlite: bool) -> int:
+def _update_contact_scores(connection: sa.Connection, updates: list[tuple[Any, ...]]) -> int:
     """Write (score, temperature, stage, id, old stage, old score, old temperature) rows, each only if the row is
-    still as read; the number written. On SQLite a column named in SET is rewritten with its index even when
-    its value is the same (a new lead's stage and temperature mostly are): each row is written by a statement
-    naming only what changed. PostgreSQL: one statement, in the rows' order (concurrent writers lock alike)."""
-    p = "?" if sqlite else "%s"
-    guard = f" WHERE id = {p} AND stage = {p} AND score = {p} AND temperature = {p}"
-    if not sqlite:
-        return connection.exec_driver_sql(
-            f"UPDATE contacts SET score = {p}, temperature = {p}, stage = {p}{guard}", updates).rowcount
-    groups: dict[tuple[bool, bool, bool], list[tuple[Any, ...]]] = {}
-    for update in updates:
-        score, temperature, stage, _, old_stage, old_score, old_temperature = update
-        groups.setdefault((score != old_score, temperature != old_temperature, stage != old_stage), []).append(update)
-    written = 0
-    for changed, rows in sorted(groups.items()):
-        names = [name for name, differs in zip(("score", "temperature", "stage"), changed, strict=True) if differs]
-        if not names:  # nothing differs: only the guard's answer is wanted (the row is still as read)
-            names = ["score"]
-            changed = (True, False, False)
-        sets = ", ".join(f"{name} = {p}" for name in names)
-        written += connection.exec_driver_sql(
-            f"UPDATE contacts SET {sets}{guard}",
-            [(*(value for value, differs in zip(row[:3], changed, strict=True) if differs), *row[3:]) for row in rows],
-        ).rowcount
-    return written
+    still as read; the number written. Only what changed is named on SQLite (core.db.driver_update): a new
+    lead's stage and temperature mostly stay."""
+    rows = []
+    for score, temperature, stage, cid, old_stage, old_score, old_temperature in updates:
+        changed = {name for name, new, old in (("score", score, old_score), ("temperature", temperature,
+                   old_temperature), ("stage", stage, old_stage)) if new != old} or {"score"}  # (the guard's answer)
+        rows.append(({"score": score, "temperature": temperature, "stage": stage}, changed,
+                     (cid, old_stage, old_score, old_temperature)))
+    return driver_update(connection, "contacts", rows, ("id", "stage", "score", "temperature"))
 
 
 def _changed_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]]) -> set[int]:

@@ -7,12 +7,14 @@ generated from them), so changes here are API changes.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+T = TypeVar("T")
 KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "phone", "manual")
 
 class ContactIn(BaseModel):
@@ -53,6 +55,12 @@ class MessageIn(BaseModel):
     # wherever there is time: an import's helper process fills it before the record reaches the writer. Not
     # part of the contract; a message is not changed after it is validated.
     _derived: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def derived(self, name: str, compute: Callable[[MessageIn], T]) -> T:
+        """compute(self), kept under `name` (see _derived)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
 
     @field_validator("sent_at")
     @classmethod

@@ -83,11 +83,8 @@ def intent_hits(text: str | None, stems: tuple[str, ...] = INTENT_STEMS) -> list
 def message_signals(message: MessageIn) -> tuple[int, str]:
     """(intent words in subject and text, language of the text) of a message, once per message (see
     MessageIn._derived): an import's helper process works them out before the record reaches the writer."""
-    derived = message._derived
-    if "signals" not in derived:
-        derived["signals"] = (len(intent_hits(f"{message.subject or ''}\n{message.text or ''}")),
-                              detect_language(message.text or message.subject))
-    return derived["signals"]
+    return message.derived("signals", lambda m: (len(intent_hits(f"{m.subject or ''}\n{m.text or ''}")),
+                                                  detect_language(m.text or m.subject)))
 
 
 def seniority(title: str | None, keywords: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str] | None:

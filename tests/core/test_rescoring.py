@@ -252,8 +252,7 @@ def test_score_writes_name_only_what_changed_and_keep_their_guard(app, session):
     }
     session.exec(sa.update(Contact).where(Contact.id == ids[3]).values(stage="non_target"))
     updates = [(*wanted[cid], cid, rows[cid][2], rows[cid][0], rows[cid][1]) for cid in ids]
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    written = _update_contact_scores(session.connection(), updates, sqlite)
+    written = _update_contact_scores(session.connection(), updates)
     session.commit()
     now = {c.id: (c.score, c.temperature, c.stage) for c in session.exec(select(Contact)).all()}
     assert written == 3
