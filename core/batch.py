@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from core import hooks
 from core.db import (
+    among,
     chunked,
     db_json,
     db_timestamp,
@@ -279,7 +280,7 @@ class _Batch:
             for chunk in chunked(ids):
                 for mid, ext, conv, contact in plain_rows(self.session, sa.select(
                         m.c.id, m.c.external_id, m.c.conversation_id, m.c.contact_id).where(
-                        m.c.channel == channel, m.c.external_id.in_(chunk))):
+                        m.c.channel == channel, among(m.c.external_id, chunk))):
                     self.known_messages[(channel, ext)] = (mid, conv, contact)
         by_kind: dict[str, set[str]] = {}
         for plan in plans:
@@ -290,13 +291,13 @@ class _Batch:
             # kind first: the lookup must ride the (kind, value) unique index, not scan the table.
             for chunk in chunked(sorted(kind_values)):
                 for value, contact_id, weak in plain_rows(self.session, sa.select(
-                        i.c.value, i.c.contact_id, i.c.is_weak).where(i.c.kind == kind, i.c.value.in_(chunk))):
+                        i.c.value, i.c.contact_id, i.c.is_weak).where(i.c.kind == kind, among(i.c.value, chunk))):
                     found[(kind, value)] = (contact_id, bool(weak))
         contact_ids = sorted({cid for cid, _ in found.values()})
         self.contacts: dict[int, _PendingContact] = {}
         columns = [c.c[name] for name in CONTACT_FIELDS]
         for chunk in chunked(contact_ids):
-            for row in plain_rows(self.session, sa.select(*columns).where(c.c.id.in_(chunk))):
+            for row in plain_rows(self.session, sa.select(*columns).where(among(c.c.id, chunk))):
                 data = dict(zip(CONTACT_FIELDS, row, strict=True))
                 data["aliases"] = json_list(data["aliases"])
                 data["last_message_at"] = read_timestamp(data["last_message_at"])
@@ -317,7 +318,7 @@ class _Batch:
             for chunk in chunked(sorted(set(keys))):
                 for cid, contact_id, last, ext in plain_rows(self.session, sa.select(
                         v.c.id, v.c.contact_id, v.c.last_message_at, v.c.external_id).where(
-                        v.c.channel == channel, v.c.scope == scope, v.c.external_id.in_(chunk))):
+                        v.c.channel == channel, v.c.scope == scope, among(v.c.external_id, chunk))):
                     self.existing_threads[(channel, scope, ext)] = (cid, contact_id, read_timestamp(last))
         self.suppressed_hashes: set[tuple[str, str]] | None = None
         if self.session.exec(select(sa.func.count()).select_from(Suppression)).one():
@@ -624,7 +625,7 @@ class _Batch:
         existing: set[tuple[int, str]] = set()
         for chunk in chunked(ids):
             existing |= set(self.session.exec(
-                select(ContactBlockKey.contact_id, ContactBlockKey.key).where(col(ContactBlockKey.contact_id).in_(chunk))
+                select(ContactBlockKey.contact_id, ContactBlockKey.key).where(among(col(ContactBlockKey.contact_id), chunk))
             ).all())
         new_keys = [(cid, key) for cid, keys in keys_by_contact.items() for key in keys if (cid, key) not in existing]
         if new_keys:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, db_json, db_timestamp, driver_insert, json_list, next_ids, plain_rows
+from core.db import among, chunked, db_json, db_timestamp, driver_insert, json_list, next_ids, plain_rows
 from core.matching import (
     SUGGESTION_THRESHOLD,
     PersonView,
@@ -299,14 +299,14 @@ def _person_views(session: Session, contact_ids: list[int]) -> dict[int, PersonV
     contacts = plain_rows(
         session,
         sa.select(c.c.id, c.c.display_name, c.c.aliases, c.c.company).where(
-            c.c.id.in_(contact_ids), c.c.merged_into.is_(None)
+            among(c.c.id, contact_ids), c.c.merged_into.is_(None)
         ),
     )
     domains: dict[int, set[str]] = {}
     # The kind is checked here, not in SQL: given `kind = 'email'` too, SQLite walks the (kind, value) index
     # over every e-mail in the store instead of looking up these contact ids (the duplicate search then grew
     # with the store).
-    rows = plain_rows(session, sa.select(i.c.contact_id, i.c.kind, i.c.value).where(i.c.contact_id.in_(contact_ids)))
+    rows = plain_rows(session, sa.select(i.c.contact_id, i.c.kind, i.c.value).where(among(i.c.contact_id, contact_ids)))
     from core.normalize import is_freemail_domain  # local: keeps the module's import list short
 
     for cid, kind, value in rows:
@@ -422,7 +422,7 @@ class BlockIndex:
         c = Contact.__table__
         for chunk in chunked(sorted(set(contact_ids))):
             found = {cid: (name, aliases) for cid, name, aliases in plain_rows(session, sa.select(
-                c.c.id, c.c.display_name, c.c.aliases).where(c.c.id.in_(chunk), c.c.merged_into.is_(None)))}
+                c.c.id, c.c.display_name, c.c.aliases).where(among(c.c.id, chunk), c.c.merged_into.is_(None)))}
             for cid in chunk:
                 row = found.get(cid)
                 self.set_names(cid, [n for n in [row[0], *json_list(row[1])] if n] if row else None)
@@ -530,7 +530,7 @@ def search_pending(session: Session, *, older_than: timedelta | None = None, lim
     names: dict[int, list[str]] = {}
     for chunk in chunked(ids):
         for cid, display_name, aliases in plain_rows(session, sa.select(c.c.id, c.c.display_name, c.c.aliases).where(
-                c.c.id.in_(chunk), c.c.merged_into.is_(None))):
+                among(c.c.id, chunk), c.c.merged_into.is_(None))):
             names[cid] = [n for n in [display_name, *json_list(aliases)] if n]
     keys = {cid: blocking_keys(contact_names) for cid, contact_names in names.items() if contact_names}
     if keys:
@@ -624,7 +624,7 @@ def suggestions_on_file(session: Session, pairs: set[tuple[int, int]]) -> dict[t
     for chunk in chunked(sorted({a for a, _ in pairs})):
         for row_id, a, b, status, score, reasons in plain_rows(session, sa.select(
                 s.c.id, s.c.contact_a_id, s.c.contact_b_id, s.c.status, s.c.score, s.c.reasons)
-                .where(s.c.contact_a_id.in_(chunk))):
+                .where(among(s.c.contact_a_id, chunk))):
             if (a, b) in pairs:
                 found[(a, b)] = (row_id, status, score, json_list(reasons))
     return found

@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from core import hooks
-from core.db import chunked, db_json, db_timestamp, driver_insert, driver_update, json_list, plain_rows
+from core.db import among, chunked, db_json, db_timestamp, driver_insert, driver_update, json_list, plain_rows
 from core.models import (
     AppSetting,
     Contact,
@@ -160,7 +160,7 @@ def load_features(
     sc = LeadScore.__table__
 
     def within(column: Any) -> Any:
-        return column.in_(ids) if ids is not None else column.between(lo, hi)
+        return among(column, ids) if ids is not None else column.between(lo, hi)
 
     ep = lambda column: _epoch(session, column)  # noqa: E731
     rows = plain_rows(
@@ -234,7 +234,7 @@ def load_features(
         ids = wrote_first[chunk : chunk + 500]
         first_in = (
             sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
-            .where(m.c.contact_id.in_(ids), is_in)
+            .where(among(m.c.contact_id, ids), is_in)
             .group_by(m.c.contact_id)
             .subquery()
         )
@@ -242,7 +242,7 @@ def load_features(
             session.execute(
                 sa.select(m.c.contact_id, sa.func.min(ep(m.c.sent_at)))
                 .join(first_in, first_in.c.cid == m.c.contact_id)
-                .where(m.c.contact_id.in_(ids), is_out, m.c.sent_at >= first_in.c.at)
+                .where(among(m.c.contact_id, ids), is_out, m.c.sent_at >= first_in.c.at)
                 .group_by(m.c.contact_id)
             ).all()
         )
@@ -259,7 +259,7 @@ def load_features(
     if missing_source:
         # The first channel the person came through: the channel of their oldest identity.
         for cid, channel in session.execute(
-            sa.select(i.c.contact_id, i.c.channel).where(i.c.contact_id.in_(missing_source)).order_by(i.c.id.desc())
+            sa.select(i.c.contact_id, i.c.channel).where(among(i.c.contact_id, missing_source)).order_by(i.c.id.desc())
         ).all():
             if channel:
                 first_channel[cid] = channel
@@ -519,7 +519,7 @@ def _changed_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]])
     ids = list(wanted)
     for chunk in range(0, len(ids), 500):
         for cid, score, temperature, stage in plain_rows(
-            session, sa.select(c.c.id, c.c.score, c.c.temperature, c.c.stage).where(c.c.id.in_(ids[chunk : chunk + 500]))
+            session, sa.select(c.c.id, c.c.score, c.c.temperature, c.c.stage).where(among(c.c.id, ids[chunk : chunk + 500]))
         ):
             now[cid] = (score, temperature, stage)
     return {cid for cid, values in wanted.items() if now.get(cid) != values}
@@ -943,7 +943,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     stored: dict[int, dict[str, Any]] = {}
     for chunk in chunked(ids):
         for row in session.execute(
-            sa.select(q.c.contact_id, *(q.c[name] for name in SIGNAL_COLUMNS)).where(q.c.contact_id.in_(chunk))
+            sa.select(q.c.contact_id, *(q.c[name] for name in SIGNAL_COLUMNS)).where(among(q.c.contact_id, chunk))
         ).mappings():
             stored[row["contact_id"]] = dict(row)
     signals = {cid: dict(stored[cid]) if cid in stored else
@@ -958,7 +958,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
         # The kind is checked here, not in SQL: given `kind = 'phone'` too, SQLite walks the (kind, value)
         # index over every phone in the store instead of looking these contacts up.
         for cid, kind, value in plain_rows(session, sa.select(i.c.contact_id, i.c.kind, i.c.value)
-                                           .where(i.c.contact_id.in_(chunk)).order_by(i.c.id)):
+                                           .where(among(i.c.contact_id, chunk)).order_by(i.c.id)):
             if kind == "phone":
                 phones.setdefault(cid, value)
     for cid in no_country:
@@ -1004,7 +1004,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
         contacts: dict[int, Any] = {}
         for chunk in chunked(sorted({r.contact_id for _, r in created})):
             contacts.update((row[0], row) for row in plain_rows(
-                session, sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(c.c.id.in_(chunk))))
+                session, sa.select(c.c.id, c.c.display_name, c.c.company, c.c.owner_id).where(among(c.c.id, chunk))))
         for record, result in created:
             contact = contacts.get(result.contact_id)
             hooks.emit(session, "lead.created", {
@@ -1018,7 +1018,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     new_messages = [res.message_id for _, res in items if res.message_id is not None and res.status == "created"]
     owners: set[int] = set()
     for chunk in chunked(new_messages):
-        owners.update(session.execute(sa.select(m.c.contact_id).where(m.c.id.in_(chunk))).scalars())
+        owners.update(session.execute(sa.select(m.c.contact_id).where(among(m.c.id, chunk))).scalars())
     rescore_contacts(session, sorted(set(ids) | owners))  # also expires this session's ORM copies of these leads
     for record, result in items:
         message = record.message

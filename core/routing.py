@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.contacts import summarize_contacts
-from core.db import chunked
+from core.db import among, chunked
 from core.models import AppSetting, Contact, RoutingRule, Stage, User
 
 ROUTING_SETTINGS_KEY = "qualify.routing"
@@ -93,7 +93,7 @@ def route_new_leads(session: Session, leads: list[tuple[int, dict[str, str]]]) -
     owners: dict[int, int | None] = {}
     ids = [cid for cid, _ in leads]
     for chunk in chunked(ids):
-        owners.update(session.execute(sa.select(c.c.id, c.c.owner_id).where(c.c.id.in_(chunk))).all())
+        owners.update(session.execute(sa.select(c.c.id, c.c.owner_id).where(among(c.c.id, chunk))).all())
     assigned: list[dict[str, int]] = []
     for contact_id, lead in leads:
         if contact_id not in owners or owners[contact_id] is not None:
