@@ -56,13 +56,18 @@ def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
     """
     keys: set[str] = set()
     for name in names:
-        tokens = name_tokens(name)[:4]
-        skeletons = [name_skeleton(t) for t in tokens if name_skeleton(t)]
-        if len(skeletons) == 1:
-            keys.add(f"1:{skeletons[0][:6]}")
-        for first, second in permutations(skeletons, 2):
-            keys.add(f"p:{first[:4]}/{second[:1]}")
+        keys |= _name_keys(name)
     return keys
+
+
+@lru_cache(maxsize=65536)
+def _name_keys(name: str) -> frozenset[str]:
+    """The keys of one name (the same person's name comes back with every record of theirs)."""
+    skeletons = [skeleton for skeleton in map(name_skeleton, name_tokens(name)[:4]) if skeleton]
+    keys = {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
+    if len(skeletons) == 1:
+        keys.add(f"1:{skeletons[0][:6]}")
+    return frozenset(keys)
 
 
 def names_compatible(a: str, b: str) -> bool:

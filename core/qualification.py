@@ -461,11 +461,9 @@ def apply_scores(
             [(e, t, active.version, at, cid, was) for e, t, cid, was in score_updates],
         )
     if score_inserts:
-        connection.exec_driver_sql(
-            "INSERT INTO lead_scores (contact_id, explanation, temperature_explanation, ruleset_version, scored_at)"
-            f" VALUES ({p}, {j}, {j}, {p}, {p}) ON CONFLICT (contact_id) DO NOTHING",
-            [(cid, e, t, active.version, at) for cid, e, t in score_inserts],
-        )
+        driver_insert(connection, "lead_scores", SCORE_COLUMNS,
+                      [(cid, e, t, active.version, at) for cid, e, t in score_inserts],
+                      json_columns=SCORE_JSON_COLUMNS, suffix=" ON CONFLICT (contact_id) DO NOTHING")
     if source_updates:
         session.execute(
             sa.update(q).where(q.c.contact_id == sa.bindparam("cid")).values(source_channel=sa.bindparam("source")),
@@ -487,15 +485,17 @@ def apply_scores(
                 [(at, u["cid"]) for u in updates],
             )
     if changes:
-        connection.exec_driver_sql(
-            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, reason, note, actor, created_at)"
-            f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
-            [(x["contact_id"], x["from_stage"], x["to_stage"], x["reason"], x["note"], x["actor"], at) for x in changes],
-        )
+        driver_insert(connection, "stage_changes", STAGE_CHANGE_COLUMNS, [
+            (x["contact_id"], x["from_stage"], x["to_stage"], x["reason"], x["note"], x["actor"], at) for x in changes])
         for change in changes:
             hooks.emit(session, "stage.changed", _stage_payload(change))
     stats.write_seconds += time.perf_counter() - scored_at
     return stats
+
+
+SCORE_COLUMNS = ("contact_id", "explanation", "temperature_explanation", "ruleset_version", "scored_at")
+SCORE_JSON_COLUMNS = frozenset({"explanation", "temperature_explanation"})
+STAGE_CHANGE_COLUMNS = ("contact_id", "from_stage", "to_stage", "reason", "note", "actor", "created_at")
 
 
 def _update_contact_scores(connection: sa.Connection, updates: list[tuple[Any, ...]]) -> int:
