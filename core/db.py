@@ -269,7 +269,8 @@ class _ValueList(TypeDecorator):
 
 
 class among(ColumnElement[Any]):  # noqa: N801 - used like sqlalchemy's own lower-case constructs
-    """`column IN values` with the values bound as ONE parameter: SQLite `IN (SELECT value FROM json_each(?))`,
+    """`column IN values` (integers or strings) with the values bound as ONE parameter: SQLite
+    `IN (SELECT value FROM json_each(?))`,
     PostgreSQL `= ANY(CAST(%s AS type[]))`. A plain IN list renders a placeholder per value at every execution,
     so each list length is a new statement for SQLAlchemy to expand and for SQLite to parse: on the bulk paths'
     reads that was about 3% of an import. Both forms use the column's index (tests/core/test_query_plans.py)."""
