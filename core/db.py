@@ -139,9 +139,10 @@ def db_timestamp(value: datetime | None, sqlite: bool) -> Any:
     SQLAlchemy's format (always a four-digit year, always microseconds), PostgreSQL takes the aware datetime."""
     if value is None or not sqlite:
         return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    # 26 characters: the offset an aware value prints ("+00:00") cut off, without building a naive copy first.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def read_timestamp(value: Any) -> datetime | None:

@@ -58,9 +58,10 @@ class MessageIn(BaseModel):
 
     def derived(self, name: str, compute: Callable[[MessageIn], T]) -> T:
         """compute(self), kept under `name` (see _derived)."""
-        if name not in self._derived:
-            self._derived[name] = compute(self)
-        return self._derived[name]
+        kept = self._derived  # once: each read of a private attribute goes through pydantic's __getattr__
+        if name not in kept:
+            kept[name] = compute(self)
+        return kept[name]
 
     @field_validator("sent_at")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,25 @@ def test_among_finds_exactly_the_values_given_as_one_parameter(engine: sa.Engine
         assert sorted(by_name) == wanted
         assert conn.execute(sa.select(contacts.c.id).where(core.db.among(contacts.c.id, [1, 2]))).scalars().all()
     assert len(statements) == 2  # one text for ids and one for names, whatever the number of values
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+    datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC),
+    datetime(2026, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=2))),  # Warsaw in summer
+    datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=3))),  # Moscow: the day before in UTC
+    datetime(2026, 5, 1, 10, 0, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(2026, 5, 1, 10, 0),  # naive: UTC by convention
+    datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    datetime.fromisoformat("2026-05-01T10:00:00Z"),
+])
+def test_db_timestamp_is_what_the_models_bind_on_sqlite(value: datetime) -> None:
+    """Statements sent to the driver and the ORM must store one text for one instant (they are compared as text)."""
+    from sqlalchemy.dialects import sqlite
+
+    from core.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)  # the model's conversion, then SQLite's
+    assert db_timestamp(value, True) == bind(value)
+    assert db_timestamp(value, False) is value
