@@ -82,6 +82,11 @@ class _PendingContact:
     stored: tuple[Any, Any, Any] = (None, None, None)  # display name, company and owner as the store has them
 
     def __post_init__(self) -> None:
+        self.remember_stored()
+
+    def remember_stored(self) -> None:
+        """What the store holds now (read, or just written): the batch writes name, company and owner only
+        where they differ from it."""
         self.stored = (self.row.get("display_name"), self.row.get("company"), self.row.get("owner_id"))
 
 
@@ -575,7 +580,7 @@ class _Batch:
             conv.new = conv.dirty = False
         for contact in self.contacts.values():
             contact.new = contact.dirty = contact.suggest = False
-            contact.stored = (contact.row["display_name"], contact.row["company"], contact.row["owner_id"])
+            contact.remember_stored()
         self._new_contacts, self._new_identities = [], []
 
     @staticmethod

@@ -300,7 +300,8 @@ def _among_postgresql(element: among, compiler: Any, **kw: Any) -> str:
 
 
 def chunked(values: list, size: int = 500) -> list[list]:
-    """Slices of at most `size`: IN lists stay within every driver's parameter limit."""
+    """Slices of at most `size`: a plain IN list stays within every driver's parameter limit, and a statement's
+    rows (IN lists as one parameter, core.db.among, included) stay a bounded amount of work."""
     return [values[start : start + size] for start in range(0, len(values), size)]
 
 

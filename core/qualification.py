@@ -230,8 +230,7 @@ def load_features(
             first_response[cid] = float(first_out_ts)
         else:
             wrote_first.append(cid)
-    for chunk in range(0, len(wrote_first), 500):
-        ids = wrote_first[chunk : chunk + 500]
+    for ids in chunked(wrote_first):
         first_in = (
             sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
             .where(among(m.c.contact_id, ids), is_in)
@@ -516,10 +515,9 @@ def _changed_meanwhile(session: Session, contact_updates: list[tuple[Any, ...]])
     wanted = {u[3]: (u[0], u[1], u[2]) for u in contact_updates}
     c = Contact.__table__
     now: dict[int, tuple[Any, ...]] = {}
-    ids = list(wanted)
-    for chunk in range(0, len(ids), 500):
+    for chunk in chunked(list(wanted)):
         for cid, score, temperature, stage in plain_rows(
-            session, sa.select(c.c.id, c.c.score, c.c.temperature, c.c.stage).where(among(c.c.id, ids[chunk : chunk + 500]))
+            session, sa.select(c.c.id, c.c.score, c.c.temperature, c.c.stage).where(among(c.c.id, chunk))
         ):
             now[cid] = (score, temperature, stage)
     return {cid for cid, values in wanted.items() if now.get(cid) != values}
