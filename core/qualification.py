@@ -230,10 +230,11 @@ def load_features(
             first_response[cid] = float(first_out_ts)
         else:
             wrote_first.append(cid)
-    for ids in chunked(wrote_first):
+    # Not named `ids`: within() reads that name, and the reads below would cover only this loop's last chunk.
+    for some in chunked(wrote_first):
         first_in = (
             sa.select(m.c.contact_id.label("cid"), sa.func.min(m.c.sent_at).label("at"))
-            .where(among(m.c.contact_id, ids), is_in)
+            .where(among(m.c.contact_id, some), is_in)
             .group_by(m.c.contact_id)
             .subquery()
         )
@@ -241,7 +242,7 @@ def load_features(
             session.execute(
                 sa.select(m.c.contact_id, sa.func.min(ep(m.c.sent_at)))
                 .join(first_in, first_in.c.cid == m.c.contact_id)
-                .where(among(m.c.contact_id, ids), is_out, m.c.sent_at >= first_in.c.at)
+                .where(among(m.c.contact_id, some), is_out, m.c.sent_at >= first_in.c.at)
                 .group_by(m.c.contact_id)
             ).all()
         )

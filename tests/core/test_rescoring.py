@@ -258,3 +258,25 @@ def test_score_writes_name_only_what_changed_and_keep_their_guard(app, session):
     assert written == 3
     assert {cid: now[cid] for cid in ids[:3]} == {cid: wanted[cid] for cid in ids[:3]}
     assert now[ids[3]] == (rows[ids[3]][0], rows[ids[3]][1], "non_target")
+
+
+@pytest.mark.parametrize("by_list", [False, True], ids=["range", "id-list"])
+def test_leads_we_wrote_to_first_leave_the_others_features_alone(app, session, by_list):
+    """A lead we wrote to before they wrote to us needs a second look for its first response; that look must
+    not change which leads the rest of the read covers (their e-mails, for the corporate-domain rule)."""
+    from core import qualification
+    from core.models import Message
+
+    ids = [_lead(session, n, email=f"p{n}@firma{n}.pl") for n in range(1, 9)]
+    for n, cid in enumerate(ids[:2]):  # we wrote first to these two, they answered, we answered again
+        conversation_id = session.exec(select(Message.conversation_id).where(Message.contact_id == cid)).first()
+        for day, external_id in ((1, f"first{n}"), (3, f"again{n}")):
+            session.add(Message(channel="gmail", external_id=external_id, conversation_id=conversation_id,
+                                contact_id=cid, direction="out", sent_at=datetime(2025, 12, 30 + day - 1, tzinfo=UTC)
+                                if day == 1 else datetime(2026, 1, day, tzinfo=UTC), text="hello from us"))
+    session.commit()
+    together = qualification.load_features(session, ids[0], ids[-1], ids=ids if by_list else None)
+    alone = {cid: qualification.load_features(session, cid, cid)[0] for cid in ids}
+    assert {f.contact_id: (f, st) for f, st in together} == alone
+    assert all(f.emails == [f"p{n}@firma{n}.pl"] for n, (f, _) in enumerate(together, start=1))
+    assert all(st.computed_first_response_ts is not None for f, st in together if f.contact_id in ids[:2])
