@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
 
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -70,7 +73,8 @@ def create_api_token(session: Session, *, user: User, name: str = "") -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The active user a token belongs to, and the token's row. Reads only: see touch_token."""
     if not token or len(token) > 200:
         return None
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
@@ -79,9 +83,21 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    now = utcnow()
-    # Best-effort bookkeeping, at most once a minute: a write on every API call would serialise all readers.
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
-        row.last_used_at = now
-        session.add(row)
-    return user
+    return user, row
+
+
+def token_needs_touch(row: ApiToken, now: datetime | None = None) -> bool:
+    """Best-effort bookkeeping, at most once a minute: a write on every API call would serialise all readers."""
+    now = now or utcnow()
+    return row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS
+
+
+def touch_token(session: Session, token_id: int, now: datetime | None = None) -> None:
+    """Record that a token was used. Guarded, so requests that arrive in the same minute write it once."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=TOKEN_TOUCH_SECONDS)
+    session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.id == token_id, sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale))
+        .values(last_used_at=now)
+    )

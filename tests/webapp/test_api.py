@@ -228,3 +228,30 @@ def test_concurrent_posts_all_stored_without_errors(app, admin_token) -> None:
     assert statuses == [201] * 40
     with Session(app.extensions["leadhub.engine"]) as session:
         assert len(session.exec(select(Message)).all()) == 40
+
+
+def test_a_write_committed_between_token_check_and_view_does_not_fail_the_request(app, auth, monkeypatch) -> None:
+    """Another request commits right after this one read its token (the race behind a 503 under concurrent
+    posts on SQLite): the token's last-use time is still recorded, and the post is stored."""
+    from sqlmodel import Session, select
+
+    import webapp.api.auth as api_auth
+    from core.models import ApiToken, User
+
+    engine = app.extensions["leadhub.engine"]
+    read_token = api_auth.user_for_token
+
+    def read_then_another_writer_commits(session, token):  # noqa: ANN001, ANN202
+        found = read_token(session, token)
+        with Session(engine) as other:  # a second connection, as another request's would be
+            user = other.exec(select(User)).first()
+            user.name = user.name + "."
+            other.add(user)
+            other.commit()
+        return found
+
+    monkeypatch.setattr(api_auth, "user_for_token", read_then_another_writer_commits)
+    response = app.test_client().post("/api/v1/inbound", json=INBOUND, headers=auth)
+    assert response.status_code == 201, response.json
+    with Session(engine) as session:
+        assert session.exec(select(ApiToken)).one().last_used_at is not None

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import g, jsonify, request
 
 from core.models import Role, User
-from core.users import user_for_token
+from core.users import token_needs_touch, touch_token, user_for_token
 from webapp.db import get_session
 
 ROLE_RANK = {Role.rep.value: 0, Role.manager.value: 1, Role.admin.value: 2}
@@ -29,15 +29,20 @@ def bearer_user() -> User | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     session = get_session()
-    user = user_for_token(session, token.strip())
-    if user is None:
+    found = user_for_token(session, token.strip())
+    if found is None:
         return None
-    if session.dirty:
+    user, row = found
+    if token_needs_touch(row):
+        # Its own write transaction, begun IMMEDIATE: upgrading the read above to a write fails at once on
+        # SQLite ("database is locked") if another request committed since, whatever the busy timeout.
+        session.commit()
         try:
-            session.commit()  # last_used_at
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            touch_token(session, row.id)
+            session.commit()
         except sa.exc.OperationalError:
-            session.rollback()  # another writer holds SQLite's lock: the timestamp can wait, the request cannot
-            user = user_for_token(session, token.strip())
+            session.rollback()  # the lock stayed busy past the timeout: the timestamp can wait, the request cannot
     return user
 
 
