@@ -7,7 +7,6 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
