@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.importer import DEFAULT_BATCH_SIZE  # noqa: E402 - after the path above
+
 FIRST = ["Łukasz", "Anna", "Piotr", "Katarzyna", "Tomasz", "Agnieszka", "Michał", "Ewa", "Jan", "Małgorzata",
          "Алексей", "Екатерина", "Дмитрий", "Ольга", "Сергей", "John", "Maria", "Sophie", "David", "Olena"]
 LAST = ["Wójcik", "Nowak", "Kowalski", "Wiśniewska", "Lewandowski", "Zielińska", "Dąbrowski", "Kamiński",
@@ -124,7 +126,7 @@ def run_import(db: Path, data: Path, scoring: bool = True, workers: int | None =
         create_app({"DATABASE_URL": f"sqlite:///{db}", "DEMO": "off", "QUEUE_URL": "immediate"})
     start = time.perf_counter()
     cpu_start = time.process_time()
-    summary = import_file(engine, data, batch_size=1000, workers=workers)
+    summary = import_file(engine, data, workers=workers)  # the batch size `leadhub import` uses
     wall = time.perf_counter() - start
     helpers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import's helper process, ended by now
     return {
@@ -156,8 +158,8 @@ def raw_baseline(source_db: Path, target_db: Path, multirow: bool = False) -> di
     for table in TABLES:
         if rows[table]:
             marks = ",".join("?" * len(rows[table][0]))
-            for offset in range(0, len(rows[table]), 1000):  # same batch size as the import
-                batch = rows[table][offset : offset + 1000]
+            for offset in range(0, len(rows[table]), DEFAULT_BATCH_SIZE):  # one commit per batch, as the import
+                batch = rows[table][offset : offset + DEFAULT_BATCH_SIZE]
                 if not multirow:
                     dst.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
                 for first in range(0, len(batch) if multirow else 0, 256):

@@ -210,6 +210,11 @@ PreparedLine = tuple[int, InboundRecord | None, _Plan | None, str | None]
 PREPARE_CHUNK = 500
 CHUNKS_IN_FLIGHT = 4
 
+# Records written per transaction. Larger batches cost the writer less per record (fewer commits and fewer
+# statements per row); beyond ~2,000 the helper's duplicate search of one batch no longer hides behind the
+# writing of the next (BENCHMARKS.md, Import, "batch size").
+DEFAULT_BATCH_SIZE = 2000
+
 
 def prepare_line(
     number: int, data: dict[str, Any] | bytes, options: IngestOptions, strict: bool, derive: bool = False,
@@ -257,11 +262,13 @@ def helper_pool(workers: int) -> ProcessPoolExecutor:
 def prepared_lines(
     lines: Iterable[ParsedLine], options: IngestOptions, *, strict: bool = True,
     pool: ProcessPoolExecutor | None = None, workers: int = 1, derive: Callable[[], bool] = lambda: True,
+    ahead: Callable[[], int] = lambda: 0,
 ) -> Iterator[PreparedLine]:
     """The lines validated and normalised, in order. With a pool of `workers` helper processes, they do it (e-mail
     and phone validation were a sixth of an import's time) while this process writes the previous batch, and
     also derive what the writer needs from each message (sanitised HTML, text signals) while derive() says
-    they have time for it."""
+    they have time for it. The helpers are kept ahead() lines (at least CHUNKS_IN_FLIGHT chunks each) ahead of
+    the caller: a batch's duplicate search queues behind them, so the next batch's lines are ready before it."""
     if pool is None:
         for number, data, error in lines:
             yield (number, None, None, error) if error is not None else prepare_line(number, data, options, strict)
@@ -271,7 +278,7 @@ def prepared_lines(
         if not chunk:
             break
         in_flight.append(pool.submit(_prepare_chunk, chunk, options, strict, derive()))
-        while len(in_flight) > CHUNKS_IN_FLIGHT * workers:
+        while len(in_flight) > max(CHUNKS_IN_FLIGHT * workers, -(-ahead() // PREPARE_CHUNK)):
             yield from in_flight.popleft().result()
     while in_flight:
         yield from in_flight.popleft().result()
@@ -363,7 +370,7 @@ def import_stream(
     lines: Iterable[ParsedLine],
     *,
     options: IngestOptions | None = None,
-    batch_size: int = 500,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     strict_identifiers: bool = True,
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
@@ -386,6 +393,9 @@ def import_stream(
         if options.suggest_duplicates and search_pending(session):  # what an import that died left undone
             session.commit()
         batch: list[tuple[int, InboundRecord, _Plan]] = []
+        # With a helper, the first batch waits until the helper has prepared all its lines: start small and
+        # double up to batch_size, so that writing begins after one chunk.
+        filled_at = min(batch_size, PREPARE_CHUNK) if pool is not None else batch_size
 
         def write_batch() -> None:
             results = ingest_many(session, [record for _, record, _ in batch], options=options,
@@ -407,7 +417,8 @@ def import_stream(
 
         helper_has_time = search.helper_has_time if search is not None else (lambda: True)
         for number, record, plan, error in prepared_lines(lines, options, strict=strict_identifiers, pool=pool,
-                                                          workers=workers, derive=helper_has_time):
+                                                          workers=workers, derive=helper_has_time,
+                                                          ahead=lambda: 2 * filled_at):  # noqa: B023 - the current one
             summary.lines += 1
             if progress is not None:
                 progress(number)
@@ -415,8 +426,9 @@ def import_stream(
                 summary.add_error(number, error)
                 continue
             batch.append((number, record, plan))  # type: ignore[arg-type]
-            if len(batch) >= batch_size:
+            if len(batch) >= filled_at:
                 write_batch()
+                filled_at = min(batch_size, 2 * filled_at)
         if batch:
             write_batch()
         if search is not None and search.pending is not None:
@@ -443,7 +455,7 @@ def import_file(
     *,
     file_format: str | None = None,
     options: IngestOptions | None = None,
-    batch_size: int = 500,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> ImportSummary:

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlmodel import Session
 
-from core.importer import import_file
+from core.importer import DEFAULT_BATCH_SIZE, import_file
 from core.ingest import IngestOptions
 from core.models import Role
 from core.users import UserError, create_api_token, create_user, find_user
@@ -150,7 +150,8 @@ def import_group() -> None:
 @import_group.command("file")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "file_format", type=click.Choice(["jsonl", "csv"]), default=None)
-@click.option("--batch-size", default=500, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Records written per transaction.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Helper processes validating lines meanwhile (default: one on a machine with two or more cores, "
                    "for files of 256 KB or more; 0: none).")

@@ -40,7 +40,9 @@ def test_jsonl_bad_lines_reported_and_skipped(engine, session: Session, tmp_path
     assert len(session.exec(select(Message)).all()) == 1
 
 
-def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_size", [300, 1200])  # 1200: batches start at one chunk and grow (see below)
+def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path,
+                                                           batch_size: int) -> None:
     """A big file is validated by helper processes: the same bad lines (by line number, across chunk borders)
     and the same store as validating here, with the lines in file order."""
     from core import importer
@@ -64,7 +66,7 @@ def test_helper_processes_change_nothing_but_who_validates(engine, session: Sess
         seen.append(line)
         helpers.update(child.pid for child in multiprocessing.active_children())
 
-    summary = import_file(engine, path, batch_size=300, workers=1, progress=progress).as_dict()
+    summary = import_file(engine, path, batch_size=batch_size, workers=1, progress=progress).as_dict()
     assert len(helpers) == 1  # one helper process did validate
     assert seen == sorted(seen) and len(seen) == len(lines)
     expected_bad = [n for n in range(1, 2600) if n % 97 == 0 or n % 251 == 0]
@@ -77,10 +79,33 @@ def test_helper_processes_change_nothing_but_who_validates(engine, session: Sess
 
     upgrade_database(f"sqlite:///{tmp_path / 'here.db'}")
     here = make_engine(f"sqlite:///{tmp_path / 'here.db'}")
-    assert importer.import_file(here, path, batch_size=300, workers=0).as_dict() == summary
+    assert importer.import_file(here, path, batch_size=batch_size, workers=0).as_dict() == summary
     with Session(here) as other:
         assert sorted((i.kind, i.value, i.contact_id) for i in other.exec(select(Identity))) == with_workers
     here.dispose()
+
+
+@pytest.mark.parametrize(("workers", "sizes"), [(0, [300, 300, 300, 100]), (1, [50, 100, 200, 300, 300, 50])])
+def test_with_a_helper_batches_start_at_one_chunk_and_double(engine, tmp_path: Path, monkeypatch,
+                                                             workers: int, sizes: list[int]) -> None:
+    """The first batch waits for the helper to prepare all its lines, so with a helper the batches start at one
+    chunk and double up to batch_size; without one they are batch_size from the start."""
+    from core import importer
+
+    monkeypatch.setattr(importer, "PREPARE_CHUNK", 50)
+    written: list[int] = []
+    ingest_many = importer.ingest_many
+
+    def counting(session, records, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        written.append(len(records))
+        return ingest_many(session, records, **kwargs)
+
+    monkeypatch.setattr(importer, "ingest_many", counting)
+    lines = [json.dumps({"channel": "import", "contact": {"name": f"Osoba {n}", "email": f"o{n}@firma.pl"}})
+             for n in range(1000)]
+    summary = import_file(engine, write(tmp_path / "people.jsonl", "\n".join(lines) + "\n"), batch_size=300,
+                          workers=workers)
+    assert written == sizes and summary.records == 1000
 
 
 def test_csv_with_bom_aliases_semicolons_and_multiline(engine, session: Session, tmp_path: Path) -> None:
