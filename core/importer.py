@@ -210,9 +210,9 @@ PreparedLine = tuple[int, InboundRecord | None, _Plan | None, str | None]
 PREPARE_CHUNK = 500
 CHUNKS_IN_FLIGHT = 4
 
-# Records written per transaction. Larger batches cost the writer less per record (fewer commits and fewer
-# statements per row); beyond ~2,000 the helper's duplicate search of one batch no longer hides behind the
-# writing of the next (BENCHMARKS.md, Import, "batch size").
+# Records written per transaction. Larger batches cost the writer less per record (fewer commits, fewer
+# statements per row), with little gain beyond 2,000 (BENCHMARKS.md, Import, "batch size"); a batch holds
+# SQLite's write lock until it commits (about half a second at 2,000), and a server on the same store waits.
 DEFAULT_BATCH_SIZE = 2000
 
 
