@@ -112,7 +112,8 @@ def migrate(db: Path) -> None:
     upgrade_database(f"sqlite:///{db}")
 
 
-def run_import(db: Path, data: Path, scoring: bool = True, workers: int | None = None) -> dict:
+def run_import(db: Path, data: Path, scoring: bool = True, workers: int | None = None,
+               batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
     """Runs in a child process: import and report time and peak RSS. With scoring (the default) the web app's
     post-ingest hooks are registered, as under `leadhub import`: every lead is also scored and routed.
     workers: the import's helper processes (None: as `leadhub import` chooses)."""
@@ -126,7 +127,7 @@ def run_import(db: Path, data: Path, scoring: bool = True, workers: int | None =
         create_app({"DATABASE_URL": f"sqlite:///{db}", "DEMO": "off", "QUEUE_URL": "immediate"})
     start = time.perf_counter()
     cpu_start = time.process_time()
-    summary = import_file(engine, data, workers=workers)  # the batch size `leadhub import` uses
+    summary = import_file(engine, data, workers=workers, batch_size=batch_size)
     wall = time.perf_counter() - start
     helpers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import's helper process, ended by now
     return {
@@ -143,7 +144,7 @@ TABLES = ("contacts", "identities", "contact_block_keys", "conversations", "mess
           "lead_scores", "stage_changes", "duplicate_suggestions")
 
 
-def raw_baseline(source_db: Path, target_db: Path, multirow: bool = False) -> dict:
+def raw_baseline(source_db: Path, target_db: Path, multirow: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
     """Insert the rows the import produced into a fresh migrated database with plain executemany (the issue's
     baseline), or with multi-row VALUES statements of 256 rows (multirow=True): executemany runs each row as a
     statement of its own, and a row whose trigger writes an FTS5 index (contacts, messages) makes FTS5 flush a
@@ -158,8 +159,8 @@ def raw_baseline(source_db: Path, target_db: Path, multirow: bool = False) -> di
     for table in TABLES:
         if rows[table]:
             marks = ",".join("?" * len(rows[table][0]))
-            for offset in range(0, len(rows[table]), DEFAULT_BATCH_SIZE):  # one commit per batch, as the import
-                batch = rows[table][offset : offset + DEFAULT_BATCH_SIZE]
+            for offset in range(0, len(rows[table]), batch_size):  # one commit per batch, as the import
+                batch = rows[table][offset : offset + batch_size]
                 if not multirow:
                     dst.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
                 for first in range(0, len(batch) if multirow else 0, 256):
@@ -182,12 +183,14 @@ def main() -> None:
                         help="core.importer alone, without the web app's scoring and routing hooks")
     parser.add_argument("--workers", type=int, default=None,
                         help="helper processes of the import (default: as `leadhub import` chooses)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="records per transaction, of the import and the raw baseline (default: as `leadhub import`)")
     parser.add_argument("--raw-runs", type=int, default=3, help="raw baseline runs (the median is compared with)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_import(Path(args.child[0]), Path(args.child[1]), scoring=not args.no_scoring,
-                                    workers=args.workers)))
+                                    workers=args.workers, batch_size=args.batch_size)))
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +202,8 @@ def main() -> None:
             migrate(raw_db)
             child = subprocess.run(
                 [sys.executable, __file__, "--child", str(db), str(data), *(["--no-scoring"] if args.no_scoring else []),
-                 *(["--workers", str(args.workers)] if args.workers is not None else [])],
+                 *(["--workers", str(args.workers)] if args.workers is not None else []),
+                 "--batch-size", str(args.batch_size)],
                 capture_output=True, text=True, check=True
             )
             measured = json.loads(child.stdout.strip().splitlines()[-1])
@@ -209,14 +213,15 @@ def main() -> None:
             for _ in range(args.raw_runs):
                 fresh = Path(tmp) / "raw-fresh.db"
                 shutil.copyfile(raw_db, fresh)
-                raw_runs.append(raw_baseline(db, fresh))
+                raw_runs.append(raw_baseline(db, fresh, batch_size=args.batch_size))
                 fresh.unlink()
             baseline = sorted(raw_runs, key=lambda r: r["wall_s"])[len(raw_runs) // 2]
             shutil.copyfile(raw_db, fresh)
-            multirow = raw_baseline(db, fresh, multirow=True)
+            multirow = raw_baseline(db, fresh, multirow=True, batch_size=args.batch_size)
             fresh.unlink()
             row = {
                 "records": n,
+                "batch_size": args.batch_size,
                 "scoring": not args.no_scoring,
                 "import_s": round(measured["wall_s"], 2),
                 "records_per_s": round(n / measured["wall_s"]),
