@@ -382,8 +382,12 @@ def import_stream(
     summary = ImportSummary()
     with contextlib.ExitStack() as stack:
         stack.enter_context(bulk_gc())
-        # One connection for the whole run, with bulk settings (core.db.bulk_settings).
+        # One connection for the whole run, with bulk settings (core.db.bulk_settings). On SQLite each batch
+        # takes the write lock as it begins: a batch that has read cannot write once a server on the same
+        # store has committed meanwhile ("database is locked" at once, whatever the busy timeout), while one
+        # that begins IMMEDIATE waits for the lock, and the server's writes wait for the batch's commit.
         connection = stack.enter_context(engine.connect())
+        connection.execution_options(sqlite_begin="IMMEDIATE")
         stack.enter_context(bulk_settings(connection))
         session = stack.enter_context(Session(bind=connection, expire_on_commit=False))
         pool = stack.enter_context(helper_pool(workers)) if workers > 0 else None

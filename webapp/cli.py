@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlmodel import Session
 
+from core.db import is_transient_db_error
 from core.importer import DEFAULT_BATCH_SIZE, import_file
 from core.ingest import IngestOptions
 from core.models import Role
@@ -179,6 +181,15 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, wor
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        except sa.exc.DBAPIError as exc:
+            if not is_transient_db_error(exc):
+                raise
+            # Another writer kept the store past the busy timeout, or PostgreSQL ended a deadlock here.
+            raise click.ClickException(
+                f"the store stayed busy (another writer held it past the busy timeout); the import stopped after "
+                f"reading line {seen[0]} and keeps what it had written. Run the same command again: lines already "
+                "imported are recognised as known, not stored twice"
+            ) from None
     report = summary.as_dict()
     if json_summary:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))

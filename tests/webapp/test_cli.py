@@ -42,6 +42,33 @@ def test_import_command_reports_lines(runner, session: Session, tmp_path: Path) 
     assert len(session.exec(select(Contact)).all()) == 1
 
 
+def test_import_stopped_by_a_busy_store_says_what_to_do(runner, tmp_path: Path, monkeypatch) -> None:
+    """Another writer held SQLite past the busy timeout (or PostgreSQL ended a deadlock here): a sentence that
+    says nothing is lost and to run the command again, not a traceback. Other database errors still raise."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    import webapp.cli
+
+    path = tmp_path / "leads.jsonl"
+    path.write_text(json.dumps({"channel": "import", "contact": {"name": "Anna", "email": "anna@firma.pl"}}) + "\n",
+                    encoding="utf-8")
+
+    def fails_with(message: str):  # noqa: ANN202
+        def import_file(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+            raise sa.exc.OperationalError("INSERT INTO contacts ...", {}, sqlite3.OperationalError(message))
+        return import_file
+
+    monkeypatch.setattr(webapp.cli, "import_file", fails_with("database is locked"))
+    busy = runner.invoke(args=["import", str(path)])
+    assert busy.exit_code == 1 and "Traceback" not in busy.output
+    assert "busy" in busy.output and "run the same command again" in busy.output.lower()
+    monkeypatch.setattr(webapp.cli, "import_file", fails_with("no such table: contacts"))
+    broken = runner.invoke(args=["import", str(path)])
+    assert broken.exit_code != 0 and isinstance(broken.exception, sa.exc.OperationalError)
+
+
 def test_import_unknown_format_is_clear(runner, tmp_path: Path) -> None:
     path = tmp_path / "leads.xlsx"
     path.write_bytes(b"PK")
