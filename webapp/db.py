@@ -36,6 +36,18 @@ def get_session() -> Session:
     return g.db_session
 
 
+def write_session() -> Session:
+    """The request's session, for a view that reads and then writes through it alone (an API change). On SQLite
+    its transaction takes the write lock up front (BEGIN IMMEDIATE), so a concurrent writer (another request, an
+    import, a sync) is waited for instead of failing the request with "database is locked" once it committed
+    after this request's first read. Ignored by PostgreSQL. Not for views that open a second writing session
+    before they commit: that one would wait for this one's lock."""
+    session = get_session()
+    session.commit()  # whatever the request read so far (its token) was a transaction of its own
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return session
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:

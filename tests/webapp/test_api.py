@@ -255,3 +255,64 @@ def test_a_write_committed_between_token_check_and_view_does_not_fail_the_reques
     assert response.status_code == 201, response.json
     with Session(engine) as session:
         assert session.exec(select(ApiToken)).one().last_used_at is not None
+
+
+@pytest.mark.parametrize("step", ["merge", "undo", "stage", "qualification", "erase"])
+def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client, auth, monkeypatch, step: str) -> None:
+    """A change through the API while something else writes (an import, a sync, another request): that writer
+    commits after the view has read. On SQLite the view could then not write any more and answered 503; its
+    transaction now takes the write lock first, so the other writer waits for it. Both land."""
+    import threading
+
+    import sqlalchemy as sa
+    from sqlmodel import Session, select
+
+    import webapp.api.qualification
+    import webapp.api.routes
+    from core.models import User
+
+    engine = app.extensions["leadhub.engine"]
+    a = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "Anna Kowalska", "email": "a@x.pl"}},
+                    headers=auth).json["contact_id"]
+    b = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "Piotr Nowak", "email": "b@x.pl"}},
+                    headers=auth).json["contact_id"]
+    merge_id = None
+    if step == "undo":
+        merge_id = client.post(f"/api/v1/contacts/{a}/merge", json={"other_id": b}, headers=auth).json["merge"]["id"]
+    writers: list[threading.Thread] = []
+
+    def another_writer_commits() -> None:
+        with Session(engine) as other:
+            other.add(User(email="writer@firma.pl", name="Writer", role="rep"))
+            other.commit()
+
+    def racing(module, name: str) -> None:  # noqa: ANN001
+        original = getattr(module, name)
+
+        def read_then_another_writer_commits(session, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            session.execute(sa.text("SELECT count(*) FROM contacts")).scalar()
+            writer = threading.Thread(target=another_writer_commits)
+            writers.append(writer)
+            writer.start()
+            writer.join(0.5)  # before the fix: committed by now, and the view could no longer write
+            return original(session, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, read_then_another_writer_commits)
+
+    routes, qualification = webapp.api.routes, webapp.api.qualification
+    call = {
+        "merge": (routes, "merge_contacts", lambda: client.post(f"/api/v1/contacts/{a}/merge", json={"other_id": b}, headers=auth), 201),
+        "undo": (routes, "undo_merge", lambda: client.post(f"/api/v1/merges/{merge_id}/undo", headers=auth), 200),
+        "stage": (qualification, "set_stage", lambda: client.post(f"/api/v1/contacts/{a}/stage", json={"stage": "mql"}, headers=auth), 201),
+        "qualification": (qualification, "update_bant", lambda: client.patch(f"/api/v1/contacts/{a}/qualification", json={"need": "roof"}, headers=auth), 200),
+        "erase": (routes, "erase_contact", lambda: client.delete(f"/api/v1/contacts/{b}", headers=auth), 200),
+    }
+    module, name, request, expected = call[step]
+    racing(module, name)
+    response = request()
+    for writer in writers:
+        writer.join()
+    assert response.status_code == expected, response.json
+    assert len(writers) == 1
+    with Session(engine) as session:
+        assert len(session.exec(select(User).where(User.name == "Writer")).all()) == 1

@@ -15,7 +15,7 @@ from core.models import Contact, DuplicateSuggestion, Identity, utcnow
 from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.routes import ApiError, ingest_options, json_object, parse
-from webapp.db import get_session
+from webapp.db import write_session
 from webapp.settings import connector_required
 
 # The bookmarklet runs on LinkedIn's pages, so its request is cross-origin; the extension's is not.
@@ -43,7 +43,7 @@ def linkedin_profiles_preflight():  # noqa: ANN201
 @connector_required("linkedin")
 def linkedin_profile_save():  # noqa: ANN201
     profile = parse(ProfileIn, json_object())
-    session = get_session()
+    session = write_session()
     known = session.exec(
         select(Identity).where(Identity.kind == "linkedin", Identity.value == profile.profile_url)
     ).first()

@@ -12,7 +12,7 @@ from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.routes import ApiError, int_arg, json_object, parse
 from webapp.api.schemas import QualificationUpdate, StageRequest
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 
 
 def _detail_or_404(contact_id: int) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def qualification_show(contact_id: int):  # noqa: ANN201
 @token_required()
 def qualification_update(contact_id: int):  # noqa: ANN201
     body = parse(QualificationUpdate, json_object())
-    session = get_session()
+    session = write_session()
     try:
         update_bant(session, contact_id, body.model_dump(exclude_unset=True), actor=g.api_user.email)
     except LookupError:
@@ -45,7 +45,7 @@ def qualification_update(contact_id: int):  # noqa: ANN201
 @token_required()
 def stage_change(contact_id: int):  # noqa: ANN201
     body = parse(StageRequest, json_object())
-    session = get_session()
+    session = write_session()
     try:
         set_stage(session, contact_id, stage=body.stage, reason=body.reason, note=body.note, actor=g.api_user.email)
     except LookupError:

@@ -25,7 +25,7 @@ from core.schemas import KNOWN_CHANNELS, InboundRecord
 from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.openapi import CONNECTOR_ONLY_FIELDS
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 from webapp.observability import observe_webhook
 
 
@@ -113,11 +113,7 @@ def inbound():  # noqa: ANN201
     errors = invalid_identifier_fields(record.contact, region=region)
     if errors:
         raise ApiError(400, "invalid input", errors)
-    session = get_session()
-    # Read-then-write: on SQLite take the write lock up front (BEGIN IMMEDIATE) so concurrent posts wait for
-    # each other instead of failing with "database is locked". Ignored by PostgreSQL.
-    session.commit()
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    session = write_session()
     try:
         result = ingest(session, record, options=ingest_options())
     except IngestError as exc:
@@ -206,7 +202,7 @@ def contact_export(contact_id: int):  # noqa: ANN201
 @bp.delete("/contacts/<int:contact_id>")
 @token_required(Role.manager.value)
 def contact_erase(contact_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     result = erase_contact(session, contact_id, reason=f"erased by {g.api_user.email}")
     if result is None:
         raise ApiError(404, f"no contact {contact_id}")
@@ -223,7 +219,7 @@ class MergeRequest(BaseModel):
 @token_required()
 def contact_merge(contact_id: int):  # noqa: ANN201
     body = parse(MergeRequest, json_object())
-    session = get_session()
+    session = write_session()
     try:
         event = merge_contacts(
             session,
@@ -242,7 +238,7 @@ def contact_merge(contact_id: int):  # noqa: ANN201
 @bp.post("/merges/<int:merge_id>/undo")
 @token_required()
 def merge_undo(merge_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     try:
         event = undo_merge(session, event_id=merge_id, actor=g.api_user.email)
     except IdentityError as exc:
@@ -264,7 +260,7 @@ def duplicates_index():  # noqa: ANN201
 @bp.post("/duplicates/<int:suggestion_id>/dismiss")
 @token_required()
 def duplicate_dismiss(suggestion_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     try:
         suggestion = dismiss_suggestion(session, suggestion_id=suggestion_id, actor=g.api_user.email)
     except IdentityError as exc:
