@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from core.contacts import contact_detail, list_suggestions
 from core.identity import IdentityError, dismiss_suggestion, merge_contacts
 from core.models import DuplicateSuggestion
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 
 bp = Blueprint("duplicates", __name__)
 
@@ -37,7 +37,7 @@ def _open_suggestion(suggestion_id: int) -> DuplicateSuggestion:
 @bp.post("/duplicates/<int:suggestion_id>/merge")
 @login_required
 def merge(suggestion_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     suggestion = _open_suggestion(suggestion_id)
     pair = {suggestion.contact_a_id, suggestion.contact_b_id}
     raw = request.form.get("survivor_id") or ""
@@ -62,7 +62,7 @@ def merge(suggestion_id: int):  # noqa: ANN201
 @bp.post("/duplicates/<int:suggestion_id>/dismiss")
 @login_required
 def dismiss(suggestion_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     _open_suggestion(suggestion_id)
     try:
         dismiss_suggestion(session, suggestion_id=suggestion_id, actor=current_user.email)

@@ -30,7 +30,7 @@ from core.models import (
 from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
 from webapp import search
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
 from webapp.search import SearchMatches, find_matches
@@ -369,7 +369,7 @@ def _contact_of(session: Session, conversation_id: int) -> tuple[Conversation, C
 @bp.post("/conversations/<int:conversation_id>/owner")
 @login_required
 def assign_owner(conversation_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     conv, contact = _contact_of(session, conversation_id)
     raw = request.form.get("owner_id") or ""
     if raw == "":
@@ -390,7 +390,7 @@ def assign_owner(conversation_id: int):  # noqa: ANN201
 @bp.post("/conversations/<int:conversation_id>/stage")
 @login_required
 def change_stage(conversation_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     conv, contact = _contact_of(session, conversation_id)
     stage = request.form.get("stage")
     temperature = request.form.get("temperature")

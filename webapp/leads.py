@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from core.contacts import contact_detail
 from core.identity import IdentityError, get_live_contact, undo_merge
 from core.models import Contact, Conversation, Message, User, utcnow
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 from webapp.inbox import CHANNEL_ICONS, NOTE_CHANNEL, _filter_choices, viewer
 from webapp.privacy import hidden_conversation_ids
 
@@ -77,7 +77,7 @@ def add_note(session: Session, *, contact: Contact, text: str, author: str) -> M
 @bp.post("/contacts/<int:contact_id>/notes")
 @login_required
 def note(contact_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     contact = get_live_contact(session, contact_id)
     if contact is None:
         abort(404)
@@ -94,7 +94,7 @@ def note(contact_id: int):  # noqa: ANN201
 @bp.post("/merges/<int:merge_id>/undo")
 @login_required
 def undo(merge_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     try:
         event = undo_merge(session, event_id=merge_id, actor=current_user.email)
     except IdentityError as exc:

@@ -34,7 +34,7 @@ from core.routing import MATCH_KEYS, my_queue, routing_settings, set_fallback_ow
 from core.scoring import BANT_FIELDS, NON_TARGET_REASONS, RuleSetError
 from core.webhooks import delivery_log
 from webapp.auth import role_required
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 from webapp.qualify import bp
 from webapp.qualify.charts import funnel_svg, stacked_bars_svg
 from webapp.queue import enqueue
@@ -81,7 +81,7 @@ def lead(contact_id: int):  # noqa: ANN201
 @bp.post("/qualify/leads/<int:contact_id>/stage")
 @login_required
 def lead_stage(contact_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     try:
         set_stage(session, contact_id, stage=request.form.get("stage", ""), reason=request.form.get("reason") or None,
                   note=request.form.get("note", ""), actor=current_user.email)
@@ -110,7 +110,7 @@ def lead_bant(contact_id: int):  # noqa: ANN201
         if data["deal_value"] is not None and not 0 <= data["deal_value"] <= 1e12:
             flash("Deal value must be between 0 and 10^12.", "error")
             return _back(contact_id)
-    session = get_session()
+    session = write_session()
     try:
         update_bant(session, contact_id, data, actor=current_user.email)
     except LookupError:
