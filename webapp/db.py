@@ -14,8 +14,9 @@ def init_app(app: Flask) -> None:
     app.extensions["leadhub.engine"] = make_engine(url)
     # Background writers (syncs) on SQLite take the write lock up front; on PostgreSQL it is the same engine.
     # (Requests stay deferred: an IMMEDIATE request session would hold the write lock while it reads and
-    # deadlock any second session in the same request. Concurrent POSTs on SQLite under gunicorn can therefore
-    # still fail with "database is locked": see BENCHMARKS.md, Scale-out.)
+    # deadlock any second session in the same request. Views that change data through the request session
+    # alone opt in with write_session(); another view whose read goes stale answers 503 with Retry-After, see
+    # BENCHMARKS.md, Scale-out.)
     writer = make_engine(url, sqlite_immediate=True) if url.startswith("sqlite") else app.extensions["leadhub.engine"]
     app.extensions["leadhub.writer_engine"] = writer
     app.teardown_appcontext(_close_session)
