@@ -404,30 +404,10 @@ def test_a_writer_committing_during_a_batch_waits_instead_of_failing_the_import(
     batch that had only read when that happened could not write any more ("database is locked" at once,
     whatever the busy timeout) and the import died; a batch takes the write lock when it begins, and the
     post waits for the batch's commit. Both land."""
-    import threading
-
-    import sqlalchemy as sa
-
     from core import importer
-    from core.models import User
+    from tests.racing import commit_during, writers_stored
 
-    ingest_many = importer.ingest_many
-    posts: list[threading.Thread] = []
-
-    def another_writer_commits() -> None:
-        with Session(engine) as other:
-            other.add(User(email=f"poster{len(posts)}@firma.pl", name="Poster", role="rep"))
-            other.commit()
-
-    def batch_read_then_post(session, records, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        session.execute(sa.text("SELECT count(*) FROM contacts")).scalar()  # the batch has begun, and read
-        post = threading.Thread(target=another_writer_commits)
-        posts.append(post)
-        post.start()
-        post.join(0.5)  # the old import: committed by now, so this batch could not write
-        return ingest_many(session, records, **kwargs)
-
-    monkeypatch.setattr(importer, "ingest_many", batch_read_then_post)
+    posts = commit_during(monkeypatch, engine, importer, "ingest_many")
     lines = [json.dumps({"channel": "import", "contact": {"name": f"Osoba {n}", "email": f"o{n}@firma.pl"}})
              for n in range(250)]
     summary = import_file(engine, write(tmp_path / "people.jsonl", "\n".join(lines) + "\n"), batch_size=100,
@@ -437,4 +417,4 @@ def test_a_writer_committing_during_a_batch_waits_instead_of_failing_the_import(
     assert summary.records == 250 and len(posts) == 3
     with Session(engine) as session:
         assert len(session.exec(select(Contact)).all()) == 250
-        assert len(session.exec(select(User).where(User.email.like("poster%"))).all()) == 3
+    assert writers_stored(engine) == 3

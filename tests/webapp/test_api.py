@@ -262,14 +262,9 @@ def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client
     """A change through the API while something else writes (an import, a sync, another request): that writer
     commits after the view has read. On SQLite the view could then not write any more and answered 503; its
     transaction now takes the write lock first, so the other writer waits for it. Both land."""
-    import threading
-
-    import sqlalchemy as sa
-    from sqlmodel import Session, select
-
     import webapp.api.qualification
     import webapp.api.routes
-    from core.models import User
+    from tests.racing import commit_during, writers_stored
 
     engine = app.extensions["leadhub.engine"]
     a = client.post("/api/v1/inbound", json={"channel": "api", "contact": {"name": "Anna Kowalska", "email": "a@x.pl"}},
@@ -279,26 +274,6 @@ def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client
     merge_id = None
     if step == "undo":
         merge_id = client.post(f"/api/v1/contacts/{a}/merge", json={"other_id": b}, headers=auth).json["merge"]["id"]
-    writers: list[threading.Thread] = []
-
-    def another_writer_commits() -> None:
-        with Session(engine) as other:
-            other.add(User(email="writer@firma.pl", name="Writer", role="rep"))
-            other.commit()
-
-    def racing(module, name: str) -> None:  # noqa: ANN001
-        original = getattr(module, name)
-
-        def read_then_another_writer_commits(session, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            session.execute(sa.text("SELECT count(*) FROM contacts")).scalar()
-            writer = threading.Thread(target=another_writer_commits)
-            writers.append(writer)
-            writer.start()
-            writer.join(0.5)  # before the fix: committed by now, and the view could no longer write
-            return original(session, *args, **kwargs)
-
-        monkeypatch.setattr(module, name, read_then_another_writer_commits)
-
     routes, qualification = webapp.api.routes, webapp.api.qualification
     call = {
         "merge": (routes, "merge_contacts", lambda: client.post(f"/api/v1/contacts/{a}/merge", json={"other_id": b}, headers=auth), 201),
@@ -308,11 +283,10 @@ def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client
         "erase": (routes, "erase_contact", lambda: client.delete(f"/api/v1/contacts/{b}", headers=auth), 200),
     }
     module, name, request, expected = call[step]
-    racing(module, name)
+    writers = commit_during(monkeypatch, engine, module, name)
     response = request()
     for writer in writers:
         writer.join()
     assert response.status_code == expected, response.json
     assert len(writers) == 1
-    with Session(engine) as session:
-        assert len(session.exec(select(User).where(User.name == "Writer")).all()) == 1
+    assert writers_stored(engine) == 1

@@ -164,14 +164,11 @@ def test_a_change_waits_for_a_concurrent_writer_instead_of_failing(app, as_role,
     """A manager's change while an import or sync writes: that writer commits after the page's view has read.
     On SQLite the view could then not write any more and showed "busy"; its transaction now takes the write
     lock first, so the other writer waits for it. Both land."""
-    import threading
-
-    import sqlalchemy as sa
-
     import webapp.duplicates
     import webapp.inbox
     import webapp.leads
     import webapp.qualify.views
+    from tests.racing import commit_during, writers_stored
 
     suggestion, a, b = _suggestion(session)
     session.commit()
@@ -182,26 +179,6 @@ def test_a_change_waits_for_a_concurrent_writer_instead_of_failing(app, as_role,
         session.commit()
     conversation_id = session.exec(select(Message.conversation_id).where(Message.contact_id == a)).first()
     engine = app.extensions["leadhub.engine"]
-    writers: list[threading.Thread] = []
-
-    def another_writer_commits() -> None:
-        with Session(engine) as other:
-            other.add(User(email="writer@firma.pl", name="Writer", role="rep"))
-            other.commit()
-
-    def racing(module, name: str) -> None:  # noqa: ANN001
-        original = getattr(module, name)
-
-        def read_then_another_writer_commits(view_session, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            view_session.execute(sa.text("SELECT count(*) FROM contacts")).scalar()
-            writer = threading.Thread(target=another_writer_commits)
-            writers.append(writer)
-            writer.start()
-            writer.join(0.5)  # before the fix: committed by now, and the view could no longer write
-            return original(view_session, *args, **kwargs)
-
-        monkeypatch.setattr(module, name, read_then_another_writer_commits)
-
     qualify = webapp.qualify.views
     call = {
         "merge": (webapp.duplicates, "merge_contacts",
@@ -214,14 +191,14 @@ def test_a_change_waits_for_a_concurrent_writer_instead_of_failing(app, as_role,
                         lambda: client.post(f"/conversations/{conversation_id}/stage", data={"stage": "sql"})),
     }
     module, name, request = call[step]
-    racing(module, name)
+    writers = commit_during(monkeypatch, engine, module, name)
     response = request()
     for writer in writers:
         writer.join()
     assert response.status_code == 302, response.data[:300]
     assert len(writers) == 1
+    assert writers_stored(engine) == 1
     session.rollback()
-    assert len(session.exec(select(User).where(User.name == "Writer")).all()) == 1
     if "stage" in step:  # the change itself landed
         assert contact_detail(session, a)["stage"] == "sql"
 

@@ -11,7 +11,7 @@ from flask import g, jsonify, request
 
 from core.models import Role, User
 from core.users import token_needs_touch, touch_token, user_for_token
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 
 ROLE_RANK = {Role.rep.value: 0, Role.manager.value: 1, Role.admin.value: 2}
 
@@ -34,12 +34,10 @@ def bearer_user() -> User | None:
         return None
     user, row = found
     if token_needs_touch(row):
-        # Its own write transaction, begun IMMEDIATE: upgrading the read above to a write fails at once on
-        # SQLite ("database is locked") if another request committed since, whatever the busy timeout.
-        session.commit()
+        # Its own write transaction, holding the lock from the start: upgrading the read above to a write fails
+        # at once on SQLite ("database is locked") if another request committed since, whatever the busy timeout.
         try:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            touch_token(session, row.id)
+            touch_token(write_session(), row.id)
             session.commit()
         except sa.exc.OperationalError:
             session.rollback()  # the lock stayed busy past the timeout: the timestamp can wait, the request cannot
