@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from core import hooks
 from core.db import among, chunked, db_json, db_timestamp, driver_insert, json_list, next_ids, plain_rows
 from core.matching import (
+    COMMON_NAME_NAMESAKES,
     SUGGESTION_THRESHOLD,
     PersonView,
     blocking_keys,
@@ -497,6 +498,11 @@ class BlockIndex:
             laid_out = self._arrays[key] = (sorted_forms, skeletons, owners)
         return laid_out
 
+    def namesakes(self, contact_id: int, others: Iterable[int]) -> int:
+        """How many of the others carry one of the contact's names exactly (up to word order and folding)."""
+        mine = set((self.forms.get(contact_id) or ((),))[0])
+        return sum(1 for other in others if not mine.isdisjoint((self.forms.get(other) or ((),))[0]))
+
     def near(self, contact_id: int, keys: set[str]) -> list[int]:
         """The contacts filed under the contact's keys (the first MAX_KEYS_COMPARED in key order) whose names
         reach the floor against its own: in key order, newest first within a key."""
@@ -606,10 +612,11 @@ def find_duplicate_pairs(
         me = views.get(cid)
         if me is None:
             continue
+        common_name = index.namesakes(cid, others) >= COMMON_NAME_NAMESAKES
         for other in filter(None, map(views.get, others)):
             if cannot_reach_threshold(me, other):
                 continue
-            score, reasons = score_pair(me, other)
+            score, reasons = score_pair(me, other, common_name=common_name)
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))
     return scored

@@ -18,6 +18,10 @@ STRONG_NAME_SIMILARITY = 0.95
 NAME_SIMILARITY_FLOOR = 0.85
 # Skeletons (transliterated, vowel-light) agree more easily than spellings: their ratio counts a little less.
 SKELETON_DISCOUNT = 0.97
+# A name that this many other contacts already carry exactly is common ("Anna Nowak"): on its own, with no
+# company or company-domain evidence, it says little about who is who, and suggesting every pair of a
+# common name buries the reviewer (a term-frequency adjustment, as record-linkage tools make).
+COMMON_NAME_NAMESAKES = 3
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,9 @@ def cannot_reach_threshold(a: PersonView, b: PersonView) -> bool:
     return not (a.corporate_domains & b.corporate_domains)
 
 
-def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:
-    """Score in [0, 1] that two contacts are one person, with the reasons a human can check."""
+def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tuple[float, list[str]]:
+    """Score in [0, 1] that two contacts are one person, with the reasons a human can check. common_name: the
+    name is carried by COMMON_NAME_NAMESAKES others or more, so it needs company or domain evidence."""
     best, best_reason = 0.0, ""
     for name_a, features_a in a.name_features:
         for name_b, features_b in b.name_features:
@@ -210,7 +215,7 @@ def score_pair(a: PersonView, b: PersonView) -> tuple[float, list[str]]:
         reasons.append(f"same company email domain: {', '.join(sorted(shared_domains))}")
     elif a.corporate_domains and b.corporate_domains:
         evidence -= 0.05
-    if evidence <= 0 and best < STRONG_NAME_SIMILARITY:
+    if evidence <= 0 and (best < STRONG_NAME_SIMILARITY or common_name):
         return 0.0, []
     score = max(0.0, min(1.0, 0.8 * best + evidence + (0.1 if best >= STRONG_NAME_SIMILARITY else 0.0)))
     return round(score, 3), reasons

@@ -277,3 +277,27 @@ def test_suggestion_rules_for_many_pairs_at_once(session: Session) -> None:
         low(c, d): (0.9, ["same company"], "dismissed"),
         low(a, c): (0.95, ["x", "y"], "open"),
     }
+
+
+def test_a_common_name_at_many_firms_opens_few_suggestions(session: Session) -> None:
+    """Ten different people called Anna Nowak, each writing from her own firm's domain: the name alone is
+    suggested only until it is common (COMMON_NAME_NAMESAKES namesakes), not for all 45 pairs. A namesake
+    with evidence (the same firm's domain) is still suggested, and so is a rare name with none."""
+    from core.matching import COMMON_NAME_NAMESAKES
+
+    for n in range(10):
+        put(session, record("gmail", f"g{n}", name="Anna Nowak", email=f"anna@firma{n}.pl"))
+    opened = session.exec(select(DuplicateSuggestion)).all()
+    # The k-th Anna meets k-1 namesakes: while that is below the cut, she is suggested with each of them.
+    assert len(opened) == sum(range(COMMON_NAME_NAMESAKES)) < 45
+    colleague = put(session, record("form", "f1", name="Nowak Anna", email="a.nowak@firma7.pl"))
+
+    def suggested_with(contact_id: int) -> list[list[str]]:
+        return [s.reasons for s in session.exec(select(DuplicateSuggestion)).all()
+                if contact_id in (s.contact_a_id, s.contact_b_id)]
+
+    assert [r for r in suggested_with(colleague.contact_id)] == [
+        ["same name in another order: Nowak Anna ~ Anna Nowak", "same company email domain: firma7.pl"]]
+    put(session, record("gmail", "r1", name="Bożydar Grzegrzółka", email="b@alfa.pl"))
+    rare = put(session, record("form", "r2", name="Bozydar Grzegrzolka", email="b@beta.pl"))
+    assert len(suggested_with(rare.contact_id)) == 1

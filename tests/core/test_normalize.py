@@ -278,3 +278,24 @@ def test_pairs_skipped_before_their_names_could_never_become_suggestions() -> No
             skipped += 1
             assert score_pair(a, b)[0] < SUGGESTION_THRESHOLD, (a, b)
     assert 1000 < skipped < 5000
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "suggested", "suggested_if_common"),
+    [
+        # (name, company, corporate domains) of each side
+        (("Anna Nowak", "", {"alfa.pl"}), ("Anna Nowak", "", {"beta.pl"}), True, False),  # other firms' domains
+        (("Anna Nowak", "", set()), ("Anna Nowak", "", set()), True, False),  # nothing but the name
+        (("Anna Nowak", "", {"alfa.pl"}), ("Nowak Anna", "", {"alfa.pl"}), True, True),  # same company domain
+        (("Anna Nowak", "Budmax", set()), ("Anna Nowak", "Budmax sp. z o.o.", set()), True, True),  # same company
+        (("Anna Nowak", "Budmax", set()), ("Anna Nowak", "Hurtex", set()), False, False),  # other companies
+        (("Anna Nowak", "", set()), ("Anna Nowacka", "", set()), True, False),  # a spelling variant, no evidence
+    ],
+)
+def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_common) -> None:
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
+
+    one = PersonView(1, (a[0],), a[1], frozenset(a[2]))
+    two = PersonView(2, (b[0],), b[1], frozenset(b[2]))
+    assert (score_pair(one, two)[0] >= SUGGESTION_THRESHOLD) is suggested
+    assert (score_pair(one, two, common_name=True)[0] >= SUGGESTION_THRESHOLD) is suggested_if_common
