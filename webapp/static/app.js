@@ -1,4 +1,5 @@
-// leadhub's small client: inbox polling for new messages, keyboard navigation, clickable rows, "show images".
+// leadhub's small client: inbox polling for new messages, keyboard navigation, clickable rows, "show images",
+// "all" checkboxes.
 // Served from our own origin (CSP allows no inline scripts and no CDN).
 (function () {
   "use strict";
@@ -41,6 +42,14 @@
 
     document.addEventListener("click", function (event) {
       var target = event.target;
+      if (target.matches && target.matches("input[type=checkbox][data-check-all]")) {
+        // "All" in a list's header ticks or clears every box of that name (mail merge's recipients).
+        var name = target.getAttribute("data-check-all");
+        document.querySelectorAll("input[type=checkbox]").forEach(function (box) {
+          if (box.name === name) box.checked = target.checked;
+        });
+        return;
+      }
       if (target.classList && target.classList.contains("show-images")) {
         var frame = target.closest("article").querySelector("iframe.mail-frame");
         if (frame) frame.src = target.getAttribute("data-frame-src");
