@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -196,9 +197,16 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
     message_id = value("message_id") or row.get("message.external_id")
     if message_id or message.get("text") or message.get("subject"):
-        message["external_id"] = message_id or record.get("external_id")
+        message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
         record["message"] = {k: v for k, v in message.items() if v is not None}
     return record
+
+
+def _row_message_id(record: dict[str, Any], message: dict[str, Any]) -> str:
+    """A message id for a CSV row that has none (an export of inquiries seldom carries one): a digest of what
+    the row says, so that importing the same file again recognises each row instead of adding it twice."""
+    content = json.dumps([record["channel"], record["contact"], message], sort_keys=True, ensure_ascii=False)
+    return "csv-" + hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # --------------------------------------------------------------------------- preparing records

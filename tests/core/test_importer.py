@@ -418,3 +418,21 @@ def test_a_writer_committing_during_a_batch_waits_instead_of_failing_the_import(
     with Session(engine) as session:
         assert len(session.exec(select(Contact)).all()) == 250
     assert writers_stored(engine) == 3
+
+
+def test_csv_rows_without_message_ids_import_once(engine, session: Session, tmp_path: Path) -> None:
+    """An export of inquiries (name, e-mail, company, message) seldom has message ids: each row's message gets
+    one from what the row says, so the file imports, and importing it again adds nothing."""
+    text = ("name,email,company,message\n"
+            "Anna Nowak,anna@budmax.pl,Budmax,Proszę o ofertę\n"
+            "Anna Nowak,anna@budmax.pl,Budmax,A jaki jest termin dostawy?\n"
+            "Piotr Zieliński,piotr@hurtex.pl,,Proszę o kontakt\n"
+            "Piotr Zieliński,piotr@hurtex.pl,,Proszę o kontakt\n")  # the same row twice: one message
+    path = write(tmp_path / "inquiries.csv", text)
+    first = import_file(engine, path).as_dict()
+    assert first["errors"] == [] and first["created"] == 3 and first["already_known"] == 1
+    again = import_file(engine, path).as_dict()
+    assert again["errors"] == [] and again["created"] == 0 and again["already_known"] == 4
+    texts = sorted(m.text for m in session.exec(select(Message)).all())
+    assert texts == ["A jaki jest termin dostawy?", "Proszę o kontakt", "Proszę o ofertę"]
+    assert len(session.exec(select(Contact)).all()) == 2
