@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from core.models import AppSetting, Role, User
 from core.users import find_user, verify_password
-from webapp.db import get_session
+from webapp.db import get_session, parse_id
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -89,9 +89,9 @@ def demo_loaded() -> bool:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
-    if not user_id.isdigit():
+    if (uid := parse_id(user_id)) is None:
         return None
-    user = get_session().get(User, int(user_id))
+    user = get_session().get(User, uid)
     return SessionUser(user) if user is not None and user.active else None
 
 

@@ -5,11 +5,38 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlmodel import Session
+from werkzeug.routing import IntegerConverter
 
 from core.db import make_engine
 
+# The largest id either database stores (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+class StoreIdConverter(IntegerConverter):
+    """`<int:…>` in every route: an integer the store can hold. A larger one matches no route (404); passed on,
+    it made the database driver raise (SQLite: "Python int too large"), a 500. At most 19 digits in the pattern
+    itself: a value refused only by `max` would answer another method's rule with 405."""
+
+    regex = r"\d{1,19}"
+
+    def __init__(self, url_map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_id(raw: object) -> int | None:
+    """A store id from form or query input ("12"), or None: ASCII digits only (str.isdigit also passes "²",
+    which int() refuses) and within what the store holds."""
+    text = "" if raw is None else str(raw).strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = StoreIdConverter
     url = app.config["LEADHUB"]["DATABASE_URL"]
     app.extensions["leadhub.engine"] = make_engine(url)
     # Background writers (syncs) on SQLite take the write lock up front; on PostgreSQL it is the same engine.

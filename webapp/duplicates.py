@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from core.contacts import contact_detail, list_suggestions
 from core.identity import IdentityError, dismiss_suggestion, merge_contacts
 from core.models import DuplicateSuggestion
-from webapp.db import get_session, write_session
+from webapp.db import get_session, parse_id, write_session
 
 bp = Blueprint("duplicates", __name__)
 
@@ -41,7 +41,7 @@ def merge(suggestion_id: int):  # noqa: ANN201
     suggestion = _open_suggestion(suggestion_id)
     pair = {suggestion.contact_a_id, suggestion.contact_b_id}
     raw = request.form.get("survivor_id") or ""
-    if not raw.isdigit() or int(raw) not in pair:
+    if parse_id(raw) not in pair:
         flash("Choose which lead to keep.", "error")
         return redirect(url_for("duplicates.index"))
     survivor_id = int(raw)

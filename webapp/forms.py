@@ -69,7 +69,7 @@ from core.intake import FILE_BATCH_SIZE, Filed, accept, file_pending
 from core.models import Form, FormSpamEvent, Message, PendingInbound, User, utcnow
 from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
-from webapp.db import get_engine, get_session
+from webapp.db import get_engine, get_session, parse_id
 from webapp.queue import enqueue, enqueue_in, get_huey, task
 from webapp.settings import SETTINGS_CACHE_SECONDS, connector_required
 
@@ -655,7 +655,7 @@ def apply_form_edit(form: Form, data: dict[str, Any]) -> dict[str, str]:
         origins.append(normalised)
     owner_id = data.get("owner_id")
     if owner_id not in (None, ""):
-        if not str(owner_id).isdigit() or get_session().get(User, int(owner_id)) is None:
+        if (uid := parse_id(owner_id)) is None or get_session().get(User, uid) is None:
             errors["owner_id"] = "no such user"
     if errors:
         return errors
@@ -680,7 +680,7 @@ def apply_form_edit(form: Form, data: dict[str, Any]) -> dict[str, str]:
 
 def _fields_from_request() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    count = min(int(request.form.get("field_count") or 0), 50) if (request.form.get("field_count") or "").isdigit() else 0
+    count = min(parse_id(request.form.get("field_count")) or 0, 50)
     for i in range(count):
         name = (request.form.get(f"f-{i}-name") or "").strip()
         if not name or request.form.get(f"f-{i}-delete"):

@@ -30,7 +30,7 @@ from core.models import (
 from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
 from webapp import search
-from webapp.db import get_session, write_session
+from webapp.db import get_session, parse_id, write_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
 from webapp.search import SearchMatches, find_matches
@@ -68,7 +68,7 @@ class InboxFilter:
         owner = args.get("owner") or None
         return cls(
             channel=(args.get("channel") or None),
-            owner=owner if owner in {"me", "none"} or (owner or "").isdigit() else None,
+            owner=owner if owner in {"me", "none"} or parse_id(owner) is not None else None,
             stage=stage if stage in {s.value for s in Stage} else None,
             temperature=temperature if temperature in {t.value for t in Temperature} else None,
             unread=args.get("unread") == "1",
@@ -374,8 +374,8 @@ def assign_owner(conversation_id: int):  # noqa: ANN201
     raw = request.form.get("owner_id") or ""
     if raw == "":
         contact.owner_id = None
-    elif raw.isdigit() and session.get(User, int(raw)) is not None:
-        contact.owner_id = int(raw)
+    elif (owner_id := parse_id(raw)) is not None and session.get(User, owner_id) is not None:
+        contact.owner_id = owner_id
     else:
         flash("Choose a user from the list.", "error")
         return redirect(url_for("inbox.conversation", conversation_id=conv.id))

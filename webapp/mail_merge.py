@@ -35,7 +35,7 @@ from core.models import (
     utcnow,
 )
 from core.schemas import ContactIn, InboundRecord, MessageIn
-from webapp.db import get_engine, get_session
+from webapp.db import get_engine, get_session, parse_id
 from webapp.gmail import client_for, may_send_from
 from webapp.queue import enqueue, enqueue_in, task
 from webapp.settings import is_enabled
@@ -137,8 +137,8 @@ def _lead_query(args: Any) -> sa.Select:
     owner = args.get("owner", "")
     if owner == "me":
         query = query.where(Contact.owner_id == current_user.id)
-    elif owner.isdigit():
-        query = query.where(Contact.owner_id == int(owner))
+    elif (owner_id := parse_id(owner)) is not None:
+        query = query.where(Contact.owner_id == owner_id)
     words = (args.get("q") or "").strip()[:100]
     if words:
         like = f"%{words}%"
@@ -182,7 +182,7 @@ def send_create():  # noqa: ANN201
     session = get_session()
     template = session.get(MailTemplate, _int(request.form.get("template_id")))
     account = session.get(ConnectorAccount, _int(request.form.get("account_id")))
-    contact_ids = [int(v) for v in request.form.getlist("contact_id") if v.isdigit()][:MAX_RECIPIENTS]
+    contact_ids = [i for v in request.form.getlist("contact_id") if (i := parse_id(v)) is not None][:MAX_RECIPIENTS]
     back = redirect(url_for("mail.send_new"))
     if template is None:
         flash("Choose a template.", "error")
@@ -215,7 +215,7 @@ def send_create():  # noqa: ANN201
 
 
 def _int(value: Any) -> int:
-    return int(value) if str(value or "").isdigit() else 0
+    return parse_id(value) or 0
 
 
 def _counts(session: Session, send_id: int) -> dict[str, int]:

@@ -39,6 +39,8 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
+# An id the store can hold (a signed 64-bit integer); a larger one in a path matches no route (404).
+_STORE_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 _NINT = {"type": ["integer", "null"]}
 
 CONTACT_SUMMARY = _obj(
@@ -190,7 +192,7 @@ _ERRORS = {
             "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }
 _NOT_FOUND = {"404": _json("Error", "No such contact")}
-_ID = {"name": "contact_id", "in": "path", "required": True, "schema": _INT}
+_ID = {"name": "contact_id", "in": "path", "required": True, "schema": _STORE_ID}
 
 
 def _page(item_ref: str) -> dict[str, Any]:
@@ -360,7 +362,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_ID],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": _obj({"other_id": _INT, "reason": _STR}, ["other_id"])}},
+                        "content": {"application/json": {"schema": _obj({"other_id": _STORE_ID, "reason": _STR}, ["other_id"])}},
                     },
                     "responses": {
                         "201": _json(_obj({"merge": {"$ref": "#/components/schemas/MergeEvent"},
@@ -375,7 +377,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Undo a merge exactly; later merges are respected",
                     "security": secured,
-                    "parameters": [{"name": "merge_id", "in": "path", "required": True, "schema": _INT}],
+                    "parameters": [{"name": "merge_id", "in": "path", "required": True, "schema": _STORE_ID}],
                     "responses": {
                         "200": _json(_obj({"merge": {"$ref": "#/components/schemas/MergeEvent"}})),
                         **_ERRORS,
@@ -402,7 +404,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Mark a suggestion as two different people",
                     "security": secured,
-                    "parameters": [{"name": "suggestion_id", "in": "path", "required": True, "schema": _INT}],
+                    "parameters": [{"name": "suggestion_id", "in": "path", "required": True, "schema": _STORE_ID}],
                     "responses": {"200": _json(_obj({"id": _INT, "status": _STR})), **_ERRORS,
                                   "404": _json("Error", "No such suggestion")},
                 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from core.contacts import (
     ContactFilter,
@@ -25,7 +25,7 @@ from core.schemas import KNOWN_CHANNELS, InboundRecord
 from webapp.api import bp
 from webapp.api.auth import token_required
 from webapp.api.openapi import CONNECTOR_ONLY_FIELDS
-from webapp.db import get_session, write_session
+from webapp.db import MAX_ID, get_session, write_session
 from webapp.observability import observe_webhook
 
 
@@ -211,7 +211,7 @@ def contact_erase(contact_id: int):  # noqa: ANN201
 
 
 class MergeRequest(BaseModel):
-    other_id: int
+    other_id: int = Field(ge=1, le=MAX_ID)
     reason: str | None = None
 
 

@@ -34,7 +34,7 @@ from core.routing import MATCH_KEYS, my_queue, routing_settings, set_fallback_ow
 from core.scoring import BANT_FIELDS, NON_TARGET_REASONS, RuleSetError
 from core.webhooks import delivery_log
 from webapp.auth import role_required
-from webapp.db import get_session, write_session
+from webapp.db import get_session, parse_id, write_session
 from webapp.qualify import bp
 from webapp.qualify.charts import funnel_svg, stacked_bars_svg
 from webapp.queue import enqueue
@@ -216,22 +216,23 @@ def routing():  # noqa: ANN201
                 if values:
                     match[key] = values
             valid_ids = {u.id for u in _users()}
-            assignees = [int(v) for v in request.form.getlist("assignees") if v.isdigit() and int(v) in valid_ids]
+            assignees = [i for v in request.form.getlist("assignees") if (i := parse_id(v)) in valid_ids]
             if not assignees:
                 flash("Choose at least one rep for the rule.", "error")
                 return redirect(url_for("qualify.routing"))
             position = request.form.get("position", "0")
             session.add(RoutingRule(name=request.form.get("name", "")[:200], match=match, assignee_ids=assignees,
-                                    position=int(position) if position.lstrip("-").isdigit() else 0))
+                                    position=_position(position)))
             flash("Routing rule added.", "ok")
         elif action == "delete":
-            rule = session.get(RoutingRule, int(request.form.get("rule_id", "0") or 0))
+            rule_id = parse_id(request.form.get("rule_id"))
+            rule = session.get(RoutingRule, rule_id) if rule_id is not None else None
             if rule is not None:
                 session.delete(rule)
                 flash("Routing rule removed.", "ok")
         elif action == "fallback":
             raw = request.form.get("fallback_owner_id", "")
-            set_fallback_owner(session, int(raw) if raw.isdigit() else None)
+            set_fallback_owner(session, parse_id(raw))
             flash("Fallback owner saved.", "ok")
         session.commit()
         return redirect(url_for("qualify.routing"))
@@ -267,7 +268,8 @@ def webhooks_page():  # noqa: ANN201
                 session.commit()
                 flash("Endpoint added. Copy its signing secret now: it is shown only once.", "ok")
         elif action in ("toggle", "delete"):
-            endpoint = session.get(WebhookEndpoint, int(request.form.get("endpoint_id", "0") or 0))
+            endpoint_id = parse_id(request.form.get("endpoint_id"))
+            endpoint = session.get(WebhookEndpoint, endpoint_id) if endpoint_id is not None else None
             if endpoint is not None:
                 if action == "delete":
                     session.delete(endpoint)
@@ -356,3 +358,12 @@ def analytics_csv(table: str):  # noqa: ANN201
     writer.writerows(lines)
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="leadhub-{table}.csv"'})
+
+
+def _position(raw: str | None) -> int:
+    """A routing rule's position from the form: a whole number (negative first), 0 when it is none."""
+    text = (raw or "").strip()
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        return 0
+    return int(text)

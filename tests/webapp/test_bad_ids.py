@@ -1,0 +1,66 @@
+"""Ids from outside (paths, query strings, forms, JSON) that the store cannot hold or that are not numbers: a
+clear 4xx or the page's own "choose one" answer, never a 500. Before, 20-digit ids reached the database driver
+("Python int too large to convert to SQLite INTEGER") and "²" passed str.isdigit() but not int()."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from core.ingest import ingest
+from core.models import Contact, Conversation, DuplicateSuggestion
+from core.schemas import InboundRecord
+
+HUGE = "9" * 20
+NOT_DECIMAL = "²"
+
+
+@pytest.fixture
+def pair(session: Session) -> tuple[int, int, int]:
+    """Two look-alike leads with a suggestion between them: (conversation id, suggestion id, contact id)."""
+    for n, name in enumerate(["Łukasz Wójcik", "Lukasz Wojcik"]):
+        ingest(session, InboundRecord.model_validate({
+            "channel": "form", "contact": {"name": name, "company": "Budmax", "email": f"l{n}@example.com"},
+            "message": {"external_id": f"m{n}", "text": "Proszę o ofertę"}}))
+    session.commit()
+    conversation = session.exec(select(Conversation)).first()
+    suggestion = session.exec(select(DuplicateSuggestion)).one()
+    return conversation.id, suggestion.id, session.exec(select(Contact.id)).first()
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", f"/api/v1/contacts/{HUGE}"), ("GET", f"/api/v1/contacts/{HUGE}/timeline"),
+    ("GET", f"/api/v1/contacts/{HUGE}/export"), ("DELETE", f"/api/v1/contacts/{HUGE}"),
+    ("POST", f"/api/v1/merges/{HUGE}/undo"), ("GET", f"/api/v1/contacts/{HUGE}/qualification"),
+])
+def test_api_path_ids_beyond_the_store_are_404(client, auth, method: str, path: str) -> None:  # noqa: ANN001
+    response = client.open(path, method=method, headers=auth, json={} if method == "POST" else None)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("other_id", [2**70, -(2**70), HUGE * 2, NOT_DECIMAL, 0, None, "1.5"])
+def test_api_merge_with_an_impossible_other_id_is_400(client, auth, pair, other_id) -> None:  # noqa: ANN001
+    _, _, contact_id = pair
+    response = client.post(f"/api/v1/contacts/{contact_id}/merge", json={"other_id": other_id}, headers=auth)
+    assert response.status_code == 400 and "other_id" in response.json["fields"]
+
+
+@pytest.mark.parametrize("value", [HUGE, NOT_DECIMAL, "-1", "abc", ""])
+def test_pages_take_impossible_ids_without_a_500(as_role, pair, value: str) -> None:  # noqa: ANN001
+    conversation_id, suggestion_id, _ = pair
+    admin = as_role("admin")
+    for path in (f"/inbox?owner={value}", f"/mail/sends/new?owner={value}", f"/contacts/{value}"):
+        assert admin.get(path).status_code in (200, 404), path
+    posts = [
+        (f"/conversations/{conversation_id}/owner", {"owner_id": value}),
+        (f"/duplicates/{suggestion_id}/merge", {"survivor_id": value}),
+        ("/mail/sends", {"template_id": value, "account_id": value, "contact_id": value}),
+        ("/qualify/routing", {"action": "delete", "rule_id": value}),
+        ("/qualify/routing", {"action": "add", "name": "x", "assignees": value, "position": value}),
+        ("/qualify/routing", {"action": "fallback", "fallback_owner_id": value}),
+        ("/qualify/webhooks", {"action": "delete", "endpoint_id": value}),
+        ("/admin/forms/new", {"name": "Kontakt", "type": "contact", "owner_id": value, "field_count": value}),
+    ]
+    for path, data in posts:
+        response = admin.post(path, data=data)
+        assert response.status_code in (200, 302, 400, 404), (path, data, response.status_code)
