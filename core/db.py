@@ -52,7 +52,35 @@ def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: object) -
         sa.event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, default_mode))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        sa.event.listen(engine, "before_cursor_execute", _without_nul_characters, retval=True)
+    return engine
+
+
+def _nul_free(value: object) -> object:
+    return value.replace("\x00", "") if isinstance(value, str) and "\x00" in value else value
+
+
+def _nul_free_set(params: Any) -> Any:
+    if isinstance(params, dict):
+        if any(isinstance(v, str) and "\x00" in v for v in params.values()):
+            return {k: _nul_free(v) for k, v in params.items()}
+        return params
+    if isinstance(params, (list, tuple)) and any(isinstance(v, str) and "\x00" in v for v in params):
+        return type(params)(_nul_free(v) for v in params)
+    return params
+
+
+def _without_nul_characters(_conn, _cursor, statement, parameters, _context, executemany):  # noqa: ANN001, ANN202
+    """PostgreSQL's text cannot hold a NUL character, and the driver fails the whole statement over one (a
+    message or a name from the API or a provider, a search term, a note): NUL is taken out of every string
+    parameter, lookups included, so the same text finds the same row. (SQLite keeps them; they mean nothing in
+    a name, an address or a message, and a page shows them as nothing.)"""
+    # (SQLAlchemy's "insertmanyvalues" batches say executemany but pass one mapping for the whole batch.)
+    if executemany and isinstance(parameters, (list, tuple)):
+        return statement, [_nul_free_set(p) for p in parameters]
+    return statement, _nul_free_set(parameters)
 
 
 _WRITE_TURNS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
