@@ -184,11 +184,12 @@ def connection_records(
             skipped.add("connection without profile URL or email (older export layout)")
             continue
         contact = {
-            "name": connection.name or None,
+            # Names, companies and positions hold 200 characters (core.schemas.ContactIn): longer ones are cut.
+            "name": connection.name[:200] or None,
             "linkedin_url": connection.profile_url or None,
             "email": connection.email or None,
-            "company": connection.company or None,
-            "title": connection.position or None,
+            "company": connection.company[:200] or None,
+            "title": connection.position[:200] or None,
         }
         lines.append(
             ExportLine(
@@ -342,14 +343,14 @@ def message_records(
                         "channel": CHANNEL,
                         "scope": scope,
                         "owner_id": owner_id,
-                        "contact": {"name": other_name or None, "linkedin_url": other_url},
+                        "contact": {"name": (other_name or "")[:200] or None, "linkedin_url": other_url},
                         "message": {
                             "external_id": message_external_id(message),
                             "thread_id": conversation_id,
                             "direction": "out" if outbound else "in",
                             "sent_at": message.sent_at.isoformat(),
-                            "sender": message.sender_name,
-                            "subject": message.subject or message.title or None,
+                            "sender": message.sender_name[:400],
+                            "subject": (message.subject or message.title)[:1000] or None,
                             "text": message.content,
                             "meta": {"source": "linkedin-export", "folder": message.folder,
                                      "participants": sorted(everyone)},

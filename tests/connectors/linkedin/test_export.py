@@ -290,3 +290,19 @@ def test_mangled_files_give_clear_errors_never_a_crash(name: str) -> None:
         except ExportError:
             outcomes.add("file error")
     assert "parsed" in outcomes
+
+
+def test_overlong_subject_and_sender_are_cut_not_refused() -> None:
+    """A message's subject holds 1,000 characters and its sender 400 (core.schemas.MessageIn): a longer one in
+    the export is cut, so the message is still imported."""
+    from core.schemas import InboundRecord
+
+    data = (FIXTURES / "messages.csv").read_bytes().splitlines(keepends=True)[:3]
+    long_row = data[1].replace(b",,\"Hi,", b"," + b"Oferta " * 300 + b",\"Hi,").replace(
+        b"Anna Nowak,https", b"Anna" + b" Nowak" * 100 + b",https", 1)
+    lines, _ = message_records(io.BytesIO(data[0] + long_row + data[2]), owner_id=7,
+                               owner_profile="https://www.linkedin.com/in/rep-owner",
+                               skipped=SkipReport())
+    records = [InboundRecord.model_validate(line.data) for line in lines if line.data]
+    assert len(records) == 2
+    assert len(records[0].message.subject) == 1000 and len(records[0].message.sender) == 400
