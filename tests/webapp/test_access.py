@@ -4,6 +4,7 @@ sign in (or gets 401) except on public endpoints, reps get 403 on admin pages, a
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from tests.webapp.helpers import add_message
 
@@ -24,8 +25,7 @@ def least_role(url: str) -> str | None:
 def _url(rule) -> str:  # noqa: ANN001
     values = {}
     for name in rule.arguments:
-        converter = rule._converters[name].__class__.__name__
-        values[name] = 1 if converter in {"IntegerConverter"} else "x"
+        values[name] = 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
