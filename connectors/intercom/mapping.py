@@ -51,6 +51,16 @@ def _when(epoch: Any) -> datetime | None:
         return None
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or {} for anything else: a field of another type is treated as absent, so one odd
+    conversation cannot stop a sync (it would fail at the same place on every retry)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _clean(value: Any, limit: int = 200) -> str | None:
     if not isinstance(value, str):
         return None
@@ -86,13 +96,13 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
 
 def _customer(conversation: dict[str, Any]) -> tuple[ContactIn | None, str]:
     """The conversation's customer as contact fields (Intercom id, and name/email when the source says)."""
-    contacts = (conversation.get("contacts") or {}).get("contacts") or []
-    first = contacts[0] if contacts and isinstance(contacts[0], dict) else {}
+    contacts = _list(_obj(conversation.get("contacts")).get("contacts"))
+    first = _obj(contacts[0]) if contacts else {}
     contact_id = _clean(first.get("id"))
     if not contact_id:
         return None, ""
-    author = (conversation.get("source") or {}).get("author") or {}
-    same_person = author.get("type") in CUSTOMER_AUTHORS and author.get("id") == contact_id
+    author = _obj(_obj(conversation.get("source")).get("author"))
+    same_person = _clean(author.get("type"), 40) in CUSTOMER_AUTHORS and author.get("id") == contact_id
     return (
         ContactIn(
             external_user_id=contact_id,
@@ -118,21 +128,23 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     contact, contact_id = _customer(conversation)
     if contact is None:
         return [Quarantine(external_id=f"conversation:{conversation_id}", reason="conversation without a contact")]
-    part_list = conversation.get("conversation_parts") or {}
-    parts = [p for p in (part_list.get("conversation_parts") or []) if isinstance(p, dict)]
+    part_list = _obj(conversation.get("conversation_parts"))
+    parts = [p for p in _list(part_list.get("conversation_parts")) if isinstance(p, dict)]
     total = part_list.get("total_count")
     truncated = isinstance(total, int) and total > len(parts)
-    meta_common: dict[str, Any] = {"conversation_state": conversation.get("state"), "intercom_contact_id": contact_id}
+    state = conversation.get("state")
+    meta_common: dict[str, Any] = {"conversation_state": state if isinstance(state, str) else None,
+                                   "intercom_contact_id": contact_id}
     if truncated:
         meta_common.update(conversation_truncated=True, parts_total=total, parts_returned=len(parts))
-    source = conversation.get("source") or {}
-    subject = html_to_text(source.get("subject"))[:MAX_SUBJECT] or None
+    source = _obj(conversation.get("source"))
+    subject = html_to_text(_clean(source.get("subject"), MAX_SUBJECT * 20))[:MAX_SUBJECT] or None
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str) -> None:
         if not isinstance(body, str) or not body.strip():
             return  # assignments, closes and other events without a body carry no message
-        author_type = str(author.get("type") or "")
+        author_type = _clean(author.get("type"), 40) or ""
         clean_html = sanitize_html(body)
         records.append(
             InboundRecord(
@@ -155,11 +167,11 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
             )
         )
 
-    add(f"{conversation_id}:source", source.get("body"), source.get("author") or {}, conversation.get("created_at"),
+    add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
         "source")
     for part in parts:
         part_id = _clean(part.get("id"))
         if part_id:
-            add(f"{conversation_id}:{part_id}", part.get("body"), part.get("author") or {}, part.get("created_at"),
-                str(part.get("part_type") or "comment"))
+            add(f"{conversation_id}:{part_id}", part.get("body"), _obj(part.get("author")), part.get("created_at"),
+                _clean(part.get("part_type"), 40) or "comment")
     return records
