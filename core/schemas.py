@@ -16,15 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
 T = TypeVar("T")
 KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "phone", "manual")
+# What a contact's and a message's text fields hold. The API refuses more (a 400); connectors cut provider text
+# to these sizes instead, so that one overlong field does not lose the record.
+NAME_MAX, SENDER_MAX, SUBJECT_MAX, TEXT_MAX, HTML_MAX = 200, 400, 1000, 1_000_000, 2_000_000
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
-    company: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
+    company: str | None = Field(default=None, max_length=NAME_MAX)
+    title: str | None = Field(default=None, max_length=NAME_MAX)
     linkedin_url: str | None = Field(default=None, max_length=500)
     external_user_id: str | None = Field(default=None, max_length=200)
     # A person has many of each; connectors that know more than one pass them here.
@@ -46,10 +49,10 @@ class MessageIn(BaseModel):
     direction: Literal["in", "out"] = "in"
     kind: Literal["message", "note"] = "message"
     sent_at: datetime | None = None
-    sender: str | None = Field(default=None, max_length=400)
-    subject: str | None = Field(default=None, max_length=1000)
-    text: str | None = Field(default=None, max_length=1_000_000)
-    html: str | None = Field(default=None, max_length=2_000_000)
+    sender: str | None = Field(default=None, max_length=SENDER_MAX)
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
+    text: str | None = Field(default=None, max_length=TEXT_MAX)
+    html: str | None = Field(default=None, max_length=HTML_MAX)
     meta: dict[str, Any] = Field(default_factory=dict)
     # What pure functions derive from the message (its sanitised HTML, its text signals), computed once and
     # wherever there is time: an import's helper process fills it before the record reaches the writer. Not

@@ -21,14 +21,11 @@ import nh3
 
 from connectors.base import Quarantine
 from core.ingest import sanitize_html
-from core.schemas import ContactIn, InboundRecord, MessageIn
+from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundRecord, MessageIn
 
 CHANNEL = "intercom"
 EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
-# What a message holds (core.schemas.MessageIn): longer text is cut, not refused, so that one overlong chat
-# does not send its whole conversation to quarantine.
-MAX_SUBJECT, MAX_TEXT, MAX_HTML = 1000, 1_000_000, 2_000_000
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -138,7 +135,8 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     if truncated:
         meta_common.update(conversation_truncated=True, parts_total=total, parts_returned=len(parts))
     source = _obj(conversation.get("source"))
-    subject = html_to_text(_clean(source.get("subject"), MAX_SUBJECT * 20))[:MAX_SUBJECT] or None
+    subject_html = source.get("subject")
+    subject = html_to_text(subject_html if isinstance(subject_html, str) else None)[:SUBJECT_MAX] or None
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str) -> None:
@@ -160,8 +158,9 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                     sent_at=_when(created_at),
                     sender=_sender(author),
                     subject=subject,
-                    text=html_to_text(clean_html)[:MAX_TEXT],
-                    html=clean_html if len(clean_html) <= MAX_HTML else None,
+                    # Cut, not refused: one overlong chat must not send its conversation to quarantine.
+                    text=html_to_text(clean_html)[:TEXT_MAX],
+                    html=clean_html if len(clean_html) <= HTML_MAX else None,
                     meta={**meta_common, "part_type": part_type, "author_type": author_type},
                 ),
             )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from core.normalize import InvalidIdentifier, fold_name, normalize_linkedin_url
+from core.schemas import NAME_MAX, SENDER_MAX, SUBJECT_MAX
 
 CHANNEL = "linkedin"
 CONNECTIONS_COLUMNS = ("first name", "last name", "url", "email address", "company", "position", "connected on")
@@ -184,12 +185,12 @@ def connection_records(
             skipped.add("connection without profile URL or email (older export layout)")
             continue
         contact = {
-            # Names, companies and positions hold 200 characters (core.schemas.ContactIn): longer ones are cut.
-            "name": connection.name[:200] or None,
+            # Cut to what a contact holds, not refused.
+            "name": connection.name[:NAME_MAX] or None,
             "linkedin_url": connection.profile_url or None,
             "email": connection.email or None,
-            "company": connection.company[:200] or None,
-            "title": connection.position[:200] or None,
+            "company": connection.company[:NAME_MAX] or None,
+            "title": connection.position[:NAME_MAX] or None,
         }
         lines.append(
             ExportLine(
@@ -343,14 +344,14 @@ def message_records(
                         "channel": CHANNEL,
                         "scope": scope,
                         "owner_id": owner_id,
-                        "contact": {"name": (other_name or "")[:200] or None, "linkedin_url": other_url},
+                        "contact": {"name": (other_name or "")[:NAME_MAX] or None, "linkedin_url": other_url},
                         "message": {
                             "external_id": message_external_id(message),
                             "thread_id": conversation_id,
                             "direction": "out" if outbound else "in",
                             "sent_at": message.sent_at.isoformat(),
-                            "sender": message.sender_name[:400],
-                            "subject": (message.subject or message.title)[:1000] or None,
+                            "sender": message.sender_name[:SENDER_MAX],
+                            "subject": (message.subject or message.title)[:SUBJECT_MAX] or None,
                             "text": message.content,
                             "meta": {"source": "linkedin-export", "folder": message.folder,
                                      "participants": sorted(everyone)},

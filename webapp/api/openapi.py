@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify
 from connectors.linkedin.profile import ProfileIn
 from core.schemas import InboundRecord, IngestResult
 from webapp.api.schemas import QualificationUpdate, StageRequest
+from webapp.db import MAX_ID
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -40,7 +41,7 @@ _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
 # An id the store can hold (a signed 64-bit integer); a larger one in a path matches no route (404).
-_STORE_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+_STORE_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _NINT = {"type": ["integer", "null"]}
 
 CONTACT_SUMMARY = _obj(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -363,7 +364,4 @@ def analytics_csv(table: str):  # noqa: ANN201
 def _position(raw: str | None) -> int:
     """A routing rule's position from the form: a whole number (negative first), 0 when it is none."""
     text = (raw or "").strip()
-    digits = text[1:] if text.startswith("-") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        return 0
-    return int(text)
+    return int(text) if re.fullmatch(r"-?[0-9]{1,9}", text) else 0

@@ -4,8 +4,8 @@ the edges the schema allows: overlong subjects and bodies, parts without a body,
 from __future__ import annotations
 
 from connectors.base import Quarantine
-from connectors.intercom.mapping import MAX_SUBJECT, MAX_TEXT, conversation_records
-from core.schemas import InboundRecord
+from connectors.intercom.mapping import conversation_records
+from core.schemas import SUBJECT_MAX, TEXT_MAX, InboundRecord
 
 
 def conversation(**changes) -> dict:  # noqa: ANN003
@@ -43,7 +43,7 @@ def test_overlong_subject_and_body_are_cut_not_quarantined() -> None:
     records = conversation_records(conversation(source=long_source), "ws1")
     assert not any(isinstance(r, Quarantine) for r in records) and len(records) == 4
     first = records[0].message  # type: ignore[union-attr]
-    assert len(first.subject) == MAX_SUBJECT and len(first.text) == MAX_TEXT and first.html is None
+    assert len(first.subject) == SUBJECT_MAX and len(first.text) == TEXT_MAX and first.html is None
     assert records[1].message.subject == first.subject  # type: ignore[union-attr]
 
 
