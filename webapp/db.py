@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from werkzeug.routing import IntegerConverter
 
-from core.db import make_engine
+from core.db import SQLITE_BUSY_TIMEOUT_MS, is_transient_db_error, make_engine
+
+log = logging.getLogger(__name__)
 
 # The largest id either database stores (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -65,15 +71,58 @@ def get_session() -> Session:
 
 
 def write_session() -> Session:
-    """The request's session, for a view that reads and then writes through it alone (an API change). On SQLite
-    its transaction takes the write lock up front (BEGIN IMMEDIATE), so a concurrent writer (another request, an
-    import, a sync) is waited for instead of failing the request with "database is locked" once it committed
-    after this request's first read. Ignored by PostgreSQL. Not for views that open a second writing session
-    before they commit: that one would wait for this one's lock."""
-    session = get_session()
-    session.commit()  # whatever the request read so far (its token) was a transaction of its own
+    """The request's session, for a view that reads and then writes through it alone (an API change, a saved
+    form). On SQLite its transaction takes the write lock up front (BEGIN IMMEDIATE), so a concurrent writer
+    (another request, an import, a sync) is waited for instead of failing the request with "database is
+    locked" once it committed after this request's first read. Ignored by PostgreSQL. Not for views that open a
+    second writing session before they commit: that one would wait for this one's lock."""
+    return begin_writing(get_session())
+
+
+def begin_writing(session: Session) -> Session:
+    """End the session's transaction (what it read so far; nothing may be pending) and begin the next one
+    holding SQLite's write lock, as write_session does. For a view or helper that talks to a provider first
+    and records the outcome after: the mail is sent, so its record must wait for the lock, not fail."""
+    session.commit()
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     return session
+
+
+# How long a page waits for the lock it needs to note something on the side (a conversation read): behind an
+# import's batches SQLite's busy timeout (30 s) would hold the page up, and the note is not worth that.
+SIDE_WRITE_WAIT_MS = 2_000
+
+
+def side_write(write: Callable[[Session], None]) -> bool:
+    """write(session) in a short transaction of its own that waits at most SIDE_WRITE_WAIT_MS for a lock (SQLite:
+    the write lock, taken up front; PostgreSQL: any row or table lock). For bookkeeping a page does on the side:
+    when the store stays busy, or a concurrent request wrote the same row first, it is skipped and logged, and
+    the page is still served."""
+    engine = get_engine()
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SIDE_WRITE_WAIT_MS}")
+            connection.commit()
+            connection.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            with Session(bind=connection) as session:
+                if not sqlite:
+                    session.execute(sa.text(f"SET LOCAL lock_timeout = {SIDE_WRITE_WAIT_MS}"))
+                write(session)
+                session.commit()
+            return True
+        except (DBAPIError, IntegrityError) as exc:
+            if not (isinstance(exc, IntegrityError) or is_transient_db_error(exc)):
+                raise
+            log.info("side write skipped, the store was busy: %s", exc.__class__.__name__)
+            return False
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                connection.commit()
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -69,7 +69,7 @@ from core.intake import FILE_BATCH_SIZE, Filed, accept, file_pending
 from core.models import Form, FormSpamEvent, Message, PendingInbound, User, utcnow
 from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
-from webapp.db import get_engine, get_session, parse_id
+from webapp.db import get_engine, get_session, parse_id, write_session
 from webapp.queue import enqueue, enqueue_in, get_huey, task
 from webapp.settings import SETTINGS_CACHE_SECONDS, connector_required
 
@@ -781,7 +781,7 @@ def _aware(moment: datetime) -> datetime:
 @bp.route("/new", methods=["GET", "POST"])
 @role_required("admin")
 def create():  # noqa: ANN201
-    session = get_session()
+    session = write_session() if request.method == "POST" else get_session()
     form = Form(key=new_form_key(), name="", fields=[dict(f) for f in DEFAULT_FIELDS], active=True,
                 owner_id=current_user.id)
     errors: dict[str, str] = {}
@@ -798,7 +798,7 @@ def create():  # noqa: ANN201
 @bp.route("/<int:form_id>", methods=["GET", "POST"])
 @role_required("admin")
 def edit(form_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session() if request.method == "POST" else get_session()
     form = session.get(Form, form_id)
     if form is None:
         abort(404)

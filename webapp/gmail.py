@@ -37,7 +37,7 @@ from core.ingest import IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, User, utcnow
 from core.schemas import ContactIn, InboundRecord, MessageIn
 from webapp.auth import ROLE_RANK
-from webapp.db import get_session
+from webapp.db import begin_writing, get_session, write_session
 from webapp.queue import enqueue
 from webapp.replies import ReplyError, register_reply
 from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
@@ -115,6 +115,7 @@ def client_for(account: ConnectorAccount, db: Session | None = None) -> GmailCli
 
     def save(credentials: dict[str, Any]) -> None:
         with Session(get_session().get_bind()) as own:
+            own.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             row = own.get(ConnectorAccount, account_id)
             if row is not None:
                 row.credentials_encrypted = box.encrypt(credentials)
@@ -184,7 +185,7 @@ def callback():  # noqa: ANN201
         flash(f"Connected, but Gmail did not answer: {exc}", "error")
         return redirect(url_for("gmail.index"))
     address = profile.get("emailAddress", "")
-    db = get_session()
+    db = write_session()  # Google's code is spent: the account must be stored, not refused because a sync wrote
     account = db.exec(
         select(ConnectorAccount).where(ConnectorAccount.type == "gmail", ConnectorAccount.label == address)
     ).first()
@@ -224,10 +225,10 @@ def disconnect(account_id: int):  # noqa: ANN201
             requests.post(_settings()["GOOGLE_REVOKE_URL"], data={"token": token}, timeout=15)
         except requests.RequestException as exc:
             log.warning("revoking the Gmail token of account %s failed: %s", account.id, exc)
+    db = write_session()  # after Google answered: the account's row is written under the lock, not lost to a sync
     account.credentials_encrypted = ""
     account.status = "disabled"
     account.last_error = "Disconnected by the user"
-    db = get_session()
     db.add(account)
     db.commit()
     flash(f"Disconnected {account.label}; syncing stopped.", "ok")
@@ -283,6 +284,8 @@ def reconcile_account(db: Session, account: ConnectorAccount) -> dict[str, Any]:
     missing = [{"message_id": k, "gmail_id": g} for k, g in expected.items() if k not in stored and g not in quarantined]
     report = {"at": utcnow().isoformat(), "checked": checked, "expected": len(expected),
               "missing": missing[:200], "missing_count": len(missing)}
+    begin_writing(db)  # the provider's answers are in: the report is written under the lock, on a fresh read
+    db.refresh(account)
     account.config = {**(account.config or {}), "reconciliation": report}
     db.add(account)
     db.commit()
@@ -374,6 +377,8 @@ def send_reply(db: Session, account: ConnectorAccount, original: Message, text: 
     )
     thread_id = conversation.external_id if conversation else None
     sent = client_for(account).send(encode_raw(message), thread_id)
+    # The mail has left: its record waits for the write lock rather than fail, which would invite a second send.
+    begin_writing(db)
     address = to.rsplit("<", 1)[-1].strip(">").strip() if "<" in to else to.split(",")[0].strip()
     record = InboundRecord(
         channel="gmail",

@@ -30,7 +30,7 @@ from core.models import (
 from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
 from webapp import search
-from webapp.db import get_session, parse_id, write_session
+from webapp.db import get_session, parse_id, side_write, write_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_function
 from webapp.search import SearchMatches, find_matches
@@ -348,8 +348,7 @@ def conversation(conversation_id: int):  # noqa: ANN201
     ).all())
     me = viewer()
     hidden = conv.id in hidden_conversation_ids(session, user_id=me.id, role=me.role, conversation_ids=[conv.id])
-    mark_read(session, me.id, conv.id)
-    session.commit()
+    side_write(lambda own: mark_read(own, me.id, conv.id))
     return render_template(
         "inbox/conversation.html", conv=conv, contact=contact, messages=messages, body_hidden=hidden,
         can_reply=can_reply(conv.channel) and not hidden, **_filter_choices(session),

@@ -34,8 +34,10 @@ from core.identity import get_live_contact
 from core.ingest import IngestError, IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Conversation, Identity, Message, Stage, User
 from core.normalize import InvalidIdentifier, normalize_email
+from core.qualification import QualificationError, set_stage
+from core.scoring import NON_TARGET_REASONS
 from webapp.auth import role_required
-from webapp.db import get_session, get_writer_engine
+from webapp.db import begin_writing, get_session, get_writer_engine, write_session
 from webapp.queue import enqueue, task
 from webapp.replies import ReplyError, register_reply
 from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
@@ -161,7 +163,7 @@ def oauth_callback():  # noqa: ANN201
     if not workspace_id:
         abort(400, "Intercom did not name the workspace")
     account = install_account(
-        get_session(),
+        write_session(),  # Intercom's code is spent: the install is stored under the lock, not refused
         workspace_id=workspace_id,
         workspace_name=str(app_info.get("name") or workspace_id),
         admin=me,
@@ -388,6 +390,13 @@ def lead_canvas(db: Session, contact: Contact | None, *, notice: str = "") -> di
             "value": contact.stage,
             "options": [{"type": "option", "id": stage.value, "text": stage.value} for stage in Stage],
         },
+        {
+            "type": "dropdown",
+            "id": "reason",
+            "label": "Reason (for non-target)",
+            "options": [{"type": "option", "id": reason, "text": reason.replace("_", " ")}
+                        for reason in NON_TARGET_REASONS],
+        },
         {"type": "button", "id": "save_stage", "label": "Save stage", "style": "primary", "action": {"type": "submit"}},
         {"type": "button", "id": "open_lead", "label": "Open in leadhub", "style": "secondary",
          "action": {"type": "url", "url": link}},
@@ -414,10 +423,19 @@ def canvas_submit():  # noqa: ANN201
         values = data.get("input_values") if isinstance(data.get("input_values"), dict) else {}
         stage = values.get("stage")
         if stage in {s.value for s in Stage}:
-            contact.stage = stage
-            db.add(contact)
-            db.commit()
-            notice = f"Stage saved: {stage}"
+            # As on the lead page: recorded with who and when, milestones and the stage.changed event.
+            reason = values.get("reason") if stage == Stage.non_target.value else None
+            admin = data.get("admin") if isinstance(data.get("admin"), dict) else {}
+            db = write_session()
+            try:
+                set_stage(db, contact.id, stage=stage, reason=reason if isinstance(reason, str) else None,
+                          actor=f"intercom-admin:{str(admin.get('id') or 'unknown')[:100]}")
+            except QualificationError as exc:
+                db.rollback()
+                notice = "; ".join(f"{k}: {v}" for k, v in exc.fields.items() if v != "unchanged") or str(exc)
+            else:
+                db.commit()
+                notice = f"Stage saved: {stage}"
         else:
             notice = "Choose a stage first."
     return jsonify(lead_canvas(db, contact, notice=notice))
@@ -457,6 +475,8 @@ def reply_to_conversation(
     client = IntercomClient(token, base_url=_settings()["INTERCOM_API_URL"], max_tries=3)
     admin_id = (account.config or {}).get("admin_id") or str(client.me().get("id") or "")
     conversation = client.reply_as_admin(conversation_id, admin_id=admin_id, body=body)
+    # The reply has left: its record waits for the write lock rather than fail, which would invite a second send.
+    begin_writing(db)
     workspace = (account.config or {}).get("workspace_id") or account.external_id
     parts = ((conversation.get("conversation_parts") or {}).get("conversation_parts")) or []
     reply_external_id = f"{conversation_id}:{parts[-1]['id']}" if parts else None

@@ -47,7 +47,7 @@ from core.ingest import IngestOptions
 from core.models import ConnectorAccount, User
 from core.users import create_api_token
 from webapp.auth import SessionUser, csrf
-from webapp.db import get_engine, get_session
+from webapp.db import get_engine, get_session, write_session
 from webapp.settings import connector_required, effective_settings
 
 bp = Blueprint("linkedin", __name__, url_prefix="/linkedin")
@@ -246,7 +246,7 @@ def install():  # noqa: ANN201
 @bp.post("/token")
 @login_required
 def create_token():  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     user = session.get(User, current_user.id)
     token = create_api_token(session, user=user, name="LinkedIn extension / bookmarklet")
     session.commit()
@@ -334,7 +334,7 @@ def callback():  # noqa: ANN201
         current_app.logger.warning("LinkedIn sign-in failed: %s", exc)
         flash("LinkedIn sign-in failed; try again in a moment.", "error")
         return redirect(url_for("linkedin.install") if pending["intent"] == "link" else fallback)
-    db = get_session()
+    db = write_session()  # LinkedIn's code is spent: the account is stored under the lock, not refused
     account = db.exec(
         select(ConnectorAccount).where(ConnectorAccount.type == "linkedin", ConnectorAccount.external_id == claims["sub"])
     ).first()

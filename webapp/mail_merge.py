@@ -35,7 +35,7 @@ from core.models import (
     utcnow,
 )
 from core.schemas import ContactIn, InboundRecord, MessageIn
-from webapp.db import get_engine, get_session, parse_id
+from webapp.db import get_engine, get_session, parse_id, write_session
 from webapp.gmail import client_for, may_send_from
 from webapp.queue import enqueue, enqueue_in, task
 from webapp.settings import is_enabled
@@ -90,7 +90,7 @@ def templates():  # noqa: ANN201
 @bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
 @login_required
 def template_edit(template_id: int | None = None):  # noqa: ANN201
-    session = get_session()
+    session = write_session() if request.method == "POST" else get_session()
     row = session.get(MailTemplate, template_id) if template_id else MailTemplate(name="", subject="", body="")
     if row is None:
         abort(404)
@@ -179,7 +179,7 @@ def send_new():  # noqa: ANN201
 @login_required
 def send_create():  # noqa: ANN201
     """A draft: every recipient's mail rendered now, shown for review before anything is sent."""
-    session = get_session()
+    session = write_session()
     template = session.get(MailTemplate, _int(request.form.get("template_id")))
     account = session.get(ConnectorAccount, _int(request.form.get("account_id")))
     contact_ids = [i for v in request.form.getlist("contact_id") if (i := parse_id(v)) is not None][:MAX_RECIPIENTS]
@@ -252,7 +252,7 @@ def send_show(send_id: int):  # noqa: ANN201
 @bp.post("/sends/<int:send_id>/start")
 @login_required
 def send_start(send_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     send = _own_send(session, send_id)
     if send.status not in ("draft", "paused"):
         flash(f"This send is {send.status}.", "error")
@@ -271,7 +271,7 @@ def send_start(send_id: int):  # noqa: ANN201
 @bp.post("/sends/<int:send_id>/cancel")
 @login_required
 def send_cancel(send_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     send = _own_send(session, send_id)
     if send.status in ("done", "cancelled"):
         abort(409)

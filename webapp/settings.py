@@ -30,7 +30,7 @@ from core.models import AppSetting, ConnectorAccount, Role, User, utcnow
 from core.normalize import is_freemail_domain
 from core.users import UserError, create_user, set_password
 from webapp.auth import role_required
-from webapp.db import get_session
+from webapp.db import get_session, write_session
 from webapp.privacy import SHARE_SETTING
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -245,7 +245,7 @@ def lag_words(seconds: float | None) -> str:
 @bp.post("/connectors/<connector_type>/enabled")
 @role_required(Role.admin.value)
 def toggle_connector(connector_type: str):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     enabled = enabled_connectors(session)
     if connector_type not in registered():
         abort(404)
@@ -263,7 +263,7 @@ def toggle_connector(connector_type: str):  # noqa: ANN201
 @bp.post("/connectors/<connector_type>/credentials")
 @role_required(Role.admin.value)
 def save_credentials(connector_type: str):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     connectors.load_all()
     cls = registered().get(connector_type)
     if cls is None:
@@ -314,7 +314,7 @@ def users_page():  # noqa: ANN201
 @bp.post("/users")
 @role_required(Role.admin.value)
 def create_user_view():  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     try:
         user = create_user(session, email=request.form.get("email") or "", role=request.form.get("role") or "rep",
                            name=(request.form.get("name") or "").strip()[:200],
@@ -331,7 +331,7 @@ def create_user_view():  # noqa: ANN201
 @bp.post("/users/<int:user_id>")
 @role_required(Role.admin.value)
 def update_user(user_id: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     user = session.get(User, user_id)
     if user is None:
         abort(404)
@@ -374,7 +374,7 @@ def general_page():  # noqa: ANN201
 @bp.post("/general")
 @role_required(Role.admin.value)
 def save_general():  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     domains, rejected = [], []
     for raw in (request.form.get("domains") or "").replace(",", "\n").splitlines():
         domain = raw.strip().lower().lstrip("@")

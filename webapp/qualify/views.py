@@ -146,6 +146,7 @@ def rules():  # noqa: ANN201
         else:
             try:
                 if request.form.get("action") == "save":
+                    session = write_session()
                     row = save_ruleset(session, data, actor=current_user.email, note=request.form.get("note", ""))
                     save_rescore_job(session, {"status": "queued", "version": row.version, "done": 0, "total": None})
                     session.commit()
@@ -167,7 +168,7 @@ def rules():  # noqa: ANN201
 @bp.post("/qualify/rules/<int:version>/activate")
 @role_required("admin")
 def rules_activate(version: int):  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     old = next((r for r in list_rulesets(session) if r.version == version), None)
     if old is None:
         abort(404)
@@ -182,7 +183,7 @@ def rules_activate(version: int):  # noqa: ANN201
 @bp.post("/qualify/rules/rescore")
 @role_required("admin")
 def rules_rescore():  # noqa: ANN201
-    session = get_session()
+    session = write_session()
     version = active_ruleset(session, cached=False).version
     save_rescore_job(session, {"status": "queued", "version": version, "done": 0, "total": None})
     session.commit()
@@ -207,7 +208,7 @@ def _users() -> list[User]:
 @bp.route("/qualify/routing", methods=["GET", "POST"])
 @role_required("admin")
 def routing():  # noqa: ANN201
-    session = get_session()
+    session = write_session() if request.method == "POST" else get_session()
     if request.method == "POST":
         action = request.form.get("action")
         if action == "add":
@@ -253,6 +254,8 @@ def webhooks_page():  # noqa: ANN201
     new_secret = None
     if request.method == "POST":
         action = request.form.get("action")
+        if action in ("add", "toggle", "delete"):
+            session = write_session()  # (not for retry_due: its job may run at once, in a session of its own)
         if action == "add":
             url = request.form.get("url", "").strip()
             events = [e for e in request.form.getlist("events") if e in EVENTS]

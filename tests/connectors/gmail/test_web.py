@@ -208,3 +208,39 @@ def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emula
         report = session.get(ConnectorAccount, account_id).config["reconciliation"]
     assert report["checked"] == 12 and report["expected"] == 11
     assert [m["message_id"] for m in report["missing"]] == [lost_id]
+
+
+@pytest.mark.parametrize("step", ["connect", "reply", "disconnect"])
+def test_a_concurrent_writer_is_waited_for_not_a_reason_to_fail(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                                engine: sa.Engine, step: str) -> None:
+    """A sync or an import commits after the request read and before it writes. Each of these steps has already
+    spent something at Google when it writes (the one-time code; the sent mail; the revoked token): on SQLite
+    it answered "busy, nothing was saved" and a retry could not succeed (connect) or sent the mail twice
+    (reply). The write now waits for the other writer: both land, and the mail is recorded once."""
+    from tests.racing import commit_before_first_write, writers_stored
+
+    emulator.mailbox("rep@acme.example").add(
+        b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nSubject: Price\r\nMessage-ID: <ask-2@client.pl>\r\n"
+        b"\r\nHow much?", thread_id="t-eva")
+    if step != "connect":
+        assert connect(rep_client, emulator).status_code == 302
+    with Session(engine) as session:
+        account_id = session.exec(select(ConnectorAccount.id)).first()
+        original_id = session.exec(select(Message.id)).first()
+    with commit_before_first_write(engine) as writers:
+        response = {
+            "connect": lambda: connect(rep_client, emulator),
+            "reply": lambda: rep_client.post(f"/gmail/messages/{original_id}/reply", data={"text": "100 EUR."}),
+            "disconnect": lambda: rep_client.post(f"/gmail/{account_id}/disconnect"),
+        }[step]()
+    assert response.status_code == 302, response.data[:300]
+    assert len(writers) == 1 and writers_stored(engine) == 1
+    with Session(engine) as session:
+        account = session.exec(select(ConnectorAccount)).one()
+        if step == "connect":
+            assert account.status == "healthy" and account.owner_id == rep_client.user_id
+        elif step == "reply":
+            assert len(emulator.mailbox("rep@acme.example").sent) == 1
+            assert [m.direction for m in session.exec(select(Message).order_by(Message.id)).all()] == ["in", "out"]
+        else:
+            assert account.status == "disabled" and account.credentials_encrypted == ""

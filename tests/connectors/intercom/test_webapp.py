@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from connectors.intercom.emulator import seed
 from connectors.sync import run_sync
 from core.ingest import ingest
-from core.models import ConnectorAccount, Contact, Message
+from core.models import ConnectorAccount, Contact, LeadQualification, Message, StageChange
 from core.schemas import ContactIn, InboundRecord, MessageIn
 from core.users import create_user
 from tests.connectors.intercom.conftest import CLIENT_SECRET
@@ -171,6 +171,26 @@ def test_canvas_shows_the_lead_and_changes_its_stage(client, session, intercom_s
     assert submit.status_code == 200 and "Stage saved: sql" in json.dumps(submit.get_json())
     fresh_view(session)
     assert session.get(Contact, contact_id).stage == "sql"
+    # Recorded as on the lead page: who, from where, and the SQL milestone the funnels count.
+    change = session.exec(select(StageChange).where(StageChange.to_stage == "sql")).one()
+    assert (change.contact_id, change.from_stage, change.actor) == (contact_id, stage_now, "intercom-admin:991")
+    assert session.get(LeadQualification, contact_id).sql_at is not None
+
+    # Non-target needs one of the reasons, as everywhere; the card says so and changes nothing without one.
+    def save(values: dict[str, str]) -> str:
+        answer = canvas_post(client, "/intercom/canvas/submit",
+                             {**payload, "component_id": "save_stage", "input_values": values})
+        assert answer.status_code == 200
+        return json.dumps(answer.get_json())
+
+    assert "needs a reason" in save({"stage": "non_target"})
+    fresh_view(session)
+    assert session.get(Contact, contact_id).stage == "sql"
+    assert "already at stage sql" in save({"stage": "sql", "reason": "spam"})
+    assert "Stage saved: non_target" in save({"stage": "non_target", "reason": "competitor"})
+    fresh_view(session)
+    assert session.get(Contact, contact_id).stage == "non_target"
+    assert session.exec(select(StageChange).where(StageChange.to_stage == "non_target")).one().reason == "competitor"
 
 
 def test_canvas_signature_is_required(client, session, intercom_settings) -> None:  # noqa: ANN001
@@ -200,6 +220,27 @@ def test_reply_as_the_connected_admin_lands_on_the_timeline(app, client, session
     assert client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": " "}).status_code == 400
     assert client.post("/intercom/conversations/abc/reply", json={"body": "x"}).status_code == 400
     assert emulator.spec_errors == []
+
+
+def test_a_reply_is_recorded_once_when_a_sync_writes_meanwhile(app, client, session, emulator,  # noqa: ANN001
+                                                                intercom_account) -> None:
+    """The reply has left for Intercom when leadhub records it. If a sync committed between the request's read
+    and that write, SQLite refused the write ("busy, nothing was saved"), inviting a second send; the record now
+    waits for the sync's commit."""
+    from tests.racing import commit_before_first_write, writers_stored
+
+    app.config["WTF_CSRF_ENABLED"] = False
+    contact = emulator.add_contact(name="Race Me", email="race.me@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Call me?</p>")
+    sign_in(client, session, role="rep")
+    engine = app.extensions["leadhub.engine"]
+    with commit_before_first_write(engine) as writers:
+        response = client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": "At 3pm."})
+    assert response.status_code == 201, response.get_json()
+    assert len(writers) == 1 and writers_stored(engine) == 1
+    admin_parts = [p for p in emulator.parts[conversation["id"]] if p["author"]["type"] == "admin"]
+    assert len(admin_parts) == 1
+    assert [m.text for m in messages(session) if m.direction == "out"] == ["At 3pm."]
 
 
 def test_reply_box_in_the_inbox_sends_escaped_text_as_the_admin(app, client, session, emulator,  # noqa: ANN001
