@@ -42,7 +42,8 @@ def verify_signature(
         age = abs((now if now is not None else time.time()) - int(timestamp))
     except (TypeError, ValueError):
         return False
-    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a header can carry.)
+    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body).encode(), (signature or "").encode())
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:

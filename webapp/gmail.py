@@ -164,7 +164,7 @@ def callback():  # noqa: ANN201
     if request.args.get("error"):
         flash(f"Google refused the connection: {request.args['error']}", "error")
         return redirect(url_for("gmail.index"))
-    if not pending or not hmac.compare_digest(request.args.get("state", ""), pending["state"]):
+    if not pending or not hmac.compare_digest(request.args.get("state", "").encode(), str(pending["state"]).encode()):
         flash("The sign-in with Google expired or was tampered with; please connect again.", "error")
         return redirect(url_for("gmail.index")), 302
     try:
@@ -402,7 +402,8 @@ def send_reply(db: Session, account: ConnectorAccount, original: Message, text: 
 @connector_required("gmail", acknowledge=True)
 def push():  # noqa: ANN201
     expected = str(_settings().get("GMAIL_PUSH_TOKEN") or "")
-    if not expected or not hmac.compare_digest(request.args.get("token", ""), expected):
+    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a query string can carry.)
+    if not expected or not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
         return {"error": "unknown or missing push token"}, 403
     envelope = request.get_json(silent=True)
     try:

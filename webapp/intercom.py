@@ -210,7 +210,8 @@ def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header or not header.startswith("sha1="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha1="):].strip().lower())
+    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a header can carry.)
+    return hmac.compare_digest(expected.encode(), header[len("sha1="):].strip().lower().encode())
 
 
 @hooks_bp.post("/webhooks/intercom")
@@ -292,7 +293,7 @@ def valid_body_signature(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header:
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip().lower())
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
 
 
 def _canvas_request() -> dict[str, Any]:
@@ -309,16 +310,23 @@ def _canvas_request() -> dict[str, Any]:
 
 
 def _canvas_person(data: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The conversation's customer: (Intercom contact id, email) from the request's customer/contact."""
+    """The conversation's customer: (Intercom contact id, email) from the request's customer/contact/user, or the
+    conversation's first contact. A value of another JSON type than the schema's counts as absent."""
+    def person_id(person: object) -> str | None:
+        if not isinstance(person, dict):
+            return None
+        value = person.get("id")
+        return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
+
     for key in ("customer", "contact", "user"):
         person = data.get(key)
-        if isinstance(person, dict) and person.get("id"):
-            return str(person["id"]), person.get("email") or None
-    conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else {}
-    contacts = ((conversation or {}).get("contacts") or {}).get("contacts") or []
-    if contacts and isinstance(contacts[0], dict):
-        return (str(contacts[0].get("id")) if contacts[0].get("id") else None), None
-    return None, None
+        if (found := person_id(person)) is not None:
+            email = person.get("email")  # type: ignore[union-attr]  # (a dict: person_id said so)
+            return found, email if isinstance(email, str) and email else None
+    conversation = data.get("conversation")
+    contacts = conversation.get("contacts") if isinstance(conversation, dict) else None
+    listed = contacts.get("contacts") if isinstance(contacts, dict) else None
+    return (person_id(listed[0]) if isinstance(listed, list) and listed else None), None
 
 
 def find_lead(db: Session, intercom_id: str | None, email: str | None) -> Contact | None:
@@ -422,7 +430,7 @@ def canvas_submit():  # noqa: ANN201
     if contact is not None and data.get("component_id") == "save_stage":
         values = data.get("input_values") if isinstance(data.get("input_values"), dict) else {}
         stage = values.get("stage")
-        if stage in {s.value for s in Stage}:
+        if isinstance(stage, str) and stage in {s.value for s in Stage}:
             # As on the lead page: recorded with who and when, milestones and the stage.changed event.
             reason = values.get("reason") if stage == Stage.non_target.value else None
             admin = data.get("admin") if isinstance(data.get("admin"), dict) else {}

@@ -19,11 +19,15 @@ HOSTILE = ["", " ", "0", "1", "2", "-1", "9" * 20, "²", "٣", "abc", "Łukasz W
            "<script>alert(1)</script>", "on", "true", "null", "[]", "{}", "1.5", "1e309", "\u202e", "\x00", "%", "'",
            '"', "2026-13-45", "2026-01-01T10:00:00Z", "new", "mql", "sql", "customer", "hot", "delete", "add",
            "toggle", "fallback", "activate", "*", "NEAR(", "http://", "javascript:alert(1)"]
+# Signature headers (werkzeug reads headers as latin-1: "é" is what a non-ASCII byte becomes).
+SIGNATURE_HEADERS = ("X-Hub-Signature", "X-Body-Signature", "X-Leadhub-Signature")
+HOSTILE_HEADER_VALUES = ["", "sha1=", "sha1=\u00e9", "\u00e9", "sha1=" + "0" * 40, "0" * 64, "\u00ff" * 300]
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates"
 
 
 def _field_names() -> list[str]:
-    names: set[str] = {"action", "name", "email", "password", "role", "stage", "temperature", "owner_id", "note"}
+    names: set[str] = {"action", "name", "email", "password", "role", "stage", "temperature", "owner_id", "note",
+                       "token", "state", "code"}
     for template in TEMPLATES.rglob("*.html"):
         names |= set(re.findall(r'name="([a-z_][a-z0-9_\-]*)"', template.read_text(encoding="utf-8")))
     return sorted(names)
@@ -36,6 +40,8 @@ def test_no_route_answers_500_to_hostile_input(app, session: Session) -> None:  
     session.commit()
     app.config["WTF_CSRF_ENABLED"] = False
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug is a 500 answer here, as in production
+    # Secrets set, so that the webhook and card routes compare what they are sent with something.
+    app.config["LEADHUB"].update(GMAIL_PUSH_TOKEN="push-token", INTERCOM_CLIENT_SECRET="intercom-secret")
     client = app.test_client()
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = str(admin.id)
@@ -61,6 +67,8 @@ def test_no_route_answers_500_to_hostile_input(app, session: Session) -> None:  
                 if rng.random() < 0.5:  # the forms that do several things say which with "action"
                     data["action"] = rng.choice(["add", "delete", "toggle", "fallback", "activate", "save"])
                 headers = {"Authorization": f"Bearer {token}"} if path.startswith("/api") else {}
+                if rng.random() < 0.4:
+                    headers.update((name, rng.choice(HOSTILE_HEADER_VALUES)) for name in SIGNATURE_HEADERS)
                 if method == "GET":
                     response = client.get(path, query_string=data, headers=headers)
                 elif path.startswith("/api") or rng.random() < 0.3:
@@ -71,3 +79,17 @@ def test_no_route_answers_500_to_hostile_input(app, session: Session) -> None:  
                     failures.append((method, path, data, response.status_code))
     assert len(rules) > 80
     assert failures == []
+
+
+def test_a_non_ascii_signature_or_token_is_refused_not_a_500(app, client) -> None:  # noqa: ANN001
+    """hmac.compare_digest raises on a str with non-ASCII characters; a header or a query string can carry them."""
+    app.config["LEADHUB"].update(GMAIL_PUSH_TOKEN="push-token", INTERCOM_CLIENT_SECRET="intercom-secret")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    sent = {
+        "/webhooks/gmail?token=%C5%BC": {},
+        "/webhooks/intercom": {"X-Hub-Signature": "sha1=\u00e9"},
+        "/intercom/canvas/initialize": {"X-Body-Signature": "\u00e9" * 64},
+        "/intercom/canvas/submit": {"X-Body-Signature": "\u00e9"},
+    }
+    for path, headers in sent.items():
+        assert client.post(path, data=b"{}", headers=headers).status_code in (401, 403), path

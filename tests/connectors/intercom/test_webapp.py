@@ -314,3 +314,31 @@ def test_an_acknowledged_notification_is_stored_while_another_worker_writes(app,
     assert result["created"] == 2
     assert sorted(m.direction for m in messages(session)) == ["in", "in"]
     other_worker.dispose()
+
+
+def test_canvas_answers_any_signed_body_without_a_server_error(client, session, intercom_settings) -> None:  # noqa: ANN001
+    """Intercom signs what it sends, but its payloads vary by where the app is shown (customer, contact, user,
+    conversation.contacts) and fields come as null, strings, lists. Seeded: every signed body gets a card or a
+    400, never a 500."""
+    import random
+
+    ingest(session, InboundRecord(channel="intercom", external_id="ic-9", scope="ws",
+                                  contact=ContactIn(name="Olga Zima", email="olga@zima.pl", external_user_id="6abc"),
+                                  message=MessageIn(external_id="9:source", thread_id="9", text="chat")))
+    session.commit()
+    rng = random.Random(20261207)
+    odd = [None, "", "6abc", "olga@zima.pl", 7, 3.5, True, [], ["6abc"], {}, {"id": "6abc"}, {"id": ["x"]},
+           {"id": "6abc", "email": ["olga@zima.pl"]}, {"contacts": []}, {"contacts": {"contacts": "x"}},
+           {"contacts": {"contacts": [{"id": "6abc"}]}}, {"contacts": [{"id": "6abc"}]}, "sql", "non_target",
+           {"stage": "sql"}, {"stage": ["sql"]}, {"stage": "non_target", "reason": {"x": 1}}, "save_stage"]
+    keys = ["customer", "contact", "user", "conversation", "admin", "input_values", "component_id", "workspace_id"]
+    statuses = set()
+    for _ in range(300):
+        payload = {key: rng.choice(odd) for key in rng.sample(keys, rng.randint(1, len(keys)))}
+        for path in ("/intercom/canvas/initialize", "/intercom/canvas/submit"):
+            response = canvas_post(client, path, payload)
+            statuses.add(response.status_code)
+            assert response.status_code in (200, 400), (path, payload, response.data[:300])
+            if response.status_code == 200:
+                assert "canvas" in response.get_json()
+    assert 200 in statuses
