@@ -362,7 +362,15 @@ def reply_in_conversation(db: Session, conversation: Conversation, *, text: str,
         raise ReplyError(f"Gmail did not send the reply: {exc}") from exc
 
 
-register_reply("gmail", reply_in_conversation)
+def reply_blocker(db: Session, conversation: Conversation, user: Any) -> str | None:
+    try:
+        _sendable_account(db, conversation, user)
+    except ReplyError as exc:
+        return str(exc)
+    return None
+
+
+register_reply("gmail", reply_in_conversation, reply_blocker)
 
 
 def send_reply(db: Session, account: ConnectorAccount, original: Message, text: str) -> Message:

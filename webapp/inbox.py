@@ -32,7 +32,7 @@ from core.schemas import KNOWN_CHANNELS
 from webapp import search
 from webapp.db import get_session, parse_id, side_write, write_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
-from webapp.replies import ReplyError, can_reply, reply_function
+from webapp.replies import ReplyError, can_reply, reply_blocker, reply_function
 from webapp.search import SearchMatches, find_matches
 
 bp = Blueprint("inbox", __name__)
@@ -351,7 +351,9 @@ def conversation(conversation_id: int):  # noqa: ANN201
     side_write(lambda own: mark_read(own, me.id, conv.id))
     return render_template(
         "inbox/conversation.html", conv=conv, contact=contact, messages=messages, body_hidden=hidden,
-        can_reply=can_reply(conv.channel) and not hidden, **_filter_choices(session),
+        can_reply=can_reply(conv.channel) and not hidden,
+        reply_blocked=reply_blocker(session, conv, me) if can_reply(conv.channel) and not hidden else None,
+        **_filter_choices(session),
     )
 
 

@@ -467,8 +467,11 @@ def _account_for(db: Session, conversation_id: str, account_id: int | None) -> C
         if account is not None:
             return account
     accounts = db.exec(query).all()
-    if len(accounts) != 1:
-        raise ReplyError("say which Intercom account (account_id): none or several are connected")
+    if not accounts:
+        raise ReplyError("no Intercom workspace is connected (an admin connects one under Settings, Connectors)")
+    if len(accounts) > 1:
+        raise ReplyError("several Intercom workspaces are connected and this chat names none of them: "
+                         "say which with account_id")
     return accounts[0]
 
 
@@ -513,7 +516,17 @@ def reply_in_conversation(db: Session, conversation: Conversation, *, text: str,
         raise ReplyError(f"Intercom refused the reply: {exc}") from exc
 
 
-register_reply(CHANNEL, reply_in_conversation)
+def reply_blocker(db: Session, conversation: Conversation, _user: Any) -> str | None:
+    if not is_enabled(CHANNEL, db):
+        return switched_off_message(CHANNEL)
+    try:
+        account = _account_for(db, conversation.external_id, conversation.account_id)
+    except ReplyError as exc:
+        return str(exc)
+    return None if account.credentials_encrypted else "the Intercom workspace has no token: install the app again"
+
+
+register_reply(CHANNEL, reply_in_conversation, reply_blocker)
 
 
 @bp.post("/conversations/<conversation_id>/reply")

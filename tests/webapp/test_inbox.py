@@ -145,6 +145,36 @@ def test_reply_box_only_when_a_reply_function_is_registered(as_role, session: Se
     assert sent == [(r.conversation_id, "Hello!")]
 
 
+def test_the_reply_box_says_why_a_thread_cannot_be_answered_from_here(as_role, session: Session, users) -> None:
+    """A Gmail thread no connected mailbox holds, or an Intercom chat with no workspace connected (the demo's
+    seeded chats): the page says so instead of offering a box whose every send fails."""
+    import webapp.gmail  # noqa: F401 - registers the Gmail and Intercom reply functions
+    import webapp.intercom  # noqa: F401
+
+    loose_mail = add_message(session, channel="gmail", name="Eva Loose", email="eva@client.example")
+    chat = add_message(session, channel="intercom", name="Olga Chat", email="olga@chat.example")
+    mailbox = ConnectorAccount(type="gmail", owner_id=users["rep"].id, label="rep@web.example", status="healthy",
+                               credentials_encrypted="x")
+    session.add(mailbox)
+    session.commit()
+    held = add_message(session, channel="gmail", name="Eva Held", email="held@client.example", account_id=mailbox.id)
+    manager = as_role("manager")
+
+    def reply_part(client, conversation_id: int) -> str:  # noqa: ANN001
+        page = client.get(f"/conversations/{conversation_id}").data.decode()
+        assert "Send reply" not in page or "No reply from here" not in page
+        if "Send reply" in page:
+            return "box"
+        reason = re.search(r"No reply from here: ([^<]*)", page)
+        return reason.group(1) if reason else "nothing"
+
+    assert reply_part(manager, loose_mail.conversation_id).startswith("no connected Gmail mailbox holds this thread")
+    assert reply_part(manager, chat.conversation_id).startswith("no Intercom workspace is connected")
+    assert reply_part(manager, held.conversation_id) == "box"  # a manager may send from a rep's mailbox
+    assert reply_part(as_role("rep"), held.conversation_id) == "box"  # its owner
+    assert reply_part(as_role("rep2"), held.conversation_id) == "nothing"  # another rep's private mail
+
+
 def test_private_gmail_bodies_hidden_from_other_reps(as_role, session: Session, users) -> None:
     account = ConnectorAccount(type="gmail", owner_id=users["rep"].id, label="rep@web.example")
     session.add(account)
