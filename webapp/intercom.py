@@ -519,6 +519,9 @@ def reply_in_conversation(db: Session, conversation: Conversation, *, text: str,
 def reply_blocker(db: Session, conversation: Conversation, _user: Any) -> str | None:
     if not is_enabled(CHANNEL, db):
         return switched_off_message(CHANNEL)
+    if conversation.account_id is None and not conversation.scope:
+        # Stored from the API or a file, not synced: no workspace is known to hold it (a guess would be refused).
+        return "this chat did not come through a connected Intercom workspace"
     try:
         account = _account_for(db, conversation.external_id, conversation.account_id)
     except ReplyError as exc:

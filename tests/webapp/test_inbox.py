@@ -169,7 +169,7 @@ def test_the_reply_box_says_why_a_thread_cannot_be_answered_from_here(as_role, s
         return reason.group(1) if reason else "nothing"
 
     assert reply_part(manager, loose_mail.conversation_id).startswith("no connected Gmail mailbox holds this thread")
-    assert reply_part(manager, chat.conversation_id).startswith("no Intercom workspace is connected")
+    assert reply_part(manager, chat.conversation_id).startswith("this chat did not come through a connected Intercom")
     assert reply_part(manager, held.conversation_id) == "box"  # a manager may send from a rep's mailbox
     assert reply_part(as_role("rep"), held.conversation_id) == "box"  # its owner
     assert reply_part(as_role("rep2"), held.conversation_id) == "nothing"  # another rep's private mail
