@@ -7,6 +7,7 @@ a crash mid-file loses at most the current batch, and re-running the import dupl
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import hashlib
@@ -24,6 +25,7 @@ from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import charset_normalizer
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -56,16 +58,31 @@ MAX_LINE_BYTES = 2_000_000
 
 CONTACT_COLUMNS = ("name", "email", "phone", "company", "title", "linkedin_url", "external_user_id")
 MESSAGE_COLUMNS = ("thread_id", "direction", "kind", "sent_at", "sender", "subject", "text", "html")
-# CSV headers people use for the same thing.
+# A spreadsheet's separate name columns, joined into the contact's name when the row has no full name.
+NAME_PART_COLUMNS = ("first_name", "last_name")
+RECORD_COLUMNS = ("channel", "external_id", "message_id")
+# CSV headers people use for the same thing: English, Polish and Russian spreadsheets and CRM exports.
 COLUMN_ALIASES = {
-    "full_name": "name", "full name": "name", "contact_name": "name",
+    "full_name": "name", "full name": "name", "contact_name": "name", "contact name": "name",
+    "imię i nazwisko": "name", "imie i nazwisko": "name", "nazwa": "name", "фио": "name", "имя и фамилия": "name",
+    "first name": "first_name", "given name": "first_name", "firstname": "first_name", "imię": "first_name",
+    "imie": "first_name", "имя": "first_name",
+    "last name": "last_name", "surname": "last_name", "family name": "last_name", "lastname": "last_name",
+    "nazwisko": "last_name", "фамилия": "last_name",
     "e-mail": "email", "email_address": "email", "email address": "email", "mail": "email",
-    "phone_number": "phone", "telephone": "phone", "tel": "phone", "mobile": "phone", "telefon": "phone",
-    "organization": "company", "organisation": "company", "firma": "company",
+    "adres e-mail": "email", "adres email": "email", "почта": "email", "эл. почта": "email",
+    "электронная почта": "email", "e-mail адрес": "email",
+    "phone_number": "phone", "phone number": "phone", "telephone": "phone", "tel": "phone", "tel.": "phone",
+    "mobile": "phone", "telefon": "phone", "nr telefonu": "phone", "телефон": "phone", "тел.": "phone",
+    "organization": "company", "organisation": "company", "company name": "company", "firma": "company",
+    "nazwa firmy": "company", "компания": "company", "организация": "company",
+    "job title": "title", "position": "title", "stanowisko": "title", "должность": "title",
     "linkedin": "linkedin_url", "linkedin url": "linkedin_url", "profile_url": "linkedin_url",
     "user_id": "external_user_id",
     "message_external_id": "message_id", "message id": "message_id",
-    "body": "text", "message": "text", "date": "sent_at",
+    "body": "text", "message": "text", "wiadomość": "text", "treść": "text", "сообщение": "text",
+    "текст": "text", "temat": "subject", "тема": "subject",
+    "date": "sent_at", "data": "sent_at", "дата": "sent_at",
 }
 
 
@@ -83,6 +100,7 @@ class ImportSummary:
     merged_contacts: int = 0
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
+    notes: list[str] = field(default_factory=list)  # about the file as a whole (CSV: its encoding, columns left out)
 
     def add_error(self, line: int, message: str) -> None:
         self.error_count += 1
@@ -100,6 +118,7 @@ class ImportSummary:
             "merged_contacts": self.merged_contacts,
             "skipped": self.error_count,
             "errors": [{"line": e.line, "error": e.error} for e in self.errors],
+            "notes": list(self.notes),
         }
 
 
@@ -147,8 +166,42 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-def read_csv(stream: BinaryIO, *, default_channel: str = "import") -> Iterator[ParsedLine]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+# Bytes of a CSV file its encoding is told from.
+ENCODING_SAMPLE_BYTES = 1 << 20
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
+    order mark (Excel's "Unicode text"), or more bytes that are not UTF-8 than characters that are, which is how
+    a spreadsheet saved on Polish or Russian Windows looks (Windows-1250, -1251): charset_normalizer names it.
+    A UTF-8 file with a few broken rows stays UTF-8 (those rows are reported, the rest keep their letters)."""
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    whole_lines = sample[: sample.rfind(b"\n") + 1] or sample  # (not a character cut at the sample's end)
+    text = whole_lines.decode("utf-8", errors="surrogateescape")
+    broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    if broken <= sum(1 for ch in text if ch > "\x7f") - broken:
+        return "utf-8-sig"
+    guess = charset_normalizer.from_bytes(whole_lines).best()
+    return guess.encoding if guess is not None else "utf-8-sig"
+
+
+def read_csv(
+    stream: BinaryIO, *, default_channel: str = "import", encoding: str | None = None,
+    notes: list[str] | None = None,
+) -> Iterator[ParsedLine]:
+    """The rows of a CSV file with a header, as records. encoding: None tells it from the file
+    (detect_encoding). notes: what the reader says about the file as a whole (the encoding it assumed when not
+    UTF-8, the columns it does not import) is appended there."""
+    notes = notes if notes is not None else []
+    if encoding is None:
+        encoding = detect_encoding(stream.read(ENCODING_SAMPLE_BYTES))
+        stream.seek(0)
+        if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            notes.append(f"read as {encoding} (not UTF-8); pass --encoding if that is wrong")
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
     sample = text.read(65536)
     text.seek(0)
     try:
@@ -162,14 +215,18 @@ def read_csv(stream: BinaryIO, *, default_channel: str = "import") -> Iterator[P
         line_start, line_end = line_end + 1, reader.line_num
         if header is None:
             header = [_column(h) for h in row]
-            if not any(h in CONTACT_COLUMNS or h.startswith("contact.") for h in header):
+            if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
                 yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
                 return
+            known = {*CONTACT_COLUMNS, *MESSAGE_COLUMNS, *NAME_PART_COLUMNS, *RECORD_COLUMNS}
+            ignored = [h for h in header if h and h not in known and not h.startswith(("contact.", "message."))]
+            if ignored:
+                notes.append("columns not imported: " + ", ".join(ignored))
             continue
         if not any(cell.strip() for cell in row):
             continue
         if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
-            yield line_start, None, "not UTF-8 text"
+            yield line_start, None, f"not {encoding.removesuffix('-sig').upper()} text"
             continue
         if len(row) > len(header):
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
@@ -194,6 +251,8 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
     if value("external_id"):
         record["external_id"] = value("external_id")
     record["contact"] = {k: value(k) for k in CONTACT_COLUMNS if value(k)}
+    if "name" not in record["contact"] and any(value(k) for k in NAME_PART_COLUMNS):
+        record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
     message_id = value("message_id") or row.get("message.external_id")
     if message_id or message.get("text") or message.get("subject"):
@@ -470,14 +529,25 @@ def import_file(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    encoding: str | None = None,
 ) -> ImportSummary:
     """Import a JSONL or CSV file. `workers`: helper processes for validation (None: default_workers() for a
-    file of WORKERS_MIN_BYTES or more)."""
+    file of WORKERS_MIN_BYTES or more). `encoding`: a CSV file's, when not to be told from the file (JSONL is
+    UTF-8)."""
     file_format = file_format or detect_format(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1250, cp1251, utf-16)") from None
     if workers is None:
         workers = default_workers() if Path(path).stat().st_size >= WORKERS_MIN_BYTES else 0
+    notes: list[str] = []
     with open(path, "rb") as stream:
         # With helpers, JSON is parsed there too.
-        reader = read_jsonl(stream, parse=workers == 0) if file_format == "jsonl" else read_csv(stream)
-        return import_stream(engine, reader, options=options, batch_size=batch_size, progress=progress,
-                             workers=workers)
+        reader = (read_jsonl(stream, parse=workers == 0) if file_format == "jsonl"
+                  else read_csv(stream, encoding=encoding, notes=notes))
+        summary = import_stream(engine, reader, options=options, batch_size=batch_size, progress=progress,
+                                workers=workers)
+    summary.notes += notes
+    return summary

@@ -157,10 +157,13 @@ def import_group() -> None:
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Helper processes validating lines meanwhile (default: one on a machine with two or more cores, "
                    "for files of 256 KB or more; 0: none).")
+@click.option("--encoding", default=None,
+              help="A CSV file's text encoding, e.g. cp1250 or cp1251 (default: told from the file; UTF-8 unless it "
+                   "is clearly not).")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 @with_appcontext
 def import_file_command(path: str, file_format: str | None, batch_size: int, workers: int | None,
-                        json_summary: bool) -> None:
+                        encoding: str | None, json_summary: bool) -> None:
     """Import FILE (JSONL of the /api/v1/inbound shape, or CSV with a header)."""
     settings = current_app.config["LEADHUB"]
     options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"import:{Path(path).name}")
@@ -177,7 +180,7 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, wor
         try:
             summary = import_file(
                 get_engine(), path, file_format=file_format, options=options, batch_size=batch_size, progress=progress,
-                workers=workers,
+                workers=workers, encoding=encoding,
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
@@ -199,6 +202,8 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, wor
         f"{report['already_known']} already known, {report['suppressed']} suppressed (erased people), "
         f"{report['merged_contacts']} contacts merged, {report['skipped']} skipped"
     )
+    for note in report["notes"]:
+        click.echo(f"  note: {note}", err=True)
     for error in report["errors"][:50]:
         click.echo(f"  line {error['line']}: {error['error']}", err=True)
     if summary.error_count > 50:

@@ -132,6 +132,79 @@ def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) 
     assert "header" in summary["errors"][0]["error"]
 
 
+POLISH_ROWS = "Łukasz;Wójcik;lukasz@budmax.pl;Zakład Usług Śląskich;Proszę o ofertę na dostawę żwiru\n" * 1
+RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,ООО Севертранс,Здравствуйте! Пришлите цену.\n"
+
+
+@pytest.mark.parametrize(("sample", "expected"), [
+    (b"name,email\nAnna,anna@firma.pl\n", "utf-8-sig"),                         # ASCII
+    ("imię,email\nŁukasz Wójcik,l@budmax.pl\n".encode(), "utf-8-sig"),
+    ("\ufeffname\nŁukasz\n".encode(), "utf-8-sig"),
+    ("name\nŁukasz Wójcik\n".encode("utf-16"), "utf-16"),                      # Excel's "Unicode text"
+    (("Imię;Nazwisko;E-mail;Firma;Wiadomość\n" + POLISH_ROWS * 20).encode("cp1250"), "cp1250"),
+    (("name,email,company,text\n" + RUSSIAN_TEXT * 20).encode("cp1251"), "cp1251"),
+    ("name\nŁukasz Wójcik\nZofia Dąbrowska\nAnna \xff\n".encode() , "utf-8-sig"),   # \xff is a character here
+    ("name\nŁukasz Wójcik\nZofia Dąbrowska\n".encode() + b"Anna \xff\n", "utf-8-sig"),  # one broken row stays UTF-8
+    ("name\nŁukasz Wójcik\nZofia Dąbrowska".encode()[:-1], "utf-8-sig"),        # a character cut at the end
+])
+def test_a_csv_file_encoding_is_told_from_its_bytes(sample: bytes, expected: str) -> None:
+    from core.importer import detect_encoding
+
+    assert detect_encoding(sample) == expected
+
+
+def test_csv_saved_by_polish_excel_imports_with_its_letters(engine, session: Session, tmp_path: Path) -> None:
+    """Excel on Polish Windows saves "CSV" as Windows-1250 with semicolons, first and last name apart, in
+    Polish headers. Before, every row with a Polish letter was refused as "not UTF-8 text"."""
+    text = ("Imię;Nazwisko;Adres e-mail;Nazwa firmy;Stanowisko;Nr telefonu;Wiadomość;Źródło\n"
+            "Łukasz;Wójcik;lukasz@budmax.pl;Zakład Usług Śląskich;Kierownik zakupów;601 234 567;"
+            "Proszę o ofertę na dostawę żwiru;targi\n"
+            "Zofia;Dąbrowska;zofia@hurtex.pl;Hurtex;;;Czy macie rabaty?;strona\n")
+    summary = import_file(engine, write(tmp_path / "kontakty.csv", text.encode("cp1250"))).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2
+    assert summary["notes"] == ["read as cp1250 (not UTF-8); pass --encoding if that is wrong",
+                                "columns not imported: źródło"]
+    contacts = {c.display_name: c for c in session.exec(select(Contact)).all()}
+    assert set(contacts) == {"Łukasz Wójcik", "Zofia Dąbrowska"}
+    assert (contacts["Łukasz Wójcik"].company, contacts["Łukasz Wójcik"].title) == ("Zakład Usług Śląskich",
+                                                                                     "Kierownik zakupów")
+    texts = sorted(m.text for m in session.exec(select(Message)).all())
+    assert texts == ["Czy macie rabaty?", "Proszę o ofertę na dostawę żwiru"]
+
+
+def test_csv_in_russian_windows_encoding_and_headers(engine, session: Session, tmp_path: Path) -> None:
+    text = ("ФИО,Телефон,Компания,Должность,Сообщение\n"
+            "Екатерина Смирнова,+7 495 123-45-67,ООО Севертранс,Директор по закупкам,Пришлите цену на 15 мест\n"
+            "Алексей Иванов,+7 812 555-01-02,Технопром,,Нужна демонстрация\n")
+    summary = import_file(engine, write(tmp_path / "lidy.csv", text.encode("cp1251"))).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2
+    assert summary["notes"] == ["read as cp1251 (not UTF-8); pass --encoding if that is wrong"]
+    names = sorted((c.display_name, c.company, c.title) for c in session.exec(select(Contact)).all())
+    assert names == [("Алексей Иванов", "Технопром", ""), ("Екатерина Смирнова", "ООО Севертранс",
+                                                              "Директор по закупкам")]
+
+
+def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(engine, session: Session,
+                                                                                tmp_path: Path) -> None:
+    data = ("name,email\nŁukasz Wójcik,lukasz@budmax.pl\nZofia Dąbrowska,zofia@hurtex.pl\n".encode()
+            + b"Anna \xb3ata,anna@x.pl\n")
+    summary = import_file(engine, write(tmp_path / "mixed.csv", data)).as_dict()
+    assert summary["notes"] == [] and summary["created"] == 2
+    assert summary["errors"] == [{"line": 4, "error": "not UTF-8 text"}]
+    assert sorted(c.display_name for c in session.exec(select(Contact)).all()) == ["Zofia Dąbrowska",
+                                                                                   "Łukasz Wójcik"]
+
+
+def test_csv_encoding_can_be_named_and_a_wrong_name_is_a_clear_error(engine, session: Session,
+                                                                      tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", "name,email\nŁukasz Wójcik,l@budmax.pl\n".encode("cp1250"))
+    with pytest.raises(ValueError, match="unknown encoding"):
+        import_file(engine, path, encoding="polish")
+    summary = import_file(engine, path, encoding="cp1250").as_dict()
+    assert summary["created"] == 1 and summary["notes"] == []
+    assert session.exec(select(Contact)).one().display_name == "Łukasz Wójcik"
+
+
 @pytest.mark.parametrize(("cache_max", "max_candidates"), [(None, None), (150, None), (None, 4)])
 def test_what_an_import_keeps_across_batches_changes_no_suggestion(engine, session: Session, tmp_path: Path,
                                                                   monkeypatch, cache_max: int | None,

@@ -42,6 +42,22 @@ def test_import_command_reports_lines(runner, session: Session, tmp_path: Path) 
     assert len(session.exec(select(Contact)).all()) == 1
 
 
+def test_import_names_the_encoding_it_assumed_and_takes_another(runner, session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "lidy.csv"
+    path.write_bytes("ФИО;Телефон;Компания;Отдел\nЕкатерина Смирнова;+7 495 123-45-67;ООО Севертранс;закупки\n"
+                     .encode("cp1251"))
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    assert "note: read as cp1251 (not UTF-8)" in result.output and "note: columns not imported: отдел" in result.output
+    wrong = runner.invoke(args=["import", str(path), "--encoding", "cyrillic-please"])
+    assert wrong.exit_code != 0 and "unknown encoding 'cyrillic-please'" in wrong.output
+    forced = runner.invoke(args=["import", str(path), "--encoding", "cp1251", "--json-summary"])
+    assert json.loads(forced.output)["already_known"] == 1
+    session.rollback()
+    assert session.exec(select(Contact)).one().display_name == "Екатерина Смирнова"
+
+
 def test_import_stopped_by_a_busy_store_says_what_to_do(runner, tmp_path: Path, monkeypatch) -> None:
     """Another writer held SQLite past the busy timeout (or PostgreSQL ended a deadlock here): a sentence that
     says nothing is lost and to run the command again, not a traceback. Other database errors still raise."""
