@@ -21,6 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -254,11 +255,28 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
     if "name" not in record["contact"] and any(value(k) for k in NAME_PART_COLUMNS):
         record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
+    if "sent_at" in message:
+        message["sent_at"] = _day_first_date(message["sent_at"])
     message_id = value("message_id") or row.get("message.external_id")
     if message_id or message.get("text") or message.get("subject"):
         message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
         record["message"] = {k: v for k, v in message.items() if v is not None}
     return record
+
+
+# Dates as spreadsheets in Poland and Russia write them (day first, dots): 07.12.2026, 07.12.2026 10:15(:30).
+DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+
+
+def _day_first_date(cell: str) -> str:
+    """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC); any other text as it is,
+    for the record's own validation (ISO 8601) to accept or report."""
+    for form in DAY_FIRST_FORMATS:
+        try:
+            return datetime.strptime(cell, form).isoformat()
+        except ValueError:
+            continue
+    return cell
 
 
 def _row_message_id(record: dict[str, Any], message: dict[str, Any]) -> str:

@@ -195,6 +195,27 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
                                                                                    "Łukasz Wójcik"]
 
 
+@pytest.mark.parametrize(("cell", "stored"), [
+    ("2026-12-07T10:15:00+01:00", "2026-12-07 09:15:00"),
+    ("2026-12-07 10:15", "2026-12-07 10:15:00"),
+    ("07.12.2026", "2026-12-07 00:00:00"),
+    ("7.12.2026 10:15", "2026-12-07 10:15:00"),
+    ("07.12.2026 10:15:30", "2026-12-07 10:15:30"),
+    ("31.02.2026", None),          # no such day: the line is reported
+    ("12/07/2026", None),          # month or day first? not guessed
+])
+def test_csv_dates_as_polish_and_russian_spreadsheets_write_them(engine, session: Session, tmp_path: Path,
+                                                                cell: str, stored: str | None) -> None:
+    path = write(tmp_path / "dates.csv", f"name;email;date;message\nAnna Nowak;anna@firma.pl;{cell};Dzień dobry\n")
+    summary = import_file(engine, path).as_dict()
+    if stored is None:
+        assert summary["created"] == 0 and [e["line"] for e in summary["errors"]] == [2]
+        assert "sent_at" in summary["errors"][0]["error"]
+        return
+    assert summary["errors"] == []
+    assert session.exec(select(Message)).one().sent_at.strftime("%Y-%m-%d %H:%M:%S") == stored
+
+
 def test_csv_encoding_can_be_named_and_a_wrong_name_is_a_clear_error(engine, session: Session,
                                                                       tmp_path: Path) -> None:
     path = write(tmp_path / "x.csv", "name,email\nŁukasz Wójcik,l@budmax.pl\n".encode("cp1250"))
