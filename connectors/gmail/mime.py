@@ -95,12 +95,21 @@ def _clean(value: str) -> str:
             return data.decode("cp1252", "replace")
 
 
+def _raw_headers(msg: Message, name: str) -> list[str]:
+    """A header's values as sent, unparsed: get() and get_all() run the policy's parser, which can raise on a
+    broken value (IndexError on an empty angle address or message id, not only HeaderParseError)."""
+    try:
+        return [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
+    except Exception:  # noqa: BLE001 - nothing of this header can be read
+        return []
+
+
 def _header(msg: Message, name: str) -> str:
     """A header as text; a malformed one must not take the whole message down."""
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - policy.default header parsing can raise on broken input
-        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        raw = _raw_headers(msg, name)
         value = raw[0] if raw else None
     if value is None:
         return ""
@@ -118,8 +127,7 @@ def _addresses(msg: Message, name: str) -> list[Address]:
                     if a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
-    raw = [str(v) for v in (msg.get_all(name, failobj=[]) or [])] if hasattr(msg, "get_all") else []
-    pairs = email.utils.getaddresses(raw)
+    pairs = email.utils.getaddresses(_raw_headers(msg, name))
     return [Address(_clean(n), _clean(a)) for n, a in pairs if a and "@" in a]
 
 

@@ -114,6 +114,30 @@ def test_tricky_cases(name: str, raw: bytes, checks: dict) -> None:
         assert parsed.references == checks["references"]
 
 
+@pytest.mark.parametrize(("header", "value", "sender", "to"), [
+    # Values on which the standard library's header parser raises IndexError or AttributeError (not only
+    # HeaderParseError): the message is still read, with what of the header can be read.
+    ("From", "Anna <", None, ["rep@acme.example"]),
+    ("From", '"Anna Nowak" <', None, ["rep@acme.example"]),
+    ("From", "x <@", None, ["rep@acme.example"]),
+    ("From", ":;<", None, ["rep@acme.example"]),
+    ("To", "Anna Nowak <anna@budmax.pl>, <", "jan@client.pl", ["anna@budmax.pl"]),
+    ("Message-ID", "<@>", "jan@client.pl", ["rep@acme.example"]),
+    ("Message-ID", "<a@", "jan@client.pl", ["rep@acme.example"]),
+    ("Message-ID", "<@x", "jan@client.pl", ["rep@acme.example"]),
+])
+def test_headers_that_break_the_standard_parser(header: str, value: str, sender: str | None, to: list[str]) -> None:
+    fields = {"From": "Jan <jan@client.pl>", "To": "rep@acme.example", "Message-ID": "<m-1@client.pl>",
+              header: value}
+    raw = ("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "Subject: Oferta\r\n\r\nIle kosztuje?").encode()
+    parsed = parse_message(raw, internal_date_ms=1_700_000_000_000)
+    assert (parsed.sender.address if parsed.sender else None) == sender
+    assert [a.address for a in parsed.to] == to
+    assert parsed.message_id and parsed.subject == "Oferta" and "Ile kosztuje?" in parsed.text
+    if header == "Message-ID":
+        assert parsed.message_id_is_fallback or "@" in parsed.message_id
+
+
 def test_attachments_are_metadata_only() -> None:
     raw = (
         b"From: a@b.com\r\nMessage-ID: <att@x>\r\nMIME-Version: 1.0\r\n"
@@ -141,3 +165,71 @@ def test_snippet_strips_quoted_reply_but_full_body_kept() -> None:
 def test_not_a_message_is_a_clear_error(raw: bytes) -> None:
     with pytest.raises(MimeError):
         parse_message(raw)
+
+
+def test_mutated_fixtures_give_a_record_a_skip_or_a_quarantine() -> None:
+    """Seeded: the fixtures with bytes flipped, cut short, odd headers added (unknown charsets, broken encoded
+    words, impossible dates, empty angle addresses), slices repeated, line ends broken. Each goes through the
+    connector's whole per-message path (parse, classify, build the record) and gives a record that validates,
+    nothing (skipped by a rule) or a quarantine with a reason, never an exception that would stop a sync at the
+    same message on every retry."""
+    import base64
+    import random
+    from types import SimpleNamespace
+
+    from connectors.base import Quarantine
+    from connectors.gmail import GmailConnector
+    from core.schemas import InboundRecord
+
+    context = SimpleNamespace(config={}, settings={"COMPANY_DOMAINS": "acme.example"}, account_id=1, owner_id=1,
+                              is_known_email=lambda _address: True, credentials={}, store_credentials=None)
+    connector = GmailConnector(context)
+    connector.mailbox = "rep@acme.example"
+    connector._rules = connector.rules()  # noqa: SLF001 - what read() sets up before the first message
+    connector._final_pass = True  # noqa: SLF001 - attach-only mail is decided, not deferred
+    odd_headers = [
+        b"Content-Type: text/plain; charset=x-unknown-charset\r\n", b"Content-Type: text/plain; charset=utf-7\r\n",
+        b"Content-Transfer-Encoding: base64\r\n", b'Content-Type: multipart/mixed; boundary=""\r\n',
+        b"From: =?utf-8?B?!!!?= <a@b>\r\n", b'From: "\xff\xfe" <x@\xc3.pl>\r\n', b"From: Anna <\r\n",
+        b"Message-ID: <@>\r\n", b"Date: Mon, 99 Foo 20260 99:99:99 +9999\r\n", b"Reply-To: ,,,;;<>\r\n",
+        b"Subject: =?koi8-r?Q?=F0=D2=C9=D7=C5=D4?=\r\n", b"Content-Type: message/rfc822\r\n",
+        b"Content-Disposition: attachment; filename*=utf-8''%FF%FE\r\n", b"To: " + b"a@b.pl, " * 2000 + b"\r\n",
+    ]
+    rng = random.Random(20261207)
+
+    def mutate(raw: bytes) -> bytes:
+        kind = rng.randrange(6)
+        if kind == 0:
+            flipped = bytearray(raw)
+            for _ in range(rng.randint(1, 20)):
+                flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+            return bytes(flipped)
+        if kind == 1:
+            return raw[: rng.randrange(len(raw) + 1)]
+        if kind == 2:
+            return b"".join(rng.sample(odd_headers, rng.randint(1, 4))) + raw
+        if kind == 3:
+            end = max(raw.find(b"\r\n\r\n"), raw.find(b"\n\n"), 0)
+            return raw[:end] + b"\r\n" + rng.choice(odd_headers) + raw[end:]
+        if kind == 4:
+            start = rng.randrange(len(raw) + 1)
+            stop = rng.randrange(start, len(raw) + 1)
+            return raw[:stop] + raw[start:stop] * rng.randint(1, 5) + raw[stop:]
+        return raw.replace(b"\n", b"\r", rng.randint(1, 50))
+
+    outcomes = {"record": 0, "skipped": 0, "quarantine": 0}
+    for number, name in enumerate(MANIFEST * 4):
+        item = {"id": f"g{number}", "threadId": "t", "labelIds": rng.choice([["INBOX"], ["SENT"], []]),
+                "internalDate": str(rng.choice([0, 1_733_500_000_000, -5])),
+                "raw": base64.urlsafe_b64encode(mutate((FIXTURES / name).read_bytes())).decode().rstrip("=")}
+        result = connector.to_record(item)
+        if isinstance(result, InboundRecord):
+            InboundRecord.model_validate(result.model_dump())
+            outcomes["record"] += 1
+        elif isinstance(result, Quarantine):
+            assert result.reason
+            outcomes["quarantine"] += 1
+        else:
+            assert result is None, (name, result)
+            outcomes["skipped"] += 1
+    assert outcomes["record"] > 300 and outcomes["skipped"] > 0, outcomes
