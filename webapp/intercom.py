@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_required
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from connectors.base import Quarantine
@@ -260,9 +259,9 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
                 records: list[Any] = contact_records(item, workspace)
             else:
                 records = conversation_records(item, workspace)
-        except ValidationError as exc:
-            log.warning("Intercom notification %s skipped: %s", notification.get("id"), exc)
-            return {"skipped": str(exc)[:300]}
+        except Exception as exc:  # noqa: BLE001 - a notification the mapping cannot read is skipped, not retried forever
+            log.warning("Intercom notification %s skipped: %s: %s", notification.get("id"), type(exc).__name__, exc)
+            return {"skipped": f"{type(exc).__name__}: {exc}"[:300]}
         created = 0
         wanted = []
         for record in records:

@@ -11,6 +11,7 @@ idempotency absorbs the page delivered twice.
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
 from connectors.gmail.inquiry import Decision, InquiryRules, classify
 from connectors.gmail.mime import MimeError, ParsedMail, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BACKFILL_DAYS = 90
 MAX_DEFERRED = 20_000
@@ -222,7 +225,17 @@ class GmailConnector(Connector):
     # -------------------------------------------------------------- one message
 
     def to_record(self, item: dict[str, Any]) -> InboundRecord | Quarantine | None:
-        """A Gmail message resource (format raw) -> an InboundRecord, a Quarantine, or None (skipped by rule)."""
+        """A Gmail message resource (format raw) -> an InboundRecord, a Quarantine, or None (skipped by rule).
+        A message that makes reading it fail in a way not foreseen (a parser bug on hostile input) is quarantined
+        with the error: raised, it would stop the sync at the same message on every retry."""
+        try:
+            return self._to_record(item)
+        except Exception as exc:  # noqa: BLE001 - one message must not stop the mailbox's sync
+            log.exception("reading Gmail message %s failed", item.get("id"))
+            return Quarantine(self.quarantine_id(str(item.get("id"))),
+                              f"unexpected error reading the message: {type(exc).__name__}: {exc}"[:1000])
+
+    def _to_record(self, item: dict[str, Any]) -> InboundRecord | Quarantine | None:
         gmail_id = item["id"]
         try:
             raw = base64.urlsafe_b64decode(item.get("raw", "") + "==")

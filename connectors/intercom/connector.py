@@ -11,6 +11,7 @@ Cursor (the account's sync_state, committed with the data before it):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -22,6 +23,8 @@ from connectors.errors import FatalError, ReconnectNeeded, next_page_token
 from connectors.intercom.client import DEFAULT_API_URL, IntercomClient
 from connectors.intercom.mapping import contact_records, conversation_records
 from core.schemas import InboundRecord
+
+log = logging.getLogger(__name__)
 
 PHASES = ("contacts", "conversations")
 OVERLAP_SECONDS = 300
@@ -115,8 +118,8 @@ class IntercomConnector(Connector):
         if kind == "contacts":
             try:
                 yield from contact_records(item, workspace)
-            except ValidationError as exc:
-                yield Quarantine(external_id=f"contact:{item.get('id')}", reason=str(exc)[:500])
+            except Exception as exc:  # noqa: BLE001 - one contact must not stop the sync (see _unreadable)
+                yield _unreadable(f"contact:{item.get('id')}", exc)
             return
         conversation_id = item.get("id")
         if not conversation_id:
@@ -129,6 +132,16 @@ class IntercomConnector(Connector):
             return
         try:
             records = conversation_records(full, workspace)
-        except ValidationError as exc:
-            records = [Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])]
+        except Exception as exc:  # noqa: BLE001 - one conversation must not stop the sync (see _unreadable)
+            records = [_unreadable(f"conversation:{conversation_id}", exc)]
         yield from records
+
+
+def _unreadable(external_id: str, exc: Exception) -> Quarantine:
+    """An item the mapping could not read: a field that breaks validation, or a failure not foreseen (on input
+    no test has shown), quarantined with its reason. Raised, it would stop the sync at the same item on every
+    retry."""
+    if not isinstance(exc, ValidationError):
+        log.exception("reading Intercom %s failed", external_id)
+        return Quarantine(external_id=external_id, reason=f"unexpected error: {type(exc).__name__}: {exc}"[:500])
+    return Quarantine(external_id=external_id, reason=str(exc)[:500])

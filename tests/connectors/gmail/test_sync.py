@@ -221,3 +221,29 @@ def test_outbound_attaches_only_to_known_leads(emulator: Emulator, make_account:
         state = session.exec(select(ConnectorAccount)).one().sync_state
     assert state["skip_reasons"] == {"attach-only": 1}
     assert "stranger@other.pl is not a known lead" in state["recent_skips"][-1]["reason"]
+
+
+def test_a_message_that_breaks_reading_is_quarantined_and_the_sync_goes_on(emulator: Emulator,
+                                                                           make_account: Callable, sync: Callable,
+                                                                           engine: sa.Engine, monkeypatch) -> None:
+    """A parser bug on some hostile message (not foreseen, so not a MimeError): that message is quarantined with
+    the error, the rest of the mailbox is stored, and the next sync does not stop there either."""
+    import connectors.gmail
+
+    emulator.generate("rep@acme.example", 30)
+    real = connectors.gmail.parse_message
+
+    def breaks_on_one(raw: bytes, **kwargs):  # noqa: ANN003, ANN202
+        if b"gen-17@" in raw:
+            raise IndexError("string index out of range")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(connectors.gmail, "parse_message", breaks_on_one)
+    account_id = make_account()
+    report = sync(account_id)
+    assert report.error == "" and report.quarantined == 1
+    assert count(engine, Message) == expected_stored(30) - 1
+    with Session(engine) as session:
+        item = session.exec(select(QuarantinedItem)).one()
+        assert "unexpected error reading the message: IndexError" in item.reason
+    assert account(engine, account_id).status == "healthy"

@@ -225,3 +225,32 @@ def test_intercom_chat_and_mail_of_one_person_are_one_contact(app, session, emul
     assert len(contacts) == 1
     channels = set(session.exec(sa.select(Message.channel).where(Message.contact_id == contacts[0].id)).scalars())
     assert channels == {"gmail", "intercom"}
+
+
+def test_a_conversation_that_breaks_the_mapping_is_quarantined_and_the_sync_goes_on(app, session, emulator,  # noqa: ANN001
+                                                                                    intercom_account,
+                                                                                    monkeypatch) -> None:
+    """A failure of the mapping not foreseen (no test has shown such a conversation): that conversation is
+    quarantined with the error, every other one is stored, and the account stays healthy."""
+    import connectors.intercom.connector as connector_module
+    from core.models import QuarantinedItem
+
+    contact = emulator.add_contact(name="Breaks", email="breaks@example.org")
+    broken = emulator.add_conversation(contact["id"], "<p>odd</p>", created_at=1_700_000_000)
+    fine = emulator.add_conversation(contact["id"], "<p>fine</p>", created_at=1_700_000_100)
+    real = connector_module.conversation_records
+
+    def breaks_on_one(conversation, workspace):  # noqa: ANN001, ANN202
+        if str(conversation.get("id")) == str(broken["id"]):
+            raise KeyError("author")
+        return real(conversation, workspace)
+
+    monkeypatch.setattr(connector_module, "conversation_records", breaks_on_one)
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and report.quarantined == 1
+    assert {m.text for m in intercom_messages(session)} == {"fine"}
+    item = session.exec(select(QuarantinedItem)).one()
+    assert item.external_id.endswith(f"conversation:{broken['id']}") and "unexpected error: KeyError" in item.reason
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).status == "healthy"
+    assert fine["id"] != broken["id"]

@@ -316,6 +316,22 @@ def test_an_acknowledged_notification_is_stored_while_another_worker_writes(app,
     other_worker.dispose()
 
 
+def test_a_notification_the_mapping_cannot_read_is_skipped_not_retried_forever(app, session, monkeypatch) -> None:  # noqa: ANN001
+    """A failure of the mapping not foreseen: the notification is reported skipped, with the error; raised, the
+    queue would retry it again and again."""
+    from webapp import intercom
+
+    def breaks(_item, _workspace):  # noqa: ANN001, ANN202
+        raise KeyError("conversation_parts")
+
+    monkeypatch.setattr(intercom, "conversation_records", breaks)
+    with app.app_context():
+        result = intercom.ingest_notification({"id": "n2", "topic": "conversation.user.replied", "app_id": "ws",
+                                               "item": {"id": "5", "type": "conversation"}})
+    assert result == {"skipped": "KeyError: 'conversation_parts'"}
+    assert messages(session) == []
+
+
 def test_canvas_answers_any_signed_body_without_a_server_error(client, session, intercom_settings) -> None:  # noqa: ANN001
     """Intercom signs what it sends, but its payloads vary by where the app is shown (customer, contact, user,
     conversation.contacts) and fields come as null, strings, lists. Seeded: every signed body gets a card or a
