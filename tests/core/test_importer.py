@@ -172,6 +172,18 @@ def test_csv_saved_by_polish_excel_imports_with_its_letters(engine, session: Ses
     assert texts == ["Czy macie rabaty?", "Proszę o ofertę na dostawę żwiru"]
 
 
+def test_excel_unicode_text_export_imports(engine, session: Session, tmp_path: Path) -> None:
+    """Excel's "Unicode text" is UTF-16 with a byte order mark and tabs between values."""
+    text = ("Imię\tNazwisko\tE-mail\tTelefon\n"
+            "Małgorzata\tZielińska\tm.zielinska@zielinska-design.pl\t+48 22 555 01 02\n"
+            "Екатерина\tСмирнова\te.smirnova@severtrans.ru\t+7 495 123-45-67\n")
+    summary = import_file(engine, write(tmp_path / "kontakty.txt", text.encode("utf-16"))).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2
+    assert summary["notes"] == ["read as utf-16 (not UTF-8); pass --encoding if that is wrong"]
+    assert sorted(c.display_name for c in session.exec(select(Contact)).all()) == ["Małgorzata Zielińska",
+                                                                                   "Екатерина Смирнова"]
+
+
 def test_csv_in_russian_windows_encoding_and_headers(engine, session: Session, tmp_path: Path) -> None:
     text = ("ФИО,Телефон,Компания,Должность,Сообщение\n"
             "Екатерина Смирнова,+7 495 123-45-67,ООО Севертранс,Директор по закупкам,Пришлите цену на 15 мест\n"
