@@ -202,8 +202,8 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, wor
         f"{report['already_known']} already known, {report['suppressed']} suppressed (erased people), "
         f"{report['merged_contacts']} contacts merged, {report['skipped']} skipped"
     )
-    for note in report["notes"]:
-        click.echo(f"  note: {note}", err=True)
+    for note in report["notes"]:  # (part of the summary, on its stream; line errors go to stderr)
+        click.echo(f"  note: {note}")
     for error in report["errors"][:50]:
         click.echo(f"  line {error['line']}: {error['error']}", err=True)
     if summary.error_count > 50:
