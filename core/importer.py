@@ -16,7 +16,9 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import time
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,7 +28,6 @@ from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import charset_normalizer
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -171,11 +172,23 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
 ENCODING_SAMPLE_BYTES = 1 << 20
 
 
+# The single-byte encodings spreadsheets save text in on the first users' systems, in order of preference:
+# Excel on Polish Windows, on Russian (and Ukrainian) Windows, on Western European Windows.
+LEGACY_ENCODINGS = ("cp1250", "cp1251", "cp1252")
+LEGACY_SCORE_BYTES = 65536  # (scoring 1 MB three ways took a second)
+_WORD = re.compile(r"[^\W\d_]+")
+_TYPOGRAPHIC = frozenset("«»–—„”“’‘…€°№§")
+
+
 def detect_encoding(sample: bytes) -> str:
     """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
     order mark (Excel's "Unicode text"), or more bytes that are not UTF-8 than characters that are, which is how
-    a spreadsheet saved on Polish or Russian Windows looks (Windows-1250, -1251): charset_normalizer names it.
-    A UTF-8 file with a few broken rows stays UTF-8 (those rows are reported, the rest keep their letters)."""
+    a spreadsheet saved by Excel on Polish or Russian Windows looks. Then the one of LEGACY_ENCODINGS whose text
+    reads most like words (legacy_text_score). A UTF-8 file with a few broken rows stays UTF-8 (those rows are
+    reported, the rest keep their letters).
+
+    (charset-normalizer was tried first and dropped: on rows as short as a contact list's it named big5 for
+    "Anna Żak", shift_jis for "Ольга" and cp1252 for a Polish LinkedIn message row.)"""
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if sample.startswith(codecs.BOM_UTF8):
@@ -185,8 +198,30 @@ def detect_encoding(sample: bytes) -> str:
     broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
     if broken <= sum(1 for ch in text if ch > "\x7f") - broken:
         return "utf-8-sig"
-    guess = charset_normalizer.from_bytes(whole_lines).best()
-    return guess.encoding if guess is not None else "utf-8-sig"
+    scored_part = whole_lines[:LEGACY_SCORE_BYTES]  # (a single-byte encoding cannot be cut mid-character)
+    scored = [(legacy_text_score(scored_part.decode(encoding, errors="replace")), -rank, encoding)
+              for rank, encoding in enumerate(LEGACY_ENCODINGS)]
+    return max(scored)[2]
+
+
+def legacy_text_score(text: str) -> int:
+    """How much a decoding reads like words: words with letters beyond ASCII count for it when they are of one
+    script and mostly ASCII if Latin (Polish "Wójcik"), against it when they mix scripts ("Wуjcik": Polish read
+    as Windows-1251) or are mostly accented Latin ("Îëüãà": Russian read as Windows-1250); symbols amid the text
+    count against it ("Dzieñ", "pros¿ê": Polish read as Windows-1252)."""
+    score = 0
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        cyrillic = sum(1 for ch in word if "\u0400" <= ch <= "\u04ff")
+        beyond_ascii = sum(1 for ch in word if not ch.isascii())
+        latin_only = cyrillic == 0 and all(ch.isascii() or unicodedata.name(ch, "").startswith("LATIN") for ch in word)
+        if cyrillic == len(word) or (latin_only and 2 * beyond_ascii <= len(word)):
+            score += 1
+        else:
+            score -= 1
+    return score - sum(1 for ch in text if not ch.isascii() and not ch.isspace() and ch not in _TYPOGRAPHIC
+                       and not unicodedata.category(ch).startswith("L"))
 
 
 def read_csv(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from core.importer import ENCODING_SAMPLE_BYTES, detect_encoding
 from core.normalize import InvalidIdentifier, fold_name, normalize_linkedin_url
 from core.schemas import NAME_MAX, SENDER_MAX, SUBJECT_MAX
 
@@ -60,11 +61,14 @@ class SkipReport:
 def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """(first line of the row, {lowercased column: cell} | None, error | None) for every row after the header."""
     raw = stream.read()
+    # LinkedIn writes UTF-8 with commas; a file opened and saved again in Excel on Polish or Russian Windows is
+    # Windows-1250/-1251 with semicolons.
+    encoding = detect_encoding(raw[:ENCODING_SAMPLE_BYTES])
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ExportError(f"{what} is not UTF-8 text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+        raise ExportError(f"{what} is not {encoding.removesuffix('-sig').upper()} text (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, required))
     header: list[str] | None = None
     line_end = 0
     index = -1
@@ -103,6 +107,16 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
         raise ExportError(f"{what}: no header row with the columns {', '.join(c.title() for c in required)} found")
 
 
+def _delimiter(text: str, required: tuple[str, ...]) -> str:
+    """The separator that makes a line of the file's first ones into a header with the required columns."""
+    for line in text.splitlines()[: MAX_PREAMBLE_ROWS + 1]:
+        for delimiter in (",", ";", "\t"):
+            cells = [c.strip().strip('"').lstrip("\ufeff").lower() for c in line.split(delimiter)]
+            if all(name in cells for name in required):
+                return delimiter
+    return ","
+
+
 def _canonical(url: str) -> str | None:
     try:
         return normalize_linkedin_url(url) if url.strip() else None
@@ -111,8 +125,9 @@ def _canonical(url: str) -> str | None:
 
 
 def parse_connected_on(value: str) -> datetime | None:
-    """`12 Mar 2024` (current exports) or `03/12/24` (some older ones)."""
-    for fmt in ("%d %b %Y", "%d %B %Y", "%m/%d/%y", "%Y-%m-%d"):
+    """`12 Mar 2024` (current exports) or `03/12/24` (some older ones); `12.03.2024` once Excel on Polish or
+    Russian Windows has saved the file again."""
+    for fmt in ("%d %b %Y", "%d %B %Y", "%m/%d/%y", "%Y-%m-%d", "%d.%m.%Y"):
         try:
             return datetime.strptime(value.strip(), fmt).replace(tzinfo=UTC)
         except ValueError:
@@ -121,11 +136,22 @@ def parse_connected_on(value: str) -> datetime | None:
 
 
 def parse_message_date(value: str) -> datetime:
-    """`2023-06-11 15:33:58 UTC` (some exports drop the zone or add an offset)."""
+    """`2023-06-11 15:33:58 UTC` (some exports drop the zone or add an offset); `11.06.2023 15:33` once Excel on
+    Polish or Russian Windows has saved the file again (read as UTC, as LinkedIn wrote it)."""
     text = value.strip()
     if text.endswith(" UTC"):
         text = text[:-4] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"):
+            try:
+                parsed = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

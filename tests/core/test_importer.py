@@ -146,6 +146,15 @@ RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,О�
     ("name\nŁukasz Wójcik\nZofia Dąbrowska\nAnna \xff\n".encode() , "utf-8-sig"),   # \xff is a character here
     ("name\nŁukasz Wójcik\nZofia Dąbrowska\n".encode() + b"Anna \xff\n", "utf-8-sig"),  # one broken row stays UTF-8
     ("name\nŁukasz Wójcik\nZofia Dąbrowska".encode()[:-1], "utf-8-sig"),        # a character cut at the end
+    # Short files, where statistical detectors guess wildly (big5, shift_jis): one or two names.
+    ("name,email\nAnna Żak,a@firma.pl\n".encode("cp1250"), "cp1250"),
+    ("name,email\nŁukasz Wójcik,l@budmax.pl\n".encode("cp1250"), "cp1250"),
+    ("name,email\nОльга,o@firma.ru\n".encode("cp1251"), "cp1251"),
+    ("name\nІрина Шевченко\n".encode("cp1251"), "cp1251"),
+    ("FROM;CONTENT\nŁukasz Wójcik;Dzień dobry, proszę o ofertę\n".encode("cp1250"), "cp1250"),
+    # The same letters in Windows-1250 and -1252, a tie: the users' own Windows-1250 (--encoding says otherwise).
+    ("name\nJürgen Müller;François Dupont\n".encode("cp1252"), "cp1250"),
+    ("name\nMarta Wiśniewska;Piotr Kamiński;Paweł Łęcki\n".encode("cp1250"), "cp1250"),  # ś, ń, ł, ę: not -1252
 ])
 def test_a_csv_file_encoding_is_told_from_its_bytes(sample: bytes, expected: str) -> None:
     from core.importer import detect_encoding

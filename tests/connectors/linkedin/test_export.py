@@ -59,8 +59,10 @@ def test_old_connections_layout_without_url() -> None:
 def test_no_header_is_a_clear_file_error() -> None:
     with pytest.raises(ExportError, match="no header row with the columns First Name, Last Name"):
         list(read_connections(io.BytesIO(b"Notes:\nhello,world\n")))
-    with pytest.raises(ExportError, match="not UTF-8"):
-        list(read_connections(io.BytesIO(b"First Name,Last Name,Company,Position\n\xff\xfe,x,y,z\n")))
+    # A spreadsheet uploaded instead of its CSV (an .xlsx is a zip): read as text it has no header either.
+    with pytest.raises(ExportError, match="no header row"):
+        list(read_connections(io.BytesIO(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L"
+                                         b"\x02\x00\x00\x13\x00\x08\x02[Content_Types].xml \xa2\x04\x02(\xa0\x00")))
 
 
 def test_a_row_the_csv_module_cannot_read_is_a_line_error() -> None:
@@ -70,6 +72,24 @@ def test_a_row_the_csv_module_cannot_read_is_a_line_error() -> None:
     rows = list(read_messages(io.BytesIO(header + good + huge + good.replace(b"15:33", b"15:35")), SkipReport()))
     assert [(line, error is None) for line, _, error in rows] == [(2, True), (3, False), (4, True)]
     assert "field larger than field limit" in rows[1][2]
+
+
+def test_an_export_saved_again_by_excel_on_polish_windows() -> None:
+    """A rep opened the export in Excel and saved it: Windows-1250, semicolons, dates in the local format.
+    Before, the file was refused as "not UTF-8 text" (and its header was not found, one column of semicolons)."""
+    connections = ("Notes:;;;;;;\n"
+                   "First Name;Last Name;URL;Email Address;Company;Position;Connected On\n"
+                   "Łukasz;Wójcik;https://www.linkedin.com/in/lukasz-wojcik;;Zakład Usług Śląskich;Prezes;12.03.2024\n")
+    rows = list(read_connections(io.BytesIO(connections.encode("cp1250"))))
+    assert [(r[1].name, r[1].company, r[1].connected_on.strftime("%Y-%m-%d")) for r in rows] == [
+        ("Łukasz Wójcik", "Zakład Usług Śląskich", "2024-03-12")]
+    messages = ("CONVERSATION ID;CONVERSATION TITLE;FROM;SENDER PROFILE URL;TO;RECIPIENT PROFILE URLS;DATE;"
+                "SUBJECT;CONTENT;FOLDER\n"
+                "2-xyz==;;Łukasz Wójcik;https://www.linkedin.com/in/lukasz-wojcik;Anna Nowak;"
+                "https://www.linkedin.com/in/anna-nowak-1a2b3c;11.06.2023 15:33;;Dzień dobry, proszę o ofertę;INBOX\n")
+    parsed = [r[1] for r in read_messages(io.BytesIO(messages.encode("cp1250")), SkipReport())]
+    assert [(m.sender_name, m.content, m.sent_at.isoformat()) for m in parsed] == [
+        ("Łukasz Wójcik", "Dzień dobry, proszę o ofertę", "2023-06-11T15:33:00+00:00")]
 
 
 def test_messages_variants_drafts_and_bad_rows() -> None:
