@@ -66,7 +66,7 @@ RECORD_COLUMNS = ("channel", "external_id", "message_id")
 # CSV headers people use for the same thing: English, Polish and Russian spreadsheets and CRM exports.
 COLUMN_ALIASES = {
     "full_name": "name", "full name": "name", "contact_name": "name", "contact name": "name",
-    "imię i nazwisko": "name", "imie i nazwisko": "name", "nazwa": "name", "фио": "name", "имя и фамилия": "name",
+    "imię i nazwisko": "name", "imie i nazwisko": "name", "фио": "name", "имя и фамилия": "name",
     "first name": "first_name", "given name": "first_name", "firstname": "first_name", "imię": "first_name",
     "imie": "first_name", "имя": "first_name",
     "last name": "last_name", "surname": "last_name", "family name": "last_name", "lastname": "last_name",
@@ -291,7 +291,7 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
         record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
     if "sent_at" in message:
-        message["sent_at"] = _day_first_date(message["sent_at"])
+        message["sent_at"] = day_first_to_iso(message["sent_at"])
     message_id = value("message_id") or row.get("message.external_id")
     if message_id or message.get("text") or message.get("subject"):
         message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
@@ -303,7 +303,7 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
 DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
 
 
-def _day_first_date(cell: str) -> str:
+def day_first_to_iso(cell: str) -> str:
     """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC); any other text as it is,
     for the record's own validation (ISO 8601) to accept or report."""
     for form in DAY_FIRST_FORMATS:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from core.importer import ENCODING_SAMPLE_BYTES, detect_encoding
+from core.importer import ENCODING_SAMPLE_BYTES, day_first_to_iso, detect_encoding
 from core.normalize import InvalidIdentifier, fold_name, normalize_linkedin_url
 from core.schemas import NAME_MAX, SENDER_MAX, SUBJECT_MAX
 
@@ -141,17 +141,7 @@ def parse_message_date(value: str) -> datetime:
     text = value.strip()
     if text.endswith(" UTC"):
         text = text[:-4] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        for fmt in ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"):
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            raise
+    parsed = datetime.fromisoformat(day_first_to_iso(text))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
