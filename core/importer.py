@@ -163,6 +163,8 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"not UTF-8: {exc.reason} at byte {exc.start}"
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:  # (not a ValueError: the parser gives up at about a thousand levels of nesting)
+        return None, "not valid JSON: nested too deeply"
     if not isinstance(value, dict):
         return None, "each line must be a JSON object"
     return value, None

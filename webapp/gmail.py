@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import logging
 import secrets
 from typing import Any
@@ -415,7 +414,7 @@ def push():  # noqa: ANN201
         return {"error": "unknown or missing push token"}, 403
     envelope = request.get_json(silent=True)
     try:
-        data = json.loads(base64.b64decode(envelope["message"]["data"]))
+        data = current_app.json.loads(base64.b64decode(envelope["message"]["data"]))
         address = str(data["emailAddress"]).lower()
     except (TypeError, KeyError, ValueError, binascii.Error):
         return {"error": "expected a Pub/Sub push envelope with message.data {emailAddress, historyId}"}, 400

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-import json
 import logging
 from typing import Any
 
@@ -220,7 +219,7 @@ def webhook():  # noqa: ANN201
     if not valid_hub_signature(_secret(), body, request.headers.get("X-Hub-Signature")):
         return jsonify({"error": "invalid or missing X-Hub-Signature"}), 401
     try:
-        notification = json.loads(body)
+        notification = current_app.json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return jsonify({"error": "the body is not JSON"}), 400
     if not isinstance(notification, dict):
@@ -300,7 +299,7 @@ def _canvas_request() -> dict[str, Any]:
     if not valid_body_signature(_secret(), body, request.headers.get("X-Body-Signature")):
         abort(401, "invalid or missing X-Body-Signature")
     try:
-        data = json.loads(body)
+        data = current_app.json.loads(body)
     except (ValueError, UnicodeDecodeError):
         abort(400, "the body is not JSON")
     if not isinstance(data, dict):

@@ -27,14 +27,16 @@ def test_jsonl_bad_lines_reported_and_skipped(engine, session: Session, tmp_path
         json.dumps([1, 2]),
         json.dumps({"channel": "import", "contact": {"name": "Bad", "email": "nope"}}),
         json.dumps({"channel": "import", "contact": {"name": "Ola", "phone": "600 700 800"}}),
+        "[" * 10_000 + "]" * 10_000,
     ]
     path = write(tmp_path / "in.jsonl", "\n".join(lines) + "\n\xff\xfe bad bytes".encode("latin-1").decode("latin-1"))
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe{}\n")
     summary = import_file(engine, path).as_dict()
     assert summary["created"] == 2
-    assert [e["line"] for e in summary["errors"]] == [2, 3, 5, 6, 8]
+    assert [e["line"] for e in summary["errors"]] == [2, 3, 5, 6, 8, 9]
     assert "JSON" in summary["errors"][0]["error"] and "contact.email" in summary["errors"][3]["error"]
-    assert "UTF-8" in summary["errors"][4]["error"]
+    assert summary["errors"][4]["error"] == "not valid JSON: nested too deeply"
+    assert "UTF-8" in summary["errors"][5]["error"]
     again = import_file(engine, path).as_dict()
     assert again["created"] == 0 and again["already_known"] + again["updated"] == 2
     assert len(session.exec(select(Message)).all()) == 1

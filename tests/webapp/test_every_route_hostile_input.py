@@ -93,3 +93,52 @@ def test_a_non_ascii_signature_or_token_is_refused_not_a_500(app, client) -> Non
     }
     for path, headers in sent.items():
         assert client.post(path, data=b"{}", headers=headers).status_code in (401, 403), path
+
+
+def test_json_nested_past_the_parser_limit_is_bad_input_not_a_500(app, client, session: Session) -> None:  # noqa: ANN001
+    """Python's JSON parser raises RecursionError (not a ValueError) on "[" * 10,000: request.get_json and the
+    views' own parsing let it out as a 500. Every place that parses what a client sent now answers as for any
+    other malformed JSON."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from core.models import Form
+    from webapp.forms import new_form_key
+
+    seed_demo(session)
+    admin = session.exec(select(User).where(User.role == "admin")).first()
+    token = create_api_token(session, user=admin)
+    form = Form(key=new_form_key(), name="Kontakt", fields=[{"name": "email", "label": "E-mail", "kind": "email",
+                                                              "maps_to": "email", "required": True}])
+    session.add(form)
+    session.commit()
+    secret = "intercom-secret"
+    app.config["LEADHUB"].update(GMAIL_PUSH_TOKEN="push-token", INTERCOM_CLIENT_SECRET=secret)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.config["WTF_CSRF_ENABLED"] = False
+    nested = b"[" * 10_000 + b"]" * 10_000  # (the parser gives up at about a thousand levels)
+
+    def signed(header: str, digest: str) -> dict[str, str]:
+        mac = hmac.new(secret.encode(), nested, getattr(hashlib, digest)).hexdigest()
+        return {header: f"sha1={mac}" if digest == "sha1" else mac, "Content-Type": "application/json"}
+
+    push = json.dumps({"message": {"data": base64.b64encode(nested).decode()}}).encode()
+    answers = {
+        "API inbound": client.post("/api/v1/inbound", data=nested, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
+        "public form": client.post(f"/f/{form.key}", data=nested, headers={"Content-Type": "application/json"}),
+        "Gmail push": client.post("/webhooks/gmail?token=push-token", data=push,
+                                  headers={"Content-Type": "application/json"}),
+        "Intercom webhook": client.post("/webhooks/intercom", data=nested, headers=signed("X-Hub-Signature", "sha1")),
+        "Canvas Kit": client.post("/intercom/canvas/initialize", data=nested,
+                                  headers=signed("X-Body-Signature", "sha256")),
+    }
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = str(admin.id)
+        flask_session["_fresh"] = True
+    answers["scoring rules"] = client.post("/qualify/rules", data={"rules": nested.decode(), "action": "preview"})
+    assert {name: response.status_code for name, response in answers.items()} == {
+        "API inbound": 400, "public form": 400, "Gmail push": 400, "Intercom webhook": 400, "Canvas Kit": 400,
+        "scoring rules": 400}

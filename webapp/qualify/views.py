@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlmodel import col, select
@@ -140,7 +140,7 @@ def rules():  # noqa: ANN201
     if request.method == "POST":
         document = request.form.get("rules", "")
         try:
-            data = json.loads(document)
+            data = current_app.json.loads(document)
         except ValueError as exc:
             errors = {"rules": f"not valid JSON: {exc}"}
         else:
