@@ -42,8 +42,13 @@ def verify_signature(
         age = abs((now if now is not None else time.time()) - int(timestamp))
     except (TypeError, ValueError):
         return False
-    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a header can carry.)
-    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body).encode(), (signature or "").encode())
+    return age <= tolerance and equal_secrets(signature or "", sign(secret, timestamp, body))
+
+
+def equal_secrets(given: str, expected: str) -> bool:
+    """Constant-time comparison of a token or signature a client sent with the expected one. As bytes:
+    hmac.compare_digest raises TypeError on a str with non-ASCII characters, which a header or query can carry."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:

@@ -98,6 +98,8 @@ def side_write(write: Callable[[Session], None]) -> bool:
     the write lock, taken up front; PostgreSQL: any row or table lock). For bookkeeping a page does on the side:
     when the store stays busy, or a concurrent request wrote the same row first, it is skipped and logged, and
     the page is still served."""
+    # The request engine, not the writer engine: the shorter busy timeout must be set before the transaction
+    # that waits for the lock begins, and the writer engine begins every transaction IMMEDIATE, that PRAGMA's too.
     engine = get_engine()
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import logging
 import secrets
 from typing import Any
@@ -35,8 +34,9 @@ from connectors.sync import build_context
 from core.ingest import IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, User, utcnow
 from core.schemas import ContactIn, InboundRecord, MessageIn
+from core.webhooks import equal_secrets
 from webapp.auth import ROLE_RANK
-from webapp.db import begin_writing, get_session, write_session
+from webapp.db import begin_writing, get_session, get_writer_engine, write_session
 from webapp.queue import enqueue
 from webapp.replies import ReplyError, register_reply
 from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
@@ -113,8 +113,7 @@ def client_for(account: ConnectorAccount, db: Session | None = None) -> GmailCli
     account_id = account.id
 
     def save(credentials: dict[str, Any]) -> None:
-        with Session(get_session().get_bind()) as own:
-            own.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        with Session(get_writer_engine()) as own:  # (it reads, then writes: IMMEDIATE on SQLite)
             row = own.get(ConnectorAccount, account_id)
             if row is not None:
                 row.credentials_encrypted = box.encrypt(credentials)
@@ -163,7 +162,7 @@ def callback():  # noqa: ANN201
     if request.args.get("error"):
         flash(f"Google refused the connection: {request.args['error']}", "error")
         return redirect(url_for("gmail.index"))
-    if not pending or not hmac.compare_digest(request.args.get("state", "").encode(), str(pending["state"]).encode()):
+    if not pending or not equal_secrets(request.args.get("state", ""), str(pending["state"])):
         flash("The sign-in with Google expired or was tampered with; please connect again.", "error")
         return redirect(url_for("gmail.index")), 302
     try:
@@ -409,8 +408,7 @@ def send_reply(db: Session, account: ConnectorAccount, original: Message, text: 
 @connector_required("gmail", acknowledge=True)
 def push():  # noqa: ANN201
     expected = str(_settings().get("GMAIL_PUSH_TOKEN") or "")
-    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a query string can carry.)
-    if not expected or not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
+    if not expected or not equal_secrets(request.args.get("token", ""), expected):
         return {"error": "unknown or missing push token"}, 403
     envelope = request.get_json(silent=True)
     try:

@@ -349,10 +349,10 @@ def conversation(conversation_id: int):  # noqa: ANN201
     me = viewer()
     hidden = conv.id in hidden_conversation_ids(session, user_id=me.id, role=me.role, conversation_ids=[conv.id])
     side_write(lambda own: mark_read(own, me.id, conv.id))
+    offered = can_reply(conv.channel) and not hidden
     return render_template(
         "inbox/conversation.html", conv=conv, contact=contact, messages=messages, body_hidden=hidden,
-        can_reply=can_reply(conv.channel) and not hidden,
-        reply_blocked=reply_blocker(session, conv, me) if can_reply(conv.channel) and not hidden else None,
+        can_reply=offered, reply_blocked=reply_blocker(session, conv, me) if offered else None,
         **_filter_choices(session),
     )
 

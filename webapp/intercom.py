@@ -34,6 +34,7 @@ from core.models import ConnectorAccount, Contact, Conversation, Identity, Messa
 from core.normalize import InvalidIdentifier, normalize_email
 from core.qualification import QualificationError, set_stage
 from core.scoring import NON_TARGET_REASONS
+from core.webhooks import equal_secrets
 from webapp.auth import role_required
 from webapp.db import begin_writing, get_session, get_writer_engine, write_session
 from webapp.queue import enqueue, task
@@ -208,8 +209,7 @@ def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header or not header.startswith("sha1="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    # (Bytes: compare_digest raises on a str with non-ASCII characters, which a header can carry.)
-    return hmac.compare_digest(expected.encode(), header[len("sha1="):].strip().lower().encode())
+    return equal_secrets(header[len("sha1="):].strip().lower(), expected)
 
 
 @hooks_bp.post("/webhooks/intercom")
@@ -291,7 +291,7 @@ def valid_body_signature(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header:
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+    return equal_secrets(header.strip().lower(), expected)
 
 
 def _canvas_request() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from core.db import make_engine
 from core.models import (
+    ApiToken,
     AppSetting,
     ConnectorAccount,
     ConversationRead,
@@ -112,7 +113,8 @@ SAVES = {
         lambda s, _: (_setting(s, RESCORE_JOB_KEY) or {}).get("status") == "done"),
     "LinkedIn token": Save(
         "rep", lambda c, _: c.post("/linkedin/token"),
-        lambda s, ctx: True, status=200),
+        lambda s, ctx: s.exec(select(ApiToken).where(ApiToken.user_id == ctx["users"]["rep"].id)).first() is not None,
+        status=200),
     "disconnect Gmail": Save(
         "rep", lambda c, ctx: c.post(f"/gmail/{ctx['account_id']}/disconnect"),
         lambda s, ctx: s.get(ConnectorAccount, ctx["account_id"]).status == "disabled", setup=_mailbox),
