@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import logging
 from typing import Any
 
@@ -26,7 +25,7 @@ from sqlmodel import Session, col, select
 from connectors.base import Quarantine
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient
-from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
+from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records, text_to_html
 from core.batch import ingest_many
 from core.identity import get_live_contact
 from core.ingest import IngestError, IngestOptions, ingest
@@ -505,8 +504,7 @@ def reply_in_conversation(db: Session, conversation: Conversation, *, text: str,
     """The inbox's reply box for Intercom chats: plain text, sent as the workspace's admin."""
     if not is_enabled(CHANNEL, db):
         raise ReplyError(switched_off_message(CHANNEL))
-    paragraphs = [html.escape(p.strip()).replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
-    body = "".join(f"<p>{p}</p>" for p in paragraphs if p)
+    body = text_to_html(text)
     try:
         reply_to_conversation(db, conversation_id=conversation.external_id, body=body,
                               account_id=conversation.account_id, actor=f"reply:{user_id}")

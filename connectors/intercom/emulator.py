@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import hashlib
 import hmac
 import itertools
@@ -234,7 +235,11 @@ class IntercomEmulator:
         return view
 
     def notification(self, topic: str, item: dict[str, Any]) -> dict[str, Any]:
+        """A webhook notification as Intercom sends it for API 2.15 and later: a conversation's bodies and subject
+        come as plain text there, not as the REST API's HTML."""
         stamp = self.now()
+        if item.get("type") == "conversation":
+            item = as_webhook_text(item)
         return {
             "type": "notification_event",
             "app_id": self.workspace_id,
@@ -536,3 +541,19 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def as_webhook_text(conversation: dict[str, Any]) -> dict[str, Any]:
+    """A conversation view with its source subject and body, and its parts' bodies, as plain text (webhook
+    payloads of API 2.15+, per Intercom's reference for conversation_part.body)."""
+    from connectors.intercom.mapping import html_to_text
+
+    view = copy.deepcopy(conversation)
+    source = view.get("source") or {}
+    for key in ("subject", "body"):
+        if isinstance(source.get(key), str):
+            source[key] = html_to_text(source[key])
+    for part in (view.get("conversation_parts") or {}).get("conversation_parts") or []:
+        if isinstance(part.get("body"), str):
+            part["body"] = html_to_text(part["body"])
+    return view

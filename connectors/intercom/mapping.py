@@ -8,6 +8,10 @@
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
   are inbound, admin/bot/team outbound; notes are internal notes. The API returns at most the 500 newest parts:
   a truncated conversation says so in every message's meta (`conversation_truncated`, `parts_total`).
+- Bodies and subjects are HTML in the REST API but plain text in webhook payloads of API 2.15 and later
+  (Intercom's reference, conversation_part.body). Text without HTML markup is kept as text: read as HTML,
+  "Write to <anna@firma.pl>" would lose the address and "x<y, y>z" would become "xz".
+- The subject is the source's, else the conversation's title (chats have no subject; a teammate may title them).
 """
 
 from __future__ import annotations
@@ -28,6 +32,30 @@ EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
+# What tells HTML from plain text: an HTML element's tag (not any "<word>") or a character reference.
+_HTML_MARKUP = re.compile(
+    r"(?i)</?(?:p|br|div|span|a|b|i|u|s|em|strong|img|ul|ol|li|h[1-6]|blockquote|pre|code|table|thead|tbody|tr|td|th"
+    r"|hr|sub|sup|figure|figcaption|iframe|video|html|body|head|font|center|small|big|strike|del|ins|mark|style"
+    r"|script)(?:\s[^<>]*)?/?>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});")
+
+
+def looks_like_html(body: str) -> bool:
+    return _HTML_MARKUP.search(body) is not None
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML paragraphs: blank lines part paragraphs, line breaks stay, markup characters escaped."""
+    paragraphs = [html_lib.escape(p.strip()).replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
+    return "".join(f"<p>{p}</p>" for p in paragraphs if p)
+
+
+def body_text_and_html(body: str) -> tuple[str, str]:
+    """(text, sanitised HTML) of a body that is HTML or plain text (see the module's note)."""
+    if looks_like_html(body):
+        clean_html = sanitize_html(body)
+        return html_to_text(clean_html), clean_html
+    lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), text_to_html(body)
 
 
 def html_to_text(markup: str | None) -> str:
@@ -135,15 +163,19 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     if truncated:
         meta_common.update(conversation_truncated=True, parts_total=total, parts_returned=len(parts))
     source = _obj(conversation.get("source"))
-    subject_html = source.get("subject")
-    subject = html_to_text(subject_html if isinstance(subject_html, str) else None)[:SUBJECT_MAX] or None
+    subject = None
+    for candidate in (source.get("subject"), conversation.get("title")):
+        if isinstance(candidate, str) and candidate.strip():
+            subject = " ".join(body_text_and_html(candidate)[0].split())[:SUBJECT_MAX] or None
+            if subject:
+                break
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str) -> None:
         if not isinstance(body, str) or not body.strip():
             return  # assignments, closes and other events without a body carry no message
         author_type = _clean(author.get("type"), 40) or ""
-        clean_html = sanitize_html(body)
+        text, clean_html = body_text_and_html(body)
         records.append(
             InboundRecord(
                 channel=CHANNEL,
@@ -159,7 +191,7 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                     sender=_sender(author),
                     subject=subject,
                     # Cut, not refused: one overlong chat must not send its conversation to quarantine.
-                    text=html_to_text(clean_html)[:TEXT_MAX],
+                    text=text[:TEXT_MAX],
                     html=clean_html if len(clean_html) <= HTML_MAX else None,
                     meta={**meta_common, "part_type": part_type, "author_type": author_type},
                 ),

@@ -84,3 +84,36 @@ def test_fields_of_unexpected_types_never_stop_the_mapping() -> None:
         assert isinstance(records, list)
         outcomes.add(type(records[0]).__name__ if records else "none")
     assert outcomes >= {"InboundRecord", "Quarantine"}  # and "none": no part with a body was left
+
+
+PLAIN_AND_HTML_BODIES = [
+    # (body as Intercom sends it, text stored, HTML stored)
+    ("<p>Dzień dobry, proszę o ofertę</p>", "Dzień dobry, proszę o ofertę", "<p>Dzień dobry, proszę o ofertę</p>"),
+    ("<p>Tom &amp; Jerry</p>", "Tom & Jerry", "<p>Tom &amp; Jerry</p>"),
+    ("Line one<br>line two", "Line one\nline two", "Line one<br>line two"),
+    # Webhooks of API 2.15+ send plain text: what looks like a tag there is text.
+    ("Write to <anna@firma.pl> please", "Write to <anna@firma.pl> please",
+     "<p>Write to &lt;anna@firma.pl&gt; please</p>"),
+    ("Budget <50k, seats >10", "Budget <50k, seats >10", "<p>Budget &lt;50k, seats &gt;10</p>"),
+    ("Dzień dobry,\n\nproszę o ofertę\nPozdrawiam", "Dzień dobry,\n\nproszę o ofertę\nPozdrawiam",
+     "<p>Dzień dobry,</p><p>proszę o ofertę<br>Pozdrawiam</p>"),
+    ("R&D & AT&T", "R&D & AT&T", "<p>R&amp;D &amp; AT&amp;T</p>"),
+    ("<script>alert(1)</script><p>hi</p>", "hi", "<p>hi</p>"),
+]
+
+
+def test_bodies_are_read_as_html_or_as_plain_text() -> None:
+    for body, text, html in PLAIN_AND_HTML_BODIES:
+        source = {**conversation()["source"], "body": body}
+        first = conversation_records(conversation(source=source), "ws1")[0].message  # type: ignore[union-attr]
+        assert (first.text, first.html) == (text, html), body
+
+
+def test_the_subject_is_the_source_subject_else_the_conversation_title() -> None:
+    chat = conversation(title="Wycena: 40 licencji <pilne>")
+    chat["source"]["subject"] = ""
+    assert conversation_records(chat, "ws1")[0].message.subject == "Wycena: 40 licencji <pilne>"  # type: ignore[union-attr]
+    chat["source"]["subject"] = "<p>Oferta</p>"
+    assert conversation_records(chat, "ws1")[0].message.subject == "Oferta"  # type: ignore[union-attr]
+    chat["source"]["subject"], chat["title"] = None, None
+    assert conversation_records(chat, "ws1")[0].message.subject is None  # type: ignore[union-attr]

@@ -358,3 +358,18 @@ def test_canvas_answers_any_signed_body_without_a_server_error(client, session, 
             if response.status_code == 200:
                 assert "canvas" in response.get_json()
     assert 200 in statuses
+
+
+def test_a_webhook_of_api_2_15_and_later_stores_its_plain_text_whole(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """Intercom sends bodies as plain text in webhooks of API 2.15+ (the emulator does too). Read as HTML, the
+    address in angle brackets and the text between '<' and '>' were lost."""
+    contact = emulator.add_contact(name="Zofia Wróbel", email="zofia@wrobel.pl")
+    conversation = emulator.add_conversation(
+        contact["id"], "<p>Proszę o kontakt: &lt;zofia.biuro@wrobel.pl&gt;</p><p>Budżet &lt;50 tys., 10+ licencji &amp; "
+                       "wdrożenie</p>")
+    item = emulator.conversation_view(conversation["id"])
+    assert "<p>" not in emulator.notification("conversation.user.created", item)["data"]["item"]["source"]["body"]
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.created", item).status_code == 200
+    [stored] = messages(session)
+    assert stored.text == "Proszę o kontakt: <zofia.biuro@wrobel.pl>\nBudżet <50 tys., 10+ licencji & wdrożenie"
+    assert "&lt;zofia.biuro@wrobel.pl&gt;" in stored.html
