@@ -12,6 +12,7 @@ Hypothesis ("'many' object has no attribute 'more'"), and the subset of OpenAPI 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from hypothesis import strategies as st
@@ -24,6 +25,14 @@ JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allo
 ANY_JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                               st.dictionaries(TEXT, inner, max_size=3)),
                         max_leaves=6)
+
+# Strings whose format the schema gives as numbers or bytes (Google's discovery formats).
+_FORMATTED = {
+    "int64": st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    "uint64": st.integers(min_value=0, max_value=2**64 - 1).map(str),
+    "int32": st.integers(min_value=-(2**31), max_value=2**31 - 1).map(str),
+    "byte": st.binary(max_size=64).map(lambda b: base64.urlsafe_b64encode(b).decode()),
+}
 
 
 class SchemaData:
@@ -66,10 +75,12 @@ class SchemaData:
         if kind == "object" or "properties" in node:
             return self._object(node, seen)
         if kind == "array":
-            return st.lists(self._node(node.get("items", {}), seen), max_size=min(node.get("maxItems", 99),
-                                                                                  self.max_items))
+            items = self._node(node.get("items", {}), seen)
+            if items.is_empty:  # a recursion cut short: an empty list is what the schema still allows
+                return st.just([])
+            return st.lists(items, max_size=min(node.get("maxItems", 99), self.max_items))
         if kind == "string":
-            return TEXT
+            return _FORMATTED.get(node.get("format"), TEXT)
         if kind == "integer":
             return st.integers(min_value=node.get("minimum"), max_value=node.get("maximum"))
         if kind == "number":
@@ -82,6 +93,7 @@ class SchemaData:
         properties = node.get("properties") or {}
         required = set(node.get("required") or ())
         strategies = {name: self._node(sub, seen) for name, sub in properties.items()}
+        strategies = {name: s for name, s in strategies.items() if name in required or not s.is_empty}
         extra = node.get("additionalProperties")
         fixed = st.fixed_dictionaries(
             {name: s for name, s in strategies.items() if name in required},

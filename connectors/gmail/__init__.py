@@ -42,6 +42,12 @@ def _split(value: Any) -> list[str]:
     return [v.strip() for v in str(value or "").split(",") if v.strip()]
 
 
+def _message_ids(messages: Any) -> list[str]:
+    """The ids of a list of message references (messages.list, history.list). Gmail's schema makes every field
+    optional: a reference without an id is passed over, not a KeyError that stops the sync on every retry."""
+    return [m["id"] for m in messages or [] if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+
+
 @register
 class GmailConnector(Connector):
     type: ClassVar[str] = "gmail"
@@ -135,7 +141,7 @@ class GmailConnector(Connector):
         while True:
             page = self.client.list_page(query=f"after:{state['after']}", page_token=state.get("page_token"),
                                          size=self.list_page_size())
-            ids = [m["id"] for m in page.get("messages", [])]
+            ids = _message_ids(page.get("messages"))
             yield from self._fetch(ids, state)
             token = page.get("nextPageToken")
             if token and token in seen:
@@ -165,12 +171,11 @@ class GmailConnector(Connector):
             page = self.client.history_page(start_history_id=start, page_token=page_token)
             ids: list[str] = []
             last_record = None
-            for entry in page.get("history", []):
-                last_record = entry.get("id", last_record)
-                for added in entry.get("messagesAdded", []):
-                    message = added.get("message", {})
-                    if "DRAFT" not in message.get("labelIds", []):
-                        ids.append(message["id"])
+            for entry in page.get("history") or []:
+                last_record = entry.get("id") or last_record
+                added = [item.get("message") for item in entry.get("messagesAdded") or [] if isinstance(item, dict)]
+                ids += _message_ids([m for m in added if isinstance(m, dict)
+                                     and "DRAFT" not in (m.get("labelIds") or [])])
             yield from self._fetch(ids, state)
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -314,7 +319,7 @@ class GmailConnector(Connector):
         while True:
             page = self.client.list_page(query=f"after:{after or self.backfill_after()}", page_token=token,
                                          size=self.list_page_size())
-            ids = [m["id"] for m in page.get("messages", [])]
+            ids = _message_ids(page.get("messages"))
             found, _missing = self.client.get_many(ids, fmt="metadata", metadata_headers=RECONCILE_HEADERS)
             for gmail_id in ids:
                 if gmail_id in found:

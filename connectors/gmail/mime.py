@@ -273,7 +273,10 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
 
     date = _date(msg)
     if date is None and internal_date_ms:
-        date = datetime.fromtimestamp(int(internal_date_ms) / 1000, tz=UTC)
+        try:
+            date = datetime.fromtimestamp(int(internal_date_ms) / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            date = None  # an internalDate outside the years datetime holds: no date rather than no message
     senders = _addresses(msg, "from") or _addresses(msg, "sender") or _addresses(msg, "return-path")
     headers = {name: _header(msg, name)[:1000] for name in KEPT_HEADERS if _header(msg, name)}
     return ParsedMail(
