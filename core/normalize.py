@@ -114,21 +114,53 @@ def is_role_localpart(local: str) -> bool:
 # --------------------------------------------------------------------------- phone
 
 
+# Extension markers phonenumbers does not know: Polish "wew." / "wewn." / "w." (it knows "ext", "x", "доб"). Left
+# in, its letters are read as a vanity number's digits ("wew" = 939) and the number comes out wrong.
+_POLISH_EXTENSION = re.compile(r"(?i)(?<=[\d\s)])\s*,?\s*(?:wewn?\.?|w\.)\s*(?=\d{1,6}\s*$)")
+# The first users' neighbours write numbers the domestic way: Russia and Kazakhstan "8 (916) 123-45-67",
+# Belarus "8 029 …", Ukraine "067 …", Poland "601 234 567". A number that cannot be one of the default region's
+# is tried as theirs, in this order, and kept only where it is a valid number.
+# "Cannot be one of the default region's" means not a valid number there.
+DOMESTIC_FALLBACK_REGIONS = ("PL", "RU", "BY", "UA")
+
+
 @lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
-    """E.164 form of a phone number; numbers without a country code take `default_region`."""
+    """E.164 form of a phone number; numbers without a country code take `default_region` (or, when they cannot
+    be one of its numbers, a neighbour's: DOMESTIC_FALLBACK_REGIONS). An extension is not part of the key."""
     if raw is None or not str(raw).strip():
         raise InvalidIdentifier("phone is empty")
     text = str(raw).strip()
     if text.lower().startswith("tel:"):
         text = text[4:]
+    text = _POLISH_EXTENSION.sub(" ext. ", text)
+    region = (default_region or "PL").upper()
     try:
-        number = phonenumbers.parse(text, (default_region or "PL").upper())
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidIdentifier(f"not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_valid_number(number):
+        # A neighbour's valid number before the default region's merely possible one (a range phonenumbers
+        # does not know yet keeps its old reading).
+        number = _domestic_elsewhere(text, region) or (number if phonenumbers.is_possible_number(number) else None)
+    if number is None:
         raise InvalidIdentifier("not a possible phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNumber | None:
+    if text.lstrip().startswith("+"):
+        return None  # the country code is written: no other reading
+    for region in DOMESTIC_FALLBACK_REGIONS:
+        if region == default_region:
+            continue
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return number
+    return None
 
 
 # --------------------------------------------------------------------------- linkedin

@@ -61,13 +61,29 @@ def test_normalize_email_rejects(raw: str | None) -> None:
         ("8 (495) 123-45-67", "RU", "+74951234567"),
         ("+44 20 7946 0958", "PL", "+442079460958"),
         ("020 7946 0958", "GB", "+442079460958"),
+        # Polish extension words (phonenumbers read "wew" as the digits 939); the extension is not in the key.
+        ("+48 601-234-567 wew. 12", "PL", "+48601234567"),
+        ("22 123 45 67 wewn. 105", "PL", "+48221234567"),
+        ("(22) 123 45 67, w. 7", "PL", "+48221234567"),
+        ("+7 495 123-45-67 доб. 123", "PL", "+74951234567"),
+        # The neighbours' domestic forms, when the number cannot be a Polish one (and the other way round).
+        ("8 (916) 123-45-67", "PL", "+79161234567"),
+        ("8-916-123-45-67", "PL", "+79161234567"),
+        ("89161234567", "PL", "+79161234567"),
+        ("8 800 555 35 35", "PL", "+78005553535"),
+        ("8 029 123 45 67", "PL", "+375291234567"),
+        ("067 123 4567", "PL", "+380671234567"),
+        ("601 234 567", "RU", "+48601234567"),
+        # A number valid in the default region keeps that reading; a written country code is never changed.
+        ("500 000 000", "PL", "+48500000000"),
+        ("+48 999 999 999", "PL", "+48999999999"),
     ],
 )
 def test_normalize_phone(raw: str, region: str, expected: str) -> None:
     assert normalize_phone(raw, region) == expected
 
 
-@pytest.mark.parametrize("raw", ["", None, "abc", "12", "+48 1", "phone me"])
+@pytest.mark.parametrize("raw", ["", None, "abc", "12", "+48 1", "phone me", "wew. 12", "+48 8 916 123 45 67"])
 def test_normalize_phone_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_phone(raw, "PL")
