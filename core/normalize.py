@@ -57,6 +57,8 @@ def _role_localparts() -> frozenset[str]:
 # --------------------------------------------------------------------------- email
 
 _GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+# Every Yandex mailbox receives mail at the same login on each of these domains (Yandex's help, mailbox aliases).
+_YANDEX_DOMAINS = {"yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz", "yandex.ua"}
 _ANGLE_ADDR = re.compile(r"<([^<>]+)>\s*$")
 
 
@@ -72,7 +74,8 @@ class NormalizedEmail:
 def normalize_email(raw: str | None) -> NormalizedEmail:
     """Trim, unwrap `Name <addr>` and mailto:, validate, lowercase, IDNA the domain.
 
-    gmail.com and googlemail.com ignore dots and +tags in the local part, so those are removed.
+    gmail.com and googlemail.com ignore dots and +tags in the local part, so those are removed; Yandex's
+    domains (ya.ru, yandex.com, .by, .kz, .ua) are one mailbox, kept as yandex.ru.
     """
     if raw is None:
         raise InvalidIdentifier("email is empty")
@@ -94,6 +97,8 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
     if domain in _GMAIL_DOMAINS:
         local = local.split("+", 1)[0].replace(".", "")
         domain = "gmail.com"
+    elif domain in _YANDEX_DOMAINS:
+        domain = "yandex.ru"
     base_local = re.split(r"[+]", local, maxsplit=1)[0]
     return NormalizedEmail(
         value=f"{local}@{domain}",

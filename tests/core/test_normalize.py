@@ -26,6 +26,8 @@ from core.normalize import (
         ("mailto:jan@firma.pl?subject=hi", "jan@firma.pl", False, False),
         ("J.a.n+crm@gmail.com", "jan@gmail.com", False, True),
         ("jan.kowalski+tag@googlemail.com", "jankowalski@gmail.com", False, True),
+        ("Ivan.Petrov@ya.ru", "ivan.petrov@yandex.ru", False, True),
+        ("ivan.petrov@Yandex.KZ", "ivan.petrov@yandex.ru", False, True),
         ("jan.kowalski+tag@firma.pl", "jan.kowalski+tag@firma.pl", False, False),  # dots/tags only at Gmail
         ("user@Bücher.de", "user@xn--bcher-kva.de", False, False),
         ("biuro@firma.pl", "biuro@firma.pl", True, False),
