@@ -7,6 +7,7 @@ for such input; what cannot be read at all comes back as `MimeError` with a reas
 from __future__ import annotations
 
 import email
+import email.header
 import email.utils
 import hashlib
 import re
@@ -18,6 +19,7 @@ from typing import Any
 
 import nh3
 
+from core.importer import LEGACY_ENCODINGS, legacy_text_score
 from core.ingest import sanitize_html
 
 # Headers kept for bulk detection and threading (lower-case names).
@@ -26,6 +28,7 @@ KEPT_HEADERS = ("list-unsubscribe", "list-id", "precedence", "auto-submitted", "
 SNIPPET_CHARS = 2000
 MAX_TEXT_CHARS = 900_000
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?")
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "x-user-defined": "latin-1",
                     "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis"}
 
@@ -82,17 +85,66 @@ def normalize_message_id(value: str | None) -> str:
     return f"{left}@{right.lower()}" if sep and left else core
 
 
-def _clean(value: str) -> str:
+def _clean(value: str, msg: Message | None = None) -> str:
     """Raw 8-bit header bytes (RFC 6532 UTF-8, or a legacy charset) arrive as surrogate escapes: decode them."""
     try:
         value.encode("utf-8")
         return value
     except UnicodeEncodeError:
-        data = value.encode("utf-8", "surrogateescape")
+        return _decode_8bit(value, msg)
+
+
+def _decode_8bit(value: str, msg: Message | None) -> str:
+    """Header text whose non-ASCII bytes came unencoded (surrogate escapes). UTF-8 when they are (RFC 6532);
+    else the charset the message declares for its text (Russian and Polish clients wrote raw Windows-1251,
+    KOI8-R or ISO-8859-2 headers in the charset of their body); else the Windows code page whose reading
+    looks most like words (core.importer.legacy_text_score), not Windows-1252 for every one of them."""
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for charset in _declared_charsets(msg) if msg is not None else ():
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("cp1252", "replace")
+            return data.decode(charset)
+        except (LookupError, UnicodeError):
+            continue
+    readings = [(legacy_text_score(data.decode(encoding, "replace")), -rank, encoding)
+                for rank, encoding in enumerate(LEGACY_ENCODINGS)]
+    return data.decode(max(readings)[2], "replace")
+
+
+def _declared_charsets(msg: Message) -> list[str]:
+    """The charsets a message declares, other than ASCII and UTF-8: for itself and its text parts, then in the
+    encoded words of its other headers (=?Windows-1252?B?...?=)."""
+    declared: list[str] = []
+    try:
+        parts = [msg, *(part for part in msg.walk() if part.get_content_maintype() == "text")]
+        for part in parts[:50]:
+            charset = part.get_param("charset")
+            declared.append(charset if isinstance(charset, str) else "")
+    except Exception:  # noqa: BLE001 - a broken Content-Type declares nothing
+        pass
+    try:
+        declared += [m.group(1) for _, value in msg.raw_items() for m in _ENCODED_WORD_CHARSET.finditer(str(value))]
+    except Exception:  # noqa: BLE001
+        pass
+    found: list[str] = []
+    for charset in declared:
+        charset = _CHARSET_ALIASES.get(charset.strip().lower(), charset.strip().lower())
+        if charset and charset not in ("us-ascii", "ascii", "utf-8", "utf8") and charset not in found:
+            found.append(charset)
+    return found
+
+
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded words (=?koi8-r?B?...?=) in header text that was read raw."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(email.header.make_header(email.header.decode_header(text)))
+    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
+        return text
 
 
 def _raw_headers(msg: Message, name: str) -> list[str]:
@@ -106,6 +158,10 @@ def _raw_headers(msg: Message, name: str) -> list[str]:
 
 def _header(msg: Message, name: str) -> str:
     """A header as text; a malformed one must not take the whole message down."""
+    raw = _raw_headers(msg, name)
+    if raw and not raw[0].isascii() and any("\udc80" <= ch <= "\udcff" for ch in raw[0]):
+        # Unencoded 8-bit bytes: the parsed header has replaced them with U+FFFD by now; read them ourselves.
+        return " ".join(_decode_words(_decode_8bit(raw[0], msg)).split())
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - policy.default header parsing can raise on broken input
@@ -114,7 +170,7 @@ def _header(msg: Message, name: str) -> str:
     if value is None:
         return ""
     try:
-        return _clean(str(value)).strip()
+        return _clean(str(value), msg).strip()
     except Exception:  # noqa: BLE001
         return ""
 
@@ -123,12 +179,12 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
-            return [Address(_clean(a.display_name or ""), _clean(a.addr_spec or "")) for a in header.addresses
+            return [Address(_clean(a.display_name or "", msg), _clean(a.addr_spec or "", msg)) for a in header.addresses
                     if a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
     pairs = email.utils.getaddresses(_raw_headers(msg, name))
-    return [Address(_clean(n), _clean(a)) for n, a in pairs if a and "@" in a]
+    return [Address(_clean(n, msg), _clean(a, msg)) for n, a in pairs if a and "@" in a]
 
 
 def _message_ids(value: str) -> list[str]:

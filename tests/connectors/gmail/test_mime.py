@@ -233,3 +233,31 @@ def test_mutated_fixtures_give_a_record_a_skip_or_a_quarantine() -> None:
             assert result is None, (name, result)
             outcomes["skipped"] += 1
     assert outcomes["record"] > 300 and outcomes["skipped"] > 0, outcomes
+
+
+RAW_8BIT_HEADERS = [
+    # (charset the client wrote the headers in, Content-Type charset declared or None, name, subject)
+    ("utf-8", None, "Иван Петров", "Запрос цены — Łódź"),  # RFC 6532
+    ("cp1251", "windows-1251", "Иван Петров", "Запрос цены на 40 лицензий"),
+    ("koi8-r", "koi8-r", "Иван Петров", "Запрос цены на 40 лицензий"),
+    ("iso-8859-2", "iso-8859-2", "Paweł Wójcik", "Zapytanie o ofertę, Łódź"),
+    ("cp1251", None, "Ольга Смирнова", "Прошу выставить счёт"),  # nothing declared: the reading most like words
+    ("cp1250", None, "Paweł Wójcik", "Zapytanie o ofertę dla Łodzi"),
+]
+
+
+@pytest.mark.parametrize(("charset", "declared", "name", "subject"), RAW_8BIT_HEADERS)
+def test_unencoded_8bit_headers_are_read_in_the_senders_charset(charset, declared, name, subject) -> None:  # noqa: ANN001
+    """Old Russian and Polish clients wrote headers as raw bytes of their code page, without encoded words. The
+    parser replaced them with U+FFFD (subject) or read them as Windows-1252 (names: 'Èâàí Ïåòðîâ')."""
+    content_type = f"Content-Type: text/plain; charset={declared}\r\n" if declared else ""
+    raw = (f"From: {name} <sender@firma.example>\r\nTo: Rep <rep@acme.example>\r\nSubject: {subject}\r\n"
+           f"{content_type}\r\n{subject}\r\n").encode(charset)
+    mail = parse_message(raw)
+    assert (mail.subject, mail.sender.name) == (subject, name)
+
+
+def test_a_charset_named_by_another_headers_encoded_word_reads_the_raw_ones() -> None:
+    raw = (b'From: "=?Windows-1252?B?Rm9ybWHn428gRnJlbmV0aWtwb2xpcw==?=" <info@example.org>\r\n'
+           b"To: a@example.org\r\nSubject: Forma\xe7\xe3o: Campanha Final Ver\xe3o\r\n\r\nTEST\r\n")
+    assert parse_message(raw).subject == "Formação: Campanha Final Verão"
