@@ -28,6 +28,9 @@ KEPT_HEADERS = ("list-unsubscribe", "list-id", "precedence", "auto-submitted", "
 SNIPPET_CHARS = 2000
 MAX_TEXT_CHARS = 900_000
 _MSGID = re.compile(r"<([^<>\s]+)>")
+# Declared charsets that say nothing about 8-bit bytes: none (ASCII by default), ASCII itself, and UTF-8 when the
+# bytes are not UTF-8. A part that declares a legacy charset (big5, koi8-r …) keeps that reading.
+_UNDECLARING_CHARSETS = {"us-ascii", "ascii", "utf-8", "utf8"}
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?")
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "x-user-defined": "latin-1",
                     "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis"}
@@ -208,11 +211,13 @@ def _date(msg: Message) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _decode(part: Message) -> str:
+def _decode(part: Message, msg: Message | None = None) -> str:
     """A text part's content, whatever its declared charset says."""
     try:
         content = part.get_content()
         if isinstance(content, str):
+            if "\ufffd" in content and (part.get_content_charset() or "us-ascii") in _UNDECLARING_CHARSETS:
+                return _undeclared_8bit(part, msg) or content
             return content
         if isinstance(content, bytes):
             return content.decode("utf-8", "replace")
@@ -259,6 +264,25 @@ def latest_reply(text: str) -> str:
     return reply[:SNIPPET_CHARS]
 
 
+def _undeclared_8bit(part: Message, msg: Message | None) -> str | None:
+    """A text part whose bytes its declared charset (or the default, ASCII) could not read: mail from clients
+    that sent UTF-8, Windows-1251 or -1250 text without saying so, or said us-ascii. UTF-8 when the bytes are
+    (with a few broken ones: mostly), else read as _decode_8bit reads raw headers."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001
+        return None
+    if not isinstance(payload, bytes):
+        return None
+    text = payload.decode("utf-8", "surrogateescape")
+    broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    if not broken:
+        return text
+    if sum(1 for ch in text if not ch.isascii()) - broken >= broken:
+        return payload.decode("utf-8", "replace")  # UTF-8 with a few broken bytes: keep its letters
+    return _decode_8bit(text, msg)
+
+
 def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[Attachment]) -> None:
     for part in msg.walk():
         if part.is_multipart():
@@ -281,9 +305,9 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
             attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype, size=size))
             continue
         if ctype == "text/html":
-            htmls.append(_decode(part))
+            htmls.append(_decode(part, msg))
         else:
-            texts.append(_decode(part))
+            texts.append(_decode(part, msg))
 
 
 def _safe_payload_text(part: Message) -> str:

@@ -261,3 +261,24 @@ def test_a_charset_named_by_another_headers_encoded_word_reads_the_raw_ones() ->
     raw = (b'From: "=?Windows-1252?B?Rm9ybWHn428gRnJlbmV0aWtwb2xpcw==?=" <info@example.org>\r\n'
            b"To: a@example.org\r\nSubject: Forma\xe7\xe3o: Campanha Final Ver\xe3o\r\n\r\nTEST\r\n")
     assert parse_message(raw).subject == "Formação: Campanha Final Verão"
+
+
+@pytest.mark.parametrize("content_type", ["", "Content-Type: text/plain\r\n",
+                                          "Content-Type: text/plain; charset=us-ascii\r\n",
+                                          "Content-Type: text/html\r\n"])
+@pytest.mark.parametrize(("charset", "body"), [("cp1251", "Добрый день, прошу выставить счёт"),
+                                               ("cp1250", "Dzień dobry, proszę o ofertę"),
+                                               ("utf-8", "Dzień dobry, Добрый день")])
+def test_a_body_whose_charset_is_missing_or_wrong_keeps_its_letters(content_type, charset, body) -> None:  # noqa: ANN001
+    """No charset (ASCII by default) or 'us-ascii' over 8-bit text: every letter beyond ASCII was U+FFFD."""
+    raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\n{content_type}\r\n{body}\r\n".encode(charset)
+    assert parse_message(raw).text == body
+
+
+def test_a_declared_legacy_charset_keeps_its_reading_and_utf8_keeps_its_letters_around_a_broken_byte() -> None:
+    big5 = "您好，請報價".encode("big5") + b"\xff\xff"
+    mail = parse_message(b"From: a@b.example\r\nContent-Type: text/plain; charset=big5\r\n\r\n" + big5)
+    assert mail.text.startswith("您好，請報價")
+    utf8 = "Zażółć gęślą jaźń — ".encode() + b"\xff koniec"
+    mail = parse_message(b"From: a@b.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + utf8)
+    assert mail.text == "Zażółć gęślą jaźń — \ufffd koniec"
