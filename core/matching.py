@@ -9,13 +9,16 @@ from itertools import chain, permutations, repeat
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from core.normalize import fold_name, name_skeleton, name_tokens, normalize_company
+from core.normalize import fold_name, name_skeleton, normalize_company
 
 # A pair scoring at least this becomes a suggestion for a person to review (never an automatic merge).
 SUGGESTION_THRESHOLD = 0.80
 # Names at least this similar count as "the same name" even with no company or domain evidence.
 STRONG_NAME_SIMILARITY = 0.95
 NAME_SIMILARITY_FLOOR = 0.85
+# One part of a double surname against the whole ("Anna Kowalska" ~ "Anna Kowalska-Nowak"): close, but short of
+# STRONG_NAME_SIMILARITY, so it needs company or domain evidence to become a suggestion.
+DOUBLE_SURNAME_SIMILARITY = 0.9
 # Skeletons (transliterated, vowel-light) agree more easily than spellings: their ratio counts a little less.
 SKELETON_DISCOUNT = 0.97
 # A name that this many other contacts already carry exactly is common ("Anna Nowak"): on its own, with no
@@ -40,10 +43,11 @@ class PersonView:
         return name_forms_of(self.names)
 
     @cached_property
-    def name_features(self) -> tuple[tuple[str, tuple[str, str, str, str] | None], ...]:
-        """Each name with its _name_features, kept with the view (score_pair meets a kept view many times, and
-        a store of 100,000 names outgrows the per-name memo)."""
-        return tuple((name, _name_features(name)) for name in self.names)
+    def name_features(self) -> tuple[tuple[str, tuple[str, str, str, str, str] | None, str], ...]:
+        """Each name and variant (name_variants) with its _name_features and the name it is a variant of, kept
+        with the view (score_pair meets a kept view many times, and a store of 100,000 names outgrows the
+        per-name memo)."""
+        return tuple((variant, _name_features(variant), name) for name in self.names for variant in name_variants(name))
 
     @cached_property
     def company_key(self) -> str:
@@ -67,7 +71,8 @@ def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
 @lru_cache(maxsize=65536)
 def _name_keys(name: str) -> frozenset[str]:
     """The keys of one name (the same person's name comes back with every record of theirs)."""
-    skeletons = [skeleton for skeleton in map(name_skeleton, name_tokens(name)[:4]) if skeleton]
+    words = [word for word in matching_words(fold_name(name)) if len(word) > 1]  # (name_tokens without titles)
+    skeletons = [skeleton for skeleton in map(name_skeleton, words[:4]) if skeleton]
     keys = {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
     if len(skeletons) == 1:
         keys.add(f"1:{skeletons[0][:6]}")
@@ -99,15 +104,54 @@ def names_compatible(a: str, b: str) -> bool:
     return bool({t[0] for t in rest_a} & {t[0] for t in rest_b})
 
 
+# Words that are not the person's name: titles and degrees (Polish, English, Russian) and generational suffixes.
+_TITLES = frozenset({"dr", "prof", "hab", "mgr", "inz", "lic", "phd", "mba", "msc", "bsc", "ing", "mr", "mrs", "ms",
+                     "miss", "pan", "pani", "jr", "sr", "ii", "iii", "gospodin", "gospozha"})
+# Russian patronymics, as transliterated: Иванович, Сергеевна, Ильинична, Кузьмич (the Ильич kind is too like
+# a surname to drop). A full name in a Russian record (ФИО) carries one, an e-mail or a profile does not.
+_PATRONYMIC_ENDINGS = ("ovich", "evich", "ovna", "evna", "ichna")
+
+
+def matching_words(folded: str) -> list[str]:
+    """The words of a folded name that say who the person is: titles dropped, and the patronymic of a
+    three-word Russian name ("ivanov ivan ivanovich", "ivan ivanovich ivanov")."""
+    words = folded.split()
+    kept = [w for w in words if w not in _TITLES]
+    if len(kept) < 2:
+        kept = words  # a title is all there is, or it is somebody's name ("Pan")
+    if len(kept) == 3:
+        for position in (2, 1):
+            if kept[position].endswith(_PATRONYMIC_ENDINGS):
+                return kept[:position] + kept[position + 1:]
+    return kept
+
+
 @lru_cache(maxsize=65536)
-def _name_features(name: str) -> tuple[str, str, str, str] | None:
+def _name_features(name: str) -> tuple[str, str, str, str, str] | None:
     """What comparing a name needs, worked out once per name (a stored contact meets many new ones): the
-    folded name, its case-folded original, its words sorted, and its word skeletons sorted."""
-    folded = fold_name(name)
-    if not folded:
+    folded name (titles and a patronymic left out: matching_words), its case-folded original, its words sorted,
+    its word skeletons sorted, and a note for the reason when words were left out."""
+    tokens = matching_words(fold_name(name))
+    if not tokens:
         return None
-    tokens = sorted(folded.split())
-    return folded, name.strip().casefold(), " ".join(tokens), " ".join(sorted(name_skeleton(t) for t in tokens))
+    folded = " ".join(tokens)
+    trimmed = " (a title or patronymic left out)" if folded != fold_name(name) else ""
+    tokens = sorted(tokens)
+    return (folded, name.strip().casefold(), " ".join(tokens), " ".join(sorted(name_skeleton(t) for t in tokens)),
+            trimmed)
+
+
+@lru_cache(maxsize=65536)
+def name_variants(name: str) -> tuple[str, ...]:
+    """The name, and for a double surname ("Anna Kowalska-Nowak") the name with each of its parts alone: a woman
+    who took a second surname appears under either in other records. Variants score at most DOUBLE_SURNAME_SIMILARITY."""
+    parts = name.split()
+    variants = [name]
+    for i, part in enumerate(parts):
+        pieces = [p for p in part.split("-") if p]
+        if len(pieces) == 2 and len(parts) >= 2 and all(len(p) > 1 for p in pieces):
+            variants += [" ".join(parts[:i] + [piece] + parts[i + 1:]) for piece in pieces]
+    return tuple(variants)
 
 
 def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
@@ -117,32 +161,36 @@ def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
 
 
 def _similarity(
-    a: str, features_a: tuple[str, str, str, str] | None, b: str, features_b: tuple[str, str, str, str] | None,
-    floor: float,
+    a: str, features_a: tuple[str, str, str, str, str] | None, b: str,
+    features_b: tuple[str, str, str, str, str] | None, floor: float,
 ) -> tuple[float, str]:
     if features_a is None or features_b is None:
         return 0.0, ""
-    folded_a, plain_a, sorted_a, skeleton_a = features_a
-    folded_b, plain_b, sorted_b, skeleton_b = features_b
+    folded_a, plain_a, sorted_a, skeleton_a, trimmed_a = features_a
+    folded_b, plain_b, sorted_b, skeleton_b, trimmed_b = features_b
+    note = trimmed_a or trimmed_b
     if folded_a == folded_b:
         if plain_a == plain_b:
             return 1.0, f"same name: {a}"
+        if note:
+            return 1.0, f"same name: {a} ~ {b}{note}"
         return 1.0, f"same name ignoring diacritics or script: {a} ~ {b}"
     if sorted_a == sorted_b:
-        return 0.99, f"same name in another order: {a} ~ {b}"
+        return 0.99, f"same name in another order: {a} ~ {b}{note}"
     if skeleton_a == skeleton_b:
-        return 0.96, f"same name in another spelling or transliteration: {a} ~ {b}"
+        return 0.96, f"same name in another spelling or transliteration: {a} ~ {b}{note}"
     # The words are already sorted, so ratio() of the sorted strings is token_sort_ratio().
     cutoff = floor * 100
     ratio = max(fuzz.ratio(sorted_a, sorted_b, score_cutoff=cutoff),
                 fuzz.ratio(skeleton_a, skeleton_b, score_cutoff=cutoff / SKELETON_DISCOUNT) * SKELETON_DISCOUNT) / 100
-    return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}"
+    return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}{note}"
 
 
 def name_forms_of(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The sorted-words and the skeleton form of each name that has any, each pair once (an alias that only
     reorders the words, as many do, adds nothing to compare): what names_near compares."""
-    forms = dict.fromkeys((f[2], f[3]) for name in names if (f := _name_features(name)) is not None)
+    forms = dict.fromkeys((f[2], f[3]) for name in names for variant in name_variants(name)
+                          if (f := _name_features(variant)) is not None)
     return tuple(f[0] for f in forms), tuple(f[1] for f in forms)
 
 
@@ -191,9 +239,11 @@ def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tu
     """Score in [0, 1] that two contacts are one person, with the reasons a human can check. common_name: the
     name is carried by COMMON_NAME_NAMESAKES others or more, so it needs company or domain evidence."""
     best, best_reason = 0.0, ""
-    for name_a, features_a in a.name_features:
-        for name_b, features_b in b.name_features:
+    for name_a, features_a, whole_a in a.name_features:
+        for name_b, features_b, whole_b in b.name_features:
             sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
+            if (name_a != whole_a or name_b != whole_b) and sim > DOUBLE_SURNAME_SIMILARITY:
+                sim, reason = DOUBLE_SURNAME_SIMILARITY, f"one part of a double surname: {whole_a} ~ {whole_b}"
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:

@@ -192,9 +192,16 @@ def test_close_by_name_keeps_exactly_the_pairs_that_reach_the_name_floor() -> No
     """The C-loop prefilter in front of score_pair must neither drop a pair _name_similarity passes nor keep one
     it fails: exact, reordered, transliterated, typo'd and unrelated names, with aliases and empty names."""
     import random
+    from itertools import chain
 
     from bench.import_bench import FIRST, LAST, surname
-    from core.matching import NAME_SIMILARITY_FLOOR, PersonView, _name_similarity, close_by_name
+    from core.matching import (
+        NAME_SIMILARITY_FLOOR,
+        PersonView,
+        _name_similarity,
+        close_by_name,
+        name_variants,
+    )
 
     rng = random.Random(11)
 
@@ -210,6 +217,8 @@ def test_close_by_name_keeps_exactly_the_pairs_that_reach_the_name_floor() -> No
             return name.upper()
         if change == 3:
             return f"{first} {surname(rng)}"  # another person with the same first name
+        if change == 4:
+            return f"{first} {last}-{surname(rng)}"  # a second surname
         return name
 
     people = [f"{rng.choice(FIRST)} {rng.choice(LAST) if rng.random() < 0.5 else surname(rng)}" for _ in range(300)]
@@ -220,7 +229,9 @@ def test_close_by_name_keeps_exactly_the_pairs_that_reach_the_name_floor() -> No
         others = [PersonView(contact_id=1000 + i, names=(variant(name if rng.random() < 0.33 else rng.choice(people)),)
                              if i % 7 else ("",)) for i in range(40)]
         expected = [o for o in others
-                    if max((_name_similarity(a, b, NAME_SIMILARITY_FLOOR)[0] for a in me.names for b in o.names),
+                    if max((_name_similarity(a, b, NAME_SIMILARITY_FLOOR)[0]
+                            for a in chain.from_iterable(map(name_variants, me.names))
+                            for b in chain.from_iterable(map(name_variants, o.names))),
                            default=0.0) >= NAME_SIMILARITY_FLOOR]
         assert close_by_name(me, others) == expected, name
         checked += len(others)
@@ -317,3 +328,50 @@ def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_c
     two = PersonView(2, (b[0],), b[1], frozenset(b[2]))
     assert (score_pair(one, two)[0] >= SUGGESTION_THRESHOLD) is suggested
     assert (score_pair(one, two, common_name=True)[0] >= SUGGESTION_THRESHOLD) is suggested_if_common
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "reason"),
+    [
+        # A Russian full name (ФИО, either order) against the name an e-mail or a profile gives.
+        ("Иванов Иван Иванович", "Ivan Ivanov", "same name in another order: Иванов Иван Иванович ~ Ivan Ivanov "
+                                                 "(a title or patronymic left out)"),
+        ("Анна Сергеевна Петрова", "Анна Петрова", "same name: Анна Сергеевна Петрова ~ Анна Петрова "
+                                                    "(a title or patronymic left out)"),
+        # Titles and degrees.
+        ("dr hab. inż. Jan Kowalski", "Jan Kowalski", "same name: dr hab. inż. Jan Kowalski ~ Jan Kowalski "
+                                                       "(a title or patronymic left out)"),
+        ("Anna Nowak, PhD", "Anna Nowak", "same name: Anna Nowak, PhD ~ Anna Nowak (a title or patronymic left out)"),
+        # One part of a double surname.
+        ("Anna Kowalska", "Anna Kowalska-Nowak", "one part of a double surname: Anna Kowalska ~ Anna Kowalska-Nowak"),
+        ("Anna Nowak-Kowalska", "Anna Nowak", "one part of a double surname: Anna Nowak-Kowalska ~ Anna Nowak"),
+    ],
+)
+def test_full_names_titles_and_double_surnames_are_suggested_at_the_same_company(a, b, reason) -> None:  # noqa: ANN001
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, close_by_name, score_pair
+
+    one, two = PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o.")
+    assert blocking_keys((a,)) & blocking_keys((b,))  # they meet in a block
+    assert close_by_name(one, [two]) == [two]  # the prefilter lets the pair through
+    score, reasons = score_pair(one, two)
+    assert score >= SUGGESTION_THRESHOLD and reasons[0] == reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Иван Петрович", "Иван Иванов"),  # two words: Petrovich is the surname here, not left out
+        ("Anna Kowalska", "Anna Wiśniewska-Nowak"),  # no part in common
+        ("Pan Tadeusz", "Tadeusz Nowak"),  # a title word alone is no name
+    ],
+)
+def test_what_looks_like_a_patronymic_or_a_double_surname_but_is_not(a, b) -> None:  # noqa: ANN001
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
+
+    assert score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[0] < SUGGESTION_THRESHOLD
+
+
+def test_a_double_surname_alone_needs_company_evidence() -> None:
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
+
+    assert score_pair(PersonView(1, ("Anna Kowalska",)), PersonView(2, ("Anna Kowalska-Nowak",)))[0] < SUGGESTION_THRESHOLD
