@@ -18,7 +18,9 @@ from core.schemas import InboundRecord
 CHANNEL = "linkedin"
 # Control characters (and bidi overrides that disguise text) never belong in what a profile page shows.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-_MARKUP = re.compile(r"[<>]")
+# A tag ("<script", "</b", "<!--"): no page's text has one. Plain "<" and ">" do ("Sales <> Marketing", "<3",
+# "B2B > B2C") and are kept: every page escapes what it shows.
+_MARKUP = re.compile(r"<[A-Za-z/!?]")
 
 
 class ProfileIn(BaseModel):
@@ -50,7 +52,7 @@ class ProfileIn(BaseModel):
         if _CONTROL.search(value) or "\n" in value or "\r" in value:
             raise ValueError("must be one line of plain text")
         if _MARKUP.search(value):
-            raise ValueError("must not contain < or > (markup is not profile text)")
+            raise ValueError("must not contain HTML tags (markup is not profile text)")
         return value or None
 
     @field_validator("about")

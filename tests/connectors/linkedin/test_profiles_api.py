@@ -103,6 +103,7 @@ BAD_BODIES = [
     ({**PROFILE, "profile_url": 42}, "profile_url"),
     ({**PROFILE, "name": ""}, "name"),
     ({**PROFILE, "name": "<script>alert(1)</script>"}, "name"),
+    ({**PROFILE, "headline": "Head of Sales <b>Budmax</b>"}, "headline"),
     ({**PROFILE, "name": "Anna\u202eNowak"}, "name"),
     ({**PROFILE, "headline": "line\nbreak"}, "headline"),
     ({**PROFILE, "name": "A" * 201}, "name"),
@@ -190,3 +191,12 @@ def test_one_lead_holds_form_gmail_and_linkedin(client, auth, rep_token, runner,
     detail = client.get(f"/api/v1/contacts/{lead}", headers=auth).json
     assert detail["linkedin_url"] and "anna-nowak-1a2b3c" in detail["linkedin_url"]
     assert sorted(detail["channels"]) == ["form", "gmail", "linkedin"]
+
+
+def test_angle_brackets_that_are_text_are_saved_and_shown_as_text(client, rep_token, session) -> None:  # noqa: ANN001
+    """Headlines use "<" and ">" as words ("Sales <> Marketing", "<3", "B2B > B2C"); only a tag is refused."""
+    body = {**PROFILE, "headline": "Sales <> Marketing | B2B > B2C | I <3 steel", "company": "Budmax (<50 people)"}
+    saved = client.post("/api/v1/linkedin/profiles", json=body, headers=_bearer(rep_token))
+    assert saved.status_code == 201, saved.json
+    session.expire_all()
+    assert session.get(Contact, saved.json["contact_id"]).company == "Budmax (<50 people)"
