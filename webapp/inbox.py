@@ -37,6 +37,11 @@ from webapp.search import SearchMatches, find_matches
 
 bp = Blueprint("inbox", __name__)
 
+
+@bp.app_template_global()
+def conversation_title(subject: str | None, channel: str) -> str:
+    return subject or UNTITLED.get(channel, "(no subject)")
+
 PAGE_SIZE = 50
 # A filter on the person (stage, temperature, owner) is tried first on the PROBE_WINDOW
 # conversations that come next in time order: when that many hold a page of matches, the page is exact and
@@ -47,6 +52,8 @@ RARE_COUNT_LIMIT = 20_000  # counting the people a filter matches stops here (a 
 NOTE_CHANNEL = "note"  # lead notes live in their own conversation; they are not inbox items
 CHANNEL_LABELS = {"gmail": "Gmail", "intercom": "Intercom", "linkedin": "LinkedIn", "form": "Website form",
                   "api": "API", "import": "Import", "phone": "Phone", "manual": "Manual"}
+# What a conversation without a subject is called: chats and profiles have none, mail may lack one.
+UNTITLED = {"intercom": "Intercom chat", "linkedin": "LinkedIn profile", "phone": "Phone call"}
 # Plain letters, not emoji: the app must look right on machines without an emoji font.
 CHANNEL_ICONS = {"gmail": "M", "intercom": "IC", "linkedin": "in", "form": "F", "api": "API", "import": "IMP",
                  "phone": "T", "manual": "✎"}

@@ -309,3 +309,17 @@ def test_message_search_matches_whole_words_then_prefixes(as_role, session: Sess
     }
     hits = rows(as_role("manager").get("/inbox", query_string={"q": query}).data)
     assert sorted(hits) == sorted(str(made[key].conversation_id) for key in found)
+
+
+def test_a_conversation_without_a_subject_is_named_by_its_channel(as_role, session: Session) -> None:
+    """Intercom chats have no subject: the inbox, the conversation and the lead page call one an "Intercom chat"
+    instead of "(no subject)", which is kept for mail that has none."""
+    chat = add_message(session, channel="intercom", name="Irina Volkova", email="irina@volkova.example", subject="",
+                       text="Добрый день! Пришлю коммерческое предложение")
+    mail = add_message(session, channel="gmail", name="Jan Bez", email="jan@bez.example", subject="", text="hej")
+    client = as_role("manager")
+    inbox = client.get("/inbox").data.decode()
+    assert inbox.count("Intercom chat</a>") == 1 and inbox.count("(no subject)</a>") == 1
+    assert "<h1>Intercom chat</h1>" in client.get(f"/conversations/{chat.conversation_id}").data.decode()
+    assert "Intercom: Intercom chat" in client.get(f"/contacts/{chat.contact_id}").data.decode()
+    assert "<h1>(no subject)</h1>" in client.get(f"/conversations/{mail.conversation_id}").data.decode()
