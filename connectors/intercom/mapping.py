@@ -1,6 +1,7 @@
 """Intercom objects → leadhub inbound records (pure functions; the sync, webhooks and replies share them).
 
-- A contact (user or lead) becomes a contact-only record: Intercom id (identity kind "intercom"), email, phone.
+- A contact (user or lead) becomes a contact-only record: Intercom id (identity kind "intercom"), email, phone,
+  and the LinkedIn profile among its social profiles.
   Its `external_id` (the workspace's own user id for the person) becomes a second "intercom" identity,
   "external:<id>", through a second contact-only record that carries the same email/phone so that it lands on
   the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
@@ -25,6 +26,7 @@ import nh3
 
 from connectors.base import Quarantine
 from core.ingest import sanitize_html
+from core.normalize import InvalidIdentifier, normalize_linkedin_url
 from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundRecord, MessageIn
 
 CHANNEL = "intercom"
@@ -93,6 +95,19 @@ def _clean(value: Any, limit: int = 200) -> str | None:
     return value[:limit] or None
 
 
+def linkedin_profile(contact: dict[str, Any]) -> str | None:
+    """The contact's LinkedIn profile among its social profiles (Intercom enriches contacts with them): a strong
+    identifier, so a chat and a profile a rep saved from LinkedIn reach one lead."""
+    for profile in _list(_obj(contact.get("social_profiles")).get("data")):
+        url = _clean(_obj(profile).get("url"), 500)
+        if url and "linkedin." in url.lower():
+            try:
+                return normalize_linkedin_url(url)
+            except InvalidIdentifier:
+                continue  # a company page or a broken URL: not a person's profile
+    return None
+
+
 def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundRecord]:
     """Records for one Intercom contact object (list, search or webhook)."""
     contact_id = _clean(contact.get("id"))
@@ -102,6 +117,7 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
         name=_clean(contact.get("name")),
         email=_clean(contact.get("email"), 320),
         phone=_clean(contact.get("phone"), 64),
+        linkedin_url=linkedin_profile(contact),
         external_user_id=contact_id,
     )
     records = [InboundRecord(channel=CHANNEL, external_id=f"contact:{contact_id}", contact=fields, scope=workspace_id)]

@@ -117,3 +117,16 @@ def test_the_subject_is_the_source_subject_else_the_conversation_title() -> None
     assert conversation_records(chat, "ws1")[0].message.subject == "Oferta"  # type: ignore[union-attr]
     chat["source"]["subject"], chat["title"] = None, None
     assert conversation_records(chat, "ws1")[0].message.subject is None  # type: ignore[union-attr]
+
+
+def test_a_contacts_linkedin_profile_is_one_of_its_identifiers() -> None:
+    from connectors.intercom.mapping import contact_records
+
+    contact = {"type": "contact", "id": "6a1", "role": "lead", "name": "Ольга Зима", "email": None,
+               "social_profiles": {"type": "list", "data": [
+                   {"type": "social_profile", "name": "Twitter", "url": "https://twitter.com/olga"},
+                   {"type": "social_profile", "name": "LinkedIn", "url": "https://www.linkedin.com/company/zima"},
+                   {"type": "social_profile", "name": "LinkedIn", "url": "http://pl.linkedin.com/in/Olga-Zima/"}]}}
+    [record] = contact_records(contact, "ws1")
+    assert record.contact.linkedin_url == "linkedin.com/in/olga-zima"
+    assert contact_records({**contact, "social_profiles": {"data": "x"}}, "ws1")[0].contact.linkedin_url is None

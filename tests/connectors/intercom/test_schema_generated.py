@@ -87,3 +87,17 @@ def test_a_generated_contact_is_stored_under_its_intercom_id(session: Session, c
     identity = session.exec(select(Identity).where(Identity.kind == "intercom",
                                                    Identity.value == contact["id"])).first()
     assert identity is not None
+
+
+def test_an_intercom_contact_and_a_saved_linkedin_profile_are_one_lead(session: Session) -> None:
+    from core.models import Contact
+    from core.schemas import ContactIn, InboundRecord
+
+    ingest_many(session, [InboundRecord(channel="linkedin", external_id="linkedin.com/in/olga-zima",
+                                        contact=ContactIn(name="Olga Zima",
+                                                          linkedin_url="https://www.linkedin.com/in/olga-zima"))])
+    chat_contact = {"type": "contact", "id": "6a1", "name": "Ольга Зима", "email": "olga@zima.example",
+                    "social_profiles": {"data": [{"name": "LinkedIn", "url": "https://linkedin.com/in/olga-zima"}]}}
+    ingest_many(session, contact_records(chat_contact, "ws"))
+    session.commit()
+    assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1
