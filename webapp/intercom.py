@@ -52,6 +52,7 @@ CONVERSATION_TOPICS = {
     "conversation.admin.single.created",
     "conversation.admin.closed",
     "conversation.admin.noted",
+    "conversation.operator.replied",  # a bot's (Fin's, a workflow's) answer: outbound, on the lead's timeline
 }
 CONTACT_TOPICS = {
     "contact.created",
@@ -61,6 +62,7 @@ CONTACT_TOPICS = {
     "contact.lead.created",
     "contact.lead.updated",
     "contact.lead.signed_up",
+    "contact.email.updated",  # the new address becomes one more of the person's identities
     "user.created",
 }
 OAUTH_STATE_KEY = "intercom_oauth_state"

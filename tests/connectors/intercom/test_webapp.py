@@ -133,6 +133,29 @@ def test_contact_webhook_merges_with_existing_mail(session, emulator, leadhub_ur
     assert len(contacts) == 1
 
 
+def test_an_email_change_and_a_bots_answer_reach_the_lead(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """contact.email.updated adds the new address to the person (mail from it then reaches the same lead);
+    conversation.operator.replied puts a bot's answer on the timeline."""
+    from core.models import Identity
+
+    url = leadhub_url + "/webhooks/intercom"
+    contact = emulator.add_contact(name="Ewa Lis", email="ewa@lis.pl", role="lead")
+    assert emulator.send_webhook(url, "contact.lead.created", contact).json()["queued"] == "contact.lead.created"
+    moved = {**contact, "email": "ewa.lis@nowafirma.pl"}
+    assert emulator.send_webhook(url, "contact.email.updated", moved).json()["queued"] == "contact.email.updated"
+    fresh_view(session)
+    emails = {i.value for i in session.exec(select(Identity).where(Identity.kind == "email")).all()}
+    assert emails == {"ewa@lis.pl", "ewa.lis@nowafirma.pl"}
+    assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1
+
+    conversation = emulator.add_conversation(contact["id"], "<p>Ile kosztuje licencja?</p>")
+    emulator.add_part(conversation["id"], "<p>Licencja kosztuje 40 zł miesięcznie.</p>", author_type="bot")
+    item = emulator.conversation_view(conversation["id"])
+    assert emulator.send_webhook(url, "conversation.operator.replied", item).status_code == 200
+    assert sorted((m.direction, m.text) for m in messages(session)) == [
+        ("in", "Ile kosztuje licencja?"), ("out", "Licencja kosztuje 40 zł miesięcznie.")]
+
+
 # --------------------------------------------------------------------------- Canvas Kit
 
 
