@@ -24,14 +24,25 @@ _POLISH_WORDS = {
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-# Words of intent to buy, matched as word beginnings on folded text (English, Polish, Russian).
+# Words of intent to buy (English, Polish, Russian), matched as whole words on folded text. Polish and Russian
+# inflect: each word is listed in the forms an inquiry uses ("prosimy o ofertę", "w ofercie", "zapytanie
+# ofertowe", "ile kosztuje"; "пришлите КП", "по цене", "сколько стоимость", "хотим приобрести").
 INTENT_STEMS: tuple[str, ...] = (
     "price", "prices", "pricing", "quote", "quotes", "quotation", "offer", "proposal", "cost", "costs",
-    "estimate", "demo", "trial", "purchase", "buy",
-    "oferta", "oferty", "oferte", "ofert", "cena", "ceny", "cene", "cennik", "wycena", "wyceny", "wycene",
-    "koszt", "kosztu", "koszty", "zakup", "zamowienie",
-    "цена", "цены", "цену", "стоимость", "стоимости", "предложение", "предложения", "прайс", "счет", "купить",
-    "закупка",
+    "estimate", "demo", "trial", "purchase", "purchasing", "buy", "buying", "rfq", "rfp", "tender",
+    "license", "licenses", "licence", "licences",
+    "oferta", "oferty", "oferte", "ofert", "ofercie", "ofertowe", "ofertowy", "ofertowego", "ofertowa", "cenowa",
+    "cenowej", "cenowe", "cena", "ceny", "cene", "cenie", "cenach", "cen", "cennik", "cennika", "cenniku",
+    "wycena", "wyceny", "wycene", "wycenie", "wycenic", "koszt", "kosztu", "koszty", "kosztow", "kosztach",
+    "kosztuje", "kosztowac", "zakup", "zakupu", "zakupie", "zakupic", "kupic", "kupno", "zamowienie",
+    "zamowienia", "zamowic", "prezentacja", "prezentacje", "prezentacji", "przetarg", "przetargu",
+    "licencja", "licencje", "licencji", "wdrozenie", "wdrozenia", "wdrozeniu",
+    "цена", "цены", "цену", "цене", "ценой", "ценах", "цен", "расценки", "прайс", "прайса", "прайсу",
+    "стоимость", "стоимости", "стоимостью", "предложение", "предложения", "предложению", "предложением", "кп",
+    "счет", "счета", "купить", "куплю", "покупка", "покупки", "покупку", "приобрести", "приобретение",
+    "приобретения", "закупка", "закупки", "закупку", "заказ", "заказа", "заказать", "тендер", "тендера",
+    "тендере", "демо", "демонстрация", "демонстрацию", "презентация", "презентацию", "лицензия", "лицензии",
+    "лицензий", "внедрение", "внедрения",
 )
 
 SENIORITY_KEYWORDS: dict[str, tuple[str, ...]] = {

@@ -176,6 +176,14 @@ def test_invalid_rule_sets_are_refused_with_field_errors(document: dict, field: 
         ("Could you send a quote and your pricing?", ["quote", "pricing"]),
         ("Special offer inside", ["offer"]),
         ("Let's meet at the center, cenacolo", []),
+        # Inflected forms as inquiries use them.
+        ("Zapytanie ofertowe: w ofercie proszę uwzględnić cenę", ["ofertowe", "ofercie", "cene"]),
+        ("Ile kosztuje wdrożenie dla 40 licencji?", ["kosztuje", "wdrozenie", "licencji"]),
+        ("Пришлите, пожалуйста, КП и прайс-лист", ["кп", "праис"]),
+        ("Хотим приобрести 50 лицензий, какая стоимость внедрения?", ["приобрести", "лицензии", "стоимость",
+                                                                     "внедрения"]),
+        ("We need a quote for 200 licenses (RFQ attached)", ["quote", "licenses", "rfq"]),
+        ("Zapis na newsletter. Подписка на рассылку.", []),
         ("", []),
     ],
 )
