@@ -49,12 +49,15 @@ SENIORITY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "executive": (
         "ceo", "cto", "cfo", "coo", "cmo", "cio", "chief", "founder", "cofounder", "co-founder", "owner",
         "president", "vp", "vice president", "head", "director", "managing director", "partner",
-        "prezes", "wiceprezes", "dyrektor", "wlasciciel", "zarzad", "czlonek zarzadu",
-        "директор", "генеральный директор", "владелец", "основатель", "президент",
+        "chairman", "chairwoman", "principal", "board member",
+        "prezes", "wiceprezes", "dyrektor", "wlasciciel", "wspolwlasciciel", "wspolnik", "prokurent", "zarzad",
+        "czlonek zarzadu",
+        "директор", "генеральный директор", "гендиректор", "владелец", "собственник", "основатель", "учредитель",
+        "соучредитель", "президент", "председатель", "партнер",
     ),
     "manager": (
-        "manager", "lead", "team lead", "supervisor", "kierownik", "menedzer", "koordynator",
-        "руководитель", "начальник", "менеджер", "заведующий",
+        "manager", "lead", "team lead", "supervisor", "deputy", "kierownik", "menedzer", "koordynator", "zastepca",
+        "руководитель", "начальник", "менеджер", "заведующий", "заместитель",
     ),
 }
 

@@ -195,7 +195,10 @@ def test_intent_words(text: str, hits: list[str]) -> None:
     ("title", "level"),
     [("CEO", "executive"), ("Head of Procurement", "executive"), ("Dyrektor Sprzedaży", "executive"),
      ("Директор по развитию", "executive"), ("Project Manager", "manager"), ("kierownik budowy", "manager"),
-     ("Engineer", None), ("", None)],
+     ("Współwłaściciel", "executive"), ("Prokurent", "executive"), ("Учредитель", "executive"),
+     ("Собственник бизнеса", "executive"), ("Председатель совета директоров", "executive"),
+     ("Заместитель директора по закупкам", "manager"), ("Zastępca kierownika", "manager"),
+     ("Engineer", None), ("Specjalista ds. zakupów", None), ("", None)],
 )
 def test_seniority(title: str, level: str | None) -> None:
     found = seniority(title)
