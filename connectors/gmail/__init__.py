@@ -32,8 +32,9 @@ MAX_DEFERRED = 20_000
 _DEFER: Any = object()
 RECENT_SKIPS = 20  # skipped decisions kept in full in the cursor state
 LIST_PAGE = 500
-RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "List-Unsubscribe", "List-Id", "Precedence",
-                     "Auto-Submitted", "Content-Type", "Return-Path", "X-Failed-Recipients"]
+RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "Subject", "List-Unsubscribe", "List-Id", "Precedence",
+                     "Auto-Submitted", "X-Autoreply", "X-Autorespond", "Content-Type", "Return-Path",
+                     "X-Failed-Recipients"]
 
 
 def _split(value: Any) -> list[str]:

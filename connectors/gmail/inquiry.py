@@ -11,6 +11,12 @@ from connectors.gmail.mime import ParsedMail
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$",
                        re.IGNORECASE)
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
+# Out-of-office and other auto-replies that carry no Auto-Submitted header (Exchange's and many hosted mailers'),
+# told by the subject their software writes, in English, Polish, Russian and German.
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"(?i)^\s*(automatic reply|auto[- ]?reply|auto[- ]?response|out of (the )?office|abwesenheitsnotiz"
+    r"|automatyczna odpowied[zź]|odpowied[zź] automatyczna|nieobecno[sś][cć]|autoodpowied[zź]"
+    r"|автоматический ответ|автоответ|вне офиса)\b")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ def bulk_reason(mail: ParsedMail) -> str:
     auto = headers.get("auto-submitted", "").strip().lower()
     if auto and auto != "no":
         return f"automated: Auto-Submitted: {auto}"
+    for name in ("x-autoreply", "x-autorespond"):
+        if headers.get(name):
+            return f"automated: {name.title()} header"
+    if _AUTO_REPLY_SUBJECT.match(mail.subject or ""):
+        return f"automated: auto-reply subject {mail.subject[:60]!r}"
     if "report-type=delivery-status" in headers.get("content-type", "").lower().replace(" ", ""):
         return "bounce: delivery status report"
     sender = mail.sender.address if mail.sender else ""

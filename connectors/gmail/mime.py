@@ -24,7 +24,7 @@ from core.ingest import sanitize_html
 
 # Headers kept for bulk detection and threading (lower-case names).
 KEPT_HEADERS = ("list-unsubscribe", "list-id", "precedence", "auto-submitted", "x-auto-response-suppress",
-                "return-path", "x-failed-recipients", "content-type")
+                "x-autoreply", "x-autorespond", "return-path", "x-failed-recipients", "content-type")
 SNIPPET_CHARS = 2000
 MAX_TEXT_CHARS = 900_000
 _MSGID = re.compile(r"<([^<>\s]+)>")

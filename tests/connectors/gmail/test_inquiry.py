@@ -26,6 +26,18 @@ CASES = [
     ("From: no-reply@service.io", (), False, "no-reply"),
     ("From: MAILER-DAEMON@mx.client.pl", (), False, "no-reply"),
     ("From: x@sub.acme.com", (), False, "internal"),
+    # Out-of-office replies without Auto-Submitted: their header or their software's subject.
+    ("From: Jan <jan@client.pl>\r\nX-Autoreply: yes", (), False, "X-Autoreply"),
+    ("From: Jan <jan@client.pl>\r\nX-Autorespond: Out of office", (), False, "X-Autorespond"),
+    ("From: Jan <jan@client.pl>\r\nSubject: Automatic reply: Oferta", (), False, "auto-reply subject"),
+    ("From: Jan <jan@client.pl>\r\nSubject: Out of Office AutoReply: meeting", (), False, "auto-reply subject"),
+    ("From: Jan <jan@client.pl>\r\nSubject: =?utf-8?q?Automatyczna_odpowied=C5=BA=3A_Zapytanie?=", (), False,
+     "auto-reply subject"),
+    ("From: Jan <jan@client.pl>\r\nSubject: =?utf-8?b?0JDQstGC0L7QvtGC0LLQtdGCOiDQl9Cw0L/RgNC+0YE=?=", (), False,
+     "auto-reply subject"),
+    # A person writing about an out-of-office, or replying to one, is not an auto-reply.
+    ("From: Jan <jan@client.pl>\r\nSubject: Re: Automatic reply: Oferta", (), True, "inquiry"),
+    ("From: Jan <jan@client.pl>\r\nSubject: Office chairs: price for 40 pieces", (), True, "inquiry"),
 ]
 
 
