@@ -58,16 +58,27 @@ def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: object) -
     return engine
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    # An IN list bound as one parameter (a list of ids or identifier values).
+    return isinstance(value, (list, tuple)) and any(isinstance(v, str) and "\x00" in v for v in value)
+
+
 def _nul_free(value: object) -> object:
-    return value.replace("\x00", "") if isinstance(value, str) and "\x00" in value else value
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_nul_free(v) for v in value)
+    return value
 
 
 def _nul_free_set(params: Any) -> Any:
     if isinstance(params, dict):
-        if any(isinstance(v, str) and "\x00" in v for v in params.values()):
+        if any(_has_nul(v) for v in params.values()):
             return {k: _nul_free(v) for k, v in params.items()}
         return params
-    if isinstance(params, (list, tuple)) and any(isinstance(v, str) and "\x00" in v for v in params):
+    if isinstance(params, (list, tuple)) and any(_has_nul(v) for v in params):
         return type(params)(_nul_free(v) for v in params)
     return params
 

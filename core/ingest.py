@@ -101,9 +101,11 @@ def extract_identities(contact: ContactIn, channel: str, *, region: str = "PL") 
             add(Candidate("linkedin", normalize_linkedin_url(contact.linkedin_url), contact.linkedin_url))
         except InvalidIdentifier as exc:
             plan.warnings.append(f"linkedin_url {contact.linkedin_url!r} ignored: {exc}")
-    if contact.external_user_id and contact.external_user_id.strip():
-        value = contact.external_user_id.strip()
-        add(Candidate(channel, value, value))
+    # A NUL character means nothing in an id, and PostgreSQL's text drops it (core.db): without it here too, the
+    # id found in the store and the id looked for are the same on both databases.
+    external_user_id = (contact.external_user_id or "").replace("\x00", "").strip()
+    if external_user_id:
+        add(Candidate(channel, external_user_id, external_user_id))
     return plan
 
 

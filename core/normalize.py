@@ -181,7 +181,7 @@ def normalize_linkedin_url(raw: str | None) -> str:
     """
     if raw is None or not str(raw).strip():
         raise InvalidIdentifier("linkedin url is empty")
-    text = str(raw).strip()
+    text = str(raw).replace("\x00", "").strip()  # (see core.ingest.extract_identities on NUL in identifiers)
     if "://" not in text:
         text = "https://" + text.lstrip("/")
     try:

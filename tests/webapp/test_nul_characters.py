@@ -43,3 +43,23 @@ def test_search_note_and_filters_with_a_nul_character(client, auth, as_role, ses
     assert response.status_code == 302
     notes = session.exec(select(Message).where(Message.kind == "note")).all()
     assert len(notes) == 1 and notes[0].text.replace("\x00", "") == "Zadzwonić jutro"
+
+
+def test_a_batch_whose_identifier_lookup_holds_a_nul_character(session: Session) -> None:
+    """A sync's batch looks identifiers up with IN lists bound as one parameter: a provider id with a NUL in it
+    failed the whole batch on PostgreSQL (found by the Intercom schema-generated test)."""
+    from core.batch import ingest_many
+    from core.ingest import IngestError
+    from core.schemas import ContactIn, InboundRecord
+
+    records = [InboundRecord(channel="intercom", external_id=f"contact:{n}", scope="ws",
+                             contact=ContactIn(name=f"Person {n}", external_user_id=user_id))
+               for n, user_id in enumerate(["6a1", "external:\x00", "6a\x003"])]
+    records.append(InboundRecord(channel="linkedin", external_id="profile:1",
+                                 contact=ContactIn(name="Jan Nowak", linkedin_url="linkedin.com/in/jan\x00nowak")))
+    first = ingest_many(session, records)
+    session.commit()
+    again = ingest_many(session, records)
+    session.commit()
+    assert not [r for r in first + again if isinstance(r, IngestError)]
+    assert len(session.exec(select(Contact)).all()) == 4
