@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlmodel import Session, SQLModel
 
 from core.crypto import SecretBox
@@ -23,6 +24,12 @@ TEST_ENCRYPTION_KEY = SecretBox.generate_key()
 # is noise after the summary line, not a failure.
 logging.raiseExceptions = False
 POSTGRES_URL = os.environ.get("LEADHUB_TEST_DATABASE_URL", "")
+# Property tests (tests.schema_data) draw the same examples on every run, so a red run can be re-run and a green
+# one means the same thing on every machine. HYPOTHESIS_PROFILE=explore draws new ones, and more: run it when
+# changing a mapping, and turn what it finds into a case.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _backends() -> list:

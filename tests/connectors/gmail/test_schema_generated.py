@@ -22,7 +22,7 @@ SPEC_PATH = Path("/work/shared/fixtures/api-specs/gmail-v1.openapi.json")
 if not SPEC_PATH.exists():  # the repository's relative location of the shared fixtures
     SPEC_PATH = Path(__file__).resolve().parents[4] / "shared/fixtures/api-specs/gmail-v1.openapi.json"
 DATA = SchemaData(json.loads(SPEC_PATH.read_text())["components"]["schemas"], depth=1)
-SETTINGS = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=4 * settings().max_examples, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER_NAMES = st.sampled_from(["From", "To", "Cc", "Message-ID", "Subject", "Date", "Content-Type", "List-Id",
                                 "Precedence", "Auto-Submitted", "Return-Path", "X-Failed-Recipients", "Reply-To"])
 HEADER_VALUES = st.one_of(TEXT, st.lists(st.sampled_from(

@@ -31,7 +31,7 @@ CONVERSATIONS = DATA.of(
     contacts=IDS.map(lambda i: {"type": "contact.list", "contacts": [{"type": "contact", "id": i}]}),
 )
 CONTACTS = DATA.of("contact", id=IDS)
-DB_SETTINGS = settings(max_examples=25, deadline=None, database=None,
+DB_SETTINGS = settings(max_examples=settings().max_examples // 4, deadline=None, database=None,
                        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                               HealthCheck.data_too_large])
 
@@ -50,7 +50,7 @@ def bodies(conversation: dict) -> dict[str, str]:
     return found
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3 * settings().max_examples, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CONVERSATIONS)
 def test_every_part_with_a_body_becomes_a_message_and_plain_text_keeps_every_character(conversation) -> None:  # noqa: ANN001
     records = conversation_records(conversation, "ws")
