@@ -144,7 +144,9 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidIdentifier(f"not a phone number: {exc}") from None
-    if not phonenumbers.is_valid_number(number):
+    if text.lstrip().startswith("+"):
+        number = number if phonenumbers.is_possible_number(number) else None  # the country is written: one reading
+    elif not phonenumbers.is_valid_number(number):
         # A neighbour's valid number before the default region's merely possible one (a range phonenumbers
         # does not know yet keeps its old reading).
         number = _domestic_elsewhere(text, region) or (number if phonenumbers.is_possible_number(number) else None)
@@ -154,8 +156,6 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
 
 
 def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNumber | None:
-    if text.lstrip().startswith("+"):
-        return None  # the country code is written: no other reading
     for region in DOMESTIC_FALLBACK_REGIONS:
         if region == default_region:
             continue
