@@ -11,6 +11,9 @@ from connectors.gmail.mime import ParsedMail
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$",
                        re.IGNORECASE)
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
+# Shared mailboxes a form service's Reply-To may name that are not a visitor.
+_ROLE_LOCAL = re.compile(r"(?i)^(support|help|info|sales|service|contact|hello|office|biuro|kontakt|pomoc"
+                         r"|obsluga|no[-_.]?reply)$")
 # Out-of-office and other auto-replies that carry no Auto-Submitted header (Exchange's and many hosted mailers'),
 # told by the subject their software writes, in English, Polish, Russian and German.
 _AUTO_REPLY_SUBJECT = re.compile(
@@ -82,9 +85,33 @@ def bulk_reason(mail: ParsedMail) -> str:
     return ""
 
 
+def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -> tuple[str, str] | None:
+    """The visitor of a website form whose notification this is, or None. Site forms mail the sales inbox from
+    the company's own server (wordpress@, forms@ …) or from a form service's no-reply address, with the
+    visitor in Reply-To: the visitor is the inquiry, not the sender. A form service's mail counts only when the
+    visitor is a person outside the service's domain (a shop's 'noreply@' with 'Reply-To: support@shop' is not a
+    form), and never list mail."""
+    if "SENT" in labels or not mail.sender or mail.sender.address.lower() == rules.mailbox_address:
+        return None
+    outside = [a for a in mail.reply_to if a.address and "@" in a.address and not _is_own(a.address, rules)]
+    if not outside or mail.headers.get("list-unsubscribe") or mail.headers.get("list-id"):
+        return None
+    sender, visitor = mail.sender.address, outside[0]
+    if _is_own(sender, rules):
+        return visitor.name, visitor.address
+    if (_NO_REPLY.match(sender.split("@", 1)[0]) and _domain(visitor.address) != _domain(sender)
+            and not _ROLE_LOCAL.match(visitor.address.split("@", 1)[0])):
+        return visitor.name, visitor.address
+    return None
+
+
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
     """Is this message an inquiry (a new or existing lead writing in)? Always says why."""
     labels = set(labels)
+    visitor = form_notification(mail, rules, labels)
+    if visitor is not None:
+        return Decision("in", True, f"inquiry: form notification from {mail.sender.address if mail.sender else ''}, "
+                                    f"the visitor in Reply-To", [visitor])
     sender = mail.sender.address if mail.sender else ""
     if sender and _is_own(sender, rules) or "SENT" in labels:
         outside = [(a.name, a.address) for a in [*mail.to, *mail.cc] if not _is_own(a.address, rules)]

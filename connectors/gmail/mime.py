@@ -70,6 +70,7 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     defects: list[str] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
 
     def attachments_meta(self) -> list[dict[str, Any]]:
         return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
@@ -375,4 +376,5 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         attachments=attachments,
         headers=headers,
         defects=[type(d).__name__ for d in getattr(msg, "defects", [])][:20],
+        reply_to=_addresses(msg, "reply-to")[:5],
     )

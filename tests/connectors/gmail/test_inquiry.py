@@ -38,6 +38,20 @@ CASES = [
     # A person writing about an out-of-office, or replying to one, is not an auto-reply.
     ("From: Jan <jan@client.pl>\r\nSubject: Re: Automatic reply: Oferta", (), True, "inquiry"),
     ("From: Jan <jan@client.pl>\r\nSubject: Office chairs: price for 40 pieces", (), True, "inquiry"),
+    # Website forms that mail the inbox: from the company's own server or a form service, the visitor in Reply-To.
+    ("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com", (), True,
+     "form notification"),
+    ("From: Formspree <noreply@formspree.io>\r\nReply-To: ola@zima.pl\r\nTo: rep@acme.com", (), True,
+     "form notification"),
+    ("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola <ola@zima.pl>\r\nAuto-Submitted: auto-generated",
+     (), True, "form notification"),
+    # Not forms: a shop's no-reply with its own support in Reply-To, list mail, mail the rep sent.
+    ("From: noreply@shop.com\r\nReply-To: help@shop.com", (), False, "no-reply"),
+    ("From: noreply@shop.com\r\nReply-To: anna@shop.com", (), False, "no-reply"),
+    ("From: noreply@forms.io\r\nReply-To: support@other.io", (), False, "no-reply"),
+    ("From: news@acme.com\r\nReply-To: ola@zima.pl\r\nList-Id: <news.acme.com>", (), False, "internal"),
+    ("From: rep@acme.com\r\nReply-To: ola@zima.pl\r\nTo: jan@client.pl", ("SENT",), False, "outbound"),
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com\r\nReply-To: ann@acme.com", (), False, "internal"),
 ]
 
 
@@ -60,3 +74,27 @@ def test_outbound_names_the_outside_recipients() -> None:
     decision = classify(parse_message(mail("From: rep@acme.com\r\nTo: Jan <jan@client.pl>, boss@acme.com")), RULES)
     assert decision.direction == "out"
     assert decision.counterparts == [("Jan", "jan@client.pl")]
+
+
+def test_a_form_notification_is_the_visitors_inquiry() -> None:
+    raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
+               "Subject: Nowe zgłoszenie z formularza kontaktowego")
+    decision = classify(parse_message(raw), RULES)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == ("in", True, [("Ola Zima", "ola@zima.pl")])
+
+
+def test_a_form_notification_in_the_mailbox_becomes_the_visitors_lead() -> None:
+    import base64
+    from types import SimpleNamespace
+
+    from connectors.gmail import GmailConnector
+
+    context = SimpleNamespace(config={}, settings={"COMPANY_DOMAINS": "acme.com"}, account_id=1, owner_id=1,
+                              is_known_email=lambda _address: False, credentials={}, store_credentials=None)
+    connector = GmailConnector(context)
+    connector.mailbox = "rep@acme.com"
+    connector._rules = connector.rules()  # noqa: SLF001 - what read() sets up before the first message
+    raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
+               "Subject: Nowe zgłoszenie: wycena")
+    record = connector.to_record({"id": "g1", "threadId": "t1", "raw": base64.urlsafe_b64encode(raw).decode()})
+    assert (record.contact.email, record.contact.name, record.message.direction) == ("ola@zima.pl", "Ola Zima", "in")
