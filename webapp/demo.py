@@ -175,7 +175,8 @@ def demo_command(if_empty: bool) -> None:
 
 DEMO_MAILBOX = "rep@demo.leadhub.example"
 # (from, subject, body, extra headers, hours ago): what "Connect Gmail" finds in the demo rep's mailbox. The first
-# writes again about a lead the demo already has; the newsletter and the colleague show what is not an inquiry.
+# writes again about a lead the demo already has; the website form's notification is its visitor's inquiry; the
+# newsletter, the out-of-office reply and the colleague show what is not an inquiry.
 DEMO_MAIL: tuple[tuple[str, str, str, str, int], ...] = (
     ("Łukasz Wójcik <lukasz.wojcik@budmax.pl>", "Re: Zapytanie ofertowe: 40 licencji",
      "Dzień dobry,\n\nczy możemy dostać ofertę do piątku? Decyzję podejmuje zarząd.\n\nŁukasz Wójcik\nBudmax sp. z o.o.\n"
@@ -192,6 +193,12 @@ DEMO_MAIL: tuple[tuple[str, str, str, str, int], ...] = (
      "This week's newsletter.", "List-Unsubscribe: <mailto:unsubscribe@webinars.example>\r\nPrecedence: bulk\r\n", 8),
     ("Marta Wiśniewska <manager@demo.leadhub.example>", "Spotkanie zespołu",
      "Przypominam o spotkaniu o 10:00.", "", 20),
+    ("Formularz na stronie <wordpress@demo.leadhub.example>", "Nowe zgłoszenie z formularza kontaktowego",
+     "Imię i nazwisko: Ola Zima\nE-mail: ola@zima-projekt.pl\nTelefon: 601 555 123\n"
+     "Wiadomość: Proszę o ofertę na 8 licencji dla biura projektowego.",
+     "Reply-To: Ola Zima <ola@zima-projekt.pl>\r\n", 3),
+    ("Piotr Nowicki <p.nowicki@agroserwis.example>", "Automatyczna odpowiedź: Oferta",
+     "Dzień dobry, jestem na urlopie do 15 grudnia. W pilnych sprawach proszę dzwonić do biura.", "", 30),
 )
 
 
