@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
-from connectors.gmail.inquiry import Decision, InquiryRules, classify
+from connectors.gmail.inquiry import Decision, InquiryRules, classify, form_fields
 from connectors.gmail.mime import MimeError, ParsedMail, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
@@ -288,10 +288,13 @@ class GmailConnector(Connector):
         }
         if mail.message_id_is_fallback:
             meta["message_id_fallback"] = True
+        fields = form_fields(mail.text) if decision.reason.startswith("inquiry: form notification") else {}
+        name = name or fields.get("name", "")
         return InboundRecord(
             channel="gmail",
             external_id=mail.message_id,
-            contact=ContactIn(name=(name or None) and name[:200], email=address[:320]),
+            contact=ContactIn(name=(name or None) and name[:200], email=address[:320],
+                              phone=fields.get("phone", "")[:64] or None, company=fields.get("company")),
             message=MessageIn(
                 external_id=mail.message_id,
                 thread_id=item.get("threadId") or None,

@@ -127,3 +127,26 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
     if rules.only_labels and not (rules.only_labels & labels):
         return Decision("in", False, f"label filter: none of {sorted(rules.only_labels)}", counterpart)
     return Decision("in", True, f"inquiry: inbound from outside domain {_domain(sender)}", counterpart)
+
+
+# What a form notification's "Label: value" lines are called, in English, Polish and Russian (folded to lower case).
+_FORM_LABELS = {
+    "name": ("name", "full name", "your name", "imię i nazwisko", "imie i nazwisko", "imię", "imie", "имя", "фио",
+             "имя и фамилия"),
+    "phone": ("phone", "phone number", "telephone", "tel", "tel.", "mobile", "telefon", "nr telefonu",
+              "numer telefonu", "telefon kontaktowy", "телефон", "тел", "тел."),
+    "company": ("company", "company name", "organization", "organisation", "firma", "nazwa firmy", "компания",
+                "организация", "название компании"),
+}
+_LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}?)\s*:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def form_fields(text: str) -> dict[str, str]:
+    """Name, phone and company from a form notification's "Label: value" lines (the first of each)."""
+    labels = {alias: field for field, aliases in _FORM_LABELS.items() for alias in aliases}
+    found: dict[str, str] = {}
+    for label, value in _LABEL_LINE.findall(text or "")[:100]:
+        field = labels.get(label.strip().strip("*").strip().casefold())
+        if field and field not in found:
+            found[field] = value[:200]
+    return found

@@ -94,7 +94,31 @@ def test_a_form_notification_in_the_mailbox_becomes_the_visitors_lead() -> None:
     connector = GmailConnector(context)
     connector.mailbox = "rep@acme.com"
     connector._rules = connector.rules()  # noqa: SLF001 - what read() sets up before the first message
-    raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
-               "Subject: Nowe zgłoszenie: wycena")
+    raw = ("Message-ID: <f1@acme.com>\r\nFrom: WordPress <wordpress@acme.com>\r\nReply-To: ola@zima.pl\r\n"
+           "To: rep@acme.com\r\nSubject: Nowe zgłoszenie: wycena\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Imię i nazwisko: Ola Zima\r\nFirma: Zima Projekt\r\nTelefon: 601 555 123\r\n"
+           "Wiadomość: Proszę o wycenę: 8 licencji\r\n").encode()
     record = connector.to_record({"id": "g1", "threadId": "t1", "raw": base64.urlsafe_b64encode(raw).decode()})
-    assert (record.contact.email, record.contact.name, record.message.direction) == ("ola@zima.pl", "Ola Zima", "in")
+    contact = record.contact
+    assert (contact.email, contact.name, contact.phone, contact.company, record.message.direction) == (
+        "ola@zima.pl", "Ola Zima", "601 555 123", "Zima Projekt", "in")
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("Imię i nazwisko: Ola Zima\nTelefon: 601 555 123\nFirma: Zima Projekt\nWiadomość: Cena: 5 zł?",
+         {"name": "Ola Zima", "phone": "601 555 123", "company": "Zima Projekt"}),
+        ("Name: John Carter\nPhone Number: +44 20 7946 0958\nCompany name: Northwind", {
+            "name": "John Carter", "phone": "+44 20 7946 0958", "company": "Northwind"}),
+        ("ФИО: Иванов Иван\nТелефон: 8 (916) 123-45-67\nКомпания: Технопром",
+         {"name": "Иванов Иван", "phone": "8 (916) 123-45-67", "company": "Технопром"}),
+        ("*Phone*: 601 555 123\nPhone: 602 000 000", {"phone": "601 555 123"}),  # the first of each
+        ("Proszę o kontakt: jutro rano", {}),
+        ("", {}),
+    ],
+)
+def test_form_fields(text: str, fields: dict) -> None:
+    from connectors.gmail.inquiry import form_fields
+
+    assert form_fields(text) == fields
