@@ -187,11 +187,18 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                 break
     records: list[InboundRecord | Quarantine] = []
 
-    def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str) -> None:
-        if not isinstance(body, str) or not body.strip():
-            return  # assignments, closes and other events without a body carry no message
+    def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
+            attachments: Any) -> None:
+        files = _attachments(attachments)
+        if (not isinstance(body, str) or not body.strip()) and not files:
+            return  # assignments, closes and other events without a body or a file carry no message
         author_type = _clean(author.get("type"), 40) or ""
-        text, clean_html = body_text_and_html(body)
+        if isinstance(body, str) and body.strip():
+            text, clean_html = body_text_and_html(body)
+        else:  # a file sent alone (an RFP as a PDF): the message says what it was
+            text = "Attachment: " + ", ".join(f["filename"] for f in files)
+            clean_html = text_to_html(text)
+        extra = {"attachments": files} if files else {}
         records.append(
             InboundRecord(
                 channel=CHANNEL,
@@ -209,16 +216,32 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                     # Cut, not refused: one overlong chat must not send its conversation to quarantine.
                     text=text[:TEXT_MAX],
                     html=clean_html if len(clean_html) <= HTML_MAX else None,
-                    meta={**meta_common, "part_type": part_type, "author_type": author_type},
+                    meta={**meta_common, "part_type": part_type, "author_type": author_type, **extra},
                 ),
             )
         )
 
     add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
-        "source")
+        "source", source.get("attachments"))
     for part in parts:
         part_id = _clean(part.get("id"))
         if part_id:
             add(f"{conversation_id}:{part_id}", part.get("body"), _obj(part.get("author")), part.get("created_at"),
-                _clean(part.get("part_type"), 40) or "comment")
+                _clean(part.get("part_type"), 40) or "comment", part.get("attachments"))
     return records
+
+
+def _attachments(value: Any) -> list[dict[str, Any]]:
+    """The files of a part, at most 20, with the keys Gmail's messages use (filename, mime_type, size) and the URL;
+    nameless ones are named by their URL."""
+    files = []
+    for item in _list(value)[:20]:
+        item = _obj(item)
+        url = _clean(item.get("url"), 2000)
+        name = _clean(item.get("name")) or (url.rsplit("/", 1)[-1][:200] if url else None)
+        if not name:
+            continue
+        size = item.get("filesize")
+        files.append({"filename": name, "mime_type": _clean(item.get("content_type"), 100) or "",
+                      "size": size if isinstance(size, int) and not isinstance(size, bool) else None, "url": url or ""})
+    return files

@@ -323,3 +323,18 @@ def test_a_conversation_without_a_subject_is_named_by_its_channel(as_role, sessi
     assert "<h1>Intercom chat</h1>" in client.get(f"/conversations/{chat.conversation_id}").data.decode()
     assert "Intercom: Intercom chat" in client.get(f"/contacts/{chat.contact_id}").data.decode()
     assert "<h1>(no subject)</h1>" in client.get(f"/conversations/{mail.conversation_id}").data.decode()
+
+
+def test_a_messages_files_are_listed_with_it(as_role, session: Session) -> None:
+    from core.ingest import ingest
+    from core.schemas import ContactIn, InboundRecord, MessageIn
+
+    files = [{"filename": "RFP-2027.pdf", "mime_type": "application/pdf", "size": 482113, "url": ""},
+             {"filename": "<b>scan</b>.png", "mime_type": "image/png", "size": None}, "odd", {"size": "x"}]
+    result = ingest(session, InboundRecord(
+        channel="intercom", external_id="c9:p1", scope="ws", contact=ContactIn(name="Ola Zima", external_user_id="z1"),
+        message=MessageIn(external_id="c9:p1", thread_id="c9", text="Attachment: RFP-2027.pdf",
+                          meta={"attachments": files})))
+    session.commit()
+    page = as_role("manager").get(f"/conversations/{result.conversation_id}").data.decode()
+    assert "Attachments: RFP-2027.pdf (471 KB), &lt;b&gt;scan&lt;/b&gt;.png, file" in page

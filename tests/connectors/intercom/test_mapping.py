@@ -130,3 +130,23 @@ def test_a_contacts_linkedin_profile_is_one_of_its_identifiers() -> None:
     [record] = contact_records(contact, "ws1")
     assert record.contact.linkedin_url == "linkedin.com/in/olga-zima"
     assert contact_records({**contact, "social_profiles": {"data": "x"}}, "ws1")[0].contact.linkedin_url is None
+
+
+def test_a_file_sent_alone_is_a_message_and_files_are_kept() -> None:
+    """A customer who sends only a file (an RFP as a PDF) wrote a message; before, a part without a body was
+    skipped as an event. Files of any part are kept in the message's meta with Gmail's keys."""
+    chat = conversation()
+    rfp = {"type": "upload", "name": "RFP-2027.pdf", "url": "https://files.example/RFP-2027.pdf",
+           "content_type": "application/pdf", "filesize": 482113}
+    chat["conversation_parts"]["conversation_parts"].append(
+        {"type": "conversation_part", "id": "p5", "part_type": "comment", "body": None, "created_at": 1700000500,
+         "author": {"type": "user", "id": "c1"}, "attachments": [rfp, {"url": "https://files.example/scan.png"}, 7]})
+    chat["source"]["attachments"] = [{"name": "logo.png", "filesize": "big"}]
+    records = conversation_records(chat, "ws1")
+    last = records[-1].message  # type: ignore[union-attr]
+    assert (last.external_id, last.direction, last.text) == ("1911149811:p5", "in", "Attachment: RFP-2027.pdf, scan.png")
+    assert last.meta["attachments"][0] == {"filename": "RFP-2027.pdf", "mime_type": "application/pdf", "size": 482113,
+                                           "url": "https://files.example/RFP-2027.pdf"}
+    source = records[0].message  # type: ignore[union-attr]
+    assert source.text == "Dzień dobry, proszę o ofertę"
+    assert source.meta["attachments"] == [{"filename": "logo.png", "mime_type": "", "size": None, "url": ""}]
