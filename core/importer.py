@@ -200,8 +200,12 @@ def detect_encoding(sample: bytes) -> str:
     broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
     if broken <= sum(1 for ch in text if ch > "\x7f") - broken:
         return "utf-8-sig"
-    scored_part = whole_lines[:LEGACY_SCORE_BYTES]  # (a single-byte encoding cannot be cut mid-character)
-    scored = [(legacy_text_score(scored_part.decode(encoding, errors="replace")), -rank, encoding)
+    return best_legacy_encoding(whole_lines[:LEGACY_SCORE_BYTES])  # (a single-byte encoding cannot be cut)
+
+
+def best_legacy_encoding(data: bytes) -> str:
+    """The one of LEGACY_ENCODINGS whose reading of `data` looks most like words (ties: the first listed)."""
+    scored = [(legacy_text_score(data.decode(encoding, errors="replace")), -rank, encoding)
               for rank, encoding in enumerate(LEGACY_ENCODINGS)]
     return max(scored)[2]
 

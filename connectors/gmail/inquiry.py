@@ -7,13 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from connectors.gmail.mime import ParsedMail
+from core.normalize import is_role_localpart
 
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$",
                        re.IGNORECASE)
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
-# Shared mailboxes a form service's Reply-To may name that are not a visitor.
-_ROLE_LOCAL = re.compile(r"(?i)^(support|help|info|sales|service|contact|hello|office|biuro|kontakt|pomoc"
-                         r"|obsluga|no[-_.]?reply)$")
 # Out-of-office and other auto-replies that carry no Auto-Submitted header (Exchange's and many hosted mailers'),
 # told by the subject their software writes, in English, Polish, Russian and German.
 _AUTO_REPLY_SUBJECT = re.compile(
@@ -100,7 +98,7 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
     if _is_own(sender, rules):
         return visitor.name, visitor.address
     if (_NO_REPLY.match(sender.split("@", 1)[0]) and _domain(visitor.address) != _domain(sender)
-            and not _ROLE_LOCAL.match(visitor.address.split("@", 1)[0])):
+            and not is_role_localpart(visitor.address.split("@", 1)[0])):
         return visitor.name, visitor.address
     return None
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import nh3
 
-from core.importer import LEGACY_ENCODINGS, legacy_text_score
+from core.importer import best_legacy_encoding
 from core.ingest import sanitize_html
 
 # Headers kept for bulk detection and threading (lower-case names).
@@ -113,9 +113,7 @@ def _decode_8bit(value: str, msg: Message | None) -> str:
             return data.decode(charset)
         except (LookupError, UnicodeError):
             continue
-    readings = [(legacy_text_score(data.decode(encoding, "replace")), -rank, encoding)
-                for rank, encoding in enumerate(LEGACY_ENCODINGS)]
-    return data.decode(max(readings)[2], "replace")
+    return data.decode(best_legacy_encoding(data), "replace")
 
 
 def _declared_charsets(msg: Message) -> list[str]:
