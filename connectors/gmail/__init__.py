@@ -32,7 +32,8 @@ MAX_DEFERRED = 20_000
 _DEFER: Any = object()
 RECENT_SKIPS = 20  # skipped decisions kept in full in the cursor state
 LIST_PAGE = 500
-RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "Reply-To", "Subject", "List-Unsubscribe", "List-Id", "Precedence",
+RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "Reply-To", "Subject", "List-Unsubscribe", "List-Id", "List-Post",
+                     "Mailing-List", "X-Mailing-List", "X-Mailman-Version", "Sender", "Precedence",
                      "Auto-Submitted", "X-Autoreply", "X-Autorespond", "Content-Type", "Return-Path",
                      "X-Failed-Recipients"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,6 +13,23 @@ from core.normalize import is_role_localpart
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$",
                        re.IGNORECASE)
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
+# Mailing-list software's headers besides List-Id and List-Unsubscribe (RFC 2369's List-Post, ezmlm's
+# Mailing-List, Mailman 2.0, which sent digests without List-Id).
+_LIST_HEADERS = ("list-post", "mailing-list", "x-mailing-list", "x-mailman-version")
+# A list's robot addresses: owner-ppp@, ppp-request@, ppp-bounces@ (in From), and -admin/-owner too (in Sender,
+# which list servers set to themselves while From keeps the member who wrote).
+_LIST_ROBOT_FROM = re.compile(r"(?i)^(owner-.+|.+-(request|bounces?))([+=].*)?$")
+_LIST_ROBOT_SENDER = re.compile(r"(?i)^(owner-.+|.+-(request|bounces?|owner|admin))([+=].*)?$")
+# Non-delivery reports that are not multipart/report (RFC 6522): told by the name or subject the mail server
+# writes (sendmail, Postfix, Exchange, qmail; Exchange's Polish and Russian subjects). Anchored: "Re: Undeliverable"
+# is a person writing.
+_BOUNCE_NAME = re.compile(r"(?i)^\s*(mail delivery (subsystem|system|service)|mailer[- ]daemon|postmaster"
+                          r"|mail administrator)\s*$")
+_BOUNCE_SUBJECT = re.compile(
+    r"(?i)^\s*(undeliverable:|undelivered mail returned to sender|delivery status notification \((failure|delay)\)"
+    r"|returned mail:|mail delivery failed|failure notice$|niedostarczalne:|недоставляемое:)")
+_CONTENT_TYPE = re.compile(r"(?i)^\s*multipart/report\b")
+_REPORT_TYPE = re.compile(r'(?i)\breport-type\s*=\s*"?([\w.-]+)')
 # Out-of-office and other auto-replies that carry no Auto-Submitted header (Exchange's and many hosted mailers'),
 # told by the subject their software writes, in English, Polish, Russian and German.
 _AUTO_REPLY_SUBJECT = re.compile(
@@ -60,6 +78,12 @@ def bulk_reason(mail: ParsedMail) -> str:
         return "bulk: List-Unsubscribe header"
     if headers.get("list-id"):
         return "bulk: List-Id header"
+    for name in _LIST_HEADERS:
+        if headers.get(name):
+            return f"bulk: {name.title()} header"
+    list_sender = email.utils.parseaddr(headers.get("sender", ""))[1]
+    if "@" in list_sender and _LIST_ROBOT_SENDER.match(list_sender.split("@", 1)[0]):
+        return f"bulk: list server in Sender ({list_sender})"
     precedence = headers.get("precedence", "").strip().lower()
     if precedence in _BULK_PRECEDENCE:
         return f"bulk: Precedence: {precedence}"
@@ -71,12 +95,21 @@ def bulk_reason(mail: ParsedMail) -> str:
             return f"automated: {name.title()} header"
     if _AUTO_REPLY_SUBJECT.match(mail.subject or ""):
         return f"automated: auto-reply subject {mail.subject[:60]!r}"
-    if "report-type=delivery-status" in headers.get("content-type", "").lower().replace(" ", ""):
-        return "bounce: delivery status report"
+    content_type = headers.get("content-type", "")
+    if _CONTENT_TYPE.match(content_type):  # RFC 6522: machine-made, whatever it reports
+        report = _REPORT_TYPE.search(content_type)
+        kind = report.group(1).lower() if report else ""
+        return "bounce: delivery status report" if kind == "delivery-status" else f"automated: report {kind or '(no type)'}"
+    if _BOUNCE_SUBJECT.match(mail.subject or ""):
+        return f"bounce: non-delivery subject {mail.subject[:60]!r}"
     sender = mail.sender.address if mail.sender else ""
     local = sender.split("@", 1)[0]
     if local and _NO_REPLY.match(local):
         return f"automated: no-reply sender {sender}"
+    if local and _LIST_ROBOT_FROM.match(local):
+        return f"bulk: list server address {sender}"
+    if mail.sender and _BOUNCE_NAME.match(mail.sender.name or ""):
+        return f"bounce: sent by {mail.sender.name!r}"
     if headers.get("return-path", "").strip() in ("<>", ""):
         if "x-failed-recipients" in headers:
             return "bounce: X-Failed-Recipients"

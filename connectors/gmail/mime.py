@@ -23,8 +23,9 @@ from core.importer import best_legacy_encoding
 from core.ingest import sanitize_html
 
 # Headers kept for bulk detection and threading (lower-case names).
-KEPT_HEADERS = ("list-unsubscribe", "list-id", "precedence", "auto-submitted", "x-auto-response-suppress",
-                "x-autoreply", "x-autorespond", "return-path", "x-failed-recipients", "content-type")
+KEPT_HEADERS = ("list-unsubscribe", "list-id", "list-post", "mailing-list", "x-mailing-list", "x-mailman-version",
+                "sender", "precedence", "auto-submitted", "x-auto-response-suppress", "x-autoreply", "x-autorespond",
+                "return-path", "x-failed-recipients", "content-type")
 SNIPPET_CHARS = 2000
 MAX_TEXT_CHARS = 900_000
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -181,8 +182,9 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
+            # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
             return [Address(_clean(a.display_name or "", msg), _clean(a.addr_spec or "", msg)) for a in header.addresses
-                    if a.addr_spec]
+                    if a.addr_spec and "@" in a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
     pairs = email.utils.getaddresses(_raw_headers(msg, name))
@@ -295,6 +297,13 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
             filename = part.get_filename() or ""
         except Exception:  # noqa: BLE001
             filename = ""
+        # A text part marked inline is shown as the body even with a file name (Apple Mail, Outlook and VM name
+        # them: "msg.txt"), and is listed as that file too; a named text part without the mark is a file only.
+        if disposition == "inline" and filename and ctype in ("text/plain", "text/html"):
+            (htmls if ctype == "text/html" else texts).append(_decode(part, msg))
+            attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype,
+                                          size=len(part.get_payload(decode=True) or b"")))
+            continue
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
             if ctype in ("message/delivery-status",) and not filename:
                 texts.append(_safe_payload_text(part))

@@ -52,7 +52,47 @@ CASES = [
     ("From: news@acme.com\r\nReply-To: ola@zima.pl\r\nList-Id: <news.acme.com>", (), False, "internal"),
     ("From: rep@acme.com\r\nReply-To: ola@zima.pl\r\nTo: jan@client.pl", ("SENT",), False, "outbound"),
     ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com\r\nReply-To: ann@acme.com", (), False, "internal"),
+    # Mailing lists that send no List-Id: RFC 2369's List-Post, ezmlm, Mailman 2.0 digests, the list server in
+    # Sender while From keeps the member, the list's own robot addresses.
+    ("From: Jan <jan@client.pl>\r\nList-Post: <mailto:ppp@lists.org>", (), False, "List-Post"),
+    ("From: Jan <jan@client.pl>\r\nMailing-List: contact ppp-help@lists.org; run by ezmlm", (), False,
+     "Mailing-List"),
+    ("From: ppp-request@zzz.org\r\nX-Mailman-Version: 2.0.4", (), False, "X-Mailman-Version"),
+    ("From: Jan <jan@client.pl>\r\nSender: owner-freebsd-isp@FreeBSD.ORG", (), False, "list server in Sender"),
+    ("From: Jan <jan@client.pl>\r\nSender: ppp-bounces+rep=acme.com@lists.org", (), False, "list server in Sender"),
+    ("From: ppp-request@zzz.org", (), False, "list server address"),
+    # An assistant sending on her manager's behalf is a person in Sender, not a list.
+    ("From: Jan <jan@client.pl>\r\nSender: Ewa <ewa@client.pl>", (), True, "inquiry"),
+    # Non-delivery reports that are not multipart/report: by the server's name or its subject.
+    ("From: Mail Delivery System <mx1@client.pl>", (), False, "bounce"),
+    ("From: Mail Delivery Subsystem <mx1@client.pl>\r\nSubject: Returned mail: see transcript", (), False,
+     "bounce"),
+    ("From: Microsoft Outlook <it@client.pl>\r\nSubject: Undeliverable: Oferta", (), False, "non-delivery subject"),
+    ("From: it@client.pl\r\nSubject: Niedostarczalne: Oferta", (), False, "non-delivery subject"),
+    ("From: it@client.pl\r\nSubject: =?utf-8?b?0J3QtdC00L7RgdGC0LDQstC70Y/QtdC80L7QtTog0JrQnw==?=", (), False,
+     "non-delivery subject"),
+    ("From: Jan <jan@client.pl>\r\nSubject: Re: Undeliverable: Oferta", (), True, "inquiry"),
+    ("From: Jan <jan@client.pl>\r\nSubject: Delivery failure of order 1234", (), True, "inquiry"),
+    # Not a mailbox at all: the empty return address of a bounce, a local name without a domain.
+    ("From: MAILER DAEMON <>", (), False, "no sender address"),
+    ("From: foo", (), False, "no sender address"),
 ]
+
+
+REPORT = ("Message-ID: <r@mx>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+          "Content-Type: multipart/report; report-type={report};\r\n\tboundary=\"B\"\r\n\r\n"
+          "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--B--\r\n")
+
+
+@pytest.mark.parametrize(("report", "reason"), [
+    ("delivery-status", "bounce: delivery status report"),
+    ('"delivery-status"', "bounce: delivery status report"),  # quoted, as Outlook and Python's email write it
+    ('"disposition-notification"', "automated: report disposition-notification"),  # a read receipt
+])
+def test_a_multipart_report_is_machine_made_whoever_sends_it(report: str, reason: str) -> None:
+    raw = REPORT.format(sender="Jan Kowalski <jan@client.pl>", subject="Przeczytano: Oferta", report=report)
+    decision = classify(parse_message(raw.encode()), RULES)
+    assert (decision.is_inquiry, decision.reason) == (False, reason)
 
 
 @pytest.mark.parametrize(("headers", "labels", "expected", "reason"), CASES)

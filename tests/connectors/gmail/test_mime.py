@@ -282,3 +282,19 @@ def test_a_declared_legacy_charset_keeps_its_reading_and_utf8_keeps_its_letters_
     utf8 = "Zażółć gęślą jaźń — ".encode() + b"\xff koniec"
     mail = parse_message(b"From: a@b.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + utf8)
     assert mail.text == "Zażółć gęślą jaźń — \ufffd koniec"
+
+
+def test_a_named_text_part_marked_inline_is_the_body_and_a_file() -> None:
+    """Apple Mail, Outlook and others name the text parts they show inline ("msg.txt"): the body, not only a file.
+    A named text part marked attachment stays a file only."""
+    raw = (b"Message-ID: <i@x>\r\nFrom: jan@client.pl\r\nSubject: Zapytanie\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+           b'--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: inline;\r\n\tfilename="msg.txt"\r\n\r\n'
+           b"Prosz\xc4\x99 o ofert\xc4\x99 na 40 krzese\xc5\x82.\r\n"
+           b'--B\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="notes.txt"\r\n\r\n'
+           b"internal notes\r\n--B--\r\n")
+    parsed = parse_message(raw)
+    assert "Proszę o ofertę na 40 krzeseł." in parsed.text
+    assert "internal notes" not in parsed.text
+    assert [(a.filename, a.mime_type) for a in parsed.attachments] == [("msg.txt", "text/plain"),
+                                                                      ("notes.txt", "text/plain")]
