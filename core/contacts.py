@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.db import is_store_id
 from core.identity import get_live_contact
 from core.ingest import identifier_hash
 from core.models import (
@@ -66,7 +67,7 @@ def list_contacts(
     query = select(Contact).where(col(Contact.merged_into).is_(None))
     if cursor:
         before_id = decode_cursor(cursor).get("before_id")
-        if not isinstance(before_id, int):
+        if not is_store_id(before_id):
             raise CursorError("cursor is not one this API gave out")
         query = query.where(col(Contact.id) < before_id)
     if filters.stage:
@@ -232,7 +233,7 @@ def timeline(session: Session, contact_id: int, *, limit: int = 500, cursor: str
     )
     if cursor:
         after_id = decode_cursor(cursor).get("after_id")
-        if not isinstance(after_id, int):
+        if not is_store_id(after_id):
             raise CursorError("cursor is not one this API gave out")
         last = session.get(Message, after_id)
         if last is not None:

@@ -24,6 +24,15 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The largest id both databases store: the id columns are INTEGER, 32 bits on PostgreSQL (SQLite's are 64), and
+# SQLAlchemy casts a bound id to the column's type there, so a larger one from outside (a path, a cursor, a
+# JSON body) was "integer out of range", a 500.
+MAX_ID = 2**31 - 1
+
+
+def is_store_id(value: object) -> bool:
+    """An id the store could hold (1 … MAX_ID): what to check an id from outside against before a query."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def normalize_database_url(url: str) -> str:

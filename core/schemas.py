@@ -69,8 +69,14 @@ class MessageIn(BaseModel):
     @field_validator("sent_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        try:  # stored in UTC: 0001-01-01T00:00+14:00 has no UTC time in datetime's years
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: the time in UTC must fall in the years 1 to 9999") from None
         return value
 
 

@@ -11,20 +11,29 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from werkzeug.routing import IntegerConverter
 
-from core.db import SQLITE_BUSY_TIMEOUT_MS, is_transient_db_error, make_engine
+from core.db import MAX_ID, SQLITE_BUSY_TIMEOUT_MS, is_transient_db_error, make_engine
 
 log = logging.getLogger(__name__)
 
-# The largest id either database stores (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
+
+
+def _digits_at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to `limit`: shorter ones, or as long and below
+    it at the first digit that differs, or the limit itself."""
+    text = str(limit)
+    shorter = [rf"\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    below = [f"{text[:i]}[0-{int(d) - 1}]" + (rf"\d{{{len(text) - i - 1}}}" if i < len(text) - 1 else "")
+             for i, d in enumerate(text) if d != "0"]
+    return "(?:" + "|".join([*shorter, *below, text]) + ")"
 
 
 class StoreIdConverter(IntegerConverter):
     """`<int:…>` in every route: an integer the store can hold. A larger one matches no route (404); passed on,
-    it made the database driver raise (SQLite: "Python int too large"), a 500. At most 19 digits in the pattern
-    itself: a value refused only by `max` would answer another method's rule with 405."""
+    it made the database driver raise (SQLite: "Python int too large"), a 500. The bound is in the pattern
+    itself: a value refused only by `max` (2**31 has 10 digits too) answered another method's rule on the same
+    path with 405."""
 
-    regex = r"\d{1,19}"
+    regex = _digits_at_most(MAX_ID)
 
     def __init__(self, url_map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         kwargs.setdefault("max", MAX_ID)

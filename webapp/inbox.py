@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from sqlmodel import Session, col, select
 
 from core.contacts import CursorError, decode_cursor, encode_cursor
+from core.db import is_store_id
 from core.models import (
     ConnectorAccount,
     Contact,
@@ -178,6 +179,8 @@ def inbox_page(
             position = (sa.literal(datetime.fromisoformat(decoded["t"]), UTCDateTime()), int(decoded["id"]))
         except (KeyError, TypeError, ValueError):
             raise CursorError("cursor is not one this page gave out") from None
+        if not is_store_id(position[1]):
+            raise CursorError("cursor is not one this page gave out")
         backwards = decoded.get("d") == "prev"
     at, conversation_id = col(Conversation.last_message_at), col(Conversation.id)
     where, order = _keyset(at, conversation_id, position, backwards)

@@ -61,7 +61,7 @@ def test_no_route_answers_500_to_hostile_input(app, session: Session) -> None:  
                 path = rule.rule
                 for name, converter in rule._converters.items():  # noqa: SLF001 - the converter's kind
                     numeric = isinstance(converter, IntegerConverter)
-                    path = re.sub(rf"<[^>]*\b{name}>", rng.choice(["1", "2", "5", "99999", "9" * 20, str(2**63)] if numeric else
+                    path = re.sub(rf"<[^>]*\b{name}>", rng.choice(["1", "2", "5", "99999", "9" * 20, str(2**63), str(2**31)] if numeric else
                                                                   ["gmail", "intercom", "linkedin", "x", "1"]), path)
                 data = {rng.choice(fields): value() for _ in range(rng.randint(0, 8))}
                 if rng.random() < 0.5:  # the forms that do several things say which with "action"

@@ -303,7 +303,7 @@ def openapi_document() -> dict[str, Any]:
                         _query("channel", _STR),
                         _query("stage", {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]}),
                         _query("temperature", {"type": "string", "enum": ["cold", "warm", "hot"]}),
-                        _query("owner", _INT, "owner user id"),
+                        _query("owner", _STORE_ID, "owner user id"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
                         _query("cursor", _STR, "next_cursor of the previous page"),
                     ],

@@ -144,7 +144,7 @@ def contacts_index():  # noqa: ANN201
         channel=(request.args.get("channel") or None),
         stage=stage,
         temperature=temperature,
-        owner_id=int_arg("owner"),
+        owner_id=int_arg("owner", maximum=MAX_ID),
     )
     try:
         items, next_cursor = list_contacts(
