@@ -136,6 +136,13 @@ def test_erase_needs_manager_and_works(client, auth, rep_token) -> None:
         ({"channel": "api", "contact": {"linkedin_url": "https://example.com/in/x"}}, "contact.linkedin_url"),
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"direction": "sideways", "external_id": "1"}}, "message.direction"),
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1", "sent_at": "yesterday"}}, "message.sent_at"),
+        # Times with no UTC time in datetime's years (stored in UTC): a 500 before.
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1",
+                                                                       "sent_at": "0001-01-01T00:00:00+14:00"}},
+         "message.sent_at"),
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1",
+                                                                       "sent_at": "9999-12-31T23:59:59-14:00"}},
+         "message.sent_at"),
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"text": "no id"}}, "body"),
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "surprise": 1}, "surprise"),
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "owner_id": 1}, "owner_id"),
