@@ -246,15 +246,23 @@ def read_csv(
     text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
     sample = text.read(65536)
     text.seek(0)
-    try:
-        dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    first_line = sample.split("\n", 1)[0].lstrip("\ufeff")
+    # "sep=;" on the first line: the hint some tools write for Excel, the separator of the rows below it.
+    separator_hint = _SEPARATOR_HINT.match(first_line)
+    if separator_hint:
+        dialect: Any = type("Hinted", (csv.excel,), {"delimiter": separator_hint.group(1)})
+    else:
+        try:
+            dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
     reader = csv.reader(text, dialect)
     header: list[str] | None = None
     line_end = 0
     for row in reader:
         line_start, line_end = line_end + 1, reader.line_num
+        if separator_hint and line_start == 1:
+            continue
         if header is None:
             header = [_column(h) for h in row]
             if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
@@ -274,6 +282,11 @@ def read_csv(
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
             continue
         yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None
+    if header is None:
+        notes.append("the file is empty: no header row, no records")
+
+
+_SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
 
 
 def _column(name: str) -> str:

@@ -134,6 +134,21 @@ def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) 
     assert "header" in summary["errors"][0]["error"]
 
 
+@pytest.mark.parametrize("hint", ["sep=;", "\ufeffsep=;", "SEP=;"])
+def test_csv_with_excels_separator_hint_line(engine, session: Session, tmp_path: Path, hint: str) -> None:
+    """"sep=;" on the first line tells Excel the separator; the header is the line after it. Before, the hint was
+    read as the header and the whole file refused."""
+    text = f"{hint}\r\nImię;Nazwisko;E-mail;Firma\r\nAnna;Nowak;anna@budmax.pl;Budmax; Sp. z o.o.\r\nOla;Zima;ola@zima.pl;Zima\r\n"
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert summary["created"] == 1 and [e["line"] for e in summary["errors"]] == [3]  # its line in the file
+    assert session.exec(select(Contact.display_name)).all() == ["Ola Zima"]
+
+
+def test_an_empty_csv_says_so(engine, tmp_path: Path) -> None:
+    summary = import_file(engine, write(tmp_path / "empty.csv", "")).as_dict()
+    assert summary["records"] == 0 and summary["notes"] == ["the file is empty: no header row, no records"]
+
+
 POLISH_ROWS = "Łukasz;Wójcik;lukasz@budmax.pl;Zakład Usług Śląskich;Proszę o ofertę na dostawę żwiru\n" * 1
 RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,ООО Севертранс,Здравствуйте! Пришлите цену.\n"
 
