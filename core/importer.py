@@ -140,7 +140,14 @@ ParsedLine = tuple[int, dict[str, Any] | bytes | None, str | None]
 
 
 def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
-    """The file's lines: parsed, or (parse=False) as raw bytes that prepare_line parses, in a helper process."""
+    """The file's lines: parsed, or (parse=False) as raw bytes that prepare_line parses, in a helper process.
+    A file that is one JSON array of records (what many tools export as .json) is read as its elements, each
+    with the line it begins on."""
+    start = stream.read(4096)
+    stream.seek(0)
+    if start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
+        yield from _read_json_array(stream)
+        return
     for number, raw in enumerate(stream, start=1):
         if len(raw) > MAX_LINE_BYTES:
             yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
@@ -153,6 +160,62 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
             yield (number, *parse_json_line(raw))
         else:
             yield number, raw, None
+
+
+# A JSON array is parsed whole (its elements cannot be found without parsing it): bigger files must be JSONL.
+MAX_JSON_ARRAY_BYTES = 256 * 1024 * 1024
+
+
+def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
+    """The elements of a file that is one JSON array, each as (the line it begins on, the object or None, why
+    not). A syntax error ends the file there: after it, where the next element begins cannot be known."""
+    data = stream.read(MAX_JSON_ARRAY_BYTES + 1)
+    if len(data) > MAX_JSON_ARRAY_BYTES:
+        yield 1, None, f"a JSON array file over {MAX_JSON_ARRAY_BYTES // 2**20} MB: write one record per line (JSONL)"
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield 1, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
+        return
+    decoder = json.JSONDecoder()
+    position, line = text.index("[") + 1, text.count("\n", 0, text.index("[")) + 1
+    expect_value, empty = True, True  # expect_value: after "[" or ","; "]" may close only an empty array then
+    while True:
+        skipped_to = _skip_json_space(text, position)
+        line += text.count("\n", position, skipped_to)
+        position = skipped_to
+        if position >= len(text):
+            yield line, None, "not valid JSON: the array is not closed with ]"
+            return
+        char = text[position]
+        if char == "]" and (not expect_value or empty):
+            if text[position + 1:].strip():
+                yield line, None, "not valid JSON: text after the array's closing ]"
+            return
+        if not expect_value:
+            if char != ",":
+                yield line, None, f"not valid JSON: expected , or ] between the array's elements, found {char!r}"
+                return
+            position, expect_value = position + 1, True
+            continue
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            yield exc.lineno, None, f"not valid JSON: {exc.msg} (column {exc.colno}); the rest of the file is not read"
+            return
+        except RecursionError:
+            yield line, None, "not valid JSON: nested too deeply; the rest of the file is not read"
+            return
+        yield (line, value, None) if isinstance(value, dict) else (line, None, "each element must be a JSON object")
+        line += text.count("\n", position, end)
+        position, expect_value, empty = end, False, False
+
+
+def _skip_json_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
 
 
 def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:

@@ -164,7 +164,7 @@ def import_group() -> None:
 @with_appcontext
 def import_file_command(path: str, file_format: str | None, batch_size: int, workers: int | None,
                         encoding: str | None, json_summary: bool) -> None:
-    """Import FILE (JSONL of the /api/v1/inbound shape, or CSV with a header)."""
+    """Import FILE (JSONL of the /api/v1/inbound shape or one JSON array of them, or CSV with a header)."""
     settings = current_app.config["LEADHUB"]
     options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"import:{Path(path).name}")
     total = _count_lines(path)

@@ -144,6 +144,43 @@ def test_csv_with_excels_separator_hint_line(engine, session: Session, tmp_path:
     assert session.exec(select(Contact.display_name)).all() == ["Ola Zima"]
 
 
+JSON_ARRAY_CASES = [
+    # (file text, names imported, (line, error part) per reported element)
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\n'
+     ' {"channel": "api", "contact": {"name": "Piotr", "email": "not-an-email"}},\n'
+     ' {"channel": "api", "contact": {"name": "Ola", "email": "ola@x.pl"}}]\n', ["Anna", "Ola"], [(2, "email")]),
+    # Pretty-printed, with a BOM: each element reported on the line it begins on.
+    ('\ufeff[\n  {\n    "channel": "api",\n    "contact": {"name": "Anna", "email": "anna@x.pl"}\n  },\n  [1, 2],\n'
+     '  {\n    "channel": "api",\n    "contact": {"email": "b@"}\n  }\n]', ["Anna"],
+     [(6, "each element must be a JSON object"), (7, "email")]),
+    ("[]", [], []),
+    ("  [ ]  \n", [], []),
+    # Broken JSON: what came before it is imported, then the error with its line, and nothing after it.
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\n{"channel": "api", "contact": {\n'
+     '"name": "Piotr", "email": "p@x.pl",}},\n{"channel": "api", "contact": {"email": "c@x.pl"}}]', ["Anna"],
+     [(3, "not valid JSON")]),
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}}', ["Anna"], [(1, "not closed")]),
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},]', ["Anna"], [(1, "not valid JSON")]),
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}}] trailing', ["Anna"],
+     [(1, "after the array")]),
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}} {"channel": "api"}]', ["Anna"],
+     [(1, "expected , or ]")]),
+]
+
+
+@pytest.mark.parametrize(("text", "names", "errors"), JSON_ARRAY_CASES)
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_json_array_file_imports_its_elements(engine, session: Session, tmp_path: Path, text: str, names: list,
+                                                errors: list, workers: int) -> None:
+    """Many tools export records as one JSON array (.json), not JSONL: its elements are the records, each
+    reported on the line it begins on."""
+    summary = import_file(engine, write(tmp_path / "leads.json", text), workers=workers).as_dict()
+    assert sorted(session.exec(select(Contact.display_name)).all()) == sorted(names)
+    reported = summary["errors"]
+    assert [e["line"] for e in reported] == [line for line, _ in errors], reported
+    assert all(part in e["error"] for e, (_, part) in zip(reported, errors, strict=True)), reported
+
+
 def test_an_empty_csv_says_so(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "empty.csv", "")).as_dict()
     assert summary["records"] == 0 and summary["notes"] == ["the file is empty: no header row, no records"]
