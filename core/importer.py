@@ -237,12 +237,14 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
 ENCODING_SAMPLE_BYTES = 1 << 20
 
 
-# The single-byte encodings spreadsheets save text in on the first users' systems, in order of preference:
-# Excel on Polish Windows, on Russian (and Ukrainian) Windows, on Western European Windows.
-LEGACY_ENCODINGS = ("cp1250", "cp1251", "cp1252")
+# The single-byte encodings text without a charset comes in on the first users' systems, in order of preference:
+# Excel on Polish Windows, on Russian (and Ukrainian) Windows, on Western European Windows; then old Unix mail
+# and files, Polish (ISO-8859-2) and Russian (KOI8-R).
+LEGACY_ENCODINGS = ("cp1250", "cp1251", "cp1252", "iso8859_2", "koi8_r")
 LEGACY_SCORE_BYTES = 65536  # (scoring 1 MB three ways took a second)
 _WORD = re.compile(r"[^\W\d_]+")
 _TYPOGRAPHIC = frozenset("«»–—„”“’‘…€°№§")
+_POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -267,17 +269,37 @@ def detect_encoding(sample: bytes) -> str:
 
 
 def best_legacy_encoding(data: bytes) -> str:
-    """The one of LEGACY_ENCODINGS whose reading of `data` looks most like words (ties: the first listed)."""
-    scored = [(legacy_text_score(data.decode(encoding, errors="replace")), -rank, encoding)
-              for rank, encoding in enumerate(LEGACY_ENCODINGS)]
-    return max(scored)[2]
+    """The one of LEGACY_ENCODINGS whose reading of `data` looks most like words (legacy_text_score; ties: the
+    first listed). Windows-1251 and KOI8-R hold the same letters with their cases swapped, so text all in
+    capitals or all in small letters reads as words either way ("ИВАН" / "йчбо"): when those two tie for the
+    best, the reading of the commoner letters of Russian is taken."""
+    readings = {encoding: data.decode(encoding, errors="replace") for encoding in LEGACY_ENCODINGS}
+    scores = {encoding: legacy_text_score(text) for encoding, text in readings.items()}
+    tied = [encoding for encoding in LEGACY_ENCODINGS if scores[encoding] == max(scores.values())]
+    if tied[0] in _SWAPPED_CASE_PAIR and all(encoding in tied for encoding in _SWAPPED_CASE_PAIR):
+        return max(_SWAPPED_CASE_PAIR, key=lambda encoding: _common_cyrillic_share(readings[encoding]))
+    return tied[0]
+
+
+_SWAPPED_CASE_PAIR = ("cp1251", "koi8_r")
+
+
+# The twelve commonest letters of Russian text, about 70 % of its letters.
+_COMMON_CYRILLIC = frozenset("оеаинтсрвлкм")
+
+
+def _common_cyrillic_share(text: str) -> float:
+    letters = [ch for ch in text.lower() if "\u0430" <= ch <= "\u044f" or ch == "ё"]
+    return round(sum(1 for ch in letters if ch in _COMMON_CYRILLIC) / len(letters), 2) if letters else 0.0
 
 
 def legacy_text_score(text: str) -> int:
     """How much a decoding reads like words: words with letters beyond ASCII count for it when they are of one
     script and mostly ASCII if Latin (Polish "Wójcik"), against it when they mix scripts ("Wуjcik": Polish read
-    as Windows-1251) or are mostly accented Latin ("Îëüãà": Russian read as Windows-1250); symbols amid the text
-    count against it ("Dzieñ", "pros¿ê": Polish read as Windows-1252)."""
+    as Windows-1251) or are mostly accented Latin ("Îëüãà": Russian read as Windows-1250), or are Cyrillic with
+    capitals inside ("зДПБЧУФЧХКФЕ": KOI8-R read as Windows-1251, whose letters have the other case; "ŁódĽ":
+    ISO-8859-2 read as Windows-1250); symbols amid the text count against it ("Dzieñ", "pros¿ê": Polish read as
+    Windows-1252)."""
     score = 0
     for word in _WORD.findall(text):
         if word.isascii():
@@ -285,12 +307,20 @@ def legacy_text_score(text: str) -> int:
         cyrillic = sum(1 for ch in word if "\u0400" <= ch <= "\u04ff")
         beyond_ascii = sum(1 for ch in word if not ch.isascii())
         latin_only = cyrillic == 0 and all(ch.isascii() or unicodedata.name(ch, "").startswith("LATIN") for ch in word)
-        if cyrillic == len(word) or (latin_only and 2 * beyond_ascii <= len(word)):
+        as_written = word.islower() or word.isupper() or word[1:].islower()
+        # Polish words may be mostly beyond ASCII ("Łódź"); with one ASCII letter at least, or Russian in
+        # Windows-1251 read as Windows-1250 would pass too ("жук" as "ćóę").
+        polish = latin_only and not word.isascii() and any(ch.isascii() for ch in word) and all(
+            ch.isascii() or ch in _POLISH_LETTERS for ch in word)
+        if as_written and (cyrillic == len(word) or polish or (latin_only and 2 * beyond_ascii <= len(word))):
             score += 1
         else:
             score -= 1
-    return score - sum(1 for ch in text if not ch.isascii() and not ch.isspace() and ch not in _TYPOGRAPHIC
-                       and not unicodedata.category(ch).startswith("L"))
+    symbols = [i for i, ch in enumerate(text) if not ch.isascii() and not ch.isspace() and ch not in _TYPOGRAPHIC
+               and not unicodedata.category(ch).startswith("L")]
+    # A symbol between two letters ("ЯВ╦Р": "счёт" in Windows-1251 read as KOI8-R) splits a word: it counts twice.
+    inside = sum(1 for i in symbols if 0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha())
+    return score - len(symbols) - inside
 
 
 def read_csv(

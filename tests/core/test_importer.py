@@ -209,6 +209,12 @@ RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,О�
     # The same letters in Windows-1250 and -1252, a tie: the users' own Windows-1250 (--encoding says otherwise).
     ("name\nJürgen Müller;François Dupont\n".encode("cp1252"), "cp1250"),
     ("name\nMarta Wiśniewska;Piotr Kamiński;Paweł Łęcki\n".encode("cp1250"), "cp1250"),  # ś, ń, ł, ę: not -1252
+    # Old Unix files: KOI8-R (whose letters read as Windows-1251 with the cases swapped) and ISO-8859-2 (ą, ś, ź
+    # elsewhere than in Windows-1250).
+    (("name,email,company,text\n" + RUSSIAN_TEXT * 3).encode("koi8_r"), "koi8_r"),
+    ("name\nИВАН ПЕТРОВ\nОЛЬГА СМИРНОВА\n".encode("koi8_r"), "koi8_r"),   # all capitals: by the commoner letters
+    ("name\nИВАН ПЕТРОВ\nОЛЬГА СМИРНОВА\n".encode("cp1251"), "cp1251"),
+    ("name;city\nMarta Wiśniewska;Łódź\nZofia Dąbrowska;Świętochłowice\n".encode("iso8859_2"), "iso8859_2"),
 ])
 def test_a_csv_file_encoding_is_told_from_its_bytes(sample: bytes, expected: str) -> None:
     from core.importer import detect_encoding

@@ -243,6 +243,8 @@ RAW_8BIT_HEADERS = [
     ("iso-8859-2", "iso-8859-2", "Paweł Wójcik", "Zapytanie o ofertę, Łódź"),
     ("cp1251", None, "Ольга Смирнова", "Прошу выставить счёт"),  # nothing declared: the reading most like words
     ("cp1250", None, "Paweł Wójcik", "Zapytanie o ofertę dla Łodzi"),
+    ("koi8-r", None, "Ольга Смирнова", "Прошу выставить счёт"),  # old Unix mail, nothing declared
+    ("iso-8859-2", None, "Paweł Wójcik", "Zapytanie o ofertę, Łódź i Świętochłowice"),
 ]
 
 
@@ -267,7 +269,9 @@ def test_a_charset_named_by_another_headers_encoded_word_reads_the_raw_ones() ->
                                           "Content-Type: text/plain; charset=us-ascii\r\n",
                                           "Content-Type: text/html\r\n"])
 @pytest.mark.parametrize(("charset", "body"), [("cp1251", "Добрый день, прошу выставить счёт"),
+                                               ("koi8-r", "Добрый день, прошу выставить счёт"),
                                                ("cp1250", "Dzień dobry, proszę o ofertę"),
+                                               ("iso-8859-2", "Dzień dobry, proszę o wycenę. Łódź, ul. Świętej"),
                                                ("utf-8", "Dzień dobry, Добрый день")])
 def test_a_body_whose_charset_is_missing_or_wrong_keeps_its_letters(content_type, charset, body) -> None:  # noqa: ANN001
     """No charset (ASCII by default) or 'us-ascii' over 8-bit text: every letter beyond ASCII was U+FFFD."""
