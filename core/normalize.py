@@ -173,11 +173,15 @@ def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNum
 _LINKEDIN_SLUG = re.compile(r"^[^/?#\s]{2,200}$")
 
 
+_OLD_PUBLIC_PROFILE = re.compile(r"(?i)^pub/(?!dir/)([^/]+)/([0-9a-f]{1,3})/([0-9a-f]{1,3})/([0-9a-f]{1,3})(?:/.*)?$")
+
+
 def normalize_linkedin_url(raw: str | None) -> str:
     """Canonical `linkedin.com/in/<slug>` from any form of a public profile URL.
 
     Accepts scheme-less URLs, country subdomains (pl., ru., www., m.), trailing paths
-    (/details/..., /en, /recent-activity), queries, fragments, percent-encoding and any case.
+    (/details/..., /en, /recent-activity), queries, fragments, percent-encoding and any case, and the public
+    profile URLs of before 2013 (/pub/<name>/<a>/<b>/<c>), which old CRM exports still hold.
     """
     if raw is None or not str(raw).strip():
         raise InvalidIdentifier("linkedin url is empty")
@@ -194,6 +198,12 @@ def normalize_linkedin_url(raw: str | None) -> str:
     segments = [s for s in unquote(parts.path).split("/") if s]
     if segments and segments[0] in {"mwlite", "m"}:
         segments = segments[1:]
+    old_public = _OLD_PUBLIC_PROFILE.match("/".join(segments))
+    if old_public:
+        # Public profile URLs before 2013: /pub/<name>/<a>/<b>/<c> is /in/<name>-<c><b><a> today (LinkedIn
+        # redirects so), each of c and b written with three hex digits.
+        name, a, b, c = old_public.groups()
+        segments = ["in", f"{name}-{c.zfill(3)}{b.zfill(3)}{a}"]
     if len(segments) < 2 or segments[0].lower() != "in":
         raise InvalidIdentifier("not a LinkedIn profile URL (expected /in/<name>)")
     slug = unicodedata.normalize("NFC", segments[1]).strip().lower()

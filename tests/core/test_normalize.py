@@ -111,6 +111,17 @@ def test_normalize_linkedin_variants_agree(raw: str) -> None:
     assert normalize_linkedin_url(raw) == "linkedin.com/in/jan-kowalski-123"
 
 
+@pytest.mark.parametrize(("raw", "canonical"), [
+    # Public profile URLs before 2013, still in old CRM exports: LinkedIn redirects them to these /in/ names.
+    ("https://sy.linkedin.com/pub/krzysztof-marzec/a7/576/b50?trk=biz_employee_pub",
+     "linkedin.com/in/krzysztof-marzec-b50576a7"),
+    ("https://uk.linkedin.com/pub/abdi-ahmed/100/384/6b0", "linkedin.com/in/abdi-ahmed-6b0384100"),
+    ("pl.linkedin.com/pub/Anna-Nowak/1a/2b/c/", "linkedin.com/in/anna-nowak-00c02b1a"),
+])
+def test_normalize_linkedin_old_public_profile_urls(raw: str, canonical: str) -> None:
+    assert normalize_linkedin_url(raw) == canonical
+
+
 def test_normalize_linkedin_percent_encoded_slug() -> None:
     assert normalize_linkedin_url("https://pl.linkedin.com/in/%C5%82ukasz-w%C3%B3jcik") == "linkedin.com/in/łukasz-wójcik"
 
@@ -118,7 +129,8 @@ def test_normalize_linkedin_percent_encoded_slug() -> None:
 @pytest.mark.parametrize(
     "raw",
     ["", None, "https://example.com/in/jan", "https://www.linkedin.com/company/acme", "https://www.linkedin.com/in/",
-     "https://linkedin.com.evil.example/in/jan", "https://www.linkedin.com/feed/"],
+     "https://linkedin.com.evil.example/in/jan", "https://www.linkedin.com/feed/",
+     "https://www.linkedin.com/pub/dir/anna/nowak", "https://www.linkedin.com/pub/anna-nowak/xyz/1/2"],
 )
 def test_normalize_linkedin_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
