@@ -36,7 +36,7 @@ from core.normalize import (
     fold_name,
     normalize_email,
     normalize_linkedin_url,
-    normalize_phone,
+    normalize_phones,
 )
 from core.schemas import ContactIn, InboundRecord, IngestResult, MessageIn
 
@@ -93,7 +93,8 @@ def extract_identities(contact: ContactIn, channel: str, *, region: str = "PL") 
         add(Candidate("email", email.value, raw, weak=email.is_role))
     for raw in contact.all_phones():
         try:
-            add(Candidate("phone", normalize_phone(raw, region), raw))
+            for phone in normalize_phones(raw, region):
+                add(Candidate("phone", phone, raw))
         except InvalidIdentifier as exc:
             plan.warnings.append(f"phone {raw!r} ignored: {exc}")
     if contact.linkedin_url:
@@ -114,8 +115,8 @@ def invalid_identifier_fields(contact: ContactIn, *, region: str = "PL") -> dict
     errors: dict[str, str] = {}
     checks = [("email", v, normalize_email) for v in ([contact.email] if contact.email else [])]
     checks += [(f"emails.{i}", v, normalize_email) for i, v in enumerate(contact.emails)]
-    checks += [("phone", v, lambda x: normalize_phone(x, region)) for v in ([contact.phone] if contact.phone else [])]
-    checks += [(f"phones.{i}", v, lambda x: normalize_phone(x, region)) for i, v in enumerate(contact.phones)]
+    checks += [("phone", v, lambda x: normalize_phones(x, region)) for v in ([contact.phone] if contact.phone else [])]
+    checks += [(f"phones.{i}", v, lambda x: normalize_phones(x, region)) for i, v in enumerate(contact.phones)]
     if contact.linkedin_url:
         checks.append(("linkedin_url", contact.linkedin_url, normalize_linkedin_url))
     for name, value, normalize in checks:

@@ -155,6 +155,24 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Between the numbers of one field: "601 234 567 / 602 345 678", "…, …", "… lub …" (Polish), "… или …" (Russian).
+_PHONE_LIST_SEPARATOR = re.compile(r"\s*(?:[/,;|]|\s(?:or|lub|albo|или)\s)\s*", re.IGNORECASE)
+
+
+def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
+    """E.164 forms of the numbers in one field: one (normalize_phone), or several that a spreadsheet cell or form
+    field lists ("601 234 567 / 602 345 678"), each a number on its own. A field whose parts are not all numbers
+    is refused as one number would be ("22/123 45 67" is one number, and is read as one)."""
+    try:
+        return [normalize_phone(raw, default_region)]
+    except InvalidIdentifier:
+        parts = [p for p in _PHONE_LIST_SEPARATOR.split(str(raw or "")) if p.strip()]
+        if len(parts) < 2:
+            raise
+        numbers = [normalize_phone(part, default_region) for part in parts]  # (the first part that is not: raises)
+        return list(dict.fromkeys(numbers))
+
+
 def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNumber | None:
     for region in DOMESTIC_FALLBACK_REGIONS:
         if region == default_region:

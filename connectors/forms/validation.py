@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.normalize import InvalidIdentifier, normalize_email, normalize_phone
+from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
 from core.schemas import ContactIn
 
 FIELD_KINDS = ("text", "email", "phone", "textarea", "select", "checkbox")
@@ -177,7 +177,7 @@ def validate_submission(
                 continue
         elif spec.kind == "phone":
             try:
-                normalize_phone(raw, region)
+                normalize_phones(raw, region)
             except InvalidIdentifier as exc:
                 result.errors[spec.name] = str(exc)
                 continue

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from core.importer import import_file
-from core.models import Contact, Message
+from core.models import Contact, Identity, Message
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -611,3 +611,12 @@ def test_csv_rows_without_message_ids_import_once(engine, session: Session, tmp_
     texts = sorted(m.text for m in session.exec(select(Message)).all())
     assert texts == ["A jaki jest termin dostawy?", "Proszę o kontakt", "Proszę o ofertę"]
     assert len(session.exec(select(Contact)).all()) == 2
+
+
+def test_a_csv_cell_with_two_phone_numbers_gives_the_person_both(engine, session: Session, tmp_path: Path) -> None:
+    """Spreadsheets list a person's numbers in one cell: the row was refused ("too long to be a phone number")."""
+    text = "name;phone\nAnna Nowak;601 234 567 / 602 345 678\nAnna Nowak;+48 602 345 678\n"
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1 and summary["already_known"] == 1
+    identities = session.exec(select(Identity.value).where(Identity.kind == "phone")).all()
+    assert sorted(identities) == ["+48601234567", "+48602345678"]

@@ -91,6 +91,29 @@ def test_normalize_phone_rejects(raw: str | None) -> None:
         normalize_phone(raw, "PL")
 
 
+@pytest.mark.parametrize(("raw", "numbers"), [
+    ("601 234 567", ["+48601234567"]),
+    ("601 234 567 / 602 345 678", ["+48601234567", "+48602345678"]),
+    ("+48 601 234 567, +48 22 123 45 67 wew. 12", ["+48601234567", "+48221234567"]),
+    ("601234567; 601 234 567", ["+48601234567"]),  # the same number twice is one
+    ("601 234 567 lub 602 345 678", ["+48601234567", "+48602345678"]),
+    ("+7 916 123-45-67 или 8 (495) 123-45-67", ["+79161234567", "+74951234567"]),
+    ("22/123 45 67", ["+48221234567"]),  # an area code written with a slash: one number
+])
+def test_normalize_phones_in_one_field(raw: str, numbers: list[str]) -> None:
+    from core.normalize import normalize_phones
+
+    assert normalize_phones(raw, "PL") == numbers
+
+
+@pytest.mark.parametrize("raw", ["601 234 567 / call me", "a / b", "12 / 34", "601 234 567 / 12"])
+def test_normalize_phones_refuses_a_field_whose_parts_are_not_all_numbers(raw: str) -> None:
+    from core.normalize import normalize_phones
+
+    with pytest.raises(InvalidIdentifier):
+        normalize_phones(raw, "PL")
+
+
 @pytest.mark.parametrize(
     "raw",
     [
