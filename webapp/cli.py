@@ -220,7 +220,8 @@ def import_file_command(path: str, file_format: str | None, batch_size: int, wor
 def import_linkedin_export_command(
     connections: str, messages: str | None, owner_email: str, owner_profile: str | None, json_summary: bool
 ) -> None:
-    """Import a LinkedIn data export: Connections.csv and, optionally, messages.csv."""
+    """Import a LinkedIn data export: the archive LinkedIn sends (.zip), or Connections.csv and, optionally,
+    messages.csv."""
     from connectors.linkedin.export import ExportError
     from webapp.linkedin import import_linkedin_export
 

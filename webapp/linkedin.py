@@ -39,6 +39,8 @@ from connectors.linkedin.export import (
     ExportLine,
     SkipReport,
     connection_records,
+    files_in_archive,
+    is_zip,
     message_records,
 )
 from connectors.linkedin.oidc import LinkedInOidc, LinkedInOidcConfig
@@ -139,7 +141,11 @@ def import_linkedin_export(
 ) -> ExportImportReport:
     """Parse both files, then store through the one import loop (`core.importer.import_stream` → ingest).
 
+    `connections` may be the ZIP archive LinkedIn sends, holding both files (then `messages` is not needed).
     Raises ExportError when a whole file cannot be read (nothing of that file is stored then)."""
+    if is_zip(connections):
+        connections, archived_messages = files_in_archive(connections)
+        messages = messages or archived_messages
     report = ExportImportReport()
     connection_lines, url_by_name = connection_records(connections, owner_id=owner_id, skipped=report.skipped)
     message_lines: list[ExportLine] | None = None
@@ -179,7 +185,7 @@ def upload():  # noqa: ANN201
         connections = request.files.get("connections")
         messages = request.files.get("messages")
         if connections is None or not connections.filename:
-            flash("Choose your Connections.csv file.", "error")
+            flash("Choose the archive LinkedIn sent you, or its Connections.csv.", "error")
             return render_template("linkedin/import.html", report_lines=[]), 400
         try:
             report = import_linkedin_export(

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from core.importer import ENCODING_SAMPLE_BYTES, day_first_to_iso, detect_encoding
@@ -53,6 +55,47 @@ class SkipReport:
 
     def add(self, reason: str, count: int = 1) -> None:
         self.reasons[reason] += count
+
+
+# --------------------------------------------------------------------------- the archive LinkedIn sends
+
+# What one file of the archive may unpack to: LinkedIn's Connections.csv of 30,000 people is about 3 MB.
+MAX_ARCHIVE_MEMBER_BYTES = 200 * 1024 * 1024
+
+
+def is_zip(stream: BinaryIO) -> bool:
+    """Whether the stream is a ZIP archive (LinkedIn mails the export as one); the stream is left at its start."""
+    start = stream.read(4)
+    stream.seek(0)
+    return start == b"PK\x03\x04"
+
+
+def files_in_archive(stream: BinaryIO) -> tuple[BinaryIO, BinaryIO | None]:
+    """(Connections.csv, messages.csv or None) from the ZIP archive of a LinkedIn data export, as LinkedIn sends
+    it ("Basic_LinkedInDataExport_….zip", the files at its top or in one folder, any case)."""
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ExportError(f"the archive cannot be opened: {exc}") from None
+    with archive:
+        members = {PurePosixPath(info.filename).name.lower(): info for info in archive.infolist() if not info.is_dir()}
+
+        def read(name: str) -> BinaryIO | None:
+            info = members.get(name)
+            if info is None:
+                return None
+            if info.file_size > MAX_ARCHIVE_MEMBER_BYTES:
+                raise ExportError(f"{info.filename} in the archive unpacks to {info.file_size} bytes, more than "
+                                  f"{MAX_ARCHIVE_MEMBER_BYTES}")
+            try:
+                return io.BytesIO(archive.read(info))
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+                raise ExportError(f"{info.filename} in the archive cannot be read: {exc}") from None
+
+        connections = read("connections.csv")
+        if connections is None:
+            raise ExportError("the archive has no Connections.csv: ask LinkedIn for a copy with Connections")
+        return connections, read("messages.csv")
 
 
 # --------------------------------------------------------------------------- reading the CSV

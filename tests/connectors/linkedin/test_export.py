@@ -326,3 +326,54 @@ def test_overlong_subject_and_sender_are_cut_not_refused() -> None:
     records = [InboundRecord.model_validate(line.data) for line in lines if line.data]
     assert len(records) == 2
     assert len(records[0].message.subject) == 1000 and len(records[0].message.sender) == 400
+
+
+def _archive(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+EXPORT_ARCHIVE_LAYOUTS = [
+    # As LinkedIn sends it: the files at the top, among others; or inside one folder, names in other cases.
+    {"Connections.csv": (FIXTURES / "Connections.csv").read_bytes(), "messages.csv": (FIXTURES / "messages.csv")
+     .read_bytes(), "Profile.csv": b"First Name,Last Name\nRep,One\n", "Rich_Media.csv": b""},
+    {"Basic_LinkedInDataExport_12-06-2026/CONNECTIONS.CSV": (FIXTURES / "Connections.csv").read_bytes(),
+     "Basic_LinkedInDataExport_12-06-2026/Messages.csv": (FIXTURES / "messages.csv").read_bytes()},
+]
+
+
+@pytest.mark.parametrize("members", EXPORT_ARCHIVE_LAYOUTS)
+def test_the_archive_linkedin_sends_imports_as_its_files_do(runner, session: Session, rep, tmp_path: Path,  # noqa: ANN001
+                                                             members: dict[str, bytes]) -> None:
+    archive = tmp_path / "Basic_LinkedInDataExport_12-06-2026.zip"
+    archive.write_bytes(_archive(members))
+    result = runner.invoke(cli, ["import", "linkedin-export", str(archive), "--owner", rep.email, "--json-summary"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["connections"]["created"] == 3 and report["messages"]["created"] == 5
+    assert _counts(session)[3] == 5
+
+
+def test_the_archive_uploaded_on_the_page(signed_in, session: Session) -> None:  # noqa: ANN001
+    token = csrf_token(signed_in, "/linkedin/import")
+    response = signed_in.post("/linkedin/import", content_type="multipart/form-data", data={
+        "csrf_token": token, "connections": (io.BytesIO(_archive(EXPORT_ARCHIVE_LAYOUTS[0])), "export.zip")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Connections.csv: 3 rows imported — 3 new contacts" in page, page
+    assert _counts(session)[3] == 5
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    (_archive({"Profile.csv": b"First Name\nRep\n"}), "no Connections.csv"),
+    (b"PK\x03\x04" + b"\x00" * 40, "cannot be opened"),
+])
+def test_an_archive_without_the_export_is_a_clear_error(signed_in, data: bytes, error: str) -> None:  # noqa: ANN001
+    token = csrf_token(signed_in, "/linkedin/import")
+    response = signed_in.post("/linkedin/import", content_type="multipart/form-data", data={
+        "csrf_token": token, "connections": (io.BytesIO(data), "export.zip")})
+    assert response.status_code == 400 and error in response.get_data(as_text=True)
