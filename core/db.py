@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -205,7 +206,16 @@ def read_timestamp(value: Any) -> datetime | None:
 
 def db_json(value: Any) -> str:
     """A JSON column's value as the text a driver-level statement binds (CAST to JSON on PostgreSQL)."""
-    return orjson.dumps(value).decode()
+    return dumps_json(value)
+
+
+def dumps_json(value: Any) -> str:
+    """JSON text of a value, fast (orjson); a provider's integer beyond 64 bits (an Intercom attachment's
+    filesize generated from its schema), which orjson refuses, goes through the standard library's encoder."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def driver_insert(

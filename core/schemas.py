@@ -20,6 +20,12 @@ KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "pho
 # to these sizes instead, so that one overlong field does not lose the record.
 NAME_MAX, SENDER_MAX, SUBJECT_MAX, TEXT_MAX, HTML_MAX = 200, 400, 1000, 1_000_000, 2_000_000
 
+def _without_nul(value: object) -> object:
+    """An id without NUL characters: PostgreSQL's text cannot hold them (core.db drops them there), so without
+    them here the id stored and the id looked for are the same on both databases."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -66,6 +72,11 @@ class MessageIn(BaseModel):
             kept[name] = compute(self)
         return kept[name]
 
+    @field_validator("external_id", "thread_id", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return _without_nul(value)
+
     @field_validator("sent_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -96,6 +107,11 @@ class InboundRecord(BaseModel):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return _without_nul(value)
 
     @model_validator(mode="after")
     def _message_id(self) -> InboundRecord:

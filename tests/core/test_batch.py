@@ -360,3 +360,21 @@ def test_a_batch_writes_the_fields_it_changed_and_keeps_the_others(sqlite_templa
         found = session.connection().exec_driver_sql(
             "SELECT rowid FROM search_contacts WHERE search_contacts MATCH 'wojcik budmax'").scalars().all()
         assert found == [a]
+
+
+def test_provider_values_json_and_ids_cannot_hold_as_they_are(session: Session) -> None:
+    """Found by the Intercom schema tests: an attachment's filesize beyond 64 bits made the batch's JSON encoder
+    (orjson) raise, which stopped the sync; an id with a NUL character was stored without it on PostgreSQL and
+    with it on SQLite, so the id the connector knew was not the one stored."""
+    record = InboundRecord.model_validate({
+        "channel": "intercom", "contact": {"external_user_id": "u1", "name": "Anna"},
+        "message": {"external_id": "c1:p\x001", "thread_id": "c\x001", "text": "RFP attached",
+                    "meta": {"attachments": [{"filename": "rfp.pdf", "size": -(2**99)}]}}})
+    results = ingest_many(session, [record])
+    session.commit()
+    assert not [r for r in results if isinstance(r, IngestError)], results
+    message = session.exec(select(Message)).one()
+    assert (message.external_id, record.message.external_id) == ("c1:p1", "c1:p1")
+    assert message.meta["attachments"][0]["size"] == -(2**99)
+    again = ingest_many(session, [record])
+    assert again[0].status == "known"

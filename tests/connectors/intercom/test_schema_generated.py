@@ -55,14 +55,15 @@ def bodies(conversation: dict) -> dict[str, str]:
     if isinstance(source, dict):
         body = source.get("body")
         if (isinstance(body, str) and body.strip()) or has_file(source):
-            found[f"{conversation['id']}:source"] = body if isinstance(body, str) and body.strip() else ""
+            found[f"{conversation['id']}:source".replace("\x00", "")] = body if isinstance(body, str) and body.strip() else ""
     parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
     for part in parts:
         part_id, body = part.get("id"), part.get("body")
         if not (isinstance(part_id, str) and part_id.strip()):
             continue
         if (isinstance(body, str) and body.strip()) or has_file(part):
-            found.setdefault(f"{conversation['id']}:{part_id.strip()[:200]}",
+            # (NUL characters are dropped from ids: core.schemas)
+            found.setdefault(f"{conversation['id']}:{part_id.strip()[:200]}".replace("\x00", ""),
                              body if isinstance(body, str) and body.strip() else "")
     return found
 
