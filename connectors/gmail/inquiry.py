@@ -124,9 +124,11 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
     form), and never list mail."""
     if "SENT" in labels or not mail.sender or mail.sender.address.lower() == rules.mailbox_address:
         return None
-    outside = [a for a in mail.reply_to if a.address and "@" in a.address and not _is_own(a.address, rules)]
-    if not outside or mail.headers.get("list-unsubscribe") or mail.headers.get("list-id"):
+    if mail.headers.get("list-unsubscribe") or mail.headers.get("list-id"):
         return None
+    outside = [a for a in mail.reply_to if a.address and "@" in a.address and not _is_own(a.address, rules)]
+    if not outside:
+        return _visitor_in_body(mail, rules)
     sender, visitor = mail.sender.address, outside[0]
     if _is_own(sender, rules):
         return visitor.name, visitor.address
@@ -136,13 +138,34 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
     return None
 
 
+# The company's own site software mailing a form (WordPress and its form plugins, a shop, a CMS): some of them
+# (Gravity Forms by default) send no Reply-To, and the visitor's address is only in the body.
+_SITE_SENDER = re.compile(r"(?i)^(wordpress|wp|forms?|formularz\w*|website|site|www|www-data|web|apache|nginx|cms"
+                          r"|shop|sklep|strona|powiadomienia|notifications?|contact-?form)([+\-_.].*)?$")
+
+
+def _visitor_in_body(mail: ParsedMail, rules: InquiryRules) -> tuple[str, str] | None:
+    """The visitor of a form notification from the company's own site software without a Reply-To: the "E-mail:"
+    line of its body, with at least one more field of the form (a colleague's mail quoting an address is not)."""
+    sender = mail.sender.address if mail.sender else ""
+    local = sender.split("@", 1)[0]
+    if not (_is_own(sender, rules) and (_SITE_SENDER.match(local) or _NO_REPLY.match(local))):
+        return None
+    fields = form_fields(mail.text)
+    address = email.utils.parseaddr(fields.get("email", ""))[1]
+    if "@" not in address or _is_own(address, rules) or len(fields) < 2:
+        return None
+    return fields.get("name", ""), address
+
+
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
     """Is this message an inquiry (a new or existing lead writing in)? Always says why."""
     labels = set(labels)
     visitor = form_notification(mail, rules, labels)
     if visitor is not None:
+        where = " in Reply-To" if any(a.address == visitor[1] for a in mail.reply_to) else "'s address in the body"
         return Decision("in", True, f"inquiry: form notification from {mail.sender.address if mail.sender else ''}, "
-                                    f"the visitor in Reply-To", [visitor])
+                                    f"the visitor{where}", [visitor])
     sender = mail.sender.address if mail.sender else ""
     if sender and _is_own(sender, rules) or "SENT" in labels:
         outside = [(a.name, a.address) for a in [*mail.to, *mail.cc] if not _is_own(a.address, rules)]
@@ -168,12 +191,17 @@ _FORM_LABELS = {
               "numer telefonu", "telefon kontaktowy", "телефон", "тел", "тел."),
     "company": ("company", "company name", "organization", "organisation", "firma", "nazwa firmy", "компания",
                 "организация", "название компании"),
+    "email": ("email", "e-mail", "e-mail address", "email address", "your email", "your e-mail", "adres e-mail",
+              "adres email", "e-mail kontaktowy", "почта", "эл. почта", "электронная почта", "e-mail адрес"),
+    "message": ("message", "your message", "wiadomość", "wiadomosc", "treść", "tresc", "treść wiadomości",
+                "сообщение", "комментарий", "вопрос"),
 }
 _LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}?)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
 def form_fields(text: str) -> dict[str, str]:
-    """Name, phone and company from a form notification's "Label: value" lines (the first of each)."""
+    """Name, phone, company, e-mail and message from a form notification's "Label: value" lines (the first of
+    each; a message's first line only)."""
     labels = {alias: field for field, aliases in _FORM_LABELS.items() for alias in aliases}
     found: dict[str, str] = {}
     for label, value in _LABEL_LINE.findall(text or "")[:100]:

@@ -144,11 +144,42 @@ def test_a_form_notification_in_the_mailbox_becomes_the_visitors_lead() -> None:
         "ola@zima.pl", "Ola Zima", "601 555 123", "Zima Projekt", "in")
 
 
+def _body_mail(sender: str, body: str, extra: str = "") -> bytes:
+    return (f"Message-ID: <f@acme.com>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nSubject: Nowe zgłoszenie\r\n{extra}"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+
+
+FORM_BODY = "Imię i nazwisko: Ola Zima\r\nE-mail: ola@zima.pl\r\nTelefon: 601 555 123\r\nWiadomość: Wycena 8 licencji\r\n"
+
+
+@pytest.mark.parametrize(("sender", "body", "extra", "visitor"), [
+    # Site software of the company's own domain that sends no Reply-To (Gravity Forms' default): the body's e-mail.
+    ("WordPress <wordpress@acme.com>", FORM_BODY, "", ("Ola Zima", "ola@zima.pl")),
+    ("forms@acme.com", "Name: John Carter\nEmail: John Carter <john@northwind.com>\nMessage: price?\n", "",
+     ("John Carter", "john@northwind.com")),
+    ("Сайт <noreply@acme.com>", "Имя: Ольга\nПочта: olga@tehnoprom.ru\nСообщение: Пришлите КП\n", "",
+     ("Ольга", "olga@tehnoprom.ru")),
+    # Not forms: a colleague's mail with an address in it, one field only, the company's own address, list mail.
+    ("Ann <ann@acme.com>", FORM_BODY, "", None),
+    ("wordpress@acme.com", "E-mail: ola@zima.pl\n", "", None),
+    ("wordpress@acme.com", "Imię: Ola\nE-mail: biuro@acme.com\n", "", None),
+    ("wordpress@acme.com", FORM_BODY, "List-Id: <news.acme.com>\r\n", None),
+    ("wordpress@other.com", FORM_BODY, "", None),  # someone else's site: their no-reply mail is not our form
+])
+def test_a_form_notification_without_reply_to_names_the_visitor_in_its_body(sender, body, extra, visitor) -> None:  # noqa: ANN001
+    decision = classify(parse_message(_body_mail(sender, body, extra)), RULES)
+    if visitor is None:
+        assert not decision.is_inquiry or "form notification" not in decision.reason, decision
+    else:
+        assert (decision.is_inquiry, decision.counterparts) == (True, [visitor]), decision
+        assert "address in the body" in decision.reason
+
+
 @pytest.mark.parametrize(
     ("text", "fields"),
     [
         ("Imię i nazwisko: Ola Zima\nTelefon: 601 555 123\nFirma: Zima Projekt\nWiadomość: Cena: 5 zł?",
-         {"name": "Ola Zima", "phone": "601 555 123", "company": "Zima Projekt"}),
+         {"name": "Ola Zima", "phone": "601 555 123", "company": "Zima Projekt", "message": "Cena: 5 zł?"}),
         ("Name: John Carter\nPhone Number: +44 20 7946 0958\nCompany name: Northwind", {
             "name": "John Carter", "phone": "+44 20 7946 0958", "company": "Northwind"}),
         ("ФИО: Иванов Иван\nТелефон: 8 (916) 123-45-67\nКомпания: Технопром",
