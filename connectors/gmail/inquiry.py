@@ -200,12 +200,22 @@ _LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}?)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
 def form_fields(text: str) -> dict[str, str]:
-    """Name, phone, company, e-mail and message from a form notification's "Label: value" lines (the first of
-    each; a message's first line only)."""
+    """Name, phone, company, e-mail and message from a form notification's body (the first of each; a message's
+    first line only): "Label: value" lines, or a line that is only the label with the value on the next one, as
+    the HTML tables of WordPress form plugins read as text ("E-mail" / "ola@zima.pl")."""
     labels = {alias: field for field, aliases in _FORM_LABELS.items() for alias in aliases}
     found: dict[str, str] = {}
-    for label, value in _LABEL_LINE.findall(text or "")[:100]:
-        field = labels.get(label.strip().strip("*").strip().casefold())
-        if field and field not in found:
-            found[field] = value[:200]
+    lines = [line.strip() for line in (text or "").splitlines()[:400] if line.strip()]
+    for i, line in enumerate(lines):
+        alone = labels.get(line.rstrip(":").strip().strip("*").strip().casefold())
+        if alone:
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            if after and not labels.get(after.rstrip(":").strip().strip("*").strip().casefold()):
+                found.setdefault(alone, after[:200])
+            continue
+        labelled = _LABEL_LINE.match(line)
+        if labelled:
+            field = labels.get(labelled.group(1).strip().strip("*").strip().casefold())
+            if field:
+                found.setdefault(field, labelled.group(2)[:200])
     return found

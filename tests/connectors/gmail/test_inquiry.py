@@ -175,6 +175,18 @@ def test_a_form_notification_without_reply_to_names_the_visitor_in_its_body(send
         assert "address in the body" in decision.reason
 
 
+def test_gravity_forms_html_notification_names_the_visitor() -> None:
+    """Gravity Forms' default notification: HTML only, no Reply-To, a table of label rows and value rows."""
+    table = ("<table><tr><td colspan=2><strong>Imię i nazwisko</strong></td></tr><tr><td>&nbsp;</td><td>Ola Zima</td>"
+             "</tr><tr><td colspan=2><strong>E-mail</strong></td></tr><tr><td>&nbsp;</td><td><a href='mailto:ola@zima"
+             ".pl'>ola@zima.pl</a></td></tr><tr><td colspan=2><strong>Telefon</strong></td></tr><tr><td>&nbsp;</td>"
+             "<td>601 555 123</td></tr></table>")
+    raw = ("Message-ID: <g@acme.com>\r\nFrom: WordPress <wordpress@acme.com>\r\nTo: rep@acme.com\r\n"
+           "Subject: Nowe zgłoszenie\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + table).encode()
+    decision = classify(parse_message(raw), RULES)
+    assert (decision.is_inquiry, decision.counterparts) == (True, [("Ola Zima", "ola@zima.pl")]), decision
+
+
 @pytest.mark.parametrize(
     ("text", "fields"),
     [
@@ -186,6 +198,12 @@ def test_a_form_notification_without_reply_to_names_the_visitor_in_its_body(send
          {"name": "Иванов Иван", "phone": "8 (916) 123-45-67", "company": "Технопром"}),
         ("*Phone*: 601 555 123\nPhone: 602 000 000", {"phone": "601 555 123"}),  # the first of each
         ("Proszę o kontakt: jutro rano", {}),
+        # WordPress form plugins' HTML tables, as text: the label on its own line, the value on the next.
+        ("Imię i nazwisko\n\n\xa0Ola Zima\n\nE-mail\n\n\xa0ola@zima.pl\n\nWiadomość\n\xa0Proszę o wycenę",
+         {"name": "Ola Zima", "email": "ola@zima.pl", "message": "Proszę o wycenę"}),
+        ("Name:John\nEmail:john@x.com", {"name": "John", "email": "john@x.com"}),
+        ("Name\nEmail\njohn@x.com", {"email": "john@x.com"}),  # a label with no value is not given the next label
+
         ("", {}),
     ],
 )
