@@ -21,21 +21,26 @@ _LIST_HEADERS = ("list-post", "mailing-list", "x-mailing-list", "x-mailman-versi
 _LIST_ROBOT_FROM = re.compile(r"(?i)^(owner-.+|.+-(request|bounces?))([+=].*)?$")
 _LIST_ROBOT_SENDER = re.compile(r"(?i)^(owner-.+|.+-(request|bounces?|owner|admin))([+=].*)?$")
 # Non-delivery reports that are not multipart/report (RFC 6522): told by the name or subject the mail server
-# writes (sendmail, Postfix, Exchange, qmail; Exchange's Polish and Russian subjects). Anchored: "Re: Undeliverable"
+# writes (sendmail, Postfix, Exchange, qmail; Exchange's Polish, Russian, German and French subjects). Anchored: "Re: Undeliverable"
 # is a person writing.
 _BOUNCE_NAME = re.compile(r"(?i)^\s*(mail delivery (subsystem|system|service)|mailer[- ]daemon|postmaster"
                           r"|mail administrator)\s*$")
 _BOUNCE_SUBJECT = re.compile(
     r"(?i)^\s*(undeliverable:|undelivered mail returned to sender|delivery status notification \((failure|delay)\)"
-    r"|returned mail:|mail delivery failed|failure notice$|niedostarczalne:|недоставляемое:)")
+    r"|returned mail:|mail delivery failed|failure notice$|niedostarczalne:|недоставляемое:|unzustellbar:"
+    r"|non remis\s?:)")
 _CONTENT_TYPE = re.compile(r"(?i)^\s*multipart/report\b")
 _REPORT_TYPE = re.compile(r'(?i)\breport-type\s*=\s*"?([\w.-]+)')
 # Out-of-office and other auto-replies that carry no Auto-Submitted header (Exchange's and many hosted mailers'),
-# told by the subject their software writes, in English, Polish, Russian and German.
+# told by the subject their software writes, in English, Polish, Russian and the languages below.
 _AUTO_REPLY_SUBJECT = re.compile(
     r"(?i)^\s*(automatic reply|auto[- ]?reply|auto[- ]?response|out of (the )?office|abwesenheitsnotiz"
     r"|automatyczna odpowied[zź]|odpowied[zź] automatyczna|nieobecno[sś][cć]|autoodpowied[zź]"
-    r"|автоматический ответ|автоответ|вне офиса)\b")
+    r"|автоматический ответ|автоответ|вне офиса"
+    # Exchange writes "Automatic reply:" in the absent person's language: Ukrainian, German, French, Spanish, Italian,
+    # Czech (the first users' neighbours and partners).
+    r"|автоматична відповідь|автовідповідь|automatische antwort|réponse automatique|respuesta automática"
+    r"|risposta automatica|automatická odpověď)\b")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,16 @@ CASES = [
      "auto-reply subject"),
     ("From: Jan <jan@client.pl>\r\nSubject: =?utf-8?b?0JDQstGC0L7QvtGC0LLQtdGCOiDQl9Cw0L/RgNC+0YE=?=", (), False,
      "auto-reply subject"),
+    # Exchange's subject in the absent person's language.
+    ("From: Ola <ola@client.ua>\r\nSubject: =?utf-8?b?0JDQstGC0L7QvNCw0YLQuNGH0L3QsCDQstGW0LTQv9C+0LLRltC00Yw6IE9mZXJ0YQ==?=",
+     (), False, "auto-reply subject"),
+    ("From: Jan <jan@client.de>\r\nSubject: Automatische Antwort: Angebot", (), False, "auto-reply subject"),
+    ("From: Jean <jean@client.fr>\r\nSubject: =?utf-8?q?R=C3=A9ponse_automatique=C2=A0=3A_Offre?=", (), False,
+     "auto-reply subject"),
+    ("From: Ana <ana@client.es>\r\nSubject: =?utf-8?q?Respuesta_autom=C3=A1tica=3A_Oferta?=", (), False,
+     "auto-reply subject"),
+    ("From: Petr <petr@client.cz>\r\nSubject: =?utf-8?q?Automatick=C3=A1_odpov=C4=9B=C4=8F=3A_Nab=C3=ADdka?=", (),
+     False, "auto-reply subject"),
     # A person writing about an out-of-office, or replying to one, is not an auto-reply.
     ("From: Jan <jan@client.pl>\r\nSubject: Re: Automatic reply: Oferta", (), True, "inquiry"),
     ("From: Jan <jan@client.pl>\r\nSubject: Office chairs: price for 40 pieces", (), True, "inquiry"),
@@ -71,6 +81,8 @@ CASES = [
     ("From: it@client.pl\r\nSubject: Niedostarczalne: Oferta", (), False, "non-delivery subject"),
     ("From: it@client.pl\r\nSubject: =?utf-8?b?0J3QtdC00L7RgdGC0LDQstC70Y/QtdC80L7QtTog0JrQnw==?=", (), False,
      "non-delivery subject"),
+    ("From: it@client.de\r\nSubject: Unzustellbar: Angebot", (), False, "non-delivery subject"),
+    ("From: it@client.fr\r\nSubject: Non remis : Offre", (), False, "non-delivery subject"),
     ("From: Jan <jan@client.pl>\r\nSubject: Re: Undeliverable: Oferta", (), True, "inquiry"),
     ("From: Jan <jan@client.pl>\r\nSubject: Delivery failure of order 1234", (), True, "inquiry"),
     # Not a mailbox at all: the empty return address of a bounce, a local name without a domain.
