@@ -179,10 +179,11 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         yield 1, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
         return
     decoder = json.JSONDecoder()
-    position, line = text.index("[") + 1, text.count("\n", 0, text.index("[")) + 1
+    opening = text.index("[")
+    position, line = opening + 1, text.count("\n", 0, opening) + 1
     expect_value, empty = True, True  # expect_value: after "[" or ","; "]" may close only an empty array then
     while True:
-        skipped_to = _skip_json_space(text, position)
+        skipped_to = json.decoder.WHITESPACE.match(text, position).end()  # (the standard decoder's own)
         line += text.count("\n", position, skipped_to)
         position = skipped_to
         if position >= len(text):
@@ -210,12 +211,6 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         yield (line, value, None) if isinstance(value, dict) else (line, None, "each element must be a JSON object")
         line += text.count("\n", position, end)
         position, expect_value, empty = end, False, False
-
-
-def _skip_json_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
 
 
 def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -275,7 +270,8 @@ def best_legacy_encoding(data: bytes) -> str:
     best, the reading of the commoner letters of Russian is taken."""
     readings = {encoding: data.decode(encoding, errors="replace") for encoding in LEGACY_ENCODINGS}
     scores = {encoding: legacy_text_score(text) for encoding, text in readings.items()}
-    tied = [encoding for encoding in LEGACY_ENCODINGS if scores[encoding] == max(scores.values())]
+    best = max(scores.values())
+    tied = [encoding for encoding in LEGACY_ENCODINGS if scores[encoding] == best]
     if tied[0] in _SWAPPED_CASE_PAIR and all(encoding in tied for encoding in _SWAPPED_CASE_PAIR):
         return max(_SWAPPED_CASE_PAIR, key=lambda encoding: _common_cyrillic_share(readings[encoding]))
     return tied[0]

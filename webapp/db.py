@@ -11,10 +11,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from werkzeug.routing import IntegerConverter
 
-from core.db import MAX_ID, SQLITE_BUSY_TIMEOUT_MS, is_transient_db_error, make_engine
+from core.db import MAX_ID, SQLITE_BUSY_TIMEOUT_MS, is_store_id, is_transient_db_error, make_engine
 
 log = logging.getLogger(__name__)
-
 
 
 def _digits_at_most(limit: int) -> str:
@@ -47,7 +46,7 @@ def parse_id(raw: object) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
-    return value if 0 < value <= MAX_ID else None
+    return value if is_store_id(value) else None
 
 
 def init_app(app: Flask) -> None:

@@ -201,6 +201,7 @@ _FORM_LABELS = {
     "message": ("message", "your message", "wiadomość", "wiadomosc", "treść", "tresc", "treść wiadomości",
                 "сообщение", "комментарий", "вопрос"),
 }
+_FIELD_BY_LABEL = {label: field for field, labels in _FORM_LABELS.items() for label in labels}
 _LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}?)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
@@ -208,19 +209,21 @@ def form_fields(text: str) -> dict[str, str]:
     """Name, phone, company, e-mail and message from a form notification's body (the first of each; a message's
     first line only): "Label: value" lines, or a line that is only the label with the value on the next one, as
     the HTML tables of WordPress form plugins read as text ("E-mail" / "ola@zima.pl")."""
-    labels = {alias: field for field, aliases in _FORM_LABELS.items() for alias in aliases}
     found: dict[str, str] = {}
     lines = [line.strip() for line in (text or "").splitlines()[:400] if line.strip()]
     for i, line in enumerate(lines):
-        alone = labels.get(line.rstrip(":").strip().strip("*").strip().casefold())
+        alone = _form_field(line.rstrip(":"))
         if alone:
             after = lines[i + 1] if i + 1 < len(lines) else ""
-            if after and not labels.get(after.rstrip(":").strip().strip("*").strip().casefold()):
+            if after and not _form_field(after.rstrip(":")):
                 found.setdefault(alone, after[:200])
             continue
         labelled = _LABEL_LINE.match(line)
-        if labelled:
-            field = labels.get(labelled.group(1).strip().strip("*").strip().casefold())
-            if field:
-                found.setdefault(field, labelled.group(2)[:200])
+        field = _form_field(labelled.group(1)) if labelled else None
+        if field:
+            found.setdefault(field, labelled.group(2)[:200])
     return found
+
+
+def _form_field(label: str) -> str | None:
+    return _FIELD_BY_LABEL.get(label.strip().strip("*").strip().casefold())

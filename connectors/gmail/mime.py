@@ -299,19 +299,16 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
             filename = ""
         # A text part marked inline is shown as the body even with a file name (Apple Mail, Outlook and VM name
         # them: "msg.txt"), and is listed as that file too; a named text part without the mark is a file only.
-        if disposition == "inline" and filename and ctype in ("text/plain", "text/html"):
-            (htmls if ctype == "text/html" else texts).append(_decode(part, msg))
-            attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype,
-                                          size=len(part.get_payload(decode=True) or b"")))
-            continue
-        if disposition == "attachment" or filename or not ctype.startswith("text/"):
+        shown_and_named = disposition == "inline" and filename and ctype in ("text/plain", "text/html")
+        if shown_and_named or disposition == "attachment" or filename or not ctype.startswith("text/"):
             if ctype in ("message/delivery-status",) and not filename:
                 texts.append(_safe_payload_text(part))
                 continue
             payload = part.get_payload(decode=True)
             size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload() or ""))
             attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype, size=size))
-            continue
+            if not shown_and_named:
+                continue
         if ctype == "text/html":
             htmls.append(_decode(part, msg))
         else:

@@ -368,12 +368,34 @@ def test_the_archive_uploaded_on_the_page(signed_in, session: Session) -> None: 
     assert _counts(session)[3] == 5
 
 
+def _damaged_archive() -> bytes:
+    """An archive whose Connections.csv is stored (not compressed) with one byte changed: its CRC fails on read."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("Connections.csv", b"First Name,Last Name,Company,Position\nAnna,Nowak,Budmax,CEO\n")
+    data = bytearray(buffer.getvalue())
+    data[data.index(b"Anna")] = ord("X")
+    return bytes(data)
+
+
 @pytest.mark.parametrize(("data", "error"), [
     (_archive({"Profile.csv": b"First Name\nRep\n"}), "no Connections.csv"),
     (b"PK\x03\x04" + b"\x00" * 40, "cannot be opened"),
+    (_damaged_archive(), "Connections.csv in the archive cannot be read"),
 ])
 def test_an_archive_without_the_export_is_a_clear_error(signed_in, data: bytes, error: str) -> None:  # noqa: ANN001
     token = csrf_token(signed_in, "/linkedin/import")
     response = signed_in.post("/linkedin/import", content_type="multipart/form-data", data={
         "csrf_token": token, "connections": (io.BytesIO(data), "export.zip")})
     assert response.status_code == 400 and error in response.get_data(as_text=True)
+
+
+def test_an_archive_member_too_big_unpacked_is_refused_before_it_is_read(monkeypatch) -> None:  # noqa: ANN001
+    from connectors.linkedin import export
+
+    monkeypatch.setattr(export, "MAX_ARCHIVE_MEMBER_BYTES", 100)
+    archive = io.BytesIO(_archive({"Connections.csv": b"x" * 101}))
+    with pytest.raises(ExportError, match="unpacks to 101 bytes"):
+        export.files_in_archive(archive)
