@@ -205,13 +205,9 @@ def read_timestamp(value: Any) -> datetime | None:
 
 
 def db_json(value: Any) -> str:
-    """A JSON column's value as the text a driver-level statement binds (CAST to JSON on PostgreSQL)."""
-    return dumps_json(value)
-
-
-def dumps_json(value: Any) -> str:
-    """JSON text of a value, fast (orjson); a provider's integer beyond 64 bits (an Intercom attachment's
-    filesize generated from its schema), which orjson refuses, goes through the standard library's encoder."""
+    """A JSON column's value as the text a driver-level statement binds (CAST to JSON on PostgreSQL), fast
+    (orjson); a provider's integer beyond 64 bits (an Intercom attachment's filesize generated from its schema),
+    which orjson refuses, goes through the standard library's encoder."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from core.batch import ingest_many
-from core.db import dumps_json
+from core.db import db_json
 from core.ingest import IngestError, IngestOptions
 from core.models import Message, PendingInbound, utcnow
 from core.schemas import InboundRecord, IngestResult
@@ -82,7 +82,7 @@ def _to_json(record: InboundRecord) -> str:
     # but belong to the record: a form's owner owns its leads.
     data = record.model_dump(mode="json")
     data.update(account_id=record.account_id, scope=record.scope, owner_id=record.owner_id)
-    return dumps_json(data)
+    return db_json(data)
 
 
 def file_pending(
