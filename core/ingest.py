@@ -34,7 +34,7 @@ from core.normalize import (
     InvalidIdentifier,
     clean_display_name,
     fold_name,
-    normalize_email,
+    normalize_emails,
     normalize_linkedin_url,
     normalize_phones,
 )
@@ -86,11 +86,12 @@ def extract_identities(contact: ContactIn, channel: str, *, region: str = "PL") 
 
     for raw in contact.all_emails():
         try:
-            email = normalize_email(raw)
+            emails = normalize_emails(raw)
         except InvalidIdentifier as exc:
             plan.warnings.append(f"email {raw!r} ignored: {exc}")
             continue
-        add(Candidate("email", email.value, raw, weak=email.is_role))
+        for email in emails:
+            add(Candidate("email", email.value, raw, weak=email.is_role))
     for raw in contact.all_phones():
         try:
             for phone in normalize_phones(raw, region):
@@ -113,8 +114,8 @@ def extract_identities(contact: ContactIn, channel: str, *, region: str = "PL") 
 def invalid_identifier_fields(contact: ContactIn, *, region: str = "PL") -> dict[str, str]:
     """Per-field errors for identifiers that do not normalise (the API refuses these; connectors only warn)."""
     errors: dict[str, str] = {}
-    checks = [("email", v, normalize_email) for v in ([contact.email] if contact.email else [])]
-    checks += [(f"emails.{i}", v, normalize_email) for i, v in enumerate(contact.emails)]
+    checks = [("email", v, normalize_emails) for v in ([contact.email] if contact.email else [])]
+    checks += [(f"emails.{i}", v, normalize_emails) for i, v in enumerate(contact.emails)]
     checks += [("phone", v, lambda x: normalize_phones(x, region)) for v in ([contact.phone] if contact.phone else [])]
     checks += [(f"phones.{i}", v, lambda x: normalize_phones(x, region)) for i, v in enumerate(contact.phones)]
     if contact.linkedin_url:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from email.utils import getaddresses
 from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidIdentifier",
     "NormalizedEmail",
     "normalize_email",
+    "normalize_emails",
     "normalize_phone",
     "normalize_linkedin_url",
     "clean_display_name",
@@ -62,6 +64,15 @@ _YANDEX_DOMAINS = {"yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz",
 _ANGLE_ADDR = re.compile(r"<([^<>]+)>\s*$")
 
 
+def _without_invisible(text: str) -> str:
+    """The text without Unicode format characters (zero-width space, byte-order mark, soft hyphen, direction
+    marks): copied from web pages, phone address books and spreadsheets they ride along unseen, and in an
+    identifier they make the same address or profile a different key. None of them belongs in one."""
+    if text.isprintable():  # (no control or format characters: nearly every value)
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 @dataclass(frozen=True)
 class NormalizedEmail:
     value: str  # the key identities are stored under
@@ -79,7 +90,7 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
     """
     if raw is None:
         raise InvalidIdentifier("email is empty")
-    text = str(raw).strip()
+    text = _without_invisible(str(raw)).strip()
     match = _ANGLE_ADDR.search(text)
     if match:
         text = match.group(1).strip()
@@ -108,6 +119,19 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
     )
 
 
+def normalize_emails(raw: str | None) -> list[NormalizedEmail]:
+    """The addresses of one field: one (normalize_email), or several that a CRM export or spreadsheet cell lists
+    ("jan@firma.pl, j.kowalski@gmail.com", "Jan <jan@firma.pl>; Biuro <biuro@firma.pl>"), each an address of the
+    same person. Parts without an "@" are a display name's pieces ("Kowalski, Jan <jan@firma.pl>"), not
+    addresses; a field with two or more addresses is refused when any of them is not valid."""
+    text = _without_invisible(str(raw or ""))
+    if "," in text or ";" in text:
+        listed = [address for _, address in getaddresses([text.replace(";", ",")]) if "@" in address]
+        if len(listed) >= 2:
+            return list({email.value: email for email in map(normalize_email, listed)}.values())
+    return [normalize_email(raw)]
+
+
 def is_freemail_domain(domain: str) -> bool:
     return domain.strip().lower().rstrip(".") in _freemail()
 
@@ -122,6 +146,11 @@ def is_role_localpart(local: str) -> bool:
 # Extension markers phonenumbers does not know: Polish "wew." / "wewn." / "w." (it knows "ext", "x", "доб"). Left
 # in, its letters are read as a vanity number's digits ("wew" = 939) and the number comes out wrong.
 _POLISH_EXTENSION = re.compile(r"(?i)(?<=[\d\s)])\s*,?\s*(?:wewn?\.?|w\.)\s*(?=\d{1,6}\s*$)")
+# A label after the number, "(mobile)", "(kom.)", "(biuro)": phonenumbers would read its letters as digits.
+_TRAILING_LABEL = re.compile(r"\s*\([^\d()]*\)\s*$")
+# The country code written out ("+48", "(+48)", "0048"): only then is a zero after it a trunk zero. Without it a
+# leading zero is a neighbour's domestic prefix (Ukraine's "067 …"), which DOMESTIC_FALLBACK_REGIONS reads.
+_WRITTEN_COUNTRY = re.compile(r"\s*\(?\s*(?:\+|00)")
 # The first users' neighbours write numbers the domestic way: Russia and Kazakhstan "8 (916) 123-45-67",
 # Belarus "8 029 …", Ukraine "067 …", Poland "601 234 567". A number that cannot be one of the default region's
 # is tried as theirs, in this order, and kept only where it is a valid number.
@@ -138,12 +167,14 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     text = str(raw).strip()
     if text.lower().startswith("tel:"):
         text = text[4:]
-    text = _POLISH_EXTENSION.sub(" ext. ", text)
+    text = _POLISH_EXTENSION.sub(" ext. ", _TRAILING_LABEL.sub("", text))
     region = (default_region or "PL").upper()
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidIdentifier(f"not a phone number: {exc}") from None
+    if _WRITTEN_COUNTRY.match(text):
+        number = _without_written_trunk_zero(number)
     if text.lstrip().startswith("+"):
         number = number if phonenumbers.is_possible_number(number) else None  # the country is written: one reading
     elif not phonenumbers.is_valid_number(number):
@@ -171,6 +202,21 @@ def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
             raise
         numbers = [normalize_phone(part, default_region) for part in parts]  # (the first part that is not: raises)
         return list(dict.fromkeys(numbers))
+
+
+def _without_written_trunk_zero(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    """"+48 (0)22 123 45 67", "0048 0 601 234 567": the domestic trunk zero written after the country code, as
+    business cards across Europe do. phonenumbers drops it for countries that dial one (the UK, Germany,
+    Ukraine) but keeps it where none is dialled any more (Poland since 2005), which makes the same number a
+    second key. Dropped when the number is not valid with it and is valid without it (an Italian landline,
+    whose zero is part of the number, stays as it is)."""
+    if not number.italian_leading_zero or phonenumbers.is_valid_number(number):
+        return number
+    without = phonenumbers.PhoneNumber()
+    without.merge_from(number)
+    without.italian_leading_zero = None
+    without.number_of_leading_zeros = None
+    return without if phonenumbers.is_valid_number(without) else number
 
 
 def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNumber | None:
@@ -203,7 +249,8 @@ def normalize_linkedin_url(raw: str | None) -> str:
     """
     if raw is None or not str(raw).strip():
         raise InvalidIdentifier("linkedin url is empty")
-    text = str(raw).replace("\x00", "").strip()  # (see core.ingest.extract_identities on NUL in identifiers)
+    # (see core.ingest.extract_identities on NUL in identifiers)
+    text = _without_invisible(str(raw).replace("\x00", "")).strip()
     if "://" not in text:
         text = "https://" + text.lstrip("/")
     try:

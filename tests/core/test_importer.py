@@ -620,3 +620,17 @@ def test_a_csv_cell_with_two_phone_numbers_gives_the_person_both(engine, session
     assert summary["errors"] == [] and summary["created"] == 1 and summary["already_known"] == 1
     identities = session.exec(select(Identity.value).where(Identity.kind == "phone")).all()
     assert sorted(identities) == ["+48601234567", "+48602345678"]
+
+
+def test_a_csv_cell_with_two_addresses_gives_the_person_both(engine, session: Session, tmp_path: Path) -> None:
+    """CRM exports list a person's addresses in one cell ("a, b"): the row was refused as one invalid address.
+    Both are the person's, so a later row from the second one is the same person."""
+    text = ('name,email\n"Anna Nowak","anna@budmax.pl, a.nowak@gmail.com"\n'
+            "Anna Nowak,anowak@gmail.com\n"
+            "Piotr Zieliński,\u200bpiotr@hurtex.pl\n"  # a zero-width space copied from a web page
+            "Piotr Zieliński,piotr@hurtex.pl\n")
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2 and summary["already_known"] == 2
+    identities = session.exec(select(Identity.value).where(Identity.kind == "email")).all()
+    assert sorted(identities) == ["anna@budmax.pl", "anowak@gmail.com", "piotr@hurtex.pl"]
+    assert len(session.exec(select(Contact)).all()) == 2

@@ -37,6 +37,12 @@ from core.normalize import (
         ("a.ivanov@yandex.ru", "a.ivanov@yandex.ru", False, True),
         ("kasia@wp.pl", "kasia@wp.pl", False, True),
         ("иван@пример.рф", "иван@xn--e1afmkfd.xn--p1ai", False, False),
+        # Invisible format characters copied along with the address (zero-width space, byte-order mark, the
+        # direction marks phone address books put around a value) are not part of it.
+        ("jan@firma.pl\u200b", "jan@firma.pl", False, False),
+        ("\ufeffjan@firma.pl", "jan@firma.pl", False, False),
+        ("\u202ajan@firma.pl\u202c", "jan@firma.pl", False, False),
+        ("jan\u00ad@firma.pl", "jan@firma.pl", False, False),
     ],
 )
 def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool) -> None:
@@ -48,6 +54,30 @@ def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool)
 def test_normalize_email_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_email(raw)
+
+
+@pytest.mark.parametrize(("raw", "values"), [
+    ("jan@firma.pl", ["jan@firma.pl"]),
+    ("jan@firma.pl, j.kowalski@gmail.com", ["jan@firma.pl", "jkowalski@gmail.com"]),  # a CRM export's cell
+    ("jan@firma.pl; biuro@firma.pl", ["jan@firma.pl", "biuro@firma.pl"]),
+    ("Jan <jan@firma.pl>, Jan K. <jan.k@firma.pl>", ["jan@firma.pl", "jan.k@firma.pl"]),
+    ("jan@firma.pl, JAN@FIRMA.PL", ["jan@firma.pl"]),  # the same address twice is one
+    ("Kowalski, Jan <jan@firma.pl>", ["jan@firma.pl"]),  # a display name's comma: one address
+    ('"Kowalski, Jan" <jan@firma.pl>', ["jan@firma.pl"]),
+    ("jan@firma.pl;", ["jan@firma.pl"]),
+])
+def test_normalize_emails_in_one_field(raw: str, values: list[str]) -> None:
+    from core.normalize import normalize_emails
+
+    assert [email.value for email in normalize_emails(raw)] == values
+
+
+@pytest.mark.parametrize("raw", ["jan@firma.pl, jan@localhost", "jan@firma.pl; a b@c.pl", "", None])
+def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | None) -> None:
+    from core.normalize import normalize_emails
+
+    with pytest.raises(InvalidIdentifier):
+        normalize_emails(raw)
 
 
 @pytest.mark.parametrize(
@@ -79,6 +109,22 @@ def test_normalize_email_rejects(raw: str | None) -> None:
         # A number valid in the default region keeps that reading; a written country code is never changed.
         ("500 000 000", "PL", "+48500000000"),
         ("+48 999 999 999", "PL", "+48999999999"),
+        # The trunk zero written after the country code, as business cards do; phonenumbers keeps it where no
+        # trunk prefix is dialled (Poland), so the same number was a second key. An Italian zero is the number's.
+        ("+48 (0)22 123 45 67", "PL", "+48221234567"),
+        ("+48 (0) 601 234 567", "PL", "+48601234567"),
+        ("0048 0 601 234 567", "PL", "+48601234567"),
+        ("(+48) 0 601 234 567", "RU", "+48601234567"),
+        ("+44 (0)20 7946 0958", "PL", "+442079460958"),
+        ("+39 06 1234 5678", "PL", "+390612345678"),
+        ("+39 (0)6 1234 5678", "PL", "+390612345678"),
+        # A label after the number (its letters were read as digits).
+        ("+48 601 234 567 (mobile)", "PL", "+48601234567"),
+        ("601 234 567 (kom.)", "PL", "+48601234567"),
+        ("8 916 123-45-67 (моб.)", "PL", "+79161234567"),
+        # Invisible characters from phone address books and web pages.
+        ("\u202a+48 601 234 567\u202c", "PL", "+48601234567"),
+        ("+48 601 234 567\u200b", "PL", "+48601234567"),
     ],
 )
 def test_normalize_phone(raw: str, region: str, expected: str) -> None:
@@ -128,6 +174,10 @@ def test_normalize_phones_refuses_a_field_whose_parts_are_not_all_numbers(raw: s
         "https://m.linkedin.com/in/jan-kowalski-123",
         "https://www.linkedin.com/mwlite/in/jan-kowalski-123",
         "  HTTPS://WWW.LINKEDIN.COM/IN/JAN-KOWALSKI-123  ",
+        # A zero-width space copied from a web page was kept in the key: a second key for the same profile.
+        "https://www.linkedin.com/in/jan-kowalski-123\u200b",
+        "\u200bhttps://www.linkedin.com/in/jan-kowalski-123/",
+        "\ufeffhttps://www.linkedin.com/in/jan-kowalski-123",
     ],
 )
 def test_normalize_linkedin_variants_agree(raw: str) -> None:
