@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
+from importlib import resources
 from itertools import chain, permutations, repeat
 
+from nicknames import NickNamer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
@@ -16,9 +18,13 @@ SUGGESTION_THRESHOLD = 0.80
 # Names at least this similar count as "the same name" even with no company or domain evidence.
 STRONG_NAME_SIMILARITY = 0.95
 NAME_SIMILARITY_FLOOR = 0.85
-# One part of a double surname against the whole ("Anna Kowalska" ~ "Anna Kowalska-Nowak"): close, but short of
+# One part of a double surname against the whole ("Anna Kowalska" ~ "Anna Kowalska-Nowak"), or a short form of
+# the first name against the full one ("Kasia Nowak" ~ "Katarzyna Nowak"): close, but short of
 # STRONG_NAME_SIMILARITY, so it needs company or domain evidence to become a suggestion.
 DOUBLE_SURNAME_SIMILARITY = 0.9
+# An English short form stands for at most this many full names (by skeleton) to be read as one of them: "Kate"
+# is Katherine or Kathryn, "Al" is a dozen names and says nothing.
+MAX_FULL_NAMES_PER_SHORT_FORM = 4
 # Skeletons (transliterated, vowel-light) agree more easily than spellings: their ratio counts a little less.
 SKELETON_DISCOUNT = 0.97
 # A name that this many other contacts already carry exactly is common ("Anna Nowak"): on its own, with no
@@ -70,12 +76,15 @@ def blocking_keys(names: tuple[str, ...] | list[str]) -> set[str]:
 
 @lru_cache(maxsize=65536)
 def _name_keys(name: str) -> frozenset[str]:
-    """The keys of one name (the same person's name comes back with every record of theirs)."""
-    words = [word for word in matching_words(fold_name(name)) if len(word) > 1]  # (name_tokens without titles)
-    skeletons = [skeleton for skeleton in map(name_skeleton, words[:4]) if skeleton]
-    keys = {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
-    if len(skeletons) == 1:
-        keys.add(f"1:{skeletons[0][:6]}")
+    """The keys of one name (the same person's name comes back with every record of theirs), and of the name
+    with a short first name written out, so that "Olek Zieliński" meets "Aleksander Zieliński"."""
+    keys: set[str] = set()
+    for written in (name, *short_form_variants(name)):
+        words = [word for word in matching_words(fold_name(written)) if len(word) > 1]  # (name_tokens without titles)
+        skeletons = [skeleton for skeleton in map(name_skeleton, words[:4]) if skeleton]
+        keys |= {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
+        if len(skeletons) == 1:
+            keys.add(f"1:{skeletons[0][:6]}")
     return frozenset(keys)
 
 
@@ -92,6 +101,8 @@ def names_compatible(a: str, b: str) -> bool:
     ta, tb = fa.split(), fb.split()
     if sorted(name_skeleton(t) for t in ta) == sorted(name_skeleton(t) for t in tb):
         return True
+    if {fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}:
+        return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński")
     if fuzz.token_sort_ratio(fa, fb) >= 85:
         return True
     shared = {t for t in ta if len(t) > 2} & {t for t in tb if len(t) > 2}
@@ -144,14 +155,68 @@ def _name_features(name: str) -> tuple[str, str, str, str, str] | None:
 @lru_cache(maxsize=65536)
 def name_variants(name: str) -> tuple[str, ...]:
     """The name, and for a double surname ("Anna Kowalska-Nowak") the name with each of its parts alone: a woman
-    who took a second surname appears under either in other records. Variants score at most DOUBLE_SURNAME_SIMILARITY."""
+    who took a second surname appears under either in other records; and the name with a short first name
+    written out (short_form_variants). Variants score at most DOUBLE_SURNAME_SIMILARITY."""
     parts = name.split()
     variants = [name]
     for i, part in enumerate(parts):
         pieces = [p for p in part.split("-") if p]
         if len(pieces) == 2 and len(parts) >= 2 and all(len(p) > 1 for p in pieces):
             variants += [" ".join(parts[:i] + [piece] + parts[i + 1:]) for piece in pieces]
+    return tuple(variants) + short_form_variants(name)
+
+
+@lru_cache(maxsize=65536)
+def short_form_variants(name: str) -> tuple[str, ...]:
+    """The name with a short form of a first name written out in full ("Kasia Nowak" -> "katarzyna Nowak",
+    "Дима Иванов" -> "dmitrii Иванов", "Mike Smith" -> "michael Smith"), one word at a time, for names of two
+    or three words: people sign mail with the short form and keep the full one on LinkedIn and in the CRM."""
+    parts = name.split()
+    if not 2 <= len(parts) <= 3:
+        return ()
+    variants: list[str] = []
+    for i, part in enumerate(parts):
+        variants += [" ".join(parts[:i] + [full] + parts[i + 1:]) for full in full_first_names(fold_name(part))]
     return tuple(variants)
+
+
+@lru_cache(maxsize=65536)
+def full_first_names(word: str) -> tuple[str, ...]:
+    """The full first names (folded) that a folded word is a short form of; none for a full name or a surname.
+    Polish, Russian and Ukrainian forms from core/data/first_name_forms.txt, English ones from the nicknames
+    package's table (when they stand for few names)."""
+    ours, full_names = _first_name_forms()
+    if not word or " " in word or word in full_names:
+        return ()
+    found = list(ours.get(word, ()))
+    english = sorted(_english_names().canonicals_of(word))
+    by_skeleton = {name_skeleton(full): full for full in reversed(english)}  # (one spelling per sound: the first)
+    if len(by_skeleton) <= MAX_FULL_NAMES_PER_SHORT_FORM:
+        found += sorted(by_skeleton.values())
+    return tuple(dict.fromkeys(full for full in found if full != word))
+
+
+@cache
+def _first_name_forms() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """core/data/first_name_forms.txt folded: each short form's full names, and the full names themselves."""
+    text = resources.files("core.data").joinpath("first_name_forms.txt").read_text(encoding="utf-8")
+    forms: dict[str, list[str]] = {}
+    full_names: set[str] = set()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#") or ":" not in line:
+            continue
+        full, _, shorts = line.partition(":")
+        full = fold_name(full)
+        full_names.add(full)
+        for short in (fold_name(s) for s in shorts.split(",")):
+            if short and short != full and full not in forms.setdefault(short, []):
+                forms[short].append(full)
+    return {short: tuple(fulls) for short, fulls in forms.items()}, frozenset(full_names)
+
+
+@cache
+def _english_names() -> NickNamer:
+    return NickNamer()
 
 
 def _name_similarity(a: str, b: str, floor: float = 0.0) -> tuple[float, str]:
@@ -243,7 +308,10 @@ def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tu
         for name_b, features_b, whole_b in b.name_features:
             sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
             if (name_a != whole_a or name_b != whole_b) and sim > DOUBLE_SURNAME_SIMILARITY:
-                sim, reason = DOUBLE_SURNAME_SIMILARITY, f"one part of a double surname: {whole_a} ~ {whole_b}"
+                short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
+                sim, reason = DOUBLE_SURNAME_SIMILARITY, (
+                    f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
+                    else f"one part of a double surname: {whole_a} ~ {whole_b}")
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:

@@ -180,6 +180,8 @@ def test_role_address_does_not_block_strong_match(session: Session) -> None:
         (("Алексей Иванов", "Технопром"), ("Aleksey Ivanov", "Tehnoprom"), "diacritics or script"),
         (("Jurij Kowalski", "Severtrans"), ("Юрий Ковальский", "Севертранс"), "transliteration"),
         (("Katarzyna Zielinska", "Zielinska Design"), ("Katarzyna Zielinksa", "Zielinska Design"), "similar"),
+        (("Olek Zieliński", "Budmax"), ("Aleksander Zieliński", "Budmax"), "short form"),
+        (("Дима Кузнецов", "Технопром"), ("Dmitry Kuznetsov", "Tehnoprom"), "short form"),
     ],
 )
 def test_fuzzy_duplicates_become_suggestions_not_merges(session: Session, first, second, reason_word) -> None:
@@ -204,6 +206,14 @@ def test_different_people_get_no_suggestion(session: Session, first, second) -> 
     put(session, record("gmail", "g1", name=first[0], company=first[1], email="one@example.com"))
     put(session, record("form", "f1", name=second[0], company=second[1], email="two@example.org"))
     assert session.exec(select(DuplicateSuggestion)).all() == []
+
+
+def test_a_short_first_name_through_a_shared_address_is_the_same_person(session: Session) -> None:
+    """"Olek Zieliński" writes from the address "Aleksander Zieliński" gave on the form: one person, not a
+    suggestion (before, the merge guard saw two first names with different initials)."""
+    a = put(session, record("form", "f1", name="Aleksander Zieliński", email="a.zielinski@budmax.pl"))
+    b = put(session, record("gmail", "g1", name="Olek Zieliński", email="a.zielinski@budmax.pl"))
+    assert a.contact_id == b.contact_id and session.exec(select(DuplicateSuggestion)).all() == []
 
 
 def test_record_without_identifiers_or_message_is_refused(session: Session) -> None:

@@ -430,6 +430,19 @@ def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_c
         # One part of a double surname.
         ("Anna Kowalska", "Anna Kowalska-Nowak", "one part of a double surname: Anna Kowalska ~ Anna Kowalska-Nowak"),
         ("Anna Nowak-Kowalska", "Anna Nowak", "one part of a double surname: Anna Nowak-Kowalska ~ Anna Nowak"),
+        # A short form of the first name against the full one, in Polish, Russian, Ukrainian and English, in
+        # either script and order; initials that differ (Olek / Aleksander) must still meet in a block.
+        ("Kasia Nowak", "Katarzyna Nowak", "a short form of the same first name: Kasia Nowak ~ Katarzyna Nowak"),
+        ("Olek Zieliński", "Aleksander Zielinski",
+         "a short form of the same first name: Olek Zieliński ~ Aleksander Zielinski"),
+        ("Kuba Wójcik", "Jakub Wójcik", "a short form of the same first name: Kuba Wójcik ~ Jakub Wójcik"),
+        ("Wójcik Gosia", "Małgorzata Wójcik", "a short form of the same first name: Wójcik Gosia ~ Małgorzata Wójcik"),
+        ("Дима Иванов", "Dmitry Ivanov", "a short form of the same first name: Дима Иванов ~ Dmitry Ivanov"),
+        ("Katya Smirnova", "Екатерина Смирнова",
+         "a short form of the same first name: Katya Smirnova ~ Екатерина Смирнова"),
+        ("Саша Коваленко", "Олександр Коваленко",
+         "a short form of the same first name: Саша Коваленко ~ Олександр Коваленко"),
+        ("Mike Carter", "Michael Carter", "a short form of the same first name: Mike Carter ~ Michael Carter"),
     ],
 )
 def test_full_names_titles_and_double_surnames_are_suggested_at_the_same_company(a, b, reason) -> None:  # noqa: ANN001
@@ -454,6 +467,29 @@ def test_what_looks_like_a_patronymic_or_a_double_surname_but_is_not(a, b) -> No
     from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
 
     assert score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[0] < SUGGESTION_THRESHOLD
+
+
+@pytest.mark.parametrize(("a", "b"), [("Kasia Nowak", "Katarzyna Nowak"), ("Olek Zieliński", "Aleksander Zieliński"),
+                                      ("Mike Carter", "Michael Carter")])
+def test_a_short_first_name_alone_needs_company_evidence(a: str, b: str) -> None:
+    """Two people at different firms, one "Kasia Nowak", one "Katarzyna Nowak", are not suggested: a short form
+    is weaker evidence than the same name. The merge guard lets them merge when they share an address."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, names_compatible, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[0] < SUGGESTION_THRESHOLD
+    assert names_compatible(a, b)
+
+
+@pytest.mark.parametrize(("word", "full"), [
+    ("kasia", ("katarzyna",)), ("olek", ("aleksander",)), ("dima", ("dmitriy",)), ("mike", ("michael", "miguel")),
+    ("sasha", ("aleksandra", "aleksandr", "oleksandr", "oleksandra")),
+    ("anna", ()), ("jan", ()), ("nowak", ()),  # full names and surnames are not short forms
+    ("al", ()),  # an English short form of a dozen names says nothing
+])
+def test_full_first_names(word: str, full: tuple[str, ...]) -> None:
+    from core.matching import full_first_names
+
+    assert full_first_names(word) == full
 
 
 def test_a_double_surname_alone_needs_company_evidence() -> None:
