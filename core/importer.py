@@ -85,7 +85,33 @@ COLUMN_ALIASES = {
     "body": "text", "message": "text", "wiadomość": "text", "treść": "text", "сообщение": "text",
     "текст": "text", "temat": "subject", "тема": "subject",
     "date": "sent_at", "data": "sent_at", "дата": "sent_at",
+    # CRM and address-book exports (Outlook, Google Contacts, HubSpot, Salesforce, Pipedrive, amoCRM, Bitrix24).
+    "account name": "company", "organization 1 - name": "company", "organization name": "company",
+    "organization - name": "company", "person - organization": "company", "company name (contact)": "company",
+    "organization 1 - title": "title", "organization title": "title", "person - job title": "title",
+    "должность (контакт)": "title",
+    "person - name": "name", "полное имя контакта": "name", "name (contact)": "name",
+    "person - first name": "first_name", "person - last name": "last_name",
+    "additional email addresses": "email", "dodatkowe adresy e-mail": "email",
 }
+# Exports give a person's addresses and numbers in several columns ("E-mail 2 Address", "Phone 1 - Value",
+# "Person - Phone - Mobile", "Мобильный телефон"): each such column is one more of theirs. Written out rather than
+# guessed from a word in the header: "Email Opt Out", "Email Domain" or "Phone 1 - Type" are not addresses.
+_EMAIL_COLUMN = re.compile(
+    r"^(?:person - )?(?:e-?mail|адрес e-?mail|adres e-?mail)(?: \d+)?"
+    r"(?: - (?:value|work|home|other)| address| \((?:work|home|other|primary)\)| służbowy| prywatny| (?:work|home|other))?$"
+    r"|^(?:рабочий|личный|частный|другой) (?:e-?mail|email)$|^(?:work|home|other|personal|secondary) e-?mail(?: address)?$")
+_PHONE_COLUMN = re.compile(
+    r"^(?:person - )?(?:phone|telephone|tel\.?|telefon|телефон)(?: \d+)?(?: number)?"
+    r"(?: - (?:value|work|mobile|home|other)| \((?:work|mobile|home|other)\))?$"
+    r"|^(?:mobile|cell)(?: phone)?(?: number)?(?: \d+)?$"
+    r"|^(?:business|home|primary|company|other|work|direct|assistant's|car) phone(?: number)?(?: \d+)?$"
+    r"|^(?:рабочий|мобильный|домашний|другой|рабочий прямой|сотовый) телефон$"
+    r"|^telefon (?:komórkowy|stacjonarny|służbowy|prywatny|kom\.)$|^(?:komórka|tel\. kom\.|nr komórki)$")
+_KNOWN_COLUMNS = frozenset({*CONTACT_COLUMNS, *MESSAGE_COLUMNS, *NAME_PART_COLUMNS, *RECORD_COLUMNS})
+# Columns a person has several of: every value is kept (the first is the record's email / phone, the rest go
+# to emails / phones); of other columns named twice the first value is taken.
+_MANY_VALUED = {"email": "emails", "phone": "phones"}
 
 
 @dataclass
@@ -353,12 +379,16 @@ def read_csv(
         if separator_hint and line_start == 1:
             continue
         if header is None:
-            header = [_column(h) for h in row]
+            columns = [_column(h) for h in row]
+            if "title" in columns and any(_column(h) == "title" and " ".join(h.lower().split()) != "title" for h in row):
+                # Outlook's "Title" is "Mr." / "Dr." beside its "Job Title": the job title is the one imported.
+                columns = ["honorific" if c == "title" and " ".join(h.lower().split()) == "title" else c
+                           for c, h in zip(columns, row, strict=True)]
+            header = _numbered(columns)
             if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
                 yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
                 return
-            known = {*CONTACT_COLUMNS, *MESSAGE_COLUMNS, *NAME_PART_COLUMNS, *RECORD_COLUMNS}
-            ignored = [h for h in header if h and h not in known and not h.startswith(("contact.", "message."))]
+            ignored = [h for h in header if h and h.split("#")[0] not in _KNOWN_COLUMNS and not h.startswith(("contact.", "message."))]
             if ignored:
                 notes.append("columns not imported: " + ", ".join(ignored))
             continue
@@ -379,22 +409,49 @@ _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
 
 
 def _column(name: str) -> str:
-    key = name.strip().lower()
-    return COLUMN_ALIASES.get(key, key.replace(" ", "_"))
+    key = " ".join(name.strip().lower().split())
+    if key in COLUMN_ALIASES:
+        return COLUMN_ALIASES[key]
+    if key.replace(" ", "_") in _KNOWN_COLUMNS:
+        return key.replace(" ", "_")
+    if _EMAIL_COLUMN.match(key):
+        return "email"
+    if _PHONE_COLUMN.match(key):
+        return "phone"
+    return key.replace(" ", "_")
+
+
+def _numbered(columns: Iterable[str]) -> list[str]:
+    """The header with a column named again numbered ("phone", "phone#2"): a row's values are read by name."""
+    seen: Counter[str] = Counter()
+    header = []
+    for column in columns:
+        seen[column] += 1
+        header.append(column if seen[column] == 1 or not column else f"{column}#{seen[column]}")
+    return header
 
 
 def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any]:
+    filled: dict[str, list[str]] = {}  # column -> its values in the row, a column named again included
+    for name, cell in row.items():
+        if cell and cell.strip():
+            filled.setdefault(name.split("#", 1)[0], []).append(cell.strip())
+
+    def values(key: str) -> list[str]:
+        return filled.get(key) or filled.get(f"contact.{key}") or filled.get(f"message.{key}") or []
+
     def value(key: str) -> str | None:
-        cell = row.get(key)
-        if cell is None:
-            cell = row.get(f"contact.{key}") or row.get(f"message.{key}")
-        cell = (cell or "").strip()
-        return cell or None
+        found = values(key)
+        return found[0] if found else None
 
     record: dict[str, Any] = {"channel": value("channel") or default_channel}
     if value("external_id"):
         record["external_id"] = value("external_id")
     record["contact"] = {k: value(k) for k in CONTACT_COLUMNS if value(k)}
+    for single, many in _MANY_VALUED.items():
+        more = list(dict.fromkeys(values(single)))[1:]
+        if more:
+            record["contact"][many] = more
     if "name" not in record["contact"] and any(value(k) for k in NAME_PART_COLUMNS):
         record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}

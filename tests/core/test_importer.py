@@ -634,3 +634,60 @@ def test_a_csv_cell_with_two_addresses_gives_the_person_both(engine, session: Se
     identities = session.exec(select(Identity.value).where(Identity.kind == "email")).all()
     assert sorted(identities) == ["anna@budmax.pl", "anowak@gmail.com", "piotr@hurtex.pl"]
     assert len(session.exec(select(Contact)).all()) == 2
+
+
+# Exports as the tools write them (header and one row): a person's addresses and numbers in several columns.
+CRM_EXPORTS = {
+    "Google Contacts": ("Name,Given Name,Family Name,Organization 1 - Name,Organization 1 - Title,E-mail 1 - Type,"
+                        "E-mail 1 - Value,E-mail 2 - Type,E-mail 2 - Value,Phone 1 - Type,Phone 1 - Value,"
+                        "Phone 2 - Type,Phone 2 - Value\n"
+                        "Anna Nowak,Anna,Nowak,Budmax,CEO,* Work,anna@budmax.pl,Home,anna.nowak@gmail.com,Mobile,"
+                        "601 234 567,Work,22 123 45 67\n"),
+    "Outlook": ("Title,First Name,Middle Name,Last Name,Company,Job Title,Business Phone,Mobile Phone,"
+                "E-mail Address,E-mail Type,E-mail 2 Address\n"
+                "Mrs.,Anna,,Nowak,Budmax,CEO,22 123 45 67,601 234 567,anna@budmax.pl,SMTP,anna.nowak@gmail.com\n"),
+    "HubSpot": ("Record ID,First Name,Last Name,Email,Additional email addresses,Phone Number,Mobile Phone Number,"
+                "Company Name,Job Title,Email Domain,Marketing emails opened\n"
+                "123,Anna,Nowak,anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,Budmax,CEO,budmax.pl,3\n"),
+    "Salesforce": ("First Name,Last Name,Title,Account Name,Email,Phone,Mobile,Email Opt Out\n"
+                   "Anna,Nowak,CEO,Budmax,anna@budmax.pl,22 123 45 67,601 234 567,0\n"),
+    "Pipedrive": ("Person - Name,Person - Organization,Person - Email - Work,Person - Email - Home,"
+                  "Person - Phone - Work,Person - Phone - Mobile,Person - Label\n"
+                  "Anna Nowak,Budmax,anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,Hot lead\n"),
+    "Bitrix24": ("Имя;Фамилия;Отчество;Рабочий телефон;Мобильный телефон;Рабочий e-mail;Частный e-mail;Компания;"
+                 "Должность\n"
+                 "Анна;Новак;Ивановна;22 123 45 67;601 234 567;anna@budmax.pl;anna.nowak@gmail.com;Budmax;CEO\n"),
+    "amoCRM": ("Полное имя контакта,Компания,Рабочий email,Личный email,Рабочий телефон,Мобильный телефон,"
+               "Должность (контакт)\n"
+               "Анна Новак,Budmax,anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,CEO\n"),
+    "Polish spreadsheet": ("Imię;Nazwisko;E-mail;Adres e-mail 2;Telefon;Telefon komórkowy;Firma;Stanowisko\n"
+                           "Anna;Nowak;anna@budmax.pl;anna.nowak@gmail.com;22 123 45 67;601 234 567;Budmax;CEO\n"),
+}
+
+
+@pytest.mark.parametrize("export", sorted(CRM_EXPORTS))
+def test_crm_and_address_book_exports_give_every_address_and_number(engine, session: Session, tmp_path: Path,
+                                                                    export: str) -> None:
+    """Each export names its columns its own way and lists a person's addresses and numbers in several: all of
+    them are the person's. Before, the second address or number was left out ("Mobile" and "Phone" both read as
+    the phone column, the last one winning), and an Outlook or Google file lost its e-mail columns altogether."""
+    summary = import_file(engine, write(tmp_path / "export.csv", CRM_EXPORTS[export])).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1, summary
+    contact = session.exec(select(Contact)).one()
+    assert contact.company == "Budmax" and contact.title == ("" if export == "Pipedrive" else "CEO")  # (it has none)
+    identities = sorted((i.kind, i.value) for i in session.exec(select(Identity)).all())
+    second_address = [] if export == "Salesforce" else [("email", "annanowak@gmail.com")]  # (one e-mail field)
+    assert identities == [("email", "anna@budmax.pl"), *second_address,
+                          ("phone", "+48221234567"), ("phone", "+48601234567")]
+
+
+def test_columns_that_only_mention_an_address_are_not_addresses(engine, session: Session, tmp_path: Path) -> None:
+    """"Email Opt Out", "Email Domain", "Phone 1 - Type" name something else: read as addresses they would have
+    made every row invalid."""
+    text = ("Name,Email,Email Opt Out,Email Domain,Phone 1 - Type,Phone 1 - Value,Company Phone Extension\n"
+            "Anna Nowak,anna@budmax.pl,false,budmax.pl,Mobile,601 234 567,12\n")
+    summary = import_file(engine, write(tmp_path / "export.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1
+    assert "email_opt_out" in summary["notes"][0] and "phone_1_-_type" in summary["notes"][0]
+    identities = sorted((i.kind, i.value) for i in session.exec(select(Identity)).all())
+    assert identities == [("email", "anna@budmax.pl"), ("phone", "+48601234567")]
