@@ -10,8 +10,23 @@ from dataclasses import dataclass, field
 from connectors.gmail.mime import ParsedMail
 from core.normalize import is_role_localpart
 
-_NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$",
-                       re.IGNORECASE)
+# A no-reply word anywhere in the local part ("forms-receipts-noreply@google.com", "messages-noreply@"), or a
+# mail server's own address.
+_NO_REPLY = re.compile(r"^(?:.*[+\-_.])?(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply)(?:[+\-_.].*)?$"
+                       r"|^(mailer[-_.]?daemon|postmaster|bounces?)([+\-_.].*)?$", re.IGNORECASE)
+# Form services' and notifiers' senders that do not say "no-reply" (Squarespace's form-submission@, Netlify's
+# formresponses@, Tilda's robot@, Zoho's notification@): machines, never the person writing in.
+_SERVICE_SENDER = re.compile(r"(?i)^(?:.*[+\-_.])?(notifications?|notify|notifier|forms?|form[-_.]?submissions?"
+                             r"|form[-_.]?responses?|formresponses|submissions?|robot|automailer)(?:[+\-_.\d].*)?$")
+# Hosted form services that mail a site's submissions (their notification names the visitor in Reply-To or in the
+# body). A sender at one of these domains is the service, never a lead.
+FORM_SERVICE_DOMAINS = frozenset({
+    "webflow.com", "squarespace.info", "squarespace.com", "wix.com", "crm.wix.com", "wixforms.com", "typeform.com",
+    "typeform.io", "jotform.com", "formspree.io", "netlify.com", "tilda.ws", "tilda.cc", "zohoforms.com",
+    "cognitoforms.com", "formstack.com", "123formbuilder.com", "paperform.co", "tally.so", "getform.io",
+    "formcarry.com", "usebasin.com", "fillout.com", "framer.com", "carrd.co", "unbounce.com", "leadpages.net",
+    "hsforms.com", "hubspot.com", "mailchimp.com", "getresponse.com", "elementor.com", "forms.app",
+})
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
 # Mailing-list software's headers besides List-Id and List-Unsubscribe (RFC 2369's List-Post, ezmlm's
 # Mailing-List, Mailman 2.0, which sent digests without List-Id).
@@ -111,6 +126,8 @@ def bulk_reason(mail: ParsedMail) -> str:
     local = sender.split("@", 1)[0]
     if local and _NO_REPLY.match(local):
         return f"automated: no-reply sender {sender}"
+    if local and (_SERVICE_SENDER.match(local) or _form_service(sender)):
+        return f"automated: notification sender {sender}"
     if local and _LIST_ROBOT_FROM.match(local):
         return f"bulk: list server address {sender}"
     if mail.sender and _BOUNCE_NAME.match(mail.sender.name or ""):
@@ -137,10 +154,21 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
     sender, visitor = mail.sender.address, outside[0]
     if _is_own(sender, rules):
         return visitor.name, visitor.address
-    if (_NO_REPLY.match(sender.split("@", 1)[0]) and _domain(visitor.address) != _domain(sender)
+    if (_is_machine(sender) and _domain(visitor.address) != _domain(sender)
             and not is_role_localpart(visitor.address.split("@", 1)[0])):
         return visitor.name, visitor.address
     return None
+
+
+def _form_service(address: str) -> bool:
+    domain = _domain(address)
+    return any(domain == d or domain.endswith("." + d) for d in FORM_SERVICE_DOMAINS)
+
+
+def _is_machine(address: str) -> bool:
+    """A no-reply, notifier or form-service sender: what a hosted form's notification comes from."""
+    local = address.split("@", 1)[0]
+    return bool(_NO_REPLY.match(local) or _SERVICE_SENDER.match(local) or _form_service(address))
 
 
 # The company's own site software mailing a form (WordPress and its form plugins, a shop, a CMS): some of them
@@ -150,11 +178,13 @@ _SITE_SENDER = re.compile(r"(?i)^(wordpress|wp|forms?|formularz\w*|website|site|
 
 
 def _visitor_in_body(mail: ParsedMail, rules: InquiryRules) -> tuple[str, str] | None:
-    """The visitor of a form notification from the company's own site software without a Reply-To: the "E-mail:"
-    line of its body, with at least one more field of the form (a colleague's mail quoting an address is not)."""
+    """The visitor of a form notification without a Reply-To, from the company's own site software or a hosted
+    form service: the "E-mail:" line of its body, with at least one more field of the form (a colleague's mail
+    quoting an address is not)."""
     sender = mail.sender.address if mail.sender else ""
     local = sender.split("@", 1)[0]
-    if not (_is_own(sender, rules) and (_SITE_SENDER.match(local) or _NO_REPLY.match(local))):
+    own_site = _is_own(sender, rules) and (_SITE_SENDER.match(local) or _NO_REPLY.match(local))
+    if not (own_site or _form_service(sender)):  # (another firm's site mail is theirs, not our form)
         return None
     fields = form_fields(mail.text)
     address = email.utils.parseaddr(fields.get("email", ""))[1]

@@ -55,6 +55,18 @@ CASES = [
      "form notification"),
     ("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola <ola@zima.pl>\r\nAuto-Submitted: auto-generated",
      (), True, "form notification"),
+    # Hosted form services whose sender does not say "no-reply" (Squarespace, Netlify, Tilda).
+    ("From: Squarespace <form-submission@squarespace.info>\r\nReply-To: Ola <ola@zima.pl>\r\nTo: rep@acme.com", (),
+     True, "form notification"),
+    ("From: formresponses@netlify.com\r\nReply-To: ola@zima.pl", (), True, "form notification"),
+    ("From: Tilda <robot@tilda.ws>\r\nReply-To: olga@tehnoprom.ru", (), True, "form notification"),
+    # Notifiers are machines, not leads: a no-reply word inside the address, a notification sender, a form
+    # service with no visitor named.
+    ("From: Google Forms <forms-receipts-noreply@google.com>", (), False, "no-reply"),
+    ("From: LinkedIn <messages-noreply@linkedin.com>", (), False, "no-reply"),
+    ("From: Google Calendar <calendar-notification@google.com>", (), False, "notification sender"),
+    ("From: Squarespace <form-submission@squarespace.info>", (), False, "notification sender"),
+    ("From: Webflow <support@webflow.com>", (), False, "notification sender"),
     # Not forms: a shop's no-reply with its own support in Reply-To, list mail, mail the rep sent.
     ("From: noreply@shop.com\r\nReply-To: help@shop.com", (), False, "no-reply"),
     ("From: noreply@shop.com\r\nReply-To: anna@shop.com", (), False, "no-reply"),
@@ -177,6 +189,11 @@ FORM_BODY = "Imię i nazwisko: Ola Zima\r\nE-mail: ola@zima.pl\r\nTelefon: 601 5
     ("wordpress@acme.com", "Imię: Ola\nE-mail: biuro@acme.com\n", "", None),
     ("wordpress@acme.com", FORM_BODY, "List-Id: <news.acme.com>\r\n", None),
     ("wordpress@other.com", FORM_BODY, "", None),  # someone else's site: their no-reply mail is not our form
+    # A hosted form service that names the visitor only in the body.
+    ("Webflow <no-reply-forms@webflow.com>", "Name: Ola Zima\nEmail: ola@zima.pl\nMessage: Wycena\n", "",
+     ("Ola Zima", "ola@zima.pl")),
+    ("Tilda <robot@tilda.ws>", "Name: Ольга\nEmail: olga@tehnoprom.ru\nPhone: +7 916 123-45-67\n", "",
+     ("Ольга", "olga@tehnoprom.ru")),
 ])
 def test_a_form_notification_without_reply_to_names_the_visitor_in_its_body(sender, body, extra, visitor) -> None:  # noqa: ANN001
     decision = classify(parse_message(_body_mail(sender, body, extra)), RULES)
