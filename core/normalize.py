@@ -290,8 +290,16 @@ def clean_display_name(raw: str | None) -> str:
     text = unicodedata.normalize("NFKC", str(raw))
     if not text.isprintable():  # (a printable text has no control, format or unassigned characters: most names)
         text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    if "@" in text:
+        # An address is not a name: mail clients write `"jan@firma.pl" <jan@firma.pl>` and `Jan Kowalski
+        # (jan@firma.pl)`; kept, the person is shown (and fuzzily matched) as "jan@firma.pl".
+        text = _EMPTY_BRACKETS.sub(" ", _ADDRESS_IN_NAME.sub(" ", text)).strip(" ,;:/|-")
     text = _SPACES.sub(" ", text).strip().strip("\"'").strip()
     return text[:200]
+
+
+_ADDRESS_IN_NAME = re.compile(r"(?i)(?:mailto:)?[^\s@<>()\[\]\"',;]+@[^\s@<>()\[\]\"',;]+\.[^\s@<>()\[\]\"',;]+")
+_EMPTY_BRACKETS = re.compile(r"[(<\[]\s*[)>\]]")
 
 
 @lru_cache(maxsize=65536)

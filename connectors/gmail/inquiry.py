@@ -153,11 +153,17 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
         return _visitor_in_body(mail, rules)
     sender, visitor = mail.sender.address, outside[0]
     if _is_own(sender, rules):
-        return visitor.name, visitor.address
+        # A Google Group of the company (sales@) rewrites From to itself as "'Jan Kowalski' via Sales", the
+        # person in Reply-To, often without a name.
+        via = _VIA_GROUP.match(mail.sender.name or "")
+        return visitor.name or (via.group(1) if via else ""), visitor.address
     if (_is_machine(sender) and _domain(visitor.address) != _domain(sender)
             and not is_role_localpart(visitor.address.split("@", 1)[0])):
         return visitor.name, visitor.address
     return None
+
+
+_VIA_GROUP = re.compile(r"(?i)^\s*'?(.+?)'?\s+via\s+\S.*$")
 
 
 def _form_service(address: str) -> bool:

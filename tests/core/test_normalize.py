@@ -238,6 +238,18 @@ def test_display_name_kept_as_written() -> None:
     assert clean_display_name("Юрий\u200b Ковальский") == "Юрий Ковальский"
 
 
+@pytest.mark.parametrize(("raw", "name"), [
+    # Mail clients that put the address where the name goes: an address is not a name.
+    ("jan@client.pl", ""), ('"jan@client.pl"', ""), ("mailto:jan@client.pl", ""),
+    ("Jan Kowalski (jan@client.pl)", "Jan Kowalski"), ("Jan Kowalski <jan@client.pl>", "Jan Kowalski"),
+    ("Anna [anna@x.pl]", "Anna"), ("Ola, ola@x.pl", "Ola"),
+    # An "@" that is not an address stays.
+    ("@janek", "@janek"), ("Jan @ Acme", "Jan @ Acme"),
+])
+def test_an_address_in_a_display_name_is_not_part_of_the_name(raw: str, name: str) -> None:
+    assert clean_display_name(raw) == name
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [("Budmax sp. z o.o.", "BUDMAX"), ("Hurtex S.A.", "Hurtex"), ("ООО Севертранс", "Severtrans"), ("Acme, Inc.", "acme")],

@@ -168,6 +168,15 @@ def test_a_form_notification_in_the_mailbox_becomes_the_visitors_lead() -> None:
         "ola@zima.pl", "Ola Zima", "601 555 123", "Zima Projekt", "in")
 
 
+def test_mail_through_the_companys_google_group_is_the_writers_inquiry() -> None:
+    """A Google Group (sales@) rewrites From to itself as "'Jan Kowalski' via Sprzedaż" and puts the writer in
+    Reply-To, without a name: the writer is the lead, with the name the group's From gives."""
+    raw = mail("From: \"'Jan Kowalski' via Sprzedaż\" <sprzedaz@acme.com>\r\nReply-To: jan@client.pl\r\n"
+               "To: sprzedaz@acme.com")
+    decision = classify(parse_message(raw), RULES)
+    assert (decision.is_inquiry, decision.counterparts) == (True, [("Jan Kowalski", "jan@client.pl")])
+
+
 def _body_mail(sender: str, body: str, extra: str = "") -> bytes:
     return (f"Message-ID: <f@acme.com>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nSubject: Nowe zgłoszenie\r\n{extra}"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
