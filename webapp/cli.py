@@ -1,4 +1,4 @@
-"""The `leadhub` command (a Flask CLI group): db, users, tokens, import, demo, serve."""
+"""The `leadhub` command (a Flask CLI group): db, users, tokens, import, renormalize, demo, serve."""
 
 from __future__ import annotations
 
@@ -264,6 +264,37 @@ def _count_lines(path: str) -> int:
 
 
 # --------------------------------------------------------------------------- serving
+
+
+@cli.command("renormalize")
+@click.option("--dry-run", is_flag=True, help="Count what would change, change nothing.")
+@click.option("--json-summary", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def renormalize_command(dry_run: bool, json_summary: bool) -> None:
+    """Rewrite stored identity keys and blocking keys by the current normalisation rules (after an upgrade that
+    changed them: see the changelog in README). A key another contact holds becomes a duplicate suggestion."""
+    from core.renormalize import renormalize
+
+    region = current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"]
+    with Session(get_engine()) as session:
+        report = renormalize(session, region=region, dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    data = report.as_dict()
+    if json_summary:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    would = "would be " if dry_run else ""
+    click.echo(f"{data['identities_scanned']} identities: {data['identities_rewritten']} {would}rewritten, "
+               f"{data['identities_dropped']} {would}dropped (the contact had the new key already), "
+               f"{data['conflicts']} held by another contact ({would}suggested as duplicates), "
+               f"{data['unreadable']} left as they are (no longer one valid value)")
+    click.echo(f"{data['contacts_scanned']} contacts: {data['block_keys_added']} blocking keys {would}added, "
+               f"{data['block_keys_removed']} {would}removed")
+    for example in data["examples"]:
+        click.echo(f"  {example}")
 
 
 @cli.command("serve")

@@ -114,3 +114,23 @@ def test_a_serving_process_freezes_its_startup_heap() -> None:
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_renormalize_rewrites_keys_stored_under_older_rules(runner, session: Session) -> None:
+    from core.models import Identity
+
+    contact = Contact(display_name="Anna Nowak")
+    session.add(contact)
+    session.flush()
+    session.add(Identity(contact_id=contact.id, kind="phone", value="+480221234567", raw_value="+48 (0)22 123 45 67"))
+    session.commit()
+    dry = runner.invoke(args=["renormalize", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "1 would be rewritten" in dry.output and "'+480221234567' -> '+48221234567'" in dry.output
+    session.rollback()
+    assert session.exec(select(Identity.value)).one() == "+480221234567"
+    done = runner.invoke(args=["renormalize", "--json-summary"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["identities_rewritten"] == 1
+    session.rollback()
+    assert session.exec(select(Identity.value)).one() == "+48221234567"
