@@ -338,3 +338,21 @@ def test_a_messages_files_are_listed_with_it(as_role, session: Session) -> None:
     session.commit()
     page = as_role("manager").get(f"/conversations/{result.conversation_id}").data.decode()
     assert "Attachments: RFP-2027.pdf (471 KB), &lt;b&gt;scan&lt;/b&gt;.png, file" in page
+
+
+def test_a_chats_files_link_to_their_web_address_only(as_role, session: Session) -> None:
+    """Intercom gives each file a URL: an https one is a link to the file; anything else ("javascript:", a
+    relative path) stays text."""
+    from core.ingest import ingest
+    from core.schemas import ContactIn, InboundRecord, MessageIn
+
+    files = [{"filename": "RFP.pdf", "size": 2048, "url": "https://downloads.intercomcdn.com/i/o/1/RFP.pdf?x=1&y=\"2"},
+             {"filename": "trap.png", "url": "javascript:alert(1)"}, {"filename": "rel.png", "url": "/etc/passwd"}]
+    result = ingest(session, InboundRecord(
+        channel="intercom", external_id="c8:p1", scope="ws", contact=ContactIn(name="Ola Zima", external_user_id="z2"),
+        message=MessageIn(external_id="c8:p1", thread_id="c8", text="files", meta={"attachments": files})))
+    session.commit()
+    page = as_role("manager").get(f"/conversations/{result.conversation_id}").data.decode()
+    assert ('<a href="https://downloads.intercomcdn.com/i/o/1/RFP.pdf?x=1&amp;y=&#34;2" rel="noopener noreferrer '
+            'nofollow" target="_blank">RFP.pdf</a> (2 KB), trap.png, rel.png') in page
+    assert "javascript:" not in page
