@@ -32,7 +32,7 @@ from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundReco
 CHANNEL = "intercom"
 EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
-_BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr)\s*>")
+_BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr|/td|/th)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # What tells HTML from plain text: an HTML element's tag (not any "<word>") or a character reference.
 _HTML_MARKUP = re.compile(

@@ -225,6 +225,19 @@ def test_gravity_forms_html_notification_names_the_visitor() -> None:
     assert (decision.is_inquiry, decision.counterparts) == (True, [("Ola Zima", "ola@zima.pl")]), decision
 
 
+def test_a_two_column_html_table_notification_names_the_visitor() -> None:
+    """WPForms, Contact Form 7 (HTML) and Elementor put each field in a row of two cells, label and value. The
+    text of the mail glued the cells together ("E-mailola@zima.pl") and the visitor was lost."""
+    table = ("<table><tr><th>Imię i nazwisko</th><td>Ola Zima</td></tr><tr><td><b>E-mail</b></td><td><a href='mailto:"
+             "ola@zima.pl'>ola@zima.pl</a></td></tr><tr><td><b>Telefon</b></td><td>601 555 123</td></tr></table>")
+    raw = ("Message-ID: <t@acme.com>\r\nFrom: WordPress <wordpress@acme.com>\r\nTo: rep@acme.com\r\n"
+           "Subject: Nowe zgłoszenie\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + table).encode()
+    parsed = parse_message(raw)
+    assert "E-mail\nola@zima.pl" in parsed.text
+    decision = classify(parsed, RULES)
+    assert (decision.is_inquiry, decision.counterparts) == (True, [("Ola Zima", "ola@zima.pl")]), decision
+
+
 @pytest.mark.parametrize(
     ("text", "fields"),
     [
