@@ -238,13 +238,15 @@ _FORM_LABELS = {
                 "сообщение", "комментарий", "вопрос"),
 }
 _FIELD_BY_LABEL = {label: field for field, labels in _FORM_LABELS.items() for label in labels}
-_LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}?)\s*:\s*(.+?)\s*$", re.MULTILINE)
+# "Label: value", and the other separators form mailers write: "Label | value", "Label = value", a tab.
+_LABEL_LINE = re.compile(r"^\s*([^:|=\t\n]{1,40}?)\s*(?::|\s\|\s|\s=\s|\t)\s*(.+?)\s*$", re.MULTILINE)
 
 
 def form_fields(text: str) -> dict[str, str]:
     """Name, phone, company, e-mail and message from a form notification's body (the first of each; a message's
-    first line only): "Label: value" lines, or a line that is only the label with the value on the next one, as
-    the HTML tables of WordPress form plugins read as text ("E-mail" / "ola@zima.pl")."""
+    first line only): "Label: value" lines ("|", "=" or a tab between them too, bullets before), or a line that
+    is only the label with the value on the next one, as the HTML tables of WordPress form plugins read as text
+    ("E-mail" / "ola@zima.pl")."""
     found: dict[str, str] = {}
     lines = [line.strip() for line in (text or "").splitlines()[:400] if line.strip()]
     for i, line in enumerate(lines):
@@ -262,4 +264,5 @@ def form_fields(text: str) -> dict[str, str]:
 
 
 def _form_field(label: str) -> str | None:
-    return _FIELD_BY_LABEL.get(label.strip().strip("*").strip().casefold())
+    """The field a label names, past bullets and emphasis ("* Name", "- E-mail", "**Telefon**")."""
+    return _FIELD_BY_LABEL.get(label.strip().lstrip("-•·>").strip().strip("*_").strip().casefold())

@@ -254,6 +254,11 @@ def test_a_two_column_html_table_notification_names_the_visitor() -> None:
          {"name": "Ola Zima", "email": "ola@zima.pl", "message": "Proszę o wycenę"}),
         ("Name:John\nEmail:john@x.com", {"name": "John", "email": "john@x.com"}),
         ("Name\nEmail\njohn@x.com", {"email": "john@x.com"}),  # a label with no value is not given the next label
+        # Other separators and bullets that form mailers write.
+        ("Name | Ola Zima\nEmail | ola@zima.pl", {"name": "Ola Zima", "email": "ola@zima.pl"}),
+        ("Name = Ola Zima\nTelefon\t601 555 123", {"name": "Ola Zima", "phone": "601 555 123"}),
+        ("- Imię: Ola\n• E-mail: ola@zima.pl\n**Firma**: Zima", {"name": "Ola", "email": "ola@zima.pl", "company": "Zima"}),
+        ("Price = 5 | 6\nA | B", {}),  # not labels of a form
 
         ("", {}),
     ],
