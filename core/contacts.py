@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.db import is_store_id
+from core.db import among, is_store_id
 from core.identity import get_live_contact
 from core.ingest import identifier_hash
 from core.models import (
@@ -27,6 +27,7 @@ from core.models import (
     User,
     utcnow,
 )
+from core.search import find_matches
 
 MAX_PAGE = 200
 
@@ -57,6 +58,7 @@ class ContactFilter:
     stage: str | None = None
     temperature: str | None = None
     owner_id: int | None = None
+    phone_region: str = "PL"  # a q that is a number written without its country code is read in this region
 
 
 def list_contacts(
@@ -84,12 +86,18 @@ def list_contacts(
             )
         )
     if filters.q:
+        # Anywhere in a name, company or identifier (LIKE: ASCII letters only fold case on SQLite), or as the
+        # inbox's search finds people: whole words of a name in any case, Polish letters with or without their
+        # marks, Cyrillic, a phone number or address as written (core.search; its newest MATCH_CAP people).
         pattern = f"%{filters.q.strip().lower()}%"
+        unmarked = f"%{filters.q.strip().lower().translate(_POLISH_MARKS)}%"
+        searched = find_matches(session, filters.q, region=filters.phone_region).contact_ids
         query = query.where(
             sa.or_(
-                sa.func.lower(Contact.display_name).like(pattern),
-                sa.func.lower(Contact.company).like(pattern),
+                _without_polish_marks(Contact.display_name).like(unmarked),
+                _without_polish_marks(Contact.company).like(unmarked),
                 sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(pattern)),
+                among(col(Contact.id), searched),
             )
         )
     contacts = list(session.exec(query.order_by(col(Contact.id).desc()).limit(limit + 1)).all())
@@ -98,6 +106,18 @@ def list_contacts(
         contacts = contacts[:limit]
         next_cursor = encode_cursor({"before_id": contacts[-1].id})
     return summarize_contacts(session, contacts), next_cursor
+
+
+_MARKED, _UNMARKED = "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ"
+_POLISH_MARKS = str.maketrans(_MARKED, _UNMARKED)
+
+
+def _without_polish_marks(column: Any) -> Any:
+    """lower(column) with Polish letters written without their marks, in SQL both databases run: reps type
+    "wojcik" for "Wójcik", and "Ł" has no mark to drop in Unicode's sense (no full-text folding removes it)."""
+    for marked, plain in zip(_MARKED, _UNMARKED, strict=True):
+        column = sa.func.replace(column, marked, plain)
+    return sa.func.lower(column)
 
 
 def summarize_contacts(session: Session, contacts: list[Contact]) -> list[dict[str, Any]]:

@@ -9,10 +9,21 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_app_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlmodel import Session, col, select
 
+from core import search
 from core.contacts import CursorError, decode_cursor, encode_cursor
 from core.db import is_store_id
 from core.models import (
@@ -30,13 +41,17 @@ from core.models import (
 )
 from core.qualification import NON_TARGET_REASONS, QualificationError, set_stage
 from core.schemas import KNOWN_CHANNELS
-from webapp import search
+from core.search import SearchMatches, find_matches
 from webapp.db import get_session, parse_id, side_write, write_session
 from webapp.privacy import PRIVATE_CHANNELS, hidden_conversation_ids, sharing_on
 from webapp.replies import ReplyError, can_reply, reply_blocker, reply_function
-from webapp.search import SearchMatches, find_matches
 
 bp = Blueprint("inbox", __name__)
+
+
+def _phone_region() -> str:
+    """The default phone region, for a search that is a number written without its country code."""
+    return str(current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"]) if has_app_context() else "PL"
 
 
 @bp.app_template_global()
@@ -153,7 +168,7 @@ def inbox_query(
     if filters.unread:
         query = query.where(~_read_up_to_date(viewer.id))
     if filters.q:
-        found = matches if matches is not None else find_matches(session, filters.q)
+        found = matches if matches is not None else find_matches(session, filters.q, region=_phone_region())
         by_person = col(Conversation.contact_id).in_(found.contact_ids)
         by_body = col(Conversation.id).in_(
             select(Message.conversation_id).where(col(Message.id).in_(found.message_ids))
@@ -170,7 +185,7 @@ def inbox_page(
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """One page, newest first, keyset-paged on (last_message_at, id). Returns rows, next cursor, prev cursor."""
     if filters.q and matches is None:
-        matches = find_matches(session, filters.q)
+        matches = find_matches(session, filters.q, region=_phone_region())
     query = inbox_query(session, viewer, filters, matches=matches)
     backwards, position = False, None
     if cursor:
@@ -316,7 +331,7 @@ def _page(
 def index():  # noqa: ANN201
     filters = InboxFilter.from_args(request.args)
     cursor = request.args.get("cursor") or None
-    matches = find_matches(get_session(), filters.q) if filters.q else None
+    matches = find_matches(get_session(), filters.q, region=_phone_region()) if filters.q else None
     items, next_cursor, prev_cursor = _page(filters, cursor, matches)
     return render_template(
         "inbox/index.html", items=items, filters=filters, next_cursor=next_cursor, prev_cursor=prev_cursor,

@@ -297,3 +297,26 @@ def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client
     assert response.status_code == expected, response.json
     assert len(writers) == 1
     assert writers_stored(engine) == 1
+
+
+@pytest.mark.parametrize("query", [
+    "Łukasz", "ŁUKASZ WÓJCIK",  # Polish capitals: SQLite's LIKE folds the case of ASCII only
+    "wojcik", "Lukasz Wojcik",  # without the marks, as reps type ("Ł" has none to drop for full-text search)
+    "Петров", "иван петров",  # Cyrillic in any case
+    "601 234 567", "+48 (0) 601-234-567",  # a number as people write it
+    "L.W+crm@Gmail.com",  # an address as written, to the key it normalises to
+    "tehnoprom", "Budmax",
+])
+def test_contact_search_finds_people_as_their_names_and_numbers_are_written(client, auth, spec, query: str) -> None:
+    """The API's q found "Łukasz" only as typed in ASCII case, Cyrillic names not at all, and phone numbers only
+    as stored (+48601234567)."""
+    people = [("Łukasz Wójcik", "l.w@gmail.com", "601 234 567", "Budmax"),
+              ("Иван Петров", "ivan@tehnoprom.ru", "+7 916 123-45-67", "Технопром tehnoprom"),
+              ("Anna Nowak", "anna@hurtex.pl", "602 345 678", "Hurtex")]
+    for i, (name, email, phone, company) in enumerate(people):
+        record = {"channel": "api", "external_id": f"s{i}",
+                  "contact": {"name": name, "email": email, "phone": phone, "company": company}}
+        assert client.post("/api/v1/inbound", json=record, headers=auth).status_code == 201
+    page = checked(spec, client, "get", "/api/v1/contacts", query_string={"q": query}, headers=auth).json
+    expected = "Иван Петров" if query in ("Петров", "иван петров", "tehnoprom") else "Łukasz Wójcik"
+    assert [item["name"] for item in page["items"]] == [expected], query

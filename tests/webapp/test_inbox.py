@@ -278,7 +278,7 @@ def test_probe_window_pages_equal_the_planners_pages(session: Session, users, mo
 def test_a_search_matching_more_than_the_cap_says_so_and_shows_the_newest(
     as_role, session: Session, monkeypatch
 ) -> None:
-    import webapp.search as search
+    import core.search as search
 
     made = [add_message(session, name=f"Tender Person {i}", email=f"t{i}@t{i}.example", minutes_ago=i,
                         text="public tender").conversation_id for i in range(6)]
@@ -356,3 +356,12 @@ def test_a_chats_files_link_to_their_web_address_only(as_role, session: Session)
     assert ('<a href="https://downloads.intercomcdn.com/i/o/1/RFP.pdf?x=1&amp;y=&#34;2" rel="noopener noreferrer '
             'nofollow" target="_blank">RFP.pdf</a> (2 KB), trap.png, rel.png') in page
     assert "javascript:" not in page
+
+
+def test_the_inbox_finds_a_person_by_their_number_as_people_write_it(as_role, session: Session) -> None:
+    """Identities are stored as +48601234567: a search for "601 234 567" matched nothing."""
+    called = add_message(session, name="Ola Zima", email="ola@zima.example", phone="+48 601 234 567", text="oddzwonię")
+    add_message(session, name="Jan Lis", email="jan@lis.example", phone="602 345 678", text="oddzwonię")
+    client = as_role("manager")
+    for query in ("601 234 567", "601-234-567", "(+48) 601234567"):
+        assert rows(client.get("/inbox", query_string={"q": query}).data) == [str(called.conversation_id)], query

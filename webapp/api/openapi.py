@@ -299,7 +299,9 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "List contacts, newest first",
                     "security": secured,
                     "parameters": [
-                        _query("q", _STR, "search names, companies, emails, phones"),
+                        _query("q", _STR, "search: anywhere in a name, company, e-mail or phone key; names also by whole words "
+                                               "in any case, Polish letters with or without their marks, Cyrillic; a "
+                                               "phone number or e-mail address as written (601 234 567)"),
                         _query("channel", _STR),
                         _query("stage", {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]}),
                         _query("temperature", {"type": "string", "enum": ["cold", "warm", "hot"]}),

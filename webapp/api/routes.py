@@ -145,6 +145,7 @@ def contacts_index():  # noqa: ANN201
         stage=stage,
         temperature=temperature,
         owner_id=int_arg("owner", maximum=MAX_ID),
+        phone_region=str(current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"]),
     )
     try:
         items, next_cursor = list_contacts(

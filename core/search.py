@@ -1,8 +1,9 @@
-"""Full-text search for the inbox: names, emails, subjects and bodies.
+"""Full-text search for the inbox and the API: names, emails, phones, subjects and bodies.
 
 SQLite: the FTS5 tables search_messages / search_contacts (external content, kept in sync by triggers from
 migration 0006). PostgreSQL: to_tsvector('simple', …) expressions backed by GIN indexes. Emails (identities)
-match by prefix on both, which the (kind, value) unique index serves.
+match by prefix on both, which the (kind, value) unique index serves; a query that is a phone number or an
+address as people write it ("601 234 567", "Jan.Kowalski@Gmail.com") also matches the key it normalises to.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.models import Contact, Identity, Message
+from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
 
 MAX_TERMS = 8
 # A search considers the most recent MATCH_CAP matching messages, and as many matching contacts: a word found
@@ -57,14 +59,37 @@ def _messages_matching(session: Session, words: list[str], cap: int, prefix: boo
     return select(Message.id).where(_message_document().op("@@")(query)).order_by(col(Message.id).desc()).limit(cap)
 
 
-def _contacts_by_identity(query: str, cap: int) -> sa.Select:
+def _contacts_by_identity(query: str, cap: int, region: str = "PL") -> sa.Select:
     prefix = (query or "").strip().lower()
-    return select(Identity.contact_id).where(
-        col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff"
-    ).limit(cap)
+    by_prefix = sa.and_(col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff")
+    keys = identity_keys(query, region)
+    if keys:  # (an OR of pairs: SQLite answers a row-value IN by scanning the table)
+        by_prefix = sa.or_(by_prefix, *(sa.and_(Identity.kind == kind, Identity.value == value) for kind, value in keys))
+    return select(Identity.contact_id).where(by_prefix).limit(cap)
 
 
-def _contacts_by_name(session: Session, words: list[str], cap: int) -> sa.Select:
+_PHONE_QUERY = re.compile(r"[\d\s()+.\-/]{6,40}")
+
+
+def identity_keys(query: str, region: str = "PL") -> list[tuple[str, str]]:
+    """The identity keys a query is, written as people write them: a phone number ("601 234 567", "+48 (0)22 …")
+    or an e-mail address ("Jan.Kowalski@Gmail.com" is "jankowalski@gmail.com")."""
+    text = (query or "").strip()
+    keys: list[tuple[str, str]] = []
+    if _PHONE_QUERY.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 6:
+        try:
+            keys += [("phone", number) for number in normalize_phones(text, region)]
+        except InvalidIdentifier:
+            pass
+    if "@" in text:
+        try:
+            keys.append(("email", normalize_email(text).value))
+        except InvalidIdentifier:
+            pass
+    return keys
+
+
+def contacts_by_name(session: Session, words: list[str], cap: int) -> sa.Select:
     if session.get_bind().dialect.name == "sqlite":
         rowid = sa.column("rowid")
         return sa.select(rowid.label("id")).select_from(sa.table("search_contacts")).where(
@@ -87,9 +112,10 @@ class SearchMatches:
     capped: bool
 
 
-def find_matches(session: Session, query: str, cap: int | None = None) -> SearchMatches:
+def find_matches(session: Session, query: str, cap: int | None = None, *, region: str = "PL") -> SearchMatches:
     """Read the match lists once (a few ms: each FTS walk stops at cap + 1); the inbox then looks its
-    conversations up by id instead of re-running full-text search inside a bigger query."""
+    conversations up by id instead of re-running full-text search inside a bigger query. region: the default
+    phone region, for a query that is a number written without its country code."""
     words, cap = terms(query), cap or MATCH_CAP
     capped = False
 
@@ -99,10 +125,10 @@ def find_matches(session: Session, query: str, cap: int | None = None) -> Search
         capped = capped or len(found) > cap
         return found[:cap]
 
-    contact_ids = ids(_contacts_by_identity(query, cap + 1))
+    contact_ids = ids(_contacts_by_identity(query, cap + 1, region))
     message_ids: list[int] = []
     if words:
-        contact_ids = list(dict.fromkeys(contact_ids + ids(_contacts_by_name(session, words, cap + 1))))
+        contact_ids = list(dict.fromkeys(contact_ids + ids(contacts_by_name(session, words, cap + 1))))
         # Message words match whole, and as prefixes only when no message holds them whole (a word typed in
         # part, an inflected Polish word): FTS5 expands a prefix by merging the postings of every word it
         # starts before the first row (242 ms for one common prefix in 5M messages, 3 ms for the word whole;
