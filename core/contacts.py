@@ -86,26 +86,30 @@ def list_contacts(
             )
         )
     if filters.q:
-        # Anywhere in a name, company or identifier (LIKE: ASCII letters only fold case on SQLite), or as the
-        # inbox's search finds people: whole words of a name in any case, Polish letters with or without their
-        # marks, Cyrillic, a phone number or address as written (core.search; its newest MATCH_CAP people).
-        pattern = f"%{filters.q.strip().lower()}%"
-        unmarked = f"%{filters.q.strip().lower().translate(_POLISH_MARKS)}%"
-        searched = find_matches(session, filters.q, region=filters.phone_region).contact_ids
-        query = query.where(
-            sa.or_(
-                _without_polish_marks(Contact.display_name).like(unmarked),
-                _without_polish_marks(Contact.company).like(unmarked),
-                sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(pattern)),
-                among(col(Contact.id), searched),
-            )
-        )
+        query = query.where(contacts_matching(session, filters.q, region=filters.phone_region))
     contacts = list(session.exec(query.order_by(col(Contact.id).desc()).limit(limit + 1)).all())
     next_cursor = None
     if len(contacts) > limit:
         contacts = contacts[:limit]
         next_cursor = encode_cursor({"before_id": contacts[-1].id})
     return summarize_contacts(session, contacts), next_cursor
+
+
+def contacts_matching(session: Session, q: str, *, region: str = "PL", identities: bool = True) -> Any:
+    """The condition on Contact for a search: anywhere in a name or company (Polish letters with or without their
+    marks; LIKE alone folds the case of ASCII letters only on SQLite) or identifier, or as the inbox's search
+    finds people: whole words of a name in any case, Cyrillic, a phone number or address as written
+    (core.search; its newest MATCH_CAP people). identities=False: names and companies only."""
+    text = q.strip().lower()
+    unmarked = f"%{text.translate(_POLISH_MARKS)}%"
+    found = find_matches(session, q, region=region).contact_ids
+    return sa.or_(
+        _without_polish_marks(Contact.display_name).like(unmarked),
+        _without_polish_marks(Contact.company).like(unmarked),
+        *([sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(f"%{text}%"))]
+          if identities else []),
+        among(col(Contact.id), found),
+    )
 
 
 _MARKED, _UNMARKED = "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ"

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from connectors.errors import ConnectorError, ReconnectNeeded, RetriableError
 from connectors.gmail.send import build_reply, encode_raw, new_message_id
+from core.contacts import contacts_matching
 from core.ingest import IngestOptions, ingest
 from core.mail_merge import MERGE_FIELDS, TemplateError, check_template, plan_recipients, render
 from core.models import (
@@ -141,8 +142,8 @@ def _lead_query(args: Any) -> sa.Select:
         query = query.where(Contact.owner_id == owner_id)
     words = (args.get("q") or "").strip()[:100]
     if words:
-        like = f"%{words}%"
-        query = query.where(sa.or_(col(Contact.display_name).ilike(like), col(Contact.company).ilike(like)))
+        query = query.where(contacts_matching(get_session(), words, identities=False,
+                                              region=current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"]))
     return query.order_by(col(Contact.last_message_at).desc().nulls_last(), col(Contact.id).desc())
 
 

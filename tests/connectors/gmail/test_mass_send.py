@@ -227,3 +227,14 @@ def test_a_crash_after_gmail_accepted_does_not_send_twice(app, world, session: S
     assert {r.status for r in rows.values()} == {"sent"}
     with Session(engine) as db:
         assert len(db.exec(select(Message).where(Message.direction == "out")).all()) == 2
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("Петров", {"ivan"}), ("петров", {"ivan"}), ("budmax", {"anna"}), ("ANNA", {"anna"}), ("nowak anna", {"anna"}),
+])
+def test_choosing_leads_by_name_finds_cyrillic_and_any_case(world, query: str, found: set[str]) -> None:  # noqa: ANN001
+    """The audience filter matched names with ILIKE, which on SQLite folds the case of ASCII letters only: a
+    Cyrillic name typed in another case was never found, nor a name in another word order."""
+    page = world["rep"].get("/mail/sends/new", query_string={"q": query}).get_data(as_text=True)
+    shown = {key for key, cid in world["leads"].items() if f'name="contact_id" value="{cid}"' in page}
+    assert shown == found, query
