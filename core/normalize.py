@@ -35,6 +35,11 @@ __all__ = [
 ]
 
 
+# Identifiers one field may list ("a@x.pl, b@y.pl", "601 … / 602 …"): a person has a few; a field of hundreds is
+# not a person's, and each would become an identity.
+MAX_PER_FIELD = 10
+
+
 class InvalidIdentifier(ValueError):
     """The raw value cannot be turned into an identifier of the asked kind."""
 
@@ -127,6 +132,8 @@ def normalize_emails(raw: str | None) -> list[NormalizedEmail]:
     text = _without_invisible(str(raw or ""))
     if "," in text or ";" in text:
         listed = [address for _, address in getaddresses([text.replace(";", ",")]) if "@" in address]
+        if len(listed) > MAX_PER_FIELD:
+            raise InvalidIdentifier(f"more than {MAX_PER_FIELD} addresses in one field")
         if len(listed) >= 2:
             return list({email.value: email for email in map(normalize_email, listed)}.values())
     return [normalize_email(raw)]
@@ -200,6 +207,8 @@ def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
         parts = [p for p in _PHONE_LIST_SEPARATOR.split(str(raw or "")) if p.strip()]
         if len(parts) < 2:
             raise
+        if len(parts) > MAX_PER_FIELD:
+            raise InvalidIdentifier(f"more than {MAX_PER_FIELD} numbers in one field") from None
         numbers = [normalize_phone(part, default_region) for part in parts]  # (the first part that is not: raises)
         return list(dict.fromkeys(numbers))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -37,8 +37,8 @@ class ContactIn(BaseModel):
     linkedin_url: str | None = Field(default=None, max_length=500)
     external_user_id: str | None = Field(default=None, max_length=200)
     # A person has many of each; connectors that know more than one pass them here.
-    emails: list[str] = Field(default_factory=list, max_length=20)
-    phones: list[str] = Field(default_factory=list, max_length=20)
+    emails: list[Annotated[str, Field(max_length=320)]] = Field(default_factory=list, max_length=20)
+    phones: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
 
     def all_emails(self) -> list[str]:
         return [e for e in [self.email, *self.emails] if e]

@@ -148,6 +148,10 @@ def test_erase_needs_manager_and_works(client, auth, rep_token) -> None:
         ({"channel": "api", "contact": {"email": "a@b.pl"}, "owner_id": 1}, "owner_id"),
         ({"channel": "api", "contact": ["a@b.pl"]}, "contact"),
         ({"channel": "api", "contact": {"name": "x" * 5000, "email": "a@b.pl"}}, "contact.name"),
+        # A list item as long as a single field may be, and not a whole address book in one field.
+        ({"channel": "api", "contact": {"emails": ["a" * 400 + "@b.pl"]}}, "contact.emails.0"),
+        ({"channel": "api", "contact": {"emails": [", ".join(f"a{i}@b.pl" for i in range(40))]}}, "contact.emails.0"),
+        ({"channel": "api", "contact": {"phones": ["601 234 567 / " * 10]}}, "contact.phones.0"),
     ],
 )
 def test_inbound_bad_input_is_400_with_fields(client, auth, body: dict, field: str) -> None:
