@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from importlib import resources
@@ -169,31 +170,46 @@ def name_variants(name: str) -> tuple[str, ...]:
 @lru_cache(maxsize=65536)
 def short_form_variants(name: str) -> tuple[str, ...]:
     """The name with a short form of a first name written out in full ("Kasia Nowak" -> "katarzyna Nowak",
-    "Дима Иванов" -> "dmitrii Иванов", "Mike Smith" -> "michael Smith"), one word at a time, for names of two
+    "Дима Иванов" -> "dmitriy Иванов", "Mike Smith" -> "michael Smith"), one word at a time, for names of two
     or three words: people sign mail with the short form and keep the full one on LinkedIn and in the CRM."""
     parts = name.split()
     if not 2 <= len(parts) <= 3:
         return ()
+    table = _short_forms()
+    words = fold_name(name).split()  # (the whole name's fold is memoised already: a word at a time when it splits)
+    if len(words) != len(parts):
+        words = [fold_name(part) for part in parts]
     variants: list[str] = []
-    for i, part in enumerate(parts):
-        variants += [" ".join(parts[:i] + [full] + parts[i + 1:]) for full in full_first_names(fold_name(part))]
+    for i, word in enumerate(words):
+        for full in table.get(word, ()):
+            variants.append(" ".join(parts[:i] + [full] + parts[i + 1:]))
     return tuple(variants)
 
 
-@lru_cache(maxsize=65536)
 def full_first_names(word: str) -> tuple[str, ...]:
     """The full first names (folded) that a folded word is a short form of; none for a full name or a surname.
     Polish, Russian and Ukrainian forms from core/data/first_name_forms.txt, English ones from the nicknames
     package's table (when they stand for few names)."""
+    return _short_forms().get(word, ())
+
+
+@cache
+def _short_forms() -> dict[str, tuple[str, ...]]:
+    """Every short form with the full names it stands for, worked out once: looked up for each word of each name."""
     ours, full_names = _first_name_forms()
-    if not word or " " in word or word in full_names:
-        return ()
-    found = list(ours.get(word, ()))
-    english = sorted(_english_names().canonicals_of(word))
-    by_skeleton = {name_skeleton(full): full for full in reversed(english)}  # (one spelling per sound: the first)
-    if len(by_skeleton) <= MAX_FULL_NAMES_PER_SHORT_FORM:
-        found += sorted(by_skeleton.values())
-    return tuple(dict.fromkeys(full for full in found if full != word))
+    english = _english_names().canonical_lookup
+    table: dict[str, tuple[str, ...]] = {}
+    for word in {*ours, *english}:
+        if not word or " " in word or word in full_names:
+            continue
+        found = list(ours.get(word, ()))
+        by_skeleton = {name_skeleton(full): full for full in reversed(sorted(english.get(word, ())))}  # (one per sound)
+        if len(by_skeleton) <= MAX_FULL_NAMES_PER_SHORT_FORM:
+            found += sorted(by_skeleton.values())
+        fulls = tuple(dict.fromkeys(full for full in found if full != word))
+        if fulls:
+            table[word] = fulls
+    return table
 
 
 @cache
@@ -295,14 +311,25 @@ def cannot_reach_threshold(a: PersonView, b: PersonView) -> bool:
     different companies (-0.15) and no shared company e-mail domain leave at most 0.8 + 0.1 - 0.15 = 0.75.
     Checked before the names, which cost far more: most look-alike names of a big store are at other firms."""
     company_a, company_b = a.company_key, b.company_key
-    if not company_a or not company_b or fuzz.ratio(company_a, company_b) / 100 >= 0.6:
+    if not company_a or not company_b or company_similarity(company_a, company_b) >= 0.6:
         return False
     return not (a.corporate_domains & b.corporate_domains)
 
 
-def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tuple[float, list[str]]:
+@lru_cache(maxsize=65536)
+def company_similarity(a: str, b: str) -> float:
+    """fuzz.ratio of two normalised company names in [0, 1], memoised: a store's companies repeat, and a new
+    contact's company meets the same few hundred in every batch."""
+    return fuzz.ratio(a, b) / 100
+
+
+def score_pair(
+    a: PersonView, b: PersonView, *, common_name: bool | Callable[[], bool] = False
+) -> tuple[float, list[str]]:
     """Score in [0, 1] that two contacts are one person, with the reasons a human can check. common_name: the
-    name is carried by COMMON_NAME_NAMESAKES others or more, so it needs company or domain evidence."""
+    name is carried by COMMON_NAME_NAMESAKES others or more, so it needs company or domain evidence (or a
+    function that tells, asked only when the pair has the name alone: counting namesakes costs more than most
+    pairs)."""
     best, best_reason = 0.0, ""
     for name_a, features_a, whole_a in a.name_features:
         for name_b, features_b, whole_b in b.name_features:
@@ -320,7 +347,7 @@ def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tu
     evidence = 0.0
     company_a, company_b = a.company_key, b.company_key
     if company_a and company_b:
-        company_ratio = fuzz.ratio(company_a, company_b) / 100
+        company_ratio = company_similarity(company_a, company_b)
         if company_ratio >= 0.9:
             evidence += 0.15
             reasons.append(f"same company: {a.company} ~ {b.company}")
@@ -333,7 +360,7 @@ def score_pair(a: PersonView, b: PersonView, *, common_name: bool = False) -> tu
         reasons.append(f"same company email domain: {', '.join(sorted(shared_domains))}")
     elif a.corporate_domains and b.corporate_domains:
         evidence -= 0.05
-    if evidence <= 0 and (best < STRONG_NAME_SIMILARITY or common_name):
+    if evidence <= 0 and (best < STRONG_NAME_SIMILARITY or (common_name() if callable(common_name) else common_name)):
         return 0.0, []
     score = max(0.0, min(1.0, 0.8 * best + evidence + (0.1 if best >= STRONG_NAME_SIMILARITY else 0.0)))
     return round(score, 3), reasons

@@ -372,6 +372,7 @@ _LEGAL_SUFFIXES = {
 }
 
 
+@lru_cache(maxsize=65536)
 def normalize_company(raw: str | None) -> str:
     """Company name for comparison: folded, without legal-form words (sp. z o.o., LLC, ООО …)."""
     # "S.A." and "sp. z o.o." are abbreviations: drop their dots before splitting into words.
