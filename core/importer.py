@@ -93,6 +93,12 @@ COLUMN_ALIASES = {
     "person - name": "name", "полное имя контакта": "name", "name (contact)": "name",
     "person - first name": "first_name", "person - last name": "last_name",
     "additional email addresses": "email", "dodatkowe adresy e-mail": "email",
+    # More of the ways Polish and Russian sheets name them.
+    "numer telefonu": "phone", "telefon kontaktowy": "phone", "nr tel.": "phone", "nr tel": "phone",
+    "номер телефона": "phone", "мобильный": "phone", "сотовый": "phone", "моб. телефон": "phone",
+    "e-mail kontaktowy": "email", "email kontaktowy": "email", "электронный адрес": "email", "email адрес": "email",
+    "osoba kontaktowa": "name", "контактное лицо": "name", "ф.и.о.": "name", "ф. и. о.": "name",
+    "organizacja": "company", "название компании": "company", "название организации": "company",
 }
 # Exports give a person's addresses and numbers in several columns ("E-mail 2 Address", "Phone 1 - Value",
 # "Person - Phone - Mobile", "Мобильный телефон"): each such column is one more of theirs. Written out rather than

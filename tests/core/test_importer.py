@@ -660,6 +660,12 @@ CRM_EXPORTS = {
     "amoCRM": ("Полное имя контакта,Компания,Рабочий email,Личный email,Рабочий телефон,Мобильный телефон,"
                "Должность (контакт)\n"
                "Анна Новак,Budmax,anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,CEO\n"),
+    "Russian spreadsheet": ("Контактное лицо;Название компании;Электронный адрес;Email адрес;Номер телефона;Сотовый;"
+                            "Должность\n"
+                            "Анна Новак;Budmax;anna@budmax.pl;anna.nowak@gmail.com;22 123 45 67;601 234 567;CEO\n"),
+    "Polish sheet, other headers": ("Osoba kontaktowa;Organizacja;E-mail kontaktowy;Adres e-mail 2;Numer telefonu;"
+                                    "Telefon komórkowy;Stanowisko\n"
+                                    "Anna Nowak;Budmax;anna@budmax.pl;anna.nowak@gmail.com;22 123 45 67;601 234 567;CEO\n"),
     "Polish spreadsheet": ("Imię;Nazwisko;E-mail;Adres e-mail 2;Telefon;Telefon komórkowy;Firma;Stanowisko\n"
                            "Anna;Nowak;anna@budmax.pl;anna.nowak@gmail.com;22 123 45 67;601 234 567;Budmax;CEO\n"),
 }
