@@ -29,15 +29,35 @@ def terms(query: str) -> list[str]:
     return _WORD.findall(query or "")[:MAX_TERMS]
 
 
+# "Ł" is a letter of its own to Unicode, not an "L" with a mark: the full-text index keeps it while it folds ó, ś,
+# ż …, so "lukasz" missed "Łukasz". An ASCII word typed with l's also looks for ł in their places (at most the
+# first MAX_L_SPELLINGS of them: 2^3 spellings).
+MAX_L_SPELLINGS = 3
+
+
+def spellings(word: str) -> list[str]:
+    """The word, and for a word typed without Polish letters its spellings with ł for l."""
+    places = [i for i, ch in enumerate(word) if ch in "lL"][:MAX_L_SPELLINGS] if word.isascii() else []
+    found = []
+    for mask in range(1 << len(places)):
+        letters = list(word)
+        for bit, place in enumerate(places):
+            if mask >> bit & 1:
+                letters[place] = "ł"
+        found.append("".join(letters))
+    return found
+
+
 def _fts5_query(words: list[str], prefix: bool = True) -> str:
-    # Every word must match (as a prefix, or whole); quoting keeps FTS5 syntax characters inert.
+    # Every word must match (as a prefix, or whole), in one of its spellings; quoting keeps FTS5 syntax inert.
     star = "*" if prefix else ""
-    return " ".join('"' + w.replace('"', "") + '"' + star for w in words)
+    return " AND ".join("(" + " OR ".join('"' + w.replace('"', "") + '"' + star for w in spellings(word)) + ")"
+                        for word in words)
 
 
 def _pg_tsquery(words: list[str], prefix: bool = True) -> str:
     star = ":*" if prefix else ""
-    return " & ".join(w + star for w in words)
+    return " & ".join("(" + " | ".join(w + star for w in spellings(word)) + ")" for word in words)
 
 
 def _message_document() -> sa.ColumnElement[str]:

@@ -365,3 +365,12 @@ def test_the_inbox_finds_a_person_by_their_number_as_people_write_it(as_role, se
     client = as_role("manager")
     for query in ("601 234 567", "601-234-567", "(+48) 601234567"):
         assert rows(client.get("/inbox", query_string={"q": query}).data) == [str(called.conversation_id)], query
+
+
+def test_the_inbox_finds_polish_l_typed_without_its_stroke(as_role, session: Session) -> None:
+    """Full-text search folds ó, ś, ż … but "Ł" is a letter of its own: "lukasz" missed "Łukasz", "lodz" "Łódź"."""
+    named = add_message(session, name="Łukasz Wójcik", email="l.w@firma.example", text="dzień dobry")
+    city = add_message(session, name="Jan Lis", email="jan@lis.example", text="Dostawa do Łodzi i Włocławka")
+    client = as_role("manager")
+    for query, found in (("lukasz", named), ("LUKASZ", named), ("lodzi", city), ("wloclawka", city)):
+        assert rows(client.get("/inbox", query_string={"q": query}).data) == [str(found.conversation_id)], query
