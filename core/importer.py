@@ -385,11 +385,11 @@ def read_csv(
         if separator_hint and line_start == 1:
             continue
         if header is None:
-            columns = [_column(h) for h in row]
-            if "title" in columns and any(_column(h) == "title" and " ".join(h.lower().split()) != "title" for h in row):
+            keys = [_header_key(h) for h in row]
+            columns = [_column(k) for k in keys]
+            if "title" in keys and any(c == "title" and k != "title" for c, k in zip(columns, keys, strict=True)):
                 # Outlook's "Title" is "Mr." / "Dr." beside its "Job Title": the job title is the one imported.
-                columns = ["honorific" if c == "title" and " ".join(h.lower().split()) == "title" else c
-                           for c, h in zip(columns, row, strict=True)]
+                columns = ["honorific" if k == "title" else c for c, k in zip(columns, keys, strict=True)]
             header = _numbered(columns)
             if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
                 yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
@@ -414,8 +414,12 @@ def read_csv(
 _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
 
 
+def _header_key(name: str) -> str:
+    return " ".join(name.strip().lower().split())
+
+
 def _column(name: str) -> str:
-    key = " ".join(name.strip().lower().split())
+    key = _header_key(name)
     if key in COLUMN_ALIASES:
         return COLUMN_ALIASES[key]
     if key.replace(" ", "_") in _KNOWN_COLUMNS:

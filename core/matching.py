@@ -22,7 +22,7 @@ NAME_SIMILARITY_FLOOR = 0.85
 # One part of a double surname against the whole ("Anna Kowalska" ~ "Anna Kowalska-Nowak"), or a short form of
 # the first name against the full one ("Kasia Nowak" ~ "Katarzyna Nowak"): close, but short of
 # STRONG_NAME_SIMILARITY, so it needs company or domain evidence to become a suggestion.
-DOUBLE_SURNAME_SIMILARITY = 0.9
+VARIANT_SIMILARITY = 0.9
 # An English short form stands for at most this many full names (by skeleton) to be read as one of them: "Kate"
 # is Katherine or Kathryn, "Al" is a dozen names and says nothing.
 MAX_FULL_NAMES_PER_SHORT_FORM = 4
@@ -157,7 +157,7 @@ def _name_features(name: str) -> tuple[str, str, str, str, str] | None:
 def name_variants(name: str) -> tuple[str, ...]:
     """The name, and for a double surname ("Anna Kowalska-Nowak") the name with each of its parts alone: a woman
     who took a second surname appears under either in other records; and the name with a short first name
-    written out (short_form_variants). Variants score at most DOUBLE_SURNAME_SIMILARITY."""
+    written out (short_form_variants). Variants score at most VARIANT_SIMILARITY."""
     parts = name.split()
     variants = [name]
     for i, part in enumerate(parts):
@@ -334,9 +334,9 @@ def score_pair(
     for name_a, features_a, whole_a in a.name_features:
         for name_b, features_b, whole_b in b.name_features:
             sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
-            if (name_a != whole_a or name_b != whole_b) and sim > DOUBLE_SURNAME_SIMILARITY:
+            if (name_a != whole_a or name_b != whole_b) and sim > VARIANT_SIMILARITY:
                 short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
-                sim, reason = DOUBLE_SURNAME_SIMILARITY, (
+                sim, reason = VARIANT_SIMILARITY, (
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
                     else f"one part of a double surname: {whole_a} ~ {whole_b}")
             if sim > best:
