@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import lzma
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,6 +65,13 @@ class SkipReport:
 MAX_ARCHIVE_MEMBER_BYTES = 200 * 1024 * 1024
 
 
+# What reading a damaged or unreadable member raises: a failed CRC or a truncated file (BadZipFile, EOFError), a
+# password (RuntimeError), a compression method Python lacks (NotImplementedError), and each decompressor's own
+# error for corrupt data (zlib.error for deflate, OSError for bzip2, LZMAError for lzma).
+_DAMAGED_MEMBER = (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError, zlib.error,
+                   lzma.LZMAError)
+
+
 def is_zip(stream: BinaryIO) -> bool:
     """Whether the stream is a ZIP archive (LinkedIn mails the export as one); the stream is left at its start."""
     start = stream.read(4)
@@ -89,7 +98,7 @@ def files_in_archive(stream: BinaryIO) -> tuple[BinaryIO, BinaryIO | None]:
                                   f"{MAX_ARCHIVE_MEMBER_BYTES}")
             try:
                 return io.BytesIO(archive.read(info))
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+            except _DAMAGED_MEMBER as exc:
                 raise ExportError(f"{info.filename} in the archive cannot be read: {exc}") from None
 
         connections = read("connections.csv")

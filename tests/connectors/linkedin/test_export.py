@@ -399,3 +399,35 @@ def test_an_archive_member_too_big_unpacked_is_refused_before_it_is_read(monkeyp
     archive = io.BytesIO(_archive({"Connections.csv": b"x" * 101}))
     with pytest.raises(ExportError, match="unpacks to 101 bytes"):
         export.files_in_archive(archive)
+
+
+def _member_damaged(how: str) -> bytes:
+    """An archive whose Connections.csv cannot be read, in each way a real one fails."""
+    import struct
+    import zipfile
+
+    method = {"lzma": zipfile.ZIP_LZMA, "bzip2": zipfile.ZIP_BZIP2}.get(how, zipfile.ZIP_DEFLATED)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("Connections.csv", b"First Name,Last Name,Company,Position\n" + b"Anna,Nowak,Budmax,CEO\n" * 50)
+    data = bytearray(buffer.getvalue())
+    start, central = 30 + len("Connections.csv"), data.rindex(b"PK\x01\x02")
+    if how == "encrypted":  # the "encrypted" flag: a password is needed
+        data[6] |= 1
+        data[central + 8] |= 1
+    elif how == "method":  # a compression method Python does not have (99: AES)
+        struct.pack_into("<H", data, 8, 99)
+        struct.pack_into("<H", data, central + 10, 99)
+    else:  # corrupt compressed bytes
+        data[start + (12 if how in ("lzma", "bzip2") else 0)] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("how", ["deflate", "bzip2", "lzma", "encrypted", "method"])
+def test_every_kind_of_unreadable_member_is_a_clear_error(how: str) -> None:
+    """Corrupt deflate data raised zlib.error and corrupt lzma data LZMAError, which the reader did not catch:
+    the import page answered 500."""
+    from connectors.linkedin import export
+
+    with pytest.raises(ExportError, match="Connections.csv in the archive cannot be read"):
+        export.files_in_archive(io.BytesIO(_member_damaged(how)))
