@@ -101,7 +101,7 @@ def contacts_matching(session: Session, q: str, *, region: str = "PL", identitie
     finds people: whole words of a name in any case, Cyrillic, a phone number or address as written
     (core.search; its newest MATCH_CAP people). identities=False: names and companies only."""
     text = q.strip().lower()
-    found = find_matches(session, q, region=region).contact_ids
+    found = find_matches(session, q, region=region, messages=False).contact_ids
     if session.get_bind().dialect.name == "postgresql":
         # Its full-text search keeps the marks ('simple'): the substring match drops them on both sides.
         unmarked = f"%{text.translate(_POLISH_MARKS)}%"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
@@ -612,7 +612,7 @@ def find_duplicate_pairs(
         me = views.get(cid)
         if me is None:
             continue
-        common_name = _Once(lambda cid=cid, others=others: index.namesakes(cid, others) >= COMMON_NAME_NAMESAKES)
+        common_name = functools.cache(lambda cid=cid, others=others: index.namesakes(cid, others) >= COMMON_NAME_NAMESAKES)
         for other in filter(None, map(views.get, others)):
             if cannot_reach_threshold(me, other):
                 continue
@@ -620,20 +620,6 @@ def find_duplicate_pairs(
             if score >= SUGGESTION_THRESHOLD:
                 scored.append((cid, other.contact_id, score, reasons))
     return scored
-
-
-class _Once:
-    """A function's answer, worked out on the first call only."""
-
-    __slots__ = ("function", "answer")
-
-    def __init__(self, function: Callable[[], bool]) -> None:
-        self.function, self.answer = function, None
-
-    def __call__(self) -> bool:
-        if self.answer is None:
-            self.answer = self.function()
-        return self.answer
 
 
 def suggestions_on_file(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], tuple]:

@@ -12,7 +12,7 @@ and its names as it arrives): the pair becomes a duplicate suggestion for a pers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -40,7 +40,7 @@ class RenormalizeReport:
     examples: list[str] = field(default_factory=list)  # a few of the rewrites, for the operator
 
     def as_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return asdict(self)
 
 
 def _normalized(kind: str, raw: str, region: str) -> list[str] | None:

@@ -132,10 +132,13 @@ class SearchMatches:
     capped: bool
 
 
-def find_matches(session: Session, query: str, cap: int | None = None, *, region: str = "PL") -> SearchMatches:
+def find_matches(
+    session: Session, query: str, cap: int | None = None, *, region: str = "PL", messages: bool = True
+) -> SearchMatches:
     """Read the match lists once (a few ms: each FTS walk stops at cap + 1); the inbox then looks its
     conversations up by id instead of re-running full-text search inside a bigger query. region: the default
-    phone region, for a query that is a number written without its country code."""
+    phone region, for a query that is a number written without its country code. messages=False: people only
+    (a search of people, which would throw the messages' list away: its common words cost the most)."""
     words, cap = terms(query), cap or MATCH_CAP
     capped = False
 
@@ -153,6 +156,7 @@ def find_matches(session: Session, query: str, cap: int | None = None, *, region
         # part, an inflected Polish word): FTS5 expands a prefix by merging the postings of every word it
         # starts before the first row (242 ms for one common prefix in 5M messages, 3 ms for the word whole;
         # BENCHMARKS.md, Inbox).
-        message_ids = (ids(_messages_matching(session, words, cap + 1, prefix=False))
-                       or ids(_messages_matching(session, words, cap + 1, prefix=True)))
+        if messages:
+            message_ids = (ids(_messages_matching(session, words, cap + 1, prefix=False))
+                           or ids(_messages_matching(session, words, cap + 1, prefix=True)))
     return SearchMatches(contact_ids=contact_ids, message_ids=message_ids, capped=capped)
