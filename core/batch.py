@@ -62,7 +62,7 @@ from core.models import (
     Suppression,
     utcnow,
 )
-from core.normalize import clean_display_name, fold_name
+from core.normalize import clean_display_name, fold_name, latin_search_text
 from core.schemas import InboundRecord, IngestResult
 
 MAX_ALIASES = 20
@@ -510,7 +510,8 @@ class _Batch:
         # parameter processing cost more than SQLite's own work.
         if self._new_contacts:
             rows = [(c.row["display_name"], c.row["company"], c.row["title"], c.row["owner_id"],
-                     db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), "new", "cold", 0, at, at)
+                     db_json(c.row["aliases"]), stamp(c.row["last_message_at"]), "new", "cold", 0, at, at,
+                     latin_search_text(c.row["display_name"], c.row["company"]))
                     for c in self._new_contacts]
             ids = _insert_contacts(conn, rows)
             for contact, new_id in zip(self._new_contacts, ids, strict=True):
@@ -594,12 +595,13 @@ class _Batch:
             row, (name, company, owner) = c.row, c.stored
             changed = {"title", "aliases", "last_message_at", "updated_at"}
             if (row["display_name"], row["company"]) != (name, company):
-                changed |= {"display_name", "company"}
+                changed |= {"display_name", "company", "search_latin"}
             if row["owner_id"] != owner:
                 changed.add("owner_id")
             rows.append(({"title": row["title"], "aliases": db_json(row["aliases"]),
                           "last_message_at": stamp(row["last_message_at"]), "updated_at": at,
-                          "display_name": row["display_name"], "company": row["company"], "owner_id": row["owner_id"]},
+                          "display_name": row["display_name"], "company": row["company"], "owner_id": row["owner_id"],
+                          "search_latin": latin_search_text(row["display_name"], row["company"])},
                          changed, (c.id,)))
         driver_update(conn, "contacts", rows, ("id",), json_columns=frozenset({"aliases"}))
 
@@ -667,7 +669,7 @@ def run_suggestion_request(session: Session, request: SuggestionRequest, kept: d
 
 
 CONTACT_COLUMNS = ("display_name", "company", "title", "owner_id", "aliases", "last_message_at", "stage",
-                   "temperature", "score", "created_at", "updated_at")
+                   "temperature", "score", "created_at", "updated_at", "search_latin")
 IDENTITY_COLUMNS = ("contact_id", "kind", "value", "raw_value", "channel", "is_weak", "created_at")
 CONVERSATION_COLUMNS = ("contact_id", "channel", "scope", "external_id", "account_id", "subject", "created_at",
                         "last_message_at")

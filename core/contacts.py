@@ -27,6 +27,7 @@ from core.models import (
     User,
     utcnow,
 )
+from core.normalize import fold_name
 from core.search import find_matches
 
 MAX_PAGE = 200
@@ -96,34 +97,22 @@ def list_contacts(
 
 
 def contacts_matching(session: Session, q: str, *, region: str = "PL", identities: bool = True) -> Any:
-    """The condition on Contact for a search: anywhere in a name or company (Polish letters with or without their
-    marks; LIKE alone folds the case of ASCII letters only on SQLite) or identifier, or as the inbox's search
-    finds people: whole words of a name in any case, Cyrillic, a phone number or address as written
-    (core.search; its newest MATCH_CAP people). identities=False: names and companies only."""
-    text = q.strip().lower()
+    """The condition on Contact for a search: anywhere in a name or company, as written or in Latin letters
+    without marks ("wojcik", "inska" and "petrov" find "Wójcik", "Zielińska" and "Петров": contacts.search_latin),
+    or identifier, or as the inbox's search finds people: whole words of a name in any case, a phone number or
+    address as written (core.search; its newest MATCH_CAP people). identities=False: names and companies only."""
     found = find_matches(session, q, region=region, messages=False).contact_ids
-    if session.get_bind().dialect.name == "postgresql":
-        # Its full-text search keeps the marks ('simple'): the substring match drops them on both sides.
-        unmarked = f"%{text.translate(_POLISH_MARKS)}%"
-        display_name = sa.func.translate(sa.func.lower(Contact.display_name), _MARKED_LOWER, _UNMARKED_LOWER)
-        company = sa.func.translate(sa.func.lower(Contact.company), _MARKED_LOWER, _UNMARKED_LOWER)
-    else:
-        # SQLite's full-text search (core.search) folds the marks and finds ł; a substring of a name is matched
-        # as written (a function per row for the marks made a search of a rare word five times slower).
-        unmarked = f"%{text}%"
-        display_name, company = sa.func.lower(Contact.display_name), sa.func.lower(Contact.company)
+    # % and _ typed are themselves, not wildcards; a folded text has neither.
+    text = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    latin = fold_name(q)
     return sa.or_(
-        display_name.like(unmarked),
-        company.like(unmarked),
-        *([sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(f"%{text}%"))]
+        sa.func.lower(Contact.display_name).like(text, escape="\\"),
+        sa.func.lower(Contact.company).like(text, escape="\\"),
+        *([col(Contact.search_latin).like(f"%{latin}%")] if latin else []),
+        *([sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(text, escape="\\"))]
           if identities else []),
         among(col(Contact.id), found),
     )
-
-
-# Reps type "wojcik" for "Wójcik" (and "Ł" has no mark to drop in Unicode's sense).
-_MARKED_LOWER, _UNMARKED_LOWER = "ąćęłńóśźż", "acelnoszz"
-_POLISH_MARKS = str.maketrans(_MARKED_LOWER, _UNMARKED_LOWER)
 
 
 def summarize_contacts(session: Session, contacts: list[Contact]) -> list[dict[str, Any]]:

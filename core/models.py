@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from core.normalize import latin_search_text
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -133,6 +135,15 @@ class Contact(SQLModel, table=True):
     created_at: datetime = _created()
     updated_at: datetime = _created()
     last_message_at: datetime | None = _ts(index=True)
+    # The name and company in Latin letters without marks (core.normalize.latin_search_text), for search only;
+    # set on every write of the name or company (below; core.batch writes its own).
+    search_latin: str = Field(default="", max_length=400, sa_column_kwargs={"server_default": ""})
+
+
+@sa.event.listens_for(Contact, "before_insert")
+@sa.event.listens_for(Contact, "before_update")
+def _set_search_latin(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    contact.search_latin = latin_search_text(contact.display_name, contact.company)
 
 
 class Identity(SQLModel, table=True):

@@ -324,6 +324,15 @@ def fold_name(raw: str | None) -> str:
     return " ".join(t for t in _NON_ALNUM.split(text) if t)
 
 
+def latin_search_text(*texts: str | None) -> str:
+    """A contact's name and company in Latin letters without marks (fold_name), for search only: `Петров` is
+    found as "petrov", `Łukasz` as "lukasz", `Zielińska` as "inska". Empty when they are written in ASCII, which
+    the search reads as written (most names: nothing more to store or index)."""
+    if all(text.isascii() for text in texts if text):
+        return ""
+    return " ".join(folded for text in texts if (folded := fold_name(text)))[:400]
+
+
 def name_tokens(raw: str | None) -> list[str]:
     """Folded name tokens, without one-letter initials."""
     return [t for t in fold_name(raw).split() if len(t) > 1]

@@ -1,4 +1,4 @@
-"""Bring a store's identifier keys and blocking keys up to the current normalisation rules.
+"""Bring a store's identifier keys, blocking keys and search names up to the current normalisation rules.
 
 The store keys identities on normalised values (core.normalize) and files contacts under blocking keys
 (core.matching). When those rules improve ("+48 (0)22 …" is "+4822…", a zero-width space is not part of an
@@ -21,7 +21,13 @@ from core.db import among, chunked, driver_insert, json_list, plain_rows
 from core.identity import upsert_suggestions
 from core.matching import blocking_keys
 from core.models import Contact, ContactBlockKey, Identity
-from core.normalize import InvalidIdentifier, normalize_emails, normalize_linkedin_url, normalize_phones
+from core.normalize import (
+    InvalidIdentifier,
+    latin_search_text,
+    normalize_emails,
+    normalize_linkedin_url,
+    normalize_phones,
+)
 
 BATCH = 1000
 SUGGESTION_SCORE = 0.7
@@ -37,6 +43,7 @@ class RenormalizeReport:
     contacts_scanned: int = 0
     block_keys_added: int = 0
     block_keys_removed: int = 0
+    search_names_rewritten: int = 0  # contacts.search_latin (names and companies in Latin letters, for search)
     examples: list[str] = field(default_factory=list)  # a few of the rewrites, for the operator
 
     def as_dict(self) -> dict[str, object]:
@@ -120,7 +127,7 @@ def _block_keys(session: Session, report: RenormalizeReport, dry_run: bool) -> N
     c, k = Contact.__table__, ContactBlockKey.__table__
     last_id = 0
     while True:
-        contacts = plain_rows(session, sa.select(c.c.id, c.c.display_name, c.c.aliases)
+        contacts = plain_rows(session, sa.select(c.c.id, c.c.display_name, c.c.aliases, c.c.company, c.c.search_latin)
                               .where(c.c.id > last_id, c.c.merged_into.is_(None)).order_by(c.c.id).limit(BATCH))
         if not contacts:
             break
@@ -132,14 +139,21 @@ def _block_keys(session: Session, report: RenormalizeReport, dry_run: bool) -> N
             filed[cid].add(key)
         added: list[tuple[int, str]] = []
         removed: list[tuple[int, str]] = []
-        for cid, name, aliases in contacts:
+        latin: list[dict[str, object]] = []
+        for cid, name, aliases, company, stored_latin in contacts:
             wanted = blocking_keys([n for n in [name, *json_list(aliases)] if n])
             added += [(cid, key) for key in sorted(wanted - filed[cid])]
             removed += [(cid, key) for key in sorted(filed[cid] - wanted)]
+            if (now := latin_search_text(name, company)) != stored_latin:
+                latin.append({"cid": cid, "latin": now})
         report.block_keys_added += len(added)
         report.block_keys_removed += len(removed)
+        report.search_names_rewritten += len(latin)
         if dry_run:
             continue
+        if latin:
+            session.execute(sa.update(c).where(c.c.id == sa.bindparam("cid")).values(search_latin=sa.bindparam("latin")),
+                            latin)
         if removed:
             session.execute(sa.delete(k).where(k.c.contact_id == sa.bindparam("cid"), k.c.key == sa.bindparam("k")),
                             [{"cid": cid, "k": key} for cid, key in removed])

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.models import Contact, Identity, Message
-from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
+from core.normalize import InvalidIdentifier, fold_name, normalize_email, normalize_phones
 
 MAX_TERMS = 8
 # A search considers the most recent MATCH_CAP matching messages, and as many matching contacts: a word found
@@ -36,8 +36,13 @@ MAX_L_SPELLINGS = 3
 
 
 def spellings(word: str) -> list[str]:
-    """The word, and for a word typed without Polish letters its spellings with ł for l."""
-    places = [i for i, ch in enumerate(word) if ch in "lL"][:MAX_L_SPELLINGS] if word.isascii() else []
+    """The word, and for a word typed without Polish letters its spellings with ł for l (messages are indexed as
+    written); a word in other letters also in Latin ones, as contacts' names are indexed too
+    (contacts.search_latin): "Иванов" finds "Ivanov"."""
+    if not word.isascii():
+        latin = fold_name(word).replace(" ", "")
+        return [word, latin] if latin and latin != word else [word]
+    places = [i for i, ch in enumerate(word) if ch in "lL"][:MAX_L_SPELLINGS]
     found = []
     for mask in range(1 << len(places)):
         letters = list(word)
@@ -115,8 +120,10 @@ def contacts_by_name(session: Session, words: list[str], cap: int) -> sa.Select:
         return sa.select(rowid.label("id")).select_from(sa.table("search_contacts")).where(
             sa.text("search_contacts MATCH :contact_q").bindparams(contact_q=_fts5_query(words))
         ).order_by(rowid.desc()).limit(cap)
+    # The expression of the GIN index search_contacts_tsv (migration 0013), word for word.
     document = sa.func.to_tsvector(
         "simple", sa.func.coalesce(Contact.display_name, "") + " " + sa.func.coalesce(Contact.company, "")
+        + " " + sa.func.coalesce(Contact.search_latin, "")
     )
     return (select(Contact.id).where(document.op("@@")(sa.func.to_tsquery("simple", _pg_tsquery(words))))
             .order_by(col(Contact.id).desc()).limit(cap))

@@ -292,7 +292,8 @@ def renormalize_command(dry_run: bool, json_summary: bool) -> None:
                f"{data['conflicts']} held by another contact ({would}suggested as duplicates), "
                f"{data['unreadable']} left as they are (no longer one valid value)")
     click.echo(f"{data['contacts_scanned']} contacts: {data['block_keys_added']} blocking keys {would}added, "
-               f"{data['block_keys_removed']} {would}removed")
+               f"{data['block_keys_removed']} {would}removed, {data['search_names_rewritten']} search names "
+               f"{would}rewritten")
     for example in data["examples"]:
         click.echo(f"  {example}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.matching import blocking_keys
@@ -75,3 +76,20 @@ def test_blocking_keys_follow_the_current_rules(session: Session) -> None:
     assert filed == blocking_keys(["Olek Zieliński"])
     assert filed & blocking_keys(["Aleksander Zieliński"])
     assert report.block_keys_added == len(filed - old_keys) and report.block_keys_removed == len(old_keys - filed)
+
+
+def test_search_names_follow_the_current_rules(session: Session) -> None:
+    """A contact whose search name was written under other rules (or not at all) gets today's."""
+    ivan = _contact(session, "Иван Петров", [("email", "ivan@tehnoprom.ru", "ivan@tehnoprom.ru")])
+    session.exec(sa.update(Contact).where(Contact.id == ivan).values(search_latin="ivan petrow"))
+    session.commit()
+    dry = renormalize(session, dry_run=True)
+    session.rollback()
+    assert dry.search_names_rewritten == 1
+    assert session.get(Contact, ivan).search_latin == "ivan petrow"
+    report = renormalize(session)
+    session.commit()
+    assert report.search_names_rewritten == 1
+    session.expire_all()
+    assert session.get(Contact, ivan).search_latin == "ivan petrov"
+    assert renormalize(session).search_names_rewritten == 0

@@ -374,3 +374,15 @@ def test_the_inbox_finds_polish_l_typed_without_its_stroke(as_role, session: Ses
     client = as_role("manager")
     for query, found in (("lukasz", named), ("LUKASZ", named), ("lodzi", city), ("wloclawka", city)):
         assert rows(client.get("/inbox", query_string={"q": query}).data) == [str(found.conversation_id)], query
+
+
+def test_the_inbox_finds_cyrillic_names_typed_in_latin_letters(as_role, session: Session) -> None:
+    """A rep with a Polish keyboard types "petrov" for "Петров": the search found nothing."""
+    named = add_message(session, name="Иван Петров", email="ivan@tehnoprom.ru", text="нужна цена")
+    latin = add_message(session, name="Ivan Sidorov", email="ivan@sidorov.example", text="price please")
+    add_message(session, name="Jan Lis", email="jan@lis.example", text="dzień dobry")
+    client = as_role("manager")
+    for query, found in (("petrov", [named]), ("Ivan Petrov", [named]), ("Сидоров", [latin]),
+                         ("ivan", [latin, named])):
+        assert sorted(rows(client.get("/inbox", query_string={"q": query}).data)) == sorted(
+            str(f.conversation_id) for f in found), query
