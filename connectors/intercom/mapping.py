@@ -7,7 +7,9 @@
   the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
 - A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
-  are inbound, admin/bot/team outbound; notes are internal notes. The API returns at most the 500 newest parts:
+  are inbound, admin/bot/team outbound; notes are internal notes. A customer's click on a quick reply (a bot's
+  or admin's offered options) is a part without a body that names the option in `metadata.quick_reply_uuid`:
+  its message is the option's text. The API returns at most the 500 newest parts:
   a truncated conversation says so in every message's meta (`conversation_truncated`, `parts_total`).
 - Bodies and subjects are HTML in the REST API but plain text in webhook payloads of API 2.15 and later
   (Intercom's reference, conversation_part.body). Text without HTML markup is kept as text: read as HTML,
@@ -223,12 +225,28 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
 
     add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
         "source", source.get("attachments"))
+    options = _quick_reply_options(parts)
     for part in parts:
         part_id = _clean(part.get("id"))
         if part_id:
-            add(f"{conversation_id}:{part_id}", part.get("body"), _obj(part.get("author")), part.get("created_at"),
+            body = part.get("body")
+            if not isinstance(body, str) or not body.strip():
+                body = options.get(_clean(_obj(part.get("metadata")).get("quick_reply_uuid"), 100) or "", body)
+            add(f"{conversation_id}:{part_id}", body, _obj(part.get("author")), part.get("created_at"),
                 _clean(part.get("part_type"), 40) or "comment", part.get("attachments"))
     return records
+
+
+def _quick_reply_options(parts: list[dict[str, Any]]) -> dict[str, str]:
+    """uuid -> text of every quick reply option the conversation's parts offered (Intercom's part metadata)."""
+    options: dict[str, str] = {}
+    for part in parts:
+        for option in _list(_obj(part.get("metadata")).get("quick_reply_options")):
+            option = _obj(option)
+            uuid, text = _clean(option.get("uuid"), 100), _clean(option.get("text"), SUBJECT_MAX)
+            if uuid and text:
+                options[uuid] = text
+    return options
 
 
 def _attachments(value: Any) -> list[dict[str, Any]]:

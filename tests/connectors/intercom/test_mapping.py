@@ -150,3 +150,25 @@ def test_a_file_sent_alone_is_a_message_and_files_are_kept() -> None:
     source = records[0].message  # type: ignore[union-attr]
     assert source.text == "Dzień dobry, proszę o ofertę"
     assert source.meta["attachments"] == [{"filename": "logo.png", "mime_type": "", "size": None, "url": ""}]
+
+
+def test_a_customers_quick_reply_click_is_their_message() -> None:
+    """A bot (or an admin) offers quick replies in a part's metadata; the customer's click is a part without a body
+    that names the option chosen (metadata.quick_reply_uuid). Before, that part was skipped as an event: the
+    customer's answer ("Yes, book a demo") was lost. A uuid no part offered leaves the part an event."""
+    chat = conversation()
+    chat["conversation_parts"]["conversation_parts"] += [
+        {"type": "conversation_part", "id": "q1", "part_type": "quick_reply", "body": "<p>Shall we book a demo?</p>",
+         "created_at": 1700000500, "author": {"type": "bot", "id": "b1", "name": "Fin", "from_ai_agent": True},
+         "metadata": {"quick_reply_options": [{"text": "Yes, book a demo", "uuid": "2f1c-yes"},
+                                              {"text": "Not now", "uuid": "2f1c-no"}]}},
+        {"type": "conversation_part", "id": "q2", "part_type": "comment", "body": None, "created_at": 1700000600,
+         "author": {"type": "lead", "id": "c1"}, "metadata": {"quick_reply_uuid": "2f1c-yes"}},
+        {"type": "conversation_part", "id": "q3", "part_type": "comment", "body": None, "created_at": 1700000700,
+         "author": {"type": "lead", "id": "c1"}, "metadata": {"quick_reply_uuid": "offered-elsewhere"}},
+    ]
+    messages = {r.message.external_id: r.message for r in conversation_records(chat, "ws1")}  # type: ignore[union-attr]
+    click = messages["1911149811:q2"]
+    assert (click.direction, click.text, click.html) == ("in", "Yes, book a demo", "<p>Yes, book a demo</p>")
+    assert messages["1911149811:q1"].direction == "out"
+    assert "1911149811:q3" not in messages

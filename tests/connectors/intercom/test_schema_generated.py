@@ -57,10 +57,19 @@ def bodies(conversation: dict) -> dict[str, str]:
         if (isinstance(body, str) and body.strip()) or has_file(source):
             found[f"{conversation['id']}:source".replace("\x00", "")] = body if isinstance(body, str) and body.strip() else ""
     parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
+    offered = {}  # a customer's quick reply click (a part without a body) is the text of the option chosen
+    for part in parts:
+        for option in (part.get("metadata") or {}).get("quick_reply_options") or []:
+            uuid, text = option.get("uuid"), option.get("text")
+            if isinstance(uuid, str) and uuid.strip() and isinstance(text, str) and text.strip():
+                offered[uuid.strip()[:100]] = text.strip()
     for part in parts:
         part_id, body = part.get("id"), part.get("body")
         if not (isinstance(part_id, str) and part_id.strip()):
             continue
+        chosen = (part.get("metadata") or {}).get("quick_reply_uuid")
+        if not (isinstance(body, str) and body.strip()) and isinstance(chosen, str) and chosen.strip()[:100] in offered:
+            body = offered[chosen.strip()[:100]]
         if (isinstance(body, str) and body.strip()) or has_file(part):
             # (NUL characters are dropped from ids: core.schemas)
             found.setdefault(f"{conversation['id']}:{part_id.strip()[:200]}".replace("\x00", ""),
