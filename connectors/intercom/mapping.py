@@ -138,14 +138,16 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
 
 
 def _customer(conversation: dict[str, Any]) -> tuple[ContactIn | None, str]:
-    """The conversation's customer as contact fields (Intercom id, and name/email when the source says)."""
-    contacts = _list(_obj(conversation.get("contacts")).get("contacts"))
-    first = _obj(contacts[0]) if contacts else {}
-    contact_id = _clean(first.get("id"))
-    if not contact_id:
+    """The conversation's customer as contact fields (Intercom id, and name/email when the source says): the
+    contact who wrote the source, else the first one listed. A group conversation lists several contacts, in no
+    order the schema promises; the one who wrote in is the lead."""
+    listed = [contact_id for item in _list(_obj(conversation.get("contacts")).get("contacts"))
+              if (contact_id := _clean(_obj(item).get("id")))]
+    if not listed:
         return None, ""
     author = _obj(_obj(conversation.get("source")).get("author"))
-    same_person = _clean(author.get("type"), 40) in CUSTOMER_AUTHORS and author.get("id") == contact_id
+    same_person = _clean(author.get("type"), 40) in CUSTOMER_AUTHORS and _clean(author.get("id")) in listed
+    contact_id = str(_clean(author.get("id"))) if same_person else listed[0]
     return (
         ContactIn(
             external_user_id=contact_id,

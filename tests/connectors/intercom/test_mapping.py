@@ -172,3 +172,21 @@ def test_a_customers_quick_reply_click_is_their_message() -> None:
     assert (click.direction, click.text, click.html) == ("in", "Yes, book a demo", "<p>Yes, book a demo</p>")
     assert messages["1911149811:q1"].direction == "out"
     assert "1911149811:q3" not in messages
+
+
+def test_in_a_group_conversation_the_lead_is_the_contact_who_wrote_in() -> None:
+    """A group conversation lists several contacts (a colleague added, or copied on the mail), in no order the
+    schema promises. Before, the first one listed became the lead of every message, and the name and address
+    of the customer who wrote in were dropped; the lead is now the source's author when it is listed, else
+    the first contact (an admin's outbound message)."""
+    chat = conversation(contacts={"type": "contact.list", "contacts": [
+        {"type": "contact", "id": "c2"}, {"type": "contact", "id": "c1", "external_id": "crm-1"}]})
+    records = conversation_records(chat, "ws1")
+    assert {(r.contact.external_user_id, r.contact.name, r.contact.email) for r in records} == {
+        ("c1", "Zofia Wróbel", "zofia@wrobel.pl")}
+    assert {r.message.meta["intercom_contact_id"] for r in records} == {"c1"}  # type: ignore[union-attr]
+    outbound = conversation(contacts=chat["contacts"])
+    outbound["source"] = {**outbound["source"], "delivered_as": "admin_initiated",
+                          "author": {"type": "admin", "id": "a1", "name": "Rep", "email": "rep@firma.pl"}}
+    assert {(r.contact.external_user_id, r.contact.email) for r in conversation_records(outbound, "ws1")} == {
+        ("c2", None)}
