@@ -192,11 +192,14 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
-            attachments: Any) -> None:
+            attachments: Any, customer_initiated: bool = False) -> None:
         files = _attachments(attachments)
         if (not isinstance(body, str) or not body.strip()) and not files:
             return  # assignments, closes and other events without a body or a file carry no message
         author_type = _clean(author.get("type"), 40) or ""
+        # A source's author may be blank (the schema: "for Twitter, this will be blank"); how the conversation
+        # was delivered still says who wrote it.
+        inbound = author_type in CUSTOMER_AUTHORS or (not author_type and customer_initiated)
         if isinstance(body, str) and body.strip():
             text, clean_html = body_text_and_html(body)
         else:  # a file sent alone (an RFP as a PDF): the message says what it was
@@ -212,7 +215,7 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                 message=MessageIn(
                     external_id=external_id,
                     thread_id=conversation_id,
-                    direction="in" if author_type in CUSTOMER_AUTHORS else "out",
+                    direction="in" if inbound else "out",
                     kind="note" if part_type == "note" else "message",
                     sent_at=_when(created_at),
                     sender=_sender(author),
@@ -226,7 +229,7 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
         )
 
     add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
-        "source", source.get("attachments"))
+        "source", source.get("attachments"), source.get("delivered_as") == "customer_initiated")
     options = _quick_reply_options(parts)
     for part in parts:
         part_id = _clean(part.get("id"))

@@ -190,3 +190,16 @@ def test_in_a_group_conversation_the_lead_is_the_contact_who_wrote_in() -> None:
                           "author": {"type": "admin", "id": "a1", "name": "Rep", "email": "rep@firma.pl"}}
     assert {(r.contact.external_user_id, r.contact.email) for r in conversation_records(outbound, "ws1")} == {
         ("c2", None)}
+
+
+def test_a_customer_initiated_source_without_an_author_is_inbound() -> None:
+    """The source's author may be blank (Intercom's schema: "for Twitter, this will be blank"). Before, a blank
+    author made the customer's opening message outbound, as if the team had written it; delivered_as
+    "customer_initiated" now says it is the customer's. A blank author of another delivery stays outbound."""
+    for blank in (None, {}, {"type": None, "id": None}):
+        chat = conversation()
+        chat["source"] = {**chat["source"], "author": blank}
+        first = conversation_records(chat, "ws1")[0].message  # type: ignore[union-attr]
+        assert (first.external_id, first.direction, first.sender) == ("1911149811:source", "in", None), blank
+        chat["source"]["delivered_as"] = "automated"
+        assert conversation_records(chat, "ws1")[0].message.direction == "out"  # type: ignore[union-attr]
