@@ -123,7 +123,7 @@ class IntercomClient:
 
     def list_page(self, kind: str, *, per_page: int, starting_after: str | None) -> tuple[list[dict], str | None]:
         """One page of GET /contacts or /conversations: (items, next starting_after)."""
-        params: dict[str, Any] = {"per_page": per_page}
+        params: dict[str, Any] = {"per_page": per_page, **_extra_params(kind)}
         if starting_after:
             params["starting_after"] = starting_after
         data = self.request("GET", f"/{kind}", params=params)
@@ -139,7 +139,7 @@ class IntercomClient:
         }
         if starting_after:
             body["pagination"]["starting_after"] = starting_after
-        data = self.request("POST", f"/{kind}/search", json=body)
+        data = self.request("POST", f"/{kind}/search", params=_extra_params(kind) or None, json=body)
         return _items(kind, data), _next(data)
 
     def iterate(self, kind: str, *, per_page: int = MAX_PER_PAGE) -> Iterator[dict]:
@@ -152,6 +152,11 @@ class IntercomClient:
             after = next_page_token(seen, token)
             if after is None:
                 return
+
+
+def _extra_params(kind: str) -> dict[str, str]:
+    """Users come with the leads merged into them (merge_history): a merged lead's id is gone from the API."""
+    return {"include_merge_history": "true"} if kind == "contacts" else {}
 
 
 def _items(kind: str, data: dict) -> list[dict]:

@@ -66,6 +66,7 @@ class IntercomEmulator:
     parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     codes: dict[str, str] = field(default_factory=dict)
+    merge_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> leads merged in
     faults: list[int] = field(default_factory=list)
     request_log: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
@@ -216,6 +217,25 @@ class IntercomEmulator:
         if part_type == "close":
             conversation.update(open=False, state="closed")
         return part
+
+    def merge_contacts(self, from_id: str, into_id: str) -> dict[str, Any]:
+        """POST /contacts/merge: the lead `from_id` is deleted (its id is no longer found, listed or searched)
+        and its conversations become the user's; the user's merge_history names the lead."""
+        lead = self.contacts.pop(from_id)
+        for conversation in self.conversations.values():
+            for reference in conversation["contacts"]["contacts"]:
+                if reference["id"] == from_id:
+                    reference.update(id=into_id, external_id=self.contacts[into_id]["external_id"])
+        self.merge_history.setdefault(into_id, []).append(
+            {"type": "merge_history", "source_contact_id": from_id, "source_contact_role": lead["role"],
+             "merged_at": self.now()})
+        return self.update_contact(into_id)
+
+    def contact_view(self, contact_id: str, *, with_merge_history: bool = False) -> dict[str, Any]:
+        view = dict(self.contacts[contact_id])
+        if with_merge_history and view["role"] == "user":
+            view["merge_history"] = list(self.merge_history.get(contact_id, []))
+        return view
 
     def fail_next(self, *statuses: int) -> None:
         """The next API calls answer these statuses (429, 500 …), in order."""
@@ -400,10 +420,14 @@ class IntercomEmulator:
         def offset_of(token: str | None) -> int:
             return int(_uncursor(token).get("offset", 0)) if token else 0
 
+        def contact_views() -> list[dict[str, Any]]:
+            with_history = request.args.get("include_merge_history") == "true"
+            return [emulator.contact_view(cid, with_merge_history=with_history) for cid in emulator.contacts]
+
         @app.get("/contacts")
         def list_contacts() -> Response:
             per_page = per_page_arg(request.args.get("per_page"), 50)
-            items, pages = page(list(emulator.contacts.values()), offset_of(request.args.get("starting_after")), per_page)
+            items, pages = page(contact_views(), offset_of(request.args.get("starting_after")), per_page)
             return jsonify({"type": "list", "data": items, "total_count": len(emulator.contacts), "pages": pages})
 
         @app.get("/conversations")
@@ -449,7 +473,7 @@ class IntercomEmulator:
 
         @app.post("/contacts/search")
         def search_contacts() -> Response:
-            result = search(list(emulator.contacts.values()), 50)
+            result = search(contact_views(), 50)
             if isinstance(result, Response):
                 return result
             items, pages, total = result

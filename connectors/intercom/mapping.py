@@ -5,6 +5,9 @@
   Its `external_id` (the workspace's own user id for the person) becomes a second "intercom" identity,
   "external:<id>", through a second contact-only record that carries the same email/phone so that it lands on
   the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
+  A user's `merge_history` (asked for with include_merge_history) names the leads merged into it, whose ids
+  the API no longer knows: each becomes such a record too, so the lead a chat was stored under and the user
+  are one person.
 - A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
   are inbound, admin/bot/team outbound; notes are internal notes. A customer's click on a quick reply (a bot's
@@ -123,17 +126,19 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
         external_user_id=contact_id,
     )
     records = [InboundRecord(channel=CHANNEL, external_id=f"contact:{contact_id}", contact=fields, scope=workspace_id)]
+    if not (fields.email or fields.phone):
+        return records
     external_id = _clean(contact.get("external_id"), 190)
-    if external_id and (fields.email or fields.phone):
-        records.append(
-            InboundRecord(
-                channel=CHANNEL,
-                external_id=f"contact-external:{contact_id}",
-                contact=ContactIn(email=fields.email, phone=fields.phone,
-                                  external_user_id=EXTERNAL_ID_PREFIX + external_id),
-                scope=workspace_id,
-            )
-        )
+    other_ids = [(f"contact-external:{contact_id}", EXTERNAL_ID_PREFIX + external_id)] if external_id else []
+    for merged in _list(contact.get("merge_history")):
+        merged_id = _clean(_obj(merged).get("source_contact_id"))
+        if merged_id and merged_id != contact_id:
+            other_ids.append((f"contact-merged:{contact_id}:{merged_id}", merged_id))
+    records += [
+        InboundRecord(channel=CHANNEL, external_id=record_id[:400], scope=workspace_id,
+                      contact=ContactIn(email=fields.email, phone=fields.phone, external_user_id=other_id))
+        for record_id, other_id in other_ids
+    ]
     return records
 
 

@@ -254,3 +254,29 @@ def test_a_conversation_that_breaks_the_mapping_is_quarantined_and_the_sync_goes
     fresh_view(session)
     assert session.get(ConnectorAccount, intercom_account.id).status == "healthy"
     assert fine["id"] != broken["id"]
+
+
+def test_a_lead_merged_into_a_user_keeps_its_chat_on_the_users_lead(app, session, emulator,  # noqa: ANN001
+                                                                     intercom_account) -> None:
+    """A visitor (a lead with no address) asks in the messenger, then signs up: Intercom merges the lead into the
+    user and the lead's id is gone from the API; the user's merge_history names it. Before, the anonymous lead
+    kept the chat, and the user (name, address) became a second lead without it; later replies, placed in the
+    lead's conversation, stayed on the anonymous one too."""
+    visitor = emulator.add_contact(role="lead", updated_at=1_700_000_000)
+    chat = emulator.add_conversation(visitor["id"], "<p>Do you offer 40 seats?</p>", created_at=1_700_000_000)
+    sync(app, intercom_account.id)
+    assert len(live_contacts(session)) == 1
+
+    user = emulator.add_contact(name="Anna Kowalska", email="anna@kowalska.pl", role="user")
+    emulator.merge_contacts(visitor["id"], user["id"])
+    emulator.add_part(chat["id"], "<p>Signed up, here I am</p>", author_type="user")
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and emulator.spec_errors == []
+    fresh_view(session)
+    [lead] = live_contacts(session)
+    assert lead.display_name == "Anna Kowalska"
+    stored = session.exec(select(Message).where(Message.channel == "intercom")).all()
+    assert sorted(m.text for m in stored) == ["Do you offer 40 seats?", "Signed up, here I am"]
+    assert {m.contact_id for m in stored} == {lead.id}
+    identities = {(i.kind, i.value) for i in session.exec(select(Identity).where(Identity.contact_id == lead.id))}
+    assert {("intercom", visitor["id"]), ("intercom", user["id"]), ("email", "anna@kowalska.pl")} <= identities
