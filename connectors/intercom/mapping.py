@@ -3,8 +3,10 @@
 - A contact (user or lead) becomes a contact-only record: Intercom id (identity kind "intercom"), email, phone,
   and the LinkedIn profile among its social profiles.
   Its `external_id` (the workspace's own user id for the person) becomes a second "intercom" identity,
-  "external:<id>", through a second contact-only record that carries the same email/phone so that it lands on
-  the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide with it).
+  "external:<workspace id>:<id>", through a second contact-only record that carries the same email/phone so that
+  it lands on the same person (ContactIn has one provider-id slot; Intercom's own ids are hex and never collide
+  with it). The workspace is part of it: two workspaces' user "77" are two people, where Intercom's ids are
+  unique across workspaces.
   A user's `merge_history` (asked for with include_merge_history) names the leads merged into it, whose ids
   the API no longer knows: each becomes such a record too, so the lead a chat was stored under and the user
   are one person.
@@ -113,6 +115,11 @@ def linkedin_profile(contact: dict[str, Any]) -> str | None:
     return None
 
 
+def external_identity(workspace_id: str, external_id: str) -> str:
+    """The "intercom" identity value of a workspace's own user id (see the module's note)."""
+    return f"{EXTERNAL_ID_PREFIX}{workspace_id}:{external_id}"[:200]
+
+
 def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundRecord]:
     """Records for one Intercom contact object (list, search or webhook)."""
     contact_id = _clean(contact.get("id"))
@@ -129,7 +136,7 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
     if not (fields.email or fields.phone):
         return records
     external_id = _clean(contact.get("external_id"), 190)
-    other_ids = [(f"contact-external:{contact_id}", EXTERNAL_ID_PREFIX + external_id)] if external_id else []
+    other_ids = [(f"contact-external:{contact_id}", external_identity(workspace_id, external_id))] if external_id else []
     for merged in _list(contact.get("merge_history")):
         merged_id = _clean(_obj(merged).get("source_contact_id"))
         if merged_id and merged_id != contact_id:

@@ -131,7 +131,7 @@ def test_notes_html_and_identities(app, session, emulator, intercom_account) -> 
     assert messages["source"].text == "Hi & hello\nline two"
     identities = {(i.kind, i.value) for i in session.exec(select(Identity)).all()}
     assert ("intercom", contact["id"]) in identities
-    assert ("intercom", "external:crm-77") in identities
+    assert ("intercom", f"external:{emulator.workspace_id}:crm-77") in identities
     assert ("email", "lukasz@example.pl") in identities
     assert ("phone", "+48601234567") in identities
     assert len(live_contacts(session)) == 1
@@ -280,3 +280,27 @@ def test_a_lead_merged_into_a_user_keeps_its_chat_on_the_users_lead(app, session
     assert {m.contact_id for m in stored} == {lead.id}
     identities = {(i.kind, i.value) for i in session.exec(select(Identity).where(Identity.contact_id == lead.id))}
     assert {("intercom", visitor["id"]), ("intercom", user["id"]), ("email", "anna@kowalska.pl")} <= identities
+
+
+def test_two_workspaces_users_with_one_external_id_stay_two_people(session) -> None:  # noqa: ANN001
+    """`external_id` is each workspace's own user id: user "77" of one connected workspace and user "77" of another
+    are different people. Its identity was "external:77" in every workspace, so the second person (another name,
+    another address) was merged into the first, their address added to the first lead."""
+    from connectors.intercom.mapping import contact_records
+    from core.batch import ingest_many
+
+    anna = {"type": "contact", "id": "6a01", "role": "user", "name": "Anna Nowak", "email": "anna@alfa.pl",
+            "external_id": "77"}
+    piotr = {"type": "contact", "id": "6b02", "role": "user", "name": "Piotr Lis", "email": "piotr@beta.pl",
+             "external_id": "77"}
+    ingest_many(session, contact_records(anna, "wsalfa01"))
+    ingest_many(session, contact_records(piotr, "wsbeta02"))
+    ingest_many(session, contact_records({**anna, "id": "6a99", "email": None, "phone": "+48 601 234 567"}, "wsalfa01"))
+    session.commit()
+    live = live_contacts(session)
+    assert sorted(c.display_name for c in live) == ["Anna Nowak", "Piotr Lis"]
+    leads = {c.display_name: c.id for c in live}
+    owners = {i.value: i.contact_id for i in session.exec(select(Identity).where(Identity.kind.in_(["email", "phone"])))}
+    # The same workspace's user "77" under another Intercom id is still Anna: her phone joins her lead.
+    assert owners == {"anna@alfa.pl": leads["Anna Nowak"], "+48601234567": leads["Anna Nowak"],
+                      "piotr@beta.pl": leads["Piotr Lis"]}
