@@ -7,6 +7,11 @@ Cursor (the account's sync_state, committed with the data before it):
   ingest; the overlap covers clock skew and items that changed while a run was paging).
 - A Checkpoint follows every page, so a killed run resumes at the page after the last committed one.
 - When both phases are done, `since` becomes the time the run started.
+- `failing`: {conversation id: runs} for a conversation Intercom keeps answering with a server error (after the
+  client's retries): the run stops there, and the next one tries it again; in the FAILING_RUNS-th run in a row
+  it is quarantined and the sync goes on (one broken conversation must not stop an account's sync for good). It
+  is read again when it next changes, or by a back-fill. (Each Checkpoint gets a copy: the runner keeps the
+  state it is given, and a dict shared with it would change under it.)
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
-from connectors.errors import FatalError, ReconnectNeeded, next_page_token
+from connectors.errors import FatalError, RateLimited, ReconnectNeeded, RetriableError, next_page_token
 from connectors.intercom.client import DEFAULT_API_URL, IntercomClient
 from connectors.intercom.mapping import contact_records, conversation_records
 from core.schemas import InboundRecord
@@ -30,6 +35,7 @@ PHASES = ("contacts", "conversations")
 OVERLAP_SECONDS = 300
 CONTACTS_PER_PAGE = 150
 CONVERSATIONS_PER_PAGE = 50
+FAILING_RUNS = 3
 
 
 def api_url(settings: Any) -> str:
@@ -52,6 +58,7 @@ class IntercomConnector(Connector):
     # pick them up).
     clock: ClassVar[Callable[[], float]] = staticmethod(time.time)
     sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
+    tries: ClassVar[int] = 6  # per request, 429/5xx retried with backoff
     contacts_per_page: ClassVar[int] = CONTACTS_PER_PAGE
     conversations_per_page: ClassVar[int] = CONVERSATIONS_PER_PAGE
 
@@ -60,7 +67,7 @@ class IntercomConnector(Connector):
         if not token:
             raise ReconnectNeeded("no Intercom access token stored: install the app again")
         return IntercomClient(token, base_url=api_url(self.context.settings), sleep=type(self).sleep,
-                              clock=type(self).clock)
+                              clock=type(self).clock, max_tries=type(self).tries)
 
     def check(self) -> None:
         self.client().me()
@@ -90,6 +97,7 @@ class IntercomConnector(Connector):
         run_started = int(state.get("run_started") or type(self).clock())
         phase = state.get("phase") if state.get("phase") in PHASES else PHASES[0]
         after: str | None = state.get("after") or None
+        failing: dict[str, int] = {str(k): int(v) for k, v in dict(state.get("failing") or {}).items()}
         for index in range(PHASES.index(phase), len(PHASES)):
             kind = PHASES[index]
             seen: set[str] = {after} if after else set()
@@ -101,19 +109,28 @@ class IntercomConnector(Connector):
                     items, token = client.search_page(
                         kind, updated_after=int(since) - OVERLAP_SECONDS, per_page=per_page, starting_after=after
                     )
-                for item in items:
-                    yield from self._records(client, kind, item, workspace)
+                try:
+                    for item in items:
+                        yield from self._records(client, kind, item, workspace, failing)
+                except RetriableError as exc:
+                    if not isinstance(exc, RateLimited) and failing:
+                        # What this page stored so far, and the count: the next run starts at this page again.
+                        yield Checkpoint({"since": since, "phase": kind, "after": after, "run_started": run_started,
+                                          "failing": dict(failing)})
+                    raise
                 after = next_page_token(seen, token)
                 if after is None:
                     break
-                yield Checkpoint({"since": since, "phase": kind, "after": after, "run_started": run_started})
+                yield Checkpoint({"since": since, "phase": kind, "after": after, "run_started": run_started,
+                                  "failing": dict(failing)})
             if index + 1 < len(PHASES):
                 yield Checkpoint({"since": since, "phase": PHASES[index + 1], "after": None,
-                                  "run_started": run_started})
-        yield Checkpoint({"since": run_started, "phase": PHASES[0], "after": None, "run_started": None})
+                                  "run_started": run_started, "failing": dict(failing)})
+        yield Checkpoint({"since": run_started, "phase": PHASES[0], "after": None, "run_started": None,
+                          "failing": dict(failing)})
 
     def _records(
-        self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str
+        self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str, failing: dict[str, int]
     ) -> Iterator[InboundRecord | Quarantine]:
         if kind == "contacts":
             try:
@@ -125,11 +142,25 @@ class IntercomConnector(Connector):
         if not conversation_id:
             yield Quarantine(external_id="conversation:?", reason="conversation without an id")
             return
+        conversation_id = str(conversation_id)[:200]
         try:
-            full = client.conversation(str(conversation_id))
+            full = client.conversation(conversation_id)
         except FatalError as exc:  # e.g. deleted between list and fetch: keep going, keep a trace
+            failing.pop(conversation_id, None)
             yield Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])
             return
+        except RetriableError as exc:
+            if isinstance(exc, RateLimited):  # the API's budget is not this conversation's fault
+                raise
+            runs = failing.pop(conversation_id, 0) + 1
+            if runs < FAILING_RUNS:
+                failing[conversation_id] = runs
+                raise
+            yield Quarantine(external_id=f"conversation:{conversation_id}",
+                             reason=f"Intercom answered with a server error in {runs} runs in a row, skipped until it "
+                                    f"changes again (or a back-fill): {exc}"[:500])
+            return
+        failing.pop(conversation_id, None)
         try:
             records = conversation_records(full, workspace)
         except Exception as exc:  # noqa: BLE001 - one conversation must not stop the sync (see _unreadable)

@@ -68,6 +68,7 @@ class IntercomEmulator:
     codes: dict[str, str] = field(default_factory=dict)
     merge_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> leads merged in
     faults: list[int] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # conversation ids whose GET always answers 500
     request_log: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
     stuck_cursor: bool = False  # misbehave: hand out the same starting_after on every page
@@ -492,6 +493,8 @@ class IntercomEmulator:
         def get_conversation(conversation_id: str) -> Response:
             if conversation_id not in emulator.conversations:
                 return error(404, "not_found", "Resource Not Found")
+            if conversation_id in emulator.broken:
+                return error(500, "server_error", "Injected failure")
             return jsonify(emulator.conversation_view(conversation_id))
 
         @app.post("/conversations/<conversation_id>/reply")

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Checkpoint
-from connectors.intercom.connector import IntercomConnector
+from connectors.intercom.connector import FAILING_RUNS, IntercomConnector
 from connectors.intercom.emulator import MAX_PARTS, seed
 from connectors.sync import run_sync
 from core.ingest import ingest
-from core.models import ConnectorAccount, Contact, Identity, Message
+from core.models import ConnectorAccount, Contact, Identity, Message, QuarantinedItem
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
 
@@ -156,6 +156,48 @@ def test_429_and_500_are_retried(app, session, emulator, intercom_account, fake_
     assert len(intercom_messages(session)) == 3 * 3
     assert emulator.faults == []
     assert fake_time and fake_time[0] > 0  # the 429 waited for the window's reset the headers announced
+
+
+def test_a_conversation_intercom_never_serves_is_skipped_after_a_few_runs(app, session, emulator,  # noqa: ANN001
+                                                                         intercom_account, fake_time,
+                                                                         monkeypatch) -> None:
+    """One conversation answering 500 every time (after the client's retries) stopped the account's sync at
+    the same page on every run, for good: nothing newer ever arrived."""
+    monkeypatch.setattr(IntercomConnector, "tries", 2)  # (each retry waits for real)
+    seed(emulator, 4, 1)
+    broken = sorted(emulator.conversations)[1]
+    emulator.broken.add(broken)
+    for run in range(1, FAILING_RUNS + 1):
+        report = sync(app, intercom_account.id)
+        fresh_view(session)
+        state = session.get(ConnectorAccount, intercom_account.id).sync_state
+        if run < FAILING_RUNS:
+            assert report.error and state["failing"] == {broken: run}, (run, report.error, state)
+    assert report.error == "", report.error
+    assert state["failing"] == {}
+    stored = {m.external_id.split(":")[0] for m in intercom_messages(session)}
+    assert stored == set(emulator.conversations) - {broken}
+    quarantined = session.exec(select(QuarantinedItem).where(QuarantinedItem.account_id == intercom_account.id)).all()
+    assert [q.external_id for q in quarantined] == [f"conversation:{broken}"]
+    # Served again, it arrives with its next change.
+    emulator.broken.clear()
+    emulator.add_part(broken, "<p>Jeszcze jedno pytanie</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    assert broken in {m.external_id.split(":")[0] for m in intercom_messages(session)}
+
+
+def test_a_server_error_once_is_not_held_against_the_conversation(app, session, emulator,  # noqa: ANN001
+                                                                  intercom_account, fake_time, monkeypatch) -> None:
+    monkeypatch.setattr(IntercomConnector, "tries", 2)
+    seed(emulator, 3, 0)
+    first = sorted(emulator.conversations)[0]
+    emulator.broken.add(first)
+    assert sync(app, intercom_account.id).error
+    emulator.broken.clear()
+    assert sync(app, intercom_account.id).error == ""
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["failing"] == {}
+    assert {m.external_id.split(":")[0] for m in intercom_messages(session)} == set(emulator.conversations)
 
 
 def test_repeated_cursor_stops_the_sync(app, session, emulator, intercom_account, small_pages) -> None:  # noqa: ANN001
