@@ -102,10 +102,15 @@ def _settings() -> dict[str, Any]:
 
 
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url.strip())
+    """`scheme://host[:port]` of an http(s) URL, or "" for anything else (a port out of range or an unclosed
+    IPv6 bracket included: urlsplit and .port raise ValueError on those)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 

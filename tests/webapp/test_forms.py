@@ -231,6 +231,30 @@ def test_disallowed_origin(client, session: Session, form: Form) -> None:  # noq
     assert own.status_code == 303
 
 
+@pytest.mark.parametrize("origin", ["https://www.client.example:99999", "https://www.client.example:port",
+                                    "http://[::1", "null"])
+def test_a_malformed_origin_is_refused_not_a_500(client, session: Session, form: Form, origin: str) -> None:  # noqa: ANN001
+    """A port out of range or an unclosed IPv6 bracket made urlsplit raise ValueError: every public endpoint
+    answered 500 to a header any client can send."""
+    posted = client.post(f"/f/{form.key}", json=good(form), headers={"Origin": origin})
+    preflight = client.options(f"/f/{form.key}", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    token = client.get(f"/f/{form.key}/token", headers={"Origin": origin})
+    assert (posted.status_code, preflight.status_code, token.status_code) == (403, 403, 403)
+    assert "Access-Control-Allow-Origin" not in posted.headers
+    assert form_messages(session) == []
+    assert spam_reasons(session) == ["origin", "origin"]
+
+
+def test_an_admin_origin_with_a_bad_port_is_a_field_error(client, form: Form) -> None:  # noqa: ANN001
+    from webapp.forms import apply_form_edit
+
+    data = {"name": "Demo", "fields": form.fields, "allowed_origins": ["https://www.client.example:99999"],
+            "thank_you_url": "http://[::1/thanks", "active": "on"}
+    with client.application.test_request_context():
+        errors = apply_form_edit(form, data)
+    assert set(errors) == {"allowed_origins", "thank_you_url"}
+
+
 def test_cors_preflight(client, form: Form) -> None:  # noqa: ANN001
     ok = client.options(f"/f/{form.key}", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
                                                    "Access-Control-Request-Headers": "content-type"})
