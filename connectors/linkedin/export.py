@@ -239,15 +239,16 @@ def connection_records(
     stream: BinaryIO, *, owner_id: int | None, skipped: SkipReport
 ) -> tuple[list[ExportLine], dict[str, str]]:
     """Inbound records (contact only) for every connection, plus {folded name: canonical URL} so that
-    messages of older exports (which lack recipient URLs) can still find the person."""
+    messages of older exports (which lack recipient URLs) can still find the person (a name that two
+    connections share is left out: it cannot tell them apart)."""
     lines: list[ExportLine] = []
-    url_by_name: dict[str, str] = {}
+    urls_by_name: defaultdict[str, set[str]] = defaultdict(set)
     for line, connection, error in read_connections(stream):
         if connection is None:
             lines.append(ExportLine(line, error=error))
             continue
         if connection.profile_url and connection.name:
-            url_by_name.setdefault(fold_name(connection.name), connection.profile_url)
+            urls_by_name[fold_name(connection.name)].add(connection.profile_url)
         if not connection.profile_url and not connection.email:
             # Older exports without URL, and people who hide their email: nothing to know them by again.
             skipped.add("connection without profile URL or email (older export layout)")
@@ -270,6 +271,8 @@ def connection_records(
                 },
             )
         )
+    # Namesakes (two connections called Anna Nowak) say nothing about which of them a message went to.
+    url_by_name = {name: next(iter(urls)) for name, urls in urls_by_name.items() if len(urls) == 1}
     return lines, url_by_name
 
 

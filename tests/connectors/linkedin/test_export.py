@@ -203,6 +203,27 @@ def test_cli_import_old_layouts_match_recipients_by_name(runner, session: Sessio
     assert session.get(Contact, tomasz.contact_id).display_name == "Tomasz Wiśniewski"
 
 
+def test_a_message_to_one_of_two_namesakes_goes_to_neither() -> None:
+    """Old exports name the recipient only; with two connections called Anna Nowak, the message went to whichever
+    came first in Connections.csv, a wrong person's lead half the time."""
+    connections = (b"First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+                   b"Anna,Nowak,https://www.linkedin.com/in/anna-nowak-1,,Budmax,CEO,12 Mar 2024\n"
+                   b"Anna,Nowak,https://pl.linkedin.com/in/anna-nowak-2,,Stalex,CTO,03 Jan 2023\n"
+                   b"Piotr,Zieli\xc5\x84ski,https://www.linkedin.com/in/piotr-zielinski,,Stalex,CTO,03 Jan 2023\n")
+    _, url_by_name = connection_records(io.BytesIO(connections), owner_id=7, skipped=SkipReport())
+    assert url_by_name == {"piotr zielinski": "linkedin.com/in/piotr-zielinski"}
+    messages = (b"CONVERSATION ID,CONVERSATION TITLE,FROM,SENDER PROFILE URL,TO,DATE,SUBJECT,CONTENT,FOLDER\n"
+                b"2-old001==,,Rep Owner,https://www.linkedin.com/in/rep-owner,Anna Nowak,2022-03-01 10:00:00 UTC,,"
+                b"Hello Anna,INBOX\n"
+                b"2-old002==,,Rep Owner,https://www.linkedin.com/in/rep-owner,Piotr Zieli\xc5\x84ski,"
+                b"2022-04-01 10:00:00 UTC,,Hello Piotr,INBOX\n")
+    lines, _ = message_records(io.BytesIO(messages), owner_id=7, owner_profile="linkedin.com/in/rep-owner",
+                               url_by_name=url_by_name, skipped=SkipReport())
+    by_line = {line.line: line for line in lines}
+    assert by_line[2].data is None and "cannot identify the other person" in by_line[2].error
+    assert by_line[3].data["contact"]["linkedin_url"] == "linkedin.com/in/piotr-zielinski"
+
+
 def test_two_reps_exports_do_not_collide(runner, session: Session, rep) -> None:  # noqa: ANN001
     from core.users import create_user
 
