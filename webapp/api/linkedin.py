@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g, jsonify, request
+from flask import after_this_request, current_app, g, jsonify, request
 from sqlmodel import select
 
 from connectors.linkedin.profile import ProfileIn, profile_record
@@ -38,7 +39,20 @@ def linkedin_profiles_preflight():  # noqa: ANN201
     return _cors(current_app.response_class(status=204))
 
 
+def _cors_on_every_answer(view):  # noqa: ANN001, ANN202
+    """CORS headers on the refusals too (a wrong token, a bad body): without them the browser hides the answer
+    from the bookmarklet, which can then only say that leadhub could not be reached."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
+        after_this_request(_cors)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.post("/linkedin/profiles")
+@_cors_on_every_answer
 @token_required()
 @connector_required("linkedin")
 def linkedin_profile_save():  # noqa: ANN201
@@ -60,7 +74,7 @@ def linkedin_profile_save():  # noqa: ANN201
         _follow_current_job(session, contact, profile)
     session.commit()
     if contact is None:  # the person was erased (GDPR) and asked not to be stored again
-        return _cors(jsonify({"status": "suppressed", "message": "not saved: this person asked to be erased"})), 409
+        return jsonify({"status": "suppressed", "message": "not saved: this person asked to be erased"}), 409
     base_url = str(current_app.config["LEADHUB"]["BASE_URL"]).rstrip("/")
     body: dict[str, Any] = {
         "status": "known" if known is not None else "created",
@@ -73,7 +87,7 @@ def linkedin_profile_save():  # noqa: ANN201
         "note_added": result.message_id is not None and result.status == "created",
         "possible_duplicates": _open_suggestions(session, contact.id),
     }
-    return _cors(jsonify(body)), 200 if known is not None else 201
+    return jsonify(body), 200 if known is not None else 201
 
 
 def _follow_current_job(session, contact: Contact, profile: ProfileIn) -> None:  # noqa: ANN001

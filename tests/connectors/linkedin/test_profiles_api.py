@@ -148,6 +148,26 @@ def test_token_required_and_cors_for_linkedin_pages_only(client) -> None:  # noq
     assert "Access-Control-Allow-Origin" not in foreign.headers
 
 
+def test_the_bookmarklet_on_linkedin_can_read_every_refusal(client, rep_token, session) -> None:  # noqa: ANN001
+    """The bookmarklet posts from linkedin.com; a refusal without Access-Control-Allow-Origin is hidden from it by
+    the browser, so a wrong token or a company page showed "Could not reach leadhub" instead of the reason."""
+    origin = {"Origin": "https://pl.linkedin.com"}
+    company = {**PROFILE, "profile_url": "https://www.linkedin.com/company/budmax/"}
+    answers = [
+        client.post("/api/v1/linkedin/profiles", json=PROFILE, headers=origin),
+        client.post("/api/v1/linkedin/profiles", json=PROFILE, headers={**origin, **_bearer("lh_wrong")}),
+        client.post("/api/v1/linkedin/profiles", json=company, headers={**origin, **_bearer(rep_token)}),
+        client.post("/api/v1/linkedin/profiles", data="{not json", content_type="application/json",
+                    headers={**origin, **_bearer(rep_token)}),
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 400, 400]
+    assert [a.headers.get("Access-Control-Allow-Origin") for a in answers] == ["https://pl.linkedin.com"] * 4
+    assert "profile_url" in answers[2].json["fields"]
+    foreign = client.post("/api/v1/linkedin/profiles", json=PROFILE, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    assert _stored(session) == (0, 0, 0)
+
+
 def test_path_is_in_openapi(client) -> None:  # noqa: ANN001
     from openapi_spec_validator import validate
 
