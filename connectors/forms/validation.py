@@ -140,6 +140,28 @@ def _as_text(value: Any) -> str:
     return value
 
 
+def _checked(value: Any) -> bool:
+    """Whether a checkbox is ticked: any of its values is a true one. Sites put a hidden "off" input of the same
+    name before the box (so that an unticked box is sent too); the form then posts both, "off" first."""
+    values = value if isinstance(value, list) else [value]
+    try:
+        return any(_as_text(v).strip().lower() in TRUE_VALUES for v in values if not isinstance(v, list))
+    except ValueError:
+        return False
+
+
+def _custom_text(value: Any) -> str:
+    """An unknown field as text: every value of a repeated key (the ticked boxes of a group), joined; anything
+    that is not text or a list of texts as JSON."""
+    values = value if isinstance(value, list) else [value]
+    try:
+        if any(isinstance(v, list) for v in values):
+            raise ValueError("nested list")
+        return ", ".join(_as_text(v) for v in values)
+    except ValueError:
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def validate_submission(
     specs: list[FieldSpec],
     data: dict[str, Any],
@@ -156,7 +178,7 @@ def validate_submission(
             result.errors[spec.name] = str(exc)
             continue
         if spec.kind == "checkbox":
-            checked = raw.lower() in TRUE_VALUES
+            checked = _checked(data.get(spec.name))
             if spec.required and not checked:
                 result.errors[spec.name] = "please tick this box"
             result.values[spec.name] = checked
@@ -186,10 +208,7 @@ def validate_submission(
             continue
         result.values[spec.name] = raw
     if consent_required:
-        try:
-            result.consent_given = _as_text(data.get(CONSENT_FIELD)).strip().lower() in TRUE_VALUES
-        except ValueError:
-            result.consent_given = False
+        result.consent_given = _checked(data.get(CONSENT_FIELD))
         if not result.consent_given:
             result.errors[CONSENT_FIELD] = "consent is required"
     known = {s.name for s in specs} | RESERVED
@@ -198,11 +217,7 @@ def validate_submission(
             continue
         if len(result.custom) >= MAX_CUSTOM_FIELDS:
             break
-        try:
-            text = _as_text(value)
-        except ValueError:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        result.custom[str(key)[:100]] = text[:MAX_CUSTOM_LENGTH]
+        result.custom[str(key)[:100]] = _custom_text(value)[:MAX_CUSTOM_LENGTH]
     for key in (*UTM_FIELDS, *CONTEXT_FIELDS):
         try:
             text = _as_text(data.get(key)).strip()

@@ -82,6 +82,20 @@ def test_mapping_custom_data_and_context() -> None:
     assert "Budget: <10k" in result.message_text
 
 
+def test_a_repeated_key_loses_none_of_its_values() -> None:
+    """A repeated key kept only its first value: the second of two ticked boxes of a group was lost, and a box
+    after a hidden "off" input of its name (how sites make an unticked box post) read as unticked."""
+    data = {**GOOD, "callback_ok": ["off", "on"], "consent": ["0", "on"], "newsletter": ["", "on"],
+            "interest": ["stal", "pręty"], "sizes": [12, 16.5], "shape": [{"a": 1}, "x"]}
+    result = validate_submission(SPECS, data, consent_required=True)
+    assert result.ok, result.errors
+    assert result.values["callback_ok"] is True and result.values["newsletter"] is True and result.consent_given
+    assert result.custom == {"interest": "stal, pręty", "sizes": "12, 16.5", "shape": '[{"a": 1}, "x"]'}
+    unticked = validate_submission(SPECS, {**GOOD, "callback_ok": ["off"], "consent": ["", [1]]},
+                                   consent_required=True)
+    assert set(unticked.errors) == {"callback_ok", "consent"}
+
+
 def test_consent_required_when_the_form_has_consent_text() -> None:
     assert validate_submission(SPECS, GOOD, consent_required=True).errors == {"consent": "consent is required"}
     assert validate_submission(SPECS, {**GOOD, "consent": "on"}, consent_required=True).consent_given
