@@ -237,8 +237,10 @@ def _render_token(form: Form) -> tuple[str, str]:
 
 
 def _page(form: Form, *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-          notice: str = "", status: int = 200) -> tuple[str, int]:
-    token, _ = _render_token(form)
+          notice: str = "", status: int = 200, token: str | None = None) -> tuple[str, int]:
+    """The hosted form; shown again (values, errors) with the token it was sent with when that one is good, so the
+    time the person already spent counts and a quick correction is not taken for a bot."""
+    token = token or _render_token(form)[0]
     context = {key: request.args.get(key, "") for key in UTM_FIELDS if request.args.get(key)}
     values = dict(values or {})
     return (
@@ -326,8 +328,10 @@ def _reject(form: Form, exc: SpamRejected, data: dict[str, Any]):  # noqa: ANN20
         return _cors(make_response(jsonify(body), 400), form)
     if token_problem:
         # A person (e.g. a plain HTML embed, a tab left open) gets the form back, filled, with a fresh token.
+        # Sent too soon, the token is still good (and soon old enough); the others need a new one.
         body_html, status = _page(
-            form, values=data, notice="Please check your details and press Send again.", status=400
+            form, values=data, notice="Please check your details and press Send again.", status=400,
+            token=data.get(TOKEN_FIELD) if exc.reason == "too_fast" else None,
         )
         return body_html, status
     return render_template(
@@ -383,7 +387,7 @@ def submit(form_key: str):  # noqa: ANN201
         if json_reply:
             body = {"error": "invalid input", "status": 400, "fields": submission.errors}
             return _cors(make_response(jsonify(body), 400), form)
-        return _page(form, values=data, errors=submission.errors, status=400)
+        return _page(form, values=data, errors=submission.errors, status=400, token=data[TOKEN_FIELD])
 
     # An explicit Idempotency-Key (API-style clients) wins over the id signed into the render token.
     submission_id = (request.headers.get("Idempotency-Key") or "").strip()[:200] or rendered.submission_id

@@ -201,6 +201,29 @@ def test_too_fast_is_rejected_and_the_form_comes_back(client, settings, session:
     assert spam_reasons(session) == ["too_fast", "too_fast"]
 
 
+def test_a_person_who_corrects_a_field_at_once_is_not_taken_for_a_bot(client, settings, session: Session,  # noqa: ANN001
+                                                                       form: Form, monkeypatch) -> None:  # noqa: ANN001
+    """The page shown again for a typo carried a fresh render token, so a person who fixed the typo and pressed
+    Send within FORMS_MIN_SUBMIT_SECONDS was refused as too fast, and counted as spam."""
+    import itsdangerous.timed
+
+    settings["FORMS_MIN_SUBMIT_SECONDS"] = 5
+    real_time = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 600)  # the form was loaded long ago
+    loaded_earlier = token_for(form, "render-typo")
+    monkeypatch.undo()
+    typo = client.post(f"/f/{form.key}", data=good(form, email="anna@firma", _ts=loaded_earlier))
+    assert typo.status_code == 400
+    again = re.search(r'name="_ts" value="([^"]+)"', typo.get_data(as_text=True)).group(1)
+    fixed = client.post(f"/f/{form.key}", data=good(form, _ts=again))
+    assert fixed.status_code == 303, fixed.get_data(as_text=True)
+    assert len(form_messages(session)) == 1 and spam_reasons(session) == []
+    # Sent too soon: the page comes back with the same token, which is old enough by the next press.
+    fresh = token_for(form, "render-fast")
+    too_fast = client.post(f"/f/{form.key}", data=good(form, _ts=fresh))
+    assert too_fast.status_code == 400 and f'name="_ts" value="{fresh}"' in too_fast.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(("ts", "reason"), [(None, "missing_token"), ("forged.token.value", "bad_token")])
 def test_missing_or_forged_token(client, session: Session, form: Form, ts, reason: str) -> None:  # noqa: ANN001
     data = good(form)
