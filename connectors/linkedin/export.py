@@ -66,9 +66,10 @@ MAX_ARCHIVE_MEMBER_BYTES = 200 * 1024 * 1024
 
 
 # What reading a damaged or unreadable member raises: a failed CRC or a truncated file (BadZipFile, EOFError), a
-# password (RuntimeError), a compression method Python lacks (NotImplementedError), and each decompressor's own
-# error for corrupt data (zlib.error for deflate, OSError for bzip2, LZMAError for lzma).
-_DAMAGED_MEMBER = (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError, zlib.error,
+# password (RuntimeError), a compression method Python lacks (NotImplementedError), each decompressor's own
+# error for corrupt data (zlib.error for deflate, OSError for bzip2, LZMAError for lzma), and an offset before
+# the start of the file (ValueError: negative seek).
+_DAMAGED_MEMBER = (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError, ValueError, zlib.error,
                    lzma.LZMAError)
 
 
@@ -84,7 +85,8 @@ def files_in_archive(stream: BinaryIO) -> tuple[BinaryIO, BinaryIO | None]:
     it ("Basic_LinkedInDataExport_….zip", the files at its top or in one folder, any case)."""
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        # ValueError: a damaged central directory (a name flagged as UTF-8 that is not, an offset before the start)
         raise ExportError(f"the archive cannot be opened: {exc}") from None
     with archive:
         members = {PurePosixPath(info.filename).name.lower(): info for info in archive.infolist() if not info.is_dir()}

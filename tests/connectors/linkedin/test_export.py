@@ -401,10 +401,27 @@ def _damaged_archive() -> bytes:
     return bytes(data)
 
 
+def _archive_with_bad_directory(how: str) -> bytes:
+    """An archive whose central directory zipfile trips over with a ValueError, not a BadZipFile: a name flagged
+    as UTF-8 that is not (UnicodeDecodeError), a directory offset past the start of the file (negative seek)."""
+    import struct
+
+    data = bytearray(_archive({"Connections.csv": b"First Name,Last Name,Company,Position\nAnna,Nowak,B,C\n"}))
+    central, end = data.rindex(b"PK\x01\x02"), data.rindex(b"PK\x05\x06")
+    if how == "name":
+        data[central + 46] = 0xFF
+        data[central + 9] |= 0x08  # general purpose flag bit 11: the name is UTF-8
+    else:
+        struct.pack_into("<I", data, end + 16, 0xFFFFFF00)
+    return bytes(data)
+
+
 @pytest.mark.parametrize(("data", "error"), [
     (_archive({"Profile.csv": b"First Name\nRep\n"}), "no Connections.csv"),
     (b"PK\x03\x04" + b"\x00" * 40, "cannot be opened"),
     (_damaged_archive(), "Connections.csv in the archive cannot be read"),
+    (_archive_with_bad_directory("name"), "the archive cannot be opened"),
+    (_archive_with_bad_directory("offset"), "archive cannot be"),  # opened, or its member read: as the upload seeks
 ])
 def test_an_archive_without_the_export_is_a_clear_error(signed_in, data: bytes, error: str) -> None:  # noqa: ANN001
     token = csrf_token(signed_in, "/linkedin/import")
