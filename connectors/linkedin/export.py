@@ -89,12 +89,20 @@ def files_in_archive(stream: BinaryIO) -> tuple[BinaryIO, BinaryIO | None]:
         # ValueError: a damaged central directory (a name flagged as UTF-8 that is not, an offset before the start)
         raise ExportError(f"the archive cannot be opened: {exc}") from None
     with archive:
-        members = {PurePosixPath(info.filename).name.lower(): info for info in archive.infolist() if not info.is_dir()}
+        members: defaultdict[str, list[zipfile.ZipInfo]] = defaultdict(list)
+        for info in archive.infolist():
+            if not info.is_dir():
+                members[PurePosixPath(info.filename).name.lower()].append(info)
 
         def read(name: str) -> BinaryIO | None:
-            info = members.get(name)
-            if info is None:
+            found = members.get(name)
+            if not found:
                 return None
+            if len({(i.CRC, i.file_size) for i in found}) > 1:
+                # Two exports zipped together, or one name twice: either could be the one meant, never guess.
+                raise ExportError(f"the archive holds {len(found)} different files named {name}: "
+                                  f"{', '.join(i.filename for i in found)}; upload the one you mean")
+            info = found[0]
             if info.file_size > MAX_ARCHIVE_MEMBER_BYTES:
                 raise ExportError(f"{info.filename} in the archive unpacks to {info.file_size} bytes, more than "
                                   f"{MAX_ARCHIVE_MEMBER_BYTES}")

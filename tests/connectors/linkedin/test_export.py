@@ -439,6 +439,34 @@ def test_an_archive_member_too_big_unpacked_is_refused_before_it_is_read(monkeyp
         export.files_in_archive(archive)
 
 
+def test_two_different_files_of_one_name_in_the_archive_are_a_clear_error() -> None:
+    """Two files named Connections.csv (two exports zipped together, or one name written twice): the last one in
+    the archive was imported and the other left out without a word."""
+    from connectors.linkedin import export
+
+    first, second = (FIXTURES / "Connections.csv").read_bytes(), (FIXTURES / "Connections_old.csv").read_bytes()
+    members = {"export-2025/Connections.csv": first, "export-2026/connections.csv": second}
+    with pytest.raises(ExportError, match="2 different files named connections.csv"):
+        export.files_in_archive(io.BytesIO(_archive(members)))
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        twice = _archive_duplicate_names("Connections.csv", first, second)
+    with pytest.raises(ExportError, match="2 different files named connections.csv: Connections.csv, Connections.csv"):
+        export.files_in_archive(io.BytesIO(twice))
+    # The same file twice (a copy in a sub-folder) is no doubt.
+    same = export.files_in_archive(io.BytesIO(_archive({"Connections.csv": first, "copy/Connections.csv": first})))
+    assert same[0].read() == first
+
+
+def _archive_duplicate_names(name: str, *contents: bytes) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for data in contents:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _member_damaged(how: str) -> bytes:
     """An archive whose Connections.csv cannot be read, in each way a real one fails."""
     import struct
