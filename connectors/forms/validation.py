@@ -6,12 +6,15 @@ errors, the contact fields they map onto, and the unknown fields (kept as custom
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
 
+from core.importer import best_legacy_encoding
 from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
 from core.schemas import ContactIn
 
@@ -124,6 +127,29 @@ class Submission:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def legacy_encoded_fields(body: bytes, charset: str | None = None) -> dict[str, Any] | None:
+    """The fields of a form-encoded body whose escapes are not UTF-8, read in the encoding they are in; None for
+    a UTF-8 body (the norm: read it as usual). A page in windows-1250 or ISO-8859-2 (older Polish sites) or
+    windows-1251 posts its own form in that encoding and browsers name no charset: the encoding is the request's
+    charset when it gives a known one, else the legacy encoding the text reads best in (as for CSV files)."""
+    escaped = unquote_to_bytes(body.replace(b"+", b" "))
+    try:
+        escaped.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    try:
+        encoding = codecs.lookup(charset or "").name
+    except LookupError:
+        encoding = ""
+    if encoding in ("", "utf-8"):
+        encoding = best_legacy_encoding(escaped)
+    fields: dict[str, list[str]] = {}
+    for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding=encoding, errors="replace"):
+        fields.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
 
 
 def _as_text(value: Any) -> str:

@@ -170,6 +170,25 @@ def test_malformed_json_is_400(client, form: Form, body: str) -> None:  # noqa: 
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(("encoding", "name", "message"), [
+    ("cp1250", "Paweł Zieliński", "Zażółć gęślą jaźń: prosimy o ofertę na pręty"),
+    ("iso8859_2", "Łucja Żak", "Proszę o kontakt w sprawie dostawy stali"),
+    ("cp1251", "Ирина Шевченко", "Нужна цена на арматуру, 40 тонн"),
+])
+def test_a_site_in_a_legacy_encoding_posts_readable_letters(client, session: Session, form: Form, encoding: str,  # noqa: ANN001
+                                                            name: str, message: str) -> None:
+    """A page in windows-1250/ISO-8859-2 (older Polish sites) or windows-1251 posts its own form in that encoding,
+    with no charset in the Content-Type: the escapes that are not UTF-8 were stored as they came ('Zieli%F1ski')."""
+    from urllib.parse import urlencode
+
+    body = urlencode(good(form, name=name, message=message), encoding=encoding)
+    response = client.post(f"/f/{form.key}", data=body, content_type="application/x-www-form-urlencoded",
+                           headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    [stored] = form_messages(session)
+    assert stored.text == message and stored.meta["fields"]["name"] == name
+
+
 def test_oversize_is_413(client, settings: dict[str, Any], session: Session, form: Form) -> None:  # noqa: ANN001
     settings["FORMS_MAX_BODY_BYTES"] = 2000
     response = client.post(f"/f/{form.key}", data=good(form, message="x" * 5000))
