@@ -33,6 +33,8 @@ MESSAGES_COLUMNS = (
 # Columns a file must have for us to recognise its header row (older layouts lack the others).
 CONNECTIONS_REQUIRED = ("first name", "last name", "company", "position")
 MESSAGES_REQUIRED = ("conversation id", "from", "date", "content")
+# Other names some layouts give a column we read: {name in the file: the name we read it by}.
+COLUMN_ALIASES = {"profile url": "url", "e-mail address": "email address"}
 # How far we look for the header row before calling the file something else.
 MAX_PREAMBLE_ROWS = 50
 MAX_UNREADABLE_ROWS = 1000
@@ -155,7 +157,7 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
         if header is None:
             cells = [c.strip().lstrip("\ufeff").lower() for c in row]
             if all(name in cells for name in required):
-                header = cells
+                header = [COLUMN_ALIASES.get(c, c) for c in cells]
             elif index >= MAX_PREAMBLE_ROWS:
                 break
             continue

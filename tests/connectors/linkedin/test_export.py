@@ -56,6 +56,19 @@ def test_old_connections_layout_without_url() -> None:
     assert skipped.reasons == {"connection without profile URL or email (older export layout)": 1}
 
 
+def test_a_layout_naming_the_columns_profile_url_and_e_mail_address() -> None:
+    """A Connections.csv with "Profile URL" (and "E-mail Address") instead of "URL": every connection without an
+    email was left out as an 'older export layout', the URL unread."""
+    data = ("First Name,Last Name,Profile URL,E-mail Address,Company,Position,Connected On\n"
+            "Anna,Nowak,https://www.linkedin.com/in/anna-nowak-1a2b3c,,Budmax,CEO,07 Dec 2026\n"
+            "Piotr,Zieliński,https://pl.linkedin.com/in/piotr-zielinski,piotr@stalex.pl,Stalex,CTO,03 Jan 2023\n")
+    skipped = SkipReport()
+    lines, _ = connection_records(io.BytesIO(data.encode()), owner_id=1, skipped=skipped)
+    assert [(line.data["contact"]["linkedin_url"], line.data["contact"].get("email")) for line in lines] == [
+        ("linkedin.com/in/anna-nowak-1a2b3c", None), ("linkedin.com/in/piotr-zielinski", "piotr@stalex.pl")]
+    assert skipped.reasons == {}
+
+
 def test_no_header_is_a_clear_file_error() -> None:
     with pytest.raises(ExportError, match="no header row with the columns First Name, Last Name"):
         list(read_connections(io.BytesIO(b"Notes:\nhello,world\n")))
