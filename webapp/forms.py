@@ -63,6 +63,7 @@ from connectors.forms.validation import (
     parse_fields,
     submission_external_id,
     validate_submission,
+    without_lone_surrogates,
 )
 from core.db import write_turn
 from core.ingest import IngestOptions
@@ -314,7 +315,7 @@ def preflight(form_key: str):  # noqa: ANN201
 def _posted_data() -> dict[str, Any] | None:
     if request.is_json:
         data = request.get_json(silent=True)
-        return data if isinstance(data, dict) else None
+        return without_lone_surrogates(data) if isinstance(data, dict) else None
     if request.mimetype == "application/x-www-form-urlencoded":
         # (werkzeug reads UTF-8 only, and keeps any other escape as it came: "Zieli%F1ski")
         legacy = legacy_encoded_fields(request.get_data(cache=True), request.mimetype_params.get("charset"))

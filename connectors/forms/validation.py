@@ -152,6 +152,17 @@ def legacy_encoded_fields(body: bytes, charset: str | None = None) -> dict[str, 
     return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
 
 
+def without_lone_surrogates(data: Any) -> Any:
+    """JSON data with each lone surrogate (half an emoji: a script that cut a text at a length, then
+    JSON.stringify, sends "\\ud83d") replaced by U+FFFD. Valid JSON but no text, it cannot be hashed or stored."""
+    raw = json.dumps(data, ensure_ascii=False)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.loads(raw.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"))
+    return data
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, list):  # a repeated form key: take the first
         value = value[0] if value else ""

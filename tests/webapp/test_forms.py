@@ -164,6 +164,22 @@ def test_json_post_201_with_reference_and_field_errors(client, session: Session,
     assert set(bad.get_json()["fields"]) == {"name", "email", "phone", "seats", "consent"}
 
 
+def test_half_an_emoji_in_json_is_kept_as_a_replacement_character(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    """A site's script that cuts a text at a length (message.substring(0, 1000)) can cut an emoji in half, and
+    JSON.stringify sends the half as a lone surrogate escape ("\\ud83d"): valid JSON, but no text, and hashing the
+    submission raised UnicodeEncodeError, a 500 and a lost submission."""
+    import json
+
+    body = json.dumps(good(form, message="Prosimy o ofertę \U0001F680"))[:-1]
+    body += ', "company": "Budmax \\ud83d", "source_note": "\\udc00 z targów", "\\ud83d": "x"}'
+    response = client.post(f"/f/{form.key}", data=body, content_type="application/json", headers={"Origin": ORIGIN})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    [stored] = form_messages(session)
+    assert stored.text == "Prosimy o ofertę \U0001F680"
+    assert stored.meta["fields"]["company"] == "Budmax \ufffd"
+    assert stored.meta["custom"] == {"source_note": "\ufffd z targów", "\ufffd": "x"}
+
+
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", '"text"'])
 def test_malformed_json_is_400(client, form: Form, body: str) -> None:  # noqa: ANN001
     response = client.post(f"/f/{form.key}", data=body, content_type="application/json")
