@@ -186,8 +186,14 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
         number = number if phonenumbers.is_possible_number(number) else None  # the country is written: one reading
     elif not phonenumbers.is_valid_number(number):
         # A neighbour's valid number before the default region's merely possible one (a range phonenumbers
-        # does not know yet keeps its old reading).
-        number = _domestic_elsewhere(text, region) or (number if phonenumbers.is_possible_number(number) else None)
+        # does not know yet keeps its old reading); then the domestic trunk zero Poland dialled until 2005,
+        # still written ("0 601 234 567", "(0-22) 123 45 67"): a second key for the same number otherwise.
+        without_zero = _without_written_trunk_zero(number)
+        number = (
+            _domestic_elsewhere(text, region)
+            or (without_zero if phonenumbers.is_valid_number(without_zero) else None)
+            or (number if phonenumbers.is_possible_number(number) else None)
+        )
     if number is None:
         raise InvalidIdentifier("not a possible phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

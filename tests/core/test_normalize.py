@@ -119,6 +119,10 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         ("+44 (0)20 7946 0958", "PL", "+442079460958"),
         ("+39 06 1234 5678", "PL", "+390612345678"),
         ("+39 (0)6 1234 5678", "PL", "+390612345678"),
+        # The domestic trunk zero Poland dialled until 2005, still written: the number is the same.
+        ("0 601 234 567", "PL", "+48601234567"),
+        ("(0-22) 123 45 67", "PL", "+48221234567"),
+        ("022 123 45 67", "PL", "+48221234567"),
         # A label after the number (its letters were read as digits).
         ("+48 601 234 567 (mobile)", "PL", "+48601234567"),
         ("601 234 567 (kom.)", "PL", "+48601234567"),
