@@ -10,6 +10,7 @@ missed) and queues its mail (double opt-in, autoresponder), so the POST stays fa
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -73,6 +74,7 @@ from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
 from webapp.db import get_engine, get_session, parse_id, write_session
 from webapp.queue import enqueue, enqueue_in, get_huey, task
+from webapp.security import PAGE_CSP
 from webapp.settings import SETTINGS_CACHE_SECONDS, connector_required
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
@@ -238,14 +240,26 @@ def _render_token(form: Form) -> tuple[str, str]:
     return make_render_token(current_app.config["SECRET_KEY"], form.key)
 
 
+def _page_policy(form: Form) -> str:
+    """leadhub's page policy, with the form's thank-you page allowed as a form-action: browsers apply form-action to
+    the redirect that follows the post as well (Chrome refuses it), and the person would see an error page."""
+    thanks = _origin_of(_safe_thank_you(form.thank_you_url))
+    if not _CSP_SOURCE.fullmatch(thanks):  # (a host urlsplit lets through, "a; script-src *", is no source)
+        return PAGE_CSP
+    return PAGE_CSP.replace("form-action 'self'", f"form-action 'self' {thanks}")
+
+
+_CSP_SOURCE = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]+)?")
+
+
 def _page(form: Form, *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-          notice: str = "", status: int = 200, token: str | None = None) -> tuple[str, int]:
+          notice: str = "", status: int = 200, token: str | None = None) -> Response:
     """The hosted form; shown again (values, errors) with the token it was sent with when that one is good, so the
     time the person already spent counts and a quick correction is not taken for a bot."""
     token = token or _render_token(form)[0]
     context = {key: request.args.get(key, "") for key in UTM_FIELDS if request.args.get(key)}
     values = dict(values or {})
-    return (
+    response = make_response(
         render_template(
             "forms/public.html",
             form=form,
@@ -262,14 +276,15 @@ def _page(form: Form, *, values: dict[str, Any] | None = None, errors: dict[str,
         ),
         status,
     )
+    response.headers["Content-Security-Policy"] = _page_policy(form)
+    return response
 
 
 @public_bp.get("/<form_key>", provide_automatic_options=False)
 @connector_required("form", status=404)
 def show(form_key: str):  # noqa: ANN201
     form = _load_form(form_key)
-    body, status = _page(form)
-    response = make_response(body, status)
+    response = _page(form)
     response.headers["Cache-Control"] = "no-store"  # the render token must be fresh
     return response
 
@@ -336,11 +351,10 @@ def _reject(form: Form, exc: SpamRejected, data: dict[str, Any]):  # noqa: ANN20
     if token_problem:
         # A person (e.g. a plain HTML embed, a tab left open) gets the form back, filled, with a fresh token.
         # Sent too soon, the token is still good (and soon old enough); the others need a new one.
-        body_html, status = _page(
+        return _page(
             form, values=data, notice="Please check your details and press Send again.", status=400,
             token=data.get(TOKEN_FIELD) if exc.reason == "too_fast" else None,
         )
-        return body_html, status
     return render_template(
         "forms/message.html",
         title="Not accepted",

@@ -98,6 +98,31 @@ def test_hosted_page_has_honeypot_and_signed_token(client, form: Form) -> None: 
     assert page.headers["Cache-Control"] == "no-store"
 
 
+def test_the_hosted_page_may_send_the_person_on_to_the_sites_thank_you_page(client, session: Session,  # noqa: ANN001
+                                                                            form: Form) -> None:
+    """Browsers apply CSP form-action to the redirect that follows a post (Chrome refuses it): with leadhub's
+    "form-action 'self'" the 303 to the site's thank-you page was blocked, the person saw an error page after a
+    stored submission, and sent it again from a reloaded form (a second message)."""
+    def form_action(response) -> str:  # noqa: ANN001
+        policy = dict(p.strip().split(" ", 1) for p in response.headers["Content-Security-Policy"].split(";"))
+        return policy["form-action"]
+
+    assert form_action(client.get(f"/f/{form.key}")) == "'self' https://www.client.example"
+    typo = client.post(f"/f/{form.key}", data=good(form, email="anna@firma"))
+    fast = client.post(f"/f/{form.key}", data=good(form, _ts=None))
+    assert typo.status_code == fast.status_code == 400
+    assert form_action(typo) == form_action(fast) == "'self' https://www.client.example"
+    from webapp.forms import forget_cached_forms
+
+    for url in ("", "https://a; script-src *; x/thanks", "https://żółw.pl/dziękujemy"):
+        form.thank_you_url = url
+        session.add(form)
+        session.commit()
+        with client.application.app_context():
+            forget_cached_forms()
+        assert form_action(client.get(f"/f/{form.key}")) == "'self'", url
+
+
 def test_unknown_or_inactive_form_is_404(client, session: Session, form: Form) -> None:  # noqa: ANN001
     assert client.get("/f/nope").status_code == 404
     form.active = False
