@@ -106,16 +106,18 @@ def _settings() -> dict[str, Any]:
 
 
 def _origin_of(url: str) -> str:
-    """`scheme://host[:port]` of an http(s) URL, or "" for anything else (a port out of range or an unclosed
-    IPv6 bracket included: urlsplit and .port raise ValueError on those)."""
+    """`scheme://host[:port]` of an http(s) URL, the host in the ASCII form browsers send in Origin (punycode:
+    "https://магазин.рф" is "https://xn--80aairftm.xn--p1ai"), or "" for anything else (a port out of range, an
+    unclosed IPv6 bracket, a host no IDNA encoding takes)."""
     try:
         parts = urlsplit(url.strip())
         port = f":{parts.port}" if parts.port else ""
-    except ValueError:
+        host = (parts.hostname or "").encode("idna").decode("ascii").lower()
+    except (ValueError, UnicodeError):
         return ""
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not host:
         return ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+    return f"{parts.scheme}://{host}{port}"
 
 
 def own_origins() -> set[str]:

@@ -114,13 +114,14 @@ def test_the_hosted_page_may_send_the_person_on_to_the_sites_thank_you_page(clie
     assert form_action(typo) == form_action(fast) == "'self' https://www.client.example"
     from webapp.forms import forget_cached_forms
 
-    for url in ("", "https://a; script-src *; x/thanks", "https://żółw.pl/dziękujemy"):
+    for url, allowed in (("", "'self'"), ("https://a; script-src *; x/thanks", "'self'"),
+                         ("https://żółw.pl/dziękujemy", "'self' https://xn--w-uga1v8h.pl")):
         form.thank_you_url = url
         session.add(form)
         session.commit()
         with client.application.app_context():
             forget_cached_forms()
-        assert form_action(client.get(f"/f/{form.key}")) == "'self'", url
+        assert form_action(client.get(f"/f/{form.key}")) == allowed, url
 
 
 def test_unknown_or_inactive_form_is_404(client, session: Session, form: Form) -> None:  # noqa: ANN001
@@ -336,6 +337,24 @@ def test_an_admin_origin_with_a_bad_port_is_a_field_error(client, form: Form) ->
     with client.application.test_request_context():
         errors = apply_form_edit(form, data)
     assert set(errors) == {"allowed_origins", "thank_you_url"}
+
+
+@pytest.mark.parametrize(("allowed", "origin"), [
+    ("https://магазин.рф", "https://xn--80aairftm.xn--p1ai"),
+    ("https://Sklep-Łódź.pl", "https://xn--sklep-d-q0a42esr.pl"),
+    ("https://xn--80aairftm.xn--p1ai", "https://xn--80aairftm.xn--p1ai"),
+])
+def test_a_site_on_an_internationalised_domain_may_embed_its_form(client, session: Session, form: Form,  # noqa: ANN001
+                                                                  allowed: str, origin: str) -> None:
+    """An admin writes a .рф or Polish IDN site as people read it; the browser's Origin header carries its
+    punycode (xn--…): they never matched, and every submission from the site was refused as origin spam."""
+    form.allowed_origins = [allowed]
+    session.add(form)
+    session.commit()
+    preflight = client.options(f"/f/{form.key}", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    posted = client.post(f"/f/{form.key}", json=good(form), headers={"Origin": origin})
+    assert (preflight.status_code, posted.status_code) == (204, 201)
+    assert posted.headers["Access-Control-Allow-Origin"] == origin and spam_reasons(session) == []
 
 
 def test_cors_preflight(client, form: Form) -> None:  # noqa: ANN001
