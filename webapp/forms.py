@@ -105,13 +105,17 @@ def _settings() -> dict[str, Any]:
 # --------------------------------------------------------------------------- origins and CORS
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _origin_of(url: str) -> str:
     """`scheme://host[:port]` of an http(s) URL, the host in the ASCII form browsers send in Origin (punycode:
     "https://магазин.рф" is "https://xn--80aairftm.xn--p1ai"), or "" for anything else (a port out of range, an
     unclosed IPv6 bracket, a host no IDNA encoding takes)."""
     try:
         parts = urlsplit(url.strip())
-        port = f":{parts.port}" if parts.port else ""
+        # (a default port is not written: browsers leave it out of Origin)
+        port = f":{parts.port}" if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme) else ""
         host = (parts.hostname or "").encode("idna").decode("ascii").lower()
     except (ValueError, UnicodeError):
         return ""

@@ -343,11 +343,15 @@ def test_an_admin_origin_with_a_bad_port_is_a_field_error(client, form: Form) ->
     ("https://магазин.рф", "https://xn--80aairftm.xn--p1ai"),
     ("https://Sklep-Łódź.pl", "https://xn--sklep-d-q0a42esr.pl"),
     ("https://xn--80aairftm.xn--p1ai", "https://xn--80aairftm.xn--p1ai"),
+    # A default port written out, which a browser's Origin never carries.
+    ("https://www.client.example:443", "https://www.client.example"),
+    ("HTTP://Shop.Example:80/", "http://shop.example"),
 ])
-def test_a_site_on_an_internationalised_domain_may_embed_its_form(client, session: Session, form: Form,  # noqa: ANN001
-                                                                  allowed: str, origin: str) -> None:
-    """An admin writes a .рф or Polish IDN site as people read it; the browser's Origin header carries its
-    punycode (xn--…): they never matched, and every submission from the site was refused as origin spam."""
+def test_an_allowed_origin_matches_the_origin_browsers_send(client, session: Session, form: Form,  # noqa: ANN001
+                                                            allowed: str, origin: str) -> None:
+    """An admin writes a .рф or Polish IDN site as people read it, or with its default port; the browser's Origin
+    header carries punycode (xn--…) and no default port: they never matched, and every submission from the site
+    was refused as origin spam."""
     form.allowed_origins = [allowed]
     session.add(form)
     session.commit()
