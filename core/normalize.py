@@ -275,7 +275,12 @@ def normalize_linkedin_url(raw: str | None) -> str:
     host = (parts.hostname or "").lower()
     if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
         raise InvalidIdentifier("not a linkedin.com URL")
-    segments = [s for s in unquote(parts.path).split("/") if s]
+    path = parts.path
+    for _ in range(3):  # encoded twice over (a spreadsheet or CRM that encoded the URL again): until it is plain
+        path, encoded = unquote(path), path
+        if path == encoded:
+            break
+    segments = [s for s in _without_invisible(path).split("/") if s]  # (an invisible one may come encoded too)
     if segments and segments[0] in {"mwlite", "m"}:
         segments = segments[1:]
     old_public = _OLD_PUBLIC_PROFILE.match("/".join(segments))

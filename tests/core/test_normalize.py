@@ -201,8 +201,16 @@ def test_normalize_linkedin_old_public_profile_urls(raw: str, canonical: str) ->
     assert normalize_linkedin_url(raw) == canonical
 
 
-def test_normalize_linkedin_percent_encoded_slug() -> None:
-    assert normalize_linkedin_url("https://pl.linkedin.com/in/%C5%82ukasz-w%C3%B3jcik") == "linkedin.com/in/łukasz-wójcik"
+@pytest.mark.parametrize("raw", [
+    "https://pl.linkedin.com/in/%C5%82ukasz-w%C3%B3jcik",
+    # Encoded twice over (a spreadsheet or CRM encoded the URL again): the escapes were the key, a second lead.
+    "https://pl.linkedin.com/in/%25C5%2582ukasz-w%25C3%25B3jcik/",
+    "https://pl.linkedin.com/in/%2525C5%252582ukasz-w%2525C3%2525B3jcik",
+    # An invisible character that arrives percent-encoded is as invisible as a raw one.
+    "https://pl.linkedin.com/in/%C5%82ukasz-w%C3%B3jcik%E2%80%8B",
+])
+def test_normalize_linkedin_percent_encoded_slug(raw: str) -> None:
+    assert normalize_linkedin_url(raw) == "linkedin.com/in/łukasz-wójcik"
 
 
 @pytest.mark.parametrize(
