@@ -348,6 +348,13 @@ def read_messages(stream: BinaryIO, skipped: SkipReport) -> Iterator[tuple[int, 
         ), None
 
 
+def _participants(messages: list[ExportMessage]) -> set[str]:
+    people = {m.sender_url for m in messages if m.sender_url}
+    for m in messages:
+        people.update(m.recipient_urls)
+    return people
+
+
 def derive_owner_profile(conversations: dict[str, list[ExportMessage]]) -> str | None:
     """The export owner's canonical URL: the one profile taking part in every conversation.
 
@@ -356,9 +363,7 @@ def derive_owner_profile(conversations: dict[str, list[ExportMessage]]) -> str |
     """
     common: set[str] | None = None
     for messages in conversations.values():
-        people = {m.sender_url for m in messages if m.sender_url}
-        for m in messages:
-            people.update(m.recipient_urls)
+        people = _participants(messages)
         common = people if common is None else common & people
     if common is not None and len(common) == 1:
         return next(iter(common))
@@ -402,6 +407,10 @@ def message_records(
         owner = _canonical(owner_profile)
         if owner is None:
             raise ExportError(f"owner profile {owner_profile!r} is not a LinkedIn profile URL")
+        if conversations and not any(owner in _participants(messages) for messages in conversations.values()):
+            # A mistyped (or another rep's) profile: each conversation would go to the rep, directions reversed.
+            raise ExportError(f"your profile {owner} takes part in none of the conversations in messages.csv; "
+                              "check the profile URL")
     else:
         owner = derive_owner_profile(conversations)
         if owner is None and conversations:

@@ -115,6 +115,18 @@ def test_messages_variants_drafts_and_bad_rows() -> None:
     assert group[0].recipient_urls == ["linkedin.com/in/iryna-shevchenko", "linkedin.com/in/olga-petrova"]
 
 
+@pytest.mark.parametrize("name", ["messages.csv", "messages_old.csv"])
+def test_an_owner_profile_in_no_conversation_is_refused(name: str) -> None:
+    """A mistyped profile in the owner field (or another rep's): the conversations were filed on the first sender
+    who was not that profile, often the rep themselves, with every direction turned round."""
+    with pytest.raises(ExportError, match="takes part in none of the conversations"):
+        message_records(_open(name), owner_id=7, owner_profile="https://www.linkedin.com/in/rep-owner-typo",
+                        skipped=SkipReport())
+    lines, owner = message_records(_open(name), owner_id=7, owner_profile="https://pl.linkedin.com/in/Rep-Owner/",
+                                   skipped=SkipReport())
+    assert owner == "linkedin.com/in/rep-owner" and any(line.data for line in lines)
+
+
 def test_owner_profile_is_the_one_in_every_conversation() -> None:
     for name in ("messages.csv", "messages_old.csv"):
         conversations: dict = {}
