@@ -51,7 +51,7 @@ from core.ingest import (
     invalid_identifier_fields,
     message_html,
 )
-from core.schemas import InboundRecord
+from core.schemas import HTML_MAX, InboundRecord
 from core.signals import message_signals
 
 MAX_REPORTED_ERRORS = 1000
@@ -260,6 +260,11 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+# The longest CSV value read (the csv module's own limit, 131,072 characters, stopped the whole file at a longer
+# one): as long as a record's longest text, the message's HTML. A longer value is its row's error. (The limit is
+# the process's: other readers get the longer one too.)
+csv.field_size_limit(max(csv.field_size_limit(), HTML_MAX))
+
 # Bytes of a CSV file its encoding is told from.
 ENCODING_SAMPLE_BYTES = 1 << 20
 
@@ -380,7 +385,15 @@ def read_csv(
     reader = csv.reader(text, dialect)
     header: list[str] | None = None
     line_end = 0
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # (a value over the field limit: the reader goes on at the line after it)
+            line_start, line_end = line_end + 1, reader.line_num
+            yield line_start, None, f"not a CSV row: {exc}"
+            continue
         line_start, line_end = line_end + 1, reader.line_num
         if separator_hint and line_start == 1:
             continue
