@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice, repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -210,7 +210,7 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
     except UnicodeDecodeError as exc:
         yield 1, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
         return
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=refuse_json_constant)
     opening = text.index("[")
     position, line = opening + 1, text.count("\n", 0, opening) + 1
     expect_value, empty = True, True  # expect_value: after "[" or ","; "]" may close only an empty array then
@@ -237,6 +237,9 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         except json.JSONDecodeError as exc:
             yield exc.lineno, None, f"not valid JSON: {exc.msg} (column {exc.colno}); the rest of the file is not read"
             return
+        except ValueError as exc:  # (as in parse_json_line: the element's end is not known, so neither is the next's)
+            yield line, None, f"not valid JSON: {number_error(exc)}; the rest of the file is not read"
+            return
         except RecursionError:
             yield line, None, "not valid JSON: nested too deeply; the rest of the file is not read"
             return
@@ -245,14 +248,28 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         position, expect_value, empty = end, False, False
 
 
+def refuse_json_constant(name: str) -> NoReturn:
+    """Python's parser reads NaN, Infinity and -Infinity, which are not JSON: stored, they came back as null
+    (or as text no JSON client reads)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def number_error(exc: ValueError) -> str:
+    """What a ValueError from the JSON parser that is not a syntax error says, without Python's advice to
+    programmers ("use sys.set_int_max_str_digits() …")."""
+    return str(exc).split(";")[0]
+
+
 def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """(the object, None) or (None, why the line is not one)."""
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=refuse_json_constant)
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8: {exc.reason} at byte {exc.start}"
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+    except ValueError as exc:  # NaN or Infinity; an integer of over 4,300 digits, which Python will not convert
+        return None, f"not valid JSON: {number_error(exc)}"
     except RecursionError:  # (not a ValueError: the parser gives up at about a thousand levels of nesting)
         return None, "not valid JSON: nested too deeply"
     if not isinstance(value, dict):

@@ -42,6 +42,29 @@ def test_jsonl_bad_lines_reported_and_skipped(engine, session: Session, tmp_path
     assert len(session.exec(select(Message)).all()) == 1
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_jsonl_numbers_python_reads_but_json_has_not_are_the_lines_errors(engine, session: Session, tmp_path: Path,
+                                                                         workers: int) -> None:
+    """An integer of over 4,300 digits made json.loads raise a plain ValueError, which ended the import (with a
+    helper, too); NaN and Infinity, which are not JSON, were read and stored as null. Each is now its line's
+    error, and the lines after it import."""
+    good = {"channel": "import", "contact": {"name": "Anna", "email": "anna@firma.pl"}}
+    lines = [
+        json.dumps(good),
+        '{"channel": "import", "contact": {"name": "Piotr", "email": "p@firma.pl"}, "external_id": ' + "9" * 5000 + "}",
+        '{"channel": "import", "external_id": "n-1", "contact": {"email": "n@firma.pl"}, "message": {"text": "hi", '
+        '"meta": {"score": NaN}}}',
+        '{"channel": "import", "contact": {"name": "Inf", "email": "inf@firma.pl"}, "account_id": -Infinity}',
+        json.dumps({"channel": "import", "contact": {"name": "Ola", "email": "ola@firma.pl"}}),
+    ]
+    summary = import_file(engine, write(tmp_path / "in.jsonl", "\n".join(lines) + "\n"), workers=workers).as_dict()
+    assert [(e["line"], e["error"]) for e in summary["errors"]] == [
+        (2, "not valid JSON: Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits"),
+        (3, "not valid JSON: NaN is not a JSON number"), (4, "not valid JSON: -Infinity is not a JSON number")]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Ola"]
+    assert session.exec(select(Message)).all() == []
+
+
 @pytest.mark.parametrize("batch_size", [300, 1200])  # 1200: batches start at one chunk and grow (see below)
 def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path,
                                                            batch_size: int) -> None:
@@ -165,6 +188,12 @@ JSON_ARRAY_CASES = [
      [(1, "after the array")]),
     ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}} {"channel": "api"}]', ["Anna"],
      [(1, "expected , or ]")]),
+    # A number Python reads but JSON has not (NaN, Infinity), or will not convert (over 4,300 digits).
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\n{"channel": "api", "contact": '
+     '{"email": "b@x.pl"}, "account_id": NaN},\n{"channel": "api", "contact": {"email": "c@x.pl"}}]', ["Anna"],
+     [(2, "NaN is not a JSON number; the rest of the file is not read")]),
+    ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\n{"channel": "api", "contact": '
+     '{"email": "b@x.pl"}, "account_id": ' + "1" * 4301 + '}]', ["Anna"], [(2, "Exceeds the limit (4300 digits)")]),
 ]
 
 
