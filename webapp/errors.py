@@ -10,6 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.db import is_transient_db_error
+from core.importer import refuse_json_constant
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,12 @@ def wants_json() -> bool:
 class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, but a document nested deeper than the parser's recursion limit ("[" * 10,000) is a
     ValueError, which request.get_json and every caller here treat as bad input (400), not a RecursionError,
-    which escaped as a 500. Views parse request text with current_app.json.loads for the same answer."""
+    which escaped as a 500. Views parse request text with current_app.json.loads for the same answer.
+    NaN, Infinity and -Infinity, which Python's parser reads but are not JSON, are refused the same way: stored
+    (in a message's meta), they came back in the API's answers as text no JSON client can parse."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_constant", refuse_json_constant)
         try:
             return super().loads(s, **kwargs)
         except RecursionError:
