@@ -433,7 +433,7 @@ def read_csv(
         if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
             yield line_start, None, f"not {encoding.removesuffix('-sig').upper()} text"
             continue
-        if len(row) > len(header):
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
             continue
         yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None

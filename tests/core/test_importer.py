@@ -151,6 +151,20 @@ def test_csv_with_bom_aliases_semicolons_and_multiline(engine, session: Session,
     assert message.text == "Dzień dobry,\nproszę o ofertę"
 
 
+def test_a_csv_row_with_empty_values_past_the_header_imports(engine, session: Session, tmp_path: Path) -> None:
+    """Spreadsheets write rows with more separators than the header has columns when a cell beyond it was once
+    filled ("Anna;anna@x.pl;;;"): the row was refused for its count of values, and lost. Empty values past the
+    header are nothing; a row with a value there is still its line's error."""
+    text = ("Imię i nazwisko;E-mail;Firma\r\n"
+            "Anna Nowak;anna@budmax.pl;Budmax;;;\r\n"
+            "Ola Zima;ola@zima.pl;;  \r\n"
+            "Piotr Zięba;piotr@hurtex.pl;Hurtex;;uwaga\r\n")
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert [(e["line"], e["error"]) for e in summary["errors"]] == [(4, "5 values but the header has 3 columns")]
+    assert sorted(session.exec(select(Contact.display_name, Contact.company)).all()) == [("Anna Nowak", "Budmax"),
+                                                                                         ("Ola Zima", "")]
+
+
 def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "x.csv", "foo,bar\n1,2\n")).as_dict()
     assert summary["errors"] == [{"line": 1, "error": summary["errors"][0]["error"]}]
