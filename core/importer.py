@@ -430,6 +430,10 @@ def read_csv(
             continue
         if not any(cell.strip() for cell in row):
             continue
+        if _without_empty_end([_header_key(cell) for cell in row]) == _without_empty_end(keys):
+            # Files put together from several exports repeat it: read as a record, it was a person named "Name".
+            yield line_start, None, "the header row again, not a record"
+            continue
         if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
             yield line_start, None, f"not {encoding.removesuffix('-sig').upper()} text"
             continue
@@ -442,6 +446,12 @@ def read_csv(
 
 
 _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
+
+
+def _without_empty_end(cells: list[str]) -> list[str]:
+    while cells and not cells[-1]:
+        cells = cells[:-1]
+    return cells
 
 
 def _header_key(name: str) -> str:

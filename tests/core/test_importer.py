@@ -165,6 +165,19 @@ def test_a_csv_row_with_empty_values_past_the_header_imports(engine, session: Se
                                                                                          ("Ola Zima", "")]
 
 
+def test_a_header_repeated_mid_file_is_not_a_record(engine, session: Session, tmp_path: Path) -> None:
+    """Files put together from several exports repeat the header. It was read as a record: a person named "Name"
+    with the user id "External User ID" was stored (and, with an e-mail column, the row was refused as an
+    invalid address). It is now reported as what it is; the rows after it import."""
+    text = ("Name,External User ID,Company\n"
+            "Anna Nowak,u-1,Budmax\n"
+            "name ,external user id,COMPANY,\n"
+            "Ola Zima,u-2,Zima\n")
+    summary = import_file(engine, write(tmp_path / "joined.csv", text)).as_dict()
+    assert summary["errors"] == [{"line": 3, "error": "the header row again, not a record"}]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna Nowak", "Ola Zima"]
+
+
 def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "x.csv", "foo,bar\n1,2\n")).as_dict()
     assert summary["errors"] == [{"line": 1, "error": summary["errors"][0]["error"]}]
