@@ -174,6 +174,7 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     text = str(raw).strip()
     if text.lower().startswith("tel:"):
         text = text[4:]
+    text = _as_written_by_hand(text)
     text = _POLISH_EXTENSION.sub(" ext. ", _TRAILING_LABEL.sub("", text))
     region = (default_region or "PL").upper()
     try:
@@ -197,6 +198,28 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     if number is None:
         raise InvalidIdentifier("not a possible phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A number a spreadsheet holds as a number and writes as one: with a zero fraction ("48601234567.0", as pandas
+# writes a column with an empty cell in it; "601234567,00" from Polish Excel), or in scientific notation
+# ("4.8601234567E+10"). The fraction's zero was read as one more digit of the number.
+_ZERO_FRACTION = re.compile(r"^(\+?\d{5,})[.,]0+$")
+_SCIENTIFIC = re.compile(r"^(\d)[.,](\d+)[eE]\+?(\d{1,2})$")
+
+
+def _as_written_by_hand(text: str) -> str:
+    """The digits of a phone number a spreadsheet wrote as a number (see _ZERO_FRACTION). In scientific notation
+    only when every digit is there: Excel writes "4.86012E+11" for 486012345678, and the digits it dropped
+    cannot be told."""
+    if zero_fraction := _ZERO_FRACTION.match(text):
+        return zero_fraction.group(1)
+    if scientific := _SCIENTIFIC.match(text):
+        first, rest, exponent = scientific.groups()
+        if len(rest) != int(exponent):
+            raise InvalidIdentifier("a number in scientific notation, whose last digits the spreadsheet dropped: "
+                                    "format the column as text and export it again")
+        return first + rest
+    return text
 
 
 # Between the numbers of one field: "601 234 567 / 602 345 678", "…, …", "… lub …" (Polish), "… или …" (Russian).

@@ -130,10 +130,26 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         # Invisible characters from phone address books and web pages.
         ("\u202a+48 601 234 567\u202c", "PL", "+48601234567"),
         ("+48 601 234 567\u200b", "PL", "+48601234567"),
+        # Numbers a spreadsheet held as numbers: the zero fraction was read as one more digit ("+486012345670").
+        ("48601234567.0", "PL", "+48601234567"),
+        ("601234567.0", "PL", "+48601234567"),
+        ("601234567,00", "PL", "+48601234567"),
+        ("79161234567.0", "PL", "+79161234567"),
+        ("4.8601234567E+10", "PL", "+48601234567"),
+        ("4,8601234567E+10", "PL", "+48601234567"),
+        ("7.9161234567e+10", "PL", "+79161234567"),
     ],
 )
 def test_normalize_phone(raw: str, region: str, expected: str) -> None:
     assert normalize_phone(raw, region) == expected
+
+
+@pytest.mark.parametrize("raw", ["4.86012E+10", "4.86012345678E+10", "4.8601234567E+12"])
+def test_a_number_whose_digits_a_spreadsheet_dropped_is_refused_saying_so(raw: str) -> None:
+    """Excel writes a long number in scientific notation with its last digits dropped ("4.86012E+10"): no
+    number can be made of it, and the error says why."""
+    with pytest.raises(InvalidIdentifier, match="scientific notation"):
+        normalize_phone(raw, "PL")
 
 
 @pytest.mark.parametrize("raw", ["", None, "abc", "12", "+48 1", "phone me", "wew. 12", "+48 8 916 123 45 67"])
