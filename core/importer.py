@@ -399,19 +399,29 @@ def read_csv(
             dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-    reader = csv.reader(text, dialect)
+    lines = _PhysicalLines(text)
+    reader = csv.reader(lines, dialect)
+    offset = 0  # lines before the reader's first (a new reader starts after a quote never closed)
     header: list[str] | None = None
     line_end = 0
     while True:
+        lines.row.clear()
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:  # (a value over the field limit: the reader goes on at the line after it)
-            line_start, line_end = line_end + 1, reader.line_num
+            line_start, line_end = line_end + 1, offset + reader.line_num
             yield line_start, None, f"not a CSV row: {exc}"
             continue
-        line_start, line_end = line_end + 1, reader.line_num
+        line_start, line_end = line_end + 1, offset + reader.line_num
+        if lines.ended and line_end > line_start:
+            # The reader goes past the last line only inside a quoted value: a quote never closed took in every
+            # line after its own as part of that value, and those rows were lost without a word.
+            yield line_start, None, "a quote in this row is never closed; the lines after it are read on their own"
+            lines.read_again(lines.row[1:])
+            reader, offset, line_end = csv.reader(lines, dialect), line_start, line_start
+            continue
         if separator_hint and line_start == 1:
             continue
         if header is None:
@@ -443,6 +453,29 @@ def read_csv(
         yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None
     if header is None:
         notes.append("the file is empty: no header row, no records")
+
+
+class _PhysicalLines:
+    """A CSV file's lines for csv.reader, keeping those of the row being read (`row`) so that they can be read
+    again; `ended`: the reader asked for a line past the last."""
+
+    def __init__(self, text: Iterable[str]) -> None:
+        self.text, self.again, self.row, self.ended = iter(text), deque[str](), [], False
+
+    def __iter__(self) -> _PhysicalLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else next(self.text, None)
+        if line is None:
+            self.ended = True
+            raise StopIteration
+        self.row.append(line)
+        return line
+
+    def read_again(self, lines: list[str]) -> None:
+        self.again.extend(lines)
+        self.ended = False
 
 
 _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")

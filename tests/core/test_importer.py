@@ -178,6 +178,31 @@ def test_a_header_repeated_mid_file_is_not_a_record(engine, session: Session, tm
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna Nowak", "Ola Zima"]
 
 
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_a_quote_never_closed_is_its_rows_error_and_the_rows_after_it_import(engine, session: Session,
+                                                                             tmp_path: Path, end: str) -> None:
+    """A quote opened in a value and never closed made every line after it part of that value: the rows after
+    it were lost without an error (and the row imported, its company three lines long)."""
+    text = ("name,email,company\n"
+            '"Anna Nowak",anna@budmax.pl,"Budmax\n'
+            "Ola Zima,ola@zima.pl,Zima\n"
+            "\n"
+            f"Piotr Zięba,piotr@hurtex.pl,Hurtex{end}")
+    summary = import_file(engine, write(tmp_path / "quote.csv", text)).as_dict()
+    assert summary["errors"] == [{"line": 2, "error": "a quote in this row is never closed; the lines after it are "
+                                                      "read on their own"}]
+    assert sorted(session.exec(select(Contact.display_name, Contact.company)).all()) == [("Ola Zima", "Zima"),
+                                                                                         ("Piotr Zięba", "Hurtex")]
+
+
+def test_a_quoted_value_over_several_lines_at_the_files_end_is_read_whole(engine, session: Session,
+                                                                          tmp_path: Path) -> None:
+    text = 'name,email,message\nAnna Nowak,anna@budmax.pl,"Dzień dobry,\nproszę o ofertę"'
+    summary = import_file(engine, write(tmp_path / "end.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1
+    assert session.exec(select(Message.text)).one() == "Dzień dobry,\nproszę o ofertę"
+
+
 def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "x.csv", "foo,bar\n1,2\n")).as_dict()
     assert summary["errors"] == [{"line": 1, "error": summary["errors"][0]["error"]}]
