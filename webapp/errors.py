@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Request, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wsgi import LimitedStream
 
 from core.db import is_transient_db_error
 from core.importer import refuse_json_constant
@@ -37,8 +38,24 @@ class BoundedJSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+class BoundedRequest(Request):
+    """Flask's request, but a body sent without a Content-Length (chunked) and longer than MAX_CONTENT_LENGTH is
+    a 413, as one with a Content-Length is. werkzeug reads such a body up to the limit and stops there without a
+    word (it raises only on a read after that), so get_json saw a cut-off document: "the body is not valid
+    JSON", a 400, for a record that was merely too large. (A body of exactly the limit counts as too large:
+    without reading on, the two cannot be told apart.)"""
+
+    def get_data(self, *args: Any, **kwargs: Any) -> Any:
+        data = super().get_data(*args, **kwargs)
+        stream = self.stream
+        if self.content_length is None and isinstance(stream, LimitedStream) and stream.is_exhausted:
+            stream.read(1)  # (at the maximum, werkzeug raises RequestEntityTooLarge here)
+        return data
+
+
 def init_app(app: Flask) -> None:
     app.json = BoundedJSONProvider(app)
+    app.request_class = BoundedRequest
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # noqa: ANN202
         if not wants_json():

@@ -194,6 +194,22 @@ def test_oversize_body_is_413(client, auth, app) -> None:
     assert response.status_code == 413 and response.is_json
 
 
+@pytest.mark.parametrize(("extra", "status"), [(10, 413), (-10, 201)])
+def test_a_chunked_body_is_held_to_the_same_limit(client, auth, app, extra: int, status: int) -> None:
+    """A body without a Content-Length (Transfer-Encoding: chunked; gunicorn and werkzeug's server de-chunk it and
+    set wsgi.input_terminated). One over the limit was cut at it and answered 400 "the body is not valid JSON"
+    instead of the documented 413."""
+    import io
+    import json
+
+    head = json.dumps({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1", "html": ""}})
+    body = head[:-3] + "x" * (app.config["MAX_CONTENT_LENGTH"] - len(head) + extra) + head[-3:]
+    response = client.post("/api/v1/inbound", input_stream=io.BytesIO(body.encode()),
+                           environ_overrides={"wsgi.input_terminated": True},
+                           headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    assert response.status_code == status and response.is_json, response.json
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer " + "x" * 5000}])
 def test_missing_or_wrong_token_is_401(client, headers) -> None:
     response = client.post("/api/v1/inbound", json=INBOUND, headers=headers)
