@@ -50,6 +50,20 @@ def test_api_merge_with_an_impossible_other_id_is_400(client, auth, pair, other_
     assert response.status_code == 400 and "other_id" in response.json["fields"]
 
 
+@pytest.mark.parametrize("as_sent", [lambda i: True, str, float])
+def test_api_merge_takes_other_id_only_as_the_documented_integer(client, auth, pair, session: Session,
+                                                                 as_sent) -> None:  # noqa: ANN001
+    """The document says other_id is an integer; pydantic's lax mode took true as 1, "2" as 2 and 2.0 as 2, and
+    merged: {"other_id": true} folded contact 1 into another. A merge cannot be undone by accident, so a wrong
+    type is a 400 and nothing is merged."""
+    first, second = sorted(session.exec(select(Contact.id)).all())
+    assert first == 1
+    response = client.post(f"/api/v1/contacts/{second}/merge", json={"other_id": as_sent(first)}, headers=auth)
+    assert response.status_code == 400 and "other_id" in response.json["fields"], response.json
+    session.expire_all()
+    assert session.exec(select(Contact.merged_into)).all() == [None, None]
+
+
 @pytest.mark.parametrize("value", [HUGE, NOT_DECIMAL, "-1", "abc", ""])
 def test_pages_take_impossible_ids_without_a_500(as_role, pair, value: str) -> None:  # noqa: ANN001
     conversation_id, suggestion_id, _ = pair

@@ -212,7 +212,8 @@ def contact_erase(contact_id: int):  # noqa: ANN201
 
 
 class MergeRequest(BaseModel):
-    other_id: int = Field(ge=1, le=MAX_ID)
+    # strict: lax mode took true as 1 and "2" as 2, and merged (the document says an integer).
+    other_id: int = Field(ge=1, le=MAX_ID, strict=True)
     reason: str | None = None
 
 
