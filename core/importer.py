@@ -373,6 +373,19 @@ def legacy_text_score(text: str) -> int:
     return score - len(symbols) - inside
 
 
+def _undecodable_as_surrogates(exc: UnicodeError) -> tuple[str, int]:
+    """Each byte that does not decode as U+DC00 + its value, so that the row holding it is reported. Python's
+    surrogateescape gives up on a byte below 128 (and raises), such as the half character that ends a UTF-16
+    file cut at an odd byte: the whole file failed, its good rows too."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(0xDC00 + byte) for byte in exc.object[exc.start:exc.end]), exc.end
+
+
+UNDECODABLE = "leadhub.importer.undecodable"
+codecs.register_error(UNDECODABLE, _undecodable_as_surrogates)
+
+
 def read_csv(
     stream: BinaryIO, *, default_channel: str = "import", encoding: str | None = None,
     notes: list[str] | None = None,
@@ -386,7 +399,7 @@ def read_csv(
         stream.seek(0)
         if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
             notes.append(f"read as {encoding} (not UTF-8); pass --encoding if that is wrong")
-    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+    text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
     sample = text.read(65536)
     text.seek(0)
     first_line = sample.split("\n", 1)[0].lstrip("\ufeff")
@@ -444,7 +457,7 @@ def read_csv(
             # Files put together from several exports repeat it: read as a record, it was a person named "Name".
             yield line_start, None, "the header row again, not a record"
             continue
-        if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+        if any("\udc00" <= ch <= "\udcff" for cell in row for ch in cell):
             yield line_start, None, f"not {encoding.removesuffix('-sig').upper()} text"
             continue
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):

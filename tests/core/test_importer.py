@@ -351,6 +351,16 @@ def test_excel_unicode_text_export_imports(engine, session: Session, tmp_path: P
                                                                                    "Екатерина Смирнова"]
 
 
+def test_a_unicode_text_export_cut_at_an_odd_byte_keeps_its_rows(engine, session: Session, tmp_path: Path) -> None:
+    """A UTF-16 file cut short by one byte (a copy or download that stopped) ends in half a character, which
+    Python's decoder refused for the whole file: "'utf-16-le' codec can't decode byte 0x0a … truncated data",
+    and not one row imported. The line with the half character is now the one reported."""
+    text = "Imię\tE-mail\r\n" + "".join(f"Anna Nowak {i}\tanna{i}@budmax.pl\r\n" for i in range(300))
+    summary = import_file(engine, write(tmp_path / "kontakty.txt", text.encode("utf-16")[:-1])).as_dict()
+    assert summary["created"] == 300
+    assert summary["errors"] == [{"line": 302, "error": "not UTF-16 text"}]
+
+
 def test_csv_in_russian_windows_encoding_and_headers(engine, session: Session, tmp_path: Path) -> None:
     text = ("ФИО,Телефон,Компания,Должность,Сообщение\n"
             "Екатерина Смирнова,+7 495 123-45-67,ООО Севертранс,Директор по закупкам,Пришлите цену на 15 мест\n"
