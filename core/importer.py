@@ -851,7 +851,7 @@ def import_file(
     file_format = file_format or detect_format(path)
     if encoding is not None:
         try:
-            codecs.lookup(encoding)
+            io.TextIOWrapper(io.BytesIO(), encoding=encoding)  # (LookupError for codecs of bytes: rot13, base64, hex)
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1250, cp1251, utf-16)") from None
     if workers is None:
