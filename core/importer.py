@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import re
+import tempfile
 import time
 import unicodedata
 from collections import Counter, deque
@@ -177,6 +178,11 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
     with the line it begins on."""
     start = stream.read(4096)
     stream.seek(0)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows PowerShell's > and Out-File write UTF-16: each line was "not UTF-8", and none imported.
+        with _as_utf8(stream, "utf-16") as converted:
+            yield from read_jsonl(converted, parse=parse)
+        return
     if start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
         yield from _read_json_array(stream)
         return
@@ -192,6 +198,17 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
             yield (number, *parse_json_line(raw))
         else:
             yield number, raw, None
+
+
+def _as_utf8(stream: BinaryIO, encoding: str) -> BinaryIO:
+    """The file's text as UTF-8, in a temporary file (on disk past 16 MB); bytes that do not decode stay
+    undecodable, so that their line is reported."""
+    converted = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)
+    text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
+    for chunk in iter(lambda: text.read(1 << 20), ""):
+        converted.write(chunk.encode("utf-8", "surrogatepass"))
+    converted.seek(0)
+    return converted  # type: ignore[return-value]
 
 
 # A JSON array is parsed whole (its elements cannot be found without parsing it): bigger files must be JSONL.

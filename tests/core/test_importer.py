@@ -65,6 +65,24 @@ def test_jsonl_numbers_python_reads_but_json_has_not_are_the_lines_errors(engine
     assert session.exec(select(Message)).all() == []
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_jsonl_and_json_arrays_in_utf16_import(engine, session: Session, tmp_path: Path, workers: int) -> None:
+    """Windows PowerShell's > and Out-File write UTF-16 with a byte order mark: every line of such a file was
+    "not UTF-8" (or "not valid JSON"), and nothing imported."""
+    lines = [json.dumps({"channel": "import", "contact": {"name": "Łukasz Wójcik", "email": "l@budmax.pl"}},
+                        ensure_ascii=False), "{broken",
+             json.dumps({"channel": "import", "contact": {"name": "Ольга Иванова", "email": "o@sever.ru"}},
+                        ensure_ascii=False)]
+    summary = import_file(engine, write(tmp_path / "leads.jsonl", "\r\n".join(lines).encode("utf-16")),
+                          workers=workers).as_dict()
+    assert summary["created"] == 2 and [e["line"] for e in summary["errors"]] == [2]
+    array = "[\n" + ",\n".join([lines[0], lines[2]]) + "\n]"
+    again = import_file(engine, write(tmp_path / "leads.json", array.encode("utf-16-le").join([b"\xff\xfe", b""])),
+                        workers=workers).as_dict()
+    assert again["errors"] == [] and again["already_known"] == 2
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Łukasz Wójcik", "Ольга Иванова"]
+
+
 @pytest.mark.parametrize("batch_size", [300, 1200])  # 1200: batches start at one chunk and grow (see below)
 def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path,
                                                            batch_size: int) -> None:
