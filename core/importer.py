@@ -864,7 +864,7 @@ def import_file(
 ) -> ImportSummary:
     """Import a JSONL or CSV file. `workers`: helper processes for validation (None: default_workers() for a
     file of WORKERS_MIN_BYTES or more). `encoding`: a CSV file's, when not to be told from the file (JSONL is
-    UTF-8)."""
+    UTF-8, or UTF-16 with a byte order mark)."""
     file_format = file_format or detect_format(path)
     if encoding is not None:
         try:
