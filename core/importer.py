@@ -425,10 +425,7 @@ def read_csv(
     if separator_hint:
         dialect: Any = type("Hinted", (csv.excel,), {"delimiter": separator_hint.group(1)})
     else:
-        try:
-            dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
+        dialect = _header_dialect(first_line)
     lines = _PhysicalLines(text)
     reader = csv.reader(lines, dialect)
     offset = 0  # lines before the reader's first (a new reader starts after a quote never closed)
@@ -483,6 +480,28 @@ def read_csv(
         yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None
     if header is None:
         notes.append("the file is empty: no header row, no records")
+
+
+# What separates values, in the order of preference on a tie.
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def _header_dialect(header: str) -> Any:
+    """The dialect of a file with this header line: the sniffer's, unless another separator splits the header
+    into more of the columns imported. The sniffer picks "," for "Nazwisko, imię;E-mail;Telefon" (one line gives
+    it nothing to compare), which made the row's name "Nowak" and lost its address and number, and refused
+    "Imię i nazwisko;E-mail;Uwagi (np. godz., dni)" for naming no contact column."""
+    try:
+        sniffed = csv.Sniffer().sniff(header, delimiters=",;\t")
+    except csv.Error:
+        sniffed = csv.excel
+
+    def known(separator: str) -> int:
+        cells = next(csv.reader([header], delimiter=separator), [])
+        return sum(1 for cell in cells if _column(cell.lstrip("\ufeff")) in _KNOWN_COLUMNS)
+
+    best = max(SEPARATORS, key=known)
+    return type("Guessed", (sniffed,), {"delimiter": best}) if known(best) > known(sniffed.delimiter) else sniffed
 
 
 class _PhysicalLines:

@@ -221,6 +221,25 @@ def test_a_quoted_value_over_several_lines_at_the_files_end_is_read_whole(engine
     assert session.exec(select(Message.text)).one() == "Dzień dobry,\nproszę o ofertę"
 
 
+@pytest.mark.parametrize("header", [
+    "Nazwisko, imię;E-mail;Telefon;Firma",
+    "Imię i nazwisko;E-mail;Telefon;Firma",
+    "Osoba kontaktowa;E-mail;Telefon;Firma, oddział",
+    "Name|E-mail|Phone|Company",
+])
+def test_the_separator_is_the_one_that_splits_the_header_into_its_columns(engine, session: Session, tmp_path: Path,
+                                                                         header: str) -> None:
+    """The separator was sniffed from the header line alone, and a comma inside a column's name won over the
+    semicolons between them: "Nazwisko, imię;E-mail;…" gave the row the name "Nowak" and lost its address and
+    number; "Firma, oddział" refused the file for naming no contact column."""
+    separator = "|" if "|" in header else ";"
+    row = separator.join(["Nowak, Anna" if "," in header.split(separator)[0] else "Anna Nowak", "anna@budmax.pl",
+                          "601 234 567", "Budmax, Sp. z o.o."])
+    summary = import_file(engine, write(tmp_path / "leads.csv", f"{header}\r\n{row}\r\n")).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1
+    assert session.exec(select(Identity.value).order_by(Identity.value)).all() == ["+48601234567", "anna@budmax.pl"]
+
+
 def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "x.csv", "foo,bar\n1,2\n")).as_dict()
     assert summary["errors"] == [{"line": 1, "error": summary["errors"][0]["error"]}]
