@@ -315,7 +315,7 @@ _POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
 
 def detect_encoding(sample: bytes) -> str:
     """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
-    order mark (Excel's "Unicode text"), or more bytes that are not UTF-8 than characters that are, which is how
+    order mark (Excel's "Unicode text"), or NULs (UTF-16 without the mark), or more bytes that are not UTF-8 than characters that are, which is how
     a spreadsheet saved by Excel on Polish or Russian Windows looks. Then the one of LEGACY_ENCODINGS whose text
     reads most like words (legacy_text_score). A UTF-8 file with a few broken rows stays UTF-8 (those rows are
     reported, the rest keep their letters).
@@ -326,6 +326,10 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-16"
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if sample.count(0) * 10 > len(sample):
+        # Text has no NUL; UTF-16 without a byte order mark (SQL Server's bcp -w, .NET's) has one in each ASCII
+        # character, on its high byte's side. Read as UTF-8, its header was "n\0a\0m\0e\0" and the file refused.
+        return "utf-16-le" if sample[1::2].count(0) >= sample[::2].count(0) else "utf-16-be"
     whole_lines = sample[: sample.rfind(b"\n") + 1] or sample  # (not a character cut at the sample's end)
     text = whole_lines.decode("utf-8", errors="surrogateescape")
     broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")

@@ -330,6 +330,10 @@ RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,О�
     ("imię,email\nŁukasz Wójcik,l@budmax.pl\n".encode(), "utf-8-sig"),
     ("\ufeffname\nŁukasz\n".encode(), "utf-8-sig"),
     ("name\nŁukasz Wójcik\n".encode("utf-16"), "utf-16"),                      # Excel's "Unicode text"
+    # UTF-16 without a byte order mark (SQL Server's bcp -w): its NULs; read as UTF-8 the file was refused.
+    ("name\temail\nŁukasz Wójcik\tl@budmax.pl\n".encode("utf-16-le"), "utf-16-le"),
+    ("name\temail\nОльга Смирнова\to@sever.ru\n".encode("utf-16-be"), "utf-16-be"),
+    ("ФИО\tТелефон\nОльга Смирнова\t+7 495 123-45-67\n".encode("utf-16-le"), "utf-16-le"),
     (("Imię;Nazwisko;E-mail;Firma;Wiadomość\n" + POLISH_ROWS * 20).encode("cp1250"), "cp1250"),
     (("name,email,company,text\n" + RUSSIAN_TEXT * 20).encode("cp1251"), "cp1251"),
     ("name\nŁukasz Wójcik\nZofia Dąbrowska\nAnna \xff\n".encode() , "utf-8-sig"),   # \xff is a character here
