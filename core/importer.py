@@ -52,7 +52,7 @@ from core.ingest import (
     invalid_identifier_fields,
     message_html,
 )
-from core.schemas import HTML_MAX, InboundRecord
+from core.schemas import InboundRecord
 from core.signals import message_signals
 
 MAX_REPORTED_ERRORS = 1000
@@ -294,11 +294,6 @@ def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-# The longest CSV value read (the csv module's own limit, 131,072 characters, stopped the whole file at a longer
-# one): as long as a record's longest text, the message's HTML. A longer value is its row's error. (The limit is
-# the process's: other readers get the longer one too.)
-csv.field_size_limit(max(csv.field_size_limit(), HTML_MAX))
-
 # Bytes of a CSV file its encoding is told from.
 ENCODING_SAMPLE_BYTES = 1 << 20
 
@@ -441,9 +436,11 @@ def read_csv(
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:  # (a value over the field limit: the reader goes on at the line after it)
+        except csv.Error as exc:
+            # A value over the csv module's limit (131,072 characters; the limit is the process's, and the LinkedIn
+            # export's reader keeps it too): the reader goes on at the line after it.
             line_start, line_end = line_end + 1, offset + reader.line_num
-            yield line_start, None, f"not a CSV row: {exc}"
+            yield line_start, None, f"not readable as CSV: {exc}"
             continue
         line_start, line_end = line_end + 1, offset + reader.line_num
         if lines.ended and line_end > line_start:
