@@ -157,8 +157,18 @@ class ImportSummary:
         }
 
 
+# A spreadsheet's own file (.xlsx and .ods are zip archives, .xls an OLE2 compound file), renamed .csv or given
+# with --format csv: read as text, it was refused for a header naming no contact column (read as UTF-16).
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", _OLE_SIGNATURE)
+WORKBOOK_ERROR = ("a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: save it from the spreadsheet as "
+                  "\"CSV UTF-8\" or \"Unicode text\" and import that")
+
+
 def detect_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
+    if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
+        raise ValueError(f"{Path(path).name} is {WORKBOOK_ERROR}")
     if suffix in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
     if suffix in {".csv", ".tsv", ".txt"}:
@@ -410,6 +420,10 @@ def read_csv(
     (detect_encoding). notes: what the reader says about the file as a whole (the encoding it assumed when not
     UTF-8, the columns it does not import) is appended there."""
     notes = notes if notes is not None else []
+    if stream.read(len(_OLE_SIGNATURE)).startswith(WORKBOOK_SIGNATURES):
+        yield 1, None, WORKBOOK_ERROR
+        return
+    stream.seek(0)
     if encoding is None:
         encoding = detect_encoding(stream.read(ENCODING_SAMPLE_BYTES))
         stream.seek(0)

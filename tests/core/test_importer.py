@@ -316,6 +316,24 @@ def test_a_csv_value_over_the_csv_modules_limit_is_its_rows_error_not_the_files(
     assert sorted(len(m.text) for m in session.exec(select(Message)).all()) == [len("Dzień dobry"), len(long_text.strip())]
 
 
+def test_a_spreadsheet_workbook_is_named_as_one(engine, tmp_path: Path) -> None:
+    """An .xlsx renamed .csv (or given with --format csv) was read as UTF-16 text and refused for a header that
+    names no contact column; `leadhub import leads.xlsx` said only that the format could not be told."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "leady.xlsx", "w") as workbook:
+        workbook.writestr("xl/worksheets/sheet1.xml", "<sheetData><row><c><v>1</v></c></row></sheetData>" * 50)
+    with pytest.raises(ValueError, match="leady.xlsx is a spreadsheet workbook"):
+        import_file(engine, tmp_path / "leady.xlsx")
+    renamed = write(tmp_path / "leady.csv", (tmp_path / "leady.xlsx").read_bytes())
+    old_excel = write(tmp_path / "stare.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8)
+    for path in (renamed, old_excel):
+        summary = import_file(engine, path).as_dict()
+        assert summary["errors"] == [{"line": 1, "error": "a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: "
+                                      "save it from the spreadsheet as \"CSV UTF-8\" or \"Unicode text\" and import that"}]
+        assert summary["notes"] == []
+
+
 def test_an_empty_csv_says_so(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "empty.csv", "")).as_dict()
     assert summary["records"] == 0 and summary["notes"] == ["the file is empty: no header row, no records"]
