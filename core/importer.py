@@ -331,10 +331,12 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-16"
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if sample.count(0) * 10 > len(sample):
+    odd, even = sample[1::2].count(0), sample[::2].count(0)
+    if max(odd, even) * 10 > len(sample) and min(odd, even) * 4 < max(odd, even):
         # Text has no NUL; UTF-16 without a byte order mark (SQL Server's bcp -w, .NET's) has one in each ASCII
-        # character, on its high byte's side. Read as UTF-8, its header was "n\0a\0m\0e\0" and the file refused.
-        return "utf-16-le" if sample[1::2].count(0) >= sample[::2].count(0) else "utf-16-be"
+        # character, on its high byte's side (a file padded with NULs by a write that died has them on both).
+        # Read as UTF-8, its header was "n\0a\0m\0e\0" and the file refused.
+        return "utf-16-le" if odd > even else "utf-16-be"
     whole_lines = sample[: sample.rfind(b"\n") + 1] or sample  # (not a character cut at the sample's end)
     text = whole_lines.decode("utf-8", errors="surrogateescape")
     broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")

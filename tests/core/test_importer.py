@@ -352,6 +352,7 @@ RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,О�
     ("name\temail\nŁukasz Wójcik\tl@budmax.pl\n".encode("utf-16-le"), "utf-16-le"),
     ("name\temail\nОльга Смирнова\to@sever.ru\n".encode("utf-16-be"), "utf-16-be"),
     ("ФИО\tТелефон\nОльга Смирнова\t+7 495 123-45-67\n".encode("utf-16-le"), "utf-16-le"),
+    (b"name,email\nAnna,anna@firma.pl\n" + b"\0" * 1000, "utf-8-sig"),  # NULs on both sides: padding, not UTF-16
     (("Imię;Nazwisko;E-mail;Firma;Wiadomość\n" + POLISH_ROWS * 20).encode("cp1250"), "cp1250"),
     (("name,email,company,text\n" + RUSSIAN_TEXT * 20).encode("cp1251"), "cp1251"),
     ("name\nŁukasz Wójcik\nZofia Dąbrowska\nAnna \xff\n".encode() , "utf-8-sig"),   # \xff is a character here
