@@ -494,7 +494,12 @@ def read_csv(
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
             continue
-        yield line_start, _record_from_row(dict(zip(header, row, strict=False)), default_channel), None
+        try:
+            record = _record_from_row(dict(zip(header, row, strict=False)), default_channel)
+        except ValueError as exc:  # (a value the row cannot mean: day_first_to_iso)
+            yield line_start, None, str(exc)
+            continue
+        yield line_start, record, None
     if header is None:
         notes.append("the file is empty: no header row, no records")
 
@@ -617,14 +622,25 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
 DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
 
 
+# A date cell that is a number of up to eight digits: the record's validation read it as seconds since 1970
+# ("2026" as 1970-01-01 00:33:46, Excel's serial 46363 for 07.12.2026 as 1970-01-01 12:52:43), silently.
+_SHORT_NUMBER = re.compile(r"^\d{1,8}(?:[.,]\d+)?$")
+
+
 def day_first_to_iso(cell: str) -> str:
-    """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC); any other text as it is,
-    for the record's own validation (ISO 8601) to accept or report."""
+    """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC), or ISO 8601's compact
+    20261207; any other text as it is, for the record's own validation (ISO 8601, or a Unix time of nine digits
+    or more) to accept or report. A shorter number is not a date: ValueError."""
     for form in DAY_FIRST_FORMATS:
         try:
             return datetime.strptime(cell, form).isoformat()
         except ValueError:
             continue
+    if _SHORT_NUMBER.match(cell):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(cell, "%Y%m%d").isoformat()
+        raise ValueError(f"sent_at: {cell} is a number, not a date (an Excel date serial, a year?): write the date "
+                         "as 07.12.2026 or 2026-12-07")
     return cell
 
 

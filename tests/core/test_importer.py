@@ -452,6 +452,13 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
     ("07.12.2026 10:15:30", "2026-12-07 10:15:30"),
     ("31.02.2026", None),          # no such day: the line is reported
     ("12/07/2026", None),          # month or day first? not guessed
+    # Numbers: ISO 8601's compact form; a Unix time; shorter ones (a year, Excel's serial for 07.12.2026) were read
+    # as seconds since 1970 and stored as a day in January 1970.
+    ("20261207", "2026-12-07 00:00:00"),
+    ("1796638500", "2026-12-07 10:15:00"),
+    ("2026", None),
+    ("46363", None),
+    ("46363,4375", None),
 ])
 def test_csv_dates_as_polish_and_russian_spreadsheets_write_them(engine, session: Session, tmp_path: Path,
                                                                 cell: str, stored: str | None) -> None:
