@@ -320,9 +320,9 @@ _POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
 
 def detect_encoding(sample: bytes) -> str:
     """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
-    order mark (Excel's "Unicode text"), or NULs (UTF-16 without the mark), or more bytes that are not UTF-8 than characters that are, which is how
-    a spreadsheet saved by Excel on Polish or Russian Windows looks. Then the one of LEGACY_ENCODINGS whose text
-    reads most like words (legacy_text_score). A UTF-8 file with a few broken rows stays UTF-8 (those rows are
+    order mark (Excel's "Unicode text"), or NULs on one side (UTF-16 without the mark), or more bytes that are not
+    UTF-8 than characters that are, which is how a spreadsheet saved by Excel on Polish or Russian Windows looks.
+    Then the one of LEGACY_ENCODINGS whose text reads most like words (legacy_text_score). A UTF-8 file with a few broken rows stays UTF-8 (those rows are
     reported, the rest keep their letters).
 
     (charset-normalizer was tried first and dropped: on rows as short as a contact list's it named big5 for
@@ -637,8 +637,9 @@ def day_first_to_iso(cell: str) -> str:
         except ValueError:
             continue
     if _SHORT_NUMBER.match(cell):
-        with contextlib.suppress(ValueError):
-            return datetime.strptime(cell, "%Y%m%d").isoformat()
+        if len(cell) == 8:  # (strptime would read "202612" as 2026-01-02)
+            with contextlib.suppress(ValueError):
+                return datetime.strptime(cell, "%Y%m%d").isoformat()
         raise ValueError(f"sent_at: {cell} is a number, not a date (an Excel date serial, a year?): write the date "
                          "as 07.12.2026 or 2026-12-07")
     return cell

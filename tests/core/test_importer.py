@@ -457,6 +457,7 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
     ("20261207", "2026-12-07 00:00:00"),
     ("1796638500", "2026-12-07 10:15:00"),
     ("2026", None),
+    ("202612", None),
     ("46363", None),
     ("46363,4375", None),
 ])
