@@ -322,8 +322,8 @@ def detect_encoding(sample: bytes) -> str:
     """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
     order mark (Excel's "Unicode text"), or NULs on one side (UTF-16 without the mark), or more bytes that are not
     UTF-8 than characters that are, which is how a spreadsheet saved by Excel on Polish or Russian Windows looks.
-    Then the one of LEGACY_ENCODINGS whose text reads most like words (legacy_text_score). A UTF-8 file with a few broken rows stays UTF-8 (those rows are
-    reported, the rest keep their letters).
+    Then the one of LEGACY_ENCODINGS whose text reads most like words (legacy_text_score). A UTF-8 file with a
+    few broken rows stays UTF-8 (those rows are reported, the rest keep their letters).
 
     (charset-normalizer was tried first and dropped: on rows as short as a contact list's it named big5 for
     "Anna Żak", shift_jis for "Ольга" and cp1252 for a Polish LinkedIn message row.)"""
