@@ -161,8 +161,8 @@ class ImportSummary:
 # with --format csv: read as text, it was refused for a header naming no contact column (read as UTF-16).
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 WORKBOOK_SIGNATURES = (b"PK\x03\x04", _OLE_SIGNATURE)
-WORKBOOK_ERROR = ("a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: save it from the spreadsheet as "
-                  "\"CSV UTF-8\" or \"Unicode text\" and import that")
+WORKBOOK_ERROR = ("a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: save it from the spreadsheet in the "
+                  "format \"CSV UTF-8\" or \"Unicode text\" and import that")
 
 
 def detect_format(path: str | Path) -> str:

@@ -330,7 +330,8 @@ def test_a_spreadsheet_workbook_is_named_as_one(engine, tmp_path: Path) -> None:
     for path in (renamed, old_excel):
         summary = import_file(engine, path).as_dict()
         assert summary["errors"] == [{"line": 1, "error": "a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: "
-                                      "save it from the spreadsheet as \"CSV UTF-8\" or \"Unicode text\" and import that"}]
+                                      "save it from the spreadsheet in the format \"CSV UTF-8\" or \"Unicode text\" "
+                                      "and import that"}]
         assert summary["notes"] == []
 
 
