@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -88,9 +89,36 @@ def _contacts_by_identity(query: str, cap: int, region: str = "PL") -> sa.Select
     prefix = (query or "").strip().lower()
     by_prefix = sa.and_(col(Identity.value) >= prefix, col(Identity.value) < prefix + "\U0010ffff")
     keys = identity_keys(query, region)
-    if keys:  # (an OR of pairs: SQLite answers a row-value IN by scanning the table)
-        by_prefix = sa.or_(by_prefix, *(sa.and_(Identity.kind == kind, Identity.value == value) for kind, value in keys))
+    # (an OR of pairs: SQLite answers a row-value IN by scanning the table)
+    by_prefix = sa.or_(
+        by_prefix,
+        *(sa.and_(Identity.kind == kind, Identity.value == value) for kind, value in keys),
+        *(sa.and_(Identity.kind == "phone", col(Identity.value) >= start, col(Identity.value) < start + "\U0010ffff")
+          for start in phone_prefixes(query, region)),
+    )
     return select(Identity.contact_id).where(by_prefix).limit(cap)
+
+
+MIN_PHONE_PREFIX_DIGITS = 5
+
+
+def phone_prefixes(query: str, region: str = "PL") -> list[str]:
+    """The starts of stored phone keys (E.164) that a number typed in part stands for: "+48 601", "0048 601 2"
+    and "601 234" (the default region's) all start "+48601…". None for fewer than MIN_PHONE_PREFIX_DIGITS
+    digits, which would match a good part of the store."""
+    text = (query or "").strip()
+    if not _PHONE_QUERY.fullmatch(text):
+        return []
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) < MIN_PHONE_PREFIX_DIGITS:
+        return []
+    if text.startswith("+"):
+        return ["+" + digits]
+    if digits.startswith("00"):
+        return ["+" + digits[2:]]
+    # Typed without its country code (the default region's, its trunk zero dropped), or with it but no "+".
+    domestic = f"+{phonenumbers.country_code_for_region(region)}{digits.lstrip('0')}"
+    return [domestic] if digits.startswith("0") else list(dict.fromkeys([domestic, "+" + digits]))
 
 
 _PHONE_QUERY = re.compile(r"[\d\s()+.\-/]{6,40}")

@@ -19,7 +19,7 @@ from core.ingest import ingest
 from core.models import Contact
 from core.normalize import latin_search_text
 from core.schemas import InboundRecord
-from core.search import find_matches, spellings
+from core.search import find_matches, phone_prefixes, spellings
 from webapp.cli import alembic_config, upgrade_database
 
 
@@ -132,3 +132,16 @@ def test_the_migration_fills_contacts_stored_before_it(tmp_path: Path) -> None:
         assert db.execute("SELECT rowid FROM search_contacts WHERE search_contacts MATCH 'nowak'").fetchall() == [(2,)]
         assert db.execute("SELECT count(*) FROM identities").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM contacts").fetchone() == (3,)
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("+48 601", ["+48601"]),
+    ("0048 601 2", ["+486012"]),
+    ("601 234", ["+48601234", "+601234"]),  # the default region's, or a country code typed without "+"
+    ("(0-22) 123", ["+4822123"]),
+    ("601 2", []),  # too short: most of the store
+    ("Kowalski 601", []),  # not a number
+    ("", []),
+])
+def test_phone_prefixes(query: str, expected: list[str]) -> None:
+    assert phone_prefixes(query, "PL") == expected

@@ -330,6 +330,7 @@ def test_api_changes_wait_for_a_concurrent_writer_instead_of_failing(app, client
     "wojcik", "Lukasz Wojcik",  # without the marks, as reps type ("Ł" has none to drop for full-text search)
     "Петров", "иван петров",  # Cyrillic in any case
     "601 234 567", "+48 (0) 601-234-567",  # a number as people write it
+    "+48 601 2", "601 234", "0048 601-23",  # its start, as people type it
     "L.W+crm@Gmail.com",  # an address as written, to the key it normalises to
     "tehnoprom", "Budmax",
     "petrov", "IVAN PETROV", "tekhno",  # a Cyrillic name in Latin letters, as reps with Polish keyboards type it

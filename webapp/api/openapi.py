@@ -302,7 +302,7 @@ def openapi_document() -> dict[str, Any]:
                         _query("q", _STR, "search: anywhere in a name, company, e-mail or phone key; names also by whole words "
                                                "in any case, Polish letters with or without their marks, Cyrillic as written or in "
                                                "Latin letters (petrov finds Петров); a phone number or e-mail address "
-                                               "as written (601 234 567)"),
+                                               "as written (601 234 567), or the start of a number (+48 601 2)"),
                         _query("channel", _STR),
                         _query("stage", {"type": "string", "enum": ["new", "mql", "sql", "customer", "non_target"]}),
                         _query("temperature", {"type": "string", "enum": ["cold", "warm", "hot"]}),
