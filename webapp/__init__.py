@@ -33,6 +33,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings["BASE_URL"].startswith("https://"),
     )
     app.config.update(flask_overrides)
+    if settings["TRUSTED_PROXY_HOPS"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind a reverse proxy (nginx, a PaaS router) every request comes from the proxy's address, and the
+        # per-address limits (sign-in, website forms) counted all visitors as one. The client's address and
+        # scheme are then taken from that many proxies' X-Forwarded-For / -Proto (never by default: anyone
+        # can send those headers).
+        hops = settings["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["leadhub.secretbox"] = SecretBox(settings["ENCRYPTION_KEY"])
     from webapp import observability
 

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "DEMO": "auto",  # auto: emulated providers and demo data when no provider credentials are set
     "LOG_LEVEL": "INFO",
+    # Reverse proxies in front of leadhub whose X-Forwarded-For / -Proto are trusted (0: none, run directly).
+    "TRUSTED_PROXY_HOPS": 0,
     # Web app (webui): failed sign-ins allowed per client address and per email; where the counters live.
     "LOGIN_RATE_LIMIT": "10 per minute",
     "RATELIMIT_STORAGE_URL": "memory://",  # per process; redis://host:6379/1 shares limits across processes
@@ -93,6 +95,7 @@ _INT_KEYS = {
     "MAX_BODY_BYTES", "INBOX_POLL_SECONDS", "FORMS_TOKEN_MAX_AGE", "FORMS_MAX_BODY_BYTES", "GMAIL_BACKFILL_DAYS",
     "GMAIL_QUOTA_PER_MINUTE", "GMAIL_DAILY_SEND_CAP", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_BACKOFF_SECONDS", "WEBHOOK_TIMEOUT_SECONDS",
     "RESCORE_PROCESSES", "WORKERS", "SYNC_INTERVAL_SECONDS", "SYNC_MAX_ATTEMPTS", "SYNC_RETRY_BASE_SECONDS",
+    "TRUSTED_PROXY_HOPS",
 }
 
 

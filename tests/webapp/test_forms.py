@@ -24,6 +24,7 @@ from core.models import (
     RoutingRule,
 )
 from core.users import create_user
+from tests.conftest import TEST_ENCRYPTION_KEY
 from webapp.forms import new_form_key
 
 ORIGIN = "https://www.client.example"
@@ -732,3 +733,24 @@ def test_the_forms_owner_owns_its_new_leads(client, session: Session, form: Form
     assert client.post(f"/f/{form.key}", json=good(form), headers={"Origin": ORIGIN}).status_code == 201
     [message] = form_messages(session)
     assert session.get(Contact, message.contact_id).owner_id == owner.id
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_visitors_behind_a_reverse_proxy_have_limits_of_their_own(database_url: str, tmp_path, form: Form,  # noqa: ANN001
+                                                                  hops: int) -> None:
+    """Behind nginx or a PaaS router every request came from the proxy's address: the per-address limit of a
+    form (10 a minute) was every visitor's together. With LEADHUB_TRUSTED_PROXY_HOPS the address is the one the
+    proxy forwards; without it the header is ignored (anyone can send it)."""
+    from webapp import create_app
+
+    behind_proxy = create_app({
+        "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key", "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+        "DEMO": "off", "FLASK": {"TESTING": True}, "TRUSTED_PROXY_HOPS": hops, "FORMS_MIN_SUBMIT_SECONDS": 0,
+        "FORMS_RATE_LIMIT_PER_IP": "2/minute", "FORMS_RATE_LIMIT_PER_FORM": "off"})
+    behind_proxy.instance_path = str(tmp_path / "proxied")
+    client = behind_proxy.test_client()
+    codes = [client.post(f"/f/{form.key}", json=good(form, message=f"m{i}"),
+                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(4)]
+    behind_proxy.extensions["leadhub.engine"].dispose()
+    behind_proxy.extensions["leadhub.writer_engine"].dispose()
+    assert codes == ([201] * 4 if hops else [201, 201, 429, 429])
