@@ -179,16 +179,22 @@ def _header(msg: Message, name: str) -> str:
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:
+    raw = _raw_headers(msg, name)
+    # Names in encoded words are read by email.header, which joins adjacent words before decoding them (RFC 2047
+    # 6.2): policy.default's address parser puts a space between the words (CPython gh-128110: 'Béna rd', as
+    # Python's own EmailMessage cuts long names) and decodes a letter cut between two words as two broken halves.
+    pairs = email.utils.getaddresses(raw)
+    names = {a.lower(): decoded for n, a in pairs if "=?" in n and a
+             for decoded in [_decode_words(_clean(n, msg))] if "=?" not in decoded}
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
-            return [Address(_clean(a.display_name or "", msg), _clean(a.addr_spec or "", msg)) for a in header.addresses
-                    if a.addr_spec and "@" in a.addr_spec]
+            return [Address(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg),
+                            _clean(a.addr_spec, msg)) for a in header.addresses if a.addr_spec and "@" in a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
-    pairs = email.utils.getaddresses(_raw_headers(msg, name))
-    return [Address(_clean(n, msg), _clean(a, msg)) for n, a in pairs if a and "@" in a]
+    return [Address(_decode_words(_clean(n, msg)), _clean(a, msg)) for n, a in pairs if a and "@" in a]
 
 
 def _message_ids(value: str) -> list[str]:

@@ -302,3 +302,29 @@ def test_a_named_text_part_marked_inline_is_the_body_and_a_file() -> None:
     assert "internal notes" not in parsed.text
     assert [(a.filename, a.mime_type) for a in parsed.attachments] == [("msg.txt", "text/plain"),
                                                                       ("notes.txt", "text/plain")]
+
+
+def _encoded_words(text: str, cuts: list[int]) -> str:
+    """`text` in UTF-8 as base64 encoded words cut at these byte offsets, one space between the words."""
+    import base64
+
+    data = text.encode()
+    pieces = [data[start:stop] for start, stop in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    return " ".join(f"=?UTF-8?B?{base64.b64encode(piece).decode()}?=" for piece in pieces)
+
+
+@pytest.mark.parametrize("cuts", [[6], [8], [7], [9, 14]], ids=["between-words", "between-letters", "mid-letter",
+                                                                 "twice"])
+@pytest.mark.parametrize("header", ["From", "Reply-To", "To"])
+def test_a_name_in_several_encoded_words_is_read_whole(header: str, cuts: list[int]) -> None:
+    """RFC 2047: the space between two encoded words is not text. Python's own mail (EmailMessage) and other
+    mailers cut a long name into several words, some inside a letter: the standard parser (CPython gh-128110)
+    put a space between the words ('Zofia Ż ółć-Wąsik') and read a cut letter's halves apart, as U+FFFD or,
+    read again as raw bytes, as Cyrillic ('Zofia Е »ГіЕ‚Д‡')."""
+    name = "Zofia Żółć-Wąsik"
+    fields = {"From": "Jan <jan@client.pl>", "To": "rep@acme.example", "Reply-To": "jan@client.pl"}
+    fields[header] = f"{_encoded_words(name, cuts)} <zofia@client.pl>"
+    raw = ("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "Subject: Oferta\r\n\r\nIle kosztuje?").encode()
+    mail = parse_message(raw)
+    found = {"From": [mail.sender], "To": mail.to, "Reply-To": mail.reply_to}[header]
+    assert [(a.name, a.address) for a in found] == [(name, "zofia@client.pl")]
