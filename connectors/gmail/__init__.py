@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
-from connectors.gmail.inquiry import Decision, InquiryRules, classify, form_fields
+from connectors.gmail.inquiry import EXCLUDED_LABELS, Decision, InquiryRules, classify, form_fields
 from connectors.gmail.mime import MimeError, ParsedMail, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
@@ -178,6 +178,11 @@ class GmailConnector(Connector):
                 added = [item.get("message") for item in entry.get("messagesAdded") or [] if isinstance(item, dict)]
                 ids += _message_ids([m for m in added if isinstance(m, dict)
                                      and "DRAFT" not in (m.get("labelIds") or [])])
+                # Taken out of spam or the bin ("Not spam", restored), or a draft no more: left out when it
+                # came, read now (ingest drops what it knows).
+                ids += _message_ids([item.get("message") for item in entry.get("labelsRemoved") or []
+                                     if isinstance(item, dict) and isinstance(item.get("labelIds"), list)
+                                     and EXCLUDED_LABELS & set(item["labelIds"])])
             yield from self._fetch(ids, state)
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -192,6 +197,7 @@ class GmailConnector(Connector):
     def _fetch(self, ids: list[str], state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
         if not ids:
             return
+        ids = list(dict.fromkeys(ids))  # a message added and relabelled in one page is read once
         found, missing = self.client.get_many(ids, fmt="raw")
         # Oldest first: an inquiry is stored before the rep's reply to it, which attaches only to known leads.
         ids = sorted(ids, key=lambda i: int(found.get(i, {}).get("internalDate") or 0))

@@ -223,7 +223,7 @@ class GmailClient:
 
     def history_page(self, *, start_history_id: str, page_token: str | None, size: int = 500) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"userId": "me", "startHistoryId": start_history_id,
-                                  "historyTypes": ["messageAdded"], "maxResults": size}
+                                  "historyTypes": ["messageAdded", "labelRemoved"], "maxResults": size}
         if page_token:
             kwargs["pageToken"] = page_token
         return self.call("history.list", lambda: self.users.history().list(**kwargs))

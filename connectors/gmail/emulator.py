@@ -114,6 +114,7 @@ class Mailbox:
     history_id: int = 1000
     oldest_history_id: int = 1000
     sent: list[dict[str, Any]] = field(default_factory=list)
+    removed_labels: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)  # (history id, id, labels)
 
     def add(self, source: Path | int | bytes, labels: tuple[str, ...] = ("INBOX",), *, internal_date: int = 0,
             thread_id: str = "") -> Entry:
@@ -124,6 +125,13 @@ class Mailbox:
         self.by_id[gid] = len(self.entries)
         self.entries.append(entry)
         return entry
+
+    def remove_labels(self, gmail_id: str, labels: tuple[str, ...]) -> None:
+        """A label change (the rep marks a message 'not spam', restores it from the bin): a labelRemoved record."""
+        self.history_id += 1
+        entry = self.entries[self.by_id[gmail_id]]
+        entry.labels = tuple(label for label in entry.labels if label not in labels)
+        self.removed_labels.append((self.history_id, gmail_id, labels))
 
     def message_id(self, entry: Entry) -> str:
         """The entry's Message-ID header, bracket-free (for the rfc822msgid: search operator)."""
@@ -267,6 +275,8 @@ def create_app(emulator: Emulator | None = None) -> Flask:
             elif term.startswith("rfc822msgid:"):
                 rfc822_id = term[len("rfc822msgid:"):].strip("<>")
         labels = set(request.args.getlist("labelIds"))
+        # As Gmail: spam and the bin are left out unless asked for; drafts are listed.
+        hidden = set() if request.args.get("includeSpamTrash") == "true" else {"SPAM", "TRASH"}
         token = request.args.get("pageToken", "")
         # Page tokens are positions in the newest-first order, stable across calls (resumable).
         start = int(token) if token.isdigit() else len(box.entries) - 1
@@ -275,7 +285,8 @@ def create_app(emulator: Emulator | None = None) -> Flask:
         while index >= 0 and len(out) < size:
             entry = box.entries[index]
             index -= 1
-            if entry.internal_date < after_ms or (labels and not labels <= set(entry.labels)):
+            if (entry.internal_date < after_ms or (labels and not labels <= set(entry.labels))
+                    or hidden & set(entry.labels)):
                 continue
             if rfc822_id and box.message_id(entry) != rfc822_id:
                 continue
@@ -360,14 +371,26 @@ def create_app(emulator: Emulator | None = None) -> Flask:
             else:
                 hi = mid
         chunk = box.entries[lo:lo + size]
-        history = [{"id": str(e.history_id), "messages": [{"id": e.id, "threadId": e.thread_id}],
-                    "messagesAdded": [{"message": {"id": e.id, "threadId": e.thread_id, "labelIds": list(e.labels)}}]}
+        records = [(e.history_id, {"id": str(e.history_id), "messages": [{"id": e.id, "threadId": e.thread_id}],
+                                   "messagesAdded": [{"message": {"id": e.id, "threadId": e.thread_id,
+                                                                  "labelIds": list(e.labels)}}]})
                    for e in chunk]
+        types = set(request.args.getlist("historyTypes"))
+        if box.removed_labels and (not types or "labelRemoved" in types):
+            for history_id, gmail_id, removed in box.removed_labels:
+                if history_id > start_id:
+                    e = box.entries[box.by_id[gmail_id]]
+                    message = {"id": e.id, "threadId": e.thread_id, "labelIds": list(e.labels)}
+                    records.append((history_id, {"id": str(history_id), "messages": [message],
+                                                 "labelsRemoved": [{"message": message, "labelIds": list(removed)}]}))
+            records = sorted(records, key=lambda record: record[0])[:size]
         body: dict[str, Any] = {"historyId": str(box.history_id)}
-        if history:
-            body["history"] = history
-        if lo + size < len(box.entries):
-            body["nextPageToken"] = str(chunk[-1].history_id)
+        if records:
+            body["history"] = [record for _, record in records]
+            last = records[-1][0]
+            if len(records) == size and (box.entries[-1].history_id > last
+                                         or any(h > last for h, _, _ in box.removed_labels)):
+                body["nextPageToken"] = str(last)
         return body
 
     @app.post("/gmail/v1/users/<user_id>/watch")

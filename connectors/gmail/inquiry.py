@@ -58,6 +58,11 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"|risposta automatica|automatická odpověď)\b")
 
 
+# Mail in spam or the bin, and drafts (unsent, perhaps never sent), are nobody writing in nor a reply made.
+# messages.list leaves spam and the bin out by default, but lists drafts, and history.list reports all three.
+EXCLUDED_LABELS = frozenset({"SPAM", "TRASH", "DRAFT"})
+
+
 @dataclass(frozen=True)
 class InquiryRules:
     company_domains: frozenset[str] = frozenset()
@@ -202,6 +207,9 @@ def _visitor_in_body(mail: ParsedMail, rules: InquiryRules) -> tuple[str, str] |
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
     """Is this message an inquiry (a new or existing lead writing in)? Always says why."""
     labels = set(labels)
+    excluded = sorted(labels & EXCLUDED_LABELS)
+    if excluded:
+        return Decision("in", False, f"excluded: in {excluded[0]}")
     visitor = form_notification(mail, rules, labels)
     if visitor is not None:
         where = " in Reply-To" if any(a.address == visitor[1] for a in mail.reply_to) else "'s address in the body"

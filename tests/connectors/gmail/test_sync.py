@@ -247,3 +247,36 @@ def test_a_message_that_breaks_reading_is_quarantined_and_the_sync_goes_on(emula
         item = session.exec(select(QuarantinedItem)).one()
         assert "unexpected error reading the message: IndexError" in item.reason
     assert account(engine, account_id).status == "healthy"
+
+
+def test_spam_the_bin_and_drafts_make_no_leads(emulator: Emulator, make_account: Callable, sync: Callable,
+                                               engine: sa.Engine) -> None:
+    """messages.list leaves spam and the bin out (the back-fill never saw them) but lists drafts; history.list
+    reports every message added, spam included. Mail in spam or the bin, and drafts (not sent, perhaps never),
+    are left out however they come, with their reason; a message the rep takes out of spam or the bin later is
+    stored then (a labelRemoved record)."""
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    box.add(b"From: rep@acme.example\r\nTo: eva@client.pl\r\nMessage-ID: <d1@s>\r\n\r\nDraft: 10% off?", ("DRAFT",))
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+
+    spam = box.add(b"From: Win <win@lottery.example>\r\nTo: rep@acme.example\r\nMessage-ID: <s1@s>\r\n\r\nYou won",
+                   ("SPAM", "CATEGORY_UPDATES"))
+    binned = box.add(b"From: Olga <olga@firma.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <t1@s>\r\n\r\nOferta?",
+                     ("TRASH",))
+    box.add(b"From: rep@acme.example\r\nTo: eva@client.pl\r\nMessage-ID: <d2@s>\r\n\r\nDraft 2", ("DRAFT",))
+    assert sync(account_id).created == 0
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+    state = account(engine, account_id).sync_state
+    assert {s["reason"] for s in state["recent_skips"]} >= {"excluded: in SPAM", "excluded: in TRASH",
+                                                            "excluded: in DRAFT"}
+
+    box.remove_labels(spam.id, ("SPAM",))  # "Not spam": a person after all
+    box.remove_labels(binned.id, ("TRASH",))
+    assert sync(account_id).created == 2
+    with Session(engine) as session:
+        assert sorted(session.exec(select(Message.external_id)).all()) == ["e1@s", "s1@s", "t1@s"]
