@@ -345,15 +345,16 @@ def detect_encoding(sample: bytes) -> str:
     return best_legacy_encoding(whole_lines[:LEGACY_SCORE_BYTES])  # (a single-byte encoding cannot be cut)
 
 
-def best_legacy_encoding(data: bytes) -> str:
+def best_legacy_encoding(data: bytes, prefer: str = "") -> str:
     """The one of LEGACY_ENCODINGS whose reading of `data` looks most like words (legacy_text_score; ties: the
-    first listed). Windows-1251 and KOI8-R hold the same letters with their cases swapped, so text all in
-    capitals or all in small letters reads as words either way ("ИВАН" / "йчбо"): when those two tie for the
-    best, the reading of the commoner letters of Russian is taken."""
-    readings = {encoding: data.decode(encoding, errors="replace") for encoding in LEGACY_ENCODINGS}
+    one `prefer` names, else the first listed). Windows-1251 and KOI8-R hold the same letters with their cases
+    swapped, so text all in capitals or all in small letters reads as words either way ("ИВАН" / "йчбо"): when
+    those two tie for the best, the reading of the commoner letters of Russian is taken."""
+    order = [prefer, *(e for e in LEGACY_ENCODINGS if e != prefer)] if prefer in LEGACY_ENCODINGS else LEGACY_ENCODINGS
+    readings = {encoding: data.decode(encoding, errors="replace") for encoding in order}
     scores = {encoding: legacy_text_score(text) for encoding, text in readings.items()}
     best = max(scores.values())
-    tied = [encoding for encoding in LEGACY_ENCODINGS if scores[encoding] == best]
+    tied = [encoding for encoding in order if scores[encoding] == best]
     if tied[0] in _SWAPPED_CASE_PAIR and all(encoding in tied for encoding in _SWAPPED_CASE_PAIR):
         return max(_SWAPPED_CASE_PAIR, key=lambda encoding: _common_cyrillic_share(readings[encoding]))
     return tied[0]

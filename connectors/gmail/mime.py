@@ -6,6 +6,7 @@ for such input; what cannot be read at all comes back as `MimeError` with a reas
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.header
 import email.utils
@@ -19,7 +20,7 @@ from typing import Any
 
 import nh3
 
-from core.importer import best_legacy_encoding
+from core.importer import best_legacy_encoding, legacy_text_score
 from core.ingest import sanitize_html
 
 # Headers kept for bulk detection and threading (lower-case names).
@@ -33,6 +34,11 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 # bytes are not UTF-8. A part that declares a legacy charset (big5, koi8-r …) keeps that reading.
 _UNDECLARING_CHARSETS = {"us-ascii", "ascii", "utf-8", "utf8"}
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?")
+# Single-byte charsets that mail often declares over text in another code page (a Russian Windows set up to say
+# iso-8859-1, Polish Windows-1250 said to be ISO-8859-2), each with the Windows code page its writers meant by it
+# (for ISO-8859-1 the WHATWG Encoding Standard's reading too).
+_LEGACY_LABELS = {"iso8859-1": "cp1252", "cp1252": "cp1252", "iso8859-2": "cp1250", "cp1250": "cp1250",
+                  "cp1251": "cp1251", "koi8-r": "koi8_r"}
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "x-user-defined": "latin-1",
                     "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis"}
 
@@ -225,7 +231,7 @@ def _decode(part: Message, msg: Message | None = None) -> str:
         if isinstance(content, str):
             if "\ufffd" in content and (part.get_content_charset() or "us-ascii") in _UNDECLARING_CHARSETS:
                 return _undeclared_8bit(part, msg) or content
-            return content
+            return _mislabelled(part) or content
         if isinstance(content, bytes):
             return content.decode("utf-8", "replace")
     except (LookupError, UnicodeError, AssertionError, KeyError, ValueError):
@@ -270,6 +276,30 @@ def latest_reply(text: str) -> str:
         reply = ""
     reply = (reply or "").strip() or text.strip()
     return reply[:SNIPPET_CHARS]
+
+
+def _mislabelled(part: Message) -> str | None:
+    """A text part in another encoding than the single-byte charset it declares: UTF-8 when its bytes are ('Ã©'
+    for 'é' read as labelled); else the code page whose reading looks more like words than the declared one
+    (core.importer.legacy_text_score, judged on the lines with 8-bit bytes): 'Äîáðûé äåíü' is Windows-1251 said
+    to be ISO-8859-1, C1 control characters for 'ś' and 'ź' Windows-1250 said to be ISO-8859-2. None: the
+    declared reading is as good."""
+    try:
+        declared = codecs.lookup(part.get_content_charset() or "").name
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - no charset, an unknown one, or no payload to read again
+        return None
+    if declared not in _LEGACY_LABELS or not isinstance(payload, bytes) or payload.isascii():
+        return None
+    try:
+        return payload.decode("utf-8")  # 8-bit bytes that are all UTF-8 are ('Ã©' for 'é' otherwise)
+    except UnicodeDecodeError:
+        pass
+    sample = b"\n".join(line for line in payload.splitlines() if not line.isascii())[:16384]
+    best = best_legacy_encoding(sample, prefer=_LEGACY_LABELS[declared])
+    if legacy_text_score(sample.decode(best, "replace")) <= legacy_text_score(sample.decode(declared, "replace")):
+        return None
+    return payload.decode(best, "replace")
 
 
 def _undeclared_8bit(part: Message, msg: Message | None) -> str | None:

@@ -328,3 +328,39 @@ def test_a_name_in_several_encoded_words_is_read_whole(header: str, cuts: list[i
     mail = parse_message(raw)
     found = {"From": [mail.sender], "To": mail.to, "Reply-To": mail.reply_to}[header]
     assert [(a.name, a.address) for a in found] == [(name, "zofia@client.pl")]
+
+
+@pytest.mark.parametrize(("declared", "written", "body"), [
+    # Russian Windows and Outlook set-ups that said iso-8859-1 (or windows-1252) over Windows-1251 or KOI8-R text
+    ("iso-8859-1", "cp1251", "Добрый день, прошу выставить счёт на 40 лицензий"),
+    ("windows-1252", "cp1251", "Добрый день, прошу выставить счёт на 40 лицензий"),
+    ("iso-8859-1", "koi8-r", "Добрый день, прошу выставить счёт на 40 лицензий"),
+    # Polish Windows text said to be ISO-8859-2 (ś, ź, Ś, Ź, š, ť are elsewhere in the two) or ISO-8859-1
+    ("iso-8859-2", "cp1250", "Dzień dobry, proszę o ofertę. Łódź, ul. Świętej Źródlanej"),
+    ("iso-8859-1", "cp1250", "Dzień dobry, proszę o wycenę dla Łodzi"),
+    # UTF-8 said to be ISO-8859-1 or Windows-1250 ('Ã©' for 'é')
+    ("iso-8859-1", "utf-8", "Très bien, à bientôt. Zażółć gęślą jaźń, Добрый день"),
+    ("windows-1250", "utf-8", "Dzień dobry, proszę o ofertę"),
+    # Windows-1252 said to be ISO-8859-1: the quotation marks and dash were C1 control characters
+    ("iso-8859-1", "cp1252", "Très bien, à bientôt \u2013 «\u201cLe prix\u201d» est bon"),
+])
+def test_a_body_in_another_code_page_than_it_says_keeps_its_letters(declared: str, written: str, body: str) -> None:
+    """A legacy charset label over text in another encoding: read as labelled, UTF-8 came out as 'Ã©' for 'é',
+    Russian as accented Latin ('Äîáðûé äåíü'), Polish Windows text labelled ISO-8859-2 with C1 control
+    characters for ś and ź."""
+    raw = (f"From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/plain; charset={declared}\r\n\r\n"
+           ).encode() + body.encode(written) + b"\r\n"
+    assert parse_message(raw).text == body
+
+
+@pytest.mark.parametrize(("charset", "body"), [
+    ("iso-8859-1", "Très bien, à bientôt. Frösche über Öl, mißlich; España, São Paulo, Ærø"),
+    ("iso-8859-2", "Dzień dobry, proszę o ofertę. Łódź"),
+    ("windows-1251", "Добрый день"),
+    ("koi8-r", "Добрый день"),
+    ("windows-1250", "Příliš žluťoučký kůň úpěl ďábelské ódy"),
+])
+def test_a_body_in_the_code_page_it_says_keeps_that_reading(charset: str, body: str) -> None:
+    raw = (f"From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
+           ).encode() + body.encode(charset) + b"\r\n"
+    assert parse_message(raw).text == body
