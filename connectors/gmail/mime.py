@@ -321,7 +321,11 @@ def _undeclared_8bit(part: Message, msg: Message | None) -> str | None:
     return _decode_8bit(text, msg)
 
 
-def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[Attachment]) -> None:
+def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[Attachment],
+          others: list[str]) -> None:
+    """Bodies into texts and htmls, files into attachments. A text part of another kind (an invitation's
+    text/calendar, Apple's text/watch-html, AMP, text/enriched: alternatives to the plain and HTML ones, or a
+    vCard) is listed as a file, its text kept in others: the text of mail that has no other."""
     for part in msg.walk():
         if part.is_multipart():
             continue
@@ -337,13 +341,16 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
         # A text part marked inline is shown as the body even with a file name (Apple Mail, Outlook and VM name
         # them: "msg.txt"), and is listed as that file too; a named text part without the mark is a file only.
         shown_and_named = disposition == "inline" and filename and ctype in ("text/plain", "text/html")
-        if shown_and_named or disposition == "attachment" or filename or not ctype.startswith("text/"):
+        other_text = ctype.startswith("text/") and ctype not in ("text/plain", "text/html")
+        if shown_and_named or disposition == "attachment" or filename or not ctype.startswith("text/") or other_text:
             if ctype in ("message/delivery-status",) and not filename:
                 texts.append(_safe_payload_text(part))
                 continue
             payload = part.get_payload(decode=True)
             size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload() or ""))
             attachments.append(Attachment(filename=str(filename)[:300], mime_type=ctype, size=size))
+            if other_text and not filename and disposition != "attachment":
+                others.append(_decode(part, msg))
             if not shown_and_named:
                 continue
         if ctype == "text/html":
@@ -376,8 +383,9 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
     texts: list[str] = []
     htmls: list[str] = []
     attachments: list[Attachment] = []
+    others: list[str] = []
     try:
-        _walk(msg, texts, htmls, attachments)
+        _walk(msg, texts, htmls, attachments, others)
     except Exception as exc:  # noqa: BLE001
         raise MimeError(f"unreadable MIME structure: {type(exc).__name__}: {exc}") from exc
 
@@ -385,6 +393,8 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
     text = "\n\n".join(t for t in texts if t and t.strip()).strip()
     if not text and html_raw:
         text = html_to_text(html_raw)
+    if not text:
+        text = "\n\n".join(t for t in others if t and t.strip()).strip()
     text = text.replace("\x00", "")[:MAX_TEXT_CHARS]
 
     message_id = normalize_message_id(_header(msg, "message-id"))

@@ -364,3 +364,37 @@ def test_a_body_in_the_code_page_it_says_keeps_that_reading(charset: str, body: 
     raw = (f"From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
            ).encode() + body.encode(charset) + b"\r\n"
     assert parse_message(raw).text == body
+
+
+ICS = ("BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nSUMMARY:Oferta - rozmowa\r\n"
+       "DTSTART:20260112T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.mark.parametrize(("other_type", "other_body"), [
+    ("text/calendar; method=REQUEST; charset=UTF-8", ICS),  # Google Calendar's, Outlook's invitations
+    ("text/watch-html; charset=utf-8", "<html><body><b>Watch</b> version</body></html>"),  # Apple's
+    ("text/x-amp-html; charset=utf-8", "<!doctype html><html amp4email><body>AMP</body></html>"),  # Gmail's AMP
+    ("text/enriched", "<bold>Dzień dobry</bold>, proszę o ofertę."),
+])
+def test_another_alternative_than_plain_and_html_is_not_added_to_the_body(other_type: str, other_body: str) -> None:
+    """multipart/alternative holds one content several ways: the text is the plain one (or the HTML's). Other
+    alternatives (an invitation's text/calendar, text/watch-html, AMP, text/enriched) were added to the text,
+    an invitation's raw iCalendar after the person's words."""
+    raw = ("From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Zaproszenie\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/mixed; boundary="M"\r\n\r\n--M\r\n'
+           'Content-Type: multipart/alternative; boundary="A"\r\n\r\n'
+           "--A\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDzień dobry, proszę o ofertę.\r\n"
+           "--A\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Dzień dobry, proszę o ofertę.</p>\r\n"
+           f"--A\r\nContent-Type: {other_type}\r\n\r\n{other_body}\r\n--A--\r\n"
+           '--M\r\nContent-Type: application/ics; name="invite.ics"\r\n'
+           'Content-Disposition: attachment; filename="invite.ics"\r\n\r\n' + ICS + "--M--\r\n").encode()
+    mail = parse_message(raw)
+    assert mail.text == "Dzień dobry, proszę o ofertę."
+    assert mail.html == "<p>Dzień dobry, proszę o ofertę.</p>"
+    assert [a.mime_type for a in mail.attachments] == [other_type.split(";")[0], "application/ics"]
+
+
+def test_an_invitation_with_no_other_text_keeps_its_calendar_as_text() -> None:
+    raw = ("From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Zaproszenie\r\n"
+           f"Content-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n\r\n{ICS}").encode()
+    assert "SUMMARY:Oferta - rozmowa" in parse_message(raw).text
