@@ -13,7 +13,7 @@ import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
 from typing import Any
@@ -28,6 +28,9 @@ KEPT_HEADERS = ("list-unsubscribe", "list-id", "list-post", "mailing-list", "x-m
                 "sender", "precedence", "auto-submitted", "x-auto-response-suppress", "x-autoreply", "x-autorespond",
                 "return-path", "x-failed-recipients", "content-type")
 SNIPPET_CHARS = 2000
+# How far a Date header may be ahead of the time Gmail received the message (internalDate): a wrong time zone
+# or a sender's clock a few hours off; more is a date from nowhere.
+DATE_AHEAD_OF_ARRIVAL = timedelta(days=1)
 MAX_TEXT_CHARS = 900_000
 _MSGID = re.compile(r"<([^<>\s]+)>")
 # Declared charsets that say nothing about 8-bit bytes: none (ASCII by default), ASCII itself, and UTF-8 when the
@@ -404,11 +407,15 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         message_id = fallback_id or f"sha256:{hashlib.sha256(raw).hexdigest()[:40]}"
 
     date = _date(msg)
-    if date is None and internal_date_ms:
+    received = None
+    if internal_date_ms:
         try:
-            date = datetime.fromtimestamp(int(internal_date_ms) / 1000, tz=UTC)
+            received = datetime.fromtimestamp(int(internal_date_ms) / 1000, tz=UTC)
         except (ValueError, OverflowError, OSError):
-            date = None  # an internalDate outside the years datetime holds: no date rather than no message
+            received = None  # an internalDate outside the years datetime holds: no date rather than no message
+    if received is not None and (date is None or date > received + DATE_AHEAD_OF_ARRIVAL):
+        # Mail is not written after it arrived: such a Date is a sender's clock set wrong (spam dated 2099).
+        date = received
     senders = _addresses(msg, "from") or _addresses(msg, "sender") or _addresses(msg, "return-path")
     headers = {name: _header(msg, name)[:1000] for name in KEPT_HEADERS if _header(msg, name)}
     return ParsedMail(

@@ -398,3 +398,20 @@ def test_an_invitation_with_no_other_text_keeps_its_calendar_as_text() -> None:
     raw = ("From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Zaproszenie\r\n"
            f"Content-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n\r\n{ICS}").encode()
     assert "SUMMARY:Oferta - rozmowa" in parse_message(raw).text
+
+
+RECEIVED_MS = 1_767_607_200_000  # 2026-01-05 10:00 UTC, when Gmail accepted the message (internalDate)
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    ("Mon, 5 Jan 2099 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),  # a clock decades ahead
+    ("Tue, 6 Jan 2026 12:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),  # written a day after it came
+    ("Mon, 5 Jan 2026 19:30:00 +0000", datetime(2026, 1, 5, 19, 30, tzinfo=UTC)),  # a wrong zone: hours ahead
+    ("Fri, 2 Jan 2026 08:00:00 +0100", datetime(2026, 1, 2, 7, tzinfo=UTC)),  # written before: delayed, imported
+])
+def test_a_date_after_gmail_received_the_message_gives_way_to_internal_date(date: str, expected: datetime) -> None:
+    """Mail cannot be written after it arrived: a Date header a day or more after Gmail's internalDate (a
+    sender's clock set years ahead, spam dated 2099) put the lead at the top of every list by its last contact
+    for years. Gmail's own reading of the time, more reliable than the Date header, is taken then."""
+    raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
+    assert parse_message(raw, internal_date_ms=RECEIVED_MS).date == expected
