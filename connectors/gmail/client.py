@@ -230,7 +230,8 @@ class GmailClient:
 
     def get_many(self, ids: Iterable[str], *, fmt: str = "raw",
                  metadata_headers: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
-        """Fetch messages in batches. Returns (found by id, missing id -> reason); retriable parts are retried."""
+        """Fetch messages in batches. Returns (found by id, missing id -> reason); retriable parts are retried, and
+        a rate limit that outlasts the retries is raised (RateLimited)."""
         pending = list(dict.fromkeys(ids))
         found: dict[str, dict] = {}
         missing: dict[str, str] = {}
@@ -269,6 +270,10 @@ class GmailClient:
                         wait = max(wait, error.retry_after or 0.0)
                     elif isinstance(error, AuthExpired):
                         raise ReconnectNeeded(f"access refused after refreshing the token: {error}")
+                    elif isinstance(error, RateLimited):
+                        # The account's or the project's quota, not this message's fault: stop here (the cursor
+                        # stays) rather than report the message missing and move past it.
+                        raise error
                     else:
                         missing[message_id] = f"{error.kind}: {error}"[:500]
                 if retry:
