@@ -248,7 +248,11 @@ def sync_now(account_id: int):  # noqa: ANN201
 @login_required
 def reconcile_now(account_id: int):  # noqa: ANN201
     account = _own_account(account_id)
-    report = reconcile_account(get_session(), account)
+    try:
+        report = reconcile_account(get_session(), account)
+    except ConnectorError as exc:  # still rate-limited or failing after the retries, or the grant is gone
+        flash(f"Reconciliation could not finish: Gmail did not answer ({exc.kind}). Try again later.", "error")
+        return redirect(url_for("gmail.index"))
     flash(f"Reconciliation: {report['checked']} in the window, {len(report['missing'])} missing.",
           "ok" if not report["missing"] else "error")
     return redirect(url_for("gmail.index"))

@@ -212,6 +212,28 @@ def test_reconciliation_reports_what_the_store_lacks(rep_client, emulator: Emula
     assert [m["message_id"] for m in report["missing"]] == [lost_id]
 
 
+@pytest.mark.parametrize("fault", ["429", "500", "invalid_grant"])
+def test_reconciliation_that_gmail_does_not_answer_says_so(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                           engine: sa.Engine, fault: str) -> None:
+    """Gmail still rate-limited or failing after the retries, or the grant revoked: the reconciliation was a 500
+    page (the error escaped the view). Now the rep is told why, and the last report stays."""
+    emulator.generate("rep@acme.example", 3)
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        account_id = session.exec(select(ConnectorAccount)).one().id
+    if fault == "invalid_grant":
+        emulator.access_tokens.clear()
+        emulator.faults.invalid_grant = True
+    else:
+        emulator.faults.once = [fault] * 6
+    response = rep_client.post(f"/gmail/{account_id}/reconcile")
+    assert response.status_code == 302
+    page = rep_client.get(response.location).get_data(as_text=True)
+    assert "Reconciliation could not finish" in page
+    with Session(engine) as session:
+        assert "reconciliation" not in (session.get(ConnectorAccount, account_id).config or {})
+
+
 @pytest.mark.parametrize("step", ["connect", "reply", "disconnect"])
 def test_a_concurrent_writer_is_waited_for_not_a_reason_to_fail(rep_client, emulator: Emulator,  # noqa: ANN001
                                                                 engine: sa.Engine, step: str) -> None:
