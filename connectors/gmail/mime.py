@@ -37,6 +37,7 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 # bytes are not UTF-8. A part that declares a legacy charset (big5, koi8-r …) keeps that reading.
 _UNDECLARING_CHARSETS = {"us-ascii", "ascii", "utf-8", "utf8"}
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?")
+_ENCODED_WORD = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?[^?\s]*\?=")
 # Single-byte charsets that mail often declares over text in another code page (a Russian Windows set up to say
 # iso-8859-1, Polish Windows-1250 said to be ISO-8859-2), each with the Windows code page its writers meant by it
 # (for ISO-8859-1 the WHATWG Encoding Standard's reading too).
@@ -174,6 +175,9 @@ def _header(msg: Message, name: str) -> str:
     if raw and not raw[0].isascii() and any("\udc80" <= ch <= "\udcff" for ch in raw[0]):
         # Unencoded 8-bit bytes: the parsed header has replaced them with U+FFFD by now; read them ourselves.
         return " ".join(_decode_words(_decode_8bit(raw[0], msg)).split())
+    relabelled = _relabel_words(raw[0]) if raw and "=?" in raw[0] else ""
+    if relabelled and relabelled != raw[0]:
+        return " ".join(_decode_words(relabelled).split())
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - policy.default header parsing can raise on broken input
@@ -194,7 +198,7 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     # Python's own EmailMessage cuts long names) and decodes a letter cut between two words as two broken halves.
     pairs = email.utils.getaddresses(raw)
     names = {a.lower(): decoded for n, a in pairs if "=?" in n and a
-             for decoded in [_decode_words(_clean(n, msg))] if "=?" not in decoded}
+             for decoded in [_decode_words(_relabel_words(_clean(n, msg)))] if "=?" not in decoded}
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
@@ -288,21 +292,61 @@ def _mislabelled(part: Message) -> str | None:
     to be ISO-8859-1, C1 control characters for 'ś' and 'ź' Windows-1250 said to be ISO-8859-2. None: the
     declared reading is as good."""
     try:
-        declared = codecs.lookup(part.get_content_charset() or "").name
         payload = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - no charset, an unknown one, or no payload to read again
+    except Exception:  # noqa: BLE001 - no payload to read again
         return None
-    if declared not in _LEGACY_LABELS or not isinstance(payload, bytes) or payload.isascii():
+    if not isinstance(payload, bytes):
+        return None
+    encoding = _better_encoding(payload, part.get_content_charset() or "")
+    return payload.decode(encoding, "replace") if encoding else None
+
+
+def _better_encoding(data: bytes, declared: str) -> str | None:
+    """The encoding `data` is really in when `declared` is one of the single-byte charsets often declared over
+    another (_LEGACY_LABELS) and another reads it better: UTF-8 when the bytes are, else the code page whose
+    reading looks more like words (judged on the lines with 8-bit bytes). None: the declared one will do."""
+    try:
+        declared = codecs.lookup(declared).name
+    except LookupError:
+        return None
+    if declared not in _LEGACY_LABELS or data.isascii():
         return None
     try:
-        return payload.decode("utf-8")  # 8-bit bytes that are all UTF-8 are ('Ã©' for 'é' otherwise)
+        data.decode("utf-8")
+        return "utf-8"  # 8-bit bytes that are all UTF-8 are ('Ã©' for 'é' otherwise)
     except UnicodeDecodeError:
         pass
-    sample = b"\n".join(line for line in payload.splitlines() if not line.isascii())[:16384]
+    sample = b"\n".join(line for line in data.splitlines() if not line.isascii())[:16384]
     best = best_legacy_encoding(sample, prefer=_LEGACY_LABELS[declared])
     if legacy_text_score(sample.decode(best, "replace")) <= legacy_text_score(sample.decode(declared, "replace")):
         return None
-    return payload.decode(best, "replace")
+    return best
+
+
+def _relabel_words(text: str) -> str:
+    """Encoded words labelled with a legacy charset over bytes of another ('=?iso-8859-1?Q?=CF=F0...?=' over
+    Windows-1251) relabelled with the encoding they are in (_better_encoding, judged on all of them together)."""
+    try:
+        found = [(m, email.header.decode_header(m.group(0))[0]) for m in _ENCODED_WORD.finditer(text)]
+    except Exception:  # noqa: BLE001 - a broken encoded word (bad base64): left to the parser as it is
+        return text
+    legacy = [(m, data) for m, (data, charset) in found
+              if isinstance(data, bytes) and charset and _LEGACY_LABELS.get(_codec_name(charset))]
+    if not legacy:
+        return text
+    encoding = _better_encoding(b" ".join(data for _, data in legacy), legacy[0][0].group(1))
+    if not encoding:
+        return text
+    for match, _ in reversed(legacy):
+        text = f"{text[:match.start(1)]}{encoding}{text[match.end(1):]}"
+    return text
+
+
+def _codec_name(charset: str) -> str:
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return ""
 
 
 def _undeclared_8bit(part: Message, msg: Message | None) -> str | None:

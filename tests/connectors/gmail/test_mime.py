@@ -415,3 +415,24 @@ def test_a_date_after_gmail_received_the_message_gives_way_to_internal_date(date
     for years. Gmail's own reading of the time, more reliable than the Date header, is taken then."""
     raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
     assert parse_message(raw, internal_date_ms=RECEIVED_MS).date == expected
+
+
+@pytest.mark.parametrize(("declared", "written", "text"), [
+    ("iso-8859-1", "cp1251", "Запрос цены на 40 лицензий"),
+    ("windows-1252", "koi8-r", "Иван Петров"),
+    ("iso-8859-2", "cp1250", "Zapytanie o ofertę, Łódź i Świętochłowice"),
+    ("iso-8859-1", "utf-8", "Zapytanie o ofertę — Łódź"),
+])
+def test_encoded_words_in_another_code_page_than_they_say_keep_their_letters(declared: str, written: str,
+                                                                              text: str) -> None:
+    """Encoded words labelled with a legacy charset over bytes of another ('=?iso-8859-1?Q?=CF=F0...?=' over
+    Windows-1251): the subject and the lead's name came out as accented Latin ('Ïðèâåò')."""
+    import base64
+
+    def words(value: str) -> str:
+        return f"=?{declared}?B?{base64.b64encode(value.encode(written)).decode()}?="
+
+    raw = (f"From: {words(text)} <sender@firma.example>\r\nTo: rep@acme.example\r\nSubject: {words(text)}\r\n"
+           "\r\nbody\r\n").encode()
+    mail = parse_message(raw)
+    assert (mail.subject, mail.sender.name) == (text, text)
