@@ -155,12 +155,7 @@ class GmailConnector(Connector):
             seen.add(token)
             state["page_token"] = token
             yield Checkpoint(dict(state))
-        if self._deferred:
-            self._final_pass = True
-            deferred, self._deferred = self._deferred, []
-            before = state["skipped"]
-            yield from self._fetch(deferred, state)
-            state["skipped"] = before  # they were counted as skipped already
+        yield from self._look_again(state)
         yield Checkpoint({"mode": "incremental", "history_id": state["history_id"], "skipped": state["skipped"],
                           "skip_reasons": state.get("skip_reasons", {}), "recent_skips": state.get("recent_skips", []),
                           "full_syncs": state.get("full_syncs", 1),
@@ -186,6 +181,7 @@ class GmailConnector(Connector):
             yield from self._fetch(ids, state)
             page_token = page.get("nextPageToken")
             if not page_token:
+                yield from self._look_again(state)
                 state["history_id"] = page.get("historyId", state["history_id"])
                 yield Checkpoint(dict(state))
                 return
@@ -193,6 +189,17 @@ class GmailConnector(Connector):
                 # resuming from here after a crash re-reads only what came after this page
                 state["history_id"] = last_record
                 yield Checkpoint(dict(state))
+
+    def _look_again(self, state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
+        """Attach-only mail put off because its person was not known yet: by the end of the run the person may be
+        (their answer came later in the same run). Stored now if so; skipped for good otherwise."""
+        if not self._deferred:
+            return
+        self._final_pass = True
+        deferred, self._deferred = self._deferred, []
+        before = int(state.get("skipped", 0))
+        yield from self._fetch(deferred, state)
+        state["skipped"] = before  # they were counted as skipped already
 
     def _fetch(self, ids: list[str], state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
         if not ids:

@@ -300,3 +300,21 @@ def test_a_rate_limit_that_outlasts_the_retries_stops_the_sync_and_loses_nothing
     with Session(engine) as session:
         assert session.exec(select(Message.external_id)).all() == ["e1@s"]
     assert count(engine, QuarantinedItem) == 0
+
+
+def test_outbound_mail_answered_before_the_next_sync_attaches_to_the_new_lead(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """The back-fill looks again at the end at mail to people not yet known (their answer, later in the window,
+    makes them leads); the incremental sync did not: the rep's first mail to a new person, answered before the
+    next sync, was counted skipped and never stored, so the lead's timeline began with their answer."""
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    account_id = make_account()
+    sync(account_id)
+    box.add(b"From: rep@acme.example\r\nTo: olga@firma.pl\r\nMessage-ID: <o1@s>\r\nSubject: Offer\r\n\r\nOur offer",
+            ("SENT",), internal_date=1_767_607_200_000)
+    box.add(b"From: Olga <olga@firma.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <r1@s>\r\nSubject: Re: Offer\r\n"
+            b"In-Reply-To: <o1@s>\r\n\r\nInterested, send the price", internal_date=1_767_610_800_000)
+    assert sync(account_id).created == 2
+    with Session(engine) as session:
+        assert sorted(session.exec(select(Message.external_id)).all()) == ["e1@s", "o1@s", "r1@s"]
