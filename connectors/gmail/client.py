@@ -231,7 +231,7 @@ class GmailClient:
     def get_many(self, ids: Iterable[str], *, fmt: str = "raw",
                  metadata_headers: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
         """Fetch messages in batches. Returns (found by id, missing id -> reason); retriable parts are retried, and
-        a rate limit that outlasts the retries is raised (RateLimited)."""
+        a rate limit that outlasts the retries, or any other 403 (quota, permission), is raised."""
         pending = list(dict.fromkeys(ids))
         found: dict[str, dict] = {}
         missing: dict[str, str] = {}
@@ -243,13 +243,15 @@ class GmailClient:
                 retry: list[str] = []
                 wait: float = 0.0
                 errors: dict[str, ConnectorError] = {}
+                statuses: dict[str, int] = {}
 
                 def on_part(request_id: str, response: Any, exception: Exception | None,
-                            errors: dict[str, ConnectorError] = errors) -> None:
+                            errors: dict[str, ConnectorError] = errors, statuses: dict[str, int] = statuses) -> None:
                     if exception is None:
                         found[request_id] = response
                     elif isinstance(exception, HttpError):
                         errors[request_id] = classify_http_error(exception, method="messages.get")
+                        statuses[request_id] = int(exception.resp.status)
                     else:
                         errors[request_id] = RetriableError(f"messages.get: {exception}")
 
@@ -270,9 +272,9 @@ class GmailClient:
                         wait = max(wait, error.retry_after or 0.0)
                     elif isinstance(error, AuthExpired):
                         raise ReconnectNeeded(f"access refused after refreshing the token: {error}")
-                    elif isinstance(error, RateLimited):
-                        # The account's or the project's quota, not this message's fault: stop here (the cursor
-                        # stays) rather than report the message missing and move past it.
+                    elif isinstance(error, RateLimited) or statuses.get(message_id) == 403:
+                        # The account's or the project's quota or permission (any 403), not this message's
+                        # fault: stop here (the cursor stays) rather than report the message missing, move on.
                         raise error
                     else:
                         missing[message_id] = f"{error.kind}: {error}"[:500]

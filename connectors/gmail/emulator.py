@@ -223,6 +223,11 @@ def create_app(emulator: Emulator | None = None) -> Flask:
         if kind == "403":
             return _error(403, "User-rate limit exceeded", "rateLimitExceeded", "PERMISSION_DENIED",
                           {"Retry-After": emu.faults.retry_after})
+        if kind == "403-daily":
+            return _error(403, "Daily Limit Exceeded", "dailyLimitExceeded", "PERMISSION_DENIED")
+        if kind == "403-scope":
+            return _error(403, "Request had insufficient authentication scopes.", "insufficientPermissions",
+                          "PERMISSION_DENIED")
         if kind == "500":
             return _error(500, "Backend Error", "backendError", "INTERNAL")
         if kind == "401":

@@ -282,20 +282,23 @@ def test_spam_the_bin_and_drafts_make_no_leads(emulator: Emulator, make_account:
         assert sorted(session.exec(select(Message.external_id)).all()) == ["e1@s", "s1@s", "t1@s"]
 
 
-@pytest.mark.parametrize("fault", ["429", "403"])
+@pytest.mark.parametrize("fault", ["429", "403", "403-daily", "403-scope"])
 def test_a_rate_limit_that_outlasts_the_retries_stops_the_sync_and_loses_nothing(
         emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine, fault: str) -> None:
     """A rate limit (429, 403 rateLimitExceeded / userRateLimitExceeded) is the account's or the project's, not
     the message's. When messages.get kept answering one after every retry, the message was quarantined and the
     cursor moved past it: lost. Now the sync stops with the rate limit, its cursor where it was; the next run
-    stores the message, once."""
+    stores the message, once. So with any 403 (the day's quota spent, a scope taken back): the account's, never
+    the message's."""
     box = emulator.mailbox("rep@acme.example")
     box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
     account_id = make_account()
     emulator.faults.once = ["", ""] + [fault] * 6  # getProfile and messages.list answer; every try of the get not
     report = sync(account_id)
-    assert report.error_kind == "rate_limited" and count(engine, QuarantinedItem) == 0
+    assert report.error_kind == ("rate_limited" if fault in ("429", "403") else "fatal")
+    assert count(engine, QuarantinedItem) == 0
     assert account(engine, account_id).sync_state.get("mode") != "incremental"
+    emulator.faults.once = []  # the quota is back
     assert sync(account_id).error == ""
     with Session(engine) as session:
         assert session.exec(select(Message.external_id)).all() == ["e1@s"]
