@@ -377,6 +377,8 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
         if part.is_multipart():
             continue
         ctype = (part.get_content_type() or "text/plain").lower()
+        if ctype.startswith("multipart/"):
+            ctype = "text/plain"  # said to be multipart, no parts found (no boundary, or one never come): text
         try:
             disposition = (part.get_content_disposition() or "").lower()
         except Exception:  # noqa: BLE001

@@ -436,3 +436,16 @@ def test_encoded_words_in_another_code_page_than_they_say_keep_their_letters(dec
            "\r\nbody\r\n").encode()
     mail = parse_message(raw)
     assert (mail.subject, mail.sender.name) == (text, text)
+
+
+@pytest.mark.parametrize("content_type", ["multipart/mixed", 'multipart/mixed; boundary="B"',
+                                          'multipart/alternative; boundary=""',
+                                          "multipart/related; boundary=B; charset=utf-8"])
+def test_a_multipart_whose_parts_are_not_found_keeps_its_text(content_type: str) -> None:
+    """A message said to be multipart without a boundary, or with one that never comes (web forms' and scripts'
+    mail): the parser finds no parts, and its whole body was listed as a file named nothing; the text was empty.
+    Its body is its text, as mail programs show it."""
+    raw = (f"From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Oferta\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: {content_type}\r\n\r\nDzień dobry, proszę o ofertę.\r\n").encode()
+    mail = parse_message(raw)
+    assert (mail.text, mail.attachments) == ("Dzień dobry, proszę o ofertę.", [])
