@@ -418,6 +418,19 @@ def _safe_payload_text(part: Message) -> str:
         return ""
 
 
+# A boundary written unquoted with characters that need quotes ('boundary=----=_NextPart_000_...', as Outlook
+# Express and old Outlook wrote it): policy.default cuts it at the '=' and finds no parts.
+_UNQUOTED_BOUNDARY = re.compile(rb'(?im)^((?:content-type:|[ \t])[^\r\n]*?\bboundary=)([^\s";]+)')
+
+
+def _lost_parts(msg: Message) -> bool:
+    """Said to be multipart, but no parts were found (the parser's MultipartInvariantViolationDefect)."""
+    try:
+        return any(part.get_content_maintype() == "multipart" and not part.is_multipart() for part in msg.walk())
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "") -> ParsedMail:
     """Parse one message. Raises MimeError only for input that is not a message at all."""
     if not raw or not raw.strip():
@@ -428,6 +441,13 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         raise MimeError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
     if not msg.keys():
         raise MimeError("no headers: not an RFC 822 message")
+    if _lost_parts(msg):
+        quoted = _UNQUOTED_BOUNDARY.sub(rb'\1"\2"', raw)
+        if quoted != raw:
+            try:
+                msg = email.message_from_bytes(quoted, policy=policy.default)  # type: ignore[assignment]
+            except Exception:  # noqa: BLE001 - read as it was
+                pass
 
     texts: list[str] = []
     htmls: list[str] = []

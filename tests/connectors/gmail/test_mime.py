@@ -449,3 +449,19 @@ def test_a_multipart_whose_parts_are_not_found_keeps_its_text(content_type: str)
            f"Content-Type: {content_type}\r\n\r\nDzień dobry, proszę o ofertę.\r\n").encode()
     mail = parse_message(raw)
     assert (mail.text, mail.attachments) == ("Dzień dobry, proszę o ofertę.", [])
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_an_unquoted_boundary_with_an_equals_sign_finds_its_parts(folded: bool) -> None:
+    """Outlook Express and old Outlook wrote 'boundary=----=_NextPart_000_...' unquoted; the standard parser cut
+    the boundary at '=' ('----'), found no parts, and the message had no text (or its raw source as text)."""
+    boundary = "----=_NextPart_000_0023_08_E8CD50F3.4EF2F754"
+    separator = "\r\n\t" if folded else " "
+    raw = (f"From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Oferta\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: multipart/alternative;{separator}boundary={boundary}\r\n\r\n"
+           f"This is a multi-part message in MIME format.\r\n\r\n--{boundary}\r\n"
+           "Content-Type: text/plain; charset=windows-1250\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+           f"Dzie=F1 dobry, prosz=EA o ofert=EA.\r\n--{boundary}\r\nContent-Type: text/html; charset=windows-1250\r\n"
+           f"\r\n<p>Dzie\xf1 dobry</p>\r\n--{boundary}--\r\n").encode("latin-1")
+    mail = parse_message(raw)
+    assert (mail.text, mail.html, mail.attachments) == ("Dzień dobry, proszę o ofertę.", "<p>Dzień dobry</p>", [])
