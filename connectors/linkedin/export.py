@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from core.importer import ENCODING_SAMPLE_BYTES, day_first_to_iso, detect_encoding
-from core.normalize import InvalidIdentifier, fold_name, normalize_linkedin_url
+from core.normalize import InvalidIdentifier, fold_name, normalize_email, normalize_linkedin_url
 from core.schemas import NAME_MAX, SENDER_MAX, SUBJECT_MAX
 
 CHANNEL = "linkedin"
@@ -265,11 +265,19 @@ def connection_records(
             # Older exports without URL, and people who hide their email: nothing to know them by again.
             skipped.add("connection without profile URL or email (older export layout)")
             continue
+        email = connection.email
+        if email and connection.profile_url:
+            try:
+                normalize_email(email)
+            except InvalidIdentifier:
+                # A typo in the address (jan@firma) refused the whole row, and the profile with it.
+                skipped.add("connection's e-mail address not valid: left out, the profile kept")
+                email = ""
         contact = {
             # Cut to what a contact holds, not refused.
             "name": connection.name[:NAME_MAX] or None,
             "linkedin_url": connection.profile_url or None,
-            "email": connection.email or None,
+            "email": email or None,
             "company": connection.company[:NAME_MAX] or None,
             "title": connection.position[:NAME_MAX] or None,
         }

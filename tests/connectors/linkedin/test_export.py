@@ -259,6 +259,24 @@ def test_two_reps_exports_do_not_collide(runner, session: Session, rep) -> None:
     assert _counts(session)[0] == 3
 
 
+def test_a_connection_with_a_mistyped_address_keeps_its_profile(runner, session: Session, rep,  # noqa: ANN001
+                                                                  tmp_path: Path) -> None:
+    """An address LinkedIn holds as the person typed it (jan@firma) refused the whole row: the profile was lost."""
+    path = tmp_path / "Connections.csv"
+    path.write_text("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+                    "Jan,Kowalski,https://www.linkedin.com/in/jan-kowalski-77,jan@firma,Budmax,CEO,07 Dec 2026\n"
+                    "Ewa,Lis,,ewa@lis,Lis,CTO,07 Dec 2026\n", encoding="utf-8")
+    result = runner.invoke(cli, args=["import", "linkedin-export", str(path), "--owner", "owner@leadhub.example",
+                                      "--json-summary"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["connections"]["created"] == 1
+    assert [e["line"] for e in summary["connections"]["errors"]] == [3]  # no profile: the address was all there was
+    assert summary["not_imported"] == {"connection's e-mail address not valid: left out, the profile kept": 1}
+    jan = session.exec(select(Identity).where(Identity.value == "linkedin.com/in/jan-kowalski-77")).one()
+    assert session.get(Contact, jan.contact_id).display_name == "Jan Kowalski"
+
+
 def test_cli_bad_file_and_unknown_owner(runner, rep, tmp_path: Path) -> None:  # noqa: ANN001
     bad = tmp_path / "Connections.csv"
     bad.write_text("just,some\ncsv,file\n")
