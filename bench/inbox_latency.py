@@ -21,6 +21,7 @@ PAGES = {
     "inbox, a stage nobody is in": "/inbox?stage=customer",
     "inbox, unread only": "/inbox?unread=1",
     "search, name": "/inbox?q=Zielińska",
+    "search, Cyrillic name in Latin letters": "/inbox?q=smirnova",
     "search, email prefix": "/inbox?q=person4242",
     "search, rare body word": "/inbox?q=ticket4242",
     "search, common body words": "/inbox?q=renewal+migration+contract",

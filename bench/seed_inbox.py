@@ -29,6 +29,8 @@ def ts(value: datetime) -> str:
 
 
 def seed(path: Path, contacts: int, *, seed_value: int = 7) -> dict[str, float]:
+    # The search name the store's write paths set (contacts.search_latin).
+    from core.normalize import latin_search_text
     from webapp.cli import upgrade_database
 
     if path.exists():
@@ -50,8 +52,10 @@ def seed(path: Path, contacts: int, *, seed_value: int = 7) -> dict[str, float]:
         for cid in ids:
             name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
             created = now - timedelta(minutes=rng.randint(0, 60 * 24 * 365))
-            c_rows.append((cid, name, f"Company {cid % 50_000}", "", rng.choice(["new", "mql", "sql"]),
-                           rng.choice(["cold", "warm", "hot"]), 0, "[]", ts(created), ts(created), ts(created)))
+            company = f"Company {cid % 50_000}"
+            c_rows.append((cid, name, company, "", rng.choice(["new", "mql", "sql"]),
+                           rng.choice(["cold", "warm", "hot"]), 0, "[]", ts(created), ts(created), ts(created),
+                           latin_search_text(name, company)))
             i_rows.append((cid, "email", f"person{cid}@company{cid % 50_000}.example", "", "gmail", False,
                            ts(created)))
             last = created
@@ -71,7 +75,8 @@ def seed(path: Path, contacts: int, *, seed_value: int = 7) -> dict[str, float]:
                 conv_rows.append((conv_first, cid, channel, "", f"bench-thread-{conv_first}", subject, ts(created),
                                   ts(created + timedelta(minutes=14 + conv * 60))))
         db.executemany("INSERT INTO contacts (id, display_name, company, title, stage, temperature, score, aliases,"
-                       " created_at, updated_at, last_message_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", c_rows)
+                       " created_at, updated_at, last_message_at, search_latin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       c_rows)
         db.executemany("INSERT INTO identities (contact_id, kind, value, raw_value, channel, is_weak, created_at)"
                        " VALUES (?,?,?,?,?,?,?)", i_rows)
         db.executemany("INSERT INTO conversations (id, contact_id, channel, scope, external_id, subject, created_at,"
