@@ -100,6 +100,11 @@ COLUMN_ALIASES = {
     "e-mail kontaktowy": "email", "email kontaktowy": "email", "электронный адрес": "email", "email адрес": "email",
     "osoba kontaktowa": "name", "контактное лицо": "name", "ф.и.о.": "name", "ф. и. о.": "name",
     "organizacja": "company", "название компании": "company", "название организации": "company",
+    # Surname first, in one column: "Nowak Anna", "Иванов Иван Иванович" (name matching reads either order).
+    "nazwisko i imię": "name", "nazwisko i imie": "name", "nazwisko, imię": "name", "nazwisko, imie": "name",
+    "nazwisko imię": "name", "фамилия и имя": "name", "фамилия, имя": "name", "фамилия имя": "name",
+    "фамилия имя отчество": "name", "фамилия, имя, отчество": "name",
+    "user id": "external_user_id", "userid": "external_user_id",
 }
 # Exports give a person's addresses and numbers in several columns ("E-mail 2 Address", "Phone 1 - Value",
 # "Person - Phone - Mobile", "Мобильный телефон"): each such column is one more of theirs. Written out rather than
@@ -519,9 +524,12 @@ def _header_dialect(header: str) -> Any:
     except csv.Error:
         sniffed = csv.excel
 
-    def known(separator: str) -> int:
-        cells = next(csv.reader([header], delimiter=separator), [])
-        return sum(1 for cell in cells if _column(cell.lstrip("\ufeff")) in _KNOWN_COLUMNS)
+    def known(separator: str) -> tuple[int, int]:
+        """Columns imported, then (on a tie) fewer others: "Фамилия, имя, отчество;E-mail" splits into two known
+        names either way, but by "," into one that is not a column ("отчество;E-mail")."""
+        cells = [cell for cell in next(csv.reader([header], delimiter=separator), []) if cell.strip()]
+        found = sum(1 for cell in cells if _column(cell.lstrip("\ufeff")) in _KNOWN_COLUMNS)
+        return found, found - len(cells)
 
     best = max(SEPARATORS, key=known)
     return type("Guessed", (sniffed,), {"delimiter": best}) if known(best) > known(sniffed.delimiter) else sniffed

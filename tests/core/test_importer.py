@@ -238,6 +238,18 @@ def test_the_separator_is_the_one_that_splits_the_header_into_its_columns(engine
     summary = import_file(engine, write(tmp_path / "leads.csv", f"{header}\r\n{row}\r\n")).as_dict()
     assert summary["errors"] == [] and summary["created"] == 1
     assert session.exec(select(Identity.value).order_by(Identity.value)).all() == ["+48601234567", "anna@budmax.pl"]
+    assert session.exec(select(Contact.display_name)).all() == [row.split(separator)[0]]
+
+
+@pytest.mark.parametrize(("header", "name"), [
+    ("Nazwisko i imię", "Nowak Anna"), ("Nazwisko, imię", "Nowak Anna"), ("Фамилия, имя, отчество", "Иванов Иван Иванович"),
+    ("ФИО", "Иванов Иван Иванович"), ("Фамилия Имя", "Иванов Иван"),
+])
+def test_a_name_column_written_surname_first(engine, session: Session, tmp_path: Path, header: str, name: str) -> None:
+    """Polish and Russian sheets name the full-name column surname first: it was not read, and the rows had no name."""
+    summary = import_file(engine, write(tmp_path / "leads.csv", f"{header};E-mail\r\n{name};anna@budmax.pl\r\n")).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1
+    assert session.exec(select(Contact.display_name)).all() == [name]
 
 
 def test_csv_without_contact_columns_is_one_clear_error(engine, tmp_path: Path) -> None:
