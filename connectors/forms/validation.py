@@ -24,6 +24,7 @@ FORM_TYPES = ("contact", "quote", "demo", "callback", "newsletter")
 MAPS_TO = ("name", "email", "phone", "company", "title", "message", "custom")
 MAX_LENGTH = {"text": 200, "email": 320, "phone": 64, "textarea": 5000, "select": 200, "checkbox": 10}
 MAX_CUSTOM_FIELDS = 30
+LEFT_OUT_KEY = "(more fields)"
 MAX_CUSTOM_LENGTH = 2000
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Names the endpoint itself uses; a form field may not take them.
@@ -249,12 +250,14 @@ def validate_submission(
         if not result.consent_given:
             result.errors[CONSENT_FIELD] = "consent is required"
     known = {s.name for s in specs} | RESERVED
-    for key, value in data.items():
-        if key in known or key.startswith("utm_"):
-            continue
-        if len(result.custom) >= MAX_CUSTOM_FIELDS:
-            break
+    unknown = [(key, value) for key, value in data.items() if key not in known and not key.startswith("utm_")]
+    for key, value in unknown[:MAX_CUSTOM_FIELDS]:
         result.custom[str(key)[:100]] = _custom_text(value)[:MAX_CUSTOM_LENGTH]
+    if len(unknown) > MAX_CUSTOM_FIELDS:
+        # Bounded (a post of 2,000 fields is a bot's), but not without a word: the rep sees that some were left out.
+        names = ", ".join(str(key)[:40] for key, _ in unknown[MAX_CUSTOM_FIELDS:MAX_CUSTOM_FIELDS + 10])
+        result.custom[LEFT_OUT_KEY] = f"{len(unknown) - MAX_CUSTOM_FIELDS} more fields not kept: {names}"[
+            :MAX_CUSTOM_LENGTH]
     for key in (*UTM_FIELDS, *CONTEXT_FIELDS):
         try:
             text = _as_text(data.get(key)).strip()

@@ -8,6 +8,8 @@ from connectors import get, load_all
 from connectors.forms.spam import SpamRejected, check_honeypot, check_render_token, make_render_token
 from connectors.forms.validation import (
     DEFAULT_FIELDS,
+    LEFT_OUT_KEY,
+    MAX_CUSTOM_FIELDS,
     FormDefinitionError,
     parse_fields,
     submission_external_id,
@@ -80,6 +82,17 @@ def test_mapping_custom_data_and_context() -> None:
     assert result.context == {"utm_source": "google", "page": "https://site.example/pricing"}
     assert result.message_text.startswith("Hello\n\n")
     assert "Budget: <10k" in result.message_text
+
+
+def test_fields_past_the_bound_are_not_dropped_without_a_word() -> None:
+    """Unknown fields past the 30th were dropped silently: the rep could not know the form sent more."""
+    extra = {f"q{i:02d}": f"answer {i}" for i in range(MAX_CUSTOM_FIELDS + 5)}
+    result = validate_submission(SPECS, {**GOOD, **extra})
+    assert result.ok
+    assert len(result.custom) == MAX_CUSTOM_FIELDS + 1
+    assert result.custom[LEFT_OUT_KEY] == "5 more fields not kept: q30, q31, q32, q33, q34"
+    assert validate_submission(SPECS, {**GOOD, **dict(list(extra.items())[:MAX_CUSTOM_FIELDS])}).custom.keys() == \
+        dict(list(extra.items())[:MAX_CUSTOM_FIELDS]).keys()
 
 
 def test_a_repeated_key_loses_none_of_its_values() -> None:
