@@ -103,5 +103,9 @@ class LinkedInOidc:
             raise FatalError("LinkedIn's userinfo answer is not JSON") from None
         if not isinstance(claims, dict) or not claims.get("sub"):
             raise FatalError("LinkedIn's userinfo answer has no subject (sub)")
-        return claims
+        if not isinstance(claims["sub"], str | int) or isinstance(claims["sub"], bool):
+            raise FatalError("LinkedIn's userinfo answer has a subject (sub) that is not an identifier")
+        # OpenID Connect's sub is a string; a number sent in its place is compared as the string it stands for
+        # (PostgreSQL refused to compare a varchar column with an integer: a 500).
+        return {**claims, "sub": str(claims["sub"])[:200]}
 

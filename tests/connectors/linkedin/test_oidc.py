@@ -157,3 +157,20 @@ def test_evidence_python_linkedin_v2_puts_the_token_in_the_url(emulator: Running
     assert any("oauth2_access_token=secret-token-123" in line for line in emulator.state.request_log)
     assert LinkedInAuthentication.AUTHORIZATION_URL == "https://www.linkedin.com/uas/oauth2/authorization"
     assert LinkedInAuthentication.ACCESS_TOKEN_URL == "https://www.linkedin.com/uas/oauth2/accessToken"
+
+
+@pytest.mark.parametrize(("sub", "expected"), [(782, "782"), ("782bbtaQ", "782bbtaQ"), (True, None), ([1], None)])
+def test_a_subject_that_is_not_a_string_is_read_as_one_or_refused(emulator: RunningEmulator, sub: object,
+                                                                  expected: str | None) -> None:
+    """OpenID Connect's sub is a string: a number sent in its place was kept as one, and looking the account up
+    by it failed on PostgreSQL (a varchar compared with an integer: a 500 on sign-in)."""
+    emulator.state.member = {**emulator.state.member, "sub": sub}
+    client = LinkedInOidc(LinkedInOidcConfig.from_settings(emulator.settings()), redirect_uri="http://app.test/cb")
+    auth = client.authorization_request()
+    code = parse_qs(urlsplit(requests.get(auth.url, allow_redirects=False, timeout=5).headers["Location"]).query)
+    token = client.fetch_token(code=code["code"][0])
+    if expected is None:
+        with pytest.raises(FatalError, match="not an identifier"):
+            client.userinfo(token)
+    else:
+        assert client.userinfo(token)["sub"] == expected
