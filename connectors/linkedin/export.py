@@ -111,7 +111,7 @@ def files_in_archive(stream: BinaryIO) -> tuple[BinaryIO, BinaryIO | None]:
             try:
                 return io.BytesIO(archive.read(info))
             except _DAMAGED_MEMBER as exc:
-                raise ExportError(f"{info.filename} in the archive cannot be read: {exc}") from None
+                raise ExportError(f"{info.filename} in the archive cannot be read: {exc or type(exc).__name__}") from None
 
         connections = read("connections.csv")
         if connections is None:

@@ -515,13 +515,17 @@ def _member_damaged(how: str) -> bytes:
     import struct
     import zipfile
 
-    method = {"lzma": zipfile.ZIP_LZMA, "bzip2": zipfile.ZIP_BZIP2}.get(how, zipfile.ZIP_DEFLATED)
+    method = {"lzma": zipfile.ZIP_LZMA, "bzip2": zipfile.ZIP_BZIP2, "truncated": zipfile.ZIP_STORED}.get(
+        how, zipfile.ZIP_DEFLATED)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", method) as archive:
         archive.writestr("Connections.csv", b"First Name,Last Name,Company,Position\n" + b"Anna,Nowak,Budmax,CEO\n" * 50)
     data = bytearray(buffer.getvalue())
     start, central = 30 + len("Connections.csv"), data.rindex(b"PK\x01\x02")
-    if how == "encrypted":  # the "encrypted" flag: a password is needed
+    if how == "truncated":  # the file ends inside the member (its sizes say more than there is): EOFError
+        struct.pack_into("<II", data, 18, 10**6, 10**6)
+        struct.pack_into("<II", data, central + 20, 10**6, 10**6)
+    elif how == "encrypted":  # the "encrypted" flag: a password is needed
         data[6] |= 1
         data[central + 8] |= 1
     elif how == "method":  # a compression method Python does not have (99: AES)
@@ -532,7 +536,7 @@ def _member_damaged(how: str) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("how", ["deflate", "bzip2", "lzma", "encrypted", "method"])
+@pytest.mark.parametrize("how", ["deflate", "bzip2", "lzma", "encrypted", "method", "truncated"])
 def test_every_kind_of_unreadable_member_is_a_clear_error(how: str) -> None:
     """Corrupt deflate data raised zlib.error and corrupt lzma data LZMAError, which the reader did not catch:
     the import page answered 500."""
