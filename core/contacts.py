@@ -102,14 +102,13 @@ def contacts_matching(session: Session, q: str, *, region: str = "PL", identitie
     or identifier, or as the inbox's search finds people: whole words of a name in any case, a phone number or
     address as written (core.search; its newest MATCH_CAP people). identities=False: names and companies only."""
     found = find_matches(session, q, region=region, messages=False).contact_ids
-    # % and _ typed are themselves, not wildcards; a folded text has neither.
-    text = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    latin = fold_name(q)
+    text, latin = q.strip().lower(), fold_name(q)
+    # autoescape: % and _ typed are themselves, not wildcards.
     return sa.or_(
-        sa.func.lower(Contact.display_name).like(text, escape="\\"),
-        sa.func.lower(Contact.company).like(text, escape="\\"),
-        *([col(Contact.search_latin).like(f"%{latin}%")] if latin else []),
-        *([sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).like(text, escape="\\"))]
+        sa.func.lower(Contact.display_name).contains(text, autoescape=True),
+        sa.func.lower(Contact.company).contains(text, autoescape=True),
+        *([col(Contact.search_latin).contains(latin, autoescape=True)] if latin else []),
+        *([sa.exists().where(Identity.contact_id == Contact.id, col(Identity.value).contains(text, autoescape=True))]
           if identities else []),
         among(col(Contact.id), found),
     )

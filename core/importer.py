@@ -524,15 +524,15 @@ def _header_dialect(header: str) -> Any:
     except csv.Error:
         sniffed = csv.excel
 
-    def known(separator: str) -> tuple[int, int]:
+    def fit(separator: str) -> tuple[int, int]:
         """Columns imported, then (on a tie) fewer others: "Фамилия, имя, отчество;E-mail" splits into two known
         names either way, but by "," into one that is not a column ("отчество;E-mail")."""
         cells = [cell for cell in next(csv.reader([header], delimiter=separator), []) if cell.strip()]
         found = sum(1 for cell in cells if _column(cell.lstrip("\ufeff")) in _KNOWN_COLUMNS)
         return found, found - len(cells)
 
-    best = max(SEPARATORS, key=known)
-    return type("Guessed", (sniffed,), {"delimiter": best}) if known(best) > known(sniffed.delimiter) else sniffed
+    best = max(SEPARATORS, key=fit)
+    return type("Guessed", (sniffed,), {"delimiter": best}) if fit(best) > fit(sniffed.delimiter) else sniffed
 
 
 class _PhysicalLines:
