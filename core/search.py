@@ -1,7 +1,8 @@
 """Full-text search for the inbox and the API: names, emails, phones, subjects and bodies.
 
 SQLite: the FTS5 tables search_messages / search_contacts (external content, kept in sync by triggers from
-migration 0006). PostgreSQL: to_tsvector('simple', …) expressions backed by GIN indexes. Emails (identities)
+migration 0006). PostgreSQL: to_tsvector('simple', …) expressions backed by GIN indexes, the messages' over their
+text with marks folded (leadhub_fold, migration 0014), the contacts' with search_latin. Emails (identities)
 match by prefix on both, which the (kind, value) unique index serves; a query that is a phone number or an
 address as people write it ("601 234 567", "Jan.Kowalski@Gmail.com") also matches the key it normalises to.
 """
@@ -9,6 +10,7 @@ address as people write it ("601 234 567", "Jan.Kowalski@Gmail.com") also matche
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import phonenumbers
@@ -66,12 +68,24 @@ def _pg_tsquery(words: list[str], prefix: bool = True) -> str:
     return " & ".join("(" + " | ".join(w + star for w in spellings(word)) + ")" for word in words)
 
 
-def _message_document() -> sa.ColumnElement[str]:
-    return sa.func.to_tsvector(
-        "simple",
-        sa.func.coalesce(Message.subject, "") + " " + sa.func.coalesce(Message.text, "") + " "
-        + sa.func.coalesce(Message.sender, ""),
-    )
+def _message_document(fold: bool) -> sa.ColumnElement[str]:
+    # The expression of the GIN index search_messages_tsv (migrations 0006 and 0014), word for word.
+    document = (sa.func.coalesce(Message.subject, "") + " " + sa.func.coalesce(Message.text, "") + " "
+                + sa.func.coalesce(Message.sender, ""))
+    return sa.func.to_tsvector("simple", sa.func.leadhub_fold(document) if fold else document)
+
+
+# Engines whose PostgreSQL database has leadhub_fold() (migration 0014, where the unaccent extension could be
+# installed): their message index folds marks, and so must the query.
+_FOLDS_MARKS: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _folds_marks(session: Session) -> bool:
+    engine = session.get_bind().engine
+    if engine not in _FOLDS_MARKS:
+        _FOLDS_MARKS[engine] = bool(session.execute(
+            sa.text("SELECT to_regprocedure('leadhub_fold(text)') IS NOT NULL")).scalar())
+    return _FOLDS_MARKS[engine]
 
 
 def _messages_matching(session: Session, words: list[str], cap: int, prefix: bool) -> sa.Select:
@@ -81,8 +95,11 @@ def _messages_matching(session: Session, words: list[str], cap: int, prefix: boo
         return sa.select(rowid.label("id")).select_from(sa.table("search_messages")).where(
             sa.text("search_messages MATCH :message_q").bindparams(message_q=_fts5_query(words, prefix))
         ).order_by(rowid.desc()).limit(cap)
-    query = sa.func.to_tsquery("simple", _pg_tsquery(words, prefix))
-    return select(Message.id).where(_message_document().op("@@")(query)).order_by(col(Message.id).desc()).limit(cap)
+    fold = _folds_marks(session)
+    tsquery = _pg_tsquery(words, prefix)
+    query = sa.func.to_tsquery("simple", sa.func.leadhub_fold(tsquery) if fold else tsquery)
+    return (select(Message.id).where(_message_document(fold).op("@@")(query)).order_by(col(Message.id).desc())
+            .limit(cap))
 
 
 def _contacts_by_identity(query: str, cap: int, region: str = "PL") -> sa.Select:

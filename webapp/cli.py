@@ -66,6 +66,19 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {_safe_url(url)} is at revision {revision}")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (e.g. to apply one again after installing what it needed)."""
+    import logging
+
+    url = current_app.config["LEADHUB"]["DATABASE_URL"]
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    alembic_command.downgrade(alembic_config(url), revision)
+    click.echo(f"database at {_safe_url(url)} is at revision {revision}")
+
+
 @db.command("current")
 @with_appcontext
 def db_current() -> None:

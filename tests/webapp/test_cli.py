@@ -134,3 +134,34 @@ def test_renormalize_rewrites_keys_stored_under_older_rules(runner, session: Ses
     assert json.loads(done.output)["identities_rewritten"] == 1
     session.rollback()
     assert session.exec(select(Identity.value)).one() == "+48221234567"
+
+
+def test_db_downgrade_and_upgrade(tmp_path: Path) -> None:
+    """`leadhub db downgrade REVISION` undoes migrations (to apply one again, e.g. 0014 once unaccent is
+    installed); `leadhub db upgrade` applies them again. On a store of its own: the shared test database stays
+    at head whatever happens here."""
+    import sqlalchemy as sa
+
+    from tests.conftest import LeadhubRunner
+    from webapp import create_app
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "k", "DEMO": "off", "FLASK": {"TESTING": True}})
+    runner = LeadhubRunner(app)
+
+    def revision() -> str:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+        engine.dispose()
+        return found
+
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    head = revision()
+    down = runner.invoke(args=["db", "downgrade", "0013"])
+    assert down.exit_code == 0, down.output
+    assert "is at revision 0013" in down.output and revision() == "0013"
+    assert runner.invoke(args=["db", "downgrade"]).exit_code != 0  # the revision is required
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0 and revision() == head
+    for name in ("leadhub.engine", "leadhub.writer_engine"):
+        app.extensions[name].dispose()
