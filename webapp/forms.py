@@ -61,6 +61,7 @@ from connectors.forms.validation import (
     Submission,
     contact_in,
     legacy_encoded_fields,
+    legacy_multipart_fields,
     parse_fields,
     submission_external_id,
     validate_submission,
@@ -340,6 +341,11 @@ def _posted_data() -> dict[str, Any] | None:
     if request.mimetype == "application/x-www-form-urlencoded":
         # (werkzeug reads UTF-8 only, and keeps any other escape as it came: "Zieli%F1ski")
         legacy = legacy_encoded_fields(request.get_data(cache=True), request.mimetype_params.get("charset"))
+        if legacy is not None:
+            return legacy
+    if request.mimetype == "multipart/form-data":
+        legacy = legacy_multipart_fields(request.get_data(cache=True), request.mimetype_params.get("boundary"),
+                                         request.mimetype_params.get("charset"))
         if legacy is not None:
             return legacy
     return {key: values[0] if len(values) == 1 else values for key, values in request.form.lists()}

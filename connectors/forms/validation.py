@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
 from core.importer import best_legacy_encoding
 from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
 from core.schemas import ContactIn
@@ -33,7 +36,9 @@ TOKEN_FIELD = "_ts"
 CONSENT_FIELD = "consent"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 CONTEXT_FIELDS = ("_page", "_referrer")
-RESERVED = {SPAM_FIELD, TOKEN_FIELD, CONSENT_FIELD, *UTM_FIELDS, *CONTEXT_FIELDS, "submission_id", "csrf_token"}
+# _charset_: the field HTML has browsers fill with the encoding of the submission (read, never stored).
+RESERVED = {SPAM_FIELD, TOKEN_FIELD, CONSENT_FIELD, *UTM_FIELDS, *CONTEXT_FIELDS, "submission_id", "csrf_token",
+            "_charset_"}
 TRUE_VALUES = {"on", "true", "1", "yes", "y"}
 
 DEFAULT_FIELDS: list[dict[str, Any]] = [
@@ -133,24 +138,78 @@ class Submission:
 def legacy_encoded_fields(body: bytes, charset: str | None = None) -> dict[str, Any] | None:
     """The fields of a form-encoded body whose escapes are not UTF-8, read in the encoding they are in; None for
     a UTF-8 body (the norm: read it as usual). A page in windows-1250 or ISO-8859-2 (older Polish sites) or
-    windows-1251 posts its own form in that encoding and browsers name no charset: the encoding is the request's
-    charset when it gives a known one, else the legacy encoding the text reads best in (as for CSV files)."""
+    windows-1251 posts its own form in that encoding and browsers name no charset: the encoding is the form's
+    `_charset_` field (which browsers fill in when the form has one) or the request's charset when either names a
+    known one, else the legacy encoding the text reads best in (as for CSV files)."""
     escaped = unquote_to_bytes(body.replace(b"+", b" "))
     try:
         escaped.decode("utf-8")
         return None
     except UnicodeDecodeError:
         pass
-    try:
-        encoding = codecs.lookup(charset or "").name
-    except LookupError:
-        encoding = ""
+    named = [value for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True) if key == "_charset_"]
+    encoding = _known_encoding(*named, charset or "")
     if encoding in ("", "utf-8"):
         encoding = best_legacy_encoding(escaped)
     fields: dict[str, list[str]] = {}
     for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding=encoding, errors="replace"):
         fields.setdefault(key, []).append(value)
     return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
+
+
+def _known_encoding(*names: str) -> str:
+    """The first of the names that is a known encoding other than UTF-8 (the body is not UTF-8: a page that says
+    it is says wrong), as Python calls it; "" for none."""
+    for name in names:
+        try:
+            encoding = codecs.lookup(name.strip()).name
+        except LookupError:
+            continue
+        if encoding != "utf-8":
+            return encoding
+    return ""
+
+
+def legacy_multipart_fields(body: bytes, boundary: str | None, charset: str | None = None) -> dict[str, Any] | None:
+    """As legacy_encoded_fields, for a multipart/form-data body (a form with enctype="multipart/form-data", as
+    page builders write it): werkzeug decodes every part as UTF-8 and puts U+FFFD where a windows-1250 letter
+    was, so the bytes are read here. The encoding: the `_charset_` field browsers fill in when a form has one
+    (HTML's convention), else a part's own charset, the request's, or the legacy encoding the text reads best
+    in. Parts that are files are left out (a form keeps no files). None for UTF-8, or a body that does not
+    parse (werkzeug then answers for it)."""
+    if not boundary:
+        return None
+    decoder = MultipartDecoder(boundary.encode("latin-1", "replace"))
+    fields: list[tuple[str, bytearray, str | None]] = []
+    current: bytearray | None = None
+    try:
+        decoder.receive_data(body)
+        decoder.receive_data(None)
+        while not isinstance(event := decoder.next_event(), NeedData | Epilogue):
+            if isinstance(event, File):
+                current = None
+            elif isinstance(event, Field):
+                current = bytearray()
+                fields.append((event.name, current, parse_options_header(event.headers.get("content-type", ""))[1]
+                               .get("charset")))
+            elif isinstance(event, Data) and current is not None:
+                current += event.data
+    except ValueError:
+        return None
+    try:
+        for _name, value, _charset in fields:
+            bytes(value).decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    named = [bytes(value).decode("ascii", "replace") for name, value, _ in fields if name == "_charset_"]
+    encoding = _known_encoding(*named, *(part for _, _, part in fields if part), charset or "")
+    if encoding in ("", "utf-8"):
+        encoding = best_legacy_encoding(b"\n".join(bytes(value) for _, value, _ in fields))
+    values: dict[str, list[str]] = {}
+    for name, value, _ in fields:
+        values.setdefault(name, []).append(bytes(value).decode(encoding, "replace"))
+    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
 
 
 def without_lone_surrogates(data: Any) -> Any:

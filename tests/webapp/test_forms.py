@@ -232,6 +232,56 @@ def test_a_site_in_a_legacy_encoding_posts_readable_letters(client, session: Ses
     assert stored.text == message and stored.meta["fields"]["name"] == name
 
 
+def _multipart(fields: dict[str, str], encoding: str, boundary: str = "----WebKitFormBoundary7MA4YWxkTrZu0gW") -> bytes:
+    """A multipart/form-data body as a browser writes it for a page in `encoding` (no charset in the parts)."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode(encoding)
+             + b"\r\n" for name, value in fields.items()]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+@pytest.mark.parametrize(("encoding", "name", "message", "charset_field"), [
+    ("cp1250", "Paweł Zieliński", "Zażółć gęślą jaźń: prosimy o ofertę na pręty", None),
+    ("cp1251", "Ирина Шевченко", "Нужна цена на арматуру, 40 тонн", None),
+    ("utf-8", "Łucja Żak", "Proszę o kontakt", None),
+    # Too short to tell ISO-8859-2 from windows-1250 by the letters: the form's _charset_ field tells.
+    ("iso8859_2", "Ola Żabińska", "Żaba źle", "ISO-8859-2"),
+    ("iso8859_5", "Ольга Сидорова", "Щука", "ISO-8859-5"),
+])
+def test_a_multipart_post_from_a_page_in_a_legacy_encoding_is_read_in_it(
+    client, session: Session, form: Form, encoding: str, name: str, message: str, charset_field: str | None  # noqa: ANN001
+) -> None:
+    """Werkzeug reads every part of a multipart/form-data body as UTF-8: 'Zieli\ufffdski' was stored."""
+    fields = good(form, name=name, message=message)
+    if charset_field:
+        fields["_charset_"] = charset_field
+    boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+    response = client.post(f"/f/{form.key}", data=_multipart(fields, encoding, boundary),
+                           content_type=f"multipart/form-data; boundary={boundary}", headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    [stored] = form_messages(session)
+    assert stored.text == message and stored.meta["fields"]["name"] == name
+    assert "_charset_" not in stored.meta.get("custom", {})
+
+
+def test_a_form_posted_with_charset_field_is_read_in_that_encoding(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    from urllib.parse import urlencode
+
+    fields = {**good(form, name="Ola Żabińska", message="Żaba źle"), "_charset_": "ISO-8859-2"}
+    response = client.post(f"/f/{form.key}", data=urlencode(fields, encoding="iso8859_2"),
+                           content_type="application/x-www-form-urlencoded", headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    [stored] = form_messages(session)
+    assert (stored.text, stored.meta["fields"]["name"]) == ("Żaba źle", "Ola Żabińska")
+
+
+@pytest.mark.parametrize("body", [b"garbage without boundaries", b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
+                                  b"--b\r\nbroken header line\r\n\r\n\xff\xfe--b--\r\n"])
+def test_a_malformed_multipart_body_is_not_a_500(client, session: Session, form: Form, body: bytes) -> None:  # noqa: ANN001
+    response = client.post(f"/f/{form.key}", data=body, content_type="multipart/form-data; boundary=b",
+                           headers={"Origin": ORIGIN})
+    assert response.status_code in (303, 400)
+
+
 def test_oversize_is_413(client, settings: dict[str, Any], session: Session, form: Form) -> None:  # noqa: ANN001
     settings["FORMS_MAX_BODY_BYTES"] = 2000
     response = client.post(f"/f/{form.key}", data=good(form, message="x" * 5000))
