@@ -394,6 +394,10 @@ def test_an_admin_origin_with_a_bad_port_is_a_field_error(client, form: Form) ->
     ("https://магазин.рф", "https://xn--80aairftm.xn--p1ai"),
     ("https://Sklep-Łódź.pl", "https://xn--sklep-d-q0a42esr.pl"),
     ("https://xn--80aairftm.xn--p1ai", "https://xn--80aairftm.xn--p1ai"),
+    # ß and ς are letters of their own to browsers (IDNA 2008), not "ss" and "σ" as in Python's codec (IDNA 2003).
+    ("https://Straße.de", "https://xn--strae-oqa.de"),
+    ("https://ς.gr", "https://xn--3xa.gr"),
+    ("https://my_shop.client.example", "https://my_shop.client.example"),
     # A default port written out, which a browser's Origin never carries.
     ("https://www.client.example:443", "https://www.client.example"),
     ("HTTP://Shop.Example:80/", "http://shop.example"),
