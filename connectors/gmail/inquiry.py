@@ -204,6 +204,14 @@ def _visitor_in_body(mail: ParsedMail, rules: InquiryRules) -> tuple[str, str] |
     return fields.get("name", ""), address
 
 
+def _sending_address(mail: ParsedMail) -> str:
+    """Who sent the message: with several authors in From, the mailbox Sender names (RFC 5322 3.6.2: required
+    then, and it names the one who transmitted it); else From's (first) address."""
+    if len(mail.authors) > 1 and mail.sent_by is not None:
+        return mail.sent_by.address
+    return mail.sender.address if mail.sender else ""
+
+
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
     """Is this message an inquiry (a new or existing lead writing in)? Always says why."""
     labels = set(labels)
@@ -215,15 +223,20 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
         where = " in Reply-To" if any(a.address == visitor[1] for a in mail.reply_to) else "'s address in the body"
         return Decision("in", True, f"inquiry: form notification from {mail.sender.address if mail.sender else ''}, "
                                     f"the visitor{where}", [visitor])
-    sender = mail.sender.address if mail.sender else ""
-    if sender and _is_own(sender, rules) or "SENT" in labels:
+    acting = _sending_address(mail)
+    if acting and _is_own(acting, rules) or "SENT" in labels:
         outside = [(a.name, a.address) for a in [*mail.to, *mail.cc] if not _is_own(a.address, rules)]
         if not outside:
             return Decision("out", False, "internal: every recipient is in the company's domains")
         return Decision("out", False, "outbound: attaches to existing leads only", outside)
+    # Sent from outside: the lead is the outside author who sent it, or the first outside one (a rep listed as
+    # co-author in From does not make a client's mail the rep's).
+    author = next((a for a in ([mail.sender] if mail.sender else []) + mail.authors
+                   if not _is_own(a.address, rules)), None)
+    sender = author.address if author else acting
     if not sender:
         return Decision("in", False, "no sender address")
-    counterpart = [(mail.sender.name if mail.sender else "", sender)]
+    counterpart = [(author.name if author else (mail.sent_by.name if mail.sent_by else ""), sender)]
     reason = bulk_reason(mail)
     if reason:
         return Decision("in", False, reason, counterpart)

@@ -84,6 +84,10 @@ class ParsedMail:
     headers: dict[str, str] = field(default_factory=dict)
     defects: list[str] = field(default_factory=list)
     reply_to: list[Address] = field(default_factory=list)
+    # Every mailbox of From (RFC 5322 allows a list of authors) and the Sender header's mailbox: with several
+    # authors, Sender names the one who sent it (`sender` is that author, or the first).
+    authors: list[Address] = field(default_factory=list)
+    sent_by: Address | None = None
 
     def attachments_meta(self) -> list[dict[str, Any]]:
         return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
@@ -488,7 +492,12 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
     if received is not None and (date is None or date > received + DATE_AHEAD_OF_ARRIVAL):
         # Mail is not written after it arrived: such a Date is a sender's clock set wrong (spam dated 2099).
         date = received
-    senders = _addresses(msg, "from") or _addresses(msg, "sender") or _addresses(msg, "return-path")
+    authors = _addresses(msg, "from")
+    sent_by = (_addresses(msg, "sender") or [None])[0]
+    senders = authors or _addresses(msg, "sender") or _addresses(msg, "return-path")
+    if len(authors) > 1 and sent_by is not None:
+        # Several authors: the one Sender names sent it (RFC 5322 3.6.2), not whoever is listed first.
+        senders = [a for a in authors if a.address.lower() == sent_by.address.lower()] or senders
     headers = {name: _header(msg, name)[:1000] for name in KEPT_HEADERS if _header(msg, name)}
     return ParsedMail(
         message_id=message_id[:400],
@@ -507,4 +516,6 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         headers=headers,
         defects=[type(d).__name__ for d in getattr(msg, "defects", [])][:20],
         reply_to=_addresses(msg, "reply-to")[:5],
+        authors=authors[:20],
+        sent_by=sent_by,
     )

@@ -140,6 +140,31 @@ def test_outbound_names_the_outside_recipients() -> None:
     assert decision.counterparts == [("Jan", "jan@client.pl")]
 
 
+@pytest.mark.parametrize(("headers", "direction", "inquiry", "counterparts"), [
+    # RFC 5322 allows several authors in From, with Sender naming the one who sent it. A rep listed among a
+    # client's authors does not make the client's mail outbound.
+    ("From: Rep <rep@acme.com>, Jan <jan@client.pl>\r\nSender: Jan <jan@client.pl>\r\nTo: rep@acme.com",
+     "in", True, [("Jan", "jan@client.pl")]),
+    ("From: Jan <jan@client.pl>, Rep <rep@acme.com>\r\nSender: jan@client.pl\r\nTo: rep@acme.com",
+     "in", True, [("Jan", "jan@client.pl")]),
+    # Sent by someone not among the authors (an assistant): still the client's mail, the lead an outside author.
+    ("From: Rep <rep@acme.com>, Jan <jan@client.pl>\r\nSender: Ewa <ewa@client.pl>\r\nTo: rep@acme.com",
+     "in", True, [("Jan", "jan@client.pl")]),
+    # Sent by the rep (Sender), or with no Sender the first author is the rep: outbound.
+    ("From: Rep <rep@acme.com>, Jan <jan@client.pl>\r\nSender: rep@acme.com\r\nTo: Ola <ola@x.pl>",
+     "out", False, [("Ola", "ola@x.pl")]),
+    ("From: Jan <jan@client.pl>, Rep <rep@acme.com>\r\nSender: rep@acme.com\r\nTo: Ola <ola@x.pl>",
+     "out", False, [("Ola", "ola@x.pl")]),
+    ("From: Rep <rep@acme.com>, Jan <jan@client.pl>\r\nTo: Ola <ola@x.pl>", "out", False, [("Ola", "ola@x.pl")]),
+    # Two outside authors: the first is the lead, as before.
+    ("From: Jan <jan@client.pl>, Anna <anna@client.pl>\r\nTo: rep@acme.com", "in", True, [("Jan", "jan@client.pl")]),
+])
+def test_a_from_list_is_sent_by_the_mailbox_sender_names(headers: str, direction: str, inquiry: bool,
+                                                          counterparts: list) -> None:
+    decision = classify(parse_message(mail(headers)), RULES)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == (direction, inquiry, counterparts)
+
+
 def test_a_form_notification_is_the_visitors_inquiry() -> None:
     raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
                "Subject: Nowe zgłoszenie z formularza kontaktowego")
