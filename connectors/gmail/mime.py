@@ -220,6 +220,10 @@ def _message_ids(value: str) -> list[str]:
     return [normalize_message_id(f"<{m}>") for m in _MSGID.findall(value or "")]
 
 
+# A number of three or more digits in a Date header that is not part of the time or the zone: the year as written.
+_WRITTEN_YEAR = re.compile(r"(?<![\w:+-])(\d{3,})(?![\w:])")
+
+
 def _date(msg: Message) -> datetime | None:
     raw = _header(msg, "date")
     if not raw:
@@ -229,6 +233,11 @@ def _date(msg: Message) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     if parsed is None:
+        return None
+    written = " ".join(_raw_headers(msg, "date")[:1])  # as sent: the parsed header is already rewritten
+    if any(int(year) != parsed.year for year in _WRITTEN_YEAR.findall(written)):
+        # A year written with three or more digits that is not the year read: the parser's two-digit-year rule
+        # made '0000' 2000 and '026' 2026. A year that cannot be is no date, not a guess.
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

@@ -478,3 +478,25 @@ def test_a_message_of_tens_of_thousands_of_parts_is_not_read() -> None:
     with pytest.raises(MimeError, match="more than 10,000 MIME boundary lines"):
         parse_message(_many_parts(MAX_BOUNDARY_LINES + 1))
     assert len(parse_message(_many_parts(300)).text.split()) == 300  # a long digest is still read
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    # A year that cannot be is not read by the two-digit-year rule ('0000' was 2000): Gmail's time is taken.
+    ("Mon, 5 Jan 0000 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    ("Mon, 5 Jan 0026 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    ("Mon, 5 Jan 026 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    ("Mon, 5 Jan 0000 10:00:00", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    # Two digits are the obsolete form RFC 5322 still allows; four are the year.
+    ("Sun, 4 Jan 26 10:00:00 +0000", datetime(2026, 1, 4, 10, tzinfo=UTC)),
+    ("Sun, 4 Jan 2026 10:00:00 -0000", datetime(2026, 1, 4, 10, tzinfo=UTC)),
+    ("4 Jan 2026 10:00 +0100", datetime(2026, 1, 4, 9, tzinfo=UTC)),
+    ("Tue, 12 Oct 2010 16:21:05 H0500", datetime(2010, 10, 12, 16, 21, 5, tzinfo=UTC)),  # a broken zone, as found
+])
+def test_an_impossible_year_gives_way_to_internal_date(date: str, expected: datetime) -> None:
+    raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
+    assert parse_message(raw, internal_date_ms=RECEIVED_MS).date == expected
+
+
+def test_an_impossible_year_without_internal_date_is_no_date() -> None:
+    raw = b"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: Mon, 5 Jan 0000 10:00:00 +0000\r\n\r\nHi"
+    assert parse_message(raw).date is None
