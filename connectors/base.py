@@ -43,6 +43,14 @@ class Quarantine:
     reason: str
 
 
+@dataclass(frozen=True)
+class Released:
+    """A provider item quarantined before (`Quarantine.external_id`) that has now been read: its quarantine entry
+    is removed with the records before the next checkpoint."""
+
+    external_id: str
+
+
 @dataclass
 class ConnectorContext:
     """What a connector instance is given: its account's ids, settings, decrypted credentials, and a way to

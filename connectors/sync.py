@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from connectors.base import Checkpoint, ConnectorContext, Quarantine, get
+from connectors.base import Checkpoint, ConnectorContext, Quarantine, Released, get
 from connectors.errors import ConnectorError, ReconnectNeeded
 from core.batch import bulk_gc, bulk_gc_checkpoint, ingest_many
 from core.crypto import SecretBox
@@ -204,6 +204,11 @@ def _run(engine, account_id, settings, box, options, owner, report, on_record) -
                 elif isinstance(item, Quarantine):
                     _quarantine(session, account, item)
                     report.quarantined += 1
+                    pending += 1
+                elif isinstance(item, Released):
+                    session.execute(sa.delete(QuarantinedItem).where(
+                        QuarantinedItem.channel == account.type,
+                        QuarantinedItem.external_id == item.external_id[:400]))
                     pending += 1
                 else:
                     if item.account_id is None:

@@ -3,6 +3,9 @@
 Cursor (ConnectorAccount.sync_state):
   {"mode": "full", "history_id": H, "after": epoch, "page_token": T|None, "skipped": n}  during a back-fill
   {"mode": "incremental", "history_id": H, "skipped": n}                                 afterwards
+  Both may hold "retry": {gmail id: {"tries": n, "next": epoch}}, messages quarantined because messages.get kept
+  answering 5xx: fetched again at the start of a run once "next" has come (RETRY_AFTER, doubling), up to
+  RETRY_TRIES times; read then, they are stored and their quarantine entry removed.
 H is taken from getProfile BEFORE the back-fill lists anything, so mail arriving meanwhile is in the history.
 A Checkpoint follows the records of each page; a crash resumes at the last committed page, and ingest's
 idempotency absorbs the page delivered twice.
@@ -19,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
+from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
 from connectors.gmail.inquiry import EXCLUDED_LABELS, Decision, InquiryRules, classify, form_fields
 from connectors.gmail.mime import MimeError, ParsedMail, parse_message
@@ -32,6 +35,11 @@ MAX_DEFERRED = 20_000
 _DEFER: Any = object()
 RECENT_SKIPS = 20  # skipped decisions kept in full in the cursor state
 LIST_PAGE = 500
+# A message whose messages.get answered 5xx through all the client's tries is quarantined, then fetched again in a
+# later run: after 6 hours, then 12, 24 and 48 (a Gmail backend fault on one message lasts hours, rarely days).
+RETRY_AFTER = 6 * 3600
+RETRY_TRIES = 4
+MAX_RETRIES_KEPT = 1000
 RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "Reply-To", "Subject", "List-Unsubscribe", "List-Id", "List-Post",
                      "Mailing-List", "X-Mailing-List", "X-Mailman-Version", "Sender", "Precedence",
                      "Auto-Submitted", "X-Autoreply", "X-Autorespond", "Content-Type", "Return-Path",
@@ -118,12 +126,16 @@ class GmailConnector(Connector):
 
     # -------------------------------------------------------------- reading
 
-    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine | Released]:
         profile = self.client.profile()
         self.mailbox = profile.get("emailAddress", "")
         self._rules = self.rules()
         skipped = int(state.get("skipped", 0))
-        carried = {k: state[k] for k in ("skip_reasons", "recent_skips") if k in state}
+        due = self._due_retries(state)
+        if due:
+            yield from self._fetch(due, state, retrying=True)
+            yield Checkpoint(dict(state))
+        carried = {k: state[k] for k in ("skip_reasons", "recent_skips", "retry") if k in state}
         if state.get("mode") == "incremental" and state.get("history_id"):
             try:
                 yield from self._incremental(dict(state))
@@ -138,7 +150,7 @@ class GmailConnector(Connector):
             yield Checkpoint(dict(state))
         yield from self._full(state)
 
-    def _full(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+    def _full(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine | Released]:
         seen: set[str] = set()
         while True:
             page = self.client.list_page(query=f"after:{state['after']}", page_token=state.get("page_token"),
@@ -159,9 +171,10 @@ class GmailConnector(Connector):
         yield Checkpoint({"mode": "incremental", "history_id": state["history_id"], "skipped": state["skipped"],
                           "skip_reasons": state.get("skip_reasons", {}), "recent_skips": state.get("recent_skips", []),
                           "full_syncs": state.get("full_syncs", 1),
-                          "last_full_sync_at": datetime.now(UTC).isoformat()})
+                          "last_full_sync_at": datetime.now(UTC).isoformat(),
+                          **({"retry": state["retry"]} if state.get("retry") else {})})
 
-    def _incremental(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+    def _incremental(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine | Released]:
         page_token: str | None = None
         start = str(state["history_id"])
         while True:
@@ -190,7 +203,7 @@ class GmailConnector(Connector):
                 state["history_id"] = last_record
                 yield Checkpoint(dict(state))
 
-    def _look_again(self, state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
+    def _look_again(self, state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine | Released]:
         """Attach-only mail put off because its person was not known yet: by the end of the run the person may be
         (their answer came later in the same run). Stored now if so; skipped for good otherwise."""
         if not self._deferred:
@@ -201,7 +214,34 @@ class GmailConnector(Connector):
         yield from self._fetch(deferred, state)
         state["skipped"] = before  # they were counted as skipped already
 
-    def _fetch(self, ids: list[str], state: dict[str, Any]) -> Iterator[InboundRecord | Quarantine]:
+    def _now(self) -> float:
+        return float(self.context.config.get("now_epoch") or time.time())  # tests pin the clock
+
+    def _due_retries(self, state: dict[str, Any]) -> list[str]:
+        """The quarantined messages whose next try has come (see the module's docstring)."""
+        retry = state.get("retry")
+        if not isinstance(retry, dict):
+            return []
+        now = self._now()
+        return [gmail_id for gmail_id, entry in retry.items()
+                if isinstance(entry, dict) and float(entry.get("next") or 0) <= now][:MAX_RETRIES_KEPT]
+
+    def _schedule_retry(self, state: dict[str, Any], gmail_id: str) -> None:
+        """Try a message that answered 5xx again in a later run, RETRY_AFTER doubling; after RETRY_TRIES it stays
+        quarantined for good. The oldest entries make way past MAX_RETRIES_KEPT (they stay quarantined)."""
+        retry = dict(state.get("retry") or {})
+        tries = int((retry.pop(gmail_id, None) or {}).get("tries", 0)) + 1
+        if tries <= RETRY_TRIES:
+            retry[gmail_id] = {"tries": tries, "next": int(self._now() + RETRY_AFTER * 2 ** (tries - 1))}
+        state["retry"] = dict(list(retry.items())[-MAX_RETRIES_KEPT:])
+
+    @staticmethod
+    def _forget_retry(state: dict[str, Any], gmail_id: str) -> None:
+        if gmail_id in (state.get("retry") or {}):
+            state["retry"] = {k: v for k, v in state["retry"].items() if k != gmail_id}
+
+    def _fetch(self, ids: list[str], state: dict[str, Any], *,
+               retrying: bool = False) -> Iterator[InboundRecord | Quarantine | Released]:
         if not ids:
             return
         ids = list(dict.fromkeys(ids))  # a message added and relabelled in one page is read once
@@ -210,14 +250,23 @@ class GmailConnector(Connector):
         ids = sorted(ids, key=lambda i: int(found.get(i, {}).get("internalDate") or 0))
         for gmail_id in ids:
             if gmail_id in missing:
+                if missing[gmail_id].startswith("retriable"):  # 5xx or a timeout through every try
+                    self._schedule_retry(state, gmail_id)
+                else:
+                    self._forget_retry(state, gmail_id)
                 if "notFound" in missing[gmail_id] or "HTTP 404" in missing[gmail_id]:
                     continue  # deleted between list and get: nothing to store
-                yield Quarantine(self.quarantine_id(gmail_id), f"messages.get failed: {missing[gmail_id]}")
+                if not retrying:
+                    yield Quarantine(self.quarantine_id(gmail_id), f"messages.get failed: {missing[gmail_id]}")
                 continue
             item = found.get(gmail_id)
             if item is None:
                 continue
+            quarantined = retrying or gmail_id in (state.get("retry") or {})
+            self._forget_retry(state, gmail_id)
             result = self.to_record(item)
+            if quarantined and not isinstance(result, Quarantine):
+                yield Released(self.quarantine_id(gmail_id))  # read at last: no longer in quarantine
             if result is _DEFER:
                 if len(self._deferred) < MAX_DEFERRED:
                     self._deferred.append(gmail_id)

@@ -321,3 +321,60 @@ def test_outbound_mail_answered_before_the_next_sync_attaches_to_the_new_lead(
     assert sync(account_id).created == 2
     with Session(engine) as session:
         assert sorted(session.exec(select(Message.external_id)).all()) == ["e1@s", "o1@s", "r1@s"]
+
+
+def test_a_message_quarantined_for_server_errors_is_tried_again_later(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """messages.get answering 5xx through every try quarantined the message for good: an inquiry lost to a Gmail
+    backend fault of an hour. It is now fetched again in a later run (after RETRY_AFTER, doubling), stored once,
+    and its quarantine entry removed; the cursor state holds what is still to try."""
+    from connectors.gmail import RETRY_AFTER
+
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    account_id = make_account()
+    emulator.faults.once = ["", ""] + ["500"] * 6  # getProfile and messages.list answer; every try of the get not
+    report = sync(account_id)
+    assert (report.error, report.quarantined) == ("", 1)
+    state = account(engine, account_id).sync_state
+    assert state["mode"] == "incremental" and list(state["retry"]) == [box.entries[0].id]
+    assert sync(account_id).created == 0  # not yet due: the fault may last a while
+    assert count(engine, QuarantinedItem) == 1
+    with Session(engine) as session:
+        acc = session.get(ConnectorAccount, account_id)
+        acc.config = {**acc.config, "now_epoch": acc.config["now_epoch"] + RETRY_AFTER}
+        session.add(acc)
+        session.commit()
+    report = sync(account_id)
+    assert (report.error, report.created) == ("", 1)
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+    assert count(engine, QuarantinedItem) == 0
+    assert not account(engine, account_id).sync_state.get("retry")
+    assert sync(account_id).created == 0
+
+
+def test_a_message_that_keeps_failing_is_tried_a_bounded_number_of_times(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    from connectors.gmail import RETRY_AFTER, RETRY_TRIES
+
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    account_id = make_account()
+    emulator.faults.once = ["", ""] + ["500"] * 6
+    sync(account_id)
+    tries = []
+    while account(engine, account_id).sync_state.get("retry") and len(tries) < 10:
+        with Session(engine) as session:
+            acc = session.get(ConnectorAccount, account_id)
+            acc.config = {**acc.config, "now_epoch": acc.config["now_epoch"] + RETRY_AFTER * 2 ** RETRY_TRIES}
+            session.add(acc)
+            session.commit()
+        emulator.faults.once = [""] + ["500"] * 6  # getProfile answers; every try of the get not
+        report = sync(account_id)
+        assert (report.error, report.created) == ("", 0)
+        tries.append(account(engine, account_id).sync_state.get("retry", {}))
+    # tried again RETRY_TRIES - 1 more times after the first failure's quarantine, then given up
+    assert [t and next(iter(t.values()))["tries"] for t in tries] == [*range(2, RETRY_TRIES + 1), {}]
+    assert count(engine, QuarantinedItem) == 1  # still listed, with its reason
+    assert count(engine, Message) == 0
