@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
 from connectors.gmail.inquiry import EXCLUDED_LABELS, Decision, InquiryRules, classify, form_fields
-from connectors.gmail.mime import MimeError, ParsedMail, parse_message
+from connectors.gmail.mime import MimeError, ParsedMail, mailbox_text, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
 log = logging.getLogger(__name__)
@@ -363,8 +363,7 @@ class GmailConnector(Connector):
                 thread_id=item.get("threadId") or None,
                 direction=decision.direction,
                 sent_at=mail.date,
-                sender=(f"{mail.sender.name} <{mail.sender.address}>" if mail.sender and mail.sender.name
-                        else (mail.sender.address if mail.sender else ""))[:400],
+                sender=mailbox_text(mail.sender)[:400] if mail.sender else "",
                 subject=mail.subject,
                 text=mail.text,
                 html=mail.html or None,

@@ -209,11 +209,34 @@ def _addresses(msg: Message, name: str) -> list[Address]:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
-            return [Address(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg),
+            return [Address(_one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)),
                             _clean(a.addr_spec, msg)) for a in header.addresses if a.addr_spec and "@" in a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
-    return [Address(_decode_words(_clean(n, msg)), _clean(a, msg)) for n, a in pairs if a and "@" in a]
+    return [Address(_one_line(_decode_words(_clean(n, msg))), _clean(a, msg)) for n, a in pairs if a and "@" in a]
+
+
+def _one_line(name: str) -> str:
+    """A display name as one line of text: an encoded word can hold any character, and a name with line breaks,
+    escape sequences or NULs ('Jan\\r\\nBcc: …') is no one's name (it became the lead's name as it was)."""
+    if name.isprintable():
+        return name
+    return " ".join("".join(" " if ch.isspace() else ch for ch in name if ch.isspace() or ch.isprintable()).split())
+
+
+def mailbox_text(address: Address) -> str:
+    """'Name <address>' as a header writes it: a name with a comma, a quote or angle brackets is quoted, so that
+    reading it back (a reply's To) gives this one mailbox ('Kowalski, Jan' was two addresses, and a name decoded
+    to '"Jan" <other@x.pl>' made the reply go to other@x.pl)."""
+    if not address.name:
+        return address.address
+    name = address.name
+    if _SPECIALS.search(name):
+        name = '"' + email.utils.quote(name) + '"'
+    return f"{name} <{address.address}>"
+
+
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def _message_ids(value: str) -> list[str]:

@@ -500,3 +500,28 @@ def test_an_impossible_year_gives_way_to_internal_date(date: str, expected: date
 def test_an_impossible_year_without_internal_date_is_no_date() -> None:
     raw = b"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: Mon, 5 Jan 0000 10:00:00 +0000\r\n\r\nHi"
     assert parse_message(raw).date is None
+
+
+@pytest.mark.parametrize(("from_", "name"), [
+    # An encoded word can hold any character: a name is kept as one line of printable text.
+    ("=?utf-8?B?SmFuDQpCY2M6IGV2aWxAeC5wbA==?= <jan@client.pl>", "Jan Bcc: evil@x.pl"),  # 'Jan\r\nBcc: …'
+    ("=?utf-8?B?SmFuG1szMW1Lb3dhbHNraQ==?= <jan@client.pl>", "Jan[31mKowalski"),  # an escape sequence
+    ("=?utf-8?B?SmFuAEtvd2Fsc2tp?= <jan@client.pl>", "JanKowalski"),  # a NUL
+    ("=?utf-8?Q?Jan=09Kowalski?= <jan@client.pl>", "Jan Kowalski"),  # a tab
+    ("=?utf-8?B?S293YWxza2ksIEphbg==?= <jan@client.pl>", "Kowalski, Jan"),
+    ("=?utf-8?B?xYF1a2FzeiBXw7NqY2lr?= <jan@client.pl>", "Łukasz Wójcik"),
+])
+def test_a_display_name_is_one_line_of_text(from_: str, name: str) -> None:
+    raw = f"From: {from_}\r\nTo: rep@acme.example\r\nSubject: x\r\n\r\nHi".encode()
+    parsed = parse_message(raw)
+    assert parsed.sender is not None and (parsed.sender.name, parsed.sender.address) == (name, "jan@client.pl")
+
+
+@pytest.mark.parametrize("name", ["Kowalski, Jan", '"Jan" <evil@x.pl>', "J. Smith (Budmax)", "Łukasz Wójcik", "Jan\\K",
+                                  "O'Neil", ""])
+def test_mailbox_text_reads_back_as_the_same_one_mailbox(name: str) -> None:
+    import email.utils
+
+    from connectors.gmail.mime import Address, mailbox_text
+
+    assert email.utils.getaddresses([mailbox_text(Address(name, "jan@client.pl"))]) == [(name, "jan@client.pl")]

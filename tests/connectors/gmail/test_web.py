@@ -125,6 +125,32 @@ def test_reply_goes_out_in_thread_and_lands_on_the_timeline(rep_client, emulator
         assert rows[1].subject == "Re: Price"
 
 
+@pytest.mark.parametrize("from_", [
+    "=?utf-8?B?S293YWxza2ksIEphbg==?= <jan@client.pl>",  # 'Kowalski, Jan': a comma in the name
+    '"Kowalski, Jan" <jan@client.pl>',
+    "=?utf-8?B?IkphbiIgPGV2aWxAeC5wbD4=?= <jan@client.pl>",  # a name decoded to '"Jan" <evil@x.pl>'
+])
+def test_a_reply_goes_to_the_sender_whatever_their_name_holds(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                               engine: sa.Engine, from_: str) -> None:
+    """The reply's To was the stored 'Name <address>' with the name unquoted: 'Kowalski, Jan <jan@…>' is two
+    addresses (one without a domain, so Gmail refused the mail), and a display name that decodes to '"Jan"
+    <evil@x.pl>' sent the rep's answer, and the quote, to evil@x.pl."""
+    import email
+    from email import policy
+
+    emulator.mailbox("rep@acme.example").add(
+        f"From: {from_}\r\nTo: rep@acme.example\r\nSubject: Price\r\nMessage-ID: <ask-1@client.pl>\r\n\r\n"
+        f"How much?".encode(), thread_id="t-jan")
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        original = session.exec(select(Message)).one()
+    assert rep_client.post(f"/gmail/messages/{original.id}/reply", data={"text": "100 EUR."}).status_code == 302
+    sent = emulator.mailbox("rep@acme.example").sent
+    raw = sent[0]["raw"] if isinstance(sent[0]["raw"], bytes) else base64.urlsafe_b64decode(sent[0]["raw"])
+    to = email.message_from_bytes(raw, policy=policy.default)["To"]
+    assert [a.addr_spec for a in to.addresses] == ["jan@client.pl"]
+
+
 def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emulator: Emulator,  # noqa: ANN001
                                                            session: Session, engine: sa.Engine) -> None:
     box = emulator.mailbox("rep@acme.example")
