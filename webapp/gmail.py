@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 import logging
 import secrets
 from typing import Any
@@ -29,6 +30,7 @@ from sqlmodel import Session, select
 from connectors.errors import ConnectorError
 from connectors.gmail import GmailConnector
 from connectors.gmail.client import SCOPES, GmailClient, GmailSettings
+from connectors.gmail.mime import Address, mailbox_text
 from connectors.gmail.send import build_reply, encode_raw
 from connectors.sync import build_context
 from core.ingest import IngestOptions, ingest
@@ -375,12 +377,25 @@ def reply_blocker(db: Session, conversation: Conversation, user: Any) -> str | N
 register_reply("gmail", reply_in_conversation, reply_blocker)
 
 
+def reply_address(sender: str) -> str:
+    """The one mailbox a stored sender ('Name <address>') names, as a To header writes it. The address is the last
+    angle address: messages stored before their senders were quoted hold names unquoted ('Kowalski, Jan <…>', or
+    a name decoded to '"Jan" <other@x.pl>'), which read as a header are other mailboxes."""
+    name, bracket, address = sender.rpartition("<")
+    if not bracket:
+        return sender.strip()
+    name = name.strip()
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = email.utils.unquote(name)
+    return mailbox_text(Address(name, address.strip().rstrip(">").strip()))
+
+
 def send_reply(db: Session, account: ConnectorAccount, original: Message, text: str) -> Message:
     """messages.send in the original's thread with In-Reply-To/References; recorded through ingest (out)."""
     contact = db.get(Contact, original.contact_id)
     meta = original.meta or {}
     conversation = db.get(Conversation, original.conversation_id)
-    to = original.sender if original.direction == "in" else ", ".join(meta.get("to", []))
+    to = reply_address(original.sender or "") if original.direction == "in" else ", ".join(meta.get("to", []))
     message, message_id = build_reply(
         sender=account.label, to=to, subject=original.subject, text=text, in_reply_to=original.external_id,
         references=list(meta.get("references", [])), domain=(account.label.rsplit("@", 1)[-1] or "leadhub.local"),

@@ -151,6 +151,36 @@ def test_a_reply_goes_to_the_sender_whatever_their_name_holds(rep_client, emulat
     assert [a.addr_spec for a in to.addresses] == ["jan@client.pl"]
 
 
+@pytest.mark.parametrize("stored", [
+    "Kowalski, Jan <jan@client.pl>",
+    '"Jan" <evil@x.pl> <jan@client.pl>',
+    '"Kowalski, Jan" <jan@client.pl>',
+    "jan@client.pl",
+])
+def test_a_reply_to_a_sender_stored_unquoted_goes_to_their_address(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                                   engine: sa.Engine, stored: str) -> None:
+    """Messages stored before senders were quoted keep 'Name <address>' with the name as it was decoded: the
+    reply's To is the stored sender's last angle address, with the name quoted."""
+    import email
+    from email import policy
+
+    emulator.mailbox("rep@acme.example").add(
+        b"From: Jan <jan@client.pl>\r\nTo: rep@acme.example\r\nSubject: Price\r\nMessage-ID: <ask-1@client.pl>\r\n\r\n"
+        b"How much?", thread_id="t-jan")
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        original = session.exec(select(Message)).one()
+        original.sender = stored
+        session.add(original)
+        session.commit()
+        original_id = original.id
+    assert rep_client.post(f"/gmail/messages/{original_id}/reply", data={"text": "100 EUR."}).status_code == 302
+    sent = emulator.mailbox("rep@acme.example").sent
+    raw = sent[0]["raw"] if isinstance(sent[0]["raw"], bytes) else base64.urlsafe_b64decode(sent[0]["raw"])
+    to = email.message_from_bytes(raw, policy=policy.default)["To"]
+    assert [a.addr_spec for a in to.addresses] == ["jan@client.pl"]
+
+
 def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emulator: Emulator,  # noqa: ANN001
                                                            session: Session, engine: sa.Engine) -> None:
     box = emulator.mailbox("rep@acme.example")
