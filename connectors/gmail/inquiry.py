@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connectors.gmail.mime import ParsedMail
+from connectors.gmail.mime import Address, ParsedMail
 from core.normalize import is_role_localpart
 
 # A no-reply word anywhere in the local part ("forms-receipts-noreply@google.com", "messages-noreply@"), or a
@@ -212,6 +212,22 @@ def _sending_address(mail: ParsedMail) -> str:
     return mail.sender.address if mail.sender else ""
 
 
+def _forwarded_inquiry(mail: ParsedMail, rules: InquiryRules, labels: set[str], acting: str) -> Address | None:
+    """The outside author of mail a colleague forwarded to the mailbox as an attachment (message/rfc822), or None.
+    The colleague's own mail is internal, but the inquiry it carries is the author's: without this it was left
+    out, and the lead never made. Not the rep's own forwards (they sent it), not machine-made mail forwarded (a
+    newsletter, a bounce), not an automated message of the colleague's (a bounce carries the mail it returns)."""
+    if not mail.forwarded or "SENT" in labels or not acting or not _is_own(acting, rules):
+        return None
+    if acting.lower() == rules.mailbox_address or bulk_reason(mail):
+        return None
+    for inner in mail.forwarded:
+        author = inner.sender
+        if author and "@" in author.address and not _is_own(author.address, rules) and not bulk_reason(inner):
+            return author
+    return None
+
+
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
     """Is this message an inquiry (a new or existing lead writing in)? Always says why."""
     labels = set(labels)
@@ -224,6 +240,10 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
         return Decision("in", True, f"inquiry: form notification from {mail.sender.address if mail.sender else ''}, "
                                     f"the visitor{where}", [visitor])
     acting = _sending_address(mail)
+    forwarded = _forwarded_inquiry(mail, rules, labels, acting)
+    if forwarded is not None:
+        return Decision("in", True, f"inquiry: forwarded by {acting}, written by {forwarded.address}",
+                        [(forwarded.name, forwarded.address)])
     if acting and _is_own(acting, rules) or "SENT" in labels:
         outside = [(a.name, a.address) for a in [*mail.to, *mail.cc] if not _is_own(a.address, rules)]
         if not outside:

@@ -12,6 +12,7 @@ import email.header
 import email.utils
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -88,6 +89,9 @@ class ParsedMail:
     # authors, Sender names the one who sent it (`sender` is that author, or the first).
     authors: list[Address] = field(default_factory=list)
     sent_by: Address | None = None
+    # Messages forwarded as attachments (message/rfc822 parts, the first few), parsed: whose inquiry a colleague
+    # passed on.
+    forwarded: list[ParsedMail] = field(default_factory=list)
 
     def attachments_meta(self) -> list[dict[str, Any]]:
         return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
@@ -469,7 +473,44 @@ def _lost_parts(msg: Message) -> bool:
         return False
 
 
-def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "") -> ParsedMail:
+MAX_FORWARDED = 3
+
+
+def _near_parts(msg: Message, depth: int) -> Iterator[Message]:
+    """The message and the parts of its multiparts down to `depth`: where a forward attaches the mail it carries
+    (not into attached messages, nor hundreds of parts down)."""
+    yield msg
+    if depth and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), list):
+        for part in msg.get_payload()[:100]:
+            yield from _near_parts(part, depth - 1)
+
+
+def _forwarded(msg: Message) -> list[ParsedMail]:
+    """The messages attached whole (message/rfc822: 'forward as attachment'), each parsed on its own (without
+    looking into its own attachments: a message nested a thousand deep is read once)."""
+    found: list[ParsedMail] = []
+    try:
+        for part in _near_parts(msg, 3):
+            if part.get_content_type() != "message/rfc822":
+                continue
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if not isinstance(inner, Message):
+                continue
+            try:
+                found.append(parse_message(inner.as_bytes(policy=policy.default.clone(linesep="\r\n")),
+                                           forwards=False))
+            except Exception:  # noqa: BLE001 - an unreadable attachment is only a file
+                continue
+            if len(found) >= MAX_FORWARDED:
+                break
+    except Exception:  # noqa: BLE001
+        pass
+    return found
+
+
+def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "",
+                  forwards: bool = True) -> ParsedMail:
     """Parse one message. Raises MimeError only for input that is not a message at all."""
     if not raw or not raw.strip():
         raise MimeError("empty message")
@@ -550,4 +591,5 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         reply_to=_addresses(msg, "reply-to")[:5],
         authors=authors[:20],
         sent_by=sent_by,
+        forwarded=_forwarded(msg) if forwards else [],
     )

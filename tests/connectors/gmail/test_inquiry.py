@@ -165,6 +165,39 @@ def test_a_from_list_is_sent_by_the_mailbox_sender_names(headers: str, direction
     assert (decision.direction, decision.is_inquiry, decision.counterparts) == (direction, inquiry, counterparts)
 
 
+def forward(outer: str, inner: str) -> bytes:
+    return (f"Message-ID: <f@acme.com>\r\n{outer}\r\nSubject: Fwd: Oferta\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+            "Please handle this one\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n"
+            f"{inner}\r\nMessage-ID: <o@firma.pl>\r\nSubject: Oferta\r\n\r\nProsimy o oferte na 40 krzesel\r\n"
+            "--B--\r\n").encode()
+
+
+@pytest.mark.parametrize(("outer", "inner", "labels", "expected"), [
+    # A colleague forwards a client's mail as an attachment: the client's inquiry (it was 'internal', left out).
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", "From: Olga <olga@firma.pl>\r\nTo: info@acme.com", (),
+     ("in", True, [("Olga", "olga@firma.pl")])),
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", "From: =?utf-8?B?T2xnYSBaaW1h?= <olga@firma.pl>", (),
+     ("in", True, [("Olga Zima", "olga@firma.pl")])),
+    # Not: the rep's own forward, a colleague's mail forwarded, machine-made mail forwarded, a bounce carrying mail.
+    ("From: rep@acme.com\r\nTo: ann@acme.com", "From: Olga <olga@firma.pl>", ("SENT",), ("out", False, [])),
+    ("From: rep@acme.com\r\nTo: rep@acme.com", "From: Olga <olga@firma.pl>", (), ("out", False, [])),
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", "From: Piotr <piotr@acme.com>", (), ("out", False, [])),
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", "From: news@shop.pl\r\nList-Unsubscribe: <mailto:u@shop.pl>",
+     (), ("out", False, [])),
+    ("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", "From: no-reply@shop.pl", (), ("out", False, [])),
+    ("From: postmaster@acme.com\r\nTo: rep@acme.com\r\nAuto-Submitted: auto-replied",
+     "From: Olga <olga@firma.pl>", (), ("out", False, [])),
+    # A client forwarding someone's mail is still the client writing.
+    ("From: Jan <jan@client.pl>\r\nTo: rep@acme.com", "From: Olga <olga@firma.pl>", (),
+     ("in", True, [("Jan", "jan@client.pl")])),
+])
+def test_mail_a_colleague_forwards_as_an_attachment_is_its_authors_inquiry(outer: str, inner: str, labels: tuple,
+                                                                            expected: tuple) -> None:
+    decision = classify(parse_message(forward(outer, inner)), RULES, labels)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == expected
+
+
 def test_a_form_notification_is_the_visitors_inquiry() -> None:
     raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
                "Subject: Nowe zgłoszenie z formularza kontaktowego")
