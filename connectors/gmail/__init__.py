@@ -24,7 +24,14 @@ from pydantic import ValidationError
 
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
-from connectors.gmail.inquiry import EXCLUDED_LABELS, Decision, InquiryRules, classify, form_fields
+from connectors.gmail.inquiry import (
+    EXCLUDED_LABELS,
+    Decision,
+    InquiryRules,
+    classify,
+    form_fields,
+    is_auto_reply,
+)
 from connectors.gmail.mime import MimeError, ParsedMail, mailbox_text, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
@@ -318,8 +325,9 @@ class GmailConnector(Connector):
         self._skip_reason = decision.reason
         if not decision.counterparts:
             return None
-        if not decision.is_inquiry and decision.reason.startswith(("bulk", "automated", "bounce", "no sender")):
-            return None
+        if (not decision.is_inquiry and decision.reason.startswith(("bulk", "automated", "bounce", "no sender"))
+                and not is_auto_reply(decision)):
+            return None  # (an auto-reply is its person's: attach-only, below)
         try:
             return self.build_record(mail, decision, item)
         except ValidationError as exc:
@@ -351,6 +359,8 @@ class GmailConnector(Connector):
         }
         if mail.message_id_is_fallback:
             meta["message_id_fallback"] = True
+        if is_auto_reply(decision):
+            meta["auto_reply"] = True
         fields = form_fields(mail.text) if decision.reason.startswith("inquiry: form notification") else {}
         name = name or fields.get("name", "")
         return InboundRecord(

@@ -143,6 +143,18 @@ def bulk_reason(mail: ParsedMail) -> str:
     return ""
 
 
+# Reasons bulk_reason gives an auto-reply (an out-of-office): machine-written, but by a person's mailbox, about that
+# person (away until …, write to …). It is theirs: it attaches to their lead if they are one, never makes one.
+AUTO_REPLY_REASONS = ("automated: Auto-Submitted: auto-replied", "automated: X-Autoreply", "automated: X-Autorespond",
+                      "automated: auto-reply subject")
+
+
+def is_auto_reply(decision: Decision) -> bool:
+    """An auto-reply from a person's own address (not a no-reply or notifier's, whose auto-replies are nobody's)."""
+    return (decision.direction == "in" and decision.reason.startswith(AUTO_REPLY_REASONS)
+            and bool(decision.counterparts) and not _is_machine(decision.counterparts[0][1]))
+
+
 def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -> tuple[str, str] | None:
     """The visitor of a website form whose notification this is, or None. Site forms mail the sales inbox from
     the company's own server (wordpress@, forms@ …) or from a form service's no-reply address, with the

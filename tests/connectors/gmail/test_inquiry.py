@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.gmail.inquiry import InquiryRules, classify
+from connectors.gmail.inquiry import InquiryRules, classify, is_auto_reply
 from connectors.gmail.mime import parse_message
 
 RULES = InquiryRules.build(["acme.com"], mailbox="rep@acme.com")
@@ -325,3 +325,19 @@ def test_form_fields(text: str, fields: dict) -> None:
     from connectors.gmail.inquiry import form_fields
 
     assert form_fields(text) == fields
+
+
+@pytest.mark.parametrize(("headers", "auto_reply"), [
+    ("From: Jan <jan@client.pl>\r\nAuto-Submitted: auto-replied", True),
+    ("From: Jan <jan@client.pl>\r\nX-Autoreply: yes", True),
+    ("From: Jan <jan@client.pl>\r\nSubject: Automatic reply: Oferta", True),
+    # Machines' auto-replies, other automated mail, bounces, lists, people: not a person's auto-reply.
+    ("From: no-reply@shop.pl\r\nAuto-Submitted: auto-replied", False),
+    ("From: Mail Delivery Subsystem <mailer-daemon@mx.pl>\r\nAuto-Submitted: auto-replied", False),
+    ("From: Jan <jan@client.pl>\r\nAuto-Submitted: auto-generated", False),
+    ("From: Jan <jan@client.pl>\r\nList-Id: <x.lists.pl>\r\nSubject: Automatic reply: x", False),
+    ("From: Jan <jan@client.pl>\r\nSubject: Re: Automatic reply: Oferta", False),
+    ("From: rep@acme.com\r\nTo: jan@client.pl\r\nSubject: Automatic reply: Oferta", False),
+])
+def test_is_auto_reply(headers: str, auto_reply: bool) -> None:
+    assert is_auto_reply(classify(parse_message(mail(headers)), RULES)) is auto_reply

@@ -378,3 +378,31 @@ def test_a_message_that_keeps_failing_is_tried_a_bounded_number_of_times(
     assert [t and next(iter(t.values()))["tries"] for t in tries] == [*range(2, RETRY_TRIES + 1), {}]
     assert count(engine, QuarantinedItem) == 1  # still listed, with its reason
     assert count(engine, Message) == 0
+
+
+def test_an_auto_reply_from_a_lead_is_on_their_timeline_and_makes_no_lead(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """An out-of-office reply was left out like a newsletter; it is the lead's own mail (away until …, write to
+    …), so it now attaches to a known lead, marked auto_reply. One from someone not known still makes no lead,
+    and a mail server's bounce is nobody's."""
+    from core.models import Contact
+
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please",
+            internal_date=1_767_600_000_000)
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e2@s>\r\nAuto-Submitted: auto-replied"
+            b"\r\nSubject: Out of office\r\n\r\nI am away until Monday", internal_date=1_767_610_000_000)
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e3@s>\r\n"
+            b"Subject: Automatic reply: Offer\r\n\r\nAway", internal_date=1_767_620_000_000)
+    box.add(b"From: Piotr <piotr@other.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <p1@s>\r\nX-Autoreply: yes\r\n"
+            b"Subject: Away\r\n\r\nAway", internal_date=1_767_630_000_000)
+    box.add(b"From: Mail Delivery Subsystem <mailer-daemon@mx.client.pl>\r\nTo: rep@acme.example\r\n"
+            b"Message-ID: <b1@s>\r\nAuto-Submitted: auto-replied\r\n\r\nUndeliverable", internal_date=1_767_640_000_000)
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        rows = session.exec(select(Message).order_by(Message.external_id)).all()
+        assert [(m.external_id, m.direction, bool(m.meta.get("auto_reply"))) for m in rows] == [
+            ("e1@s", "in", False), ("e2@s", "in", True), ("e3@s", "in", True)]
+        assert len({m.contact_id for m in rows}) == 1
+        assert [c.display_name for c in session.exec(select(Contact)).all()] == ["Eva"]
