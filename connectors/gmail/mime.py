@@ -209,11 +209,14 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     pairs = email.utils.getaddresses(raw)
     names = {a.lower(): decoded for n, a in pairs if "=?" in n and a
              for decoded in [_decode_words(_relabel_words(_clean(n, msg)))] if "=?" not in decoded}
+    # The name of the older form 'jan@firma.pl (Jan Kowalski)', a comment the standard parser drops.
+    comments = {a.lower(): _decode_words(_clean(n, msg)) for n, a in pairs if n and a}
     try:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
-            return [Address(_one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)),
+            return [Address(_one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)
+                                      or comments.get(a.addr_spec.lower(), "")),
                             _clean(a.addr_spec, msg)) for a in header.addresses if a.addr_spec and "@" in a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass

@@ -87,6 +87,7 @@ CASES = [
     ("From: Jan <jan@client.pl>\r\nSender: Ewa <ewa@client.pl>", (), True, "inquiry"),
     # Non-delivery reports that are not multipart/report: by the server's name or its subject.
     ("From: Mail Delivery System <mx1@client.pl>", (), False, "bounce"),
+    ("From: mx1@client.pl (Mail Delivery System)", (), False, "bounce"),  # the name in a comment
     ("From: Mail Delivery Subsystem <mx1@client.pl>\r\nSubject: Returned mail: see transcript", (), False,
      "bounce"),
     ("From: Microsoft Outlook <it@client.pl>\r\nSubject: Undeliverable: Oferta", (), False, "non-delivery subject"),

@@ -510,6 +510,9 @@ def test_an_impossible_year_without_internal_date_is_no_date() -> None:
     ("=?utf-8?Q?Jan=09Kowalski?= <jan@client.pl>", "Jan Kowalski"),  # a tab
     ("=?utf-8?B?S293YWxza2ksIEphbg==?= <jan@client.pl>", "Kowalski, Jan"),
     ("=?utf-8?B?xYF1a2FzeiBXw7NqY2lr?= <jan@client.pl>", "Łukasz Wójcik"),
+    # The older form, the name in a comment after the address (old clients, scripts' mail()).
+    ("jan@client.pl (Jan Kowalski)", "Jan Kowalski"),
+    ("jan@client.pl (=?utf-8?Q?=C5=81ukasz_W=C3=B3jcik?=)", "Łukasz Wójcik"),
 ])
 def test_a_display_name_is_one_line_of_text(from_: str, name: str) -> None:
     raw = f"From: {from_}\r\nTo: rep@acme.example\r\nSubject: x\r\n\r\nHi".encode()
