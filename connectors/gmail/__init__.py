@@ -59,6 +59,30 @@ def _split(value: Any) -> list[str]:
     return [v.strip() for v in str(value or "").split(",") if v.strip()]
 
 
+def _labels(message: dict[str, Any]) -> list[str]:
+    """A message's label ids; Gmail's schema makes the field optional (absent, or null from a proxy or cache)."""
+    labels = message.get("labelIds")
+    return [label for label in labels if isinstance(label, str)] if isinstance(labels, list) else []
+
+
+def _header_block(metadata: dict[str, Any]) -> str:
+    """A metadata read's headers (payload.headers) as the lines of a message. Every field of Gmail's schema is
+    optional: a header without a name or a value, no headers, no payload are left out (they raised KeyError or
+    TypeError, a 500 on the reconciliation page), and a line break in a value (which would end the header block
+    early, so that what follows read as body) is a space."""
+    payload = metadata.get("payload")
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    lines = []
+    for header in headers if isinstance(headers, list) else []:
+        if not isinstance(header, dict):
+            continue
+        name, value = header.get("name"), header.get("value")
+        if isinstance(name, str) and name and not any(ch.isspace() or ch == ":" for ch in name) \
+                and isinstance(value, str):
+            lines.append(f"{name}: {' '.join(value.splitlines())}\r\n")
+    return "".join(lines)
+
+
 def _message_ids(messages: Any) -> list[str]:
     """The ids of a list of message references (messages.list, history.list). Gmail's schema makes every field
     optional: a reference without an id is passed over, not a KeyError that stops the sync on every retry."""
@@ -320,7 +344,7 @@ class GmailConnector(Connector):
             return Quarantine(self.quarantine_id(gmail_id), f"unreadable message: {exc}")
         except (ValueError, TypeError) as exc:
             return Quarantine(self.quarantine_id(gmail_id), f"bad raw encoding: {exc}")
-        labels = item.get("labelIds", [])
+        labels = _labels(item)
         decision = classify(mail, self._rules, labels)
         self._skip_reason = decision.reason
         if not decision.counterparts:
@@ -346,7 +370,7 @@ class GmailConnector(Connector):
         meta = {
             "gmail_id": item["id"],
             "gmail_thread_id": item.get("threadId", ""),
-            "labels": item.get("labelIds", []),
+            "labels": _labels(item),
             "mailbox": self.mailbox,
             "inquiry": decision.is_inquiry,
             "inquiry_reason": decision.reason,
@@ -406,13 +430,12 @@ class GmailConnector(Connector):
 
     def expected_key(self, metadata: dict[str, Any]) -> str | None:
         """The Message external_id a window message should be stored under, or None if rules skip it."""
-        headers = "".join(f"{h['name']}: {h['value']}\r\n" for h in metadata.get("payload", {}).get("headers", []))
-        raw = (headers + "\r\n").encode("utf-8", "replace")
+        raw = (_header_block(metadata) + "\r\n").encode("utf-8", "replace")
         try:
             mail = parse_message(raw, internal_date_ms=int(metadata.get("internalDate") or 0) or None)
         except MimeError:
             return None
-        decision = classify(mail, self._rules, metadata.get("labelIds", []))
+        decision = classify(mail, self._rules, _labels(metadata))
         if not decision.is_inquiry:
             return None  # skipped or attach-only: not required in the store
         if mail.message_id_is_fallback:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,37 @@ def test_a_list_page_of_any_shape_fetches_the_messages_it_names(page) -> None:  
 def test_reconciliation_reads_any_metadata_headers(metadata) -> None:  # noqa: ANN001
     key = connector().expected_key(metadata)
     assert key is None or (isinstance(key, str) and key)
+
+
+@SETTINGS
+@given(st.one_of(DATA.of("Message"), DATA.of("Message", payload=DATA.of("MessagePart", headers=st.lists(
+    DATA.of("MessagePartHeader"), max_size=8)))))
+def test_reconciliation_reads_metadata_whose_optional_fields_are_absent(metadata) -> None:  # noqa: ANN001
+    """Every field of Message, MessagePart and MessagePartHeader is optional in Gmail's schema: a header without
+    a value (or a name), no headers, no payload raised KeyError, a 500 on the reconciliation page."""
+    key = connector().expected_key(metadata)
+    assert key is None or (isinstance(key, str) and key)
+
+
+@pytest.mark.parametrize(("metadata", "key"), [
+    ({"id": "a"}, None),
+    ({"id": "a", "payload": {}}, None),
+    ({"id": "a", "payload": {"headers": [{"name": "Subject"}, {"value": "x"}, {},
+                                         {"name": "From", "value": "Jan <jan@client.pl>"},
+                                         {"name": "Message-ID", "value": "<m@client.pl>"}]}}, "m@client.pl"),
+    ({"id": "a", "labelIds": None, "payload": {"headers": [{"name": "From", "value": "Jan <jan@client.pl>"},
+                                                           {"name": "Message-ID", "value": "<m@client.pl>"}]}},
+     "m@client.pl"),
+    # A line break in a value does not end the headers early (the From after it is still a header).
+    ({"id": "a", "payload": {"headers": [{"name": "Subject", "value": "Oferta\r\n\r\nbody"},
+                                         {"name": "From", "value": "Jan <jan@client.pl>"},
+                                         {"name": "Message-ID", "value": "<m@client.pl>"}]}}, "m@client.pl"),
+    ({"id": "a", "labelIds": ["SPAM"], "payload": {"headers": [{"name": "From", "value": "Jan <jan@client.pl>"},
+                                                               {"name": "Message-ID", "value": "<m@client.pl>"}]}},
+     None),
+])
+def test_reconciliation_expected_key(metadata: dict, key: str | None) -> None:
+    assert connector().expected_key(metadata) == key
 
 
 def test_an_internal_date_outside_the_calendar_leaves_the_message_undated_not_unread() -> None:
