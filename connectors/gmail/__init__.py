@@ -291,8 +291,11 @@ class GmailConnector(Connector):
                     yield Quarantine(self.quarantine_id(gmail_id), f"messages.get failed: {missing[gmail_id]}")
                 continue
             item = found.get(gmail_id)
-            if item is None:
+            if not isinstance(item, dict):
                 continue
+            # The id asked for: Gmail's schema makes the answer's own id optional, and one without it was
+            # quarantined as 'None' (every such message under the one quarantine id).
+            item = {**item, "id": gmail_id}
             quarantined = retrying or gmail_id in (state.get("retry") or {})
             self._forget_retry(state, gmail_id)
             result = self.to_record(item)

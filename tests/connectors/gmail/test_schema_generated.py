@@ -110,6 +110,35 @@ def test_reconciliation_reads_metadata_whose_optional_fields_are_absent(metadata
     assert key is None or (isinstance(key, str) and key)
 
 
+class Answers:
+    """A Gmail client whose messages.get answers the given Message resources, in the order asked."""
+
+    def __init__(self, messages: list[dict[str, Any]]):
+        self.messages = messages
+
+    def get_many(self, ids: list[str], **_: Any) -> tuple[dict, dict]:
+        return dict(zip(ids, self.messages, strict=True)), {}
+
+
+@SETTINGS
+@given(st.lists(DATA.of("Message"), min_size=1, max_size=3))
+def test_a_message_of_any_shape_is_a_record_a_skip_or_a_quarantine_of_its_own(messages) -> None:  # noqa: ANN001
+    """A raw-format answer with any of its optional fields absent (id, raw, internalDate, labelIds): read, or
+    quarantined with a reason under the id that was asked for; no 'unexpected error' (without an id, every such
+    message was quarantined as the one id 'None')."""
+    from connectors.base import Quarantine
+    from core.schemas import InboundRecord
+
+    gmail = connector(Answers(messages))
+    gmail._final_pass = True  # noqa: SLF001 - attach-only mail is decided, not deferred
+    ids = [f"m{i}" for i in range(len(messages))]
+    out = list(gmail._fetch(ids, {}))  # noqa: SLF001
+    for item in out:
+        assert isinstance(item, InboundRecord | Quarantine)
+        if isinstance(item, Quarantine):
+            assert item.external_id in {f"1:{i}" for i in ids} and "unexpected error" not in item.reason
+
+
 @pytest.mark.parametrize(("metadata", "key"), [
     ({"id": "a"}, None),
     ({"id": "a", "payload": {}}, None),
