@@ -512,6 +512,30 @@ def _forwarded(msg: Message) -> list[ParsedMail]:
     return found
 
 
+# A forward's subject, as mail programs prefix it: English, Polish Outlook (PD: "prześlij dalej"), German (WG:),
+# French (TR:), Spanish (RV:), Portuguese (ENC:), Dutch (Doorst:), Russian (Пересл:).
+_FORWARD_SUBJECT = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(fwd?|pd|wg|tr|rv|enc|doorst|пересл|переслано)\s*\.?\s*:")
+# The first header line of a message forwarded inline (Gmail's "---------- Forwarded message ---------", Outlook's
+# rule or "-----Original Message-----", Apple Mail's "Begin forwarded message:"): "From:" in the forwarder's
+# language (Polish, Russian, German, French, Spanish, Dutch), perhaps in bold, before the author.
+_INLINE_FROM = re.compile(r"(?im)^[ \t>]*\*{0,2}(?:from|od|от|von|de|van)\s*:\s*\*{0,2}[ \t]*(\S[^\n]*@[^\n]*)$")
+_MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]")
+
+
+def _inline_forward(text: str) -> ParsedMail | None:
+    """The message a forward carries in its text (Gmail's default forward), read from its first "From:" line
+    on: its author, subject and text, as an attached one's."""
+    match = _INLINE_FROM.search(text[:20_000])
+    if match is None:
+        return None
+    author = _MAILTO.sub(r"<\1>", match.group(1)).replace("*", "").strip()
+    rest = text[match.end():match.end() + 50_000]
+    try:
+        return parse_message(f"From: {author}\r\n\r\n{rest}".encode("utf-8", "replace"), forwards=False)
+    except Exception:  # noqa: BLE001 - not a message after all
+        return None
+
+
 def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "",
                   forwards: bool = True) -> ParsedMail:
     """Parse one message. Raises MimeError only for input that is not a message at all."""
@@ -594,5 +618,12 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         reply_to=_addresses(msg, "reply-to")[:5],
         authors=authors[:20],
         sent_by=sent_by,
-        forwarded=_forwarded(msg) if forwards else [],
+        forwarded=_forwarded(msg) + _inline_forwards(text, _header(msg, "subject")) if forwards else [],
     )
+
+
+def _inline_forwards(text: str, subject: str) -> list[ParsedMail]:
+    if not _FORWARD_SUBJECT.match(subject or ""):
+        return []
+    inline = _inline_forward(text)
+    return [inline] if inline is not None and inline.sender is not None else []

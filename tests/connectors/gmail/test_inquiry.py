@@ -199,6 +199,34 @@ def test_mail_a_colleague_forwards_as_an_attachment_is_its_authors_inquiry(outer
     assert (decision.direction, decision.is_inquiry, decision.counterparts) == expected
 
 
+GMAIL_FORWARD = ("Please handle\r\n\r\n---------- Forwarded message ---------\r\nFrom: Olga Zima <olga@firma.pl>\r\n"
+                 "Date: Mon, 5 Jan 2026 at 10:00\r\nSubject: Oferta\r\nTo: <info@acme.com>\r\n\r\nProsimy o oferte\r\n")
+OUTLOOK_FORWARD = ("FYI\r\n\r\n________________________________\r\nFrom: Olga Zima [mailto:olga@firma.pl]\r\n"
+                   "Sent: Monday, January 5, 2026 10:00 AM\r\nTo: Info <info@acme.com>\r\nSubject: Oferta\r\n\r\nProsimy\r\n")
+POLISH_FORWARD = ("---------- Wiadomość przekazana dalej ---------\r\nOd: **Olga Zima** <olga@firma.pl>\r\n"
+                  "Date: pon., 5 sty 2026\r\n\r\nProsimy o ofertę\r\n")
+OLGA = ("in", True, [("Olga Zima", "olga@firma.pl")])
+
+
+@pytest.mark.parametrize(("subject", "body", "expected"), [
+    # Gmail, Outlook and Apple Mail forward inline by default: the author is the first "From:" of the text.
+    ("Fwd: Oferta", GMAIL_FORWARD, OLGA),
+    ("FW: Oferta", OUTLOOK_FORWARD, OLGA),
+    ("PD: Oferta", POLISH_FORWARD, OLGA),
+    ("Fwd: Oferta", "Begin forwarded message:\r\n\r\nFrom: Olga Zima <olga@firma.pl>\r\n\r\nProsimy\r\n", OLGA),
+    # Not: a reply quoting the client (not a forward), a colleague's or a no-reply's mail forwarded, no author.
+    ("Re: Oferta", GMAIL_FORWARD, ("out", False, [])),
+    ("Fwd: Lunch", GMAIL_FORWARD.replace("Olga Zima <olga@firma.pl>", "Piotr <piotr@acme.com>"), ("out", False, [])),
+    ("Fwd: Sale", GMAIL_FORWARD.replace("Olga Zima <olga@firma.pl>", "Shop <no-reply@shop.pl>"), ("out", False, [])),
+    ("Fwd: Oferta", "Look at this one", ("out", False, [])),
+])
+def test_mail_a_colleague_forwards_inline_is_its_authors_inquiry(subject: str, body: str, expected: tuple) -> None:
+    raw = (f"Message-ID: <f@acme.com>\r\nFrom: Ann <ann@acme.com>\r\nTo: rep@acme.com\r\nSubject: {subject}\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+    decision = classify(parse_message(raw), RULES)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == expected
+
+
 def test_a_form_notification_is_the_visitors_inquiry() -> None:
     raw = mail("From: WordPress <wordpress@acme.com>\r\nReply-To: Ola Zima <ola@zima.pl>\r\nTo: rep@acme.com\r\n"
                "Subject: Nowe zgłoszenie z formularza kontaktowego")
