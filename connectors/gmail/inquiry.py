@@ -257,7 +257,8 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
         return Decision("in", True, f"inquiry: forwarded by {acting}, written by {forwarded.address}",
                         [(forwarded.name, forwarded.address)])
     if acting and _is_own(acting, rules) or "SENT" in labels:
-        outside = [(a.name, a.address) for a in [*mail.to, *mail.cc] if not _is_own(a.address, rules)]
+        # (Bcc too: the rep's mail to a client in Bcc only, To 'undisclosed-recipients:;', went to the client.)
+        outside = [(a.name, a.address) for a in [*mail.to, *mail.cc, *mail.bcc] if not _is_own(a.address, rules)]
         if not outside:
             return Decision("out", False, "internal: every recipient is in the company's domains")
         return Decision("out", False, "outbound: attaches to existing leads only", outside)

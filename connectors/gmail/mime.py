@@ -92,6 +92,8 @@ class ParsedMail:
     # Messages forwarded as attachments (message/rfc822 parts, the first few), parsed: whose inquiry a colleague
     # passed on.
     forwarded: list[ParsedMail] = field(default_factory=list)
+    # Bcc: only in the sender's own copy (Gmail keeps it in the rep's sent mail), where it names recipients too.
+    bcc: list[Address] = field(default_factory=list)
 
     def attachments_meta(self) -> list[dict[str, Any]]:
         return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
@@ -616,6 +618,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         headers=headers,
         defects=[type(d).__name__ for d in getattr(msg, "defects", [])][:20],
         reply_to=_addresses(msg, "reply-to")[:5],
+        bcc=_addresses(msg, "bcc")[:200],
         authors=authors[:20],
         sent_by=sent_by,
         forwarded=_forwarded(msg) + _inline_forwards(text, _header(msg, "subject")) if forwards else [],

@@ -135,6 +135,19 @@ def test_label_filter() -> None:
     assert classify(parsed, rules, ["INBOX", "Label_leads"]).is_inquiry
 
 
+@pytest.mark.parametrize(("headers", "counterparts"), [
+    ("To: undisclosed-recipients:;\r\nBcc: Jan <jan@client.pl>", [("Jan", "jan@client.pl")]),
+    ("To: boss@acme.com\r\nBcc: jan@client.pl, ola@firma.pl", [("", "jan@client.pl"), ("", "ola@firma.pl")]),
+    ("To: Ola <ola@firma.pl>\r\nBcc: jan@client.pl", [("Ola", "ola@firma.pl"), ("", "jan@client.pl")]),
+    ("To: boss@acme.com\r\nBcc: ann@acme.com", []),
+])
+def test_outbound_mail_to_recipients_in_bcc_names_them(headers: str, counterparts: list) -> None:
+    """The rep's copy of a sent mail keeps its Bcc: a client written to in Bcc alone was 'internal' and the mail
+    never reached the lead's timeline."""
+    decision = classify(parse_message(mail(f"From: rep@acme.com\r\n{headers}")), RULES, ["SENT"])
+    assert (decision.direction, decision.counterparts) == ("out", counterparts)
+
+
 def test_outbound_names_the_outside_recipients() -> None:
     decision = classify(parse_message(mail("From: rep@acme.com\r\nTo: Jan <jan@client.pl>, boss@acme.com")), RULES)
     assert decision.direction == "out"
