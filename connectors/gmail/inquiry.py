@@ -58,6 +58,10 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"|risposta automatica|automatická odpověď)\b")
 
 
+# A consumer Google account's mailbox (the Gmail API serves these and Workspace domains): its domain is shared by
+# everyone with a Gmail address, never a company's.
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
 # Mail in spam or the bin, and drafts (unsent, perhaps never sent), are nobody writing in nor a reply made.
 # messages.list leaves spam and the bin out by default, but lists drafts, and history.list reports all three.
 EXCLUDED_LABELS = frozenset({"SPAM", "TRASH", "DRAFT"})
@@ -72,7 +76,8 @@ class InquiryRules:
     @classmethod
     def build(cls, company_domains: Iterable[str] = (), only_labels: Iterable[str] = (), mailbox: str = "") -> InquiryRules:
         domains = {d.strip().lower().lstrip("@") for d in company_domains if d and d.strip()}
-        if mailbox and "@" in mailbox:
+        if mailbox and "@" in mailbox and mailbox.rsplit("@", 1)[1].lower() not in GMAIL_DOMAINS:
+            # A Workspace mailbox's domain is the company's; a consumer Gmail mailbox's is everyone's.
             domains.add(mailbox.rsplit("@", 1)[1].lower())
         return cls(frozenset(domains), frozenset(lb.strip() for lb in only_labels if lb.strip()), mailbox.lower())
 
@@ -89,9 +94,17 @@ def _domain(address: str) -> str:
     return address.rsplit("@", 1)[1].lower() if "@" in address else ""
 
 
+def _mailbox_key(address: str) -> str:
+    """An address as its mailbox: Gmail ignores dots and +tags in its own addresses' local part."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    if domain in GMAIL_DOMAINS:
+        return f"{local.split('+', 1)[0].replace('.', '')}@gmail.com"
+    return address.strip().lower()
+
+
 def _is_own(address: str, rules: InquiryRules) -> bool:
     domain = _domain(address)
-    if rules.mailbox_address and address.lower() == rules.mailbox_address:
+    if rules.mailbox_address and _mailbox_key(address) == _mailbox_key(rules.mailbox_address):
         return True
     return bool(domain) and any(domain == d or domain.endswith("." + d) for d in rules.company_domains)
 
@@ -161,7 +174,7 @@ def form_notification(mail: ParsedMail, rules: InquiryRules, labels: set[str]) -
     visitor in Reply-To: the visitor is the inquiry, not the sender. A form service's mail counts only when the
     visitor is a person outside the service's domain (a shop's 'noreply@' with 'Reply-To: support@shop' is not a
     form), and never list mail."""
-    if "SENT" in labels or not mail.sender or mail.sender.address.lower() == rules.mailbox_address:
+    if "SENT" in labels or not mail.sender or _mailbox_key(mail.sender.address) == _mailbox_key(rules.mailbox_address):
         return None
     if mail.headers.get("list-unsubscribe") or mail.headers.get("list-id"):
         return None
@@ -231,7 +244,7 @@ def _forwarded_inquiry(mail: ParsedMail, rules: InquiryRules, labels: set[str], 
     newsletter, a bounce), not an automated message of the colleague's (a bounce carries the mail it returns)."""
     if not mail.forwarded or "SENT" in labels or not acting or not _is_own(acting, rules):
         return None
-    if acting.lower() == rules.mailbox_address or bulk_reason(mail):
+    if _mailbox_key(acting) == _mailbox_key(rules.mailbox_address) or bulk_reason(mail):
         return None
     for inner in mail.forwarded:
         author = inner.sender

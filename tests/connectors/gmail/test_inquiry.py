@@ -148,6 +148,28 @@ def test_outbound_mail_to_recipients_in_bcc_names_them(headers: str, counterpart
     assert (decision.direction, decision.counterparts) == ("out", counterparts)
 
 
+GMAIL_RULES = InquiryRules.build([], mailbox="firma.kowalski@gmail.com")
+
+
+@pytest.mark.parametrize(("headers", "labels", "direction", "inquiry", "counterparts"), [
+    # A consumer Gmail mailbox: other Gmail users are clients, not colleagues (every one was 'internal').
+    ("From: Jan <jan.nowak@gmail.com>\r\nTo: firma.kowalski@gmail.com", (), "in", True,
+     [("Jan", "jan.nowak@gmail.com")]),
+    ("From: Ola <ola@googlemail.com>\r\nTo: firma.kowalski@gmail.com", (), "in", True, [("Ola", "ola@googlemail.com")]),
+    # The mailbox itself, however Gmail's dots, +tags and googlemail.com write it, is the rep.
+    ("From: firma.kowalski@gmail.com\r\nTo: Jan <jan.nowak@gmail.com>", ("SENT",), "out", False,
+     [("Jan", "jan.nowak@gmail.com")]),
+    ("From: FirmaKowalski+oferty@googlemail.com\r\nTo: Jan <jan.nowak@gmail.com>", (), "out", False,
+     [("Jan", "jan.nowak@gmail.com")]),
+    ("From: Jan <jan.nowak@gmail.com>\r\nTo: firma.kowalski@gmail.com, Ola <ola@gmail.com>", (), "in", True,
+     [("Jan", "jan.nowak@gmail.com")]),
+])
+def test_a_gmail_com_mailbox_has_no_company_domain(headers: str, labels: tuple, direction: str, inquiry: bool,
+                                                   counterparts: list) -> None:
+    decision = classify(parse_message(mail(headers)), GMAIL_RULES, labels)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == (direction, inquiry, counterparts)
+
+
 def test_outbound_names_the_outside_recipients() -> None:
     decision = classify(parse_message(mail("From: rep@acme.com\r\nTo: Jan <jan@client.pl>, boss@acme.com")), RULES)
     assert decision.direction == "out"
