@@ -12,6 +12,7 @@ import email.header
 import email.utils
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,7 +231,9 @@ def _one_line(name: str) -> str:
     escape sequences or NULs ('Jan\\r\\nBcc: …') is no one's name (it became the lead's name as it was)."""
     if name.isprintable():
         return name
-    return " ".join("".join(" " if ch.isspace() else ch for ch in name if ch.isspace() or ch.isprintable()).split())
+    # Control characters go (format characters such as Persian's zero-width non-joiner stay: they are text).
+    return " ".join("".join(" " if ch.isspace() else ch for ch in name
+                            if ch.isspace() or unicodedata.category(ch) != "Cc").split())
 
 
 def mailbox_text(address: Address) -> str:
@@ -610,7 +613,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         to=_addresses(msg, "to"),
         cc=_addresses(msg, "cc"),
         date=date,
-        subject=_header(msg, "subject").replace("\n", " ").replace("\r", "")[:1000],
+        subject=_one_line(_header(msg, "subject"))[:1000],
         text=text,
         html=sanitize_html(html_raw)[:1_900_000] if html_raw else "",
         snippet=latest_reply(text),

@@ -528,3 +528,16 @@ def test_mailbox_text_reads_back_as_the_same_one_mailbox(name: str) -> None:
     from connectors.gmail.mime import Address, mailbox_text
 
     assert email.utils.getaddresses([mailbox_text(Address(name, "jan@client.pl"))]) == [(name, "jan@client.pl")]
+
+
+@pytest.mark.parametrize(("subject", "expected"), [
+    ("=?utf-8?B?T2ZlcnRhAHg=?=", "Ofertax"),  # a NUL in an encoded word (SQLite kept it, PostgreSQL drops it)
+    ("=?utf-8?B?T2ZlcnRhG1sybUo=?=", "Oferta[2mJ"),  # an escape sequence
+    ("Oferta\r\n\tna krzesla", "Oferta na krzesla"),  # folded with a tab
+    ("=?utf-8?Q?Oferta=0D=0ABcc:_x?=", "Oferta Bcc: x"),
+    ("Zapytanie o ofertę", "Zapytanie o ofertę"),
+    ("=?utf-8?B?2YXbjOKAjNiu2YjYp9mH2YUJ?=", "می\u200cخواهم"),  # a zero-width non-joiner is Persian text: kept
+])
+def test_a_subject_is_one_line_of_text(subject: str, expected: str) -> None:
+    raw = f"From: Anna <anna@firma.example>\r\nSubject: {subject}\r\n\r\nHi".encode()
+    assert parse_message(raw).subject == expected
