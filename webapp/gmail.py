@@ -34,7 +34,16 @@ from connectors.gmail.mime import Address, mailbox_text
 from connectors.gmail.send import build_reply, encode_raw
 from connectors.sync import build_context
 from core.ingest import IngestOptions, ingest
-from core.models import ConnectorAccount, Contact, Conversation, Message, QuarantinedItem, User, utcnow
+from core.models import (
+    ConnectorAccount,
+    Contact,
+    Conversation,
+    Identity,
+    Message,
+    QuarantinedItem,
+    User,
+    utcnow,
+)
 from core.schemas import ContactIn, InboundRecord, MessageIn
 from core.webhooks import equal_secrets
 from webapp.auth import ROLE_RANK
@@ -390,12 +399,36 @@ def reply_address(sender: str) -> str:
     return mailbox_text(Address(name, address.strip().rstrip(">").strip()))
 
 
+def reply_recipients(db: Session, original: Message) -> str:
+    """Whom a reply to `original` goes to: for mail that came in, its Reply-To (a form notification's visitor,
+    kept in meta.reply_to), else its sender; for the rep's own mail, its recipients. A form notification stored
+    before Reply-To was kept answers its lead's address, not the site's mailer that sent it."""
+    meta = original.meta or {}
+    if original.direction != "in":
+        return ", ".join(meta.get("to", []))
+    reply_to = [r for r in meta.get("reply_to") or [] if isinstance(r, str) and "@" in r]
+    if reply_to:
+        return ", ".join(reply_address(r) for r in reply_to[:5])
+    if str(meta.get("inquiry_reason", "")).startswith("inquiry: form notification"):
+        address = _lead_address(db, original.contact_id)
+        if address:
+            return address
+    return reply_address(original.sender or "")
+
+
+def _lead_address(db: Session, contact_id: int | None) -> str:
+    """The lead's first email address (as written), or ''."""
+    identity = db.exec(select(Identity).where(Identity.contact_id == contact_id, Identity.kind == "email")
+                       .order_by(Identity.id)).first() if contact_id else None
+    return (identity.raw_value or identity.value) if identity is not None else ""
+
+
 def send_reply(db: Session, account: ConnectorAccount, original: Message, text: str) -> Message:
     """messages.send in the original's thread with In-Reply-To/References; recorded through ingest (out)."""
     contact = db.get(Contact, original.contact_id)
     meta = original.meta or {}
     conversation = db.get(Conversation, original.conversation_id)
-    to = reply_address(original.sender or "") if original.direction == "in" else ", ".join(meta.get("to", []))
+    to = reply_recipients(db, original)
     message, message_id = build_reply(
         sender=account.label, to=to, subject=original.subject, text=text, in_reply_to=original.external_id,
         references=list(meta.get("references", [])), domain=(account.label.rsplit("@", 1)[-1] or "leadhub.local"),
@@ -404,7 +437,9 @@ def send_reply(db: Session, account: ConnectorAccount, original: Message, text: 
     sent = client_for(account).send(encode_raw(message), thread_id)
     # The mail has left: its record waits for the write lock rather than fail, which would invite a second send.
     begin_writing(db)
-    address = to.rsplit("<", 1)[-1].strip(">").strip() if "<" in to else to.split(",")[0].strip()
+    # Recorded on the original's lead (a Reply-To's other address, a shared one, must not make another lead).
+    address = _lead_address(db, original.contact_id) or (
+        to.rsplit("<", 1)[-1].strip(">").strip() if "<" in to else to.split(",")[0].strip())
     record = InboundRecord(
         channel="gmail",
         external_id=message_id,

@@ -32,7 +32,7 @@ from connectors.gmail.inquiry import (
     form_fields,
     is_auto_reply,
 )
-from connectors.gmail.mime import MimeError, ParsedMail, mailbox_text, parse_message
+from connectors.gmail.mime import Address, MimeError, ParsedMail, mailbox_text, parse_message
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
 log = logging.getLogger(__name__)
@@ -388,6 +388,12 @@ class GmailConnector(Connector):
             meta["message_id_fallback"] = True
         if is_auto_reply(decision):
             meta["auto_reply"] = True
+        if decision.direction == "in":
+            # Where an answer goes (RFC 5322 3.6.2): a form notification's visitor, else the Reply-To if given.
+            reply_to = ([Address(name, address)] if decision.reason.startswith("inquiry: form notification")
+                        else mail.reply_to)
+            if reply_to:
+                meta["reply_to"] = [mailbox_text(a)[:400] for a in reply_to[:5]]
         fields = form_fields(mail.text) if decision.reason.startswith("inquiry: form notification") else {}
         name = name or fields.get("name", "")
         return InboundRecord(

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from connectors.gmail.emulator import Emulator
-from core.models import AppSetting, ConnectorAccount, Message
+from core.models import AppSetting, ConnectorAccount, Contact, Message
 from core.users import create_user
 from webapp.privacy import SHARE_SETTING
 from webapp.settings import DOMAINS_SETTING
@@ -179,6 +179,44 @@ def test_a_reply_to_a_sender_stored_unquoted_goes_to_their_address(rep_client, e
     raw = sent[0]["raw"] if isinstance(sent[0]["raw"], bytes) else base64.urlsafe_b64decode(sent[0]["raw"])
     to = email.message_from_bytes(raw, policy=policy.default)["To"]
     assert [a.addr_spec for a in to.addresses] == ["jan@client.pl"]
+
+
+@pytest.mark.parametrize(("headers", "stored_before", "to"), [
+    # A website form's notification: sent by the site's mailer, the visitor in Reply-To (or only in the body).
+    ("From: WordPress <wordpress@acme.example>\r\nReply-To: Ola Zima <ola@zima.pl>", False, ["ola@zima.pl"]),
+    ("From: WordPress <wordpress@acme.example>\r\nReply-To: Ola Zima <ola@zima.pl>", True, ["ola@zima.pl"]),
+    # A client asking for answers at another address.
+    ("From: Jan <jan@client.pl>\r\nReply-To: Biuro <biuro@client.pl>", False, ["biuro@client.pl"]),
+    ("From: Jan <jan@client.pl>", False, ["jan@client.pl"]),
+])
+def test_a_reply_goes_where_the_mail_asks_answers_to_go(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                        engine: sa.Engine, headers: str, stored_before: bool,
+                                                        to: list[str]) -> None:
+    """A reply went to the stored sender: a form notification's answer went to the company's own site mailer
+    (wordpress@…), never to the visitor who is the lead; a Reply-To was not honoured. Messages stored before the
+    Reply-To was kept: a form notification's reply goes to its lead's address."""
+    import email
+    from email import policy
+
+    emulator.mailbox("rep@acme.example").add(
+        f"{headers}\r\nTo: rep@acme.example\r\nSubject: Zapytanie\r\nMessage-ID: <ask-1@client.pl>\r\n\r\n"
+        f"Prosze o oferte".encode(), thread_id="t-1")
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        original = session.exec(select(Message)).one()
+        if stored_before:
+            original.meta = {k: v for k, v in original.meta.items() if k != "reply_to"}
+            session.add(original)
+            session.commit()
+        original_id = original.id
+    assert rep_client.post(f"/gmail/messages/{original_id}/reply", data={"text": "100 EUR."}).status_code == 302
+    sent = emulator.mailbox("rep@acme.example").sent
+    raw = sent[0]["raw"] if isinstance(sent[0]["raw"], bytes) else base64.urlsafe_b64decode(sent[0]["raw"])
+    assert [a.addr_spec for a in email.message_from_bytes(raw, policy=policy.default)["To"].addresses] == to
+    with Session(engine) as session:
+        rows = session.exec(select(Message).order_by(Message.id)).all()
+        assert rows[1].contact_id == rows[0].contact_id  # the reply is on the same lead's timeline
+        assert session.exec(select(func.count()).select_from(Contact)).one() == 1  # and makes no other lead
 
 
 def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emulator: Emulator,  # noqa: ANN001
