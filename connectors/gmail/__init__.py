@@ -389,9 +389,10 @@ class GmailConnector(Connector):
         if is_auto_reply(decision):
             meta["auto_reply"] = True
         if decision.direction == "in":
-            # Where an answer goes (RFC 5322 3.6.2): a form notification's visitor, else the Reply-To if given.
-            reply_to = ([Address(name, address)] if decision.reason.startswith("inquiry: form notification")
-                        else mail.reply_to)
+            # Where an answer goes (RFC 5322 3.6.2): a form notification's visitor or a forwarded inquiry's author
+            # (the lead, not the site's mailer or the colleague who passed it on), else the Reply-To if given.
+            reply_to = ([Address(name, address)] if decision.reason.startswith(
+                ("inquiry: form notification", "inquiry: forwarded by")) else mail.reply_to)
             if reply_to:
                 meta["reply_to"] = [mailbox_text(a)[:400] for a in reply_to[:5]]
         fields = form_fields(mail.text) if decision.reason.startswith("inquiry: form notification") else {}

@@ -219,6 +219,27 @@ def test_a_reply_goes_where_the_mail_asks_answers_to_go(rep_client, emulator: Em
         assert session.exec(select(func.count()).select_from(Contact)).one() == 1  # and makes no other lead
 
 
+def test_a_reply_to_a_forwarded_inquiry_goes_to_its_author(rep_client, emulator: Emulator,  # noqa: ANN001
+                                                            engine: sa.Engine) -> None:
+    """A colleague's forward of a client's inquiry is the client's lead: the rep's answer goes to the client, not
+    back to the colleague who passed it on."""
+    import email
+    from email import policy
+
+    emulator.mailbox("rep@acme.example").add(
+        b"From: Ann <ann@acme.example>\r\nTo: rep@acme.example\r\nSubject: Fwd: Oferta\r\nMessage-ID: <f-1@acme.example>"
+        b"\r\n\r\nPlease handle\r\n\r\n---------- Forwarded message ---------\r\nFrom: Olga Zima <olga@firma.pl>\r\n"
+        b"Subject: Oferta\r\n\r\nProsimy o oferte", thread_id="t-1")
+    connect(rep_client, emulator)
+    with Session(engine) as session:
+        original = session.exec(select(Message)).one()
+    assert rep_client.post(f"/gmail/messages/{original.id}/reply", data={"text": "100 EUR."}).status_code == 302
+    raw = emulator.mailbox("rep@acme.example").sent[0]["raw"]
+    raw = raw if isinstance(raw, bytes) else base64.urlsafe_b64decode(raw)
+    assert [a.addr_spec for a in email.message_from_bytes(raw, policy=policy.default)["To"].addresses] == [
+        "olga@firma.pl"]
+
+
 def test_inbox_reply_box_answers_the_newest_inbound_message(app, rep_client, emulator: Emulator,  # noqa: ANN001
                                                            session: Session, engine: sa.Engine) -> None:
     box = emulator.mailbox("rep@acme.example")
