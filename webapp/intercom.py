@@ -63,6 +63,7 @@ CONTACT_TOPICS = {
     "contact.lead.updated",
     "contact.lead.signed_up",
     "contact.email.updated",  # the new address becomes one more of the person's identities
+    "contact.merged",  # a lead merged into a user: the surviving contact, naming the lead in `merged_from`
     "user.created",
 }
 OAUTH_STATE_KEY = "intercom_oauth_state"

@@ -9,7 +9,8 @@
   unique across workspaces.
   A user's `merge_history` (asked for with include_merge_history) names the leads merged into it, whose ids
   the API no longer knows: each becomes such a record too, so the lead a chat was stored under and the user
-  are one person.
+  are one person. The `contact.merged` webhook names the lead just merged in as `merged_from` (Intercom's webhook
+  models): the same record, at once, whether or not the user's `updated_at` moved.
 - A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
   are inbound, admin/bot/team outbound; notes are internal notes. A customer's click on a quick reply (a bot's
@@ -137,8 +138,9 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
         return records
     external_id = _clean(contact.get("external_id"), 190)
     other_ids = [(f"contact-external:{contact_id}", external_identity(workspace_id, external_id))] if external_id else []
-    for merged in _list(contact.get("merge_history")):
-        merged_id = _clean(_obj(merged).get("source_contact_id"))
+    merged_ids = [_clean(_obj(merged).get("source_contact_id")) for merged in _list(contact.get("merge_history"))]
+    merged_ids.append(_clean(_obj(contact.get("merged_from")).get("id")))  # the contact.merged webhook's
+    for merged_id in dict.fromkeys(merged_ids):
         if merged_id and merged_id != contact_id:
             other_ids.append((f"contact-merged:{contact_id}:{merged_id}", merged_id))
     records += [

@@ -156,6 +156,39 @@ def test_an_email_change_and_a_bots_answer_reach_the_lead(session, emulator, lea
         ("in", "Ile kosztuje licencja?"), ("out", "Licencja kosztuje 40 zł miesięcznie.")]
 
 
+def test_a_contact_merged_webhook_puts_the_leads_chat_on_the_user(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """A visitor asks in the messenger (a lead without an address), then signs up; an admin or a workflow merges
+    the lead into the user. Intercom sends contact.merged: the surviving user, the lead's id in `merged_from`
+    (Intercom's webhook models). The topic was ignored, so the chat stayed on an anonymous lead and the user was a
+    second lead without it, until a sync happened to see the user changed."""
+    from core.models import Identity
+
+    url = leadhub_url + "/webhooks/intercom"
+    visitor = emulator.add_contact(role="lead")
+    chat = emulator.add_conversation(visitor["id"], "<p>Do you offer 40 seats?</p>")
+    assert emulator.send_webhook(url, "conversation.user.created",
+                                 emulator.conversation_view(chat["id"])).status_code == 200
+    user = emulator.add_contact(name="Anna Kowalska", email="anna@kowalska.pl", role="user")
+    assert emulator.send_webhook(url, "contact.user.created", user).status_code == 200
+    fresh_view(session)
+    assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 2  # type: ignore[union-attr]
+
+    emulator.merge_contacts(visitor["id"], user["id"])
+    merged = {**emulator.contact_view(user["id"]), "merged_from": {"type": "contact", "id": visitor["id"]}}
+    answer = emulator.send_webhook(url, "contact.merged", merged)
+    assert answer.status_code == 200 and answer.json()["queued"] == "contact.merged"
+    fresh_view(session)
+    [lead] = session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()  # type: ignore[union-attr]
+    assert lead.display_name == "Anna Kowalska"
+    assert {m.contact_id for m in messages(session)} == {lead.id}
+    identities = {(i.kind, i.value) for i in session.exec(select(Identity).where(Identity.contact_id == lead.id))}
+    assert {("intercom", visitor["id"]), ("intercom", user["id"]), ("email", "anna@kowalska.pl")} <= identities
+    # Delivered again (Intercom retries a slow answer), nothing changes.
+    assert emulator.send_webhook(url, "contact.merged", merged).status_code == 200
+    fresh_view(session)
+    assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1  # type: ignore[union-attr]
+
+
 # --------------------------------------------------------------------------- Canvas Kit
 
 
