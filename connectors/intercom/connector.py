@@ -12,6 +12,14 @@ Cursor (the account's sync_state, committed with the data before it):
   it is quarantined and the sync goes on (one broken conversation must not stop an account's sync for good). It
   is read again when it next changes, or by a back-fill. (Each Checkpoint gets a copy: the runner keeps the
   state it is given, and a dict shared with it would change under it.)
+- `quarantined`: {conversation id: {"at": epoch, "tries": n}} for those quarantined conversations: Intercom's
+  server errors pass, and a conversation nobody writes in again would otherwise never arrive. At the end of a
+  run, the ones due are fetched again (QUARANTINE_RETRY_AFTER after quarantine, the wait doubling after each
+  failed try, at most QUARANTINE_RETRIES_PER_RUN a run); one that is served is stored and leaves the list, one
+  still failing after QUARANTINE_RETRIES tries leaves it too (read again when it next changes). A quarantined
+  conversation that changes and still fails goes back on the list at once instead of stopping runs again. The
+  retried records are committed with the run's last checkpoint, which also drops them from the list: a run
+  killed before it stores nothing and drops nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ OVERLAP_SECONDS = 300
 CONTACTS_PER_PAGE = 150
 CONVERSATIONS_PER_PAGE = 50
 FAILING_RUNS = 3
+QUARANTINE_RETRY_AFTER = 3600  # seconds; then 2 h, 4 h, 8 h, 16 h: about a day and a half in all
+QUARANTINE_RETRIES = 5
+QUARANTINE_RETRIES_PER_RUN = 5  # each try may spend the client's retries and their waits
+QUARANTINE_KEPT = 500  # the oldest entries beyond this leave the list (they still come back when they change)
 
 
 def api_url(settings: Any) -> str:
@@ -98,6 +110,12 @@ class IntercomConnector(Connector):
         phase = state.get("phase") if state.get("phase") in PHASES else PHASES[0]
         after: str | None = state.get("after") or None
         failing: dict[str, int] = {str(k): int(v) for k, v in dict(state.get("failing") or {}).items()}
+        quarantined = _quarantine_list(state.get("quarantined"))
+
+        def cursor(**position: Any) -> Checkpoint:
+            return Checkpoint({**position, "failing": dict(failing),
+                               "quarantined": {k: dict(v) for k, v in quarantined.items()}})
+
         for index in range(PHASES.index(phase), len(PHASES)):
             kind = PHASES[index]
             seen: set[str] = {after} if after else set()
@@ -111,26 +129,53 @@ class IntercomConnector(Connector):
                     )
                 try:
                     for item in items:
-                        yield from self._records(client, kind, item, workspace, failing)
+                        yield from self._records(client, kind, item, workspace, failing, quarantined)
                 except RetriableError as exc:
                     if not isinstance(exc, RateLimited) and failing:
                         # What this page stored so far, and the count: the next run starts at this page again.
-                        yield Checkpoint({"since": since, "phase": kind, "after": after, "run_started": run_started,
-                                          "failing": dict(failing)})
+                        yield cursor(since=since, phase=kind, after=after, run_started=run_started)
                     raise
                 after = next_page_token(seen, token)
                 if after is None:
                     break
-                yield Checkpoint({"since": since, "phase": kind, "after": after, "run_started": run_started,
-                                  "failing": dict(failing)})
+                yield cursor(since=since, phase=kind, after=after, run_started=run_started)
             if index + 1 < len(PHASES):
-                yield Checkpoint({"since": since, "phase": PHASES[index + 1], "after": None,
-                                  "run_started": run_started, "failing": dict(failing)})
-        yield Checkpoint({"since": run_started, "phase": PHASES[0], "after": None, "run_started": None,
-                          "failing": dict(failing)})
+                yield cursor(since=since, phase=PHASES[index + 1], after=None, run_started=run_started)
+        yield from self._retry_quarantined(client, workspace, quarantined)
+        yield cursor(since=run_started, phase=PHASES[0], after=None, run_started=None)
+
+    def _retry_quarantined(
+        self, client: IntercomClient, workspace: str, quarantined: dict[str, dict[str, int]]
+    ) -> Iterator[InboundRecord | Quarantine]:
+        """Fetch the quarantined conversations that are due again (see the module's note)."""
+        now = int(type(self).clock())
+        due = sorted((entry["at"] + QUARANTINE_RETRY_AFTER * 2 ** entry["tries"], conversation_id)
+                     for conversation_id, entry in quarantined.items())
+        for when, conversation_id in due[:QUARANTINE_RETRIES_PER_RUN]:
+            if when > now:
+                break
+            try:
+                full = client.conversation(conversation_id)
+            except RateLimited:
+                return  # the budget is spent: the rest wait for the next run
+            except FatalError as exc:  # deleted meanwhile: nothing left to fetch
+                log.info("quarantined Intercom conversation %s is gone: %s", conversation_id, exc)
+                quarantined.pop(conversation_id)
+                continue
+            except RetriableError as exc:
+                entry = quarantined[conversation_id]
+                entry.update(at=now, tries=entry["tries"] + 1)
+                if entry["tries"] >= QUARANTINE_RETRIES:
+                    log.warning("Intercom conversation %s still fails after %s retries; it waits for its next "
+                                "change: %s", conversation_id, entry["tries"], exc)
+                    quarantined.pop(conversation_id)
+                continue
+            quarantined.pop(conversation_id)
+            yield from _conversation_records(full, conversation_id, workspace)
 
     def _records(
-        self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str, failing: dict[str, int]
+        self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str, failing: dict[str, int],
+        quarantined: dict[str, dict[str, int]],
     ) -> Iterator[InboundRecord | Quarantine]:
         if kind == "contacts":
             try:
@@ -147,25 +192,45 @@ class IntercomConnector(Connector):
             full = client.conversation(conversation_id)
         except FatalError as exc:  # e.g. deleted between list and fetch: keep going, keep a trace
             failing.pop(conversation_id, None)
+            quarantined.pop(conversation_id, None)
             yield Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])
             return
         except RetriableError as exc:
             if isinstance(exc, RateLimited):  # the API's budget is not this conversation's fault
                 raise
             runs = failing.pop(conversation_id, 0) + 1
-            if runs < FAILING_RUNS:
+            if runs < FAILING_RUNS and conversation_id not in quarantined:
                 failing[conversation_id] = runs
                 raise
+            # Already on the list (it changed, or the overlap read it again): its retries go on as they were.
+            quarantined.setdefault(conversation_id, {"at": int(type(self).clock()), "tries": 0})
+            while len(quarantined) > QUARANTINE_KEPT:
+                quarantined.pop(next(iter(quarantined)))
             yield Quarantine(external_id=f"conversation:{conversation_id}",
-                             reason=f"Intercom answered with a server error in {runs} runs in a row, skipped until it "
-                                    f"changes again (or a back-fill): {exc}"[:500])
+                             reason=f"Intercom answered with a server error in {runs} runs in a row, skipped for "
+                                    f"now (tried again later, and when it changes): {exc}"[:500])
             return
         failing.pop(conversation_id, None)
+        quarantined.pop(conversation_id, None)
+        yield from _conversation_records(full, conversation_id, workspace)
+
+
+def _conversation_records(full: dict[str, Any], conversation_id: str, workspace: str) -> list[InboundRecord | Quarantine]:
+    try:
+        return conversation_records(full, workspace)
+    except Exception as exc:  # noqa: BLE001 - one conversation must not stop the sync (see _unreadable)
+        return [_unreadable(f"conversation:{conversation_id}", exc)]
+
+
+def _quarantine_list(value: Any) -> dict[str, dict[str, int]]:
+    """The cursor's `quarantined`, oldest first; an entry of another shape (a hand-edited cursor) is dropped."""
+    entries: dict[str, dict[str, int]] = {}
+    for conversation_id, entry in (value.items() if isinstance(value, dict) else ()):
         try:
-            records = conversation_records(full, workspace)
-        except Exception as exc:  # noqa: BLE001 - one conversation must not stop the sync (see _unreadable)
-            records = [_unreadable(f"conversation:{conversation_id}", exc)]
-        yield from records
+            entries[str(conversation_id)] = {"at": int(entry["at"]), "tries": max(0, int(entry["tries"]))}
+        except (TypeError, KeyError, ValueError):
+            continue
+    return dict(sorted(entries.items(), key=lambda item: item[1]["at"]))
 
 
 def _unreadable(external_id: str, exc: Exception) -> Quarantine:

@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Checkpoint
-from connectors.intercom.connector import FAILING_RUNS, IntercomConnector
+from connectors.intercom.connector import (
+    FAILING_RUNS,
+    QUARANTINE_RETRIES,
+    QUARANTINE_RETRY_AFTER,
+    IntercomConnector,
+)
 from connectors.intercom.emulator import MAX_PARTS, seed
 from connectors.sync import run_sync
 from core.ingest import ingest
@@ -184,6 +189,72 @@ def test_a_conversation_intercom_never_serves_is_skipped_after_a_few_runs(app, s
     emulator.add_part(broken, "<p>Jeszcze jedno pytanie</p>", author_type="user")
     assert sync(app, intercom_account.id).error == ""
     assert broken in {m.external_id.split(":")[0] for m in intercom_messages(session)}
+
+
+def quarantine_one(app, session, emulator, account) -> str:  # noqa: ANN001
+    """Four conversations, one of which answers 500 until FAILING_RUNS runs quarantine it; returns its id."""
+    seed(emulator, 4, 1)
+    broken = sorted(emulator.conversations)[1]
+    emulator.broken.add(broken)
+    for _ in range(FAILING_RUNS):
+        report = sync(app, account.id)
+    assert report.error == "" and report.quarantined == 1
+    assert broken not in {m.external_id.split(":")[0] for m in intercom_messages(session)}
+    return broken
+
+
+def fetches_of(emulator, conversation_id: str) -> int:  # noqa: ANN001
+    return sum(path.split("?")[0] == f"/conversations/{conversation_id}" for _, path in emulator.request_log)
+
+
+def test_a_quarantined_conversation_is_fetched_again_later_and_arrives_once(app, session, emulator,  # noqa: ANN001
+                                                                             intercom_account, fake_time,
+                                                                             monkeypatch) -> None:
+    """Intercom's server errors pass, but a conversation quarantined after three failing runs was read again only
+    when someone wrote in it again: a lead's chat that had ended was never stored."""
+    monkeypatch.setattr(IntercomConnector, "tries", 2)
+    broken = quarantine_one(app, session, emulator, intercom_account)
+    emulator.broken.clear()
+    emulator.request_log.clear()
+    assert sync(app, intercom_account.id).error == ""  # not yet due: not asked for
+    assert fetches_of(emulator, broken) == 0
+    IntercomConnector.sleep(QUARANTINE_RETRY_AFTER)  # (the shared fake clock)
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and fetches_of(emulator, broken) == 1
+    assert sorted(m.external_id for m in intercom_messages(session) if m.external_id.startswith(f"{broken}:")) == \
+        sorted([f"{broken}:source", f"{broken}:{emulator.parts[broken][0]['id']}"])
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"] == {}
+    # Stored once: later runs neither fetch it again nor store it twice.
+    IntercomConnector.sleep(QUARANTINE_RETRY_AFTER * 4)
+    emulator.request_log.clear()
+    assert sync(app, intercom_account.id).created == 0
+    assert fetches_of(emulator, broken) == 0
+
+
+def test_a_conversation_that_stays_broken_is_tried_a_bounded_number_of_times(app, session, emulator,  # noqa: ANN001
+                                                                            intercom_account, fake_time,
+                                                                            monkeypatch) -> None:
+    monkeypatch.setattr(IntercomConnector, "tries", 1)
+    broken = quarantine_one(app, session, emulator, intercom_account)
+    # A quarantined conversation that changes and still fails goes straight back on the list: runs go on.
+    emulator.add_part(broken, "<p>Halo?</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    fresh_view(session)
+    assert list(session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"]) == [broken]
+    emulator.request_log.clear()
+    for _ in range(QUARANTINE_RETRIES + 3):
+        IntercomConnector.sleep(QUARANTINE_RETRY_AFTER * 2 ** QUARANTINE_RETRIES)
+        assert sync(app, intercom_account.id).error == ""  # a retry that fails never stops a run
+    # The retries, and the first run's overlap reading the change again (failing, it stays on the list as it was).
+    assert fetches_of(emulator, broken) == QUARANTINE_RETRIES + 1
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"] == {}
+    # Given up on, it is still read again when it next changes.
+    emulator.broken.clear()
+    emulator.add_part(broken, "<p>Jest tam ktoś?</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    assert {"Halo?", "Jest tam ktoś?"} <= {m.text for m in intercom_messages(session)}
 
 
 def test_a_server_error_once_is_not_held_against_the_conversation(app, session, emulator,  # noqa: ANN001
