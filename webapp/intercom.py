@@ -257,7 +257,8 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
         ).first()
         try:
             if notification.get("topic") in CONTACT_TOPICS:
-                records: list[Any] = contact_records(item, workspace)
+                records: list[Any] = contact_records(item, workspace,
+                                                     phone_region=_settings()["DEFAULT_PHONE_REGION"])
             else:
                 records = conversation_records(item, workspace)
         except Exception as exc:  # noqa: BLE001 - a notification the mapping cannot read is skipped, not retried forever

@@ -93,6 +93,9 @@ class IntercomConnector(Connector):
         except (TypeError, ValueError):
             return default
 
+    def phone_region(self) -> str:
+        return str(self.context.settings.get("DEFAULT_PHONE_REGION") or "PL")
+
     def workspace_id(self, client: IntercomClient) -> str:
         known = self.context.config.get("workspace_id")
         if known:
@@ -179,7 +182,7 @@ class IntercomConnector(Connector):
     ) -> Iterator[InboundRecord | Quarantine]:
         if kind == "contacts":
             try:
-                yield from contact_records(item, workspace)
+                yield from contact_records(item, workspace, phone_region=self.phone_region())
             except Exception as exc:  # noqa: BLE001 - one contact must not stop the sync (see _unreadable)
                 yield _unreadable(f"contact:{item.get('id')}", exc)
             return

@@ -34,7 +34,7 @@ import nh3
 
 from connectors.base import Quarantine
 from core.ingest import sanitize_html
-from core.normalize import InvalidIdentifier, normalize_linkedin_url
+from core.normalize import InvalidIdentifier, normalize_emails, normalize_linkedin_url, normalize_phones
 from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundRecord, MessageIn
 
 CHANNEL = "intercom"
@@ -121,8 +121,22 @@ def external_identity(workspace_id: str, external_id: str) -> str:
     return f"{EXTERNAL_ID_PREFIX}{workspace_id}:{external_id}"[:200]
 
 
-def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundRecord]:
-    """Records for one Intercom contact object (list, search or webhook)."""
+def _identifies(email: str | None, phone: str | None, phone_region: str) -> bool:
+    """Whether the address or the number is one ingest matches on (an invalid one is ignored there, with a
+    warning): only then do records carrying it land on the contact's lead."""
+    for value, normalize in ((email, normalize_emails), (phone, lambda raw: normalize_phones(raw, phone_region))):
+        if value:
+            try:
+                normalize(value)
+            except InvalidIdentifier:
+                continue
+            return True
+    return False
+
+
+def contact_records(contact: dict[str, Any], workspace_id: str, *, phone_region: str = "PL") -> list[InboundRecord]:
+    """Records for one Intercom contact object (list, search or webhook); `phone_region` reads national numbers
+    as ingest will (the app's DEFAULT_PHONE_REGION)."""
     contact_id = _clean(contact.get("id"))
     if not contact_id:
         return []
@@ -134,7 +148,9 @@ def contact_records(contact: dict[str, Any], workspace_id: str) -> list[InboundR
         external_user_id=contact_id,
     )
     records = [InboundRecord(channel=CHANNEL, external_id=f"contact:{contact_id}", contact=fields, scope=workspace_id)]
-    if not (fields.email or fields.phone):
+    if not _identifies(fields.email, fields.phone, phone_region):
+        # Nothing would bring those records to this lead: each would be a lead of its own. Intercom's contact
+        # messenger takes whatever a visitor types ("jan(at)firma.pl", "n/a").
         return records
     external_id = _clean(contact.get("external_id"), 190)
     other_ids = [(f"contact-external:{contact_id}", external_identity(workspace_id, external_id))] if external_id else []

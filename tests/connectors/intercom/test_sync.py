@@ -417,3 +417,32 @@ def test_two_workspaces_users_with_one_external_id_stay_two_people(session) -> N
     # The same workspace's user "77" under another Intercom id is still Anna: her phone joins her lead.
     assert owners == {"anna@alfa.pl": leads["Anna Nowak"], "+48601234567": leads["Anna Nowak"],
                       "piotr@beta.pl": leads["Piotr Lis"]}
+
+
+@pytest.mark.parametrize(
+    ("email", "phone", "linked"),
+    [
+        ("jan(at)firma.pl", None, False),  # typed by the visitor into the messenger, never checked
+        (None, "n/a", False),
+        ("", "12", False),
+        ("biuro@firma.pl", None, True),  # a shared mailbox: weak, yet it is the contact's
+        ("jan(at)firma.pl", "+48 601 234 567", True),
+        (None, "601 234 567", True),  # national, read in the app's region
+    ],
+)
+def test_a_users_external_id_and_merged_leads_stay_on_its_lead_without_a_usable_address(session, email,  # noqa: ANN001
+                                                                                         phone, linked) -> None:
+    """The records that give a contact its external_id and merged leads carry the contact's address or number to
+    land on its lead. An address or number that identifies nobody made them a second lead of their own; they are
+    left out then (the contact's own record still stores it, under its Intercom id)."""
+    from connectors.intercom.mapping import contact_records
+    from core.batch import ingest_many
+
+    user = {"type": "contact", "id": "6c01", "role": "user", "name": "Jan Lis", "email": email, "phone": phone,
+            "external_id": "u-5", "merge_history": [{"type": "merge_history", "source_contact_id": "6c00"}]}
+    ingest_many(session, contact_records(user, "ws01", phone_region="PL"))
+    session.commit()
+    [lead] = live_contacts(session)
+    intercom_ids = set(session.exec(sa.select(Identity.value).where(Identity.kind == "intercom",
+                                                                    Identity.contact_id == lead.id)).scalars())
+    assert intercom_ids == ({"6c01", "6c00", "external:ws01:u-5"} if linked else {"6c01"})
