@@ -224,17 +224,22 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
             attachments: Any, customer_initiated: bool = False) -> None:
         files = _attachments(attachments)
-        if (not isinstance(body, str) or not body.strip()) and not files:
-            return  # assignments, closes and other events without a body or a file carry no message
+        text, clean_html = body_text_and_html(body) if isinstance(body, str) and body.strip() else ("", "")
+        if not text:
+            # A screenshot pasted into the chat, or a file sent alone (an RFP as a PDF): the message says what it
+            # was. Nothing at all ("<p></p>", "<br>" on a close or an assignment) is an event, not a message: an
+            # empty outbound message would count as the rep's first response.
+            images = _image_names(clean_html)
+            text = "; ".join(([f"Image: {', '.join(images)}"] if images else [])
+                             + ([f"Attachment: {', '.join(f['filename'] for f in files)}"] if files else []))
+            if not text:
+                return
+            if not images:
+                clean_html = text_to_html(text)
         author_type = _clean(author.get("type"), 40) or ""
         # A source's author may be blank (the schema: "for Twitter, this will be blank"); how the conversation
         # was delivered still says who wrote it.
         inbound = author_type in CUSTOMER_AUTHORS or (not author_type and customer_initiated)
-        if isinstance(body, str) and body.strip():
-            text, clean_html = body_text_and_html(body)
-        else:  # a file sent alone (an RFP as a PDF): the message says what it was
-            text = "Attachment: " + ", ".join(f["filename"] for f in files)
-            clean_html = text_to_html(text)
         extra = {"attachments": files} if files else {}
         records.append(
             InboundRecord(
@@ -270,6 +275,21 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
             add(f"{conversation_id}:{part_id}", body, _obj(part.get("author")), part.get("created_at"),
                 _clean(part.get("part_type"), 40) or "comment", part.get("attachments"))
     return records
+
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r'\bsrc="([^"]*)"', re.IGNORECASE)
+
+
+def _image_names(clean_html: str) -> list[str]:
+    """The file names of a sanitised body's images (the last part of each address; "image" for one without a
+    usable address, such as an inline data: image the sanitiser took out), at most 20."""
+    names = []
+    for tag in _IMG.findall(clean_html)[:20]:
+        src = _SRC.search(tag)
+        path = html_lib.unescape(src.group(1) if src else "").split("?", 1)[0].split("#", 1)[0].rstrip("/")
+        names.append("image" if path.lower().startswith("data:") else path.rsplit("/", 1)[-1][:200] or "image")
+    return names
 
 
 def _quick_reply_options(parts: list[dict[str, Any]]) -> dict[str, str]:

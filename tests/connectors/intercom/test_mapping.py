@@ -3,6 +3,8 @@ the edges the schema allows: overlong subjects and bodies, parts without a body,
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.base import Quarantine
 from connectors.intercom.mapping import conversation_records
 from core.schemas import SUBJECT_MAX, TEXT_MAX, InboundRecord
@@ -203,3 +205,38 @@ def test_a_customer_initiated_source_without_an_author_is_inbound() -> None:
         assert (first.external_id, first.direction, first.sender) == ("1911149811:source", "in", None), blank
         chat["source"]["delivered_as"] = "automated"
         assert conversation_records(chat, "ws1")[0].message.direction == "out"  # type: ignore[union-attr]
+
+
+PDF = {"type": "upload", "name": "oferta.pdf", "url": "https://files.example/oferta.pdf",
+       "content_type": "application/pdf", "filesize": 1000}
+
+
+@pytest.mark.parametrize(
+    ("part_type", "body", "attachments", "text"),
+    [
+        # Events whose body holds nothing to read: no message (an empty outbound one counted as a first response).
+        ("close", "<p></p>", [], None),
+        ("assignment", "<p> </p>", [], None),
+        ("comment", "<br>", [], None),
+        ("snoozed", "<p>&nbsp;</p>", [], None),
+        ("away_mode_assignment", None, [], None),
+        ("open", "", [], None),
+        # A screenshot pasted into the chat is the customer's message, named as a file sent alone is.
+        ("comment", '<div class="intercom-container"><img src="https://downloads.intercomcdn.com/i/o/1/ab/'
+                    'screen.png?expires=1"></div>', [], "Image: screen.png"),
+        ("comment", '<p><img src="data:image/png;base64,iVBORw0KGgo="></p>', [], "Image: image"),
+        ("comment", "<p></p>", [PDF], "Attachment: oferta.pdf"),
+        ("comment", '<p><img src="https://x.example/a.jpg"></p>', [PDF], "Image: a.jpg; Attachment: oferta.pdf"),
+        # Text beside an image stays the text.
+        ("comment", '<p>Jak na zdjęciu <img src="https://x.example/a.jpg"></p>', [], "Jak na zdjęciu"),
+        ("close", "<p>Zamykam, w razie pytań proszę pisać</p>", [], "Zamykam, w razie pytań proszę pisać"),
+    ],
+)
+def test_a_part_is_a_message_only_when_it_says_or_shows_something(part_type, body, attachments, text) -> None:  # noqa: ANN001
+    chat = conversation()
+    chat["conversation_parts"]["conversation_parts"] = [
+        {"type": "conversation_part", "id": "p9", "part_type": part_type, "body": body, "created_at": 1700000900,
+         "author": {"type": "admin" if part_type != "comment" else "user", "id": "a1"},
+         "attachments": attachments}]
+    parts = [r.message for r in conversation_records(chat, "ws1") if r.message.external_id.endswith(":p9")]  # type: ignore[union-attr]
+    assert [m.text for m in parts] == ([text] if text else [])
