@@ -214,6 +214,13 @@ def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
     return equal_secrets(header[len("sha1="):].strip().lower(), expected)
 
 
+@hooks_bp.route("/webhooks/intercom", methods=["HEAD"])
+def webhook_probe():  # noqa: ANN201
+    """Intercom checks the endpoint URL with a HEAD request when an app's webhooks are saved; a 405 there made the
+    Developer Hub refuse the URL. Nothing is read or stored."""
+    return "", 200
+
+
 @hooks_bp.post("/webhooks/intercom")
 @connector_required(CHANNEL, acknowledge=True)
 def webhook():  # noqa: ANN201

@@ -107,6 +107,15 @@ def test_webhook_signature_good_bad_missing(session, emulator, leadhub_url) -> N
     assert emulator.send_webhook(url, "x", body=b"not json{").status_code == 400
 
 
+def test_the_webhook_url_answers_intercoms_head_check(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """Intercom sends HEAD to the endpoint URL to check it when the app's webhooks are saved; a 405 made the
+    Developer Hub refuse the URL, so no notification was ever sent. HEAD reads and stores nothing."""
+    answer = requests.head(leadhub_url + "/webhooks/intercom", timeout=10)
+    assert answer.status_code == 200 and answer.content == b""
+    assert messages(session) == []
+    assert requests.get(leadhub_url + "/webhooks/intercom", timeout=10).status_code == 405  # only the check
+
+
 def test_webhook_replayed_ten_times_stores_one_message(session, emulator, leadhub_url) -> None:  # noqa: ANN001
     contact = emulator.add_contact(name="Replay", email="replay@example.org", role="lead")
     conversation = emulator.add_conversation(contact["id"], "<p>first</p>")
