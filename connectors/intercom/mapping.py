@@ -173,9 +173,17 @@ def _customer(conversation: dict[str, Any]) -> tuple[ContactIn | None, str]:
     order the schema promises; the one who wrote in is the lead."""
     listed = [contact_id for item in _list(_obj(conversation.get("contacts")).get("contacts"))
               if (contact_id := _clean(_obj(item).get("id")))]
-    if not listed:
-        return None, ""
     author = _obj(_obj(conversation.get("source")).get("author"))
+    if not listed:
+        # No contact listed (detached from the conversation, or a payload that leaves the list out): the customer
+        # who wrote the opening message, else the first who wrote a part, is still the one the chat is with.
+        parts = _list(_obj(conversation.get("conversation_parts")).get("conversation_parts"))
+        for candidate in [author, *(_obj(_obj(part).get("author")) for part in parts)]:
+            if _clean(candidate.get("type"), 40) in CUSTOMER_AUTHORS and (candidate_id := _clean(candidate.get("id"))):
+                listed, author = [candidate_id], candidate
+                break
+        else:
+            return None, ""
     same_person = _clean(author.get("type"), 40) in CUSTOMER_AUTHORS and _clean(author.get("id")) in listed
     contact_id = str(_clean(author.get("id"))) if same_person else listed[0]
     return (

@@ -49,11 +49,38 @@ def test_overlong_subject_and_body_are_cut_not_quarantined() -> None:
     assert records[1].message.subject == first.subject  # type: ignore[union-attr]
 
 
-def test_conversation_without_contact_or_id_is_quarantined_with_a_reason() -> None:
-    [no_contact] = conversation_records(conversation(contacts={"type": "contact.list", "contacts": []}), "ws1")
+def test_conversation_without_a_customer_or_an_id_is_quarantined_with_a_reason() -> None:
+    admin = {"type": "admin", "id": "a1", "name": "Rep"}
+    nobody = conversation(contacts={"type": "contact.list", "contacts": []},
+                          source={**conversation()["source"], "author": admin},
+                          conversation_parts={"type": "conversation_part.list", "total_count": 0,
+                                              "conversation_parts": []})
+    [no_contact] = conversation_records(nobody, "ws1")
     [no_id] = conversation_records(conversation(id=None), "ws1")
     assert isinstance(no_contact, Quarantine) and "contact" in no_contact.reason
     assert isinstance(no_id, Quarantine) and "id" in no_id.reason
+
+
+@pytest.mark.parametrize(
+    ("contacts", "source_author", "customer"),
+    [
+        ([], {"type": "user", "id": "c1", "name": "Zofia Wróbel", "email": "zofia@wrobel.pl"},
+         ("c1", "Zofia Wróbel", "zofia@wrobel.pl")),
+        (None, {"type": "lead", "id": "c1", "name": None, "email": None}, ("c1", None, None)),
+        # Begun by an admin: the first customer who answered.
+        ([], {"type": "admin", "id": "a1", "name": "Rep"}, ("c1", "Zofia Wróbel", None)),
+        ([{"type": "contact", "id": "c7"}], {"type": "admin", "id": "a1"}, ("c7", None, None)),
+    ],
+)
+def test_a_conversation_with_no_contact_listed_is_the_customers_who_wrote(contacts, source_author,  # noqa: ANN001
+                                                                          customer) -> None:
+    """`contacts.contacts` may be empty (a contact detached from the conversation); the whole chat went to
+    quarantine, though its author says whose it is."""
+    chat = conversation(contacts={"type": "contact.list", "contacts": contacts} if contacts is not None else None,
+                        source={**conversation()["source"], "author": source_author})
+    records = conversation_records(chat, "ws1")
+    assert records and all(isinstance(r, InboundRecord) for r in records)
+    assert {(r.contact.external_user_id, r.contact.name, r.contact.email) for r in records} == {customer}  # type: ignore[union-attr]
 
 
 def test_fields_of_unexpected_types_never_stop_the_mapping() -> None:
