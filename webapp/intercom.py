@@ -29,13 +29,22 @@ from connectors.intercom.mapping import CHANNEL, contact_records, conversation_r
 from core.batch import ingest_many
 from core.identity import get_live_contact
 from core.ingest import IngestError, IngestOptions, ingest
-from core.models import ConnectorAccount, Contact, Conversation, Identity, Message, Stage, User
+from core.models import (
+    ConnectorAccount,
+    Contact,
+    Conversation,
+    Identity,
+    Message,
+    QuarantinedItem,
+    Stage,
+    User,
+)
 from core.normalize import InvalidIdentifier, normalize_email
 from core.qualification import QualificationError, set_stage
 from core.scoring import NON_TARGET_REASONS
 from core.webhooks import equal_secrets
 from webapp.auth import role_required
-from webapp.db import begin_writing, get_session, get_writer_engine, write_session
+from webapp.db import begin_writing, get_engine, get_session, get_writer_engine, write_session
 from webapp.queue import enqueue, task
 from webapp.replies import ReplyError, register_reply
 from webapp.settings import connector_required, effective_settings, is_enabled, switched_off_message
@@ -255,6 +264,9 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
     """Ingest one webhook's item (a conversation with its parts, or a contact). Idempotent."""
     workspace = str(notification.get("app_id") or "")
     item = notification.get("item") or {}
+    quarantined = None
+    if notification.get("topic") not in CONTACT_TOPICS:
+        quarantined, item = _whole_if_quarantined(workspace, item)  # before the write lock: it may call Intercom
     # The writer engine begins IMMEDIATE on SQLite: this transaction reads, then writes, while other workers
     # write too; begun deferred it failed at once with "database is locked" (96 of 3,328 notifications under
     # a 10 s load were dropped after their retries; BENCHMARKS.md, Scale-out).
@@ -290,8 +302,39 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
         if account is not None and created:
             account.messages_synced += created
             db.add(account)
+        if quarantined is not None and not any(isinstance(r, IngestError) for r in results):
+            db.execute(sa.delete(QuarantinedItem).where(QuarantinedItem.id == quarantined))
         db.commit()
     return {"records": len(records), "created": created}
+
+
+def _whole_if_quarantined(workspace: str, item: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """A notification about a conversation the sync quarantined (Intercom kept answering it with a server error)
+    carries only its newest parts; the others were never stored. Fetch it whole once more: served, all of it is
+    stored now and its quarantine row (the id returned) goes; the sync's own later retry finds it stored. Not
+    served, the notification's own parts are stored as always."""
+    conversation_id = item.get("id")
+    if not workspace or not isinstance(conversation_id, (str, int)) or isinstance(conversation_id, bool):
+        return None, item
+    with Session(get_engine()) as db:
+        account = db.exec(
+            select(ConnectorAccount).where(ConnectorAccount.type == CHANNEL, ConnectorAccount.external_id == workspace)
+        ).first()
+        row = db.exec(sa.select(QuarantinedItem.id).where(
+            QuarantinedItem.channel == CHANNEL, QuarantinedItem.external_id == f"conversation:{conversation_id}"
+        )).scalars().first() if account is not None else None
+    if row is None or account is None or not account.credentials_encrypted:
+        return None, item
+    token = _box().decrypt(account.credentials_encrypted).get("access_token")
+    if not token:
+        return None, item
+    try:
+        whole = IntercomClient(token, base_url=_settings()["INTERCOM_API_URL"], max_tries=2).conversation(
+            str(conversation_id))
+    except ConnectorError as exc:
+        log.info("quarantined Intercom conversation %s still not served: %s", conversation_id, exc)
+        return None, item
+    return row, whole
 
 
 # --------------------------------------------------------------------------- Canvas Kit inbox app

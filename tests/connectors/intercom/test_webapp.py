@@ -198,6 +198,36 @@ def test_a_contact_merged_webhook_puts_the_leads_chat_on_the_user(session, emula
     assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1  # type: ignore[union-attr]
 
 
+def test_a_webhook_about_a_quarantined_conversation_brings_all_of_it(app, session, emulator, intercom_account,  # noqa: ANN001
+                                                                      leadhub_url, monkeypatch) -> None:
+    """A conversation Intercom answered with a server error in three syncs in a row is quarantined, its messages
+    unstored. A notification about it carries only the newest part: before, that part was stored and the rest
+    stayed missing. Now the conversation is fetched whole once more and its quarantine row goes."""
+    from connectors.intercom.connector import FAILING_RUNS, IntercomConnector
+    from core.models import QuarantinedItem
+
+    monkeypatch.setattr(IntercomConnector, "tries", 1)
+    contact = emulator.add_contact(name="Iga Nowak", email="iga@nowak.pl", role="lead")
+    chat = emulator.add_conversation(contact["id"], "<p>Czy macie wersję na 50 osób?</p>")
+    emulator.add_part(chat["id"], "<p>Tak, mamy.</p>", author_type="admin")
+    emulator.broken.add(chat["id"])
+    engine, box = app.extensions["leadhub.engine"], app.extensions["leadhub.secretbox"]
+    for _ in range(FAILING_RUNS):
+        run_sync(engine, intercom_account.id, settings=app.config["LEADHUB"], box=box)
+    fresh_view(session)
+    assert [q.external_id for q in session.exec(select(QuarantinedItem)).all()] == [f"conversation:{chat['id']}"]
+    assert messages(session) == []
+
+    emulator.broken.clear()
+    emulator.add_part(chat["id"], "<p>To poproszę ofertę</p>", author_type="lead")
+    item = emulator.conversation_view(chat["id"])
+    item["conversation_parts"]["conversation_parts"] = item["conversation_parts"]["conversation_parts"][-1:]
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.replied", item).status_code == 200
+    assert sorted(m.text for m in messages(session)) == ["Czy macie wersję na 50 osób?", "Tak, mamy.",
+                                                         "To poproszę ofertę"]
+    assert session.exec(select(QuarantinedItem)).all() == []
+
+
 # --------------------------------------------------------------------------- Canvas Kit
 
 
