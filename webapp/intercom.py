@@ -545,7 +545,10 @@ def reply_to_conversation(
     stored: dict[str, Any] = {"conversation_id": conversation_id, "external_id": reply_external_id}
     for record in conversation_records(conversation, workspace):
         if isinstance(record, Quarantine):
-            raise ReplyError(record.reason)
+            # The reply has left: saying it failed would invite the rep to send it again. There is no lead to
+            # put it on (no customer in the conversation), so it is not recorded.
+            log.warning("Intercom reply to %s sent but not recorded: %s", conversation_id, record.reason)
+            continue
         record.account_id, record.owner_id = account.id, account.owner_id
         result = ingest(db, record, options=_options(actor))
         if record.message is not None and record.message.external_id == reply_external_id:

@@ -317,6 +317,22 @@ def test_reply_as_the_connected_admin_lands_on_the_timeline(app, client, session
     assert emulator.spec_errors == []
 
 
+def test_a_reply_intercom_accepted_is_never_reported_failed(app, client, session, emulator, intercom_account) -> None:  # noqa: ANN001
+    """Intercom accepted the reply, but the conversation it answered with names no customer (an admin's message
+    whose contact was detached): the route said 400 "conversation without a contact", and a rep told the reply
+    failed sends it again; the customer gets it twice."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    contact = emulator.add_contact(name="Gone", email="gone@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Nasza oferta</p>", author_type="admin")
+    emulator.conversations[conversation["id"]]["source"]["author"] = {"type": "admin", "id": emulator.admin["id"]}
+    emulator.conversations[conversation["id"]]["contacts"]["contacts"] = []
+    sign_in(client, session, role="rep")
+    response = client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": "Czy ma Pan pytania?"})
+    assert response.status_code == 201, response.get_json()
+    assert [p["body"] for p in emulator.parts[conversation["id"]]] == ["Czy ma Pan pytania?"]
+    assert response.get_json()["conversation_id"] == conversation["id"] and messages(session) == []
+
+
 def test_a_reply_is_recorded_once_when_a_sync_writes_meanwhile(app, client, session, emulator,  # noqa: ANN001
                                                                 intercom_account) -> None:
     """The reply has left for Intercom when leadhub records it. If a sync committed between the request's read
