@@ -72,6 +72,7 @@ CONTACT_TOPICS = {
     "contact.lead.updated",
     "contact.lead.signed_up",
     "contact.email.updated",  # the new address becomes one more of the person's identities
+    "contact.lead.added_email",  # a visitor gave the messenger an address: their chat meets their mail at once
     "contact.merged",  # a lead merged into a user: the surviving contact, naming the lead in `merged_from`
     "user.created",
 }

@@ -165,6 +165,29 @@ def test_an_email_change_and_a_bots_answer_reach_the_lead(session, emulator, lea
         ("in", "Ile kosztuje licencja?"), ("out", "Licencja kosztuje 40 zł miesięcznie.")]
 
 
+def test_an_address_a_lead_gives_the_messenger_joins_their_chat_to_their_mail(session, emulator,  # noqa: ANN001
+                                                                              leadhub_url) -> None:
+    """A visitor asks in the messenger, anonymous; the messenger then asks for their address and they give it:
+    Intercom sends contact.lead.added_email. The topic was ignored, so the chat and the mail this person had sent
+    stayed two leads until a sync happened to read the contact again."""
+    ingest(session, InboundRecord(channel="gmail", external_id="m-7",
+                                  contact=ContactIn(name="Ola Maj", email="ola@maj.pl"),
+                                  message=MessageIn(external_id="m-7", text="Proszę o cennik")))
+    session.commit()
+    url = leadhub_url + "/webhooks/intercom"
+    visitor = emulator.add_contact(role="lead")
+    chat = emulator.add_conversation(visitor["id"], "<p>A cennik?</p>")
+    assert emulator.send_webhook(url, "conversation.user.created",
+                                 emulator.conversation_view(chat["id"])).status_code == 200
+    emulator.update_contact(visitor["id"], email="ola@maj.pl")
+    answer = emulator.send_webhook(url, "contact.lead.added_email", emulator.contact_view(visitor["id"]))
+    assert answer.json() == {"ok": True, "queued": "contact.lead.added_email"}
+    fresh_view(session)
+    [lead] = session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()  # type: ignore[union-attr]
+    assert {m.channel for m in session.exec(select(Message).where(Message.contact_id == lead.id))} == {"gmail",
+                                                                                                     "intercom"}
+
+
 def test_a_contact_merged_webhook_puts_the_leads_chat_on_the_user(session, emulator, leadhub_url) -> None:  # noqa: ANN001
     """A visitor asks in the messenger (a lead without an address), then signs up; an admin or a workflow merges
     the lead into the user. Intercom sends contact.merged: the surviving user, the lead's id in `merged_from`
