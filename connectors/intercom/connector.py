@@ -122,14 +122,25 @@ class IntercomConnector(Connector):
         for index in range(PHASES.index(phase), len(PHASES)):
             kind = PHASES[index]
             seen: set[str] = {after} if after else set()
+            restarted = False
             while True:
                 per_page = self.page_size(kind)
-                if since is None:
-                    items, token = client.list_page(kind, per_page=per_page, starting_after=after)
-                else:
-                    items, token = client.search_page(
-                        kind, updated_after=int(since) - OVERLAP_SECONDS, per_page=per_page, starting_after=after
-                    )
+                try:
+                    if since is None:
+                        items, token = client.list_page(kind, per_page=per_page, starting_after=after)
+                    else:
+                        items, token = client.search_page(
+                            kind, updated_after=int(since) - OVERLAP_SECONDS, per_page=per_page, starting_after=after
+                        )
+                except FatalError as exc:
+                    if after is None or restarted:
+                        raise
+                    # Intercom refuses a cursor it no longer knows ("Invalid starting_after param"): one kept by a
+                    # run that stopped mid-way, resumed later. Resuming with it would fail on every run; the phase
+                    # starts over instead (what it stores again is absorbed by idempotent ingest).
+                    log.warning("Intercom refused the %s cursor; the phase starts over: %s", kind, exc)
+                    after, seen, restarted = None, set(), True
+                    continue
                 try:
                     for item in items:
                         yield from self._records(client, kind, item, workspace, failing, quarantined)

@@ -72,6 +72,7 @@ class IntercomEmulator:
     request_log: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
     stuck_cursor: bool = False  # misbehave: hand out the same starting_after on every page
+    cursor_generation: int = 0  # cursors of an older generation are refused (see expire_cursors)
     stable_token: str = ""  # when set, every OAuth exchange issues this token
     # Called with (flask request, flask response) for every API call: tests validate both against the spec.
     validator: Callable[[Any, Response], None] | None = None
@@ -238,6 +239,11 @@ class IntercomEmulator:
             view["merge_history"] = list(self.merge_history.get(contact_id, []))
         return view
 
+    def expire_cursors(self) -> None:
+        """Every starting_after handed out so far is refused from now on with 400, as Intercom refuses a cursor
+        it no longer knows ("Invalid starting_after param")."""
+        self.cursor_generation += 1
+
     def fail_next(self, *statuses: int) -> None:
         """The next API calls answer these statuses (429, 500 …), in order."""
         self.faults.extend(statuses)
@@ -342,6 +348,12 @@ class IntercomEmulator:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if token not in emulator.tokens:
                 return error(401, "unauthorized", "Access Token Invalid")
+            body = request.get_json(silent=True) if request.is_json else None
+            cursor = request.args.get("starting_after") or (
+                (body.get("pagination") or {}).get("starting_after") if isinstance(body, dict) else None)
+            if cursor and _uncursor(str(cursor)).get("g", 0) != emulator.cursor_generation:
+                return error(400, "client_error", "Invalid starting_after param. Please try again using a "
+                                                  "starting_after value from a paginated response")
             return None
 
         @app.after_request
@@ -408,7 +420,8 @@ class IntercomEmulator:
             pages: dict[str, Any] = {"type": "pages", "page": offset // per_page + 1, "per_page": per_page,
                                      "total_pages": total_pages}
             if offset + per_page < len(items):
-                token = _cursor({"offset": per_page if emulator.stuck_cursor else offset + per_page})
+                token = _cursor({"offset": per_page if emulator.stuck_cursor else offset + per_page,
+                                 "g": emulator.cursor_generation})
                 pages["next"] = {"per_page": per_page, "starting_after": token}
             return chunk, pages
 

@@ -319,6 +319,45 @@ def test_kill_and_resume_loses_and_duplicates_nothing(app, session, emulator, in
     assert first_list.startswith("/conversations?") and "starting_after=" in first_list
 
 
+@pytest.mark.parametrize("backfilled", [False, True])
+def test_a_cursor_intercom_no_longer_takes_restarts_the_phase_instead_of_failing_every_run(  # noqa: ANN001
+        app, session, emulator, intercom_account, small_pages, monkeypatch, backfilled) -> None:
+    """A run stopped mid-way keeps its starting_after to resume from; Intercom refuses a cursor it no longer knows
+    with 400 "Invalid starting_after param". The next run failed on it, and every run after: the account's sync
+    stood still for good. Now the phase starts over; everything arrives once."""
+    seed(emulator, 9, 2)
+    if backfilled:  # the cursor of an incremental run's search, not of the back-fill's list
+        assert sync(app, intercom_account.id).error == ""
+        for conversation_id in list(emulator.conversations):
+            emulator.add_part(conversation_id, "<p>Jeszcze pytanie</p>", author_type="user")
+    original_read = IntercomConnector.read
+
+    def dying_read(self, state: dict[str, Any]):  # noqa: ANN001, ANN202
+        checkpoints = 0
+        for item in original_read(self, state):
+            yield item
+            if isinstance(item, Checkpoint) and item.state.get("phase") == "conversations" and item.state["after"]:
+                checkpoints += 1
+                if checkpoints == 2:
+                    raise RuntimeError("killed")
+
+    monkeypatch.setattr(IntercomConnector, "read", dying_read)
+    with pytest.raises(RuntimeError, match="killed"):
+        sync(app, intercom_account.id)
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["after"]
+    monkeypatch.setattr(IntercomConnector, "read", original_read)
+    emulator.expire_cursors()
+    report = sync(app, intercom_account.id)
+    assert report.error == "", report.error
+    expected = {f"{cid}:source" for cid in emulator.conversations} | {
+        f"{cid}:{part['id']}" for cid, parts in emulator.parts.items() for part in parts
+    }
+    assert sorted(m.external_id for m in intercom_messages(session)) == sorted(expected)
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["after"] is None
+
+
 def test_intercom_chat_and_mail_of_one_person_are_one_contact(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
     ingest(
         session,
