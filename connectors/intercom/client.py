@@ -7,9 +7,11 @@ reset once the remaining budget falls under a reserve, so a sync slows down befo
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -29,6 +31,16 @@ MAX_PER_PAGE = 150
 RATE_RESERVE_SHARE = 0.05
 RATE_RESERVE_MIN = 2
 MAX_RATE_PAUSE = 65.0  # Intercom's windows are a minute; never sleep longer on a bad header
+_CANONICAL = re.compile(r'<[^<>]*/contacts/([^/<>?#]+)>\s*;\s*rel="?canonical"?', re.IGNORECASE)
+
+
+class ContactMerged(FatalError):
+    """410 Gone on GET /contacts/{id} (API 2.16): the contact was merged; `canonical_id` is the contact it became,
+    from the Link header (None when the header does not say)."""
+
+    def __init__(self, message: str, canonical_id: str | None):
+        super().__init__(message)
+        self.canonical_id = canonical_id
 
 
 class IntercomClient:
@@ -98,6 +110,9 @@ class IntercomClient:
                 error.retry_after = max(0.0, min(self.rate_reset - self.clock(), MAX_RATE_PAUSE))
                 self.rate_remaining = None  # the wait below already covers the window
             if error is not None:
+                if response.status_code == 410:
+                    found = _CANONICAL.search(response.headers.get("Link", ""))
+                    raise ContactMerged(str(error), found.group(1)[:200] if found else None)
                 if response.status_code in (401, 403):
                     # Intercom access tokens do not expire or refresh: a refusal means the app was uninstalled.
                     raise ReconnectNeeded(str(error))
@@ -113,6 +128,10 @@ class IntercomClient:
 
     def me(self) -> dict:
         return self.request("GET", "/me")
+
+    def contact(self, contact_id: str) -> dict:
+        """GET /contacts/{id} with its merge history; raises ContactMerged for a merged contact (410)."""
+        return self.request("GET", f"/contacts/{quote(contact_id, safe='')}", params=_extra_params("contacts"))
 
     def conversation(self, conversation_id: str) -> dict:
         return self.request("GET", f"/conversations/{conversation_id}")

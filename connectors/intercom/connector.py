@@ -33,8 +33,8 @@ from pydantic import ValidationError
 
 from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
 from connectors.errors import FatalError, RateLimited, ReconnectNeeded, RetriableError, next_page_token
-from connectors.intercom.client import DEFAULT_API_URL, IntercomClient
-from connectors.intercom.mapping import contact_records, conversation_records
+from connectors.intercom.client import DEFAULT_API_URL, ContactMerged, IntercomClient
+from connectors.intercom.mapping import contact_records, conversation_records, unlisted_customer_author
 from core.schemas import InboundRecord
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class IntercomConnector(Connector):
         after: str | None = state.get("after") or None
         failing: dict[str, int] = {str(k): int(v) for k, v in dict(state.get("failing") or {}).items()}
         quarantined = _quarantine_list(state.get("quarantined"))
+        self._authors_checked: set[str] = set()
 
         def cursor(**position: Any) -> Checkpoint:
             return Checkpoint({**position, "failing": dict(failing),
@@ -226,7 +227,49 @@ class IntercomConnector(Connector):
             return
         failing.pop(conversation_id, None)
         quarantined.pop(conversation_id, None)
+        yield from self._merged_author(client, full, workspace)
         yield from _conversation_records(full, conversation_id, workspace)
+
+    def _merged_author(self, client: IntercomClient, conversation: dict[str, Any],
+                       workspace: str) -> Iterator[InboundRecord | Quarantine]:
+        """A lead merged into a user: Intercom lists the user on the lead's conversations, while the opening
+        message still names the lead. Asked for, the lead answers 410 with the user in its Link header (API 2.16;
+        404 before): the user's records, with the lead among its merged ones, put the lead's chats on the user's
+        lead whether or not the merge moved the user's updated_at. Asked once per author and run."""
+        author_id = unlisted_customer_author(conversation)
+        if author_id is None or author_id in self._authors_checked:
+            return
+        self._authors_checked.add(author_id)
+        try:
+            client.contact(author_id)
+            return  # a contact of its own still: a group conversation they left, not a merge
+        except ContactMerged as exc:
+            target, merged = exc.canonical_id, True
+        except FatalError:  # 404: gone, merged or deleted; only the listed contact's merge history can say
+            target, merged = None, False
+        except RetriableError as exc:
+            if isinstance(exc, RateLimited):
+                raise
+            log.info("could not ask Intercom about contact %s: %s", author_id, exc)
+            return
+        listed = [str(c.get("id")) for c in (conversation.get("contacts") or {}).get("contacts") or []
+                  if isinstance(c, dict) and c.get("id")]
+        target = target or (listed[0] if len(listed) == 1 else None)
+        if not target:
+            return
+        try:
+            contact = client.contact(target)
+        except RateLimited:
+            raise
+        except (FatalError, RetriableError) as exc:
+            log.info("could not read Intercom contact %s: %s", target, exc)
+            return
+        if merged:
+            contact = {**contact, "merged_from": {"type": "contact", "id": author_id}}
+        try:
+            yield from contact_records(contact, workspace, phone_region=self.phone_region())
+        except Exception as exc:  # noqa: BLE001 - one contact must not stop the sync (see _unreadable)
+            yield _unreadable(f"contact:{target}", exc)
 
 
 def _conversation_records(full: dict[str, Any], conversation_id: str, workspace: str) -> list[InboundRecord | Quarantine]:

@@ -67,6 +67,7 @@ class IntercomEmulator:
     tokens: set[str] = field(default_factory=set)
     codes: dict[str, str] = field(default_factory=dict)
     merge_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> leads merged in
+    merged_into: dict[str, str] = field(default_factory=dict)  # merged lead id -> the contact it became
     faults: list[int] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # conversation ids whose GET always answers 500
     request_log: list[tuple[str, str]] = field(default_factory=list)
@@ -224,6 +225,7 @@ class IntercomEmulator:
         """POST /contacts/merge: the lead `from_id` is deleted (its id is no longer found, listed or searched)
         and its conversations become the user's; the user's merge_history names the lead."""
         lead = self.contacts.pop(from_id)
+        self.merged_into[from_id] = into_id
         for conversation in self.conversations.values():
             for reference in conversation["contacts"]["contacts"]:
                 if reference["id"] == from_id:
@@ -443,6 +445,21 @@ class IntercomEmulator:
             per_page = per_page_arg(request.args.get("per_page"), 50)
             items, pages = page(contact_views(), offset_of(request.args.get("starting_after")), per_page)
             return jsonify({"type": "list", "data": items, "total_count": len(emulator.contacts), "pages": pages})
+
+        @app.get("/contacts/<contact_id>")
+        def get_contact(contact_id: str) -> Response:
+            if contact_id in emulator.merged_into:  # 2.16: 410 Gone, the Link header names the final target
+                target = contact_id
+                while target in emulator.merged_into:
+                    target = emulator.merged_into[target]
+                response = error(410, "contact_merged",
+                                 "This contact has been merged. See the 'Link' header for the canonical contact.")
+                response.headers["Link"] = f'</contacts/{target}>; rel="canonical"'
+                return response
+            if contact_id not in emulator.contacts:
+                return error(404, "not_found", "User Not Found")
+            with_history = request.args.get("include_merge_history") == "true"
+            return jsonify(emulator.contact_view(contact_id, with_merge_history=with_history))
 
         @app.get("/conversations")
         def list_conversations() -> Response:

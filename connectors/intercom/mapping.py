@@ -196,6 +196,19 @@ def _customer(conversation: dict[str, Any]) -> tuple[ContactIn | None, str]:
     )
 
 
+def unlisted_customer_author(conversation: dict[str, Any]) -> str | None:
+    """The id of the customer who wrote the opening message when the conversation no longer lists them among its
+    contacts: the mark a merge leaves (Intercom moves a merged lead's conversations to the user it became), or a
+    group conversation they left. None otherwise."""
+    listed = {_clean(_obj(item).get("id")) for item in _list(_obj(conversation.get("contacts")).get("contacts"))}
+    listed.discard(None)
+    author = _obj(_obj(conversation.get("source")).get("author"))
+    author_id = _clean(author.get("id"))
+    if not listed or not author_id or _clean(author.get("type"), 40) not in CUSTOMER_AUTHORS or author_id in listed:
+        return None
+    return author_id
+
+
 def _sender(author: dict[str, Any]) -> str | None:
     name, email = _clean(author.get("name")), _clean(author.get("email"), 320)
     if name and email:

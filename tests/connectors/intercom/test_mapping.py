@@ -267,3 +267,23 @@ def test_a_part_is_a_message_only_when_it_says_or_shows_something(part_type, bod
          "attachments": attachments}]
     parts = [r.message for r in conversation_records(chat, "ws1") if r.message.external_id.endswith(":p9")]  # type: ignore[union-attr]
     assert [m.text for m in parts] == ([text] if text else [])
+
+
+@pytest.mark.parametrize(
+    ("contacts", "author", "expected"),
+    [
+        ([{"id": "u1"}], {"type": "lead", "id": "l1"}, "l1"),  # a merged lead's conversation, listing the user
+        ([{"id": "u1"}], {"type": "user", "id": "u1"}, None),
+        ([{"id": "u1"}], {"type": "admin", "id": "a1"}, None),
+        ([], {"type": "lead", "id": "l1"}, None),  # nobody listed: the author is the customer (see _customer)
+        ([{"id": "u1"}], {"type": "lead"}, None),
+        ([{"id": "u1"}], None, None),
+        ("x", {"type": "lead", "id": "l1"}, None),
+    ],
+)
+def test_the_customer_author_a_conversation_no_longer_lists(contacts, author, expected) -> None:  # noqa: ANN001
+    from connectors.intercom.mapping import unlisted_customer_author
+
+    chat = conversation(contacts={"type": "contact.list", "contacts": contacts},
+                        source={**conversation()["source"], "author": author})
+    assert unlisted_customer_author(chat) == expected

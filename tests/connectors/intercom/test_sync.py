@@ -434,6 +434,55 @@ def test_a_lead_merged_into_a_user_keeps_its_chat_on_the_users_lead(app, session
     assert {("intercom", visitor["id"]), ("intercom", user["id"]), ("email", "anna@kowalska.pl")} <= identities
 
 
+def test_a_merge_that_leaves_the_users_updated_at_alone_is_found_through_the_conversation(  # noqa: ANN001
+        app, session, emulator, intercom_account) -> None:
+    """The merged user's updated_at need not move, and then no search returns the user with its merge history:
+    the lead's chat stayed on an anonymous lead and the user's later messages in it went to a second lead. The
+    conversation still names the lead as its opening message's author while listing the user; asked for, the
+    lead answers 410 Gone with the user in its Link header (API 2.16)."""
+    visitor = emulator.add_contact(role="lead", updated_at=1_700_000_000)
+    chat = emulator.add_conversation(visitor["id"], "<p>Do you offer 40 seats?</p>", created_at=1_700_000_000)
+    user = emulator.add_contact(name="Anna Kowalska", email="anna@kowalska.pl", role="user", updated_at=1_700_000_000)
+    assert sync(app, intercom_account.id).error == ""
+    assert len(live_contacts(session)) == 2
+
+    emulator.merge_contacts(visitor["id"], user["id"])
+    emulator.contacts[user["id"]]["updated_at"] = 1_700_000_000  # the merge did not touch it
+    emulator.add_part(chat["id"], "<p>Signed up, here I am</p>", author_type="user")
+    emulator.request_log.clear()
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and emulator.spec_errors == []
+    fresh_view(session)
+    [lead] = live_contacts(session)
+    assert lead.display_name == "Anna Kowalska"
+    assert {m.contact_id for m in intercom_messages(session)} == {lead.id}
+    identities = {(i.kind, i.value) for i in session.exec(select(Identity).where(Identity.contact_id == lead.id))}
+    assert {("intercom", visitor["id"]), ("intercom", user["id"]), ("email", "anna@kowalska.pl")} <= identities
+    asked = [path.split("?")[0] for _, path in emulator.request_log if path.startswith("/contacts/6")]
+    assert asked == [f"/contacts/{visitor['id']}", f"/contacts/{user['id']}"]
+    # A later change asks again (two calls a run for such a conversation) and changes nothing.
+    emulator.add_part(chat["id"], "<p>Any news?</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    assert len(live_contacts(session)) == 1 and len(intercom_messages(session)) == 3
+
+
+def test_an_author_who_left_a_conversation_is_not_taken_for_a_merge(app, session, emulator,  # noqa: ANN001
+                                                                     intercom_account) -> None:
+    """The opening message's author is no longer listed, but Intercom still serves them (200): they left a group
+    conversation; nobody is merged."""
+    ewa = emulator.add_contact(name="Ewa Lis", email="ewa@lis.pl", role="user", updated_at=1_700_000_000)
+    jan = emulator.add_contact(name="Jan Lis", email="jan@lis.pl", role="user", updated_at=1_700_000_000)
+    chat = emulator.add_conversation(ewa["id"], "<p>Pytanie o fakturę</p>", created_at=1_700_000_000)
+    assert sync(app, intercom_account.id).error == ""
+    emulator.conversations[chat["id"]]["contacts"]["contacts"] = [{"type": "contact", "id": jan["id"]}]
+    emulator.add_part(chat["id"], "<p>Przejmuję sprawę</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    fresh_view(session)
+    assert sorted(c.display_name for c in live_contacts(session)) == ["Ewa Lis", "Jan Lis"]
+    owner = session.exec(select(Identity.contact_id).where(Identity.value == ewa["id"])).one()
+    assert session.get(Contact, owner).display_name == "Ewa Lis"
+
+
 def test_two_workspaces_users_with_one_external_id_stay_two_people(session) -> None:  # noqa: ANN001
     """`external_id` is each workspace's own user id: user "77" of one connected workspace and user "77" of another
     are different people. Its identity was "external:77" in every workspace, so the second person (another name,
