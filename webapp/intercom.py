@@ -335,7 +335,7 @@ def _whole_if_quarantined(workspace: str, item: dict[str, Any]) -> tuple[int | N
     except ConnectorError as exc:
         log.info("quarantined Intercom conversation %s still not served: %s", conversation_id, exc)
         return None, item
-    return row, whole
+    return (row, whole) if isinstance(whole, dict) else (None, item)
 
 
 # --------------------------------------------------------------------------- Canvas Kit inbox app

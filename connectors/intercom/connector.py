@@ -264,6 +264,8 @@ class IntercomConnector(Connector):
         except (FatalError, RetriableError) as exc:
             log.info("could not read Intercom contact %s: %s", target, exc)
             return
+        if not isinstance(contact, dict):
+            return
         if merged:
             contact = {**contact, "merged_from": {"type": "contact", "id": author_id}}
         try:

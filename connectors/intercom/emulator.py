@@ -74,6 +74,7 @@ class IntercomEmulator:
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
     stuck_cursor: bool = False  # misbehave: hand out the same starting_after on every page
     cursor_generation: int = 0  # cursors of an older generation are refused (see expire_cursors)
+    odd_answers: dict[str, Any] = field(default_factory=dict)  # misbehave: path -> JSON answered with 200 instead
     stable_token: str = ""  # when set, every OAuth exchange issues this token
     # Called with (flask request, flask response) for every API call: tests validate both against the spec.
     validator: Callable[[Any, Response], None] | None = None
@@ -350,6 +351,8 @@ class IntercomEmulator:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if token not in emulator.tokens:
                 return error(401, "unauthorized", "Access Token Invalid")
+            if request.path in emulator.odd_answers:
+                return jsonify(emulator.odd_answers[request.path])
             body = request.get_json(silent=True) if request.is_json else None
             cursor = request.args.get("starting_after") or (
                 (body.get("pagination") or {}).get("starting_after") if isinstance(body, dict) else None)

@@ -466,6 +466,19 @@ def test_a_merge_that_leaves_the_users_updated_at_alone_is_found_through_the_con
     assert len(live_contacts(session)) == 1 and len(intercom_messages(session)) == 3
 
 
+def test_an_answer_that_is_not_an_object_never_stops_the_merge_check(app, session, emulator,  # noqa: ANN001
+                                                                     intercom_account) -> None:
+    visitor = emulator.add_contact(role="lead", updated_at=1_700_000_000)
+    chat = emulator.add_conversation(visitor["id"], "<p>Hej</p>", created_at=1_700_000_000)
+    user = emulator.add_contact(name="Ula", email="ula@example.pl", role="user", updated_at=1_700_000_000)
+    assert sync(app, intercom_account.id).error == ""
+    emulator.merge_contacts(visitor["id"], user["id"])
+    emulator.odd_answers[f"/contacts/{user['id']}"] = ["not", "a", "contact"]
+    emulator.add_part(chat["id"], "<p>Jestem</p>", author_type="user")
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and len(intercom_messages(session)) == 2
+
+
 def test_an_author_who_left_a_conversation_is_not_taken_for_a_merge(app, session, emulator,  # noqa: ANN001
                                                                      intercom_account) -> None:
     """The opening message's author is no longer listed, but Intercom still serves them (200): they left a group

@@ -251,6 +251,23 @@ def test_a_webhook_about_a_quarantined_conversation_brings_all_of_it(app, sessio
     assert session.exec(select(QuarantinedItem)).all() == []
 
 
+def test_a_whole_conversation_answered_as_no_object_leaves_the_notifications_parts(session, emulator,  # noqa: ANN001
+                                                                                   intercom_account,
+                                                                                   leadhub_url) -> None:
+    from core.models import QuarantinedItem
+
+    contact = emulator.add_contact(name="Iga", email="iga@example.pl", role="lead")
+    chat = emulator.add_conversation(contact["id"], "<p>Pytanie</p>")
+    session.add(QuarantinedItem(account_id=intercom_account.id, channel="intercom",
+                                external_id=f"conversation:{chat['id']}", reason="500"))
+    session.commit()
+    emulator.odd_answers[f"/conversations/{chat['id']}"] = "not a conversation"
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.created",
+                                 emulator.conversation_view(chat["id"])).status_code == 200
+    assert [m.text for m in messages(session)] == ["Pytanie"]
+    assert len(session.exec(select(QuarantinedItem)).all()) == 1
+
+
 # --------------------------------------------------------------------------- Canvas Kit
 
 
