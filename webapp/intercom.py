@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from connectors.base import Quarantine
 from connectors.errors import ConnectorError
-from connectors.intercom.client import IntercomClient
+from connectors.intercom.client import IntercomClient, Unconfirmed
 from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records, text_to_html
 from core.batch import ingest_many
 from core.identity import get_live_contact
@@ -558,6 +558,11 @@ def reply_to_conversation(
     return stored
 
 
+def unconfirmed_message(exc: Unconfirmed) -> str:
+    return ("Intercom did not confirm the reply; it may have been sent. Check the conversation in Intercom before "
+            f"sending it again (the next sync brings it here if it was sent). {exc}")[:1000]
+
+
 def reply_in_conversation(db: Session, conversation: Conversation, *, text: str, user_id: int) -> None:
     """The inbox's reply box for Intercom chats: plain text, sent as the workspace's admin."""
     if not is_enabled(CHANNEL, db):
@@ -566,6 +571,8 @@ def reply_in_conversation(db: Session, conversation: Conversation, *, text: str,
     try:
         reply_to_conversation(db, conversation_id=conversation.external_id, body=body,
                               account_id=conversation.account_id, actor=f"reply:{user_id}")
+    except Unconfirmed as exc:
+        raise ReplyError(unconfirmed_message(exc)) from exc
     except ConnectorError as exc:
         raise ReplyError(f"Intercom refused the reply: {exc}") from exc
 
@@ -608,6 +615,8 @@ def reply(conversation_id: str):  # noqa: ANN201
         )
     except ReplyError as exc:
         return jsonify({"error": str(exc)}), 400
+    except Unconfirmed as exc:
+        return jsonify({"error": unconfirmed_message(exc)}), 502
     except ConnectorError as exc:
         return jsonify({"error": f"Intercom refused the reply: {exc}"}), 502
     if request.is_json:

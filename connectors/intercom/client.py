@@ -19,6 +19,7 @@ from connectors.errors import (
     FatalError,
     RateLimited,
     ReconnectNeeded,
+    RetriableError,
     classify_response,
     next_page_token,
     with_retries,
@@ -41,6 +42,11 @@ class ContactMerged(FatalError):
     def __init__(self, message: str, canonical_id: str | None):
         super().__init__(message)
         self.canonical_id = canonical_id
+
+
+class Unconfirmed(FatalError):
+    """A call that changes something (a reply) met a server error or a lost connection: Intercom may have done it.
+    Not retried (a retry could do it twice); the person who asked decides."""
 
 
 class IntercomClient:
@@ -99,7 +105,13 @@ class IntercomClient:
         except (KeyError, ValueError):
             return
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> dict:
+    def request(
+        self, method: str, path: str, *, params: dict | None = None, json: dict | None = None, idempotent: bool = True
+    ) -> dict:
+        """One API call, retried on 429, 5xx and network failures; one that is not `idempotent` (it changes
+        something) is retried only when Intercom refused it before doing anything (429, or no connection made),
+        else raises Unconfirmed."""
+
         def once() -> dict:
             self._pace()
             self.requests_made += 1
@@ -122,7 +134,15 @@ class IntercomClient:
             except ValueError as exc:
                 raise FatalError(f"{method} {path}: the answer is not JSON") from exc
 
-        return with_retries(once, max_tries=self.max_tries, sleep=self.sleep)
+        def at_most_once() -> dict:
+            try:
+                return once()
+            except (RateLimited, requests.ConnectTimeout):
+                raise  # refused before anything was done: retried
+            except (RetriableError, requests.Timeout, requests.ConnectionError) as exc:
+                raise Unconfirmed(f"{method} {path}: Intercom did not confirm it ({exc}); it may have been done") from exc
+
+        return with_retries(once if idempotent else at_most_once, max_tries=self.max_tries, sleep=self.sleep)
 
     # ------------------------------------------------------------------ endpoints
 
@@ -138,7 +158,7 @@ class IntercomClient:
 
     def reply_as_admin(self, conversation_id: str, *, admin_id: str, body: str, message_type: str = "comment") -> dict:
         payload = {"message_type": message_type, "type": "admin", "admin_id": str(admin_id), "body": body}
-        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload, idempotent=False)
 
     def list_page(self, kind: str, *, per_page: int, starting_after: str | None) -> tuple[list[dict], str | None]:
         """One page of GET /contacts or /conversations: (items, next starting_after)."""

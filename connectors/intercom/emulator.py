@@ -69,6 +69,7 @@ class IntercomEmulator:
     merge_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> leads merged in
     merged_into: dict[str, str] = field(default_factory=dict)  # merged lead id -> the contact it became
     faults: list[int] = field(default_factory=list)
+    late_faults: list[int] = field(default_factory=list)  # statuses answered after a call did its work (a gateway timeout)
     broken: set[str] = field(default_factory=set)  # conversation ids whose GET always answers 500
     request_log: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0  # calls refused with 429 because the window's budget was spent
@@ -363,6 +364,8 @@ class IntercomEmulator:
 
         @app.after_request
         def finish(response: Response) -> Response:
+            if emulator.late_faults and request.path.startswith(API_PREFIXES) and response.status_code < 400:
+                response = error(emulator.late_faults.pop(0), "server_error", "Injected failure after the work")
             for key, value in request.environ.get("emulator.rate_headers", {}).items():
                 response.headers[key] = value
             if emulator.validator is not None and request.path.startswith(API_PREFIXES):

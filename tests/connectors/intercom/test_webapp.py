@@ -373,6 +373,28 @@ def test_a_reply_intercom_accepted_is_never_reported_failed(app, client, session
     assert response.get_json()["conversation_id"] == conversation["id"] and messages(session) == []
 
 
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_reply_intercom_took_but_did_not_confirm_is_not_sent_twice(app, client, session, emulator,  # noqa: ANN001
+                                                                     intercom_account, status) -> None:
+    """A gateway error after Intercom took the reply (a 502/504 from its edge, a lost answer): the client retried
+    the POST like a read, and the customer got the reply twice or more. A reply is now retried only when Intercom
+    refused it before doing anything (429); otherwise the rep is told it may have been sent."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    contact = emulator.add_contact(name="Twice", email="twice@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Halo?</p>")
+    sign_in(client, session, role="rep")
+    emulator.late_faults.append(status)
+    response = client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": "Dzień dobry!"})
+    assert [p["body"] for p in emulator.parts[conversation["id"]]] == ["Dzień dobry!"]
+    assert response.status_code == 502 and "may have been sent" in response.get_json()["error"]
+    # Refused before anything was done, it is still retried and sent once.
+    emulator.rate_window = 1  # (the retry waits for the window's reset, for real in a web request)
+    emulator.fail_next(429)
+    assert client.post(f"/intercom/conversations/{conversation['id']}/reply",
+                       json={"body": "Czy mogę pomóc?"}).status_code == 201
+    assert [p["body"] for p in emulator.parts[conversation["id"]]] == ["Dzień dobry!", "Czy mogę pomóc?"]
+
+
 def test_a_reply_is_recorded_once_when_a_sync_writes_meanwhile(app, client, session, emulator,  # noqa: ANN001
                                                                 intercom_account) -> None:
     """The reply has left for Intercom when leadhub records it. If a sync committed between the request's read
