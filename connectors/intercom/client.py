@@ -198,8 +198,10 @@ def _extra_params(kind: str) -> dict[str, str]:
     return {"include_merge_history": "true"} if kind == "contacts" else {}
 
 
-def _items(kind: str, data: dict) -> list[dict]:
+def _items(kind: str, data: Any) -> list[dict]:
     key = "data" if kind == "contacts" else "conversations"
+    if not isinstance(data, dict):
+        raise FatalError(f"{kind}: the answer is not a JSON object")
     items = data.get(key) or []
     if not isinstance(items, list):
         raise FatalError(f"{kind}: {key} is not a list")

@@ -547,3 +547,17 @@ def test_a_users_external_id_and_merged_leads_stay_on_its_lead_without_a_usable_
     intercom_ids = set(session.exec(sa.select(Identity.value).where(Identity.kind == "intercom",
                                                                     Identity.contact_id == lead.id)).scalars())
     assert intercom_ids == ({"6c01", "6c00", "external:ws01:u-5"} if linked else {"6c01"})
+
+
+@pytest.mark.parametrize("answer", [["a", "list"], "text", 7, None])
+def test_a_page_that_is_not_an_object_fails_the_run_cleanly(app, session, emulator, intercom_account,  # noqa: ANN001
+                                                           answer) -> None:
+    """A list page answered with JSON of another shape (a proxy's error as JSON) raised AttributeError out of the
+    sync: the worker's task failed with a traceback and the account's last error read "AttributeError: 'list'
+    object has no attribute 'get'". Now the run ends as any provider failure does, its cursor kept."""
+    seed(emulator, 2, 0)
+    emulator.odd_answers["/contacts"] = answer
+    report = sync(app, intercom_account.id)
+    assert "not a JSON object" in report.error and report.error_kind == "fatal"
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).status == "error"
