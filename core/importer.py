@@ -201,7 +201,7 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
     if start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
         yield from _read_json_array(stream)
         return
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_lines(stream), start=1):
         if len(raw) > MAX_LINE_BYTES:
             yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
             continue
@@ -213,6 +213,19 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
             yield (number, *parse_json_line(raw))
         else:
             yield number, raw, None
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The file's lines, each ended by LF, CR LF or a lone CR (old Mac exporters end lines with CR alone: read by
+    LF only, such a file was one line, refused whole). Split as Python's universal newlines do, by the C reader:
+    read as Latin-1, whose characters are the bytes. A raw CR can be in no JSON string, so it splits none."""
+    for line in io.TextIOWrapper(stream, encoding="latin-1", newline=""):
+        yield line.encode("latin-1")
+
+
+def _line_breaks(text: str, start: int = 0, end: int | None = None) -> int:
+    """Lines ended in text[start:end], by LF, CR LF or a lone CR (as _lines splits them)."""
+    return text.count("\n", start, end) + text.count("\r", start, end) - text.count("\r\n", start, end)
 
 
 def _as_utf8(stream: BinaryIO, encoding: str) -> BinaryIO:
@@ -244,11 +257,11 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         return
     decoder = json.JSONDecoder(parse_constant=refuse_json_constant)
     opening = text.index("[")
-    position, line = opening + 1, text.count("\n", 0, opening) + 1
+    position, line = opening + 1, _line_breaks(text, 0, opening) + 1
     expect_value, empty = True, True  # expect_value: after "[" or ","; "]" may close only an empty array then
     while True:
         skipped_to = json.decoder.WHITESPACE.match(text, position).end()  # (the standard decoder's own)
-        line += text.count("\n", position, skipped_to)
+        line += _line_breaks(text, position, skipped_to)
         position = skipped_to
         if position >= len(text):
             yield line, None, "not valid JSON: the array is not closed with ]"
@@ -267,7 +280,9 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         try:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
-            yield exc.lineno, None, f"not valid JSON: {exc.msg} (column {exc.colno}); the rest of the file is not read"
+            column = exc.pos - max(text.rfind("\n", 0, exc.pos), text.rfind("\r", 0, exc.pos))
+            yield (_line_breaks(text, 0, exc.pos) + 1, None,
+                   f"not valid JSON: {exc.msg} (column {column}); the rest of the file is not read")
             return
         except ValueError as exc:  # (as in parse_json_line: the element's end is not known, so neither is the next's)
             yield line, None, f"not valid JSON: {number_error(exc)}; the rest of the file is not read"
@@ -276,7 +291,7 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
             yield line, None, "not valid JSON: nested too deeply; the rest of the file is not read"
             return
         yield (line, value, None) if isinstance(value, dict) else (line, None, "each element must be a JSON object")
-        line += text.count("\n", position, end)
+        line += _line_breaks(text, position, end)
         position, expect_value, empty = end, False, False
 
 

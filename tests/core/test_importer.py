@@ -83,6 +83,32 @@ def test_jsonl_and_json_arrays_in_utf16_import(engine, session: Session, tmp_pat
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Łukasz Wójcik", "Ольга Иванова"]
 
 
+@pytest.mark.parametrize("ends", [["\r"] * 5, ["\r", "\r\n", "\n", "\r", "\r\n"], ["\r", "\r", "\r", "\r", ""]])
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_jsonl_with_lone_cr_line_ends_is_read_line_by_line(engine, session: Session, tmp_path: Path, ends: list,
+                                                            workers: int, encoding: str) -> None:
+    """Old Mac exporters end lines with a lone CR: such a file was one line, refused as "not valid JSON" (or
+    "Extra data"), and nothing imported. Each CR, LF or CR LF now ends a line, and errors name the right one."""
+    lines = [json.dumps({"channel": "import", "contact": {"name": "Anna", "email": "anna@firma.pl"}}),
+             "{broken",
+             json.dumps({"channel": "import", "contact": {"name": "Ola", "email": "nope"}}),
+             "",
+             json.dumps({"channel": "import", "contact": {"name": "Piotr", "email": "piotr@firma.pl"}})]
+    text = "".join(line + end for line, end in zip(lines, ends, strict=True))
+    summary = import_file(engine, write(tmp_path / "in.jsonl", text.encode(encoding)), workers=workers).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [2, 3], summary["errors"]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Piotr"]
+
+
+def test_a_json_array_with_lone_cr_line_ends_reports_each_elements_line(engine, tmp_path: Path) -> None:
+    text = ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\r'
+            ' {"channel": "api", "contact": {"name": "Piotr", "email": "not-an-email"}},\r\n'
+            ' {"channel": "api", "contact": {"name": "Ola", "email": "o@"}}]\r')
+    summary = import_file(engine, write(tmp_path / "leads.json", text)).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [2, 3]
+
+
 @pytest.mark.parametrize("batch_size", [300, 1200])  # 1200: batches start at one chunk and grow (see below)
 def test_helper_processes_change_nothing_but_who_validates(engine, session: Session, tmp_path: Path,
                                                            batch_size: int) -> None:
