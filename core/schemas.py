@@ -6,9 +6,10 @@ generated from them), so changes here are API changes.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -19,6 +20,37 @@ KNOWN_CHANNELS = ("gmail", "intercom", "linkedin", "form", "api", "import", "pho
 # What a contact's and a message's text fields hold. The API refuses more (a 400); connectors cut provider text
 # to these sizes instead, so that one overlong field does not lose the record.
 NAME_MAX, SENDER_MAX, SUBJECT_MAX, TEXT_MAX, HTML_MAX = 200, 400, 1000, 1_000_000, 2_000_000
+
+# A number given as a time (JSON's 1796638500, or the text "1796638500") is a Unix time in seconds from nine digits
+# (1973-03-03) or in milliseconds from twelve (JavaScript's Date.now() sends thirteen), before year 5138 either way.
+# pydantic read any number as seconds (or as milliseconds past 2e10): a year (2026) or an Excel date serial (46363)
+# became a message of January 1970, silently.
+UNIX_SECONDS_MIN, UNIX_MILLISECONDS_MIN, UNIX_MILLISECONDS_END = 10**8, 10**11, 10**14
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNIX_TIME_ERROR = ("a number is read as a Unix time, in seconds (nine to eleven digits) or milliseconds (twelve to "
+                   "fourteen); {value} is neither (a year, a date serial?): send the time as ISO 8601, "
+                   "2026-12-07T10:15:00Z")
+
+
+def unix_time(value: object) -> object:
+    """A number (or a text that is one) as the UTC time it counts since 1970 (UNIX_SECONDS_MIN …); any other value
+    as it is, for the field's own validation. ValueError for a number that is no such time."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    number: int | float
+    if isinstance(value, str):
+        try:  # (as pydantic would read it: "1.8e9" too)
+            number = float(value)
+        except ValueError:
+            return value
+        with contextlib.suppress(ValueError):
+            number = int(value)  # (exact: a float has no digits for a 14-digit millisecond count's last ones)
+    else:
+        number = value
+    if not UNIX_SECONDS_MIN <= number < UNIX_MILLISECONDS_END:  # (NaN fails this too)
+        raise ValueError(UNIX_TIME_ERROR.format(value=str(value).strip()))
+    return _EPOCH + (timedelta(seconds=number) if number < UNIX_MILLISECONDS_MIN else timedelta(milliseconds=number))
+
 
 def _without_nul(value: object) -> object:
     """An id without NUL characters: PostgreSQL's text cannot hold them (core.db drops them there), so without
@@ -54,7 +86,14 @@ class MessageIn(BaseModel):
     thread_id: str | None = Field(default=None, max_length=300)
     direction: Literal["in", "out"] = "in"
     kind: Literal["message", "note"] = "message"
-    sent_at: datetime | None = None
+    sent_at: datetime | None = Field(default=None, description=(
+        "ISO 8601 (without an offset: UTC), or a Unix time: seconds from 100000000 (nine digits, 1973-03-03), "
+        "milliseconds from 100000000000 (twelve digits; JavaScript's Date.now() sends thirteen), below "
+        "100000000000000 either way. Any other number (a year, 2026; a spreadsheet's date serial) is refused."),
+        json_schema_extra={"anyOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "number", "minimum": UNIX_SECONDS_MIN, "exclusiveMaximum": UNIX_MILLISECONDS_END},
+            {"type": "null"}]})
     sender: str | None = Field(default=None, max_length=SENDER_MAX)
     subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
     text: str | None = Field(default=None, max_length=TEXT_MAX)
@@ -76,6 +115,11 @@ class MessageIn(BaseModel):
     @classmethod
     def _no_nul(cls, value: object) -> object:
         return _without_nul(value)
+
+    @field_validator("sent_at", mode="before")
+    @classmethod
+    def _unix_time(cls, value: object) -> object:
+        return unix_time(value)
 
     @field_validator("sent_at")
     @classmethod

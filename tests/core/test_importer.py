@@ -495,6 +495,8 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
     # as seconds since 1970 and stored as a day in January 1970.
     ("20261207", "2026-12-07 00:00:00"),
     ("1796638500", "2026-12-07 10:15:00"),
+    ("1796638500000", "2026-12-07 10:15:00"),  # in milliseconds
+    ("179663850000000000", None),  # in nanoseconds: not guessed
     ("2026", None),
     ("202612", None),
     ("46363", None),
@@ -510,6 +512,19 @@ def test_csv_dates_as_polish_and_russian_spreadsheets_write_them(engine, session
         return
     assert summary["errors"] == []
     assert session.exec(select(Message)).one().sent_at.strftime("%Y-%m-%d %H:%M:%S") == stored
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_jsonl_sent_at_that_is_a_year_is_its_lines_error(engine, session: Session, tmp_path: Path,
+                                                          workers: int) -> None:
+    """"sent_at": 2026 was read as Unix seconds and stored as a message of 1970-01-01 00:33:46."""
+    lines = [json.dumps({"channel": "import", "contact": {"email": f"{n}@firma.pl"},
+                         "message": {"external_id": n, "sent_at": sent_at, "text": "hi"}})
+             for n, sent_at in [("a", 1796638500000), ("b", 2026), ("c", "2026-12-07T10:15:00Z")]]
+    summary = import_file(engine, write(tmp_path / "in.jsonl", "\n".join(lines)), workers=workers).as_dict()
+    assert [(e["line"], "message.sent_at" in e["error"]) for e in summary["errors"]] == [(2, True)]
+    assert [m.strftime("%Y-%m-%d %H:%M") for m in session.exec(select(Message.sent_at)).all()] == [
+        "2026-12-07 10:15", "2026-12-07 10:15"]
 
 
 # Codecs Python knows that turn bytes into bytes, not text: --encoding rot13 was a LookupError from deep in the

@@ -350,3 +350,22 @@ def test_contact_search_finds_people_as_their_names_and_numbers_are_written(clie
     cyrillic = ("Петров", "иван петров", "tehnoprom", "petrov", "IVAN PETROV", "tekhno")
     expected = "Иван Петров" if query in cyrillic else "Łukasz Wójcik"
     assert [item["name"] for item in page["items"]] == [expected], query
+
+
+@pytest.mark.parametrize(("sent_at", "stored"), [
+    (1796638500, "2026-12-07T10:15:00+00:00"), (1796638500000, "2026-12-07T10:15:00+00:00"),
+    (2026, None), ("2026", None), (46363, None), (-1, None), (10**20, None),
+])
+def test_a_numeric_sent_at_is_unix_seconds_or_milliseconds(client, auth, sent_at: object, stored: str | None) -> None:
+    """A year sent as a number (2026) was stored as a message of 1970-01-01 00:33:46; it is now a 400 naming
+    the field, and seconds and milliseconds are read as what they are."""
+    body = {"channel": "api", "contact": {"email": "anna@firma.pl"},
+            "message": {"external_id": "m-1", "sent_at": sent_at, "text": "Dzień dobry"}}
+    response = client.post("/api/v1/inbound", json=body, headers=auth)
+    if stored is None:
+        assert response.status_code == 400 and "message.sent_at" in response.json["fields"], response.json
+        assert "Unix time" in response.json["fields"]["message.sent_at"]
+        return
+    assert response.status_code == 201, response.json
+    items = client.get(f"/api/v1/contacts/{response.json['contact_id']}/timeline", headers=auth).json["items"]
+    assert [item["sent_at"] for item in items] == [stored]

@@ -24,7 +24,7 @@ PHONES = st.sampled_from(["601 234 567", "+48 601 234 567", "8 (916) 123-45-67",
 LINKEDIN = st.sampled_from(["https://pl.linkedin.com/in/anna-nowak/", "linkedin.com/in/олег", "https://x.pl/in/a",
                             ""])
 DATES = st.sampled_from(["2026-11-20T10:00:00+01:00", "2026-11-20T10:00:00Z", "2026-11-20", "9999-12-31T23:59:59Z",
-                         "0001-01-01T00:00:00+14:00", "yesterday"])
+                         "0001-01-01T00:00:00+14:00", "yesterday", 1796638500, 1796638500000, 2026, "46363"])
 CHANNELS = st.sampled_from(["gmail", "form", "intercom", "linkedin", "api", "fax", ""])
 KEYS = st.one_of(st.sampled_from(["rec-1", "rec-2"]), TEXT)  # repeated keys: the same record again
 IDS = st.one_of(st.integers(min_value=1, max_value=40), st.integers(), st.sampled_from([2**31, 2**63]), TEXT)

@@ -1,0 +1,43 @@
+"""The inbound record's own rules (core.schemas), as pure functions of what a caller sends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from core.schemas import MessageIn
+
+WHEN = datetime(2026, 12, 7, 10, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("sent_at", "expected"), [
+    (1796638500, WHEN),                                       # Unix seconds
+    ("1796638500", WHEN),
+    (1796638500.25, WHEN.replace(microsecond=250000)),
+    (1796638500000, WHEN),                                    # milliseconds (JavaScript's Date.now(), 13 digits)
+    ("1796638500123", WHEN.replace(microsecond=123000)),
+    (100000000, datetime(1973, 3, 3, 9, 46, 40, tzinfo=UTC)),  # the first nine-digit second
+    ("2026-12-07T10:15:00Z", WHEN),
+    ("2026-12-07T11:15:00+01:00", WHEN),
+    (None, None),
+    (2026, None),                                             # a year, not 1970-01-01 00:33:46
+    ("2026", None),
+    (46363, None),                                            # an Excel date serial
+    (0, None),
+    (-1796638500, None),
+    (99999999, None),
+    (1796638500000000, None),                                 # microseconds: not guessed
+    (1e20, None),
+    (True, None),
+])
+def test_a_numeric_sent_at_is_unix_seconds_or_milliseconds_and_nothing_else(sent_at: object,
+                                                                            expected: datetime | None) -> None:
+    """A number was read as Unix seconds whatever it was: a year (2026) became a message of 1970, silently."""
+    if expected is None and sent_at is not None:
+        with pytest.raises(ValidationError) as caught:
+            MessageIn(sent_at=sent_at)
+        assert [error["loc"] for error in caught.value.errors()] == [("sent_at",)]
+    else:
+        assert MessageIn(sent_at=sent_at).sent_at == expected
