@@ -332,7 +332,8 @@ def clean_display_name(raw: str | None) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(raw))
     if not text.isprintable():  # (a printable text has no control, format or unassigned characters: most names)
-        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+        # A line break or a tab (a spreadsheet cell over two lines) separates words: a space, not nothing.
+        text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
     if "@" in text:
         # An address is not a name: mail clients write `"jan@firma.pl" <jan@firma.pl>` and `Jan Kowalski
         # (jan@firma.pl)`; kept, the person is shown (and fuzzily matched) as "jan@firma.pl".

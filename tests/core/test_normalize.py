@@ -269,6 +269,18 @@ def test_display_name_kept_as_written() -> None:
 
 
 @pytest.mark.parametrize(("raw", "name"), [
+    ("Anna\nMaria Zając", "Anna Maria Zając"),   # a spreadsheet cell over two lines
+    ("Jan\r\nNowak", "Jan Nowak"), ("Jan\tNowak", "Jan Nowak"), ("Ольга\x85Смирнова", "Ольга Смирнова"),
+    ("Zofia\u2028Dąbrowska", "Zofia Dąbrowska"), ("Jan\x0bNowak", "Jan Nowak"),
+    ("Jan\x00 Nowak", "Jan Nowak"), ("Jan\x00Nowak", "JanNowak"), ("Bud\x1bmax", "Budmax"), ("\x00\x07", ""),
+])
+def test_a_line_break_in_a_display_name_is_a_space(raw: str, name: str) -> None:
+    """A line break or a tab between two names was taken out with the other control characters: "Anna\nMaria"
+    was stored as "AnnaMaria". Other control characters go (NUL, as PostgreSQL's text drops it)."""
+    assert clean_display_name(raw) == name
+
+
+@pytest.mark.parametrize(("raw", "name"), [
     # Mail clients that put the address where the name goes: an address is not a name.
     ("jan@client.pl", ""), ('"jan@client.pl"', ""), ("mailto:jan@client.pl", ""),
     ("Jan Kowalski (jan@client.pl)", "Jan Kowalski"), ("Jan Kowalski <jan@client.pl>", "Jan Kowalski"),
@@ -390,7 +402,8 @@ def test_indel_similarity_passes_the_same_pairs_as_fuzz_ratio_at_the_name_cutoff
 
 def test_clean_display_name_agrees_with_its_plain_definition() -> None:
     """clean_display_name skips the per-character filter for printable text; it must drop exactly the control,
-    format, private-use and unassigned characters the filter drops, whatever else is in the name."""
+    format, private-use and unassigned characters the filter drops (a control character that is white space
+    becomes a space), whatever else is in the name."""
     import random
     import re
     import unicodedata
@@ -399,7 +412,7 @@ def test_clean_display_name_agrees_with_its_plain_definition() -> None:
 
     def reference(raw: str) -> str:
         text = unicodedata.normalize("NFKC", raw)
-        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+        text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
         return re.sub(r"\s+", " ", text).strip().strip("\"'").strip()[:200]
 
     rng = random.Random(4)
