@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -56,6 +57,15 @@ def _without_nul(value: object) -> object:
     """An id without NUL characters: PostgreSQL's text cannot hold them (core.db drops them there), so without
     them here the id stored and the id looked for are the same on both databases."""
     return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+def one_line(value: object) -> object:
+    """A text shown on one line (a subject, a sender) without control characters: a line break or a tab is a
+    space (a folded mail header), a run of spaces one, others (NUL, a terminal's escape) go."""
+    if not isinstance(value, str) or value.isprintable():
+        return value
+    kept = "".join(" " if ch.isspace() else ch for ch in value if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(kept.split())
 
 
 class ContactIn(BaseModel):
@@ -111,10 +121,16 @@ class MessageIn(BaseModel):
             kept[name] = compute(self)
         return kept[name]
 
-    @field_validator("external_id", "thread_id", mode="before")
+    @field_validator("external_id", "thread_id", "text", "html", mode="before")
     @classmethod
     def _no_nul(cls, value: object) -> object:
+        # (in text and html: PostgreSQL drops NUL, SQLite kept it; one file gave the two stores different bodies)
         return _without_nul(value)
+
+    @field_validator("subject", "sender", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        return one_line(value)
 
     @field_validator("sent_at", mode="before")
     @classmethod

@@ -195,6 +195,18 @@ def test_csv_with_bom_aliases_semicolons_and_multiline(engine, session: Session,
     assert message.text == "Dzień dobry,\nproszę o ofertę"
 
 
+def test_control_characters_in_a_csv_row_are_not_stored(engine, session: Session, tmp_path: Path) -> None:
+    """A NUL in a subject or a message was stored as it is on SQLite (PostgreSQL drops it: the same file gave two
+    stores two texts), and a name typed over two lines of its cell lost the space between them ("AnnaMaria")."""
+    text = ('name,email,company,subject,text\n"Jan\x00 Nowak",jan@firma.pl,"Bud\x00max\r\nSp. z o.o.",'
+            '"Ofe\x00rta\nna okna",Dzień\x00 dobry\n"Anna\nMaria Zając",anna@firma.pl,Hurtex\x07,,\n')
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2
+    assert sorted(session.exec(select(Contact.display_name, Contact.company)).all()) == [
+        ("Anna Maria Zając", "Hurtex"), ("Jan Nowak", "Budmax Sp. z o.o.")]
+    assert session.exec(select(Message.subject, Message.text)).all() == [("Oferta na okna", "Dzień dobry")]
+
+
 def test_a_csv_row_with_empty_values_past_the_header_imports(engine, session: Session, tmp_path: Path) -> None:
     """Spreadsheets write rows with more separators than the header has columns when a cell beyond it was once
     filled ("Anna;anna@x.pl;;;"): the row was refused for its count of values, and lost. Empty values past the

@@ -41,3 +41,19 @@ def test_a_numeric_sent_at_is_unix_seconds_or_milliseconds_and_nothing_else(sent
         assert [error["loc"] for error in caught.value.errors()] == [("sent_at",)]
     else:
         assert MessageIn(sent_at=sent_at).sent_at == expected
+
+
+@pytest.mark.parametrize(("field", "given", "stored"), [
+    ("subject", "Oferta\x00 2026", "Oferta 2026"),
+    ("subject", "Re:\r\n Oferta\tna\x1b[0m okna", "Re: Oferta na[0m okna"),   # a folded header; a terminal escape
+    ("sender", "Jan\x00 Nowak\n", "Jan Nowak"),
+    ("subject", "Oferta", "Oferta"),
+    ("text", "Dzień\x00 dobry,\r\n\tproszę o ofertę\n", "Dzień dobry,\r\n\tproszę o ofertę\n"),  # lines kept
+    ("html", "<p>Dzień\x00 dobry</p>\n", "<p>Dzień dobry</p>\n"),
+])
+def test_a_messages_text_holds_no_nul_and_its_subject_and_sender_no_control_characters(
+        field: str, given: str, stored: str) -> None:
+    """A NUL in a subject or a body was stored as it is on SQLite, and taken out on PostgreSQL (whose text cannot
+    hold one): the same file gave the two stores different messages. A subject or a sender is one line: a line
+    break there is a space."""
+    assert getattr(MessageIn(external_id="m", **{field: given}), field) == stored
