@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from core.models import (
     PendingSearch,
     Suppression,
     User,
+    UTCDateTime,
     utcnow,
 )
 from core.normalize import fold_name
@@ -246,23 +248,43 @@ def timeline(session: Session, contact_id: int, *, limit: int = 500, cursor: str
         .order_by(col(Message.sent_at), col(Message.id))
     )
     if cursor:
-        after_id = decode_cursor(cursor).get("after_id")
-        if not is_store_id(after_id):
-            raise CursorError("cursor is not one this API gave out")
-        last = session.get(Message, after_id)
-        if last is not None:
-            query = query.where(
-                sa.or_(
-                    col(Message.sent_at) > last.sent_at,
-                    sa.and_(col(Message.sent_at) == last.sent_at, col(Message.id) > last.id),
-                )
+        after_at, after_id = _timeline_position(session, decode_cursor(cursor))
+        query = query.where(
+            sa.or_(
+                col(Message.sent_at) > sa.literal(after_at, UTCDateTime()),
+                sa.and_(col(Message.sent_at) == sa.literal(after_at, UTCDateTime()), col(Message.id) > after_id),
             )
+        )
     messages = list(session.exec(query.limit(limit + 1)).all())
     next_cursor = None
     if len(messages) > limit:
         messages = messages[:limit]
-        next_cursor = encode_cursor({"after_id": messages[-1].id})
+        last = messages[-1]
+        position = {"after_id": last.id} if last.sent_at is None else {"after_id": last.id, "at": last.sent_at.isoformat()}
+        next_cursor = encode_cursor(position)
     return [message_dict(m) for m in messages], next_cursor
+
+
+def _timeline_position(session: Session, decoded: dict[str, Any]) -> tuple[datetime, int]:
+    """(sent_at, id) of the last message a timeline cursor's page showed: carried by the cursor, so that the next
+    page begins after it even when that message is gone (erased, or given back by an undone merge); read from
+    the message itself for a cursor given out before the position was in it. CursorError for anything else: a
+    page from the start would send a client paging to the end round the timeline again."""
+    after_id = decoded.get("after_id")
+    if not is_store_id(after_id):
+        raise CursorError("cursor is not one this API gave out")
+    if "at" not in decoded:
+        last = session.get(Message, after_id)
+        if last is None or last.sent_at is None:
+            raise CursorError("cursor is not one this API gave out (or its message is gone): start again without it")
+        return last.sent_at, after_id
+    try:
+        at = datetime.fromisoformat(decoded["at"])
+    except (TypeError, ValueError):
+        raise CursorError("cursor is not one this API gave out") from None
+    if at.tzinfo is None:
+        raise CursorError("cursor is not one this API gave out")
+    return at, after_id
 
 
 def message_dict(message: Message, *, with_body: bool = True) -> dict[str, Any]:

@@ -369,3 +369,38 @@ def test_a_numeric_sent_at_is_unix_seconds_or_milliseconds(client, auth, sent_at
     assert response.status_code == 201, response.json
     items = client.get(f"/api/v1/contacts/{response.json['contact_id']}/timeline", headers=auth).json["items"]
     assert [item["sent_at"] for item in items] == [stored]
+
+
+def _cursor(value: dict) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_a_timeline_cursor_stays_where_it_was_after_its_message_is_gone(client, auth) -> None:
+    """The cursor named the page's last message and was read by looking that message up: once the message was
+    gone (erased with a person merged in, given back by an undone merge) or for a cursor naming no message, the
+    next page began again at the first message, and a client paging to the end read the timeline round and
+    round. The cursor now carries the position itself; a tampered one is a 400, never a page from the start."""
+    def post(n: int, email: str, day: int) -> dict:
+        return client.post("/api/v1/inbound", headers=auth, json={
+            "channel": "api", "contact": {"email": email},
+            "message": {"external_id": f"m{n}", "text": f"message {n}", "sent_at": f"2026-12-0{day}T10:00:00Z"}}).json
+
+    anna = post(1, "anna@firma.pl", 1)["contact_id"]
+    post(3, "anna@firma.pl", 3)
+    post(4, "anna@firma.pl", 4)
+    bea = post(2, "bea@firma.pl", 2)["contact_id"]
+    merge = client.post(f"/api/v1/contacts/{anna}/merge", headers=auth, json={"other_id": bea}).json["merge"]
+    first = client.get(f"/api/v1/contacts/{anna}/timeline?limit=2", headers=auth).json
+    assert [item["text"] for item in first["items"]] == ["message 1", "message 2"]
+    assert client.post(f"/api/v1/merges/{merge['id']}/undo", headers=auth).status_code == 200  # message 2 is Bea's
+    assert client.delete(f"/api/v1/contacts/{bea}", headers=auth).status_code == 200  # and is erased with her
+    rest = client.get(f"/api/v1/contacts/{anna}/timeline?limit=2&cursor={first['next_cursor']}", headers=auth).json
+    assert [item["text"] for item in rest["items"]] == ["message 3", "message 4"] and rest["next_cursor"] is None
+    for tampered in ({"after_id": 999999}, {"after_id": 1, "at": "yesterday"}, {"after_id": 1, "at": 5},
+                     {"after_id": 1, "at": "2026-12-01T10:00:00"}, {"after_id": "1", "at": "2026-12-01T10:00:00Z"},
+                     {"before_id": 1}):
+        response = client.get(f"/api/v1/contacts/{anna}/timeline?cursor={_cursor(tampered)}", headers=auth)
+        assert response.status_code == 400 and "cursor" in response.json["fields"], (tampered, response.json)
