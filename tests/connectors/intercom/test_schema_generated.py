@@ -89,8 +89,9 @@ def test_every_part_with_a_body_becomes_a_message_and_plain_text_keeps_every_cha
     assert set(by_id) == set(expected)
     for external_id, body in expected.items():
         if body and not looks_like_html(body):
-            # Webhooks of API 2.15+ send plain text: "<anna@firma.pl>" or "x<y" are words, not tags.
-            assert "".join(by_id[external_id].text.split()) == "".join(body.split())
+            # Webhooks of API 2.15+ send plain text: "<anna@firma.pl>" or "x<y" are words, not tags. (NUL is
+            # the one character a message's text does not keep: no store keeps it the same, core.schemas.)
+            assert "".join(by_id[external_id].text.split()) == "".join(body.replace("\x00", "").split())
 
 
 @DB_SETTINGS
