@@ -535,7 +535,9 @@ def _header_dialect(header: str) -> Any:
     it nothing to compare), which made the row's name "Nowak" and lost its address and number, and refused
     "Imię i nazwisko;E-mail;Uwagi (np. godz., dni)" for naming no contact column."""
     try:
-        sniffed = csv.Sniffer().sniff(header, delimiters=",;\t")
+        # A quote inside a quoted value is written twice ("PHU ""Mar-Pol"""), by Excel, Google Sheets and RFC 4180:
+        # the sniffer says not (one line shows none), and the value kept a quote too many.
+        sniffed = type("Sniffed", (csv.Sniffer().sniff(header, delimiters=",;\t"),), {"doublequote": True})
     except csv.Error:
         sniffed = csv.excel
 

@@ -207,6 +207,22 @@ def test_control_characters_in_a_csv_row_are_not_stored(engine, session: Session
     assert session.exec(select(Message.subject, Message.text)).all() == [("Oferta na okna", "Dzień dobry")]
 
 
+@pytest.mark.parametrize("header", ["name,email,company,message", '"Name","E-mail","Company","Message"',
+                                    "Imię i nazwisko;E-mail;Firma;Wiadomość", "name\temail\tcompany\ttext"])
+def test_a_quote_inside_a_quoted_csv_value_is_one_quote(engine, session: Session, tmp_path: Path, header: str) -> None:
+    """Excel, Google Sheets and RFC 4180 write a quote inside a quoted value twice: "PHU ""Mar-Pol"" Sp. z o.o.".
+    The separator's guess from the header line also guessed that quotes are not doubled (one line shows none),
+    so the company was stored as 'PHU "Mar-Pol"" Sp. z o.o.' and the message lost its quotes' sense."""
+    separator = header[len("name")] if header.startswith("name") else ("," if header.startswith('"') else ";")
+    row = separator.join(['"Anna ""Ania"" Nowak"', "anna@firma.pl", '"PHU ""Mar-Pol"" Sp. z o.o."',
+                          '"Proszę o ofertę na ""okna"", 3 szt."'])
+    summary = import_file(engine, write(tmp_path / "leads.csv", f"{header}\n{row}\n")).as_dict()
+    assert summary["errors"] == [], summary
+    assert session.exec(select(Contact.display_name, Contact.company)).all() == [
+        ('Anna "Ania" Nowak', 'PHU "Mar-Pol" Sp. z o.o.')]
+    assert session.exec(select(Message.text)).all() == ['Proszę o ofertę na "okna", 3 szt.']
+
+
 def test_a_csv_row_with_empty_values_past_the_header_imports(engine, session: Session, tmp_path: Path) -> None:
     """Spreadsheets write rows with more separators than the header has columns when a cell beyond it was once
     filled ("Anna;anna@x.pl;;;"): the row was refused for its count of values, and lost. Empty values past the
