@@ -455,7 +455,9 @@ def read_csv(
     text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
     sample = text.read(65536)
     text.seek(0)
-    first_line = sample.split("\n", 1)[0].lstrip("\ufeff")
+    # (ended by LF, CR LF or a lone CR, as the reader below reads lines: a file of old Mac line ends, read to its
+    # first LF, was one "header" whose CRs stopped the separator's guess with an error, and the import with it)
+    first_line = _LINE_END.split(sample, maxsplit=1)[0].lstrip("\ufeff")
     # "sep=;" on the first line: the hint some tools write for Excel, the separator of the rows below it.
     separator_hint = _SEPARATOR_HINT.match(first_line)
     if separator_hint:
@@ -575,6 +577,7 @@ class _PhysicalLines:
         self.ended = False
 
 
+_LINE_END = re.compile(r"\r\n?|\n")
 _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
 
 

@@ -223,6 +223,18 @@ def test_a_quote_inside_a_quoted_csv_value_is_one_quote(engine, session: Session
     assert session.exec(select(Message.text)).all() == ['Proszę o ofertę na "okna", 3 szt.']
 
 
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_a_csv_file_with_lone_cr_line_ends_imports(engine, session: Session, tmp_path: Path, end: str) -> None:
+    """Old Mac exporters end lines with a lone CR: reading the header's separator failed on such a file
+    ("new-line character seen in unquoted field"), and the import stopped with a traceback, nothing imported."""
+    text = end.join(["name,email,message", 'Anna,anna@firma.pl,"Dzień dobry,' + end + 'proszę o ofertę"',
+                     "Ola,not-an-address,", "Piotr,piotr@firma.pl,"]) + end
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [4]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Piotr"]
+    assert session.exec(select(Message.text)).all() == ["Dzień dobry," + end + "proszę o ofertę"]
+
+
 def test_a_csv_row_with_empty_values_past_the_header_imports(engine, session: Session, tmp_path: Path) -> None:
     """Spreadsheets write rows with more separators than the header has columns when a cell beyond it was once
     filled ("Anna;anna@x.pl;;;"): the row was refused for its count of values, and lost. Empty values past the
