@@ -205,7 +205,7 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
         if len(raw) > MAX_LINE_BYTES:
             yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
             continue
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        if raw.startswith(b"\xef\xbb\xbf"):  # (also mid-file: files saved with one, joined by cat)
             raw = raw[3:]
         if not raw.strip():
             continue

@@ -101,6 +101,18 @@ def test_jsonl_with_lone_cr_line_ends_is_read_line_by_line(engine, session: Sess
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Piotr"]
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_jsonl_files_joined_with_their_byte_order_marks_import_every_line(engine, session: Session, tmp_path: Path,
+                                                                        workers: int) -> None:
+    """`cat a.jsonl b.jsonl` of two files saved with a byte order mark (Notepad, many Windows exporters) puts the
+    second mark at the start of a line in the middle: that line was "not valid JSON" and its record was lost."""
+    line = '\ufeff{"channel": "import", "contact": {"name": "%s", "email": "%s@firma.pl"}}\n'
+    text = line % ("Anna", "anna") + line % ("Piotr", "piotr") + "\ufeff{broken\n"
+    summary = import_file(engine, write(tmp_path / "in.jsonl", text), workers=workers).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [3]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Piotr"]
+
+
 def test_a_json_array_with_lone_cr_line_ends_reports_each_elements_line(engine, tmp_path: Path) -> None:
     text = ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\r'
             ' {"channel": "api", "contact": {"name": "Piotr", "email": "not-an-email"}},\r\n'
