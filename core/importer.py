@@ -588,7 +588,8 @@ def _without_empty_end(cells: list[str]) -> list[str]:
 
 
 def _header_key(name: str) -> str:
-    return " ".join(name.strip().lower().split())
+    # (a byte order mark starts a header where files saved with one were joined: the header again, not a record)
+    return " ".join(name.lstrip("\ufeff").strip().lower().split())
 
 
 def _column(name: str) -> str:

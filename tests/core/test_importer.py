@@ -274,6 +274,16 @@ def test_a_header_repeated_mid_file_is_not_a_record(engine, session: Session, tm
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna Nowak", "Ola Zima"]
 
 
+def test_a_header_repeated_with_its_files_byte_order_mark_is_not_a_record(engine, session: Session,
+                                                                         tmp_path: Path) -> None:
+    """Two exports saved as "CSV UTF-8" by Excel and joined: the second header starts with a byte order mark, and
+    was read as a person "Name" (PostgreSQL: a user id "External User ID")."""
+    text = "\ufeffName,External User ID\nAnna Nowak,u-1\n\ufeffName,External User ID\nOla Zima,u-2\n"
+    summary = import_file(engine, write(tmp_path / "joined.csv", text)).as_dict()
+    assert summary["errors"] == [{"line": 3, "error": "the header row again, not a record"}]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna Nowak", "Ola Zima"]
+
+
 @pytest.mark.parametrize("end", ["\n", ""])
 def test_a_quote_never_closed_is_its_rows_error_and_the_rows_after_it_import(engine, session: Session,
                                                                              tmp_path: Path, end: str) -> None:
