@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import multiprocessing
 import os
 import re
@@ -255,7 +256,7 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
     except UnicodeDecodeError as exc:
         yield 1, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
         return
-    decoder = json.JSONDecoder(parse_constant=refuse_json_constant)
+    decoder = json.JSONDecoder(parse_constant=refuse_json_constant, parse_float=finite_json_float)
     opening = text.index("[")
     position, line = opening + 1, _line_breaks(text, 0, opening) + 1
     expect_value, empty = True, True  # expect_value: after "[" or ","; "]" may close only an empty array then
@@ -301,6 +302,16 @@ def refuse_json_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def finite_json_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent, as Python's parser reads it, but refused when it is beyond a
+    64-bit float (1e400): read as infinity, it was stored as Infinity, which is not JSON (and which PostgreSQL's
+    JSON refuses)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:20]}{'…' if len(text) > 20 else ''} is beyond a 64-bit floating-point number")
+    return value
+
+
 def number_error(exc: ValueError) -> str:
     """What a ValueError from the JSON parser that is not a syntax error says, without Python's advice to
     programmers ("use sys.set_int_max_str_digits() …")."""
@@ -310,12 +321,12 @@ def number_error(exc: ValueError) -> str:
 def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """(the object, None) or (None, why the line is not one)."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=refuse_json_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=refuse_json_constant, parse_float=finite_json_float)
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8: {exc.reason} at byte {exc.start}"
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg} (column {exc.colno})"
-    except ValueError as exc:  # NaN or Infinity; an integer of over 4,300 digits, which Python will not convert
+    except ValueError as exc:  # NaN or Infinity, 1e400; an integer of over 4,300 digits, which Python will not convert
         return None, f"not valid JSON: {number_error(exc)}"
     except RecursionError:  # (not a ValueError: the parser gives up at about a thousand levels of nesting)
         return None, "not valid JSON: nested too deeply"

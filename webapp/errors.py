@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wsgi import LimitedStream
 
 from core.db import is_transient_db_error
-from core.importer import refuse_json_constant
+from core.importer import finite_json_float, refuse_json_constant
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,13 @@ class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, but a document nested deeper than the parser's recursion limit ("[" * 10,000) is a
     ValueError, which request.get_json and every caller here treat as bad input (400), not a RecursionError,
     which escaped as a 500. Views parse request text with current_app.json.loads for the same answer.
-    NaN, Infinity and -Infinity, which Python's parser reads but are not JSON, are refused the same way: stored
+    NaN, Infinity and -Infinity, which Python's parser reads but are not JSON, and numbers beyond a 64-bit float
+    (1e400), which it reads as infinity, are refused the same way: stored
     (in a message's meta), they came back in the API's answers as text no JSON client can parse."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_constant", refuse_json_constant)
+        kwargs.setdefault("parse_float", finite_json_float)
         try:
             return super().loads(s, **kwargs)
         except RecursionError:

@@ -66,6 +66,23 @@ def test_jsonl_numbers_python_reads_but_json_has_not_are_the_lines_errors(engine
 
 
 @pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("number", ["1e400", "-2E+308", "1" * 400 + ".5"])
+def test_a_number_beyond_a_float_is_its_lines_error(engine, session: Session, tmp_path: Path, workers: int,
+                                                    number: str) -> None:
+    """Python's parser reads a number beyond a 64-bit float as infinity: it was stored in a message's meta as
+    Infinity, which is not JSON (the contact's export answered text no JSON client parses)."""
+    line = ('{"channel": "import", "external_id": "%s", "contact": {"email": "%s@firma.pl"}, '
+            '"message": {"text": "hi", "meta": {"score": %s}}}')
+    text = "\n".join([line % ("a", "anna", 1.5), line % ("b", "bea", number), line % ("c", "cel", "2e307")])
+    summary = import_file(engine, write(tmp_path / "in.jsonl", text), workers=workers).as_dict()
+    assert [(e["line"], "JSON" in e["error"]) for e in summary["errors"]] == [(2, True)], summary["errors"]
+    array = import_file(engine, write(tmp_path / "in.json", "[" + text.replace("\n", ",\n") + "]"),
+                        workers=workers).as_dict()
+    assert [e["line"] for e in array["errors"]] == [2]
+    assert sorted(session.exec(select(Message.external_id)).all()) == ["a", "c"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
 def test_jsonl_and_json_arrays_in_utf16_import(engine, session: Session, tmp_path: Path, workers: int) -> None:
     """Windows PowerShell's > and Out-File write UTF-16 with a byte order mark: every line of such a file was
     "not UTF-8" (or "not valid JSON"), and nothing imported."""
