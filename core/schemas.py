@@ -7,12 +7,14 @@ generated from them), so changes here are API changes.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
@@ -126,6 +128,21 @@ class MessageIn(BaseModel):
     def _no_nul(cls, value: object) -> object:
         # (in text and html: PostgreSQL drops NUL, SQLite kept it; one file gave the two stores different bodies)
         return _without_nul(value)
+
+    @field_validator("meta")
+    @classmethod
+    def _unicode(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Text in meta is not checked as the fields' is: half of a UTF-16 pair alone ("\\ud800" in JSON) is no
+        character, cannot be written as UTF-8, and stopped an import's batch (orjson refuses it, as it does an
+        integer beyond 64 bits, which is fine: the slow check tells the two apart)."""
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            try:
+                json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds text that is not Unicode (half of a UTF-16 pair alone, as \\ud800)") from None
+        return value
 
     @field_validator("subject", "sender", mode="before")
     @classmethod

@@ -83,6 +83,21 @@ def test_a_number_beyond_a_float_is_its_lines_error(engine, session: Session, tm
 
 
 @pytest.mark.parametrize("workers", [0, 1])
+def test_a_lone_surrogate_in_a_messages_meta_is_its_lines_error(engine, session: Session, tmp_path: Path,
+                                                                workers: int) -> None:
+    """JSON may escape half of a UTF-16 pair alone ("\\ud800"), which is no character: in a message's meta (the
+    one part of a record whose values are not checked as text) it could not be written as UTF-8, and the import
+    stopped with a traceback, its batch's good lines lost with it."""
+    line = '{"channel": "import", "contact": {"email": "%s@firma.pl"}, "message": {"external_id": "%s", "meta": %s}}'
+    lines = [line % ("anna", "a", '{"source": "crm"}'), line % ("bea", "b", '{"note": "x\\ud800y"}'),
+             line % ("cel", "c", '{"\\udc00": 1}'), line % ("dan", "d", '{"list": [{"deep": "\\ud83d"}]}'),
+             line % ("ewa", "e", '{"emoji": "\\ud83d\\ude00"}')]
+    summary = import_file(engine, write(tmp_path / "in.jsonl", "\n".join(lines)), workers=workers).as_dict()
+    assert [(e["line"], "message.meta" in e["error"]) for e in summary["errors"]] == [(2, True), (3, True), (4, True)]
+    assert sorted(session.exec(select(Message.external_id)).all()) == ["a", "e"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
 def test_jsonl_and_json_arrays_in_utf16_import(engine, session: Session, tmp_path: Path, workers: int) -> None:
     """Windows PowerShell's > and Out-File write UTF-16 with a byte order mark: every line of such a file was
     "not UTF-8" (or "not valid JSON"), and nothing imported."""

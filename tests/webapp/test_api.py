@@ -152,6 +152,9 @@ def test_erase_needs_manager_and_works(client, auth, rep_token) -> None:
         ({"channel": "api", "contact": {"emails": ["a" * 400 + "@b.pl"]}}, "contact.emails.0"),
         ({"channel": "api", "contact": {"emails": [", ".join(f"a{i}@b.pl" for i in range(40))]}}, "contact.emails.0"),
         ({"channel": "api", "contact": {"phones": ["601 234 567 / " * 10]}}, "contact.phones.0"),
+        # Half a UTF-16 pair, no character: the batch writers could not store it (an import stopped over one).
+        ({"channel": "api", "contact": {"email": "a@b.pl"}, "message": {"external_id": "1", "meta": {"x": "\ud800"}}},
+         "message.meta"),
     ],
 )
 def test_inbound_bad_input_is_400_with_fields(client, auth, body: dict, field: str) -> None:
