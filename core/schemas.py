@@ -70,6 +70,21 @@ def one_line(value: object) -> object:
     return " ".join(kept.split())
 
 
+# How deep a message's meta may nest (objects and arrays within each other, itself the first level).
+META_MAX_DEPTH = 64
+
+
+def meta_depth(value: object) -> int:
+    """Levels of objects and arrays in a JSON value, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -110,7 +125,9 @@ class MessageIn(BaseModel):
     subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
     text: str | None = Field(default=None, max_length=TEXT_MAX)
     html: str | None = Field(default=None, max_length=HTML_MAX)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict, description=(
+        "any JSON object, kept with the message: nested at most 64 levels deep, its text Unicode (no half of a "
+        "UTF-16 pair alone, \\ud800), its numbers finite"))
     # What pure functions derive from the message (its sanitised HTML, its text signals), computed once and
     # wherever there is time: an import's helper process fills it before the record reaches the writer. Not
     # part of the contract; a message is not changed after it is validated.
@@ -134,7 +151,10 @@ class MessageIn(BaseModel):
     def _unicode(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Text in meta is not checked as the fields' is: half of a UTF-16 pair alone ("\\ud800" in JSON) is no
         character, cannot be written as UTF-8, and stopped an import's batch (orjson refuses it, as it does an
-        integer beyond 64 bits, which is fine: the slow check tells the two apart)."""
+        integer beyond 64 bits, which is fine: the slow check tells the two apart). Nor is its depth: nested
+        hundreds of levels deep, it could not be sent back from an import's helper process."""
+        if any(isinstance(v, dict | list) for v in value.values()) and meta_depth(value) > META_MAX_DEPTH:
+            raise ValueError(f"nested more than {META_MAX_DEPTH} levels deep")
         try:
             orjson.dumps(value)
         except TypeError:

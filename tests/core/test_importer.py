@@ -98,6 +98,20 @@ def test_a_lone_surrogate_in_a_messages_meta_is_its_lines_error(engine, session:
 
 
 @pytest.mark.parametrize("workers", [0, 1])
+def test_a_messages_meta_nested_past_64_levels_is_its_lines_error(engine, session: Session, tmp_path: Path,
+                                                                 workers: int) -> None:
+    """A meta nested some 900 levels deep (valid JSON, under the parser's limit) could not be sent back from the
+    helper process (pickle's recursion limit): the import stopped with a RecursionError, every line lost."""
+    line = ('{"channel": "import", "contact": {"email": "%s@firma.pl"}, "message": {"external_id": "%s", '
+            '"meta": %s1%s}}')
+    lines = [line % (name, name, '{"a": ' * depth, "}" * depth)
+             for name, depth in [("anna", 1), ("bea", 64), ("cel", 65), ("dan", 900)]]
+    summary = import_file(engine, write(tmp_path / "in.jsonl", "\n".join(lines)), workers=workers).as_dict()
+    assert [(e["line"], "message.meta" in e["error"]) for e in summary["errors"]] == [(3, True), (4, True)]
+    assert sorted(session.exec(select(Message.external_id)).all()) == ["anna", "bea"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
 def test_jsonl_and_json_arrays_in_utf16_import(engine, session: Session, tmp_path: Path, workers: int) -> None:
     """Windows PowerShell's > and Out-File write UTF-16 with a byte order mark: every line of such a file was
     "not UTF-8" (or "not valid JSON"), and nothing imported."""
