@@ -62,8 +62,9 @@ MAX_LINE_BYTES = 2_000_000
 
 CONTACT_COLUMNS = ("name", "email", "phone", "company", "title", "linkedin_url", "external_user_id")
 MESSAGE_COLUMNS = ("thread_id", "direction", "kind", "sent_at", "sender", "subject", "text", "html")
-# A spreadsheet's separate name columns, joined into the contact's name when the row has no full name.
-NAME_PART_COLUMNS = ("first_name", "last_name")
+# A spreadsheet's separate name columns, joined into the contact's name when the row has no full name, in this
+# order (a patronymic follows the first name: Иван Сергеевич Петров).
+NAME_PART_COLUMNS = ("first_name", "middle_name", "last_name")
 RECORD_COLUMNS = ("channel", "external_id", "message_id")
 # CSV headers people use for the same thing: English, Polish and Russian spreadsheets and CRM exports.
 COLUMN_ALIASES = {
@@ -73,6 +74,8 @@ COLUMN_ALIASES = {
     "imie": "first_name", "имя": "first_name",
     "last name": "last_name", "surname": "last_name", "family name": "last_name", "lastname": "last_name",
     "nazwisko": "last_name", "фамилия": "last_name",
+    "middle name": "middle_name", "additional name": "middle_name", "drugie imię": "middle_name",
+    "drugie imie": "middle_name", "отчество": "middle_name",
     "e-mail": "email", "email_address": "email", "email address": "email", "mail": "email",
     "adres e-mail": "email", "adres email": "email", "почта": "email", "эл. почта": "email",
     "электронная почта": "email", "e-mail адрес": "email",

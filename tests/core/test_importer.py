@@ -1038,3 +1038,20 @@ def test_columns_that_only_mention_an_address_are_not_addresses(engine, session:
     assert "email_opt_out" in summary["notes"][0] and "phone_1_-_type" in summary["notes"][0]
     identities = sorted((i.kind, i.value) for i in session.exec(select(Identity)).all())
     assert identities == [("email", "anna@budmax.pl"), ("phone", "+48601234567")]
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Имя;Фамилия;Отчество;E-mail\nИван;Петров;Сергеевич;ivan@firma.ru\n", "Иван Сергеевич Петров"),   # Bitrix24
+    ("First Name,Middle Name,Last Name,E-mail Address\nJohn,Quincy,Adams,john@firma.com\n", "John Quincy Adams"),
+    ("Given Name,Additional Name,Family Name,E-mail 1 - Value\nAnna,Maria,Nowak,anna@firma.pl\n", "Anna Maria Nowak"),
+    ("Imię;Drugie imię;Nazwisko;E-mail\nJan;Paweł;Kowalski;jan@firma.pl\n", "Jan Paweł Kowalski"),
+    ("Имя;Фамилия;Отчество;E-mail\nИван;Петров;;ivan@firma.ru\n", "Иван Петров"),
+])
+def test_a_middle_name_or_patronymic_column_is_part_of_the_name(engine, session: Session, tmp_path: Path,
+                                                              text: str, name: str) -> None:
+    """Bitrix24 and Russian sheets give the patronymic its own column (Отчество), Outlook and Google Contacts the
+    middle name (Middle Name, Additional Name): it was left out of the name ("columns not imported"), so
+    Иван Сергеевич Петров and Иван Андреевич Петров were both stored as Иван Петров."""
+    summary = import_file(engine, write(tmp_path / "people.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["notes"] == [], summary
+    assert session.exec(select(Contact.display_name)).all() == [name]
