@@ -276,6 +276,9 @@ def dismiss_suggestion(session: Session, *, suggestion_id: int, actor: str) -> D
     suggestion = session.get(DuplicateSuggestion, suggestion_id)
     if suggestion is None:
         raise IdentityError("suggestion not found")
+    if suggestion.status == "merged":
+        # (a list read before the merge: marked dismissed, the merged pair said "two different people")
+        raise IdentityError("these two were merged since: undo the merge to keep them apart")
     suggestion.status = "dismissed"
     suggestion.decided_at = utcnow()
     suggestion.decided_by = actor[:320]

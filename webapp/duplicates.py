@@ -66,8 +66,10 @@ def dismiss(suggestion_id: int):  # noqa: ANN201
     _open_suggestion(suggestion_id)
     try:
         dismiss_suggestion(session, suggestion_id=suggestion_id, actor=current_user.email)
-    except IdentityError:
-        abort(404)
+    except IdentityError as exc:
+        session.rollback()
+        flash(f"Not dismissed: {exc}.", "error")
+        return redirect(url_for("duplicates.index"))
     session.commit()
     flash("Dismissed: they stay two leads.")
     return redirect(url_for("duplicates.index"))

@@ -413,3 +413,22 @@ def test_a_timeline_cursor_stays_where_it_was_after_its_message_is_gone(client, 
                      {"before_id": 1}):
         response = client.get(f"/api/v1/contacts/{anna}/timeline?cursor={_cursor(tampered)}", headers=auth)
         assert response.status_code == 400 and "cursor" in response.json["fields"], (tampered, response.json)
+
+
+def test_a_suggestion_whose_pair_was_merged_is_not_dismissed(client, auth) -> None:
+    """Dismissing a suggestion (from a list read before) whose two people had been merged since marked it
+    "dismissed": the merged pair then said "two different people". It is a 409 now, saying to undo the merge;
+    the suggestion stays merged."""
+    ids = [client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "api", "contact": {"name": name, "email": email, "company": "Budmax"}}).json["contact_id"]
+        for name, email in [("Łukasz Wójcik", "lukasz@budmax.pl"), ("Lukasz Wojcik", "l.wojcik@budmax.pl")]]
+    suggestion = client.get("/api/v1/duplicates", headers=auth).json["items"][0]
+    merged = client.post(f"/api/v1/contacts/{ids[0]}/merge", headers=auth, json={"other_id": ids[1]})
+    assert merged.status_code == 201
+    response = client.post(f"/api/v1/duplicates/{suggestion['id']}/dismiss", headers=auth)
+    assert response.status_code == 409 and "undo" in response.json["error"], response.json
+    assert client.get("/api/v1/duplicates?status=dismissed", headers=auth).json["items"] == []
+    assert client.post("/api/v1/duplicates/99999/dismiss", headers=auth).status_code == 404
+    # Undone, the pair is two people: dismissing it again is no error.
+    assert client.post(f"/api/v1/merges/{merged.json['merge']['id']}/undo", headers=auth).status_code == 200
+    assert client.post(f"/api/v1/duplicates/{suggestion['id']}/dismiss", headers=auth).status_code == 200

@@ -213,6 +213,16 @@ def test_duplicates_dismiss(as_role, session: Session) -> None:
     assert client.post("/duplicates/99999/dismiss").status_code == 404
 
 
+def test_a_merged_suggestion_is_not_dismissed_from_an_old_page(as_role, session: Session) -> None:
+    suggestion, a, b = _suggestion(session)
+    client = as_role("manager")
+    assert client.post(f"/duplicates/{suggestion.id}/merge", data={"survivor_id": str(a)}).status_code == 302
+    response = client.post(f"/duplicates/{suggestion.id}/dismiss", follow_redirects=True)
+    assert response.status_code == 200 and "undo the merge" in response.data.decode()
+    session.rollback()
+    assert session.get(DuplicateSuggestion, suggestion.id).status == "merged"
+
+
 # --------------------------------------------------------------------------- admin settings
 
 

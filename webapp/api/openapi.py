@@ -410,7 +410,8 @@ def openapi_document() -> dict[str, Any]:
                     "security": secured,
                     "parameters": [{"name": "suggestion_id", "in": "path", "required": True, "schema": _STORE_ID}],
                     "responses": {"200": _json(_obj({"id": _INT, "status": _STR})), **_ERRORS,
-                                  "404": _json("Error", "No such suggestion")},
+                                  "404": _json("Error", "No such suggestion"),
+                                  "409": _json("Error", "The two were merged since: undo the merge instead")},
                 }
             },
             "/api/v1/linkedin/profiles": {

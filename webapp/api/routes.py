@@ -266,6 +266,7 @@ def duplicate_dismiss(suggestion_id: int):  # noqa: ANN201
     try:
         suggestion = dismiss_suggestion(session, suggestion_id=suggestion_id, actor=g.api_user.email)
     except IdentityError as exc:
-        raise ApiError(404, str(exc)) from None
+        session.rollback()
+        raise ApiError(404 if "not found" in str(exc) else 409, str(exc)) from None
     session.commit()
     return jsonify({"id": suggestion.id, "status": suggestion.status})
