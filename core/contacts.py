@@ -306,12 +306,16 @@ def message_dict(message: Message, *, with_body: bool = True) -> dict[str, Any]:
 def list_suggestions(session: Session, *, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
     a = sa.orm.aliased(Contact)
     b = sa.orm.aliased(Contact)
-    rows = session.exec(
+    query = (
         select(DuplicateSuggestion, a, b)
         .join(a, a.id == DuplicateSuggestion.contact_a_id)
         .join(b, b.id == DuplicateSuggestion.contact_b_id)
         .where(DuplicateSuggestion.status == status)
-        .where(col(a.merged_into).is_(None), col(b.merged_into).is_(None))
+    )
+    if status == "open":  # (a decided pair is listed as decided: a merged one always has a contact merged away)
+        query = query.where(col(a.merged_into).is_(None), col(b.merged_into).is_(None))
+    rows = session.exec(
+        query
         .order_by(col(DuplicateSuggestion.score).desc(), col(DuplicateSuggestion.id))
         .limit(max(1, min(limit, 500)))
     ).all()

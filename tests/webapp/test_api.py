@@ -432,3 +432,17 @@ def test_a_suggestion_whose_pair_was_merged_is_not_dismissed(client, auth) -> No
     # Undone, the pair is two people: dismissing it again is no error.
     assert client.post(f"/api/v1/merges/{merged.json['merge']['id']}/undo", headers=auth).status_code == 200
     assert client.post(f"/api/v1/duplicates/{suggestion['id']}/dismiss", headers=auth).status_code == 200
+
+
+def test_merged_suggestions_are_listed(client, auth) -> None:
+    """GET /api/v1/duplicates?status=merged listed only pairs of two live contacts, and a merged pair never is
+    (one of them is merged away): the list was always empty."""
+    ids = [client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "api", "contact": {"name": name, "email": email, "company": "Budmax"}}).json["contact_id"]
+        for name, email in [("Łukasz Wójcik", "lukasz@budmax.pl"), ("Lukasz Wojcik", "l.wojcik@budmax.pl")]]
+    suggestion = client.get("/api/v1/duplicates", headers=auth).json["items"][0]
+    assert client.post(f"/api/v1/contacts/{ids[0]}/merge", headers=auth, json={"other_id": ids[1]}).status_code == 201
+    assert client.get("/api/v1/duplicates", headers=auth).json["items"] == []
+    merged = client.get("/api/v1/duplicates?status=merged", headers=auth).json["items"]
+    assert [(s["id"], s["status"], s["contact_b_name"]) for s in merged] == [
+        (suggestion["id"], "merged", suggestion["contact_b_name"])]
