@@ -205,6 +205,10 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
     if start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
         yield from _read_json_array(stream)
         return
+    first_line = next((line for line in start.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()), b"")
+    if first_line.strip() == b"{":  # a record over several lines: jq without -c, json.dumps(indent=2)
+        yield from _read_json_stream(stream)
+        return
     for number, raw in enumerate(_lines(stream), start=1):
         if len(raw) > MAX_LINE_BYTES:
             yield number, None, f"line is longer than {MAX_LINE_BYTES} bytes"
@@ -297,6 +301,53 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
         yield (line, value, None) if isinstance(value, dict) else (line, None, "each element must be a JSON object")
         line += _line_breaks(text, position, end)
         position, expect_value, empty = end, False, False
+
+
+# Where a record begins after a broken one, in records written one after another: "{" at the start of a line (a
+# pretty-printer indents what is inside a record).
+_RECORD_START = re.compile(r"[\r\n]\{")
+
+
+def _read_json_stream(stream: BinaryIO) -> Iterator[ParsedLine]:
+    """The records of a file that holds them one after another, each a JSON object over as many lines as it
+    takes (pretty-printed, as `jq` without -c writes them), each with the line it begins on. After one that is
+    not valid JSON, reading goes on at the next "{" that begins a line."""
+    data = stream.read(MAX_JSON_ARRAY_BYTES + 1)
+    if len(data) > MAX_JSON_ARRAY_BYTES:
+        yield (1, None, f"records over several lines, a file over {MAX_JSON_ARRAY_BYTES // 2**20} MB: write one "
+                        "record per line (JSONL; jq -c)")
+        return
+    # (bytes that are not UTF-8 spoil only the text they are in: the record holding them is refused)
+    text = data.decode("utf-8", errors="surrogateescape")
+    decoder = json.JSONDecoder(parse_constant=refuse_json_constant, parse_float=finite_json_float)
+    position, line = 0, 1
+    while True:
+        skipped_to = json.decoder.WHITESPACE.match(text, position).end()
+        line += _line_breaks(text, position, skipped_to)
+        position = skipped_to
+        if position >= len(text):
+            return
+        if text[position] == "\ufeff":  # (at the start, or where files saved with one were joined)
+            position += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            yield line + _line_breaks(text, position, exc.pos), None, f"not valid JSON: {exc.msg}"
+        except ValueError as exc:  # (as in parse_json_line)
+            yield line, None, f"not valid JSON: {number_error(exc)}"
+        except RecursionError:
+            yield line, None, "not valid JSON: nested too deeply"
+        else:
+            yield (line, value, None) if isinstance(value, dict) else (line, None, "each record must be a JSON object")
+            line += _line_breaks(text, position, end)
+            position = end
+            continue
+        resume = _RECORD_START.search(text, position)
+        if resume is None:
+            return
+        line += _line_breaks(text, position, resume.start() + 1)
+        position = resume.start() + 1
 
 
 def refuse_json_constant(name: str) -> NoReturn:

@@ -159,6 +159,29 @@ def test_jsonl_files_joined_with_their_byte_order_marks_import_every_line(engine
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Piotr"]
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_pretty_printed_records_one_after_another_import(engine, session: Session, tmp_path: Path, workers: int,
+                                                         end: str) -> None:
+    """`jq '.[]' leads.json > leads.jsonl` (without -c) and json.dumps(indent=2) write each record over several
+    lines, one after another: every line of such a file was "not valid JSON" and nothing imported. Records
+    written so are read whole, each reported on the line it begins on; after a broken one, reading goes on at
+    the next record that begins a line."""
+    def pretty(name: str, email: str) -> str:
+        return json.dumps({"channel": "import", "contact": {"name": name, "email": email}}, indent=2,
+                          ensure_ascii=False)
+
+    text = "\n".join([pretty("Anna", "anna@firma.pl"),                      # lines 1-7
+                      pretty("Bea", "not-an-address"),                       # lines 8-14
+                      '{\n  "channel": "import",\n  "contact": {\n    "name": broken\n  }\n}',  # lines 15-20
+                      pretty("Łukasz", "lukasz@budmax.pl"),                  # lines 21-27
+                      "[1, 2]",                                              # line 28
+                      pretty("Ola", "ola@firma.pl") + "\n"]).replace("\n", end)  # lines 29-35
+    summary = import_file(engine, write(tmp_path / "leads.jsonl", text), workers=workers).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [8, 18, 28], summary["errors"]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Ola", "Łukasz"]
+
+
 def test_a_json_array_with_lone_cr_line_ends_reports_each_elements_line(engine, tmp_path: Path) -> None:
     text = ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\r'
             ' {"channel": "api", "contact": {"name": "Piotr", "email": "not-an-email"}},\r\n'
