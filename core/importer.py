@@ -258,11 +258,9 @@ def _read_json_array(stream: BinaryIO) -> Iterator[ParsedLine]:
     if len(data) > MAX_JSON_ARRAY_BYTES:
         yield 1, None, f"a JSON array file over {MAX_JSON_ARRAY_BYTES // 2**20} MB: write one record per line (JSONL)"
         return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield 1, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
-        return
+    # (bytes that are not UTF-8 spoil only the text they are in: the element holding them is refused, where one
+    # such byte made the whole file "not UTF-8")
+    text = data.decode("utf-8", errors="surrogateescape")
     decoder = json.JSONDecoder(parse_constant=refuse_json_constant, parse_float=finite_json_float)
     opening = text.index("[")
     position, line = opening + 1, _line_breaks(text, 0, opening) + 1

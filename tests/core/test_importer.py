@@ -182,6 +182,19 @@ def test_pretty_printed_records_one_after_another_import(engine, session: Sessio
     assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Ola", "Łukasz"]
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_byte_that_is_not_utf8_in_a_json_array_loses_only_its_element(engine, session: Session, tmp_path: Path,
+                                                                         workers: int) -> None:
+    """One name saved in Windows-1250 inside a UTF-8 JSON array ("\\xa3" for Ł) made the whole file "not UTF-8":
+    every record was lost. Only the element holding it is refused now, as a JSONL line holding it is."""
+    text = ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\n'
+            ' {"channel": "api", "contact": {"name": "\xa3ukasz", "email": "l@x.pl"}},\n'
+            ' {"channel": "api", "contact": {"name": "Ola", "email": "ola@x.pl"}}]\n').encode("latin-1")
+    summary = import_file(engine, write(tmp_path / "leads.json", text), workers=workers).as_dict()
+    assert [e["line"] for e in summary["errors"]] == [2], summary["errors"]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Anna", "Ola"]
+
+
 def test_a_json_array_with_lone_cr_line_ends_reports_each_elements_line(engine, tmp_path: Path) -> None:
     text = ('[{"channel": "api", "contact": {"name": "Anna", "email": "anna@x.pl"}},\r'
             ' {"channel": "api", "contact": {"name": "Piotr", "email": "not-an-email"}},\r\n'
