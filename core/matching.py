@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
@@ -89,16 +90,59 @@ def _name_keys(name: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+# A Slavic surname or first name in its man's and its woman's form (folded): Kowalski / Kowalska, Zieliński /
+# Zielińska, Ковальський / Ковальська, Иванов / Иванова, Троцкий / Троцкая, Толстой / Толстая, Aleksander /
+# Aleksandra, Евгений / Евгения, Jan / Janina, Daniel / Daniela. Almost one spelling apart, and two people: a
+# husband and wife, a brother and sister sharing a family mailbox or phone.
+_ADJECTIVAL_MAN = re.compile(r"^(.{2,}(?:sk|ck|zk))(?:iy|ij|ii|yi|yj|yy|i|y)$")
+_ADJECTIVAL_WOMAN = re.compile(r"^(.{2,}(?:sk|ck|zk))(?:aya|aja|a)$")
+_CONSONANT_END = re.compile(r"[^aeiou]$")
+
+
+def _man_and_woman(man: str, woman: str) -> bool:
+    """Whether two folded words are one name's man's and woman's forms (see _ADJECTIVAL_MAN)."""
+    if len(man) < 3 or not woman.endswith("a") or man.endswith("a"):
+        return False
+    adjectival_man, adjectival_woman = _ADJECTIVAL_MAN.match(man), _ADJECTIVAL_WOMAN.match(woman)
+    if adjectival_man and adjectival_woman:
+        return adjectival_man.group(1) == adjectival_woman.group(1)  # Kowalski / Kowalska, Trotskiy / Trotskaya
+    if man.endswith(("oy", "oj")) and woman.endswith(("aya", "aja")):
+        return man[:-2] == woman[:-3]  # Tolstoy / Tolstaya
+    if man.endswith(("iy", "ij", "ii")) and woman.endswith(("iya", "ija", "iia", "ia")):
+        return man[:-2] == woman[:-3] or man[:-2] == woman[:-2] and woman.endswith("ia")  # Evgeniy / Evgeniya, Evgenia
+    if _CONSONANT_END.search(man) and woman in (man + "a", man + "ina", man + "ia"):
+        return True  # Daniel / Daniela, Ivanov / Ivanova, Jan / Janina, Wiktor / Wiktoria
+    # A fleeting e: Aleksander / Aleksandra, Franciszek / Franciszka.
+    return len(man) >= 5 and man[-2] == "e" and woman == man[:-2] + man[-1] + "a" and _CONSONANT_END.search(man) is not None
+
+
+def gendered_counterparts(a: str, b: str) -> tuple[str, str] | None:
+    """A word of one folded name and a word of the other that are the man's and the woman's form of one name
+    (each missing from the other name), or None: "jan kowalski" / "jan kowalska" gives ("kowalski", "kowalska")."""
+    words_a, words_b = a.split(), b.split()
+    for word_a in words_a:
+        if word_a in words_b:
+            continue
+        for word_b in words_b:
+            if word_b not in words_a and (_man_and_woman(word_a, word_b) or _man_and_woman(word_b, word_a)):
+                return word_a, word_b
+    return None
+
+
 def names_compatible(a: str, b: str) -> bool:
     """Whether two names may belong to one person, as a guard before an automatic merge.
 
     Lenient on purpose (display names are noisy): an empty name, a folded or transliterated match, similar
     spellings, or a shared word with the same initial ("J. Kowalski" ~ "Jan Kowalski", "Jan" ~ "Jan Kowalski")
-    are compatible. "Edward Kusha" and "Mary Kusha" sharing one mailbox are not: a person reviews that pair.
+    are compatible. "Edward Kusha" and "Mary Kusha" sharing one mailbox are not: a person reviews that pair. Nor
+    are the man's and the woman's form of one name ("Jan Kowalski" / "Jan Kowalska", "Aleksander Kowalski" /
+    "Aleksandra Kowalska"): most often two people of one family.
     """
     fa, fb = fold_name(a), fold_name(b)
     if not fa or not fb or fa == fb:
         return True
+    if gendered_counterparts(fa, fb):
+        return False
     ta, tb = fa.split(), fb.split()
     if sorted(name_skeleton(t) for t in ta) == sorted(name_skeleton(t) for t in tb):
         return True
@@ -339,6 +383,10 @@ def score_pair(
                 sim, reason = VARIANT_SIMILARITY, (
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
                     else f"one part of a double surname: {whole_a} ~ {whole_b}")
+            if sim > VARIANT_SIMILARITY and (gendered := gendered_counterparts(features_a[0], features_b[0])):
+                sim, reason = VARIANT_SIMILARITY, (
+                    f"a man's and a woman's form of one name ({gendered[0]} / {gendered[1]}), often two people of "
+                    f"one family: {whole_a} ~ {whole_b}")
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:

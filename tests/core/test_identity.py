@@ -258,6 +258,19 @@ def test_shared_mailbox_of_two_named_people_is_a_suggestion(session: Session) ->
     assert put(session, record("gmail", "g3", name="Edward Kusha", email="kusha123@hmail.com")).contact_id == edward.contact_id
 
 
+def test_a_husband_and_wife_sharing_a_mailbox_and_phone_are_two_contacts(session: Session) -> None:
+    """Kowalski and Kowalska, Иванов and Иванова: the man's and the woman's form of one surname are two people of
+    one family, not one person written two ways. A shared family address or phone makes a suggestion, not a merge."""
+    jan = put(session, record("gmail", "g1", name="Jan Kowalski", email="kowalscy@wp.pl", phone="601 234 567"))
+    janina = put(session, record("form", "f1", name="Janina Kowalska", email="kowalscy@wp.pl", phone="601 234 567"))
+    ivan = put(session, record("api", "a1", name="Александр Иванов", phone="+7 916 123 45 67"))
+    alexandra = put(session, record("api", "a2", name="Александра Иванова", phone="8 (916) 123-45-67"))
+    assert jan.contact_id != janina.contact_id and ivan.contact_id != alexandra.contact_id
+    assert not janina.merged_contact_ids and not alexandra.merged_contact_ids
+    pairs = {frozenset((s.contact_a_id, s.contact_b_id)) for s in session.exec(select(DuplicateSuggestion)).all()}
+    assert {frozenset((jan.contact_id, janina.contact_id)), frozenset((ivan.contact_id, alexandra.contact_id))} <= pairs
+
+
 def test_suggestion_rules_for_many_pairs_at_once(session: Session) -> None:
     """upsert_suggestions: a new pair opens one suggestion (also when it comes twice in one call), an open one
     takes the higher score and every reason, a pair someone decided about stays as decided."""

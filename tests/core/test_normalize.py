@@ -319,6 +319,25 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Edward Kusha", "Mary Kusha", False),
         ("Anna Nowak", "Tomasz Zieliński", False),
         ("Info Hurtex", "Tomasz Lewandowski", False),
+        # A man's and a woman's form of one name: two people of one family (a shared mailbox or phone), not one.
+        ("Jan Kowalski", "Jan Kowalska", False),
+        ("Aleksander Kowalski", "Aleksandra Kowalska", False),
+        ("Jan Kowalski", "Janina Kowalska", False),
+        ("Daniel Zieliński", "Daniela Zielińska", False),
+        ("Александр Иванов", "Александра Иванова", False),
+        ("Евгений Смирнов", "Евгения Смирнова", False),
+        ("Sergey Ivanov", "Sergey Ivanova", False),
+        ("Лев Толстой", "Лев Толстая", False),
+        ("Ігор Ковальський", "Ігор Ковальська", False),
+        ("Andrzej Trotskiy", "Andrzej Trotskaya", False),
+        ("Yevhenii Koval", "Yevheniia Koval", False),
+        ("Franciszek Nowak", "Franciszka Nowak", False),
+        # ... and what only looks like one: the same woman's name spelt two ways, a name and a double surname.
+        ("Natali Kowalska", "Natalia Kowalska", True),
+        ("Julia Kowalewa", "Юлия Ковалева", True),
+        ("Ilya Ivanov", "Ilia Ivanov", True),
+        ("Anna Kowalska", "Anna Kowalska-Kowalski", True),
+        ("KOWALSKI JAN", "Jan Kowalski", True),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
@@ -551,3 +570,16 @@ def test_a_double_surname_alone_needs_company_evidence() -> None:
     from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
 
     assert score_pair(PersonView(1, ("Anna Kowalska",)), PersonView(2, ("Anna Kowalska-Nowak",)))[0] < SUGGESTION_THRESHOLD
+
+
+@pytest.mark.parametrize(("a", "b"), [("Jan Kowalski", "Jan Kowalska"), ("Aleksander Kowalski", "Aleksandra Kowalska"),
+                                      ("Александр Иванов", "Александра Иванова"), ("Anna Kowalski", "Anna Kowalska")])
+def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: str) -> None:
+    """"Jan Kowalski" and "Jan Kowalska" are nearly one spelling, and most often two people of one family: on the
+    names alone no suggestion; at one company a suggestion that says why the names differ."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[0] < SUGGESTION_THRESHOLD
+    score, reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o."))
+    assert score >= SUGGESTION_THRESHOLD
+    assert reasons[0].startswith("a man's and a woman's form of one name")
