@@ -150,9 +150,11 @@ def is_role_localpart(local: str) -> bool:
 # --------------------------------------------------------------------------- phone
 
 
-# Extension markers phonenumbers does not know: Polish "wew." / "wewn." / "w." (it knows "ext", "x", "доб"). Left
-# in, its letters are read as a vanity number's digits ("wew" = 939) and the number comes out wrong.
-_POLISH_EXTENSION = re.compile(r"(?i)(?<=[\d\s)])\s*,?\s*(?:wewn?\.?|w\.)\s*(?=\d{1,6}\s*$)")
+# Extension markers phonenumbers does not know: Polish "wew." / "wewn." / "w.", Russian "доп." and "вн." / "внутр.",
+# Ukrainian "дод." and "вн." (it knows "ext", "x", "доб"). Left in, Latin letters are read as a vanity number's
+# digits ("wew" = 939) and the number comes out wrong; Cyrillic ones make it no number at all.
+_EXTENSION_WORDS = re.compile(
+    r"(?i)(?<=[\d\s)])\s*,?\s*(?:wewn?\.?|w\.|доп\.?|дод\.?|вн\.|внутр\.?)\s*(?=\d{1,6}\s*$)")
 # A label after the number, "(mobile)", "(kom.)", "(biuro)": phonenumbers would read its letters as digits.
 _TRAILING_LABEL = re.compile(r"\s*\([^\d()]*\)\s*$")
 # The country code written out ("+48", "(+48)", "0048"): only then is a zero after it a trunk zero. Without it a
@@ -175,7 +177,7 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     if text.lower().startswith("tel:"):
         text = text[4:]
     text = _as_written_by_hand(text)
-    text = _POLISH_EXTENSION.sub(" ext. ", _TRAILING_LABEL.sub("", text))
+    text = _EXTENSION_WORDS.sub(" ext. ", _TRAILING_LABEL.sub("", text))
     region = (default_region or "PL").upper()
     try:
         number = phonenumbers.parse(text, region)

@@ -99,6 +99,12 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         ("22 123 45 67 wewn. 105", "PL", "+48221234567"),
         ("(22) 123 45 67, w. 7", "PL", "+48221234567"),
         ("+7 495 123-45-67 доб. 123", "PL", "+74951234567"),
+        # Russian "доп." and "вн.", Ukrainian "дод.": the number was refused, and the person's phone lost.
+        ("+7-916-123-45-67 доп. 5", "PL", "+79161234567"),
+        ("8 (495) 123-45-67, вн. 204", "PL", "+74951234567"),
+        ("+7 495 123 45 67 внутр. 12", "PL", "+74951234567"),
+        ("+380 (44) 123-45-67 дод. 12", "PL", "+380441234567"),
+        ("+380 44 123 45 67, дод.12", "UA", "+380441234567"),
         # The neighbours' domestic forms, when the number cannot be a Polish one (and the other way round).
         ("8 (916) 123-45-67", "PL", "+79161234567"),
         ("8-916-123-45-67", "PL", "+79161234567"),
