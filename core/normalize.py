@@ -163,8 +163,10 @@ _WRITTEN_COUNTRY = re.compile(r"\s*\(?\s*(?:\+|00)")
 # The first users' neighbours write numbers the domestic way: Russia and Kazakhstan "8 (916) 123-45-67",
 # Belarus "8 029 …", Ukraine "067 …", Poland "601 234 567". A number that cannot be one of the default region's
 # is tried as theirs, in this order, and kept only where it is a valid number.
-# "Cannot be one of the default region's" means not a valid number there.
-DOMESTIC_FALLBACK_REGIONS = ("PL", "RU", "BY", "UA")
+# "Cannot be one of the default region's" means not a valid number there. Ukraine before Belarus: a 0 before the
+# code is how every Ukrainian number is written ("044 123 45 67", Kyiv), and Belarus's domestic prefix is 8
+# ("8 044 …"), so the few codes valid in both (044, 033) are Ukraine's without the 8 and Belarus's with it.
+DOMESTIC_FALLBACK_REGIONS = ("PL", "RU", "UA", "BY")
 
 
 @lru_cache(maxsize=65536)

@@ -112,6 +112,13 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         ("8 800 555 35 35", "PL", "+78005553535"),
         ("8 029 123 45 67", "PL", "+375291234567"),
         ("067 123 4567", "PL", "+380671234567"),
+        # A Kyiv landline as Ukrainians write it (it was read as a Belarusian mobile, +375 44, and never met the
+        # same number written +380 44); with Belarus's domestic 8 it is Belarus's.
+        ("044 123 45 67", "PL", "+380441234567"),
+        ("(044) 123-45-67", "RU", "+380441234567"),
+        ("8 (044) 123-45-67", "PL", "+375441234567"),
+        ("8 033 123 45 67", "PL", "+375331234567"),
+        ("029 123 45 67", "PL", "+375291234567"),
         ("601 234 567", "RU", "+48601234567"),
         # A number valid in the default region keeps that reading; a written country code is never changed.
         ("500 000 000", "PL", "+48500000000"),
