@@ -67,6 +67,8 @@ _GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 # Every Yandex mailbox receives mail at the same login on each of these domains (Yandex's help, mailbox aliases).
 _YANDEX_DOMAINS = {"yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz", "yandex.ua"}
 _ANGLE_ADDR = re.compile(r"<([^<>]+)>\s*$")
+# A word with an "@" in a text around an address: what quotes, brackets, spaces and list punctuation enclose.
+_ADDRESS_WORD = re.compile(r"[^\s<>()\[\]\"'«»“”„,;:]+@[^\s<>()\[\]\"'«»“”„,;:]+")
 
 
 def _without_invisible(text: str) -> str:
@@ -107,7 +109,13 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
     try:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise InvalidIdentifier(f"not a valid email address: {exc}") from None
+        enclosed = _enclosed_address(text)
+        if enclosed is None:
+            raise InvalidIdentifier(f"not a valid email address: {exc}") from None
+        try:
+            checked = validate_email(enclosed, check_deliverability=False, allow_smtputf8=True)
+        except EmailNotValidError:
+            raise InvalidIdentifier(f"not a valid email address: {exc}") from None
     domain = (checked.ascii_domain or checked.domain).lower()
     local = checked.local_part.lower()
     if domain in _GMAIL_DOMAINS:
@@ -122,6 +130,23 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
         is_role=base_local in _role_localparts(),
         is_freemail=is_freemail_domain(domain),
     )
+
+
+_ENCLOSING = "<>()[]\"'«»“”„,;:"
+
+
+def _enclosed_address(text: str) -> str | None:
+    """The one address in a text that is not one, when quotes, brackets or a label set it apart: pasted with
+    what surrounded it, "jan@firma.pl (Jan)" (an old mail header's comment), "'jan@firma.pl'", "(jan@firma.pl)",
+    "jan@firma.pl>", "E-mail: jan@firma.pl". Not after a bare word ("jan kowalski@firma.pl" is a typo, and
+    "kowalski@firma.pl" may be somebody else's address)."""
+    found = list(_ADDRESS_WORD.finditer(text))
+    if len(found) != 1:
+        return None
+    before, after = text[: found[0].start()].rstrip(), text[found[0].end():].lstrip()
+    if (before and before[-1] not in _ENCLOSING) or (after and after[0] not in _ENCLOSING):
+        return None
+    return found[0].group()
 
 
 def normalize_emails(raw: str | None) -> list[NormalizedEmail]:

@@ -43,6 +43,16 @@ from core.normalize import (
         ("\ufeffjan@firma.pl", "jan@firma.pl", False, False),
         ("\u202ajan@firma.pl\u202c", "jan@firma.pl", False, False),
         ("jan\u00ad@firma.pl", "jan@firma.pl", False, False),
+        # Pasted with what surrounded it: quotes, brackets, an old header's comment, a label. The address was
+        # refused and the person's strong identifier lost.
+        ("jan@firma.pl (Jan Kowalski)", "jan@firma.pl", False, False),
+        ("Jan Kowalski (jan@firma.pl)", "jan@firma.pl", False, False),
+        ("'jan@firma.pl'", "jan@firma.pl", False, False),
+        ('"Jan@Firma.pl"', "jan@firma.pl", False, False),
+        ("«jan@firma.pl»", "jan@firma.pl", False, False),
+        ("[jan@firma.pl]", "jan@firma.pl", False, False),
+        ("jan@firma.pl>", "jan@firma.pl", False, False),
+        ("E-mail: biuro@firma.pl", "biuro@firma.pl", True, False),
     ],
 )
 def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool) -> None:
@@ -50,7 +60,10 @@ def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool)
     assert (email.value, email.is_role, email.is_freemail) == (value, is_role, is_freemail)
 
 
-@pytest.mark.parametrize("raw", ["", "   ", None, "jan", "jan@", "@firma.pl", "jan@@firma.pl", "jan@localhost", "a b@c.pl"])
+@pytest.mark.parametrize("raw", ["", "   ", None, "jan", "jan@", "@firma.pl", "jan@@firma.pl", "jan@localhost", "a b@c.pl",
+                                 # A space typed inside the address: "kowalski@firma.pl" may be another person's.
+                                 "jan kowalski@firma.pl", "jan@firma.pl Jan", "(jan@firma.pl) (anna@firma.pl)",
+                                 "'jan@localhost'", '"jan kowalski"@firma.pl'])
 def test_normalize_email_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_email(raw)
