@@ -123,11 +123,10 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
         domain = "gmail.com"
     elif domain in _YANDEX_DOMAINS:
         domain = "yandex.ru"
-    base_local = re.split(r"[+]", local, maxsplit=1)[0]
     return NormalizedEmail(
         value=f"{local}@{domain}",
         domain=domain,
-        is_role=base_local in _role_localparts(),
+        is_role=is_role_localpart(local),
         is_freemail=is_freemail_domain(domain),
     )
 
@@ -168,8 +167,18 @@ def is_freemail_domain(domain: str) -> bool:
     return domain.strip().lower().rstrip(".") in _freemail()
 
 
+_ROLE_WORD_BREAK = re.compile(r"[._-]")
+
+
 def is_role_localpart(local: str) -> bool:
-    return local.strip().lower() in _role_localparts()
+    """Whether the part of an address before the "@" names a shared mailbox (role_localparts.txt): the word as it
+    is, after a +tag, in Latin letters (`почта@` is `pochta`, `zamówienia@` `zamowienia`), or as the first word
+    of a team's several mailboxes (`info.krakow@`, `sales-eu@`, `biuro2@`)."""
+    text = local.strip().lower().split("+", 1)[0]
+    if not text.isascii():
+        text = anyascii(unicodedata.normalize("NFC", text)).lower().replace("'", "")
+    roles = _role_localparts()
+    return text in roles or _ROLE_WORD_BREAK.split(text, maxsplit=1)[0].rstrip("0123456789") in roles
 
 
 # --------------------------------------------------------------------------- phone

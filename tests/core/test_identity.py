@@ -166,6 +166,16 @@ def test_role_address_never_merges_differently_named_people(session: Session) ->
     assert c.contact_id == a.contact_id
 
 
+@pytest.mark.parametrize("shared", ["почта@firma.ru", "zamówienia@firma.pl", "info.krakow@firma.pl"])
+def test_a_shared_mailbox_in_cyrillic_or_one_of_a_teams_several_is_weak(session: Session, shared: str) -> None:
+    """"Anna Nowak" and "A. Nowak" may be two people of one team writing from its mailbox: a shared address does
+    not join them (a personal one would), it makes a suggestion."""
+    a = put(session, record("gmail", "g1", name="Anna Nowak", email=shared))
+    b = put(session, record("gmail", "g2", name="A. Nowak", email=shared))
+    assert a.contact_id != b.contact_id
+    assert "role address" in session.exec(select(DuplicateSuggestion)).one().reasons[0]
+
+
 def test_role_address_does_not_block_strong_match(session: Session) -> None:
     a = put(session, record("gmail", "g1", name="Anna Nowak", email="anna@firma.pl"))
     b = put(session, record("form", "f1", name="Anna Nowak", emails=["anna@firma.pl", "kontakt@firma.pl"]))

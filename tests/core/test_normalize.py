@@ -53,6 +53,22 @@ from core.normalize import (
         ("[jan@firma.pl]", "jan@firma.pl", False, False),
         ("jan@firma.pl>", "jan@firma.pl", False, False),
         ("E-mail: biuro@firma.pl", "biuro@firma.pl", True, False),
+        # Shared mailboxes written in Cyrillic or with Polish letters, a team's several ones, and the region's
+        # consumer providers: they were a person's strong identifier, and their domain company evidence.
+        ("почта@firma.ru", "почта@firma.ru", True, False),
+        ("Поддержка@firma.ru", "поддержка@firma.ru", True, False),
+        ("заявки@фирма.рф", "заявки@xn--80apmps.xn--p1ai", True, False),
+        ("zamówienia@firma.pl", "zamówienia@firma.pl", True, False),
+        ("bok@firma.pl", "bok@firma.pl", True, False),
+        ("info.krakow@firma.pl", "info.krakow@firma.pl", True, False),
+        ("sales-eu@acme.example", "sales-eu@acme.example", True, False),
+        ("biuro2@firma.pl", "biuro2@firma.pl", True, False),
+        ("jan.kowalski@firma.pl", "jan.kowalski@firma.pl", False, False),
+        ("janina@firma.pl", "janina@firma.pl", False, False),
+        ("іван@firma.ua", "іван@firma.ua", False, False),
+        ("olena@bigmir.net", "olena@bigmir.net", False, True),
+        ("aigul@mail.kz", "aigul@mail.kz", False, True),
+        ("oksana@email.ua", "oksana@email.ua", False, True),
     ],
 )
 def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool) -> None:
