@@ -40,6 +40,7 @@ class RenormalizeReport:
     identities_dropped: int = 0  # the contact already had the identity under its new key
     conflicts: int = 0  # another contact holds the new key: a suggestion instead
     unreadable: int = 0  # the raw value no longer normalises, or to several values: left as it is
+    weak_flags_changed: int = 0  # an address whose shared-mailbox (role) status the current rules read otherwise
     contacts_scanned: int = 0
     block_keys_added: int = 0
     block_keys_removed: int = 0
@@ -64,6 +65,13 @@ def _normalized(kind: str, raw: str, region: str) -> list[str] | None:
     return None
 
 
+def _is_role(address: str) -> bool | None:
+    try:
+        return normalize_emails(address)[0].is_role
+    except InvalidIdentifier:
+        return None
+
+
 def renormalize(session: Session, *, region: str = "PL", dry_run: bool = False) -> RenormalizeReport:
     """Rewrite identity values and blocking keys that the current rules compute differently. dry_run: count
     only (the caller rolls back either way if it wants to)."""
@@ -78,7 +86,7 @@ def _identities(session: Session, report: RenormalizeReport, region: str, dry_ru
     last_id = 0
     suggestions: list[tuple[int, int, float, list[str]]] = []
     while True:
-        rows = plain_rows(session, sa.select(i.c.id, i.c.contact_id, i.c.kind, i.c.value, i.c.raw_value)
+        rows = plain_rows(session, sa.select(i.c.id, i.c.contact_id, i.c.kind, i.c.value, i.c.raw_value, i.c.is_weak)
                           .where(i.c.id > last_id, i.c.kind.in_(("email", "phone", "linkedin")))
                           .order_by(i.c.id).limit(BATCH))
         if not rows:
@@ -86,9 +94,16 @@ def _identities(session: Session, report: RenormalizeReport, region: str, dry_ru
         last_id = rows[-1][0]
         report.identities_scanned += len(rows)
         moves: list[tuple[int, int, str, str, str]] = []  # (identity id, contact id, kind, old value, new value)
-        for identity_id, contact_id, kind, value, raw in rows:
+        for identity_id, contact_id, kind, value, raw, is_weak in rows:
             values = _normalized(kind, raw or value, region)
-            if values is None or value in values:
+            if values is None:
+                continue
+            if value in values:
+                # The key stays; whether it is a shared mailbox (weak: joins only the same name) may not.
+                if kind == "email" and (is_role := _is_role(value)) is not None and is_role != bool(is_weak):
+                    report.weak_flags_changed += 1
+                    if not dry_run:
+                        session.execute(sa.update(i).where(i.c.id == identity_id).values(is_weak=is_role))
                 continue
             if len(values) != 1:
                 report.unreadable += 1

@@ -303,7 +303,8 @@ def renormalize_command(dry_run: bool, json_summary: bool) -> None:
     click.echo(f"{data['identities_scanned']} identities: {data['identities_rewritten']} {would}rewritten, "
                f"{data['identities_dropped']} {would}dropped (the contact had the new key already), "
                f"{data['conflicts']} held by another contact ({would}suggested as duplicates), "
-               f"{data['unreadable']} left as they are (no longer one valid value)")
+               f"{data['unreadable']} left as they are (no longer one valid value), "
+               f"{data['weak_flags_changed']} addresses {would}marked anew as shared mailboxes or not")
     click.echo(f"{data['contacts_scanned']} contacts: {data['block_keys_added']} blocking keys {would}added, "
                f"{data['block_keys_removed']} {would}removed, {data['search_names_rewritten']} search names "
                f"{would}rewritten")

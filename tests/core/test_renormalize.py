@@ -65,6 +65,23 @@ def test_old_keys_are_rewritten_and_a_key_held_by_someone_else_is_a_suggestion(s
     assert (again.identities_rewritten, again.identities_dropped, again.block_keys_added) == (0, 0, 0)
 
 
+def test_a_shared_mailbox_the_current_rules_know_becomes_weak(session: Session) -> None:
+    """An address stored as a person's own before the rules knew it for a team's (почта@, info.krakow@) is
+    marked weak, so it no longer joins a differently written name; the key itself stays."""
+    anna = _contact(session, "Anna Nowak", [("email", "почта@firma.ru", "почта@firma.ru"),
+                                            ("email", "info.krakow@firma.pl", "Info <info.krakow@firma.pl>"),
+                                            ("email", "anna@firma.pl", "anna@firma.pl")])
+    session.commit()
+    assert renormalize(session, dry_run=True).weak_flags_changed == 2
+    session.rollback()
+    report = renormalize(session)
+    session.commit()
+    assert (report.weak_flags_changed, report.identities_rewritten) == (2, 0)
+    weak = {i.value: i.is_weak for i in session.exec(select(Identity).where(Identity.contact_id == anna))}
+    assert weak == {"почта@firma.ru": True, "info.krakow@firma.pl": True, "anna@firma.pl": False}
+    assert renormalize(session).weak_flags_changed == 0
+
+
 def test_blocking_keys_follow_the_current_rules(session: Session) -> None:
     """A contact filed before short forms of first names were known gets the keys that meet "Aleksander"."""
     old_keys = {"p:olk/z", "p:zlns/o"}  # as the earlier rules filed "Olek Zieliński"
