@@ -235,7 +235,15 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
         )
     if number is None:
         raise InvalidIdentifier("not a possible phone number for its country")
+    if _is_placeholder(phonenumbers.national_significant_number(number)):
+        raise InvalidIdentifier("a placeholder (one digit over and over, or a run like 123456789), no one's number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_placeholder(digits: str) -> bool:
+    """"000 000 000", "111 111 111", "123 456 789", "987 654 321": what people type when a form insists on a
+    number. Kept, it is one strong identifier shared by everyone who typed it, and joins them all into one."""
+    return len(set(digits)) == 1 or (len(digits) >= 7 and (digits in "01234567890123" or digits in "98765432109876"))
 
 
 # A number a spreadsheet holds as a number and writes as one: with a zero fraction ("48601234567.0", as pandas

@@ -176,6 +176,18 @@ def test_a_shared_mailbox_in_cyrillic_or_one_of_a_teams_several_is_weak(session:
     assert "role address" in session.exec(select(DuplicateSuggestion)).one().reasons[0]
 
 
+def test_a_placeholder_phone_joins_no_one(session: Session) -> None:
+    """Everyone who types "000 000 000" or "123 456 789" into a form that insists on a phone number shares it: as
+    an identifier it joined them all (transitively) into one contact. It is ignored, with a warning."""
+    anna = put(session, record("form", "f1", name="Anna Nowak", email="anna@budmax.pl", phone="000 000 000"))
+    other = put(session, record("form", "f2", email="biuro@hurtex.pl", phone="+48 000 000 000"))
+    jan = put(session, record("form", "f3", name="Jan Nowak", email="jan@agrofarm.pl", phone="123 456 789"))
+    jan2 = put(session, record("form", "f4", name="Jan Nowak", email="jan.nowak@solartech.pl", phone="123456789"))
+    assert len({anna.contact_id, other.contact_id, jan.contact_id, jan2.contact_id}) == 4
+    assert any("placeholder" in warning for warning in other.warnings)
+    assert not session.exec(select(Identity).where(Identity.kind == "phone")).all()
+
+
 def test_role_address_does_not_block_strong_match(session: Session) -> None:
     a = put(session, record("gmail", "g1", name="Anna Nowak", email="anna@firma.pl"))
     b = put(session, record("form", "f1", name="Anna Nowak", emails=["anna@firma.pl", "kontakt@firma.pl"]))

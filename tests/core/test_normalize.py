@@ -151,7 +151,7 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         ("601 234 567", "RU", "+48601234567"),
         # A number valid in the default region keeps that reading; a written country code is never changed.
         ("500 000 000", "PL", "+48500000000"),
-        ("+48 999 999 999", "PL", "+48999999999"),
+        ("+48 999 123 456", "PL", "+48999123456"),
         # The trunk zero written after the country code, as business cards do; phonenumbers keeps it where no
         # trunk prefix is dialled (Poland), so the same number was a second key. An Italian zero is the number's.
         ("+48 (0)22 123 45 67", "PL", "+48221234567"),
@@ -194,7 +194,11 @@ def test_a_number_whose_digits_a_spreadsheet_dropped_is_refused_saying_so(raw: s
         normalize_phone(raw, "PL")
 
 
-@pytest.mark.parametrize("raw", ["", None, "abc", "12", "+48 1", "phone me", "wew. 12", "+48 8 916 123 45 67"])
+@pytest.mark.parametrize("raw", ["", None, "abc", "12", "+48 1", "phone me", "wew. 12", "+48 8 916 123 45 67",
+                                 # Placeholders typed into a form that insists on a number: no one's number, and
+                                 # as an identifier they joined everyone who typed them into one contact.
+                                 "000 000 000", "+48 000 000 000", "111-111-111", "123 456 789", "123456789",
+                                 "+48 987 654 321", "+7 000 000 00 00", "8 (999) 999-99-99", "0000000000"])
 def test_normalize_phone_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_phone(raw, "PL")
