@@ -32,6 +32,7 @@ from core.matching import names_compatible
 from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
 from core.normalize import (
     InvalidIdentifier,
+    PlaceholderIdentifier,
     clean_display_name,
     fold_name,
     normalize_emails,
@@ -123,6 +124,8 @@ def invalid_identifier_fields(contact: ContactIn, *, region: str = "PL") -> dict
     for name, value, normalize in checks:
         try:
             normalize(value)
+        except PlaceholderIdentifier:
+            continue  # ("000 000 000") not the sender's error: the record comes in without it, with a warning
         except InvalidIdentifier as exc:
             errors[f"contact.{name}"] = str(exc)
     return errors

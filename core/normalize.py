@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 __all__ = [
     "InvalidIdentifier",
+    "PlaceholderIdentifier",
     "NormalizedEmail",
     "normalize_email",
     "normalize_emails",
@@ -42,6 +43,11 @@ MAX_PER_FIELD = 10
 
 class InvalidIdentifier(ValueError):
     """The raw value cannot be turned into an identifier of the asked kind."""
+
+
+class PlaceholderIdentifier(InvalidIdentifier):
+    """The raw value is what people type when a form insists ("000 000 000"): no one's identifier, and no error of
+    the record's either (the API and imports take the record without it, with a warning)."""
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -236,7 +242,7 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     if number is None:
         raise InvalidIdentifier("not a possible phone number for its country")
     if _is_placeholder(phonenumbers.national_significant_number(number)):
-        raise InvalidIdentifier("a placeholder (one digit over and over, or a run like 123456789), no one's number")
+        raise PlaceholderIdentifier("a placeholder (one digit over and over, or a run like 123456789), no one's number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -284,7 +290,14 @@ def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
             raise
         if len(parts) > MAX_PER_FIELD:
             raise InvalidIdentifier(f"more than {MAX_PER_FIELD} numbers in one field") from None
-        numbers = [normalize_phone(part, default_region) for part in parts]  # (the first part that is not: raises)
+        numbers = []
+        for part in parts:  # (the first part that is no number raises; a placeholder beside real numbers is left out)
+            try:
+                numbers.append(normalize_phone(part, default_region))
+            except PlaceholderIdentifier:
+                continue
+        if not numbers:
+            raise PlaceholderIdentifier("only placeholders, no one's number") from None
         return list(dict.fromkeys(numbers))
 
 

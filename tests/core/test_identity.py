@@ -186,6 +186,11 @@ def test_a_placeholder_phone_joins_no_one(session: Session) -> None:
     assert len({anna.contact_id, other.contact_id, jan.contact_id, jan2.contact_id}) == 4
     assert any("placeholder" in warning for warning in other.warnings)
     assert not session.exec(select(Identity).where(Identity.kind == "phone")).all()
+    # Not the sender's error: the API and strict imports take such a record (without the number).
+    from core.ingest import invalid_identifier_fields
+
+    assert invalid_identifier_fields(record(phone="000 000 000").contact) == {}
+    assert list(invalid_identifier_fields(record(phone="phone me").contact)) == ["contact.phone"]
 
 
 def test_role_address_does_not_block_strong_match(session: Session) -> None:

@@ -228,6 +228,14 @@ def test_normalize_phones_refuses_a_field_whose_parts_are_not_all_numbers(raw: s
         normalize_phones(raw, "PL")
 
 
+def test_a_placeholder_beside_real_numbers_is_left_out() -> None:
+    from core.normalize import PlaceholderIdentifier, normalize_phones
+
+    assert normalize_phones("601 234 567 / 000 000 000") == ["+48601234567"]
+    with pytest.raises(PlaceholderIdentifier):
+        normalize_phones("000 000 000 / 123 456 789")
+
+
 @pytest.mark.parametrize(
     "raw",
     [
