@@ -331,7 +331,15 @@ def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNum
 
 # --------------------------------------------------------------------------- linkedin
 
-_LINKEDIN_SLUG = re.compile(r"^[^/?#\s]{2,200}$")
+# LinkedIn's public profile names are 3 to 100 characters; "/in/me" is the signed-in viewer's own profile.
+_LINKEDIN_SLUG = re.compile(r"^[^/?#\s]{3,200}$")
+# What forms show as an example and people copy: no one's profile (any real owner of these names is one of
+# thousands of records that cite it), and as an identifier it joined everyone who copied it.
+_LINKEDIN_PLACEHOLDERS = frozenset({
+    "yourname", "your-name", "yourprofile", "your-profile", "username", "user-name", "your-username", "profile",
+    "name", "firstname-lastname", "first-last", "imie-nazwisko", "imienazwisko", "twojprofil", "twoj-profil",
+    "twoje-imie", "login", "xxx", "xxxx", "example",
+})
 
 
 _OLD_PUBLIC_PROFILE = re.compile(r"(?i)^pub/(?!dir/)([^/]+)/([0-9a-f]{1,3})/([0-9a-f]{1,3})/([0-9a-f]{1,3})(?:/.*)?$")
@@ -376,6 +384,8 @@ def normalize_linkedin_url(raw: str | None) -> str:
     slug = unicodedata.normalize("NFC", segments[1]).strip().lower()
     if not _LINKEDIN_SLUG.match(slug):
         raise InvalidIdentifier("LinkedIn profile name is malformed")
+    if slug in _LINKEDIN_PLACEHOLDERS:
+        raise PlaceholderIdentifier(f"linkedin.com/in/{slug} is a form's example, no one's profile")
     return f"linkedin.com/in/{slug}"
 
 

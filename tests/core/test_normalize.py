@@ -287,7 +287,10 @@ def test_normalize_linkedin_percent_encoded_slug(raw: str) -> None:
     "raw",
     ["", None, "https://example.com/in/jan", "https://www.linkedin.com/company/acme", "https://www.linkedin.com/in/",
      "https://linkedin.com.evil.example/in/jan", "https://www.linkedin.com/feed/",
-     "https://www.linkedin.com/pub/dir/anna/nowak", "https://www.linkedin.com/pub/anna-nowak/xyz/1/2"],
+     "https://www.linkedin.com/pub/dir/anna/nowak", "https://www.linkedin.com/pub/anna-nowak/xyz/1/2",
+     # The viewer's own profile, and a form's example copied: they joined everyone who pasted them into one.
+     "https://www.linkedin.com/in/me/", "linkedin.com/in/yourname", "https://pl.linkedin.com/in/imie-nazwisko",
+     "https://www.linkedin.com/in/UserName?trk=x"],
 )
 def test_normalize_linkedin_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
