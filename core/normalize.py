@@ -129,6 +129,8 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
         domain = "gmail.com"
     elif domain in _YANDEX_DOMAINS:
         domain = "yandex.ru"
+    if _latin_local(local) in _PLACEHOLDER_LOCALPARTS:
+        raise PlaceholderIdentifier(f"{local}@ says there is no address ('none'), it is no one's")
     return NormalizedEmail(
         value=f"{local}@{domain}",
         domain=domain,
@@ -165,7 +167,16 @@ def normalize_emails(raw: str | None) -> list[NormalizedEmail]:
         if len(listed) > MAX_PER_FIELD:
             raise InvalidIdentifier(f"more than {MAX_PER_FIELD} addresses in one field")
         if len(listed) >= 2:
-            return list({email.value: email for email in map(normalize_email, listed)}.values())
+            emails = {}
+            for address in listed:  # (one that is not an address raises; "brak@brak.pl" beside real ones is left out)
+                try:
+                    email = normalize_email(address)
+                except PlaceholderIdentifier:
+                    continue
+                emails[email.value] = email
+            if not emails:
+                raise PlaceholderIdentifier("only placeholders, no one's address")
+            return list(emails.values())
     return [normalize_email(raw)]
 
 
@@ -174,15 +185,28 @@ def is_freemail_domain(domain: str) -> bool:
 
 
 _ROLE_WORD_BREAK = re.compile(r"[._-]")
+# What people type into an e-mail field that insists, to say they have none ("brak" Polish, "нет" Russian,
+# "немає" Ukrainian): "brak@brak.pl", "nie@mam.pl", "нет@нет.ru", "noemail@gmail.com". Kept, one such address
+# joined everyone who typed it into one contact.
+_PLACEHOLDER_LOCALPARTS = frozenset({
+    "brak", "nie", "niemam", "nie.mam", "nie-mam", "nieposiadam", "none", "noemail", "no.email", "no-email",
+    "no_email", "nomail", "no-mail", "no.mail", "net", "netu", "nema", "nemaie", "nemaye",
+})
+
+
+def _latin_local(local: str) -> str:
+    """A local part without its +tag, in Latin letters (`почта` is `pochta`)."""
+    text = local.strip().lower().split("+", 1)[0]
+    if not text.isascii():
+        text = anyascii(unicodedata.normalize("NFC", text)).lower().replace("'", "")
+    return text
 
 
 def is_role_localpart(local: str) -> bool:
     """Whether the part of an address before the "@" names a shared mailbox (role_localparts.txt): the word as it
     is, after a +tag, in Latin letters (`почта@` is `pochta`, `zamówienia@` `zamowienia`), or as the first word
     of a team's several mailboxes (`info.krakow@`, `sales-eu@`, `biuro2@`)."""
-    text = local.strip().lower().split("+", 1)[0]
-    if not text.isascii():
-        text = anyascii(unicodedata.normalize("NFC", text)).lower().replace("'", "")
+    text = _latin_local(local)
     roles = _role_localparts()
     return text in roles or _ROLE_WORD_BREAK.split(text, maxsplit=1)[0].rstrip("0123456789") in roles
 

@@ -190,6 +190,9 @@ def test_a_placeholder_phone_joins_no_one(session: Session) -> None:
     from core.ingest import invalid_identifier_fields
 
     assert invalid_identifier_fields(record(phone="000 000 000").contact) == {}
+    assert invalid_identifier_fields(record(email="brak@brak.pl").contact) == {}
+    assert put(session, record("form", "f5", name="Ewa Lis", email="brak@brak.pl")).contact_id != put(
+        session, record("form", "f6", email="BRAK@brak.pl")).contact_id
     assert list(invalid_identifier_fields(record(phone="phone me").contact)) == ["contact.phone"]
 
 

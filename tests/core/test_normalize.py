@@ -85,6 +85,18 @@ def test_normalize_email_rejects(raw: str | None) -> None:
         normalize_email(raw)
 
 
+@pytest.mark.parametrize("raw", ["brak@brak.pl", "BRAK@wp.pl", "nie@mam.pl", "нет@нет.рф", "noemail@gmail.com",
+                                 "no-email@firma.pl", "none+x@example.com", "немає@ukr.net"])
+def test_an_address_that_says_there_is_none_is_a_placeholder(raw: str) -> None:
+    """What people type into an e-mail field that insists: no one's address. As an identifier it joined everyone
+    who typed it; the API and imports take the record without it (like a "000 000 000" phone)."""
+    from core.normalize import PlaceholderIdentifier, normalize_emails
+
+    with pytest.raises(PlaceholderIdentifier):
+        normalize_email(raw)
+    assert [e.value for e in normalize_emails(f"jan@firma.pl; {raw}")] == ["jan@firma.pl"]
+
+
 @pytest.mark.parametrize(("raw", "values"), [
     ("jan@firma.pl", ["jan@firma.pl"]),
     ("jan@firma.pl, j.kowalski@gmail.com", ["jan@firma.pl", "jkowalski@gmail.com"]),  # a CRM export's cell
