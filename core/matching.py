@@ -81,7 +81,7 @@ def _name_keys(name: str) -> frozenset[str]:
     """The keys of one name (the same person's name comes back with every record of theirs), and of the name
     with a short first name written out, so that "Olek Zieliński" meets "Aleksander Zieliński"."""
     keys: set[str] = set()
-    for written in (name, *short_form_variants(name)):
+    for written in (name, *short_form_variants(name), *ukrainian_reading(name)):
         words = [word for word in matching_words(fold_name(written)) if len(word) > 1]  # (name_tokens without titles)
         skeletons = [skeleton for skeleton in map(name_skeleton, words[:4]) if skeleton]
         keys |= {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
@@ -144,10 +144,14 @@ def names_compatible(a: str, b: str) -> bool:
     if gendered_counterparts(fa, fb):
         return False
     ta, tb = fa.split(), fb.split()
-    if sorted(name_skeleton(t) for t in ta) == sorted(name_skeleton(t) for t in tb):
+    if _same_skeletons(fa, fb):
         return True
     if {fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}:
         return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński")
+    for reading_a in (a, *ukrainian_reading(a)):
+        for reading_b in (b, *ukrainian_reading(b)):
+            if (reading_a != a or reading_b != b) and _same_skeletons(fold_name(reading_a), fold_name(reading_b)):
+                return True  # "Ганна Гриценко", "Hanna Hrytsenko": a Ukrainian name in Ukraine's Latin spelling
     if fuzz.token_sort_ratio(fa, fb) >= 85:
         return True
     shared = {t for t in ta if len(t) > 2} & {t for t in tb if len(t) > 2}
@@ -158,6 +162,20 @@ def names_compatible(a: str, b: str) -> bool:
     if not rest_a or not rest_b:
         return True
     return bool({t[0] for t in rest_a} & {t[0] for t in rest_b})
+
+
+def _same_skeletons(fa: str, fb: str) -> bool:
+    return sorted(name_skeleton(t) for t in fa.split()) == sorted(name_skeleton(t) for t in fb.split())
+
+
+@lru_cache(maxsize=65536)
+def ukrainian_reading(name: str) -> tuple[str, ...]:
+    """The name as Ukraine's Latin spelling reads its Г, as H ("Ганна Гриценко" as "Hanna Hrytsenko", "Сергій" as
+    "Serhii"), for a name written in Cyrillic with a Г: fold_name reads it as Russian does, G, and a Ukrainian's
+    passport, LinkedIn profile and e-mail signature write H. (Х, read KH, becomes H in the skeleton too.)"""
+    if "г" not in name and "Г" not in name:
+        return ()
+    return (name.replace("г", "х").replace("Г", "Х"),)
 
 
 # Words that are not the person's name: titles and degrees (Polish, English, Russian) and generational suffixes.
@@ -208,7 +226,7 @@ def name_variants(name: str) -> tuple[str, ...]:
         pieces = [p for p in part.split("-") if p]
         if len(pieces) == 2 and len(parts) >= 2 and all(len(p) > 1 for p in pieces):
             variants += [" ".join(parts[:i] + [piece] + parts[i + 1:]) for piece in pieces]
-    return tuple(variants) + short_form_variants(name)
+    return tuple(variants) + short_form_variants(name) + ukrainian_reading(name)
 
 
 @lru_cache(maxsize=65536)
@@ -378,7 +396,11 @@ def score_pair(
     for name_a, features_a, whole_a in a.name_features:
         for name_b, features_b, whole_b in b.name_features:
             sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
-            if (name_a != whole_a or name_b != whole_b) and sim > VARIANT_SIMILARITY:
+            variant = name_a != whole_a or name_b != whole_b
+            if variant and sim >= NAME_SIMILARITY_FLOOR and (
+                    name_a in ukrainian_reading(whole_a) or name_b in ukrainian_reading(whole_b)):
+                reason = f"same name in Ukraine's Latin spelling (Г as H): {whole_a} ~ {whole_b}"
+            elif variant and sim > VARIANT_SIMILARITY:
                 short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
                 sim, reason = VARIANT_SIMILARITY, (
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form

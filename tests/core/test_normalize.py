@@ -407,6 +407,12 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Ilya Ivanov", "Ilia Ivanov", True),
         ("Anna Kowalska", "Anna Kowalska-Kowalski", True),
         ("KOWALSKI JAN", "Jan Kowalski", True),
+        # A Ukrainian name in Ukraine's Latin spelling, Г as H (passport, LinkedIn): was "different names".
+        ("Ганна Гриценко", "Hanna Hrytsenko", True),
+        ("Сергій Мельник", "Serhii Melnyk", True),
+        ("Ольга Гончар", "Olha Honchar", True),
+        ("Ольга Гончар", "Olga Gonchar", True),
+        ("Ігор Гнатюк", "Anna Hnatiuk", False),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
@@ -652,3 +658,17 @@ def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: 
     score, reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o."))
     assert score >= SUGGESTION_THRESHOLD
     assert reasons[0].startswith("a man's and a woman's form of one name")
+
+
+@pytest.mark.parametrize(("cyrillic", "latin"), [("Ганна Гриценко", "Hanna Hrytsenko"), ("Сергій Мельник", "Serhii Melnyk"),
+                                                 ("Олександр Гончаренко", "Oleksandr Honcharenko"),
+                                                 ("Григорій Гуменюк", "Hryhorii Humeniuk")])
+def test_a_ukrainian_name_meets_its_latin_spelling_with_h(cyrillic: str, latin: str) -> None:
+    """Ukraine's Latin spelling writes Г as H; the folded Cyrillic read it as G, so the two forms of one name
+    shared no blocking key and scored nothing."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
+
+    assert blocking_keys([cyrillic]) & blocking_keys([latin])
+    score, reasons = score_pair(PersonView(1, (cyrillic,)), PersonView(2, (latin,)))
+    assert score >= SUGGESTION_THRESHOLD
+    assert "Ukraine's Latin spelling" in reasons[0]
