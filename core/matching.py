@@ -161,7 +161,10 @@ def names_compatible(a: str, b: str) -> bool:
     rest_b = [t for t in tb if t not in shared]
     if not rest_a or not rest_b:
         return True
-    return bool({t[0] for t in rest_a} & {t[0] for t in rest_b})
+    # An initial for the other's word ("J. Kowalski", "Jan Kowalski"), or the same letters typed out of order
+    # ("Olirev Jones"); two different words with one initial are two names ("Piotr Zieliński", "Paweł
+    # Zieliński": brothers sharing a family address).
+    return any((len(x) == 1 or len(y) == 1 or sorted(x) == sorted(y)) and x[0] == y[0] for x in rest_a for y in rest_b)
 
 
 def _same_skeletons(fa: str, fb: str) -> bool:

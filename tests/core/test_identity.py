@@ -301,6 +301,16 @@ def test_a_husband_and_wife_sharing_a_mailbox_and_phone_are_two_contacts(session
     assert {frozenset((jan.contact_id, janina.contact_id)), frozenset((ivan.contact_id, alexandra.contact_id))} <= pairs
 
 
+def test_brothers_sharing_a_family_phone_are_two_contacts(session: Session) -> None:
+    """"Piotr Zieliński" and "Paweł Zieliński" share a surname and an initial: two names, not one written two
+    ways. Their family phone makes a suggestion; "P. Zieliński" from it may be either, and joins."""
+    piotr = put(session, record("gmail", "g1", name="Piotr Zieliński", email="piotr@zielinscy.pl", phone="22 123 45 67"))
+    pawel = put(session, record("form", "f1", name="Paweł Zieliński", phone="+48 22 123 45 67"))
+    assert piotr.contact_id != pawel.contact_id
+    assert "different names" in session.exec(select(DuplicateSuggestion)).one().reasons[0]
+    assert put(session, record("api", "a1", name="P. Zieliński", email="piotr@zielinscy.pl")).contact_id == piotr.contact_id
+
+
 def test_suggestion_rules_for_many_pairs_at_once(session: Session) -> None:
     """upsert_suggestions: a new pair opens one suggestion (also when it comes twice in one call), an open one
     takes the higher score and every reason, a pair someone decided about stays as decided."""

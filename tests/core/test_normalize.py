@@ -413,6 +413,13 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Ольга Гончар", "Olha Honchar", True),
         ("Ольга Гончар", "Olga Gonchar", True),
         ("Ігор Гнатюк", "Anna Hnatiuk", False),
+        # Two full first names with one initial are two people (brothers sharing a family address or phone).
+        ("Piotr Zieliński", "Paweł Zieliński", False),
+        ("Maciej Kowalski", "Marek Kowalski", False),
+        ("Kowalski J.", "Jan Kowalski", True),
+        ("Olirev Jones", "Oliver Jones", True),  # the same letters typed out of order
+        ("Jan M. Nowak", "Jan Maria Nowak", True),
+        ("Anna Nowak", "Anna Maria Nowak", True),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
