@@ -439,6 +439,10 @@ _ADDRESS_IN_NAME = re.compile(r"(?i)(?:mailto:)?[^\s@<>()\[\]\"',;]+@[^\s@<>()\[
 _EMPTY_BRACKETS = re.compile(r"[(<\[]\s*[)>\]]")
 
 
+# (Not Sk: "O´Brien" writes its apostrophe with an acute accent, which NFKC would make a space: read as "'".)
+_SYMBOLS = frozenset({"So", "Sm", "Sc"})
+
+
 @lru_cache(maxsize=65536)
 def fold_name(raw: str | None) -> str:
     """Matching form of a name: NFKC, casefold, diacritics folded and Cyrillic transliterated to ASCII.
@@ -446,7 +450,12 @@ def fold_name(raw: str | None) -> str:
     For matching only; the shown name stays as written. `Łukasz` and `Lukasz` fold alike,
     `Юрий Ковальский` becomes `yuriy kovalskiy`.
     """
-    text = unicodedata.normalize("NFKC", raw or "").casefold()
+    text = raw or ""
+    if not text.isascii():
+        # Emoji and other symbols are no part of a name: anyascii spells them out ("😀" as "grinning", "❤️" as
+        # "heart") and NFKC "™" as "TM", which made "Jan Nowak 😀" a third word and "😀" a name.
+        text = "".join(" " if unicodedata.category(ch) in _SYMBOLS else ch for ch in text).replace("´", "'")
+    text = unicodedata.normalize("NFKC", text).casefold()
     # anyascii writes the Cyrillic soft sign as an apostrophe; it is not a word break.
     text = anyascii(text).lower().replace("'", "")
     return " ".join(t for t in _NON_ALNUM.split(text) if t)

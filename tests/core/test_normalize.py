@@ -318,6 +318,14 @@ def test_normalize_linkedin_rejects(raw: str | None) -> None:
         ("Алексей Иванов", "Aleksey Ivanov"),
         ("Ｊａｎ　Ｋｏｗａｌｓｋｉ", "Jan Kowalski"),  # full-width forms (NFKC)
         ("Jan-Kowalski", "jan kowalski"),
+        # Emoji and symbols are no part of a name (they were spelt out: "grinning", "heart", "tm").
+        ("Jan Nowak 😀", "Jan Nowak"),
+        ("Łukasz 👍", "Lukasz"),
+        ("Anna ❤️ Kowalska", "Anna Kowalska"),
+        ("Jan 🇵🇱 Nowak", "Jan Nowak"),
+        ("Jan Nowak™", "Jan Nowak"),
+        ("😀", ""),
+        ("O´Brien", "O'Brien"),
     ],
 )
 def test_fold_name_matches(a: str, b: str) -> None:
@@ -418,6 +426,8 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Maciej Kowalski", "Marek Kowalski", False),
         ("Kowalski J.", "Jan Kowalski", True),
         ("Olirev Jones", "Oliver Jones", True),  # the same letters typed out of order
+        ("😀", "Jan Nowak", True),  # an emoji is no name: nothing to disagree with
+        ("Jan Nowak 🙂", "Jan Nowak", True),
         ("Jan M. Nowak", "Jan Maria Nowak", True),
         ("Anna Nowak", "Anna Maria Nowak", True),
     ],
