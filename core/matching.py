@@ -139,8 +139,8 @@ def names_compatible(a: str, b: str) -> bool:
     "Aleksandra Kowalska"): most often two people of one family.
     """
     fa, fb = fold_name(a), fold_name(b)
-    if not fa or not fb or fa == fb:
-        return True
+    if not fa or not fb or fa == fb or _LEGAL_FORM.search(fa) or _LEGAL_FORM.search(fb):
+        return True  # (a company's name in the name field says nothing about who the person is)
     if gendered_counterparts(fa, fb):
         return False
     ta, tb = fa.split(), fb.split()
@@ -165,6 +165,11 @@ def names_compatible(a: str, b: str) -> bool:
     # ("Olirev Jones"); two different words with one initial are two names ("Piotr Zieliński", "Paweł
     # Zieliński": brothers sharing a family address).
     return any((len(x) == 1 or len(y) == 1 or sorted(x) == sorted(y)) and x[0] == y[0] for x in rest_a for y in rest_b)
+
+
+# A company's legal form in a folded name ("Budmax Sp. z o.o.", "ООО «Севертранс»", "ТОВ Агроінвест", "Acme LLC"):
+# the name field holds the company, as forms and CRM exports often have it.
+_LEGAL_FORM = re.compile(r"\b(?:sp z o ?o|spzoo|sp [jk]|ooo|tov|pao|oao|zao|llc|ltd|gmbh|inc|plc|corp)\b")
 
 
 def _same_skeletons(fa: str, fb: str) -> bool:

@@ -311,6 +311,15 @@ def test_brothers_sharing_a_family_phone_are_two_contacts(session: Session) -> N
     assert put(session, record("api", "a1", name="P. Zieliński", email="piotr@zielinscy.pl")).contact_id == piotr.contact_id
 
 
+def test_a_company_name_in_the_name_field_does_not_keep_the_person_apart(session: Session) -> None:
+    """A form or CRM export with the company in the name field, then the person by name from the same address:
+    one person (the company's name says nothing against it), not two contacts and a suggestion."""
+    first = put(session, record("form", "f1", name="Budmax Sp. z o.o.", email="jan.nowak@budmax.pl"))
+    again = put(session, record("gmail", "g1", name="Jan Nowak", email="jan.nowak@budmax.pl"))
+    assert again.contact_id == first.contact_id
+    assert not session.exec(select(DuplicateSuggestion)).all()
+
+
 def test_suggestion_rules_for_many_pairs_at_once(session: Session) -> None:
     """upsert_suggestions: a new pair opens one suggestion (also when it comes twice in one call), an open one
     takes the higher score and every reason, a pair someone decided about stays as decided."""

@@ -428,6 +428,12 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Olirev Jones", "Oliver Jones", True),  # the same letters typed out of order
         ("😀", "Jan Nowak", True),  # an emoji is no name: nothing to disagree with
         ("Jan Nowak 🙂", "Jan Nowak", True),
+        # A company's name in the name field says nothing about the person: no disagreement.
+        ("Budmax Sp. z o.o.", "Jan Nowak", True),
+        ("ООО «Севертранс»", "Иван Петров", True),
+        ("ТОВ Агроінвест", "Olena Tkachenko", True),
+        ("Acme LLC", "Jan Nowak", True),
+        ("S. A. Nowak", "Jan Nowak", False),
         ("Jan M. Nowak", "Jan Maria Nowak", True),
         ("Anna Nowak", "Anna Maria Nowak", True),
     ],
