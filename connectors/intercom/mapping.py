@@ -122,15 +122,22 @@ def external_identity(workspace_id: str, external_id: str) -> str:
 
 
 def _identifies(email: str | None, phone: str | None, phone_region: str) -> bool:
-    """Whether the address or the number is one ingest matches on (an invalid one is ignored there, with a
-    warning): only then do records carrying it land on the contact's lead."""
-    for value, normalize in ((email, normalize_emails), (phone, lambda raw: normalize_phones(raw, phone_region))):
-        if value:
-            try:
-                normalize(value)
-            except InvalidIdentifier:
-                continue
-            return True
+    """Whether the address or the number names this person alone, so that records carrying it land on the
+    contact's lead: a valid number, or a valid address that is not a shared mailbox. An invalid one is ignored
+    by ingest; a role address (info@, biuro@) is weak, and several people of one company share it: a record
+    with only that met whichever of them came first."""
+    if email:
+        try:
+            if any(not address.is_role for address in normalize_emails(email)):
+                return True
+        except InvalidIdentifier:
+            pass
+    if phone:
+        try:
+            normalize_phones(phone, phone_region)
+        except InvalidIdentifier:
+            return False
+        return True
     return False
 
 

@@ -526,7 +526,8 @@ def test_two_workspaces_users_with_one_external_id_stay_two_people(session) -> N
         ("jan(at)firma.pl", None, False),  # typed by the visitor into the messenger, never checked
         (None, "n/a", False),
         ("", "12", False),
-        ("biuro@firma.pl", None, True),  # a shared mailbox: weak, yet it is the contact's
+        ("biuro@firma.pl", None, False),  # a shared mailbox: weak, it would meet a colleague (see below)
+        ("biuro@firma.pl", "+48 601 234 567", True),
         ("jan(at)firma.pl", "+48 601 234 567", True),
         (None, "601 234 567", True),  # national, read in the app's region
     ],
@@ -561,3 +562,23 @@ def test_a_page_that_is_not_an_object_fails_the_run_cleanly(app, session, emulat
     assert "not a JSON object" in report.error and report.error_kind == "fatal"
     fresh_view(session)
     assert session.get(ConnectorAccount, intercom_account.id).status == "error"
+
+
+def test_colleagues_sharing_a_mailbox_keep_their_own_external_ids(session) -> None:  # noqa: ANN001
+    """Two people of one company, both known to Intercom by the company's shared address (info@): the record that
+    gives the second one their external_id carried only that weak address and landed on the first one's lead, so
+    whatever came later under the second person's user id went to the first person."""
+    from connectors.intercom.mapping import contact_records
+    from core.batch import ingest_many
+
+    anna = {"type": "contact", "id": "a1", "role": "user", "name": "Anna", "email": "info@firma.pl", "external_id": "1"}
+    bartek = {"type": "contact", "id": "b1", "role": "user", "name": "Bartek", "email": "info@firma.pl",
+              "external_id": "2"}
+    ingest_many(session, contact_records(anna, "ws"))
+    session.commit()
+    ingest_many(session, contact_records(bartek, "ws"))
+    session.commit()
+    owners = {i.value: session.get(Contact, i.contact_id).display_name
+              for i in session.exec(select(Identity).where(Identity.kind == "intercom"))}
+    assert owners.get("external:ws:2") in (None, "Bartek")
+    assert owners["a1"] == "Anna" and owners["b1"] == "Bartek"
