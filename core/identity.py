@@ -217,17 +217,23 @@ def undo_merge(session: Session, *, event_id: int, actor: str = "system") -> Mer
         raise IdentityError("the merged contact has changed since; undo the later merges first")
     snapshot = event.snapshot or {}
     moved = snapshot.get("moved", {})
+    # What the merge moved is where it put it (the survivor), or where later merges of the survivor took it. A
+    # row elsewhere was given back by the undo of an earlier merge (Bea merged into Anna, Anna into Cel, the first
+    # undone: Bea's rows are Bea's again) and stays there: taken, Bea was left with nothing.
+    holders = _merge_chain(session, survivor.id)
     for table, key in ((Identity, "identities"), (Conversation, "conversations"), (Message, "messages")):
         ids = moved.get(key) or []
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
-            session.exec(sa.update(table).where(col(table.id).in_(chunk)).values(contact_id=merged.id))
+            session.exec(sa.update(table).where(col(table.id).in_(chunk), col(table.contact_id).in_(holders))
+                         .values(contact_id=merged.id))
     # Messages that arrived after the merge inside a conversation given back follow their conversation.
     conv_ids = moved.get("conversations") or []
     for chunk_start in range(0, len(conv_ids), 500):
         chunk = conv_ids[chunk_start : chunk_start + 500]
         session.exec(
-            sa.update(Message).where(col(Message.conversation_id).in_(chunk)).values(contact_id=merged.id)
+            sa.update(Message).where(col(Message.conversation_id).in_(chunk), col(Message.contact_id).in_(holders))
+            .values(contact_id=merged.id)
         )
     for name, value in (snapshot.get("merged_before") or {}).items():
         setattr(merged, name, value)
@@ -255,6 +261,16 @@ def undo_merge(session: Session, *, event_id: int, actor: str = "system") -> Mer
     refresh_block_keys(session, merged)
     refresh_block_keys(session, survivor)
     return event
+
+
+def _merge_chain(session: Session, contact_id: int) -> list[int]:
+    """The contact and those it was merged into since, in turn (the last one live)."""
+    chain = [contact_id]
+    while (contact := session.get(Contact, chain[-1])) is not None and contact.merged_into is not None:
+        if contact.merged_into in chain:  # (a cycle: resolve_contact_id says so where it matters)
+            break
+        chain.append(contact.merged_into)
+    return chain
 
 
 def _set_pair_status(session: Session, a: int, b: int, status: str, actor: str, reason: str = "") -> None:

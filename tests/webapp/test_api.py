@@ -446,3 +446,25 @@ def test_merged_suggestions_are_listed(client, auth) -> None:
     merged = client.get("/api/v1/duplicates?status=merged", headers=auth).json["items"]
     assert [(s["id"], s["status"], s["contact_b_name"]) for s in merged] == [
         (suggestion["id"], "merged", suggestion["contact_b_name"])]
+
+
+@pytest.mark.parametrize("order", ["first merge undone first", "last merge undone first"])
+def test_undoing_two_merges_in_either_order_gives_each_person_back_their_own(client, auth, order: str) -> None:
+    """Bea merged into Anna, then Anna into Cel. Undoing the first merge and then the second gave Anna back, with
+    the second merge's record of what it moved, Bea's address and message too: Bea was left a live contact with
+    nothing, and Anna held her identity. Each undo now takes back only what is still where its merge put it."""
+    def post(n: int, name: str, email: str) -> int:
+        return client.post("/api/v1/inbound", headers=auth, json={
+            "channel": "api", "contact": {"name": name, "email": email},
+            "message": {"external_id": f"m{n}", "text": f"from {name}"}}).json["contact_id"]
+
+    anna, bea, cel = post(1, "Anna", "anna@firma.pl"), post(2, "Bea", "bea@firma.pl"), post(3, "Cel", "cel@firma.pl")
+    first = client.post(f"/api/v1/contacts/{anna}/merge", headers=auth, json={"other_id": bea}).json["merge"]["id"]
+    second = client.post(f"/api/v1/contacts/{cel}/merge", headers=auth, json={"other_id": anna}).json["merge"]["id"]
+    for merge in ([first, second] if order == "first merge undone first" else [second, first]):
+        assert client.post(f"/api/v1/merges/{merge}/undo", headers=auth).status_code == 200
+    for contact_id, name, email in [(anna, "Anna", "anna@firma.pl"), (bea, "Bea", "bea@firma.pl"),
+                                    (cel, "Cel", "cel@firma.pl")]:
+        detail = client.get(f"/api/v1/contacts/{contact_id}", headers=auth).json
+        items = client.get(f"/api/v1/contacts/{contact_id}/timeline", headers=auth).json["items"]
+        assert (detail["id"], detail["emails"], [i["text"] for i in items]) == (contact_id, [email], [f"from {name}"])
