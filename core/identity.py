@@ -246,7 +246,9 @@ def undo_merge(session: Session, *, event_id: int, actor: str = "system") -> Mer
     if removed:
         survivor.aliases = [a for a in (survivor.aliases or []) if a not in removed]
     now = utcnow()
-    for contact in (merged, survivor):
+    # (and the live contact that holds the survivor now, whom the rows given back left)
+    holder = session.get(Contact, holders[-1]) if holders[-1] != survivor.id else None
+    for contact in (merged, survivor, *([holder] if holder is not None else [])):
         contact.updated_at = now
         contact.last_message_at = session.exec(
             select(sa.func.max(Message.sent_at)).where(Message.contact_id == contact.id)
@@ -260,6 +262,8 @@ def undo_merge(session: Session, *, event_id: int, actor: str = "system") -> Mer
     session.flush()
     refresh_block_keys(session, merged)
     refresh_block_keys(session, survivor)
+    if holder is not None:
+        refresh_block_keys(session, holder)
     return event
 
 

@@ -468,3 +468,19 @@ def test_undoing_two_merges_in_either_order_gives_each_person_back_their_own(cli
         detail = client.get(f"/api/v1/contacts/{contact_id}", headers=auth).json
         items = client.get(f"/api/v1/contacts/{contact_id}/timeline", headers=auth).json["items"]
         assert (detail["id"], detail["emails"], [i["text"] for i in items]) == (contact_id, [email], [f"from {name}"])
+
+
+def test_undoing_a_merge_after_a_later_one_updates_who_holds_the_person_now(client, auth) -> None:
+    """Bea merged into Anna, Anna into Cel, then the first merge undone: Bea's rows left Cel, but Cel's last
+    message time (what the lists sort by) stayed Bea's."""
+    def post(name: str, day: int) -> int:
+        return client.post("/api/v1/inbound", headers=auth, json={
+            "channel": "api", "contact": {"name": name, "email": f"{name.lower()}@firma.pl"},
+            "message": {"external_id": name, "text": "hi", "sent_at": f"2026-12-0{day}T10:00:00Z"}}).json["contact_id"]
+
+    cel, anna, bea = post("Cel", 1), post("Anna", 2), post("Bea", 5)
+    first = client.post(f"/api/v1/contacts/{anna}/merge", headers=auth, json={"other_id": bea}).json["merge"]["id"]
+    client.post(f"/api/v1/contacts/{cel}/merge", headers=auth, json={"other_id": anna})
+    assert client.post(f"/api/v1/merges/{first}/undo", headers=auth).status_code == 200
+    listed = {c["id"]: c["last_message_at"] for c in client.get("/api/v1/contacts", headers=auth).json["items"]}
+    assert listed == {cel: "2026-12-02T10:00:00+00:00", bea: "2026-12-05T10:00:00+00:00"}
