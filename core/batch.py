@@ -450,6 +450,9 @@ class _Batch:
             if value and not row[attr]:
                 row[attr] = value
                 changed = True
+                # A company learnt later is evidence for a pair its name alone did not make (core.ingest searches
+                # again after any change): search again, as the one-by-one path does.
+                contact.suggest |= attr == "company"
         if record.owner_id and not row["owner_id"]:
             row["owner_id"] = record.owner_id
             changed = True

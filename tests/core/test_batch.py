@@ -378,3 +378,20 @@ def test_provider_values_json_and_ids_cannot_hold_as_they_are(session: Session) 
     assert message.meta["attachments"][0]["size"] == -(2**99)
     again = ingest_many(session, [record])
     assert again[0].status == "known"
+
+
+def test_a_company_learnt_later_searches_again_as_one_by_one_does(sqlite_template: Path, tmp_path: Path) -> None:
+    """"Lukasz Wojcik" is a common name here, so a namesake is suggested only with company evidence. When a later
+    record tells the company of the one written without it, the one-by-one path searches again and suggests the
+    namesake at that company; the batch path did not (only new identities or names made it search again)."""
+    people = [("Lukasz Wojcik", f"lw@{firm.lower()}.pl", firm) for firm in ("Hurtex", "Agrofarm", "Solartech")]
+    people.append(("Lukasz Wojcik", "lukasz.wojcik@budmax.pl", "Budmax"))
+    records = [InboundRecord.model_validate({"channel": "api", "contact": {"name": name, "email": email, "company": company}})
+               for name, email, company in people]
+    records.append(InboundRecord.model_validate({"channel": "gmail", "contact": {"name": "Łukasz Wójcik",
+                                                                                "email": "lukasz.w@gmail.com"}}))
+    records.append(InboundRecord.model_validate({"channel": "form", "contact": {"email": "lukasz.w@gmail.com",
+                                                                               "company": "Budmax sp. z o.o."}}))
+    (single_statuses, single_store), (batch_statuses, batch_store) = both_ways(sqlite_template, tmp_path, records, size=5)
+    assert len(single_store["suggestions"]) == 1
+    assert batch_store == single_store
