@@ -228,6 +228,11 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
             for other_id in compatible[1:]:
                 if is_pair_dismissed(session, target_id, other_id):
                     continue  # a person said these are two people; leave them apart
+                if not _contacts_may_be_one(session.get(Contact, target_id), session.get(Contact, other_id)):
+                    # A record without a name (or with a company's) fits anyone: it does not make "Jan Kowalski"
+                    # and "Janina Kowalska", who share a family phone, one person. A suggestion, as for its name.
+                    strong_conflicts.append(other_id)
+                    continue
                 shared = ", ".join(f"{r.kind} {r.value}" for r in rows if _resolves_to(session, r, other_id))
                 merge_contacts(
                     session,
@@ -325,6 +330,16 @@ def _may_be_same_person(name: str, contact: Contact | None) -> bool:
     return any(names_compatible(name, n) for n in [contact.display_name, *(contact.aliases or [])] if n) or not (
         contact.display_name or contact.aliases
     )
+
+
+def _contacts_may_be_one(a: Contact | None, b: Contact | None) -> bool:
+    """Whether two contacts a record links may be one person by their own names (any of each one's names fits
+    one of the other's; a contact without a name fits anyone)."""
+    if a is None or b is None:
+        return True
+    names_a = [n for n in [a.display_name, *(a.aliases or [])] if n]
+    names_b = [n for n in [b.display_name, *(b.aliases or [])] if n]
+    return not names_a or not names_b or any(names_compatible(x, y) for x in names_a for y in names_b)
 
 
 def _names_compatible(name: str, contact: Contact) -> bool:

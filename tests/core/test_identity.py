@@ -142,7 +142,7 @@ def test_undo_after_survivor_was_merged_elsewhere(session: Session) -> None:
 
 def test_undone_pair_is_not_merged_again_by_ingest(session: Session) -> None:
     a = put(session, record("gmail", "g1", name="Piotr", email="piotr@firma.pl"))
-    b = put(session, record("form", "f1", name="Paweł", phone="+48 600 200 300"))
+    b = put(session, record("form", "f1", name="Piotr Zając", phone="+48 600 200 300"))
     assert a.contact_id != b.contact_id
     linked = put(session, record("api", "x1", email="piotr@firma.pl", phone="600200300"))
     event = session.exec(select(MergeEvent)).one()
@@ -299,6 +299,20 @@ def test_a_husband_and_wife_sharing_a_mailbox_and_phone_are_two_contacts(session
     assert not janina.merged_contact_ids and not alexandra.merged_contact_ids
     pairs = {frozenset((s.contact_a_id, s.contact_b_id)) for s in session.exec(select(DuplicateSuggestion)).all()}
     assert {frozenset((jan.contact_id, janina.contact_id)), frozenset((ivan.contact_id, alexandra.contact_id))} <= pairs
+
+
+@pytest.mark.parametrize("bridge_name", ["", "Budmax Sp. z o.o."])
+def test_a_record_without_a_name_does_not_merge_two_differently_named_people(session: Session, bridge_name: str) -> None:
+    """Jan and Janina share a family phone (two contacts and a suggestion). A later record with no name, or a
+    company's, carrying Janina's address and that phone fits either name: it joins one of them and does not
+    merge the two (they were merged, transitively mixing their conversations)."""
+    jan = put(session, record("gmail", "g1", name="Jan Kowalski", email="jan@wp.pl", phone="601 234 567"))
+    janina = put(session, record("gmail", "g2", name="Janina Kowalska", email="janina@wp.pl", phone="601 234 567"))
+    assert jan.contact_id != janina.contact_id
+    bridge = put(session, record("form", "f1", name=bridge_name, email="janina@wp.pl", phone="+48 601 234 567"))
+    assert bridge.merged_contact_ids == []
+    assert len(live_contacts(session)) == 2
+    assert not session.exec(select(MergeEvent)).all()
 
 
 def test_brothers_sharing_a_family_phone_are_two_contacts(session: Session) -> None:
