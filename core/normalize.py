@@ -221,6 +221,10 @@ _EXTENSION_WORDS = re.compile(
     r"(?i)(?<=[\d\s)])\s*,?\s*(?:wewn?\.?|w\.|доп\.?|дод\.?|вн\.|внутр\.?)\s*(?=\d{1,6}\s*$)")
 # A label after the number, "(mobile)", "(kom.)", "(biuro)": phonenumbers would read its letters as digits.
 _TRAILING_LABEL = re.compile(r"\s*\([^\d()]*\)\s*$")
+# Words after the number, "601 234 567 prywatny", "+7 916 123-45-67 WhatsApp", "… Иван": phonenumbers reads Latin
+# letters as a vanity number's digits and refuses Cyrillic ones. (Letters joined to the number, "601-CALL-ME",
+# stay the number's.)
+_TRAILING_WORDS = re.compile(r"(?<=[\d)])\s+[^\W\d_]{2,}(?:[\s,]+[^\W\d_]+)*[.:]?\s*$")
 # The country code written out ("+48", "(+48)", "0048"): only then is a zero after it a trunk zero. Without it a
 # leading zero is a neighbour's domestic prefix (Ukraine's "067 …"), which DOMESTIC_FALLBACK_REGIONS reads.
 _WRITTEN_COUNTRY = re.compile(r"\s*\(?\s*(?:\+|00)")
@@ -243,7 +247,7 @@ def normalize_phone(raw: str | None, default_region: str = "PL") -> str:
     if text.lower().startswith("tel:"):
         text = text[4:]
     text = _as_written_by_hand(text)
-    text = _EXTENSION_WORDS.sub(" ext. ", _TRAILING_LABEL.sub("", text))
+    text = _EXTENSION_WORDS.sub(" ext. ", _TRAILING_WORDS.sub("", _TRAILING_LABEL.sub("", text)))
     region = (default_region or "PL").upper()
     try:
         number = phonenumbers.parse(text, region)

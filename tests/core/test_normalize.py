@@ -181,6 +181,12 @@ def test_normalize_emails_refuses_a_field_with_an_invalid_address(raw: str | Non
         ("+48 601 234 567 (mobile)", "PL", "+48601234567"),
         ("601 234 567 (kom.)", "PL", "+48601234567"),
         ("8 916 123-45-67 (моб.)", "PL", "+79161234567"),
+        # ... or without brackets: the number was refused (Cyrillic) or read with the word's letters as digits.
+        ("601 234 567 prywatny", "PL", "+48601234567"),
+        ("+7 916 123-45-67 WhatsApp", "PL", "+79161234567"),
+        ("+7 (916) 123-45-67 Иван", "PL", "+79161234567"),
+        ("067 123 4567 Viber, Telegram", "PL", "+380671234567"),
+        ("22 123 45 67 wew. 12 sekretariat", "PL", "+48221234567"),
         # Invisible characters from phone address books and web pages.
         ("\u202a+48 601 234 567\u202c", "PL", "+48601234567"),
         ("+48 601 234 567\u200b", "PL", "+48601234567"),
