@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, register
+from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
 from connectors.errors import FatalError, RateLimited, ReconnectNeeded, RetriableError, next_page_token
 from connectors.intercom.client import DEFAULT_API_URL, ContactMerged, IntercomClient
 from connectors.intercom.mapping import contact_records, conversation_records, unlisted_customer_author
@@ -105,7 +105,7 @@ class IntercomConnector(Connector):
             raise FatalError("/me did not name the workspace (app.id_code)")
         return str(app["id_code"])
 
-    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine]:
+    def read(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine | Released]:
         client = self.client()
         workspace = self.workspace_id(client)
         since = state.get("since")
@@ -161,7 +161,7 @@ class IntercomConnector(Connector):
 
     def _retry_quarantined(
         self, client: IntercomClient, workspace: str, quarantined: dict[str, dict[str, int]]
-    ) -> Iterator[InboundRecord | Quarantine]:
+    ) -> Iterator[InboundRecord | Quarantine | Released]:
         """Fetch the quarantined conversations that are due again (see the module's note)."""
         now = int(type(self).clock())
         due = sorted((entry["at"] + QUARANTINE_RETRY_AFTER * 2 ** entry["tries"], conversation_id)
@@ -186,12 +186,13 @@ class IntercomConnector(Connector):
                     quarantined.pop(conversation_id)
                 continue
             quarantined.pop(conversation_id)
+            yield Released(external_id=f"conversation:{conversation_id}")  # (its quarantine entry goes with it)
             yield from _conversation_records(full, conversation_id, workspace)
 
     def _records(
         self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str, failing: dict[str, int],
         quarantined: dict[str, dict[str, int]],
-    ) -> Iterator[InboundRecord | Quarantine]:
+    ) -> Iterator[InboundRecord | Quarantine | Released]:
         if kind == "contacts":
             try:
                 yield from contact_records(item, workspace, phone_region=self.phone_region())
@@ -226,7 +227,8 @@ class IntercomConnector(Connector):
                                     f"now (tried again later, and when it changes): {exc}"[:500])
             return
         failing.pop(conversation_id, None)
-        quarantined.pop(conversation_id, None)
+        if quarantined.pop(conversation_id, None) is not None:  # changed, and served this time
+            yield Released(external_id=f"conversation:{conversation_id}")
         yield from self._merged_author(client, full, workspace)
         yield from _conversation_records(full, conversation_id, workspace)
 

@@ -189,6 +189,7 @@ def test_a_conversation_intercom_never_serves_is_skipped_after_a_few_runs(app, s
     emulator.add_part(broken, "<p>Jeszcze jedno pytanie</p>", author_type="user")
     assert sync(app, intercom_account.id).error == ""
     assert broken in {m.external_id.split(":")[0] for m in intercom_messages(session)}
+    assert quarantine_rows(session, intercom_account) == []  # stored, so no longer quarantined
 
 
 def quarantine_one(app, session, emulator, account) -> str:  # noqa: ANN001
@@ -203,6 +204,11 @@ def quarantine_one(app, session, emulator, account) -> str:  # noqa: ANN001
     return broken
 
 
+def quarantine_rows(session, account) -> list[str]:  # noqa: ANN001
+    session.expire_all()
+    return [q.external_id for q in session.exec(select(QuarantinedItem).where(QuarantinedItem.account_id == account.id))]
+
+
 def fetches_of(emulator, conversation_id: str) -> int:  # noqa: ANN001
     return sum(path.split("?")[0] == f"/conversations/{conversation_id}" for _, path in emulator.request_log)
 
@@ -214,10 +220,12 @@ def test_a_quarantined_conversation_is_fetched_again_later_and_arrives_once(app,
     when someone wrote in it again: a lead's chat that had ended was never stored."""
     monkeypatch.setattr(IntercomConnector, "tries", 2)
     broken = quarantine_one(app, session, emulator, intercom_account)
+    assert quarantine_rows(session, intercom_account) == [f"conversation:{broken}"]
     emulator.broken.clear()
     emulator.request_log.clear()
     assert sync(app, intercom_account.id).error == ""  # not yet due: not asked for
     assert fetches_of(emulator, broken) == 0
+    assert quarantine_rows(session, intercom_account) == [f"conversation:{broken}"]
     IntercomConnector.sleep(QUARANTINE_RETRY_AFTER)  # (the shared fake clock)
     report = sync(app, intercom_account.id)
     assert report.error == "" and fetches_of(emulator, broken) == 1
@@ -225,6 +233,7 @@ def test_a_quarantined_conversation_is_fetched_again_later_and_arrives_once(app,
         sorted([f"{broken}:source", f"{broken}:{emulator.parts[broken][0]['id']}"])
     fresh_view(session)
     assert session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"] == {}
+    assert quarantine_rows(session, intercom_account) == []  # the quarantine list (sync health) lets it go
     # Stored once: later runs neither fetch it again nor store it twice.
     IntercomConnector.sleep(QUARANTINE_RETRY_AFTER * 4)
     emulator.request_log.clear()
