@@ -1022,7 +1022,7 @@ def qualify_ingested(session: Session, items: list[tuple[InboundRecord, IngestRe
     for record, result in items:
         message = record.message
         if message is not None and result.message_id is not None and result.status == "created" \
-                and message.direction == "in":
+                and message.direction == "in" and message.kind == "message":
             hooks.emit(session, "message.received", {
                 "contact_id": result.contact_id, "message_id": result.message_id, "channel": record.channel,
                 "conversation_id": result.conversation_id, "subject": message.subject or "",

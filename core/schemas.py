@@ -112,7 +112,9 @@ class MessageIn(BaseModel):
     external_id: str | None = Field(default=None, min_length=1, max_length=400)
     thread_id: str | None = Field(default=None, max_length=300)
     direction: Literal["in", "out"] = "in"
-    kind: Literal["message", "note"] = "message"
+    # auto_reply: an out-of-office answer from the person's own mailbox. On their timeline, but nothing they wrote:
+    # no inbound mail or reply for scoring, no message.received (kind "message" is what counts).
+    kind: Literal["message", "note", "auto_reply"] = "message"
     sent_at: datetime | None = Field(default=None, description=(
         "ISO 8601 (without an offset: UTC), or a Unix time: seconds from 100000000 (nine digits, 1973-03-03), "
         "milliseconds from 100000000000 (twelve digits; JavaScript's Date.now() sends thirteen), below "

@@ -406,6 +406,7 @@ class GmailConnector(Connector):
                 external_id=mail.message_id,
                 thread_id=item.get("threadId") or None,
                 direction=decision.direction,
+                kind="auto_reply" if is_auto_reply(decision) else "message",
                 sent_at=mail.date,
                 sender=mailbox_text(mail.sender)[:400] if mail.sender else "",
                 subject=mail.subject,

@@ -89,6 +89,19 @@ def test_security_headers(client) -> None:
 # --------------------------------------------------------------------------- lead page
 
 
+def test_an_auto_reply_is_marked_on_the_timeline(as_role, session: Session) -> None:
+    from core.ingest import ingest
+    from core.schemas import InboundRecord
+
+    first = add_message(session, channel="gmail", name="Eva Maj", email="eva@maj.example", subject="Price please")
+    ingest(session, InboundRecord.model_validate({
+        "channel": "gmail", "contact": {"email": "eva@maj.example"},
+        "message": {"external_id": "ooo-1", "kind": "auto_reply", "subject": "Out of office", "text": "Away"}}))
+    session.commit()
+    page = as_role("manager").get(f"/contacts/{first.contact_id}").data.decode()
+    assert "Out of office" in page and page.count("auto-reply</span>") == 1
+
+
 def test_lead_page_identities_timeline_notes_and_redirect(as_role, session: Session) -> None:
     a = add_message(session, channel="form", name="Ewa Lis", email="ewa@lis.example", subject="Form subject",
                     minutes_ago=30)

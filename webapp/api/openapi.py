@@ -129,7 +129,7 @@ TIMELINE_ITEM = _obj(
         "conversation_id": _INT,
         "channel": _STR,
         "external_id": _STR,
-        "kind": {"type": "string", "enum": ["message", "note"]},
+        "kind": {"type": "string", "enum": ["message", "note", "auto_reply"]},
         "direction": {"type": "string", "enum": ["in", "out"]},
         "sender": _STR,
         "sent_at": {"type": ["string", "null"], "format": "date-time"},

@@ -402,7 +402,12 @@ def test_an_auto_reply_from_a_lead_is_on_their_timeline_and_makes_no_lead(
     sync(account_id)
     with Session(engine) as session:
         rows = session.exec(select(Message).order_by(Message.external_id)).all()
-        assert [(m.external_id, m.direction, bool(m.meta.get("auto_reply"))) for m in rows] == [
-            ("e1@s", "in", False), ("e2@s", "in", True), ("e3@s", "in", True)]
+        assert [(m.external_id, m.direction, m.kind, bool(m.meta.get("auto_reply"))) for m in rows] == [
+            ("e1@s", "in", "message", False), ("e2@s", "in", "auto_reply", True), ("e3@s", "in", "auto_reply", True)]
         assert len({m.contact_id for m in rows}) == 1
+        # Nothing Eva wrote: her lead's score counts one inbound mail, not three.
+        from core.qualification import load_features
+
+        [(features, _)] = load_features(session, 0, 0, ids=[rows[0].contact_id])
+        assert (features.inbound, features.replies) == (1, 0)
         assert [c.display_name for c in session.exec(select(Contact)).all()] == ["Eva"]
