@@ -11,7 +11,7 @@ from itertools import chain, permutations, repeat
 
 from nicknames import NickNamer
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import OSA, Indel
 
 from core.normalize import fold_name, name_skeleton, normalize_company
 
@@ -152,19 +152,67 @@ def names_compatible(a: str, b: str) -> bool:
         for reading_b in (b, *ukrainian_reading(b)):
             if (reading_a != a or reading_b != b) and _same_skeletons(fold_name(reading_a), fold_name(reading_b)):
                 return True  # "Ганна Гриценко", "Hanna Hrytsenko": a Ukrainian name in Ukraine's Latin spelling
-    if fuzz.token_sort_ratio(fa, fb) >= 85:
+    if "".join(ta) == "".join(tb) or "".join(ta) == "".join(reversed(tb)):
+        return True  # the same words run together or split ("JanKowalski", "Kowalska Nowak" / "Kowalska-Nowak")
+    return _words_align(tuple(matching_words(fa)), tuple(matching_words(fb)))
+
+
+# Longest run of words compared one by one (every pairing is tried): longer names are cut to their first words.
+_MAX_ALIGNED_WORDS = 6
+
+
+def _words_align(ta: tuple[str, ...], tb: tuple[str, ...]) -> bool:
+    """Whether each word of the shorter name stands for its own word of the other (_words_agree), with at least
+    one whole word (not an initial) among them: "J. Kowalski" ~ "Jan Kowalski", "Anna Nowak" ~ "Anna Maria
+    Nowak", "Katarzna Nowak" ~ "Katarzyna Nowak". A whole-name likeness is not enough: "Jan Nowak" / "Janusz
+    Nowak", "Jan Kowalski" / "Jan Kowalczyk" and "Harry Smith" / "Gary Smith" look alike and are two people."""
+    short, long = sorted((ta[:_MAX_ALIGNED_WORDS], tb[:_MAX_ALIGNED_WORDS]), key=len)
+    if not short:
         return True
-    shared = {t for t in ta if len(t) > 2} & {t for t in tb if len(t) > 2}
-    if not shared:
+    for chosen in permutations(long, len(short)):
+        if (all(_words_agree(x, y) for x, y in zip(short, chosen, strict=True))
+                and any(len(x) > 1 and len(y) > 1 for x, y in zip(short, chosen, strict=True))):
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _words_agree(x: str, y: str) -> bool:
+    """Whether two folded name words may be one word of one person's name: the same, the same in another
+    spelling or transliteration (name_skeleton: "kowalsky" / "kowalski", "iwanow" / "ivanov"), an initial for
+    the word ("j" / "jan"), a short form of a first name ("kasia" / "katarzyna", "mike" / "michael", "dima" /
+    "dmitry"), or one typing slip (_one_slip: "katarzna" / "katarzyna", "jna" / "jan"). Not a longer or a
+    shorter name that starts alike ("jan" / "janusz"), nor another name one letter off ("harry" / "gary")."""
+    if x == y or name_skeleton(x) == name_skeleton(y):
+        return True
+    if len(x) == 1 or len(y) == 1:
+        return x[0] == y[0]
+    fulls_x = {_loose_skeleton(f) for f in (x, *full_first_names(x))}
+    fulls_y = {_loose_skeleton(f) for f in (y, *full_first_names(y))}
+    if fulls_x & fulls_y:
+        return True  # a short form and its full name, or two short forms of one name ("kasia", "kaska")
+    return _one_slip(x, y) or (x[0] == y[0] and sorted(x) == sorted(y))  # (or its letters out of order: "olirev")
+
+
+def _loose_skeleton(word: str) -> str:
+    """name_skeleton with English's "th" read as t: "kate" stands for "katherine", which is "katerina"."""
+    return name_skeleton(word.replace("th", "t"))
+
+
+def _one_slip(x: str, y: str) -> bool:
+    """One letter typed wrong, left out, doubled or swapped with the next, after the same first letter (a first
+    letter is rarely mistyped, and a name with another one is another name: "harry" / "garry"; but C and K sound
+    alike, "candace" / "kandace", and a stray letter may come before a long word). A short word
+    (four letters or fewer) admits no wrong letter, only one left out or two swapped: "mark" / "mary" and
+    "jan" / "jon" are two names, "jna" is "jan"."""
+    if OSA.distance(x, y, score_cutoff=1) > 1:
         return False
-    rest_a = [t for t in ta if t not in shared]
-    rest_b = [t for t in tb if t not in shared]
-    if not rest_a or not rest_b:
-        return True
-    # An initial for the other's word ("J. Kowalski", "Jan Kowalski"), or the same letters typed out of order
-    # ("Olirev Jones"); two different words with one initial are two names ("Piotr Zieliński", "Paweł
-    # Zieliński": brothers sharing a family address).
-    return any((len(x) == 1 or len(y) == 1 or sorted(x) == sorted(y)) and x[0] == y[0] for x in rest_a for y in rest_b)
+    if x[0] != y[0]:
+        # A letter typed before the word ("njohnston"), or a first letter that sounds the same ("kandace").
+        if {x[0], y[0]} == {"c", "k"}:
+            return x[1:] == y[1:]
+        return min(len(x), len(y)) >= 5 and (x[1:] == y or y[1:] == x)
+    return min(len(x), len(y)) > 4 or len(x) != len(y) or sorted(x) == sorted(y)
 
 
 # A company's legal form in a folded name ("Budmax Sp. z o.o.", "ООО «Севертранс»", "ТОВ Агроінвест", "Acme LLC"):

@@ -325,6 +325,22 @@ def test_brothers_sharing_a_family_phone_are_two_contacts(session: Session) -> N
     assert put(session, record("api", "a1", name="P. Zieliński", email="piotr@zielinscy.pl")).contact_id == piotr.contact_id
 
 
+@pytest.mark.parametrize(("first", "second", "one_person"), [
+    ("Jan Nowak", "Janusz Nowak", False),  # a longer name that starts the same
+    ("Harry Smith", "Gary Smith", False),  # another first letter
+    ("Marta Wiśniewska", "Marianna Wiśniewska", False),
+    ("Katarzyna Nowak", "Katarzna Nowak", True),  # a typing slip of the same name
+    ("Jan Kowalski", "Jan Kowalsky", True),  # another spelling
+])
+def test_look_alike_names_sharing_a_family_phone(session: Session, first: str, second: str, one_person: bool) -> None:
+    """Two names that only look alike on one family phone are two people and a suggestion (their whole names
+    scored 85 or more, and they merged); a slip or another spelling of one name joins it."""
+    one = put(session, record("gmail", "g1", name=first, email="rodzina@wp.pl", phone="601 234 567"))
+    two = put(session, record("form", "f1", name=second, phone="+48 601 234 567"))
+    assert (one.contact_id == two.contact_id) is one_person
+    assert len(session.exec(select(DuplicateSuggestion)).all()) == (0 if one_person else 1)
+
+
 def test_a_company_name_in_the_name_field_does_not_keep_the_person_apart(session: Session) -> None:
     """A form or CRM export with the company in the name field, then the person by name from the same address:
     one person (the company's name says nothing against it), not two contacts and a suggestion."""
