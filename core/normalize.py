@@ -500,11 +500,14 @@ _VOWELS = set("aeiouy")
 def name_skeleton(token: str) -> str:
     """A coarse phonetic key of one folded token, equal across common transliterations.
 
-    `jurij`, `yuriy` and `yuri` share `yr`; `kowalski` and `kovalskiy` share `kvlsk`.
+    `jurij`, `yuriy` and `yuri` share `yr`; `kowalski` and `kovalskiy` share `kvlsk`; `jekatierina`, `yekaterina`
+    and `ekaterina` share `ektrn`.
     """
     text = token.lower()
     for old, new in _SKELETON_RULES:
         text = text.replace(old, new)
+    if text.startswith("ye"):
+        text = text[1:]  # Е at a word's start: "yevgeniy" (English), "jewgienij" (Polish), "evgeniy" (folded Cyrillic)
     if not text:
         return ""
     out = [text[0]]

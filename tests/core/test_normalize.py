@@ -340,10 +340,34 @@ def test_fold_name_matches(a: str, b: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("jurij", "yuriy"), ("kowalski", "kovalskiy"), ("lukasz", "lukash"), ("szczepan", "shchepan"), ("aleksiej", "aleksey")],
+    [("jurij", "yuriy"), ("kowalski", "kovalskiy"), ("lukasz", "lukash"), ("szczepan", "shchepan"), ("aleksiej", "aleksey"),
+     # Е at a word's start: English writes YE, Polish JE, the folded Cyrillic E.
+     ("jewgienij", "evgeniy"), ("yevgeny", "evgeniy"), ("jekatierina", "ekaterina"), ("yekaterina", "ekaterina"),
+     ("jelena", "elena"), ("yegor", "egor"), ("jegor", "egor")],
 )
 def test_name_skeleton_equal_across_transliterations(a: str, b: str) -> None:
     assert name_skeleton(a) == name_skeleton(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("yuriy", "uriy"), ("jan", "an"), ("yana", "ana"), ("kowalski", "kowalczyk")])
+def test_name_skeleton_keeps_apart(a: str, b: str) -> None:
+    assert name_skeleton(a) != name_skeleton(b)
+
+
+@pytest.mark.parametrize(("cyrillic", "english", "polish"), [
+    ("Евгений Онегин", "Yevgeny Onegin", "Jewgienij Oniegin"),
+    ("Екатерина Васильева", "Yekaterina Vasilyeva", "Jekatierina Wasiljewa"),
+    ("Елена Смирнова", "Yelena Smirnova", "Jelena Smirnowa"),
+])
+def test_a_russian_name_starting_with_ye_meets_its_cyrillic_form(cyrillic: str, english: str, polish: str) -> None:
+    """The folded Cyrillic wrote Е at a word's start as E, the English and Polish spellings as YE and JE: the three
+    forms of one name shared no blocking key and scored nothing."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, names_compatible, score_pair
+
+    for one, two in ((cyrillic, english), (cyrillic, polish), (english, polish)):
+        assert blocking_keys([one]) & blocking_keys([two])
+        assert score_pair(PersonView(1, (one,)), PersonView(2, (two,)))[0] >= SUGGESTION_THRESHOLD
+        assert names_compatible(one, two)
 
 
 def test_display_name_kept_as_written() -> None:
