@@ -81,7 +81,7 @@ def _name_keys(name: str) -> frozenset[str]:
     """The keys of one name (the same person's name comes back with every record of theirs), and of the name
     with a short first name written out, so that "Olek Zieliński" meets "Aleksander Zieliński"."""
     keys: set[str] = set()
-    for written in (name, *short_form_variants(name), *ukrainian_reading(name)):
+    for written in (name, *short_form_variants(name), *other_readings(name)):
         words = [word for word in matching_words(fold_name(written)) if len(word) > 1]  # (name_tokens without titles)
         skeletons = [skeleton for skeleton in map(name_skeleton, words[:4]) if skeleton]
         keys |= {f"p:{first[:4]}/{second[:1]}" for first, second in permutations(skeletons, 2)}
@@ -148,10 +148,10 @@ def names_compatible(a: str, b: str) -> bool:
         return True
     if {fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}:
         return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński")
-    for reading_a in (a, *ukrainian_reading(a)):
-        for reading_b in (b, *ukrainian_reading(b)):
+    for reading_a in (a, *other_readings(a)):
+        for reading_b in (b, *other_readings(b)):
             if (reading_a != a or reading_b != b) and _same_skeletons(fold_name(reading_a), fold_name(reading_b)):
-                return True  # "Ганна Гриценко", "Hanna Hrytsenko": a Ukrainian name in Ukraine's Latin spelling
+                return True  # "Ганна Гриценко" ~ "Hanna Hrytsenko", "Nikita Chruszczow" ~ "Никита Хрущёв"
     if "".join(ta) == "".join(tb) or "".join(ta) == "".join(reversed(tb)):
         return True  # the same words run together or split ("JanKowalski", "Kowalska Nowak" / "Kowalska-Nowak")
     return _words_align(tuple(matching_words(fa)), tuple(matching_words(fb)))
@@ -210,7 +210,7 @@ def _one_slip(x: str, y: str) -> bool:
     if x[0] != y[0]:
         # A letter typed before the word ("njohnston"), or a first letter that sounds the same ("kandace").
         if {x[0], y[0]} == {"c", "k"}:
-            return x[1:] == y[1:]
+            return x[1:] == y[1:] and x[1] in "aoulr"  # (English's hard C; a Polish C is Ц: "cwietajewa")
         return min(len(x), len(y)) >= 5 and (x[1:] == y or y[1:] == x)
     return min(len(x), len(y)) > 4 or len(x) != len(y) or sorted(x) == sorted(y)
 
@@ -232,6 +232,43 @@ def ukrainian_reading(name: str) -> tuple[str, ...]:
     if "г" not in name and "Г" not in name:
         return ()
     return (name.replace("г", "х").replace("Г", "Х"),)
+
+
+# A Latin name written the Polish way: a letter or a spelling only Polish uses (ł, sz, cz, -owa, -ij, -wski, wie).
+# Polish teams write Russian and Ukrainian names so ("Siergiej Iwanow", "Ksenia Żukowa", "Nikita Chruszczow").
+_POLISH_SPELLING = re.compile(r"[łżźśćńąęó]|sz|cz|rz|wsk|wicz|wi[aeou]|(?:ow|ew)a?\b|ij\b|iej\b", re.IGNORECASE)
+# Polish "ch" is Russian Х (English "kh"); not in "sch", "cz"'s neighbour, or English's "tch".
+_POLISH_CH = re.compile(r"(?<![sct])ch", re.IGNORECASE)
+# Polish "c" on its own is Ц (English "ts"): "Cwietajewa" is "Tsvetaeva", "Hrycenko" "Hrytsenko".
+_POLISH_C = re.compile(r"c(?![zh])", re.IGNORECASE)
+
+
+@lru_cache(maxsize=65536)
+def polish_reading(name: str) -> tuple[str, ...]:
+    """The name as the Polish transcription of a Russian name and the other spellings meet: a Polish "ch" as H
+    (Х: "Chruszczow" as "Hruszczow", which is "Khrushchyov"; "Achmatowa", "Michaił") and a "c" on its own as TS
+    (Ц: "Cwietajewa" as "Tswietajewa", "Tsvetayeva"), for a Latin name with a spelling only Polish uses; and
+    the other way, a Ж as the Z that a folded Polish Ż is ("Жукова" as "Зукова", "Zhukova" as "Zukova", which
+    "Żukowa" folds to; Polish RZ, read as ZH by name_skeleton, stays apart). fold_name reads a Polish "ch" as
+    English's (Ч) and "ż" as Z. (W, J, SZ, CZ and SZCZ for В, Й, Ш, Ч and Щ are name_skeleton's.)"""
+    if _CYRILLIC.search(name):
+        return (name.replace("ж", "з").replace("Ж", "З"),) if "ж" in name or "Ж" in name else ()
+    if "zh" in name.casefold():
+        return (_ZH.sub(lambda m: m.group()[0], name),)
+    if not _POLISH_SPELLING.search(name):
+        return ()
+    reading = _POLISH_CH.sub(lambda m: "H" if m.group()[0].isupper() else "h", name)
+    reading = _POLISH_C.sub(lambda m: "Ts" if m.group().isupper() else "ts", reading)
+    return (reading,) if reading != name else ()
+
+
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ZH = re.compile(r"zh", re.IGNORECASE)
+
+
+def other_readings(name: str) -> tuple[str, ...]:
+    """The name as other spellings of the same sounds write it (ukrainian_reading, polish_reading)."""
+    return ukrainian_reading(name) + polish_reading(name)
 
 
 # Words that are not the person's name: titles and degrees (Polish, English, Russian) and generational suffixes.
@@ -282,7 +319,7 @@ def name_variants(name: str) -> tuple[str, ...]:
         pieces = [p for p in part.split("-") if p]
         if len(pieces) == 2 and len(parts) >= 2 and all(len(p) > 1 for p in pieces):
             variants += [" ".join(parts[:i] + [piece] + parts[i + 1:]) for piece in pieces]
-    return tuple(variants) + short_form_variants(name) + ukrainian_reading(name)
+    return tuple(variants) + short_form_variants(name) + other_readings(name)
 
 
 @lru_cache(maxsize=65536)
@@ -453,9 +490,15 @@ def score_pair(
         for name_b, features_b, whole_b in b.name_features:
             sim, reason = _similarity(name_a, features_a, name_b, features_b, NAME_SIMILARITY_FLOOR)
             variant = name_a != whole_a or name_b != whole_b
-            if variant and sim >= NAME_SIMILARITY_FLOOR and (
+            # (A reading against a name as written or another reading: the same name in other letters. Against
+            # a short form or a part of a double surname, the cap below.)
+            reading = variant and (name_a == whole_a or name_a in other_readings(whole_a)) and (
+                name_b == whole_b or name_b in other_readings(whole_b))
+            if reading and sim >= NAME_SIMILARITY_FLOOR and (
                     name_a in ukrainian_reading(whole_a) or name_b in ukrainian_reading(whole_b)):
                 reason = f"same name in Ukraine's Latin spelling (Г as H): {whole_a} ~ {whole_b}"
+            elif reading and sim >= NAME_SIMILARITY_FLOOR:
+                reason = f"same name in Polish transcription (ch as Kh, ż as Zh, c as Ts): {whole_a} ~ {whole_b}"
             elif variant and sim > VARIANT_SIMILARITY:
                 short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
                 sim, reason = VARIANT_SIMILARITY, (

@@ -743,6 +743,74 @@ def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: 
     assert reasons[0].startswith("a man's and a woman's form of one name")
 
 
+@pytest.mark.parametrize(("polish", "cyrillic", "english"), [
+    ("Siergiej Iwanow", "Сергей Иванов", "Sergey Ivanov"),
+    ("Ksenia Żukowa", "Ксения Жукова", "Kseniya Zhukova"),
+    ("Nikita Chruszczow", "Никита Хрущёв", "Nikita Khrushchyov"),
+    ("Igor Szczukin", "Игорь Щукин", "Igor Shchukin"),
+    ("Aleksiej Nawalny", "Алексей Навальный", "Aleksey Navalny"),
+    ("Dmitrij Miedwiediew", "Дмитрий Медведев", "Dmitry Medvedev"),
+    ("Jurij Gagarin", "Юрий Гагарин", "Yuri Gagarin"),
+    ("Michaił Gorbaczow", "Михаил Горбачёв", "Mikhail Gorbachyov"),
+    ("Anna Achmatowa", "Анна Ахматова", "Anna Akhmatova"),
+    ("Michaił Chodorkowski", "Михаил Ходорковский", "Mikhail Khodorkovsky"),
+    ("Marina Cwietajewa", "Марина Цветаева", "Marina Tsvetayeva"),
+    ("Wiaczesław Mołotow", "Вячеслав Молотов", "Vyacheslav Molotov"),
+    ("CHRUSZCZOW Nikita", "ХРУЩЁВ Никита", "KHRUSHCHYOV Nikita"),
+])
+def test_a_russian_name_in_polish_transcription_meets_its_cyrillic_and_english_forms(
+        polish: str, cyrillic: str, english: str) -> None:
+    """Polish teams write Russian names the Polish way: CH for Х, Ż for Ж, C for Ц (fold_name read them as Ч, Z
+    and K-or-S), so "Chruszczow", "Żukowa", "Cwietajewa" shared no blocking key with "Хрущёв" or "Khrushchyov" or
+    scored below a suggestion. They meet in a block, pass the prefilter, are suggested on the names alone, and
+    are compatible for a merge on a shared identifier."""
+    from core.matching import (
+        SUGGESTION_THRESHOLD,
+        PersonView,
+        blocking_keys,
+        close_by_name,
+        names_compatible,
+        score_pair,
+    )
+
+    for other in (cyrillic, english):
+        one, two = PersonView(1, (polish,)), PersonView(2, (other,))
+        assert blocking_keys([polish]) & blocking_keys([other])
+        assert close_by_name(one, [two]) == [two]
+        assert score_pair(one, two)[0] >= SUGGESTION_THRESHOLD
+        assert names_compatible(polish, other)
+
+
+@pytest.mark.parametrize(("name", "reading"), [
+    ("Nikita Chruszczow", ("Nikita Hruszczow",)),
+    ("Ksenia Żukowa", ()),  # (Ż folds to Z: Ж is read so from the other side)
+    ("Ксения Жукова", ("Ксения Зукова",)),
+    ("Kseniya Zhukova", ("Kseniya Zukova",)),
+    ("Wojciech Kowalczyk", ("Wojtsieh Kowalczyk",)),  # (Войцех, "Voytsekh")
+    ("Jan Nowak", ()),  # nothing to read otherwise
+    ("Michael Church", ()),  # English: nothing Polish in it, its CH stays Ч
+    ("Richard Schmidt", ()),
+    ("Сергей Иванов", ()),  # Cyrillic is fold_name's
+    ("Krzysztof Brorzak", ()),  # RZ is not Ż's Ж
+])
+def test_polish_reading(name: str, reading: tuple[str, ...]) -> None:
+    from core.matching import polish_reading
+
+    assert polish_reading(name) == reading
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Nikita Chruszczow", "Nikita Czeszczow"),  # Х and Ч stay apart
+    ("Ksenia Żukowa", "Ksenia Sukowa"),
+    ("Marina Cwietajewa", "Marina Kwietajewa"),
+])
+def test_polish_transcription_does_not_make_other_names_one(a: str, b: str) -> None:
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, names_compatible, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[0] < SUGGESTION_THRESHOLD
+    assert not names_compatible(a, b)
+
+
 @pytest.mark.parametrize(("cyrillic", "latin"), [("Ганна Гриценко", "Hanna Hrytsenko"), ("Сергій Мельник", "Serhii Melnyk"),
                                                  ("Олександр Гончаренко", "Oleksandr Honcharenko"),
                                                  ("Григорій Гуменюк", "Hryhorii Humeniuk")])
