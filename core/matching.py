@@ -13,7 +13,7 @@ from nicknames import NickNamer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Indel
 
-from core.normalize import fold_name, name_skeleton, normalize_company
+from core.normalize import fold_name, name_skeleton, name_spelling, normalize_company
 
 # A pair scoring at least this becomes a suggestion for a person to review (never an automatic merge).
 SUGGESTION_THRESHOLD = 0.80
@@ -141,8 +141,8 @@ def names_compatible(a: str, b: str) -> bool:
     fa, fb = fold_name(a), fold_name(b)
     if not fa or not fb or fa == fb or _LEGAL_FORM.search(fa) or _LEGAL_FORM.search(fb):
         return True  # (a company's name in the name field says nothing about who the person is)
-    if gendered_counterparts(fa, fb):
-        return False
+    if gendered_counterparts(fa, fb) or gendered_counterparts(_spelled(fa), _spelled(fb)):
+        return False  # (also across spellings: "Siergiej Iwanow" / "Сергей Иванова", "Jan Kowalski" / "Ян Ковальская")
     ta, tb = fa.split(), fb.split()
     if _same_skeletons(fa, fb):
         return True
@@ -213,6 +213,10 @@ def _one_slip(x: str, y: str) -> bool:
             return x[1:] == y[1:] and x[1] in "aoulr"  # (English's hard C; a Polish C is Ц: "cwietajewa")
         return min(len(x), len(y)) >= 5 and (x[1:] == y or y[1:] == x)
     return min(len(x), len(y)) > 4 or len(x) != len(y) or sorted(x) == sorted(y)
+
+
+def _spelled(folded: str) -> str:
+    return " ".join(map(name_spelling, folded.split()))
 
 
 # A company's legal form in a folded name ("Budmax Sp. z o.o.", "ООО «Севертранс»", "ТОВ Агроінвест", "Acme LLC"):

@@ -29,6 +29,7 @@ __all__ = [
     "clean_display_name",
     "fold_name",
     "name_tokens",
+    "name_spelling",
     "name_skeleton",
     "normalize_company",
     "is_freemail_domain",
@@ -497,15 +498,24 @@ _VOWELS = set("aeiouy")
 
 
 @lru_cache(maxsize=65536)
+def name_spelling(token: str) -> str:
+    """One folded token in one spelling of the sounds that transliterations and Polish, English and Russian
+    orthographies write differently (w as v, j as y, sz as sh, ...), vowels kept: `iwanow` and `ivanov` are
+    `ivanov`, `kowalska` and `kovalska` are `kovalska` (name_skeleton then drops the vowels)."""
+    text = token.lower()
+    for old, new in _SKELETON_RULES:
+        text = text.replace(old, new)
+    return text
+
+
+@lru_cache(maxsize=65536)
 def name_skeleton(token: str) -> str:
     """A coarse phonetic key of one folded token, equal across common transliterations.
 
     `jurij`, `yuriy` and `yuri` share `yr`; `kowalski` and `kovalskiy` share `kvlsk`; `jekatierina`, `yekaterina`
     and `ekaterina` share `ektrn`.
     """
-    text = token.lower()
-    for old, new in _SKELETON_RULES:
-        text = text.replace(old, new)
+    text = name_spelling(token)
     if text.startswith("ye"):
         text = text[1:]  # Е at a word's start: "yevgeniy" (English), "jewgienij" (Polish), "evgeniy" (folded Cyrillic)
     if not text:

@@ -439,6 +439,11 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Andrzej Trotskiy", "Andrzej Trotskaya", False),
         ("Yevhenii Koval", "Yevheniia Koval", False),
         ("Franciszek Nowak", "Franciszka Nowak", False),
+        # ... also written in two spellings or scripts (the Polish W, the Cyrillic): was compatible by skeleton.
+        ("Siergiej Iwanow", "Сергей Иванова", False),
+        ("Jewgienij Iwanow", "Евгения Иванова", False),
+        ("Jan Kowalski", "Ян Ковальская", False),
+        ("Piotr Kowalski", "Piotr Kovalska", False),
         # ... and what only looks like one: the same woman's name spelt two ways, a name and a double surname.
         ("Natali Kowalska", "Natalia Kowalska", True),
         ("Julia Kowalewa", "Юлия Ковалева", True),
