@@ -141,20 +141,21 @@ def names_compatible(a: str, b: str) -> bool:
     fa, fb = fold_name(a), fold_name(b)
     if not fa or not fb or fa == fb or _LEGAL_FORM.search(fa) or _LEGAL_FORM.search(fb):
         return True  # (a company's name in the name field says nothing about who the person is)
-    if gendered_counterparts(fa, fb) or gendered_counterparts(_spelled(fa), _spelled(fb)):
-        return False  # (also across spellings: "Siergiej Iwanow" / "Сергей Иванова", "Jan Kowalski" / "Ян Ковальская")
+    readings = [(fold_name(reading_a), fold_name(reading_b))
+                for reading_a in (a, *other_readings(a)) for reading_b in (b, *other_readings(b))]
+    if any(gendered_counterparts(x, y) or gendered_counterparts(_spelled(x), _spelled(y)) for x, y in readings):
+        return False  # (also across spellings: "Siergiej Iwanow" / "Сергей Иванова", "Jan Żukow" / "Ян Жукова")
     ta, tb = fa.split(), fb.split()
     if _same_skeletons(fa, fb):
         return True
     if {fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}:
         return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński")
-    for reading_a in (a, *other_readings(a)):
-        for reading_b in (b, *other_readings(b)):
-            if (reading_a != a or reading_b != b) and _same_skeletons(fold_name(reading_a), fold_name(reading_b)):
-                return True  # "Ганна Гриценко" ~ "Hanna Hrytsenko", "Nikita Chruszczow" ~ "Никита Хрущёв"
+    if any(_same_skeletons(x, y) for x, y in readings[1:]):
+        return True  # "Ганна Гриценко" ~ "Hanna Hrytsenko", "Nikita Chruszczow" ~ "Никита Хрущёв"
     if "".join(ta) == "".join(tb) or "".join(ta) == "".join(reversed(tb)):
         return True  # the same words run together or split ("JanKowalski", "Kowalska Nowak" / "Kowalska-Nowak")
-    return _words_align(tuple(matching_words(fa)), tuple(matching_words(fb)))
+    # Word by word, as written and as the other spellings read them ("K. Żukowa" ~ "Ksenia Zhukova").
+    return any(_words_align(tuple(matching_words(x)), tuple(matching_words(y))) for x, y in readings)
 
 
 # Longest run of words compared one by one (every pairing is tried): longer names are cut to their first words.

@@ -444,6 +444,8 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Jewgienij Iwanow", "Евгения Иванова", False),
         ("Jan Kowalski", "Ян Ковальская", False),
         ("Piotr Kowalski", "Piotr Kovalska", False),
+        ("Jan Żukow", "Ян Жукова", False),
+        ("Jan Żukow", "Jan Zhukova", False),
         # ... and what only looks like one: the same woman's name spelt two ways, a name and a double surname.
         ("Natali Kowalska", "Natalia Kowalska", True),
         ("Julia Kowalewa", "Юлия Ковалева", True),
@@ -501,6 +503,12 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("dr Jan Kowalski", "Jan Kowalski", True),
         ("Jan Nowak", "Nowak", True),
         ("Nowak", "Janusz Nowak", True),
+        # Word by word in another spelling too: an initial or a missing first name beside a Polish transcription.
+        ("K. Żukowa", "Ksenia Zhukova", True),
+        ("Chruszczow", "Nikita Khrushchyov", True),
+        ("N. Chruszczow", "Никита Хрущёв", True),
+        ("Гриценко", "Hanna Hrytsenko", True),
+        ("K. Żukowa", "Ksenia Sukowa", False),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
