@@ -61,9 +61,10 @@ def _without_nul(value: object) -> object:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
 
-def one_line(value: object) -> object:
-    """A text shown on one line (a subject, a sender) without control characters: a line break or a tab is a
-    space (a folded mail header), a run of spaces one, others (NUL, a terminal's escape) go."""
+def one_line(value: T) -> T:
+    """A text shown on one line (a subject, a sender, a display name) without control characters: a line break or
+    a tab is a space (a folded mail header), a run of spaces one, others (NUL, a terminal's escape) go; format
+    characters such as Persian's zero-width non-joiner stay (they are text). Anything else as it is."""
     if not isinstance(value, str) or value.isprintable():
         return value
     kept = "".join(" " if ch.isspace() else ch for ch in value if ch.isspace() or unicodedata.category(ch) != "Cc")

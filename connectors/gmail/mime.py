@@ -12,7 +12,6 @@ import email.header
 import email.utils
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ import nh3
 
 from core.importer import best_legacy_encoding, legacy_text_score
 from core.ingest import sanitize_html
+from core.schemas import one_line
 
 # Headers kept for bulk detection and threading (lower-case names).
 KEPT_HEADERS = ("list-unsubscribe", "list-id", "list-post", "mailing-list", "x-mailing-list", "x-mailman-version",
@@ -218,22 +218,12 @@ def _addresses(msg: Message, name: str) -> list[Address]:
         header = msg.get(name)
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
-            return [Address(_one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)
+            return [Address(one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)
                                       or comments.get(a.addr_spec.lower(), "")),
                             _clean(a.addr_spec, msg)) for a in header.addresses if a.addr_spec and "@" in a.addr_spec]
     except Exception:  # noqa: BLE001 - fall back to the lenient parser below
         pass
-    return [Address(_one_line(_decode_words(_clean(n, msg))), _clean(a, msg)) for n, a in pairs if a and "@" in a]
-
-
-def _one_line(name: str) -> str:
-    """A display name as one line of text: an encoded word can hold any character, and a name with line breaks,
-    escape sequences or NULs ('Jan\\r\\nBcc: …') is no one's name (it became the lead's name as it was)."""
-    if name.isprintable():
-        return name
-    # Control characters go (format characters such as Persian's zero-width non-joiner stay: they are text).
-    return " ".join("".join(" " if ch.isspace() else ch for ch in name
-                            if ch.isspace() or unicodedata.category(ch) != "Cc").split())
+    return [Address(one_line(_decode_words(_clean(n, msg))), _clean(a, msg)) for n, a in pairs if a and "@" in a]
 
 
 def mailbox_text(address: Address) -> str:
@@ -613,7 +603,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         to=_addresses(msg, "to"),
         cc=_addresses(msg, "cc"),
         date=date,
-        subject=_one_line(_header(msg, "subject"))[:1000],
+        subject=one_line(_header(msg, "subject"))[:1000],
         text=text,
         html=sanitize_html(html_raw)[:1_900_000] if html_raw else "",
         snippet=latest_reply(text),
