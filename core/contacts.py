@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from core.db import among, is_store_id
 from core.identity import get_live_contact
-from core.ingest import identifier_hash
+from core.ingest import identifier_hash, suppression_hashes
 from core.models import (
     Contact,
     ContactBlockKey,
@@ -395,7 +395,7 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
     now = utcnow()
     suppressed = 0
     identities = session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all()
-    hashes = {(i.kind, identifier_hash(i.kind, i.value)) for i in identities}
+    hashes = {h for i in identities for h in suppression_hashes(i.kind, i.value, i.raw_value)}
     for channel, external_id in session.exec(
         select(Message.channel, Message.external_id).where(col(Message.contact_id).in_(ids))
     ).all():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -133,6 +134,30 @@ def invalid_identifier_fields(contact: ContactIn, *, region: str = "PL") -> dict
 
 def identifier_hash(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+# Identifier kinds whose stored key comes from rules (leadhub's, and settings such as the default phone region).
+RULED_KINDS = ("email", "phone", "linkedin")
+
+
+def written_form(kind: str, raw: str) -> str:
+    """An identifier as it was written, folded only in ways no rule will ever change (Unicode compatibility forms,
+    case, spacing; a phone's punctuation). A suppression keeps its hash beside the key's: when the rules or the
+    default phone region change, old data re-synced still carries the same written form and stays out.
+    Frozen: changing this fold would lose the erasures recorded under it."""
+    text = unicodedata.normalize("NFKC", raw).casefold()
+    if kind == "phone":
+        return "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    return "".join(text.split())
+
+
+def suppression_hashes(kind: str, value: str, raw: str) -> list[tuple[str, str]]:
+    """The suppression entries of one identifier: its key, and for ruled kinds its written form (kind "written:…")."""
+    hashes = [(kind, identifier_hash(kind, value))]
+    written = written_form(kind, raw) if kind in RULED_KINDS else ""
+    if written:
+        hashes.append((f"written:{kind}", identifier_hash(kind, written)))
+    return hashes
 
 
 # --------------------------------------------------------------------------- ingest
@@ -462,7 +487,7 @@ def _max_dt(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _is_suppressed(session: Session, record: InboundRecord, plan: _Plan) -> bool:
     hashes = [("message", identifier_hash(record.channel, record.message.external_id))] if record.message else []
-    hashes += [(c.kind, identifier_hash(c.kind, c.value)) for c in plan.candidates]
+    hashes += [h for c in plan.candidates for h in suppression_hashes(c.kind, c.value, c.raw)]
     if not hashes:
         return False
     condition = sa.or_(*[sa.and_(Suppression.kind == k, Suppression.value_hash == h) for k, h in hashes])

@@ -321,7 +321,9 @@ class Suppression(SQLModel, table=True):
     __tablename__ = "suppressions"
     __table_args__ = (sa.UniqueConstraint("kind", "value_hash", name="uq_suppressions_kind_hash"),)
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=32)  # an identity kind, or "message" for a provider message id
+    # an identity kind; "written:<kind>" for its written form (core.ingest.suppression_hashes); "message" for a
+    # provider message id
+    kind: str = Field(max_length=32)
     value_hash: str = Field(max_length=128)
     erased_at: datetime = _created()
     reason: str = Field(default="", max_length=200)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from core.contacts import contact_detail, erase_contact, export_contact, timeline
 from core.identity import IdentityError, merge_contacts, undo_merge
-from core.ingest import IngestError, ingest
+from core.ingest import IngestError, IngestOptions, ingest
 from core.models import Contact, DuplicateSuggestion, Identity, MergeEvent, Message
 from core.schemas import InboundRecord
 
@@ -275,6 +275,28 @@ def test_export_and_erase_then_resync_and_new_inquiry(session: Session) -> None:
     fresh = put(session, record("gmail", "g2", sent_at=datetime.now(UTC) + timedelta(seconds=1), name="Ewa Lis", email="ewa@firma.pl"))
     assert fresh.status == "created"
     assert len(session.exec(select(Contact)).all()) == 1
+
+
+def test_erasure_holds_when_the_rules_change(session: Session) -> None:
+    """The suppression's key hash is of the key under the rules of the day. A later change (here: the default
+    phone region, a setting; equally a new leadhub release) gives old data another key, and the erased person's
+    profile would come back with the next re-sync; the written form's hash keeps them out."""
+    old = datetime(2026, 1, 5, tzinfo=UTC)
+    a = put(session, record("form", "f1", sent_at=old, name="Ewa Lis", phone="600 300 400"))
+    erase_contact(session, a.contact_id)
+    session.commit()
+    german = IngestOptions(default_phone_region="DE")  # "600 300 400" is now +49 600300400, not +48 …
+
+    def put_de(rec: InboundRecord):  # noqa: ANN202
+        result = ingest(session, rec, options=german)
+        session.commit()
+        return result
+
+    assert put_de(record("form", None, name="Ewa Lis", phone="600-300-400")).status == "suppressed"
+    # An old message of hers under another id, found by a back-fill: stays out too.
+    assert put_de(record("form", "f0", sent_at=old, phone="600300400")).status == "suppressed"
+    # Someone else entirely still comes in.
+    assert put_de(record("form", "f2", sent_at=old, name="Ola Nowak", phone="601 200 300")).status == "created"
 
 
 def test_shared_mailbox_of_two_named_people_is_a_suggestion(session: Session) -> None:
