@@ -51,6 +51,66 @@ class Released:
     external_id: str
 
 
+RetryEntries = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """When a connector fetches again the items it quarantined for a provider's passing fault (a 5xx, a timeout,
+    an answer without its content), so that they arrive though nothing about them changes.
+
+    The entries live in the cursor under `RetrySchedule.KEY` as {item id: {"tries": n, "next": epoch}}: n failed
+    fetches so far (the one that quarantined the item included), the next try due at `next`. The first retry
+    waits `first_wait` seconds, each later one twice the one before; after `max_tries` retries that failed too,
+    the entry leaves (the item stays quarantined). At most `max_kept` entries are kept (the ones failed longest
+    ago leave first), and at most `per_run` are due in one run. Pure: every method returns a new mapping, the
+    one given is not changed, and the time is an argument.
+    """
+
+    first_wait: int
+    max_tries: int
+    max_kept: int
+    per_run: int | None = None
+
+    KEY: ClassVar[str] = "retry"
+
+    def load(self, value: Any) -> RetryEntries:
+        """The entries of a cursor's `KEY`, failed longest ago first. An entry of another shape (a hand-edited
+        cursor: no or non-numeric tries or next, tries out of range) is dropped, not an error every run."""
+        entries: list[tuple[float, str, dict[str, int]]] = []
+        for item_id, entry in (value.items() if isinstance(value, Mapping) else ()):
+            try:
+                tries, due = int(entry["tries"]), int(entry["next"])
+            except (TypeError, KeyError, ValueError, OverflowError):
+                continue
+            if isinstance(item_id, str) and item_id and 1 <= tries <= self.max_tries:
+                entries.append((due - self.wait(tries), item_id, {"tries": tries, "next": due}))
+        entries.sort(key=lambda failed: failed[0])  # (stable: the stored order where the times are equal)
+        return {item_id: entry for _, item_id, entry in entries[-self.max_kept:]}
+
+    def wait(self, tries: int) -> int:
+        """Seconds from an item's `tries`-th failed fetch to its next try."""
+        return int(self.first_wait * 2 ** (tries - 1))
+
+    def failed(self, entries: RetryEntries, item_id: str, now: float) -> RetryEntries:
+        """`item_id` failed once more at `now` (or for the first time): its next try, or none after the last."""
+        tries = entries.get(item_id, {}).get("tries", 0) + 1
+        kept = {k: v for k, v in entries.items() if k != item_id}
+        if tries <= self.max_tries:
+            kept[item_id] = {"tries": tries, "next": int(now) + self.wait(tries)}
+        return dict(list(kept.items())[-self.max_kept:])
+
+    def due(self, entries: RetryEntries, now: float) -> list[str]:
+        """The ids whose next try has come at `now`, the longest due first (at most `per_run`)."""
+        due = sorted((entry["next"], item_id) for item_id, entry in entries.items() if entry["next"] <= now)
+        return [item_id for _, item_id in due[:self.per_run]]
+
+    @staticmethod
+    def forget(entries: RetryEntries, item_id: str) -> RetryEntries:
+        """Without `item_id`: read at last, or gone for good."""
+        return {k: v for k, v in entries.items() if k != item_id}
+
+
 @dataclass
 class ConnectorContext:
     """What a connector instance is given: its account's ids, settings, decrypted credentials, and a way to
