@@ -3,9 +3,10 @@
 Cursor (ConnectorAccount.sync_state):
   {"mode": "full", "history_id": H, "after": epoch, "page_token": T|None, "skipped": n}  during a back-fill
   {"mode": "incremental", "history_id": H, "skipped": n}                                 afterwards
-  Both may hold "retry": {gmail id: {"tries": n, "next": epoch}}, messages quarantined because messages.get kept
-  answering 5xx: fetched again at the start of a run once "next" has come (RETRY_AFTER, doubling), up to
-  RETRY_TRIES times; read then, they are stored and their quarantine entry removed.
+  Both may hold "retry": {gmail id: {"tries": n, "next": epoch}} (connectors.base.RetrySchedule, on RETRIES),
+  messages quarantined because messages.get kept answering 5xx: fetched again at the start of a run once "next"
+  has come (RETRY_AFTER, doubling), up to RETRY_TRIES times; read then, they are stored and their quarantine entry
+  removed. An entry of another shape (a hand-edited cursor) is dropped.
 H is taken from getProfile BEFORE the back-fill lists anything, so mail arriving meanwhile is in the history.
 A Checkpoint follows the records of each page; a crash resumes at the last committed page, and ingest's
 idempotency absorbs the page delivered twice.
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
+from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, RetrySchedule, register
 from connectors.gmail.client import GmailClient, GmailSettings, HistoryExpired
 from connectors.gmail.inquiry import (
     EXCLUDED_LABELS,
@@ -46,7 +47,8 @@ LIST_PAGE = 500
 # later run: after 6 hours, then 12, 24 and 48 (a Gmail backend fault on one message lasts hours, rarely days).
 RETRY_AFTER = 6 * 3600
 RETRY_TRIES = 4
-MAX_RETRIES_KEPT = 1000
+MAX_RETRIES_KEPT = 1000  # (the oldest entries make way past it: they stay quarantined)
+RETRIES = RetrySchedule(first_wait=RETRY_AFTER, max_tries=RETRY_TRIES, max_kept=MAX_RETRIES_KEPT)
 RECONCILE_HEADERS = ["Message-ID", "From", "To", "Cc", "Reply-To", "Subject", "List-Unsubscribe", "List-Id", "List-Post",
                      "Mailing-List", "X-Mailing-List", "X-Mailman-Version", "Sender", "Precedence",
                      "Auto-Submitted", "X-Autoreply", "X-Autorespond", "Content-Type", "Return-Path",
@@ -162,11 +164,13 @@ class GmailConnector(Connector):
         self.mailbox = profile.get("emailAddress", "")
         self._rules = self.rules()
         skipped = int(state.get("skipped", 0))
-        due = self._due_retries(state)
+        if RetrySchedule.KEY in state:
+            state = {**state, RetrySchedule.KEY: RETRIES.load(state[RetrySchedule.KEY])}
+        due = RETRIES.due(state.get(RetrySchedule.KEY) or {}, self._now())
         if due:
             yield from self._fetch(due, state, retrying=True)
             yield Checkpoint(dict(state))
-        carried = {k: state[k] for k in ("skip_reasons", "recent_skips", "retry") if k in state}
+        carried = {k: state[k] for k in ("skip_reasons", "recent_skips", RetrySchedule.KEY) if k in state}
         if state.get("mode") == "incremental" and state.get("history_id"):
             try:
                 yield from self._incremental(dict(state))
@@ -203,7 +207,7 @@ class GmailConnector(Connector):
                           "skip_reasons": state.get("skip_reasons", {}), "recent_skips": state.get("recent_skips", []),
                           "full_syncs": state.get("full_syncs", 1),
                           "last_full_sync_at": datetime.now(UTC).isoformat(),
-                          **({"retry": state["retry"]} if state.get("retry") else {})})
+                          **({RetrySchedule.KEY: self._retrying(state)} if self._retrying(state) else {})})
 
     def _incremental(self, state: dict[str, Any]) -> Iterator[InboundRecord | Checkpoint | Quarantine | Released]:
         page_token: str | None = None
@@ -248,28 +252,17 @@ class GmailConnector(Connector):
     def _now(self) -> float:
         return float(self.context.config.get("now_epoch") or time.time())  # tests pin the clock
 
-    def _due_retries(self, state: dict[str, Any]) -> list[str]:
-        """The quarantined messages whose next try has come (see the module's docstring)."""
-        retry = state.get("retry")
-        if not isinstance(retry, dict):
-            return []
-        now = self._now()
-        return [gmail_id for gmail_id, entry in retry.items()
-                if isinstance(entry, dict) and float(entry.get("next") or 0) <= now][:MAX_RETRIES_KEPT]
+    @staticmethod
+    def _retrying(state: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return state.get(RetrySchedule.KEY) or {}
 
     def _schedule_retry(self, state: dict[str, Any], gmail_id: str) -> None:
-        """Try a message that answered 5xx again in a later run, RETRY_AFTER doubling; after RETRY_TRIES it stays
-        quarantined for good. The oldest entries make way past MAX_RETRIES_KEPT (they stay quarantined)."""
-        retry = dict(state.get("retry") or {})
-        tries = int((retry.pop(gmail_id, None) or {}).get("tries", 0)) + 1
-        if tries <= RETRY_TRIES:
-            retry[gmail_id] = {"tries": tries, "next": int(self._now() + RETRY_AFTER * 2 ** (tries - 1))}
-        state["retry"] = dict(list(retry.items())[-MAX_RETRIES_KEPT:])
+        """Try a message that answered 5xx again in a later run, on RETRIES (see the module's docstring)."""
+        state[RetrySchedule.KEY] = RETRIES.failed(self._retrying(state), gmail_id, self._now())
 
-    @staticmethod
-    def _forget_retry(state: dict[str, Any], gmail_id: str) -> None:
-        if gmail_id in (state.get("retry") or {}):
-            state["retry"] = {k: v for k, v in state["retry"].items() if k != gmail_id}
+    def _forget_retry(self, state: dict[str, Any], gmail_id: str) -> None:
+        if gmail_id in self._retrying(state):
+            state[RetrySchedule.KEY] = RETRIES.forget(self._retrying(state), gmail_id)
 
     def _fetch(self, ids: list[str], state: dict[str, Any], *,
                retrying: bool = False) -> Iterator[InboundRecord | Quarantine | Released]:
@@ -296,7 +289,7 @@ class GmailConnector(Connector):
             # The id asked for: Gmail's schema makes the answer's own id optional, and one without it was
             # quarantined as 'None' (every such message under the one quarantine id).
             item = {**item, "id": gmail_id}
-            quarantined = retrying or gmail_id in (state.get("retry") or {})
+            quarantined = retrying or gmail_id in self._retrying(state)
             self._forget_retry(state, gmail_id)
             result = self.to_record(item)
             if quarantined and not isinstance(result, Quarantine):

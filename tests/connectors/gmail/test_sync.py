@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlmodel import Session, func, select
 from connectors.gmail import GmailConnector
 from connectors.gmail.emulator import Emulator
 from core.models import ConnectorAccount, Conversation, Message, QuarantinedItem
+from tests.connectors.gmail.conftest import NOW
 
 
 def count(engine: sa.Engine, model: type) -> int:
@@ -378,6 +380,68 @@ def test_a_message_that_keeps_failing_is_tried_a_bounded_number_of_times(
     assert [t and next(iter(t.values()))["tries"] for t in tries] == [*range(2, RETRY_TRIES + 1), {}]
     assert count(engine, QuarantinedItem) == 1  # still listed, with its reason
     assert count(engine, Message) == 0
+
+
+def stored_cursor(engine: sa.Engine, account_id: int, state: dict, quarantined: list[str], **config: Any) -> None:
+    """The account as production left it: a cursor an earlier version wrote, and its quarantine rows."""
+    with Session(engine) as session:
+        acc = session.get(ConnectorAccount, account_id)
+        acc.sync_state = state
+        acc.config = {**acc.config, **config}
+        session.add(acc)
+        for gmail_id in quarantined:
+            session.add(QuarantinedItem(account_id=account_id, channel="gmail", external_id=f"{account_id}:{gmail_id}",
+                                        reason="messages.get failed: retriable: HTTP 500"))
+        session.commit()
+
+
+def test_a_stored_retry_list_is_read_and_kept_to_its_schedule(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """Accounts hold cursors with "retry": {gmail id: {"tries": n, "next": epoch}} (the shape every connector's
+    retries now share): the due entry is fetched and stored, the other waits, and fails on into the schedule."""
+    from connectors.gmail import RETRY_AFTER
+
+    box = emulator.mailbox("rep@acme.example")
+    due = box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    later = box.add(b"From: Ola <ola@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <o1@s>\r\n\r\nOffer please")
+    account_id = make_account()
+    stored_cursor(engine, account_id, {"mode": "incremental", "history_id": str(box.history_id), "skipped": 0,
+                                       "retry": {due.id: {"tries": 2, "next": NOW - 60},
+                                                 later.id: {"tries": 1, "next": NOW + 60}}},
+                  [due.id, later.id])
+    report = sync(account_id)
+    assert (report.error, report.created) == ("", 1)
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+        assert session.exec(select(QuarantinedItem.external_id)).all() == [f"{account_id}:{later.id}"]
+    assert account(engine, account_id).sync_state["retry"] == {later.id: {"tries": 1, "next": NOW + 60}}
+    with Session(engine) as session:
+        acc = session.get(ConnectorAccount, account_id)
+        acc.config = {**acc.config, "now_epoch": NOW + 60}
+        session.add(acc)
+        session.commit()
+    emulator.faults.once = [""] + ["500"] * 6  # getProfile answers; every try of the get (due: first) not
+    assert sync(account_id).error == ""
+    assert account(engine, account_id).sync_state["retry"] == {
+        later.id: {"tries": 2, "next": NOW + 60 + 2 * RETRY_AFTER}}
+
+
+@pytest.mark.parametrize("entry", [{"tries": 1, "next": "tomorrow"}, {"tries": "x", "next": 5}, {"next": 5},
+                                   "soon", None, {"tries": 0, "next": 5}])
+def test_a_hand_edited_retry_entry_is_dropped_not_a_failing_sync(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine, entry: Any) -> None:
+    """A retry entry of another shape made every run of the account fail (ValueError on its "next"), or was kept
+    for ever; it is dropped, and the good entry beside it is still tried."""
+    box = emulator.mailbox("rep@acme.example")
+    good = box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    account_id = make_account()
+    stored_cursor(engine, account_id, {"mode": "incremental", "history_id": str(box.history_id), "skipped": 0,
+                                       "retry": {"bad": entry, good.id: {"tries": 1, "next": NOW}}}, [good.id])
+    report = sync(account_id)
+    assert (report.error, report.created) == ("", 1)
+    assert account(engine, account_id).status == "healthy"
+    assert not account(engine, account_id).sync_state.get("retry")
+    assert count(engine, QuarantinedItem) == 0
 
 
 def test_an_auto_reply_from_a_lead_is_on_their_timeline_and_makes_no_lead(
