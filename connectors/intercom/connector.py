@@ -12,14 +12,16 @@ Cursor (the account's sync_state, committed with the data before it):
   it is quarantined and the sync goes on (one broken conversation must not stop an account's sync for good). It
   is read again when it next changes, or by a back-fill. (Each Checkpoint gets a copy: the runner keeps the
   state it is given, and a dict shared with it would change under it.)
-- `quarantined`: {conversation id: {"at": epoch, "tries": n}} for those quarantined conversations: Intercom's
-  server errors pass, and a conversation nobody writes in again would otherwise never arrive. At the end of a
-  run, the ones due are fetched again (QUARANTINE_RETRY_AFTER after quarantine, the wait doubling after each
-  failed try, at most QUARANTINE_RETRIES_PER_RUN a run); one that is served is stored and leaves the list, one
-  still failing after QUARANTINE_RETRIES tries leaves it too (read again when it next changes). A quarantined
-  conversation that changes and still fails goes back on the list at once instead of stopping runs again. The
-  retried records are committed with the run's last checkpoint, which also drops them from the list: a run
-  killed before it stores nothing and drops nothing.
+- `retry`: {conversation id: {"tries": n, "next": epoch}} (connectors.base.RetrySchedule, on RETRIES) for
+  those quarantined conversations: Intercom's server errors pass, and a conversation nobody writes in again would
+  otherwise never arrive. At the end of a run, the ones due are fetched again (QUARANTINE_RETRY_AFTER after
+  quarantine, the wait doubling after each failed try, at most QUARANTINE_RETRIES_PER_RUN a run); one that is
+  served is stored and leaves the list, one still failing after QUARANTINE_RETRIES tries leaves it too (read
+  again when it next changes). A quarantined conversation that changes and still fails goes back on the list at
+  once instead of stopping runs again. The retried records are committed with the run's last checkpoint, which
+  also drops them from the list: a run killed before it stores nothing and drops nothing. Cursors written before
+  hold the same list as `quarantined`: {conversation id: {"at": epoch of the last failure, "tries": retries
+  failed}}, read into `retry` on the same schedule. An entry of another shape (a hand-edited cursor) is dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import Checkpoint, ConfigField, Connector, Quarantine, Released, register
+from connectors.base import (
+    Checkpoint,
+    ConfigField,
+    Connector,
+    Quarantine,
+    Released,
+    RetryEntries,
+    RetrySchedule,
+    register,
+)
 from connectors.errors import FatalError, RateLimited, ReconnectNeeded, RetriableError, next_page_token
 from connectors.intercom.client import DEFAULT_API_URL, ContactMerged, IntercomClient
 from connectors.intercom.mapping import contact_records, conversation_records, unlisted_customer_author
@@ -48,6 +59,8 @@ QUARANTINE_RETRY_AFTER = 3600  # seconds; then 2 h, 4 h, 8 h, 16 h: about a day 
 QUARANTINE_RETRIES = 5
 QUARANTINE_RETRIES_PER_RUN = 5  # each try may spend the client's retries and their waits
 QUARANTINE_KEPT = 500  # the oldest entries beyond this leave the list (they still come back when they change)
+RETRIES = RetrySchedule(first_wait=QUARANTINE_RETRY_AFTER, max_tries=QUARANTINE_RETRIES, max_kept=QUARANTINE_KEPT,
+                        per_run=QUARANTINE_RETRIES_PER_RUN)
 
 
 def api_url(settings: Any) -> str:
@@ -113,12 +126,11 @@ class IntercomConnector(Connector):
         phase = state.get("phase") if state.get("phase") in PHASES else PHASES[0]
         after: str | None = state.get("after") or None
         failing: dict[str, int] = {str(k): int(v) for k, v in dict(state.get("failing") or {}).items()}
-        quarantined = _quarantine_list(state.get("quarantined"))
+        self._retry = _retry_entries(state)
         self._authors_checked: set[str] = set()
 
         def cursor(**position: Any) -> Checkpoint:
-            return Checkpoint({**position, "failing": dict(failing),
-                               "quarantined": {k: dict(v) for k, v in quarantined.items()}})
+            return Checkpoint({**position, "failing": dict(failing), RetrySchedule.KEY: self._retry})
 
         for index in range(PHASES.index(phase), len(PHASES)):
             kind = PHASES[index]
@@ -144,7 +156,7 @@ class IntercomConnector(Connector):
                     continue
                 try:
                     for item in items:
-                        yield from self._records(client, kind, item, workspace, failing, quarantined)
+                        yield from self._records(client, kind, item, workspace, failing)
                 except RetriableError as exc:
                     if not isinstance(exc, RateLimited) and failing:
                         # What this page stored so far, and the count: the next run starts at this page again.
@@ -156,42 +168,34 @@ class IntercomConnector(Connector):
                 yield cursor(since=since, phase=kind, after=after, run_started=run_started)
             if index + 1 < len(PHASES):
                 yield cursor(since=since, phase=PHASES[index + 1], after=None, run_started=run_started)
-        yield from self._retry_quarantined(client, workspace, quarantined)
+        yield from self._retry_quarantined(client, workspace)
         yield cursor(since=run_started, phase=PHASES[0], after=None, run_started=None)
 
-    def _retry_quarantined(
-        self, client: IntercomClient, workspace: str, quarantined: dict[str, dict[str, int]]
-    ) -> Iterator[InboundRecord | Quarantine | Released]:
+    def _retry_quarantined(self, client: IntercomClient,
+                           workspace: str) -> Iterator[InboundRecord | Quarantine | Released]:
         """Fetch the quarantined conversations that are due again (see the module's note)."""
         now = int(type(self).clock())
-        due = sorted((entry["at"] + QUARANTINE_RETRY_AFTER * 2 ** entry["tries"], conversation_id)
-                     for conversation_id, entry in quarantined.items())
-        for when, conversation_id in due[:QUARANTINE_RETRIES_PER_RUN]:
-            if when > now:
-                break
+        for conversation_id in RETRIES.due(self._retry, now):
             try:
                 full = client.conversation(conversation_id)
             except RateLimited:
                 return  # the budget is spent: the rest wait for the next run
             except FatalError as exc:  # deleted meanwhile: nothing left to fetch
                 log.info("quarantined Intercom conversation %s is gone: %s", conversation_id, exc)
-                quarantined.pop(conversation_id)
+                self._retry = RETRIES.forget(self._retry, conversation_id)
                 continue
             except RetriableError as exc:
-                entry = quarantined[conversation_id]
-                entry.update(at=now, tries=entry["tries"] + 1)
-                if entry["tries"] >= QUARANTINE_RETRIES:
+                self._retry = RETRIES.failed(self._retry, conversation_id, now)
+                if conversation_id not in self._retry:
                     log.warning("Intercom conversation %s still fails after %s retries; it waits for its next "
-                                "change: %s", conversation_id, entry["tries"], exc)
-                    quarantined.pop(conversation_id)
+                                "change: %s", conversation_id, QUARANTINE_RETRIES, exc)
                 continue
-            quarantined.pop(conversation_id)
+            self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Released(external_id=f"conversation:{conversation_id}")  # (its quarantine entry goes with it)
             yield from _conversation_records(full, conversation_id, workspace)
 
     def _records(
         self, client: IntercomClient, kind: str, item: dict[str, Any], workspace: str, failing: dict[str, int],
-        quarantined: dict[str, dict[str, int]],
     ) -> Iterator[InboundRecord | Quarantine | Released]:
         if kind == "contacts":
             try:
@@ -208,26 +212,26 @@ class IntercomConnector(Connector):
             full = client.conversation(conversation_id)
         except FatalError as exc:  # e.g. deleted between list and fetch: keep going, keep a trace
             failing.pop(conversation_id, None)
-            quarantined.pop(conversation_id, None)
+            self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Quarantine(external_id=f"conversation:{conversation_id}", reason=str(exc)[:500])
             return
         except RetriableError as exc:
             if isinstance(exc, RateLimited):  # the API's budget is not this conversation's fault
                 raise
             runs = failing.pop(conversation_id, 0) + 1
-            if runs < FAILING_RUNS and conversation_id not in quarantined:
+            if runs < FAILING_RUNS and conversation_id not in self._retry:
                 failing[conversation_id] = runs
                 raise
             # Already on the list (it changed, or the overlap read it again): its retries go on as they were.
-            quarantined.setdefault(conversation_id, {"at": int(type(self).clock()), "tries": 0})
-            while len(quarantined) > QUARANTINE_KEPT:
-                quarantined.pop(next(iter(quarantined)))
+            if conversation_id not in self._retry:
+                self._retry = RETRIES.failed(self._retry, conversation_id, type(self).clock())
             yield Quarantine(external_id=f"conversation:{conversation_id}",
                              reason=f"Intercom answered with a server error in {runs} runs in a row, skipped for "
                                     f"now (tried again later, and when it changes): {exc}"[:500])
             return
         failing.pop(conversation_id, None)
-        if quarantined.pop(conversation_id, None) is not None:  # changed, and served this time
+        if conversation_id in self._retry:  # changed, and served this time
+            self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Released(external_id=f"conversation:{conversation_id}")
         yield from self._merged_author(client, full, workspace)
         yield from _conversation_records(full, conversation_id, workspace)
@@ -283,15 +287,20 @@ def _conversation_records(full: dict[str, Any], conversation_id: str, workspace:
         return [_unreadable(f"conversation:{conversation_id}", exc)]
 
 
-def _quarantine_list(value: Any) -> dict[str, dict[str, int]]:
-    """The cursor's `quarantined`, oldest first; an entry of another shape (a hand-edited cursor) is dropped."""
-    entries: dict[str, dict[str, int]] = {}
-    for conversation_id, entry in (value.items() if isinstance(value, dict) else ()):
+def _retry_entries(state: dict[str, Any]) -> RetryEntries:
+    """The cursor's retry list (see the module's note), with the entries of a cursor written before it was
+    kept as `retry` ({"at": epoch of the last failure, "tries": retries failed}) on the same schedule."""
+    entries: dict[str, Any] = {}
+    legacy = state.get("quarantined")
+    for conversation_id, entry in (legacy.items() if isinstance(legacy, dict) else ()):
         try:
-            entries[str(conversation_id)] = {"at": int(entry["at"]), "tries": max(0, int(entry["tries"]))}
-        except (TypeError, KeyError, ValueError):
+            failures = max(0, int(entry["tries"])) + 1  # (the failure that quarantined it counts in `retry`)
+            if failures <= RETRIES.max_tries:
+                entries[str(conversation_id)] = {"tries": failures, "next": int(entry["at"]) + RETRIES.wait(failures)}
+        except (TypeError, KeyError, ValueError, OverflowError):
             continue
-    return dict(sorted(entries.items(), key=lambda item: item[1]["at"]))
+    current = state.get(RetrySchedule.KEY)
+    return RETRIES.load({**entries, **(current if isinstance(current, dict) else {})})
 
 
 def _unreadable(external_id: str, exc: Exception) -> Quarantine:

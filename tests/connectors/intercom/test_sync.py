@@ -232,13 +232,74 @@ def test_a_quarantined_conversation_is_fetched_again_later_and_arrives_once(app,
     assert sorted(m.external_id for m in intercom_messages(session) if m.external_id.startswith(f"{broken}:")) == \
         sorted([f"{broken}:source", f"{broken}:{emulator.parts[broken][0]['id']}"])
     fresh_view(session)
-    assert session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"] == {}
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["retry"] == {}
     assert quarantine_rows(session, intercom_account) == []  # the quarantine list (sync health) lets it go
     # Stored once: later runs neither fetch it again nor store it twice.
     IntercomConnector.sleep(QUARANTINE_RETRY_AFTER * 4)
     emulator.request_log.clear()
     assert sync(app, intercom_account.id).created == 0
     assert fetches_of(emulator, broken) == 0
+
+
+def stored_cursor(session: Session, account: ConnectorAccount, **changes: Any) -> dict[str, Any]:
+    """The account's cursor with `changes` (None: the key removed), as an earlier version may have left it."""
+    fresh_view(session)
+    row = session.get(ConnectorAccount, account.id)
+    state = {**row.sync_state, **changes}
+    row.sync_state = {k: v for k, v in state.items() if v is not None}
+    session.add(row)
+    session.commit()
+    return row.sync_state
+
+
+@pytest.mark.parametrize(("retries_failed", "served"), [(0, True), (1, True), (QUARANTINE_RETRIES - 1, False)])
+def test_a_stored_quarantined_list_is_read_and_kept_to_its_schedule(app, session, emulator,  # noqa: ANN001, PLR0913
+                                                                  intercom_account, fake_time, monkeypatch,
+                                                                  retries_failed, served) -> None:
+    """Accounts hold cursors written before the connectors shared one retry schedule: "quarantined":
+    {conversation id: {"at": epoch of the last failure, "tries": retries failed}}. Their conversations are still
+    tried at the time that shape gave (QUARANTINE_RETRY_AFTER doubling per failed retry), and the list is kept
+    under "retry" from then on: one served is stored, one that fails its last retry is let go."""
+    monkeypatch.setattr(IntercomConnector, "tries", 1)
+    broken = quarantine_one(app, session, emulator, intercom_account)
+    failed_at = int(IntercomConnector.clock())
+    stored_cursor(session, intercom_account, retry=None,
+                  quarantined={broken: {"at": failed_at, "tries": retries_failed}, "gone": "garbage"})
+    if served:
+        emulator.broken.clear()
+    due_at = failed_at + QUARANTINE_RETRY_AFTER * 2 ** retries_failed
+    IntercomConnector.sleep(due_at - 1 - IntercomConnector.clock())
+    emulator.request_log.clear()
+    assert sync(app, intercom_account.id).error == ""
+    assert fetches_of(emulator, broken) == 0  # not due yet
+    fresh_view(session)
+    state = session.get(ConnectorAccount, intercom_account.id).sync_state
+    assert "quarantined" not in state
+    assert state["retry"] == {broken: {"tries": retries_failed + 1, "next": due_at}}
+    IntercomConnector.sleep(1)
+    assert sync(app, intercom_account.id).error == ""
+    assert fetches_of(emulator, broken) == 1
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["retry"] == {}
+    stored = broken in {m.external_id.split(":")[0] for m in intercom_messages(session)}
+    assert stored is served
+    assert quarantine_rows(session, intercom_account) == ([] if served else [f"conversation:{broken}"])
+
+
+def test_a_hand_edited_retry_entry_is_dropped_not_a_failing_sync(app, session, emulator,  # noqa: ANN001
+                                                                 intercom_account, fake_time, monkeypatch) -> None:
+    monkeypatch.setattr(IntercomConnector, "tries", 1)
+    broken = quarantine_one(app, session, emulator, intercom_account)
+    good = stored_cursor(session, intercom_account)["retry"][broken]
+    stored_cursor(session, intercom_account, quarantined={"a": {"at": "noon", "tries": 0}, "b": None},
+                  retry={broken: good, "c": {"tries": 1}, "d": "soon", "e": {"tries": 10**9, "next": 1}})
+    emulator.broken.clear()
+    IntercomConnector.sleep(QUARANTINE_RETRY_AFTER)
+    assert sync(app, intercom_account.id).error == ""
+    fresh_view(session)
+    state = session.get(ConnectorAccount, intercom_account.id).sync_state
+    assert state["retry"] == {} and "quarantined" not in state
+    assert quarantine_rows(session, intercom_account) == []  # the good entry was tried, and served
 
 
 def test_a_conversation_that_stays_broken_is_tried_a_bounded_number_of_times(app, session, emulator,  # noqa: ANN001
@@ -250,7 +311,7 @@ def test_a_conversation_that_stays_broken_is_tried_a_bounded_number_of_times(app
     emulator.add_part(broken, "<p>Halo?</p>", author_type="user")
     assert sync(app, intercom_account.id).error == ""
     fresh_view(session)
-    assert list(session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"]) == [broken]
+    assert list(session.get(ConnectorAccount, intercom_account.id).sync_state["retry"]) == [broken]
     emulator.request_log.clear()
     for _ in range(QUARANTINE_RETRIES + 3):
         IntercomConnector.sleep(QUARANTINE_RETRY_AFTER * 2 ** QUARANTINE_RETRIES)
@@ -258,7 +319,7 @@ def test_a_conversation_that_stays_broken_is_tried_a_bounded_number_of_times(app
     # The retries, and the first run's overlap reading the change again (failing, it stays on the list as it was).
     assert fetches_of(emulator, broken) == QUARANTINE_RETRIES + 1
     fresh_view(session)
-    assert session.get(ConnectorAccount, intercom_account.id).sync_state["quarantined"] == {}
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["retry"] == {}
     # Given up on, it is still read again when it next changes.
     emulator.broken.clear()
     emulator.add_part(broken, "<p>Jest tam ktoś?</p>", author_type="user")
