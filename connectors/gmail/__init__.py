@@ -4,7 +4,7 @@ Cursor (ConnectorAccount.sync_state):
   {"mode": "full", "history_id": H, "after": epoch, "page_token": T|None, "skipped": n}  during a back-fill
   {"mode": "incremental", "history_id": H, "skipped": n}                                 afterwards
   Both may hold "retry": {gmail id: {"tries": n, "next": epoch}} (connectors.base.RetrySchedule, on RETRIES),
-  messages quarantined because messages.get kept answering 5xx: fetched again at the start of a run once "next"
+  messages quarantined because messages.get kept answering 5xx or answered without `raw`: fetched again at the start of a run once "next"
   has come (RETRY_AFTER, doubling), up to RETRY_TRIES times; read then, they are stored and their quarantine entry
   removed. An entry of another shape (a hand-edited cursor) is dropped.
 H is taken from getProfile BEFORE the back-fill lists anything, so mail arriving meanwhile is in the history.
@@ -43,8 +43,9 @@ MAX_DEFERRED = 20_000
 _DEFER: Any = object()
 RECENT_SKIPS = 20  # skipped decisions kept in full in the cursor state
 LIST_PAGE = 500
-# A message whose messages.get answered 5xx through all the client's tries is quarantined, then fetched again in a
-# later run: after 6 hours, then 12, 24 and 48 (a Gmail backend fault on one message lasts hours, rarely days).
+# A message whose messages.get answered 5xx through all the client's tries (or without `raw`) is quarantined, then
+# fetched again in a later run: after 6 hours, then 12, 24 and 48 (a Gmail backend fault on one message lasts
+# hours, rarely days).
 RETRY_AFTER = 6 * 3600
 RETRY_TRIES = 4
 MAX_RETRIES_KEPT = 1000  # (the oldest entries make way past it: they stay quarantined)
@@ -270,6 +271,12 @@ class GmailConnector(Connector):
             return
         ids = list(dict.fromkeys(ids))  # a message added and relabelled in one page is read once
         found, missing = self.client.get_many(ids, fmt="raw")
+        for gmail_id in [i for i, item in found.items()
+                         if not isinstance(item, dict) or not isinstance(item.get("raw"), str) or not item["raw"]]:
+            # Gmail's schema makes `raw` optional: an answer without it (a backend fault, a proxy) says nothing
+            # about the message, which is fetched again on the schedule of a 5xx.
+            del found[gmail_id]
+            missing[gmail_id] = "retriable: the answer has no raw message"
         # Oldest first: an inquiry is stored before the rep's reply to it, which attaches only to known leads.
         ids = sorted(ids, key=lambda i: int(found.get(i, {}).get("internalDate") or 0))
         for gmail_id in ids:

@@ -382,6 +382,44 @@ def test_a_message_that_keeps_failing_is_tried_a_bounded_number_of_times(
     assert count(engine, Message) == 0
 
 
+def test_a_message_answered_without_its_raw_content_is_tried_again_later(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """messages.get(format=raw) may answer without `raw` (Gmail's schema makes it optional; a backend fault or a
+    proxy): the message was quarantined as 'unreadable message: empty message' and never fetched again, an
+    inquiry lost. It is now quarantined on the retry schedule of a 5xx, then stored once it is served whole."""
+    from connectors.gmail import RETRY_AFTER
+
+    box = emulator.mailbox("rep@acme.example")
+    entry = box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please")
+    emulator.without_raw.add(entry.id)
+    account_id = make_account()
+    report = sync(account_id)
+    assert (report.error, report.created, report.quarantined) == ("", 0, 1)
+    assert account(engine, account_id).sync_state["retry"] == {entry.id: {"tries": 1, "next": NOW + RETRY_AFTER}}
+    with Session(engine) as session:
+        assert session.exec(select(QuarantinedItem.external_id)).all() == [f"{account_id}:{entry.id}"]
+    with Session(engine) as session:  # still without it at the first retry: the next waits twice as long
+        acc = session.get(ConnectorAccount, account_id)
+        acc.config = {**acc.config, "now_epoch": NOW + RETRY_AFTER}
+        session.add(acc)
+        session.commit()
+    assert sync(account_id).created == 0
+    assert account(engine, account_id).sync_state["retry"] == {
+        entry.id: {"tries": 2, "next": NOW + 3 * RETRY_AFTER}}
+    assert count(engine, QuarantinedItem) == 1
+    emulator.without_raw.clear()
+    with Session(engine) as session:
+        acc = session.get(ConnectorAccount, account_id)
+        acc.config = {**acc.config, "now_epoch": NOW + 3 * RETRY_AFTER}
+        session.add(acc)
+        session.commit()
+    assert sync(account_id).created == 1
+    with Session(engine) as session:
+        assert session.exec(select(Message.external_id)).all() == ["e1@s"]
+    assert count(engine, QuarantinedItem) == 0
+    assert not account(engine, account_id).sync_state.get("retry")
+
+
 def stored_cursor(engine: sa.Engine, account_id: int, state: dict, quarantined: list[str], **config: Any) -> None:
     """The account as production left it: a cursor an earlier version wrote, and its quarantine rows."""
     with Session(engine) as session:
