@@ -3,7 +3,8 @@
 A connector is a small class with a stable `type`. Its `read(state)` yields plain `InboundRecord`s, an
 occasional `Checkpoint(state)` and `Quarantine` items for what it could not parse. It never touches the
 database: `connectors.sync.run_sync` owns the cursor state and advances it only after the records before a
-checkpoint are committed, in the same transaction.
+checkpoint are committed, in the same transaction. What it quarantined for a provider's passing fault it fetches
+again on a `RetrySchedule`, whose entries every connector keeps in its cursor under the one key "retry".
 """
 
 from __future__ import annotations
