@@ -61,6 +61,25 @@ def _without_nul(value: object) -> object:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
 
+ID_TYPE_ERROR = "an id is a text or an integer, not {kind}"
+
+
+def id_text(value: object) -> object:
+    """An id as text: an integer (a JSON number, as CRMs and databases number their rows: 12345) as its decimal
+    digits; a fraction or true/false is refused (12345.0 may be 12345 or not, and is no one's id), naming the
+    field; text without its NUL characters (_without_nul). Anything else as it is, for the field's validation."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(ID_TYPE_ERROR.format(kind="true or false" if isinstance(value, bool) else "a fraction"))
+    if isinstance(value, int):
+        return str(value)
+    return _without_nul(value)
+
+
+def _id_schema(max_length: int) -> dict[str, Any]:
+    """The JSON schema of an id that may be sent as an integer (id_text)."""
+    return {"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "integer"}, {"type": "null"}]}
+
+
 def one_line(value: T) -> T:
     """A text shown on one line (a subject, a sender, a display name) without control characters: a line break or
     a tab is a space (a folded mail header), a run of spaces one, others (NUL, a terminal's escape) go; format
@@ -95,10 +114,15 @@ class ContactIn(BaseModel):
     company: str | None = Field(default=None, max_length=NAME_MAX)
     title: str | None = Field(default=None, max_length=NAME_MAX)
     linkedin_url: str | None = Field(default=None, max_length=500)
-    external_user_id: str | None = Field(default=None, max_length=200)
+    external_user_id: str | None = Field(default=None, max_length=200, json_schema_extra=_id_schema(200))
     # A person has many of each; connectors that know more than one pass them here.
     emails: list[Annotated[str, Field(max_length=320)]] = Field(default_factory=list, max_length=20)
     phones: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+
+    @field_validator("external_user_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: object) -> object:
+        return id_text(value)
 
     def all_emails(self) -> list[str]:
         return [e for e in [self.email, *self.emails] if e]
@@ -110,8 +134,8 @@ class ContactIn(BaseModel):
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    external_id: str | None = Field(default=None, min_length=1, max_length=400)
-    thread_id: str | None = Field(default=None, max_length=300)
+    external_id: str | None = Field(default=None, min_length=1, max_length=400, json_schema_extra=_id_schema(400))
+    thread_id: str | None = Field(default=None, max_length=300, json_schema_extra=_id_schema(300))
     direction: Literal["in", "out"] = "in"
     # auto_reply: an out-of-office answer from the person's own mailbox. On their timeline, but nothing they wrote:
     # no inbound mail or reply for scoring, no message.received (kind "message" is what counts).
@@ -143,10 +167,15 @@ class MessageIn(BaseModel):
             kept[name] = compute(self)
         return kept[name]
 
-    @field_validator("external_id", "thread_id", "text", "html", mode="before")
+    @field_validator("external_id", "thread_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: object) -> object:
+        return id_text(value)
+
+    @field_validator("text", "html", mode="before")
     @classmethod
     def _no_nul(cls, value: object) -> object:
-        # (in text and html: PostgreSQL drops NUL, SQLite kept it; one file gave the two stores different bodies)
+        # (PostgreSQL drops NUL, SQLite kept it; one file gave the two stores different bodies)
         return _without_nul(value)
 
     @field_validator("meta")
@@ -195,7 +224,8 @@ class InboundRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: str = Field(pattern=CHANNEL_PATTERN, description="gmail, intercom, linkedin, form, api, import …")
-    external_id: str | None = Field(default=None, max_length=400, description="the record's id at the source")
+    external_id: str | None = Field(default=None, max_length=400, json_schema_extra=_id_schema(400),
+                                    description="the record's id at the source: a text, or an integer (12345)")
     contact: ContactIn = Field(default_factory=ContactIn)
     message: MessageIn | None = None
     # Set by connectors, not by API callers: which account and mailbox scope the thread ids belong to.
@@ -210,8 +240,8 @@ class InboundRecord(BaseModel):
 
     @field_validator("external_id", mode="before")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        return _without_nul(value)
+    def _id_text(cls, value: object) -> object:
+        return id_text(value)
 
     @model_validator(mode="after")
     def _message_id(self) -> InboundRecord:

@@ -484,3 +484,27 @@ def test_undoing_a_merge_after_a_later_one_updates_who_holds_the_person_now(clie
     assert client.post(f"/api/v1/merges/{first}/undo", headers=auth).status_code == 200
     listed = {c["id"]: c["last_message_at"] for c in client.get("/api/v1/contacts", headers=auth).json["items"]}
     assert listed == {cel: "2026-12-02T10:00:00+00:00", bea: "2026-12-05T10:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("external_id", "error"), [
+    (12345, None), (-7, None), (12345.0, "a fraction"), (1.5, "a fraction"), (True, "true or false"),
+])
+def test_a_numeric_id_is_taken_as_its_digits_and_a_fraction_or_bool_refused(client, auth, spec, external_id: object,
+                                                                            error: str | None) -> None:
+    """CRMs and databases number their rows and send the number as a JSON number: the record was a 400 for
+    "Input should be a valid string". An integer is its decimal digits (12345 and "12345" are one record); a
+    fraction or true/false is no one's id, refused naming each field."""
+    body = {"channel": "api", "external_id": external_id, "contact": {"email": "anna@firma.pl"},
+            "message": {"external_id": external_id, "thread_id": external_id, "text": "Dzień dobry"}}
+    response = checked(spec, client, "post", "/api/v1/inbound", json=body, headers=auth)
+    if error is not None:
+        assert response.status_code == 400, response.json
+        fields = response.json["fields"]
+        assert set(fields) == {"external_id", "message.external_id", "message.thread_id"}, fields
+        assert all(error in message for message in fields.values()), fields
+        return
+    assert response.status_code == 201, response.json
+    as_text = dict(body, external_id=str(external_id),
+                   message=dict(body["message"], external_id=str(external_id), thread_id=str(external_id)))
+    again = client.post("/api/v1/inbound", json=as_text, headers=auth)
+    assert again.status_code == 200 and again.json["message_id"] == response.json["message_id"], again.json
