@@ -95,6 +95,13 @@ class NormalizedEmail:
     is_freemail: bool  # a consumer provider: not a company domain
 
 
+# A local part in quotes ("jan kowalski"@firma.pl) is an address: RFC 5321 (4.1.2) has Local-part = Dot-string /
+# Quoted-string, and asks senders to deliver to it, though no one should make new ones. email-validator refuses it
+# unless asked; asked, it drops quotes that quote nothing a dot-atom cannot hold ("jan.kowalski"@ is
+# jan.kowalski@, the same mailbox by RFC 5321), and keeps the others ("jan kowalski" with its quotes).
+_EMAIL_RULES = {"check_deliverability": False, "allow_smtputf8": True, "allow_quoted_local": True}
+
+
 @lru_cache(maxsize=65536)
 def normalize_email(raw: str | None) -> NormalizedEmail:
     """Trim, unwrap `Name <addr>` and mailto:, validate, lowercase, IDNA the domain.
@@ -114,13 +121,13 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
     if not text:
         raise InvalidIdentifier("email is empty")
     try:
-        checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+        checked = validate_email(text, **_EMAIL_RULES)
     except EmailNotValidError as exc:
         enclosed = _enclosed_address(text)
         if enclosed is None:
             raise InvalidIdentifier(f"not a valid email address: {exc}") from None
         try:
-            checked = validate_email(enclosed, check_deliverability=False, allow_smtputf8=True)
+            checked = validate_email(enclosed, **_EMAIL_RULES)
         except EmailNotValidError:
             raise InvalidIdentifier(f"not a valid email address: {exc}") from None
     domain = (checked.ascii_domain or checked.domain).lower()

@@ -53,6 +53,13 @@ from core.normalize import (
         ("[jan@firma.pl]", "jan@firma.pl", False, False),
         ("jan@firma.pl>", "jan@firma.pl", False, False),
         ("E-mail: biuro@firma.pl", "biuro@firma.pl", True, False),
+        # A quoted local part (RFC 5321's Quoted-string) is an address: refused, the person's identifier was lost.
+        # Quotes that quote nothing are dropped (the same mailbox as without them); the others stay.
+        ('"jan kowalski"@firma.pl', '"jan kowalski"@firma.pl', False, False),
+        ('"Jan Kowalski"@Firma.PL', '"jan kowalski"@firma.pl', False, False),
+        ('"jan.kowalski"@firma.pl', "jan.kowalski@firma.pl", False, False),
+        ('Jan <"jan kowalski"@firma.pl>', '"jan kowalski"@firma.pl', False, False),
+        ('"biuro"@firma.pl', "biuro@firma.pl", True, False),
         # Shared mailboxes written in Cyrillic or with Polish letters, a team's several ones, and the region's
         # consumer providers: they were a person's strong identifier, and their domain company evidence.
         ("почта@firma.ru", "почта@firma.ru", True, False),
@@ -79,7 +86,7 @@ def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool)
 @pytest.mark.parametrize("raw", ["", "   ", None, "jan", "jan@", "@firma.pl", "jan@@firma.pl", "jan@localhost", "a b@c.pl",
                                  # A space typed inside the address: "kowalski@firma.pl" may be another person's.
                                  "jan kowalski@firma.pl", "jan@firma.pl Jan", "(jan@firma.pl) (anna@firma.pl)",
-                                 "'jan@localhost'", '"jan kowalski"@firma.pl'])
+                                 "'jan@localhost'", '"jan\\"@firma.pl'])
 def test_normalize_email_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_email(raw)
