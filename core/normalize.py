@@ -323,7 +323,10 @@ def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
     except InvalidIdentifier:
         parts = [p for p in _PHONE_LIST_SEPARATOR.split(str(raw or "")) if p.strip()]
         if len(parts) < 2:
-            raise
+            found = _numbers_side_by_side(str(raw or ""), default_region)
+            if found is None:
+                raise
+            parts = found
         if len(parts) > MAX_PER_FIELD:
             raise InvalidIdentifier(f"more than {MAX_PER_FIELD} numbers in one field") from None
         numbers = []
@@ -335,6 +338,31 @@ def normalize_phones(raw: str | None, default_region: str = "PL") -> list[str]:
         if not numbers:
             raise PlaceholderIdentifier("only placeholders, no one's number") from None
         return list(dict.fromkeys(numbers))
+
+
+def _numbers_side_by_side(text: str, default_region: str) -> list[str] | None:
+    """The numbers of a field that lists them with only spaces between ("600100200 601200300", "+48 601 234 567
+    +7 916 123 45 67"), as phonenumbers' PhoneNumberMatcher finds them: each a valid number of the default region
+    or, failing that, of one of DOMESTIC_FALLBACK_REGIONS, and nothing but spaces and punctuation left beside
+    them (a digit or a word left over is a number misread, and the field is refused as it was). None when the
+    field is not two or more such numbers. Numbers grouped in threes with spaces ("601 234 567 602 345 678")
+    cannot be told apart this way, and are not split."""
+    if len(text) > 64 * MAX_PER_FIELD:
+        return None
+    regions = dict.fromkeys([(default_region or "PL").upper(), *DOMESTIC_FALLBACK_REGIONS])
+    for region in regions:
+        matches = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID))
+        if len(matches) < 2:
+            continue
+        left, end = [], 0
+        for match in matches:
+            left.append(text[end:match.start])
+            end = match.end
+        left.append(text[end:])
+        if any(ch.isalnum() for part in left for ch in part):
+            continue
+        return [match.raw_string for match in matches]
+    return None
 
 
 def _without_written_trunk_zero(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
