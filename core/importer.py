@@ -12,6 +12,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -498,6 +499,61 @@ UNDECODABLE = "leadhub.importer.undecodable"
 codecs.register_error(UNDECODABLE, _undecodable_as_surrogates)
 
 
+class _Utf8OrLegacyLines:
+    """The lines of a CSV file told to be UTF-8 from its first ENCODING_SAMPLE_BYTES, decoded one by one, ended as
+    they are (LF, CR LF or a lone CR). A sample of only ASCII says nothing: a Windows-1250 export whose first
+    Polish letter comes after it had every row from there on refused as "not UTF-8 text". So at the first line
+    that is not UTF-8, when no line before it held a character beyond ASCII, the encoding is told again from
+    that line and those after it (up to ENCODING_SAMPLE_BYTES, detect_encoding), and the rest of the file is
+    read in it: the lines before are ASCII, the same in any of them, and nothing is read twice. Once a line held
+    UTF-8 beyond ASCII, a line that is not UTF-8 is a broken one, and is reported (its bytes undecodable)."""
+
+    def __init__(self, stream: BinaryIO, notes: list[str]) -> None:
+        self.raw, self.notes = _lines(stream), notes
+        self.encoding = "utf-8"
+        self.beyond_ascii = False  # a line before held UTF-8 beyond ASCII: the file is UTF-8
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.raw:
+            self.number += 1
+            if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, self.beyond_ascii = raw[len(codecs.BOM_UTF8):], True  # (a BOM says UTF-8)
+            if raw.isascii():
+                yield raw.decode("ascii")
+                continue
+            if self.encoding == "utf-8" and not self.beyond_ascii:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield from self._told_again(raw)
+                    continue
+                self.beyond_ascii = True
+                yield line
+                continue
+            yield raw.decode(self.encoding, errors=UNDECODABLE)
+
+    def _told_again(self, raw: bytes) -> Iterator[str]:
+        """From the first line that is not UTF-8 (raw) on: the encoding told from it and the lines after it."""
+        ahead, size = [raw], len(raw)
+        for line in self.raw:
+            ahead.append(line)
+            size += len(line)
+            if size >= ENCODING_SAMPLE_BYTES:
+                break
+        encoding = detect_encoding(b"".join(ahead))
+        if encoding in LEGACY_ENCODINGS:
+            self.encoding = encoding
+            self.notes.append(f"read as {encoding} from line {self.number} on (the lines before it are ASCII, "
+                              "not UTF-8 beyond it); pass --encoding if that is wrong")
+        else:
+            self.beyond_ascii = True
+        first = self.number
+        for offset, line in enumerate(ahead):
+            self.number = first + offset
+            yield line.decode(self.encoding, errors=UNDECODABLE)
+
+
 def read_csv(
     stream: BinaryIO, *, default_channel: str = "import", encoding: str | None = None,
     notes: list[str] | None = None,
@@ -510,24 +566,29 @@ def read_csv(
         yield 1, None, WORKBOOK_ERROR
         return
     stream.seek(0)
+    text: _Utf8OrLegacyLines | io.TextIOWrapper
     if encoding is None:
         encoding = detect_encoding(stream.read(ENCODING_SAMPLE_BYTES))
         stream.seek(0)
         if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
             notes.append(f"read as {encoding} (not UTF-8); pass --encoding if that is wrong")
-    text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
-    sample = text.read(65536)
-    text.seek(0)
+            text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
+        else:
+            text = _Utf8OrLegacyLines(stream, notes)
+    else:
+        text = io.TextIOWrapper(stream, encoding=encoding, errors=UNDECODABLE, newline="")
+    physical = iter(text)
+    first = next(physical, "")
     # (ended by LF, CR LF or a lone CR, as the reader below reads lines: a file of old Mac line ends, read to its
     # first LF, was one "header" whose CRs stopped the separator's guess with an error, and the import with it)
-    first_line = _LINE_END.split(sample, maxsplit=1)[0].lstrip("\ufeff")
+    first_line = _LINE_END.split(first[:65536], maxsplit=1)[0].lstrip("\ufeff")
     # "sep=;" on the first line: the hint some tools write for Excel, the separator of the rows below it.
     separator_hint = _SEPARATOR_HINT.match(first_line)
     if separator_hint:
         dialect: Any = type("Hinted", (csv.excel,), {"delimiter": separator_hint.group(1)})
     else:
         dialect = _header_dialect(first_line)
-    lines = _PhysicalLines(text)
+    lines = _PhysicalLines(itertools.chain([first] if first else [], physical))
     reader = csv.reader(lines, dialect)
     offset = 0  # lines before the reader's first (a new reader starts after a quote never closed)
     header: list[str] | None = None
@@ -575,7 +636,7 @@ def read_csv(
             yield line_start, None, "the header row again, not a record"
             continue
         if any("\udc00" <= ch <= "\udcff" for cell in row for ch in cell):
-            yield line_start, None, f"not {encoding.removesuffix('-sig').upper()} text"
+            yield line_start, None, f"not {text.encoding.removesuffix('-sig').upper()} text"
             continue
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"

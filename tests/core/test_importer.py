@@ -1091,3 +1091,35 @@ def test_a_middle_name_or_patronymic_column_is_part_of_the_name(engine, session:
     summary = import_file(engine, write(tmp_path / "people.csv", text)).as_dict()
     assert summary["errors"] == [] and summary["notes"] == [], summary
     assert session.exec(select(Contact.display_name)).all() == [name]
+
+
+def test_a_windows_1250_csv_whose_first_polish_letter_is_past_the_first_megabyte_keeps_its_letters(
+        engine, session: Session, tmp_path: Path) -> None:
+    """The encoding was told from the first megabyte only: a Windows-1250 export whose rows there are all ASCII
+    was read as UTF-8, and every row after it with a Polish letter was refused as "not UTF-8 text". The file is
+    now told again at its first line that is not UTF-8, without reading it twice."""
+    head = b"Imie i nazwisko;E-mail;Firma;Uwagi\r\n"
+    ascii_rows = "".join(f"Jan Nowak {i};jan{i}@budmax.pl;Budmax;{'prosze dzwonic po 16 ' * 300}\r\n" for i in range(200))
+    polish = "Łukasz Wójcik;lukasz@żwirex.pl;Zakład Usług Śląskich;\r\nZofia Dąbrowska;zofia@hurtex.pl;Hurtex;\r\n"
+    data = head + ascii_rows.encode("ascii") + polish.encode("cp1250")
+    assert data.index("Ł".encode("cp1250")) > 1 << 20
+    summary = import_file(engine, write(tmp_path / "kontakty.csv", data), workers=0).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 202, summary["errors"][:3]
+    assert summary["notes"] == ["columns not imported: uwagi", "read as cp1250 from line 202 on (the lines before "
+                                "it are ASCII, not UTF-8 beyond it); pass --encoding if that is wrong"]
+    companies = set(session.exec(select(Contact.company).where(Contact.display_name.in_(
+        ["Łukasz Wójcik", "Zofia Dąbrowska"]))).all())
+    assert companies == {"Zakład Usług Śląskich", "Hurtex"}
+
+
+def test_a_utf8_csv_whose_first_letter_beyond_ascii_is_broken_stays_utf8(engine, session: Session,
+                                                                         tmp_path: Path) -> None:
+    """A UTF-8 file whose first non-ASCII line is broken (a character cut) is still UTF-8: that line is
+    reported, and the UTF-8 lines after it keep their letters (not read as Windows-1250)."""
+    text = ("Name,Email\n" + "".join(f"Jan {i},jan{i}@firma.pl\n" for i in range(5))).encode()
+    broken = "Anna Żak,anna@firma.pl\n".encode()[:-18] + b",anna@firma.pl\n"
+    after = "".join(f"Łucja Wąs {i},lucja{i}@firma.pl\n" for i in range(5)).encode()
+    summary = import_file(engine, write(tmp_path / "k.csv", text + broken + after), workers=0).as_dict()
+    assert summary["errors"] == [{"line": 7, "error": "not UTF-8 text"}] and summary["created"] == 10
+    assert summary["notes"] == []
+    assert "Łucja Wąs 0" in set(session.exec(select(Contact.display_name)).all())
