@@ -91,6 +91,10 @@ COLUMN_ALIASES = {
     "body": "text", "message": "text", "wiadomość": "text", "treść": "text", "сообщение": "text",
     "текст": "text", "temat": "subject", "тема": "subject",
     "date": "sent_at", "data": "sent_at", "дата": "sent_at",
+    # When a form was sent, as form tools export it: Google Forms in English, Polish, Russian, Ukrainian; Typeform,
+    # Tally, Jotform.
+    "timestamp": "sent_at", "sygnatura czasowa": "sent_at", "отметка времени": "sent_at", "позначка часу": "sent_at",
+    "submitted at": "sent_at", "submit date (utc)": "sent_at", "submission date": "sent_at",
     # CRM and address-book exports (Outlook, Google Contacts, HubSpot, Salesforce, Pipedrive, amoCRM, Bitrix24).
     "account name": "company", "organization 1 - name": "company", "organization name": "company",
     "organization - name": "company", "person - organization": "company", "company name (contact)": "company",
@@ -592,6 +596,7 @@ def read_csv(
     reader = csv.reader(lines, dialect)
     offset = 0  # lines before the reader's first (a new reader starts after a quote never closed)
     header: list[str] | None = None
+    dates: _DateOrder | None = None
     line_end = 0
     while True:
         lines.row.clear()
@@ -622,6 +627,8 @@ def read_csv(
                 # Outlook's "Title" is "Mr." / "Dr." beside its "Job Title": the job title is the one imported.
                 columns = ["honorific" if k == "title" else c for c, k in zip(columns, keys, strict=True)]
             header = _numbered(columns)
+            dates = _DateOrder(next((k for k, c in zip(keys, columns, strict=True) if c == "sent_at"), ""),
+                               _scanner(stream, text.encoding))
             if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
                 yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
                 return
@@ -642,7 +649,7 @@ def read_csv(
             yield line_start, None, f"{len(row)} values but the header has {len(header)} columns"
             continue
         try:
-            record = _record_from_row(dict(zip(header, row, strict=False)), default_channel)
+            record = _record_from_row(dict(zip(header, row, strict=False)), default_channel, dates)
         except ValueError as exc:  # (a value the row cannot mean: day_first_to_iso)
             yield line_start, None, str(exc)
             continue
@@ -739,7 +746,7 @@ def _numbered(columns: Iterable[str]) -> list[str]:
     return header
 
 
-def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any]:
+def _record_from_row(row: dict[str, str], default_channel: str, dates: _DateOrder | None = None) -> dict[str, Any]:
     filled: dict[str, list[str]] = {}  # column -> its values in the row, a column named again included
     for name, cell in row.items():
         if cell and cell.strip():
@@ -764,7 +771,7 @@ def _record_from_row(row: dict[str, str], default_channel: str) -> dict[str, Any
         record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
     if "sent_at" in message:
-        message["sent_at"] = day_first_to_iso(message["sent_at"])
+        message["sent_at"] = day_first_to_iso(message["sent_at"], dates)
     message_id = value("message_id") or row.get("message.external_id")
     if message_id or message.get("text") or message.get("subject"):
         message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
@@ -781,10 +788,105 @@ DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
 _SHORT_NUMBER = re.compile(r"^\d{1,8}(?:[.,]\d+)?$")
 
 
-def day_first_to_iso(cell: str) -> str:
+# A date with slashes (or dashes) and the year last, as spreadsheets and form tools write it in their locale: day
+# first in Poland, Russia and Britain (07/12/2026), month first in the US (12/7/2026), with a time or not, with
+# AM/PM or not (Excel in the US: 12/7/2026 2:03 PM).
+_SLASHED_DATE = re.compile(
+    r"^(\d{1,2})([/-])(\d{1,2})\2(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?)?$")
+# The same in any text, to tell a file's order: the first such date whose day cannot be a month says it.
+_SLASHED_DATE_ANYWHERE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2\d{4}(?![\d/-])")
+# Headers of the date column in English, whose tools (Google Forms in English, Typeform, Jotform, Excel in the US)
+# write the month first; a date column named in another language is day first.
+MONTH_FIRST_HEADERS = frozenset({"timestamp", "submitted at", "submit date (utc)", "submission date", "date",
+                                 "sent at", "created at"})
+DATE_SCAN_CHUNK = 1 << 20
+
+
+def _scanner(stream: BinaryIO, encoding: str) -> Callable[[], bool | None] | None:
+    """A function telling whether the file's slashed dates are month first (True), day first (False) or cannot
+    be told (None), from the first date in the whole file whose first or second number is above 12. It reads the
+    file at offsets (os.pread), so that the reader's own position and buffers are untouched; None when the stream
+    cannot be read so."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        descriptor = None
+    if descriptor is not None and hasattr(os, "pread"):
+        def read(offset: int) -> bytes:
+            return os.pread(descriptor, DATE_SCAN_CHUNK, offset)
+    elif isinstance(stream, io.BytesIO):
+        def read(offset: int) -> bytes:
+            return stream.getbuffer()[offset:offset + DATE_SCAN_CHUNK].tobytes()
+    else:
+        return None
+    # (digits and slashes are ASCII in UTF-8 and every single-byte encoding read here: Latin-1 reads them all)
+    encoding = encoding if encoding.lower().replace("_", "-").startswith("utf-16") else "latin-1"
+
+    def scan() -> bool | None:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        offset, tail = 0, ""
+        while chunk := read(offset):
+            offset += len(chunk)
+            text = tail + decoder.decode(chunk)
+            for match in _SLASHED_DATE_ANYWHERE.finditer(text):
+                first, second = int(match.group(1)), int(match.group(3))
+                if first > 12 >= second:
+                    return False
+                if second > 12 >= first:
+                    return True
+            tail = text[-20:]
+        return None
+
+    return scan
+
+
+class _DateOrder:
+    """Whether a CSV file's slashed dates (07/12/2026) are day or month first. A date whose first number is above
+    12 is day first, whose second is, month first; for one that could be either, the file decides: the first
+    date in it that cannot be either way (scan), else the language of the date column's header
+    (MONTH_FIRST_HEADERS). Scanned once, at the first date that needs it."""
+
+    def __init__(self, header: str, scan: Callable[[], bool | None] | None) -> None:
+        self.header, self.scan, self.month_first_known = header, scan, None
+
+    def month_first(self) -> bool:
+        if self.month_first_known is None:
+            found = self.scan() if self.scan is not None else None
+            self.month_first_known = found if found is not None else self.header in MONTH_FIRST_HEADERS
+        return self.month_first_known
+
+
+def _slashed_to_iso(cell: str, dates: _DateOrder | None) -> str | None:
+    """A slashed date as ISO 8601 (_SLASHED_DATE), or None when the cell is not one, or there is no file to tell
+    its order (dates is None). ValueError for one that is no day (31/31/2026, 25:00)."""
+    match = _SLASHED_DATE.match(cell) if dates is not None else None
+    if match is None:
+        return None
+    first, _, second, year, hour, minute, second_of_minute, half = match.groups()
+    a, b = int(first), int(second)
+    if a > 12 or (b <= 12 and not dates.month_first()):
+        day, month = a, b
+    else:
+        day, month = b, a
+    hours = int(hour or 0)
+    if half:
+        if not 1 <= hours <= 12:
+            raise ValueError(f"sent_at: {cell} is not a time of day")
+        hours = hours % 12 + (12 if half[0] in "Pp" else 0)
+    try:
+        return datetime(int(year), month, day, hours, int(minute or 0), int(second_of_minute or 0)).isoformat()
+    except ValueError:
+        raise ValueError(f"sent_at: {cell} is not a date: write it as 07.12.2026 or 2026-12-07") from None
+
+
+def day_first_to_iso(cell: str, dates: _DateOrder | None = None) -> str:
     """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC), or ISO 8601's compact
-    20261207; any other text as it is, for the record's own validation (ISO 8601, or a Unix time of nine digits
-    or more) to accept or report. A shorter number is not a date: ValueError."""
+    20261207, or a slashed date in the file's order (_DateOrder; without one, not read); any other text as it
+    is, for the record's own validation (ISO 8601, or a Unix time of nine digits or more) to accept or report.
+    A shorter number is not a date: ValueError."""
+    slashed = _slashed_to_iso(cell, dates)
+    if slashed is not None:
+        return slashed
     for form in DAY_FIRST_FORMATS:
         try:
             return datetime.strptime(cell, form).isoformat()

@@ -634,7 +634,8 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
     ("7.12.2026 10:15", "2026-12-07 10:15:00"),
     ("07.12.2026 10:15:30", "2026-12-07 10:15:30"),
     ("31.02.2026", None),          # no such day: the line is reported
-    ("12/07/2026", None),          # month or day first? not guessed
+    ("12/07/2026", "2026-12-07 00:00:00"),  # month or day first: nothing in the file says, its English header does
+    ("13/07/2026", "2026-07-13 00:00:00"),  # the day first, as only it can be
     # Numbers: ISO 8601's compact form; a Unix time; shorter ones (a year, Excel's serial for 07.12.2026) were read
     # as seconds since 1970 and stored as a day in January 1970.
     ("20261207", "2026-12-07 00:00:00"),
@@ -1123,3 +1124,54 @@ def test_a_utf8_csv_whose_first_letter_beyond_ascii_is_broken_stays_utf8(engine,
     assert summary["errors"] == [{"line": 7, "error": "not UTF-8 text"}] and summary["created"] == 10
     assert summary["notes"] == []
     assert "Łucja Wąs 0" in set(session.exec(select(Contact.display_name)).all())
+
+
+def _sent_at(data: bytes) -> list[str | None]:
+    """Each row's message sent_at, or its error, as read_csv reads them."""
+    import io
+
+    from core.importer import read_csv
+
+    return [record["message"].get("sent_at") if record else error for _, record, error in read_csv(io.BytesIO(data))]
+
+
+@pytest.mark.parametrize(("csv_text", "expected"), [
+    # Google Forms in Polish and Russian, their day-first dotted dates.
+    ("Sygnatura czasowa,Imię i nazwisko,E-mail,Wiadomość\n07.12.2026 14:03:22,Jan,jan@firma.pl,Oferta\n",
+     ["2026-12-07T14:03:22"]),
+    ("Отметка времени,ФИО,E-mail,Сообщение\n7.12.2026 14:03:22,Иван,ivan@firma.ru,Цена?\n", ["2026-12-07T14:03:22"]),
+    # Google Forms in English (US): month first; one date past the 12th says so for the whole file.
+    ("Timestamp,Name,Email,Message\n12/7/2026 14:03:22,Jan,jan@firma.pl,Hi\n12/13/2026 9:00:00,Ann,ann@firma.pl,Hi\n",
+     ["2026-12-07T14:03:22", "2026-12-13T09:00:00"]),
+    # The same header, but the file writes the day first (a British sheet): a later 25/12 tells the first row.
+    ("Timestamp,Name,Email,Message\n07/12/2026 14:03,Jan,jan@firma.pl,Hi\n25/12/2026 09:00,Ann,ann@firma.pl,Hi\n",
+     ["2026-12-07T14:03:00", "2026-12-25T09:00:00"]),
+    # Nothing in the file tells: the header's language does (English month first, Polish day first).
+    ("Timestamp,Name,Email,Message\n07/12/2026 14:03:22,Jan,jan@firma.pl,Hi\n", ["2026-07-12T14:03:22"]),
+    ("Data;Imię i nazwisko;E-mail;Wiadomość\n07/12/2026;Jan;jan@firma.pl;Oferta\n", ["2026-12-07T00:00:00"]),
+    # Typeform and Tally; Excel in the US with AM/PM.
+    ("Submit Date (UTC),Name,Email,Message\n2026-12-07 14:03:22,Jan,jan@firma.pl,Hi\n", ["2026-12-07 14:03:22"]),
+    ("Submitted at,Name,Email,Message\n12/7/2026 2:03 PM,Jan,jan@firma.pl,Hi\n12/7/2026 12:15 AM,A,a@firma.pl,Hi\n",
+     ["2026-12-07T14:03:00", "2026-12-07T00:15:00"]),
+    # No day, no hour: the row's error, not a crash nor a guess.
+    ("Timestamp,Name,Email,Message\n31/31/2026 14:03,Jan,jan@firma.pl,Hi\n12/7/2026 13:03 PM,A,a@firma.pl,Hi\n",
+     ["sent_at: 31/31/2026 14:03 is not a date: write it as 07.12.2026 or 2026-12-07",
+      "sent_at: 12/7/2026 13:03 PM is not a time of day"]),
+])
+def test_a_form_tools_timestamp_column_is_the_messages_sent_at(csv_text: str, expected: list[str]) -> None:
+    """Google Forms, Typeform and Excel exports name the time a form was sent "Timestamp", "Sygnatura
+    czasowa", "Отметка времени", "Submitted At", and write it in their locale: the column was not imported
+    ("columns not imported: timestamp"), and a slashed date was no date at all."""
+    assert _sent_at(csv_text.encode()) == expected
+
+
+def test_a_files_date_order_is_told_from_a_date_far_into_it(engine, session: Session, tmp_path: Path) -> None:
+    """The day-first date that tells the order may come megabytes after the first ambiguous one: the file is
+    scanned at offsets, not read into memory, and the rows keep their order and line numbers."""
+    rows = "".join(f"0{1 + i % 9}/0{1 + i % 9}/2026 10:00,Anna {i},anna{i}@firma.pl,{'x' * 4000}\n" for i in range(400))
+    text = "Timestamp,Name,Email,Message\n07/12/2026 14:03,Jan,jan@firma.pl,Hi\n" + rows + "25/12/2026 09:00,Ola,o@f.pl,Hi\n"
+    assert len(text) > 1 << 20
+    summary = import_file(engine, write(tmp_path / "form.csv", text), workers=0).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 402
+    jan = session.exec(select(Message).where(Message.text == "Hi").order_by(Message.sent_at)).all()
+    assert [m.sent_at.strftime("%Y-%m-%d %H:%M") for m in jan] == ["2026-12-07 14:03", "2026-12-25 09:00"]
