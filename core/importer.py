@@ -634,7 +634,8 @@ def read_csv(
                 return
             ignored = [h for h in header if h and h.split("#")[0] not in _KNOWN_COLUMNS and not h.startswith(("contact.", "message."))]
             if ignored:
-                notes.append("columns not imported: " + ", ".join(ignored))
+                more = f" and {len(ignored) - IGNORED_NAMED:,} more" if len(ignored) > IGNORED_NAMED else ""
+                notes.append("columns not imported: " + ", ".join(ignored[:IGNORED_NAMED]) + more)
             continue
         if not any(cell.strip() for cell in row):
             continue
@@ -656,6 +657,10 @@ def read_csv(
         yield line_start, record, None
     if header is None:
         notes.append("the file is empty: no header row, no records")
+
+
+# Columns not imported that the summary names; of more, it gives the count.
+IGNORED_NAMED = 20
 
 
 # What separates values, in the order of preference on a tie.

@@ -1175,3 +1175,14 @@ def test_a_files_date_order_is_told_from_a_date_far_into_it(engine, session: Ses
     assert summary["errors"] == [] and summary["created"] == 402
     jan = session.exec(select(Message).where(Message.text == "Hi").order_by(Message.sent_at)).all()
     assert [m.sent_at.strftime("%Y-%m-%d %H:%M") for m in jan] == ["2026-12-07 14:03", "2026-12-25 09:00"]
+
+
+def test_a_header_of_a_million_columns_names_a_few_of_those_not_imported(engine, session: Session,
+                                                                         tmp_path: Path) -> None:
+    """A header of a million columns (a hostile file, or a sheet exported with every empty column) made the
+    summary's note name each one: 8.9 MB printed by `leadhub import`, and held in its JSON summary."""
+    header = "email," + ",".join(f"c{i}" for i in range(1_000_000))
+    summary = import_file(engine, write(tmp_path / "wide.csv", header + "\nanna@firma.pl\n")).as_dict()
+    assert summary["created"] == 1 and summary["errors"] == []
+    assert summary["notes"] == ["columns not imported: " + ", ".join(f"c{i}" for i in range(20))
+                                + " and 999,980 more"]
