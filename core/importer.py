@@ -179,6 +179,23 @@ WORKBOOK_ERROR = ("a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: sav
                   "format \"CSV UTF-8\" or \"Unicode text\" and import that")
 
 
+# A web page or markup where CSV text should be: a download that was a sign-in or error page, or the "xls" that
+# many systems export (an HTML table, Excel's XML spreadsheet).
+_MARKUP_START = re.compile(r"<(?:!doctype html|html[\s>]|\?xml)", re.IGNORECASE)
+MARKUP_ERROR = ("a web page or XML (an HTML table or Excel's XML spreadsheet, or a sign-in or error page downloaded "
+                "instead of the file), not CSV text: open it in the spreadsheet, save it as \"CSV UTF-8\" and import "
+                "that")
+
+
+def _is_markup(start: bytes) -> bool:
+    """Whether a file beginning with these bytes is HTML or XML (in UTF-8 or a single-byte encoding, or UTF-16)."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = start.decode("utf-16", errors="ignore")
+    else:
+        text = start.decode("latin-1").removeprefix("\xef\xbb\xbf")
+    return bool(_MARKUP_START.match(text.lstrip("\ufeff \t\r\n")))
+
+
 def detect_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
@@ -568,6 +585,10 @@ def read_csv(
     notes = notes if notes is not None else []
     if stream.read(len(_OLE_SIGNATURE)).startswith(WORKBOOK_SIGNATURES):
         yield 1, None, WORKBOOK_ERROR
+        return
+    stream.seek(0)
+    if _is_markup(stream.read(1024)):
+        yield 1, None, MARKUP_ERROR
         return
     stream.seek(0)
     text: _Utf8OrLegacyLines | io.TextIOWrapper

@@ -1186,3 +1186,23 @@ def test_a_header_of_a_million_columns_names_a_few_of_those_not_imported(engine,
     assert summary["created"] == 1 and summary["errors"] == []
     assert summary["notes"] == ["columns not imported: " + ", ".join(f"c{i}" for i in range(20))
                                 + " and 999,980 more"]
+
+
+@pytest.mark.parametrize("data", [
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><form>E-mail</form></body></html>\n",
+    b"\xef\xbb\xbf  <html>\n<body><table><tr><td>Name</td><td>Email</td></tr>\n<tr><td>Jan</td><td>jan@firma.pl</td>"
+    b"</tr></table></body></html>\n",
+    "<html xmlns:x=\"urn:schemas-microsoft-com:office:excel\">\r\n<table><tr><td>E-mail</td></tr></table>\r\n"
+    "</html>\r\n".encode("utf-16"),
+    b'<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n<Workbook><Worksheet><Table><Row><Cell>'
+    b"<Data>E-mail</Data></Cell></Row></Table></Worksheet></Workbook>\n",
+])
+def test_a_web_page_or_xml_spreadsheet_saved_as_csv_is_refused_saying_so(engine, session: Session, tmp_path: Path,
+                                                                         data: bytes) -> None:
+    """A download that was a sign-in or error page, or the "xls" many systems export (an HTML table or Excel's
+    XML spreadsheet) saved as .csv: refused as a header naming no contact column, or a row of it read as a
+    record, which says nothing of what the file is."""
+    summary = import_file(engine, write(tmp_path / "export.csv", data)).as_dict()
+    assert summary["created"] == 0
+    assert [e["line"] for e in summary["errors"]] == [1]
+    assert "not CSV text" in summary["errors"][0]["error"]
