@@ -86,6 +86,22 @@ def db_current() -> None:
     alembic_command.current(alembic_config(current_app.config["LEADHUB"]["DATABASE_URL"]))
 
 
+def require_migrated() -> None:
+    """Stop with what to do when the store is not at this version's migrations (a new DATABASE_URL no `leadhub db
+    upgrade` has made, or an older one): an import into it ended in a traceback of SQL ("no such table")."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    url = current_app.config["LEADHUB"]["DATABASE_URL"]
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    with get_engine().connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        at = ", ".join(sorted(current)) or "none: no tables"
+        raise click.ClickException(f"the store at {_safe_url(url)} is not at this version's migrations (it is at "
+                                   f"{at}; this version needs {', '.join(sorted(heads))}): run `leadhub db upgrade`")
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -178,6 +194,7 @@ def import_group() -> None:
 def import_file_command(path: str, file_format: str | None, batch_size: int, workers: int | None,
                         encoding: str | None, json_summary: bool) -> None:
     """Import FILE (JSONL of the /api/v1/inbound shape or one JSON array of them, or CSV with a header)."""
+    require_migrated()
     settings = current_app.config["LEADHUB"]
     options = IngestOptions(default_phone_region=settings["DEFAULT_PHONE_REGION"], actor=f"import:{Path(path).name}")
     total = _count_lines(path)
@@ -238,6 +255,7 @@ def import_linkedin_export_command(
     from connectors.linkedin.export import ExportError
     from webapp.linkedin import import_linkedin_export
 
+    require_migrated()
     with Session(get_engine()) as session:
         owner = find_user(session, owner_email)
         if owner is None:

@@ -165,3 +165,25 @@ def test_db_downgrade_and_upgrade(tmp_path: Path) -> None:
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0 and revision() == head
     for name in ("leadhub.engine", "leadhub.writer_engine"):
         app.extensions[name].dispose()
+
+
+def test_import_into_a_store_not_migrated_says_to_upgrade_it(tmp_path: Path) -> None:
+    """`leadhub import` into a store no `leadhub db upgrade` has made (a new DATABASE_URL, a fresh file) ended in a
+    traceback of SQL, "no such table: pending_searches"; it now says what to do, and writes nothing."""
+    from tests.conftest import TEST_ENCRYPTION_KEY, LeadhubRunner
+    from webapp import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "SECRET_KEY": "test-secret-key",
+                      "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY, "DEMO": "off", "FLASK": {"TESTING": True}})
+    app.instance_path = str(tmp_path / "instance")
+    path = tmp_path / "leads.csv"
+    path.write_text("Name,Email\nAnna,anna@firma.pl\n", encoding="utf-8")
+    try:
+        result = LeadhubRunner(app).invoke(args=["import", str(path)])
+        linkedin = LeadhubRunner(app).invoke(args=["import", "linkedin-export", str(path), "--owner", "a@firma.pl"])
+    finally:
+        app.extensions["leadhub.engine"].dispose()
+        app.extensions["leadhub.writer_engine"].dispose()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "leadhub db upgrade" in result.output and "Traceback" not in result.output, result.output
+    assert linkedin.exit_code == 1 and "leadhub db upgrade" in linkedin.output, linkedin.output
