@@ -658,7 +658,7 @@ def read_csv(
                 more = f" and {len(ignored) - IGNORED_NAMED:,} more" if len(ignored) > IGNORED_NAMED else ""
                 notes.append("columns not imported: " + ", ".join(ignored[:IGNORED_NAMED]) + more)
             continue
-        if not any(cell.strip() for cell in row):
+        if all(_blank(cell) for cell in row):
             continue
         if _without_empty_end([_header_key(cell) for cell in row]) == _without_empty_end(keys):
             # Files put together from several exports repeat it: read as a record, it was a person named "Name".
@@ -736,6 +736,12 @@ class _PhysicalLines:
 
 _LINE_END = re.compile(r"\r\n?|\n")
 _SEPARATOR_HINT = re.compile(r"(?i)^sep=([,;\t|])\r?$")
+
+
+def _blank(cell: str) -> bool:
+    """Whether a value holds nothing but spaces and control characters: a DOS end-of-file mark (Ctrl-Z), a NUL
+    padding, is no value."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in cell)
 
 
 def _without_empty_end(cells: list[str]) -> list[str]:

@@ -1206,3 +1206,10 @@ def test_a_web_page_or_xml_spreadsheet_saved_as_csv_is_refused_saying_so(engine,
     assert summary["created"] == 0
     assert [e["line"] for e in summary["errors"]] == [1]
     assert "not CSV text" in summary["errors"][0]["error"]
+
+
+def test_a_dos_end_of_file_mark_is_no_row(engine, session: Session, tmp_path: Path) -> None:
+    """Old DOS and Windows exporters end a file with Ctrl-Z (0x1A): the last "row" was a person named "\\x1a",
+    reported as a record with nothing to identify anyone by. A row of nothing but control characters is empty."""
+    summary = import_file(engine, write(tmp_path / "dos.csv", b"Name,Email\r\nAnna,anna@firma.pl\r\n\x1a")).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1 and summary["lines"] == 1
