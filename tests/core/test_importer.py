@@ -1149,6 +1149,7 @@ def _sent_at(data: bytes) -> list[str | None]:
     # Nothing in the file tells: the header's language does (English month first, Polish day first).
     ("Timestamp,Name,Email,Message\n07/12/2026 14:03:22,Jan,jan@firma.pl,Hi\n", ["2026-07-12T14:03:22"]),
     ("Data;Imię i nazwisko;E-mail;Wiadomość\n07/12/2026;Jan;jan@firma.pl;Oferta\n", ["2026-12-07T00:00:00"]),
+    ("sent_at,email,text\n07/12/2026,jan@firma.pl,Oferta\n", ["2026-12-07T00:00:00"]),  # leadhub's own: day first
     # Typeform and Tally; Excel in the US with AM/PM.
     ("Submit Date (UTC),Name,Email,Message\n2026-12-07 14:03:22,Jan,jan@firma.pl,Hi\n", ["2026-12-07 14:03:22"]),
     ("Submitted at,Name,Email,Message\n12/7/2026 2:03 PM,Jan,jan@firma.pl,Hi\n12/7/2026 12:15 AM,A,a@firma.pl,Hi\n",
