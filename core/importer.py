@@ -708,7 +708,10 @@ def _header_dialect(header: str) -> Any:
         return found, found - len(cells)
 
     best = max(SEPARATORS, key=fit)
-    return type("Guessed", (sniffed,), {"delimiter": best}) if fit(best) > fit(sniffed.delimiter) else sniffed
+    # (one that finds no column imported tells nothing: the fewest cells was ";" for a header whose known columns
+    # come after its first 64 KB, which made it one overlong cell)
+    better = fit(best)[0] > 0 and fit(best) > fit(sniffed.delimiter)
+    return type("Guessed", (sniffed,), {"delimiter": best}) if better else sniffed
 
 
 class _PhysicalLines:

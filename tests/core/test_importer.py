@@ -1214,3 +1214,16 @@ def test_a_dos_end_of_file_mark_is_no_row(engine, session: Session, tmp_path: Pa
     reported as a record with nothing to identify anyone by. A row of nothing but control characters is empty."""
     summary = import_file(engine, write(tmp_path / "dos.csv", b"Name,Email\r\nAnna,anna@firma.pl\r\n\x1a")).as_dict()
     assert summary["errors"] == [] and summary["created"] == 1 and summary["lines"] == 1
+
+
+def test_a_header_whose_first_known_column_is_past_its_first_64_kb_is_read(engine, session: Session,
+                                                                          tmp_path: Path) -> None:
+    """The separator is guessed from the header's first 64 KB. When no column there is one imported, the guess
+    that split it into the fewest cells won (";" over ","): a wide sheet (thousands of custom fields before the
+    e-mail column) was one overlong cell, "not readable as CSV", and its first row taken for the header."""
+    header = ",".join(f"custom field {i}" for i in range(5000)) + ",E-mail,Name"
+    row = "," * 5000 + "anna@firma.pl,Anna Nowak"
+    assert len(header) > 65536
+    summary = import_file(engine, write(tmp_path / "wide.csv", f"{header}\n{row}\n")).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1
+    assert session.exec(select(Contact.display_name)).all() == ["Anna Nowak"]
