@@ -362,7 +362,44 @@ def _numbers_side_by_side(text: str, default_region: str) -> list[str] | None:
         if any(ch.isalnum() for part in left for ch in part):
             continue
         return [match.raw_string for match in matches]
-    return None
+    return _grouped_numbers(text.split(), default_region)
+
+
+# Groups of digits a field may split into numbers (_grouped_numbers): 2**11 ways to try at most.
+MAX_GROUPS = 12
+
+
+def _grouped_numbers(groups: list[str], default_region: str) -> list[str] | None:
+    """Numbers written in groups of digits, one after another with only spaces between ("601 234 567 602 345 678",
+    "22 123 45 67 601 234 567"), which PhoneNumberMatcher does not split: the one way of cutting the groups into
+    two or more runs that are each a valid number (normalize_phone, then phonenumbers' is_valid_number). None
+    when there is no such way, or more than one (which number is which cannot be told)."""
+    if not 2 <= len(groups) <= MAX_GROUPS or not all(group.isdigit() or group.startswith("+") for group in groups):
+        return None
+
+    @cache
+    def valid(start: int, end: int) -> bool:
+        try:
+            number = normalize_phone(" ".join(groups[start:end]), default_region)
+        except InvalidIdentifier:
+            return False
+        return phonenumbers.is_valid_number(phonenumbers.parse(number))
+
+    found: list[list[str]] = []
+
+    def cut(start: int, runs: list[str]) -> None:
+        if len(found) > 1:
+            return
+        if start == len(groups):
+            if len(runs) >= 2:
+                found.append(runs)
+            return
+        for end in range(start + 1, len(groups) + 1):
+            if valid(start, end):
+                cut(end, [*runs, " ".join(groups[start:end])])
+
+    cut(0, [])
+    return found[0] if len(found) == 1 else None
 
 
 def _without_written_trunk_zero(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:

@@ -242,6 +242,10 @@ def test_normalize_phone_rejects(raw: str | None) -> None:
     ("+48 600 100 200  +7 916 123 45 67", ["+48600100200", "+79161234567"]),
     ("+48 600 100 200 / 22 123 45 67", ["+48600100200", "+48221234567"]),
     ("89161234567 89167654321", ["+79161234567", "+79167654321"]),
+    # Grouped digits one number after another: the one way of cutting them into valid numbers.
+    ("601 234 567 602 345 678", ["+48601234567", "+48602345678"]),
+    ("22 123 45 67 601 234 567", ["+48221234567", "+48601234567"]),
+    ("+48 601 234 567 +7 916 123 45 67", ["+48601234567", "+79161234567"]),
 ])
 def test_normalize_phones_in_one_field(raw: str, numbers: list[str]) -> None:
     from core.normalize import normalize_phones
@@ -251,6 +255,7 @@ def test_normalize_phones_in_one_field(raw: str, numbers: list[str]) -> None:
 
 @pytest.mark.parametrize("raw", ["601 234 567 / call me", "a / b", "12 / 34", "601 234 567 / 12",
                                  "600100200 601200300 12", "600100200 Jan 601200300", "600100200 6012003",
+                                 "601 234 567 602 345 67", "601 234 567 12 34 56 78 90 12 34 56 78 90",
                                  " / ".join(f"601 234 {i:03d}" for i in range(11))])
 def test_normalize_phones_refuses_a_field_whose_parts_are_not_all_numbers(raw: str) -> None:
     from core.normalize import normalize_phones
