@@ -161,6 +161,8 @@ def _enclosed_address(text: str) -> str | None:
     before, after = text[: found[0].start()].rstrip(), text[found[0].end():].lstrip()
     if (before and before[-1] not in _ENCLOSING) or (after and after[0] not in _ENCLOSING):
         return None
+    if before[-2:-1].isalnum() and before[-1:] == '"' and before == text[: found[0].start()]:
+        return None  # '"jan"kowalski@…': a quoted word glued to the address is half its local part, not a label
     return found[0].group()
 
 

@@ -86,7 +86,9 @@ def test_normalize_email(raw: str, value: str, is_role: bool, is_freemail: bool)
 @pytest.mark.parametrize("raw", ["", "   ", None, "jan", "jan@", "@firma.pl", "jan@@firma.pl", "jan@localhost", "a b@c.pl",
                                  # A space typed inside the address: "kowalski@firma.pl" may be another person's.
                                  "jan kowalski@firma.pl", "jan@firma.pl Jan", "(jan@firma.pl) (anna@firma.pl)",
-                                 "'jan@localhost'", '"jan\\"@firma.pl'])
+                                 "'jan@localhost'", '"jan\\"@firma.pl',
+                                 # Half of the local part quoted: "kowalski@firma.pl" is not what was written.
+                                 '"jan"kowalski@firma.pl', '"jan""kowalski"@firma.pl'])
 def test_normalize_email_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
         normalize_email(raw)
