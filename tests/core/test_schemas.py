@@ -57,3 +57,32 @@ def test_a_messages_text_holds_no_nul_and_its_subject_and_sender_no_control_char
     hold one): the same file gave the two stores different messages. A subject or a sender is one line: a line
     break there is a space."""
     assert getattr(MessageIn(external_id="m", **{field: given}), field) == stored
+
+
+def test_derived_values_are_kept_without_pydantics_private_attribute_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MessageIn.derived computes a value once and keeps it across pickling (the import's helper process
+    computes, the writer reads) and copies, reading its store without pydantic's __getattr__: that lookup
+    costs several µs a read (two AttributeErrors on the way), twice a message in an import's writer."""
+    import copy
+    import pickle
+
+    from pydantic import BaseModel
+
+    lookups: list[str] = []
+    real = BaseModel.__getattr__
+
+    def counted(self: BaseModel, item: str) -> object:
+        lookups.append(item)
+        return real(self, item)
+
+    monkeypatch.setattr(BaseModel, "__getattr__", counted)
+    message = MessageIn.model_validate({"external_id": "m1", "text": "Proszę o wycenę", "sent_at": "2026-01-01T09:00:00Z"})
+    computed: list[str] = []
+    assert message.derived("words", lambda m: computed.append("x") or len((m.text or "").split())) == 3
+    assert message.derived("words", lambda m: computed.append("x") or -1) == 3
+    for other in (pickle.loads(pickle.dumps(message)), message.model_copy(), copy.deepcopy(message)):
+        assert other.derived("words", lambda m: -1) == 3
+    assert computed == ["x"]
+    assert "_derived" not in lookups
+    bare = MessageIn.model_construct(external_id="m2")
+    assert bare.derived("words", lambda m: 0) == 0
