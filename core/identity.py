@@ -569,9 +569,11 @@ def search_pending(session: Session, *, older_than: timedelta | None = None, lim
 
 
 def forget_pending_searches(session: Session, contact_ids: Iterable[int]) -> None:
+    # The ids as one parameter (core.db.among): an IN list is a statement of a new length, expanded and parsed
+    # again, for nearly every batch of an import (1.6 against 0.65 us a contact).
     p = PendingSearch.__table__
     for chunk in chunked(sorted(set(contact_ids))):
-        session.execute(sa.delete(p).where(p.c.contact_id.in_(chunk)))
+        session.execute(sa.delete(p).where(among(p.c.contact_id, chunk)))
 
 
 def suggest_pairs_for(

@@ -425,3 +425,35 @@ def test_a_common_name_at_many_firms_opens_few_suggestions(session: Session) -> 
     put(session, record("gmail", "r1", name="Bożydar Grzegrzółka", email="b@alfa.pl"))
     rare = put(session, record("form", "r2", name="Bozydar Grzegrzolka", email="b@beta.pl"))
     assert len(suggested_with(rare.contact_id)) == 1
+
+
+def test_forgetting_pending_searches_deletes_exactly_those_with_one_statement(session: Session, engine) -> None:  # noqa: ANN001
+    """An import forgets the searched contacts of each batch, a different number every time: the ids go as one
+    parameter, so the statement is the same whatever their number (an IN list was a new statement for every
+    count, expanded and parsed again), and exactly those rows go."""
+    import sqlalchemy as sa
+
+    from core.identity import forget_pending_searches
+    from core.models import PendingSearch
+
+    ids = [ingest(session, InboundRecord.model_validate(
+        {"channel": "api", "contact": {"name": f"Osoba {n}", "email": f"osoba{n}@firma{n}.pl"}})).contact_id
+        for n in range(9)]
+    session.add_all(PendingSearch(contact_id=cid) for cid in ids)
+    session.flush()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        if "pending_searches" in statement:
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        forget_pending_searches(session, ids[:2])
+        forget_pending_searches(session, [ids[2], ids[4], ids[4], ids[6]])
+        forget_pending_searches(session, [])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 2 and len(set(statements)) == 1
+    left = sorted(session.exec(select(PendingSearch.contact_id)).all())
+    assert left == [ids[3], ids[5], ids[7], ids[8]]
