@@ -148,8 +148,9 @@ def names_compatible(a: str, b: str) -> bool:
     ta, tb = fa.split(), fb.split()
     if _same_skeletons(fa, fb):
         return True
-    if {fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}:
-        return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński")
+    if ({fa, *map(fold_name, short_form_variants(fa))} & {fb, *map(fold_name, short_form_variants(fb))}
+            and not _vowel_apart(fa, fb)):
+        return True  # a short form of the same first name ("Olek Zieliński", "Aleksander Zieliński"; not "Ola" / "Ala")
     if any(_same_skeletons(x, y) for x, y in readings[1:]):
         return True  # "Ганна Гриценко" ~ "Hanna Hrytsenko", "Nikita Chruszczow" ~ "Никита Хрущёв"
     if "".join(ta) == "".join(tb) or "".join(ta) == "".join(reversed(tb)):
@@ -184,14 +185,16 @@ def _words_agree(x: str, y: str) -> bool:
     the word ("j" / "jan"), a short form of a first name ("kasia" / "katarzyna", "mike" / "michael", "dima" /
     "dmitry"), or one typing slip (_one_slip: "katarzna" / "katarzyna", "jna" / "jan"). Not a longer or a
     shorter name that starts alike ("jan" / "janusz"), nor another name one letter off ("harry" / "gary")."""
-    if x == y or name_skeleton(x) == name_skeleton(y):
+    if x == y or _same_sound(x, y):
         return True
     if len(x) == 1 or len(y) == 1:
         return x[0] == y[0]
-    fulls_x = {_loose_skeleton(f) for f in (x, *full_first_names(x))}
-    fulls_y = {_loose_skeleton(f) for f in (y, *full_first_names(y))}
-    if fulls_x & fulls_y:
-        return True  # a short form and its full name, or two short forms of one name ("kasia", "kaska")
+    fulls_x = {_loose_skeleton(f) for f in full_first_names(x)}
+    fulls_y = {_loose_skeleton(f) for f in full_first_names(y)}
+    if _loose_skeleton(x) in fulls_y or _loose_skeleton(y) in fulls_x:
+        return True  # a short form and its full name ("kasia", "katarzyna")
+    if fulls_x & fulls_y and not _other_vowel(x, y):
+        return True  # two short forms of one name ("kasia", "kaska"; but "ola" and "ala" are two names)
     return _one_slip(x, y) or (x[0] == y[0] and sorted(x) == sorted(y))  # (or its letters out of order: "olirev")
 
 
@@ -226,7 +229,36 @@ _LEGAL_FORM = re.compile(r"\b(?:sp z o ?o|spzoo|sp [jk]|ooo|tov|pao|oao|zao|llc|
 
 
 def _same_skeletons(fa: str, fb: str) -> bool:
-    return sorted(name_skeleton(t) for t in fa.split()) == sorted(name_skeleton(t) for t in fb.split())
+    return (sorted(name_skeleton(t) for t in fa.split()) == sorted(name_skeleton(t) for t in fb.split())
+            and not _vowel_apart(fa, fb))
+
+
+def _same_sound(x: str, y: str) -> bool:
+    """Whether two folded words are one word in two spellings or transliterations (the same name_skeleton), and
+    not two short names a vowel apart (_other_vowel: "jon" / "jan")."""
+    return name_skeleton(x) == name_skeleton(y) and not _other_vowel(x, y)
+
+
+# Vowels that make another short name when one stands for another ("jon" / "jan", "lena" / "lina"); Y is left
+# out: it is a transliteration's glide ("ilya" / "ilia", "yuriy").
+_FULL_VOWELS = frozenset("aeiou")
+
+
+@lru_cache(maxsize=65536)
+def _other_vowel(x: str, y: str) -> bool:
+    """Whether two short folded words (four letters or fewer, as name_spelling writes them) differ only in a vowel
+    at the same place: "jon" / "jan", "lena" / "lina", "mila" / "mela". name_skeleton drops vowels, so such names
+    read as one; in a short word a vowel is most of the name (one typing slip there is another name, _one_slip)."""
+    sx, sy = name_spelling(x), name_spelling(y)
+    if sx == sy or len(sx) != len(sy) or len(sx) > 4:
+        return False
+    return all(a == b or (a in _FULL_VOWELS and b in _FULL_VOWELS) for a, b in zip(sx, sy, strict=True))
+
+
+def _vowel_apart(fa: str, fb: str) -> bool:
+    """Whether a word of one folded name and a word of the other are two short names a vowel apart (_other_vowel)."""
+    words_b = fb.split()
+    return any(_other_vowel(x, y) for x in fa.split() for y in words_b)
 
 
 @lru_cache(maxsize=65536)
@@ -418,12 +450,15 @@ def _similarity(
         return 1.0, f"same name ignoring diacritics or script: {a} ~ {b}"
     if sorted_a == sorted_b:
         return 0.99, f"same name in another order: {a} ~ {b}{note}"
-    if skeleton_a == skeleton_b:
+    # Skeletons drop vowels: two short names a vowel apart ("Jon" / "Jan Smith") are compared as spelt.
+    by_skeleton = not _vowel_apart(sorted_a, sorted_b)
+    if skeleton_a == skeleton_b and by_skeleton:
         return 0.96, f"same name in another spelling or transliteration: {a} ~ {b}{note}"
     # The words are already sorted, so ratio() of the sorted strings is token_sort_ratio().
     cutoff = floor * 100
     ratio = max(fuzz.ratio(sorted_a, sorted_b, score_cutoff=cutoff),
-                fuzz.ratio(skeleton_a, skeleton_b, score_cutoff=cutoff / SKELETON_DISCOUNT) * SKELETON_DISCOUNT) / 100
+                fuzz.ratio(skeleton_a, skeleton_b, score_cutoff=cutoff / SKELETON_DISCOUNT) * SKELETON_DISCOUNT
+                if by_skeleton else 0) / 100
     return ratio, f"similar names ({round(ratio * 100)}%): {a} ~ {b}{note}"
 
 
@@ -504,6 +539,8 @@ def score_pair(
                 reason = f"same name in Ukraine's Latin spelling (Г as H): {whole_a} ~ {whole_b}"
             elif reading and sim >= NAME_SIMILARITY_FLOOR:
                 reason = f"same name in Polish transcription (ch as Kh, ż as Zh, c as Ts): {whole_a} ~ {whole_b}"
+            elif variant and sim < STRONG_NAME_SIMILARITY:
+                continue  # a short form or a part that is only like the other name ("john" for "Jon" ~ "Jan")
             elif variant and sim > VARIANT_SIMILARITY:
                 short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
                 sim, reason = VARIANT_SIMILARITY, (

@@ -529,6 +529,18 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("N. Chruszczow", "Никита Хрущёв", True),
         ("Гриценко", "Hanna Hrytsenko", True),
         ("K. Żukowa", "Ksenia Sukowa", False),
+        # Short names a vowel apart are two names (the skeleton drops vowels: "Jon" and "Jan" were one), also
+        # when both are short forms of one full name ("Ola" / "Ala", Aleksandra's).
+        ("Jon Smith", "Jan Smith", False),
+        ("Jan", "Jon", False),
+        ("Lena Nowak", "Lina Nowak", False),
+        ("Ola Nowak", "Ala Nowak", False),
+        ("Ola", "Ala", False),
+        ("Ola Nowak", "Aleksandra Nowak", True),
+        ("Yura Ivanov", "Yuri Ivanov", True),
+        ("Yuri Gagarin", "Jurij Gagarin", True),
+        ("Pyotr Ivanov", "Petr Ivanov", True),
+        ("Ewa Lis", "Eva Lis", True),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
@@ -732,6 +744,17 @@ def test_what_looks_like_a_patronymic_or_a_double_surname_but_is_not(a, b) -> No
     from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
 
     assert score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[0] < SUGGESTION_THRESHOLD
+
+
+@pytest.mark.parametrize(("a", "b"), [("Jon Smith", "Jan Smith"), ("Lena Nowak", "Lina Nowak"), ("Jan Kot", "Jan Kat")])
+def test_short_names_a_vowel_apart_are_not_one_name_in_two_spellings(a: str, b: str) -> None:
+    """name_skeleton drops vowels, so "Jon Smith" and "Jan Smith" scored 0.96, "same name in another spelling",
+    and were suggested with no other evidence. They are similar names: at one company a suggestion that says so."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[0] < SUGGESTION_THRESHOLD
+    score, reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o."))
+    assert score >= SUGGESTION_THRESHOLD and reasons[0].startswith("similar names")
 
 
 @pytest.mark.parametrize(("a", "b"), [("Kasia Nowak", "Katarzyna Nowak"), ("Olek Zieliński", "Aleksander Zieliński"),
