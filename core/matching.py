@@ -250,8 +250,8 @@ def _other_vowel(x: str, y: str) -> bool:
     at the same place: "jon" / "jan", "lena" / "lina", "mila" / "mela". name_skeleton drops vowels, so such names
     read as one; in a short word a vowel is most of the name (one typing slip there is another name, _one_slip)."""
     sx, sy = name_spelling(x), name_spelling(y)
-    if sx == sy or len(sx) != len(sy) or len(sx) > 4:
-        return False
+    if sx == sy or len(sx) != len(sy) or len(sx) > 4 or sorted(sx) == sorted(sy):
+        return False  # (the same letters out of order, "rowe" / "rewo", are a typing slip: _one_slip)
     return all(a == b or (a in _FULL_VOWELS and b in _FULL_VOWELS) for a, b in zip(sx, sy, strict=True))
 
 
