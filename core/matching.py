@@ -97,6 +97,7 @@ def _name_keys(name: str) -> frozenset[str]:
 _ADJECTIVAL_MAN = re.compile(r"^(.{2,}(?:sk|ck|zk))(?:iy|ij|ii|yi|yj|yy|i|y)$")
 _ADJECTIVAL_WOMAN = re.compile(r"^(.{2,}(?:sk|ck|zk))(?:aya|aja|a)$")
 _CONSONANT_END = re.compile(r"[^aeiou]$")
+_VOWEL_CONSONANT_END = re.compile(r"[aeiouy][^aeiouy]$")
 
 
 def _man_and_woman(man: str, woman: str) -> bool:
@@ -112,8 +113,32 @@ def _man_and_woman(man: str, woman: str) -> bool:
         return man[:-2] == woman[:-3] or man[:-2] == woman[:-2] and woman.endswith("ia")  # Evgeniy / Evgeniya, Evgenia
     if _CONSONANT_END.search(man) and woman in (man + "a", man + "ina", man + "ia"):
         return True  # Daniel / Daniela, Ivanov / Ivanova, Jan / Janina, Wiktor / Wiktoria
+    if (len(man) >= 5 and _VOWEL_CONSONANT_END.search(man) and _VOWEL_CONSONANT_END.search(woman[:-1])
+            and name_skeleton(woman[:-1]) == name_skeleton(man)):
+        # The same in two spellings: Ё is E, YO, IO or O ("Хрущёва" folds to "khrushcheva", "Khrushchyov",
+        # "Chruszczow"), В is W or V ("Iwanow" / "Иванова"). (Not a typing slip that ends in A: "Oscar" / "Oscra".)
+        return True
+    if woman.endswith("cka") and _noun_and_adjective(man, woman):
+        return True  # Nowak / Nowacka
     # A fleeting e: Aleksander / Aleksandra, Franciszek / Franciszka.
     return len(man) >= 5 and man[-2] == "e" and woman == man[:-2] + man[-1] + "a" and _CONSONANT_END.search(man) is not None
+
+
+def _noun_and_adjective(a: str, b: str) -> bool:
+    """Whether two folded words are a Polish surname in -k and the woman's adjective made from it, in either order:
+    "nowak" / "nowacka", "wojcik" / "wojcicka". A woman of the Nowak family is "Nowak" (or, less often,
+    "Nowacka"), and "Nowacka" is also the woman of another family, the Nowackis: with the same first name, one
+    woman as often as two people."""
+    noun, adjective = (a, b) if b.endswith("cka") else (b, a)
+    return noun.endswith("k") and adjective.endswith("cka") and noun[:-1] == adjective[:-3] and len(noun) >= 4
+
+
+def _same_but(a: str, b: str, words: tuple[str, str]) -> bool:
+    """Whether two folded names have the same other words (at least one) beside one word each (`words`)."""
+    rest_a, rest_b = sorted(a.split()), sorted(b.split())
+    rest_a.remove(words[0])
+    rest_b.remove(words[1])
+    return bool(rest_a) and rest_a == rest_b
 
 
 def gendered_counterparts(a: str, b: str) -> tuple[str, str] | None:
@@ -547,9 +572,13 @@ def score_pair(
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
                     else f"one part of a double surname: {whole_a} ~ {whole_b}")
             if sim > VARIANT_SIMILARITY and (gendered := gendered_counterparts(features_a[0], features_b[0])):
-                sim, reason = VARIANT_SIMILARITY, (
-                    f"a man's and a woman's form of one name ({gendered[0]} / {gendered[1]}), often two people of "
-                    f"one family: {whole_a} ~ {whole_b}")
+                if _noun_and_adjective(*gendered) and _same_but(features_a[0], features_b[0], gendered):
+                    reason = (f"one surname as a noun and as a woman's adjective ({gendered[0]} / {gendered[1]}): "
+                              f"one woman written both ways, or two families: {whole_a} ~ {whole_b}")
+                else:
+                    sim, reason = VARIANT_SIMILARITY, (
+                        f"a man's and a woman's form of one name ({gendered[0]} / {gendered[1]}), often two people "
+                        f"of one family: {whole_a} ~ {whole_b}")
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:

@@ -323,6 +323,18 @@ def test_a_husband_and_wife_sharing_a_mailbox_and_phone_are_two_contacts(session
     assert {frozenset((jan.contact_id, janina.contact_id)), frozenset((ivan.contact_id, alexandra.contact_id))} <= pairs
 
 
+@pytest.mark.parametrize(("man", "woman"), [("Nikita Khrushchyov", "Хрущёва"), ("Michaił Gorbaczow", "Горбачёва"),
+                                           ("Siergiej Iwanow", "Сергей Иванова")])
+def test_the_mans_and_the_womans_form_in_two_spellings_sharing_a_phone_are_two_contacts(
+        session: Session, man: str, woman: str) -> None:
+    """Ё is written E, YO, IO or O ("Хрущёва" folds to "khrushcheva", the English spelling of the man's form is
+    "Khrushchyov", the Polish one "Chruszczow"): a man and a woman of one family sharing a phone merged."""
+    one = put(session, record("gmail", "g1", name=man, phone="+7 916 123 45 67"))
+    two = put(session, record("form", "f1", name=woman, phone="8 (916) 123-45-67"))
+    assert one.contact_id != two.contact_id and not two.merged_contact_ids
+    assert session.exec(select(DuplicateSuggestion)).one().status == "open"
+
+
 @pytest.mark.parametrize("bridge_name", ["", "Budmax Sp. z o.o."])
 def test_a_record_without_a_name_does_not_merge_two_differently_named_people(session: Session, bridge_name: str) -> None:
     """Jan and Janina share a family phone (two contacts and a suggestion). A later record with no name, or a

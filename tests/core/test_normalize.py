@@ -543,6 +543,16 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Ewa Lis", "Eva Lis", True),
         ("Ollie Rowe", "Ollie Rewo", True),  # ... but the same letters out of order are a typing slip
         ("Hugo Kaur", "Hogu Kuar", True),
+        # ... the man's and the woman's form of a surname with Ё, which is written E, YO, IO or O: Хрущёва folds
+        # to "khrushcheva", and only the same spelling of the man's form was seen as its man's form.
+        ("Nikita Khrushchyov", "Хрущёва", False),
+        ("Хрущёв", "Khrushchova", False),
+        ("Nikita Chruszczow", "Nikita Хрущёва", False),
+        ("Michaił Gorbaczow", "Михаил Горбачёва", False),
+        ("Pyotr Fyodorov", "Пётр Фёдорова", False),
+        ("Хрущёв", "Хрущёва", False),
+        ("Nikita Khrushchyov", "Никита Хрущёв", True),
+        ("Pyotr Fyodorov", "Пётр Фёдоров", True),
     ],
 )
 def test_names_compatible(a: str, b: str, expected: bool) -> None:
@@ -682,7 +692,7 @@ def test_pairs_skipped_before_their_names_could_never_become_suggestions() -> No
         (("Anna Nowak", "", {"alfa.pl"}), ("Nowak Anna", "", {"alfa.pl"}), True, True),  # same company domain
         (("Anna Nowak", "Budmax", set()), ("Anna Nowak", "Budmax sp. z o.o.", set()), True, True),  # same company
         (("Anna Nowak", "Budmax", set()), ("Anna Nowak", "Hurtex", set()), False, False),  # other companies
-        (("Anna Nowak", "", set()), ("Anna Nowacka", "", set()), True, False),  # a spelling variant, no evidence
+        (("Anna Nowak", "", set()), ("Anna Nowacka", "", set()), True, False),  # noun and adjective, no evidence
     ],
 )
 def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_common) -> None:
@@ -798,7 +808,11 @@ def test_a_double_surname_alone_needs_company_evidence() -> None:
 
 
 @pytest.mark.parametrize(("a", "b"), [("Jan Kowalski", "Jan Kowalska"), ("Aleksander Kowalski", "Aleksandra Kowalska"),
-                                      ("Александр Иванов", "Александра Иванова"), ("Anna Kowalski", "Anna Kowalska")])
+                                      ("Александр Иванов", "Александра Иванова"), ("Anna Kowalski", "Anna Kowalska"),
+                                      # across spellings and scripts (were read letter by letter: "same name in
+                                      # another spelling", suggested on the names alone)
+                                      ("Siergiej Iwanow", "Сергей Иванова"), ("Nikita Khrushchyov", "Никита Хрущёва"),
+                                      ("Michaił Gorbaczow", "Михаил Горбачёва")])
 def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: str) -> None:
     """"Jan Kowalski" and "Jan Kowalska" are nearly one spelling, and most often two people of one family: on the
     names alone no suggestion; at one company a suggestion that says why the names differ."""
@@ -808,6 +822,18 @@ def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: 
     score, reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o."))
     assert score >= SUGGESTION_THRESHOLD
     assert reasons[0].startswith("a man's and a woman's form of one name")
+
+
+@pytest.mark.parametrize(("a", "b"), [("Anna Nowak", "Anna Nowacka"), ("Anna Wójcicka", "Anna Wójcik")])
+def test_a_surname_as_a_noun_and_as_a_womans_adjective_is_suggested_and_says_so(a: str, b: str) -> None:
+    """A woman of the Nowak family is "Anna Nowak" or "Anna Nowacka", and "Nowacka" is also a Nowacki's wife or
+    daughter: a suggestion on the names alone, saying which, and never an automatic merge."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, names_compatible, score_pair
+
+    score, reasons = score_pair(PersonView(1, (a,)), PersonView(2, (b,)))
+    assert score >= SUGGESTION_THRESHOLD
+    assert reasons[0].startswith("one surname as a noun and as a woman's adjective")
+    assert not names_compatible(a, b)
 
 
 @pytest.mark.parametrize(("polish", "cyrillic", "english"), [
