@@ -133,6 +133,40 @@ def _noun_and_adjective(a: str, b: str) -> bool:
     return noun.endswith("k") and adjective.endswith("cka") and noun[:-1] == adjective[:-3] and len(noun) >= 4
 
 
+# A surname's man's form as Russian, Ukrainian and Belarusian write it in any Latin spelling: Ivanov, Iwanow,
+# Pushkin, Tolstoy, Kovalskiy (the woman's form is Ivanova, Pushkina, Tolstaya, Kovalskaya).
+_SURNAME_MAN = re.compile(r"(?:ov|ev|ow|ew|yov|iow|in|yn|oy|oj|sk(?:iy|ij|ii|yi|yj|yy|i|y)|ck(?:iy|ij|ii|i|y))$")
+
+
+def _gendered_words(a: str, b: str) -> str:
+    """Each man's and woman's pair of words of two folded names, said for a reason: "one first name (aleksander /
+    aleksandra) and one surname (kowalski / kowalska)"."""
+    pairs, words_b = [], b.split()
+    for word in a.split():
+        pair = gendered_counterparts(word, " ".join(words_b))
+        if pair:
+            pairs.append(f"one {_gendered_word_kind(*pair)} ({pair[0]} / {pair[1]})")
+            words_b.remove(pair[1])
+    return " and ".join(pairs)
+
+
+def _gendered_word_kind(a: str, b: str) -> str:
+    """What the man's and woman's words of gendered_counterparts are, for the reason: "surname" ("kowalski" /
+    "kowalska", "ivanov" / "ivanova"), "first name" ("aleksander" / "aleksandra", "evgeniy" / "evgeniya": a full
+    first name of core/data/first_name_forms.txt or of the nicknames package's table), or "name"."""
+    man = b if a.endswith("a") else a
+    if _SURNAME_MAN.search(man) or _noun_and_adjective(a, b):
+        return "surname"
+    if {name_skeleton(a), name_skeleton(b)} & _first_name_skeletons():
+        return "first name"
+    return "name"
+
+
+@cache
+def _first_name_skeletons() -> frozenset[str]:
+    return frozenset(map(name_skeleton, chain(_first_name_forms()[1], _english_names().nickname_lookup)))
+
+
 def _same_but(a: str, b: str, words: tuple[str, str]) -> bool:
     """Whether two folded names have the same other words (at least one) beside one word each (`words`)."""
     rest_a, rest_b = sorted(a.split()), sorted(b.split())
@@ -577,8 +611,8 @@ def score_pair(
                               f"one woman written both ways, or two families: {whole_a} ~ {whole_b}")
                 else:
                     sim, reason = VARIANT_SIMILARITY, (
-                        f"a man's and a woman's form of one name ({gendered[0]} / {gendered[1]}), often two people "
-                        f"of one family: {whole_a} ~ {whole_b}")
+                        f"a man's and a woman's form of {_gendered_words(features_a[0], features_b[0])}, often two "
+                        f"people of one family: {whole_a} ~ {whole_b}")
             if sim > best:
                 best, best_reason = sim, reason
     if best < NAME_SIMILARITY_FLOOR:

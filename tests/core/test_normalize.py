@@ -821,7 +821,25 @@ def test_a_mans_and_a_womans_form_of_one_name_needs_company_evidence(a: str, b: 
     assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[0] < SUGGESTION_THRESHOLD
     score, reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax sp. z o.o."))
     assert score >= SUGGESTION_THRESHOLD
-    assert reasons[0].startswith("a man's and a woman's form of one name")
+    assert reasons[0].startswith("a man's and a woman's form of one ")
+
+
+@pytest.mark.parametrize(("a", "b", "seen"), [
+    ("Jan Kowalski", "Jan Kowalska", "one surname (kowalski / kowalska)"),
+    ("Siergiej Iwanow", "Сергей Иванова", "one surname (iwanow / ivanova)"),
+    ("Lev Tolstoy", "Лев Толстая", "one surname (tolstoy / tolstaya)"),
+    ("Wiktor Nowak", "Wiktoria Nowak", "one first name (wiktor / wiktoria)"),
+    ("Евгений Смирнов", "Евгения Смирнов", "one first name (evgeniy / evgeniya)"),
+    ("Aleksander Kowalski", "Aleksandra Kowalska",
+     "one first name (aleksander / aleksandra) and one surname (kowalski / kowalska)"),
+])
+def test_the_reason_names_the_mans_and_the_womans_forms_it_sees(a: str, b: str, seen: str) -> None:
+    """The reason says which words are the man's and the woman's forms, and whether of a surname or a first name
+    (it said "of one name" and showed one pair only)."""
+    from core.matching import PersonView, score_pair
+
+    reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[1]
+    assert reasons[0].startswith(f"a man's and a woman's form of {seen}, often two people of one family: ")
 
 
 @pytest.mark.parametrize(("a", "b"), [("Anna Nowak", "Anna Nowacka"), ("Anna Wójcicka", "Anna Wójcik")])
