@@ -445,6 +445,11 @@ _LINKEDIN_PLACEHOLDERS = frozenset({
 })
 
 
+# A profile's member id in place of its public name: Sales Navigator's "View LinkedIn profile", the mobile app's
+# "share profile" and many scrapers give linkedin.com/in/ACoAAB… (LinkedIn redirects it to the public name, which
+# only a signed-in request can learn). Its letters are base64: case-sensitive, so kept as written (lowercased,
+# two members' ids could become one key), and never equal to a public name, which is lowercase.
+_LINKEDIN_MEMBER_ID = re.compile(r"^AC[a-zA-Z]AA[A-Za-z0-9_-]{20,}$")
 _OLD_PUBLIC_PROFILE = re.compile(r"(?i)^pub/(?!dir/)([^/]+)/([0-9a-f]{1,3})/([0-9a-f]{1,3})/([0-9a-f]{1,3})(?:/.*)?$")
 
 
@@ -484,7 +489,9 @@ def normalize_linkedin_url(raw: str | None) -> str:
         segments = ["in", f"{name}-{c.zfill(3)}{b.zfill(3)}{a}"]
     if len(segments) < 2 or segments[0].lower() != "in":
         raise InvalidIdentifier("not a LinkedIn profile URL (expected /in/<name>)")
-    slug = unicodedata.normalize("NFC", segments[1]).strip().lower()
+    slug = unicodedata.normalize("NFC", segments[1]).strip()
+    if not _LINKEDIN_MEMBER_ID.match(slug):
+        slug = slug.lower()
     if not _LINKEDIN_SLUG.match(slug):
         raise InvalidIdentifier("LinkedIn profile name is malformed")
     if slug in _LINKEDIN_PLACEHOLDERS:

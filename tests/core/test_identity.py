@@ -323,6 +323,18 @@ def test_a_husband_and_wife_sharing_a_mailbox_and_phone_are_two_contacts(session
     assert {frozenset((jan.contact_id, janina.contact_id)), frozenset((ivan.contact_id, alexandra.contact_id))} <= pairs
 
 
+def test_linkedin_member_ids_differing_in_case_are_two_people(session: Session) -> None:
+    """Sales Navigator's /in/ACoAA… member ids are case-sensitive: two Anna Nowaks whose ids differ in one letter's
+    case were one key, so the second joined the first. The same id in another URL form still finds its owner."""
+    first = put(session, record("linkedin", "l1", name="Anna Nowak",
+                                linkedin_url="https://www.linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4"))
+    second = put(session, record("linkedin", "l2", name="Anna Nowak",
+                                 linkedin_url="https://www.linkedin.com/in/ACoAAAwmJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4"))
+    again = put(session, record("linkedin", "l3", name="Anna Nowak",
+                                linkedin_url="pl.linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4/?trk=x"))
+    assert first.contact_id != second.contact_id and again.contact_id == first.contact_id
+
+
 @pytest.mark.parametrize(("man", "woman"), [("Nikita Khrushchyov", "Хрущёва"), ("Michaił Gorbaczow", "Горбачёва"),
                                            ("Siergiej Iwanow", "Сергей Иванова")])
 def test_the_mans_and_the_womans_form_in_two_spellings_sharing_a_phone_are_two_contacts(

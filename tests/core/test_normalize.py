@@ -321,6 +321,20 @@ def test_normalize_linkedin_percent_encoded_slug(raw: str) -> None:
     assert normalize_linkedin_url(raw) == "linkedin.com/in/łukasz-wójcik"
 
 
+@pytest.mark.parametrize("raw", [
+    "https://www.linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4",
+    "linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4/",
+    "HTTPS://PL.LINKEDIN.COM/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4?miniProfileUrn=urn%3Ali%3Afs_miniProfile",
+    "https://www.linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4/details/experience/",
+])
+def test_normalize_linkedin_member_id_urls_keep_the_ids_case(raw: str) -> None:
+    """Sales Navigator and "share profile" give /in/<member id>: base64, case-sensitive. Lowercased, two members
+    whose ids differ only in case (ACoAAB… / ACoAAb…) became one key, and a record of one merged into the other."""
+    assert normalize_linkedin_url(raw) == "linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4"
+    assert normalize_linkedin_url(raw) != normalize_linkedin_url(
+        "linkedin.com/in/ACoAAAwmJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4")
+
+
 @pytest.mark.parametrize(
     "raw",
     ["", None, "https://example.com/in/jan", "https://www.linkedin.com/company/acme", "https://www.linkedin.com/in/",

@@ -110,3 +110,21 @@ def test_search_names_follow_the_current_rules(session: Session) -> None:
     session.expire_all()
     assert session.get(Contact, ivan).search_latin == "ivan petrov"
     assert renormalize(session).search_names_rewritten == 0
+
+
+def test_a_linkedin_member_id_stored_lowercased_gets_its_case_back(session: Session) -> None:
+    """/in/ACoAA… member ids were lowercased like public names; the current rules keep their case, and the
+    stored key is rewritten from the URL as written, so the member's next record finds them again."""
+    from core.ingest import ingest
+    from core.schemas import InboundRecord
+
+    url = "https://www.linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4"
+    marta = _contact(session, "Marta Lis", [("linkedin", "linkedin.com/in/acoaaawmj8gb1aczmnna8sj1p-0j9_pd4mt3ez4",
+                                             url)])
+    session.commit()
+    assert renormalize(session).identities_rewritten == 1
+    session.commit()
+    assert _identities(session, marta) == [("linkedin", "linkedin.com/in/ACoAAAwMJ8gB1ACzMnNA8Sj1P-0J9_pd4mT3eZ4")]
+    record = InboundRecord.model_validate({"channel": "linkedin", "contact": {"name": "Marta Lis", "linkedin_url": url},
+                                           "message": {"external_id": "li-1", "text": "Dzień dobry"}})
+    assert ingest(session, record).contact_id == marta
