@@ -118,6 +118,9 @@ def _man_and_woman(man: str, woman: str) -> bool:
         # The same in two spellings: Ё is E, YO, IO or O ("Хрущёва" folds to "khrushcheva", "Khrushchyov",
         # "Chruszczow"), В is W or V ("Iwanow" / "Иванова"). (Not a typing slip that ends in A: "Oscar" / "Oscra".)
         return True
+    if (len(man) <= 4 and len(woman) >= len(man) + 2 and _CONSONANT_END.search(man)
+            and name_skeleton(woman) == name_skeleton(man)):
+        return True  # a short man's name, and a woman's with its consonants: Jan / Joanna, Ivan / Ivanna
     if woman.endswith("cka") and _noun_and_adjective(man, woman):
         return True  # Nowak / Nowacka
     # A fleeting e: Aleksander / Aleksandra, Franciszek / Franciszka.

@@ -556,6 +556,11 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Pyotr Ivanov", "Petr Ivanov", True),
         ("Ewa Lis", "Eva Lis", True),
         ("Ollie Rowe", "Ollie Rewo", True),  # ... but the same letters out of order are a typing slip
+        ("Jan Nowak", "Joanna Nowak", False),  # a short name and a longer one of its skeleton (both "jn")
+        ("Jan", "Joanna", False),
+        ("Petr Ivanov", "Piotr Ivanov", True),
+        ("Egor Ivanov", "Yegor Ivanov", True),
+        ("Ana Lis", "Anna Lis", True),
         ("Hugo Kaur", "Hogu Kuar", True),
         # ... the man's and the woman's form of a surname with Ё, which is written E, YO, IO or O: Хрущёва folds
         # to "khrushcheva", and only the same spelling of the man's form was seen as its man's form.
