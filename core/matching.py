@@ -111,6 +111,8 @@ def _man_and_woman(man: str, woman: str) -> bool:
         return man[:-2] == woman[:-3]  # Tolstoy / Tolstaya
     if man.endswith(("iy", "ij", "ii")) and woman.endswith(("iya", "ija", "iia", "ia")):
         return man[:-2] == woman[:-3] or man[:-2] == woman[:-2] and woman.endswith("ia")  # Evgeniy / Evgeniya, Evgenia
+    if man.endswith("y") and woman in (man[:-1] + "ia", man[:-1] + "iya", man[:-1] + "ija"):
+        return True  # Evgeny / Evgenia, Vitaly / Vitaliya, Walery / Waleria: the English and Polish Y of -ий
     if _CONSONANT_END.search(man) and woman in (man + "a", man + "ina", man + "ia"):
         return True  # Daniel / Daniela, Ivanov / Ivanova, Jan / Janina, Wiktor / Wiktoria
     if (len(man) >= 5 and _VOWEL_CONSONANT_END.search(man) and _VOWEL_CONSONANT_END.search(woman[:-1])

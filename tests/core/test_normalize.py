@@ -557,6 +557,12 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("Ewa Lis", "Eva Lis", True),
         ("Ollie Rowe", "Ollie Rewo", True),  # ... but the same letters out of order are a typing slip
         ("Jan Nowak", "Joanna Nowak", False),  # a short name and a longer one of its skeleton (both "jn")
+        # A Russian man's name in -ий as English and Polish write it, -y, and the woman's -ия as -ia or -iya.
+        ("Yevgeny Smirnov", "Yevgenia Smirnov", False),
+        ("Vitaly Petrov", "Vitaliya Petrov", False),
+        ("Walery Nowak", "Waleria Nowak", False),
+        ("Anatoly Petrov", "Anatolia Petrov", False),
+        ("Yevgeny Smirnov", "Yevgeniy Smirnov", True),
         ("Jan", "Joanna", False),
         ("Petr Ivanov", "Piotr Ivanov", True),
         ("Egor Ivanov", "Yegor Ivanov", True),
