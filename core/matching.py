@@ -102,6 +102,8 @@ _VOWEL_CONSONANT_END = re.compile(r"[aeiouy][^aeiouy]$")
 
 def _man_and_woman(man: str, woman: str) -> bool:
     """Whether two folded words are one name's man's and woman's forms (see _ADJECTIVAL_MAN)."""
+    if _baltic_man_and_woman(man, woman):
+        return True
     if len(man) < 3 or not woman.endswith("a") or man.endswith("a"):
         return False
     adjectival_man, adjectival_woman = _ADJECTIVAL_MAN.match(man), _ADJECTIVAL_WOMAN.match(woman)
@@ -127,6 +129,23 @@ def _man_and_woman(man: str, woman: str) -> bool:
         return True  # Nowak / Nowacka
     # A fleeting e: Aleksander / Aleksandra, Franciszek / Franciszka.
     return len(man) >= 5 and man[-2] == "e" and woman == man[:-2] + man[-1] + "a" and _CONSONANT_END.search(man) is not None
+
+
+# Lithuanian women's surnames: a married woman's -ienė (-uvienė for -us), an unmarried one's -aitė, -ytė, -utė
+# (Kazlauskas: Kazlauskienė, Kazlauskaitė; Kairys: Kairienė, Kairytė); Latvian -is gives -e (Cīrulis: Cīrule).
+_BALTIC_WOMAN_ENDINGS = ("iene", "uviene", "aite", "yte", "ute", "iute", "e")
+
+
+def _baltic_man_and_woman(man: str, woman: str) -> bool:
+    """Whether two folded words are a Lithuanian or Latvian surname's man's and woman's forms: Kazlauskas /
+    Kazlauskienė / Kazlauskaitė, Kairys / Kairytė, Bērziņš / Bērziņa, Ozols / Ozola, Cīrulis / Cīrule. One letter
+    apart (Bērziņš, Bērziņa) they read as a typing slip."""
+    if len(man) < 5 or not man.endswith("s"):
+        return False
+    if man[-2] not in "aeiouy":
+        return woman == man[:-1] + "a"  # Latvian: Ozols / Ozola, Bērziņš / Bērziņa
+    stem = man[:-2]
+    return man[-2] in "aiyu" and any(woman == stem + ending for ending in _BALTIC_WOMAN_ENDINGS)
 
 
 def _noun_and_adjective(a: str, b: str) -> bool:
@@ -160,7 +179,7 @@ def _gendered_word_kind(a: str, b: str) -> str:
     "kowalska", "ivanov" / "ivanova"), "first name" ("aleksander" / "aleksandra", "evgeniy" / "evgeniya": a full
     first name of core/data/first_name_forms.txt or of the nicknames package's table), or "name"."""
     man = b if a.endswith("a") else a
-    if _SURNAME_MAN.search(man) or _noun_and_adjective(a, b):
+    if _SURNAME_MAN.search(man) or _noun_and_adjective(a, b) or _baltic_man_and_woman(a, b) or _baltic_man_and_woman(b, a):
         return "surname"
     if {name_skeleton(a), name_skeleton(b)} & _first_name_skeletons():
         return "first name"
@@ -610,12 +629,12 @@ def score_pair(
                 sim, reason = VARIANT_SIMILARITY, (
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
                     else f"one part of a double surname: {whole_a} ~ {whole_b}")
-            if sim > VARIANT_SIMILARITY and (gendered := gendered_counterparts(features_a[0], features_b[0])):
+            if sim >= NAME_SIMILARITY_FLOOR and (gendered := gendered_counterparts(features_a[0], features_b[0])):
                 if _noun_and_adjective(*gendered) and _same_but(features_a[0], features_b[0], gendered):
                     reason = (f"one surname as a noun and as a woman's adjective ({gendered[0]} / {gendered[1]}): "
                               f"one woman written both ways, or two families: {whole_a} ~ {whole_b}")
                 else:
-                    sim, reason = VARIANT_SIMILARITY, (
+                    sim, reason = min(sim, VARIANT_SIMILARITY), (
                         f"a man's and a woman's form of {_gendered_words(features_a[0], features_b[0])}, often two "
                         f"people of one family: {whole_a} ~ {whole_b}")
             if sim > best:
