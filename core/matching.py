@@ -418,14 +418,47 @@ def _name_features(name: str) -> tuple[str, str, str, str, str] | None:
     """What comparing a name needs, worked out once per name (a stored contact meets many new ones): the
     folded name (titles and a patronymic left out: matching_words), its case-folded original, its words sorted,
     its word skeletons sorted, and a note for the reason when words were left out."""
-    tokens = matching_words(fold_name(name))
+    maiden = maiden_name(name)
+    tokens = matching_words(fold_name(maiden[0] if maiden else name))
     if not tokens:
         return None
     folded = " ".join(tokens)
-    trimmed = " (a title or patronymic left out)" if folded != fold_name(name) else ""
+    trimmed = (" (the word in brackets left out)" if maiden and maiden[2] else " (a maiden name left out)" if maiden else
+               " (a title or patronymic left out)" if folded != fold_name(name) else "")
     tokens = sorted(tokens)
     return (folded, name.strip().casefold(), " ".join(tokens), " ".join(sorted(name_skeleton(t) for t in tokens)),
             trimmed)
+
+
+# A maiden name written after the married one: "Anna Nowak z domu Kowalska" (or "z d."), "née", German "geb.",
+# Russian "урождённая" ("урожд."), "в девичестве", or in brackets: "Anna Nowak (Kowalska)".
+_MAIDEN_NAME = re.compile(
+    r"^(?P<name>\S.*?)\s*,?\s*\(?\s*(?:z\s+d\.?|z\s+domu|n[ée]e|geb\.|geb|урожд(?:[её]нная|\.)?|в\s+девичестве)"
+    r"\s+(?P<maiden>[^\s()]+)\s*\)?\s*$"
+    r"|^(?P<name2>\S+\s+\S+)\s*\(\s*(?P<maiden2>[^\s()]+)\s*\)\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=65536)
+def maiden_name(name: str) -> tuple[str, str, bool] | None:
+    """The married name and the maiden surname of a name that gives both ("Anna Nowak z domu Kowalska" gives
+    ("Anna Nowak", "Kowalska", False)), or None. Compared as the married name, with the maiden one as a variant.
+    The last item tells a word in brackets ("Anna Nowak (Kowalska)"), which may as well be a firm's ("Jan Nowak
+    (Budmax)", as mail programs show senders): left out of the name either way."""
+    found = _MAIDEN_NAME.match(name.strip())
+    if not found:
+        return None
+    married, maiden = (found["name"], found["maiden"]) if found["name"] else (found["name2"], found["maiden2"])
+    return (married, maiden, not found["name"]) if len(married.split()) >= 2 else None
+
+
+@lru_cache(maxsize=65536)
+def maiden_name_variants(name: str) -> tuple[str, ...]:
+    """The name under the maiden surname ("Anna Nowak z domu Kowalska" as "Anna Kowalska"): her records from
+    before the wedding, or a colleague's who knew her then."""
+    maiden = maiden_name(name)
+    if maiden is None:
+        return ()
+    return (" ".join([*maiden[0].split()[:-1], maiden[1]]),)
 
 
 @lru_cache(maxsize=65536)
@@ -439,7 +472,7 @@ def name_variants(name: str) -> tuple[str, ...]:
         pieces = [p for p in part.split("-") if p]
         if len(pieces) == 2 and len(parts) >= 2 and all(len(p) > 1 for p in pieces):
             variants += [" ".join(parts[:i] + [piece] + parts[i + 1:]) for piece in pieces]
-    return tuple(variants) + short_form_variants(name) + other_readings(name)
+    return tuple(variants) + short_form_variants(name) + other_readings(name) + maiden_name_variants(name)
 
 
 @lru_cache(maxsize=65536)
@@ -626,8 +659,10 @@ def score_pair(
                 continue  # a short form or a part that is only like the other name ("john" for "Jon" ~ "Jan")
             elif variant and sim > VARIANT_SIMILARITY:
                 short_form = name_a in short_form_variants(whole_a) or name_b in short_form_variants(whole_b)
+                maiden = name_a in maiden_name_variants(whole_a) or name_b in maiden_name_variants(whole_b)
                 sim, reason = VARIANT_SIMILARITY, (
                     f"a short form of the same first name: {whole_a} ~ {whole_b}" if short_form
+                    else f"a maiden and a married name: {whole_a} ~ {whole_b}" if maiden
                     else f"one part of a double surname: {whole_a} ~ {whole_b}")
             if sim >= NAME_SIMILARITY_FLOOR and (gendered := gendered_counterparts(features_a[0], features_b[0])):
                 if _noun_and_adjective(*gendered) and _same_but(features_a[0], features_b[0], gendered):

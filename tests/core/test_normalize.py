@@ -765,6 +765,17 @@ def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_c
         ("Саша Коваленко", "Олександр Коваленко",
          "a short form of the same first name: Саша Коваленко ~ Олександр Коваленко"),
         ("Mike Carter", "Michael Carter", "a short form of the same first name: Mike Carter ~ Michael Carter"),
+        # A maiden name after the married one (Polish "z domu", "z d.", "née", Russian "урожд.", or in brackets):
+        # its words made the name too unlike either to be suggested.
+        ("Anna Nowak z domu Kowalska", "Anna Kowalska",
+         "a maiden and a married name: Anna Nowak z domu Kowalska ~ Anna Kowalska"),
+        ("Anna Nowak (Kowalska)", "Anna Kowalska", "a maiden and a married name: Anna Nowak (Kowalska) ~ Anna Kowalska"),
+        ("Анна Новак (урожд. Ковальская)", "Anna Kowalska",
+         "a maiden and a married name: Анна Новак (урожд. Ковальская) ~ Anna Kowalska"),
+        ("Anna Nowak z d. Kowalska", "Anna Nowak",
+         "same name: Anna Nowak z d. Kowalska ~ Anna Nowak (a maiden name left out)"),
+        # ... and a firm's name in brackets, as mail programs show a sender.
+        ("Jan Nowak (Budmax)", "Jan Nowak", "same name: Jan Nowak (Budmax) ~ Jan Nowak (the word in brackets left out)"),
     ],
 )
 def test_full_names_titles_and_double_surnames_are_suggested_at_the_same_company(a, b, reason) -> None:  # noqa: ANN001
