@@ -102,7 +102,7 @@ _VOWEL_CONSONANT_END = re.compile(r"[aeiouy][^aeiouy]$")
 
 def _man_and_woman(man: str, woman: str) -> bool:
     """Whether two folded words are one name's man's and woman's forms (see _ADJECTIVAL_MAN)."""
-    if _baltic_man_and_woman(man, woman):
+    if _baltic_man_and_woman(man, woman) or _first_names_man_and_woman(man, woman):
         return True
     if len(man) < 3 or not woman.endswith("a") or man.endswith("a"):
         return False
@@ -129,6 +129,25 @@ def _man_and_woman(man: str, woman: str) -> bool:
         return True  # Nowak / Nowacka
     # A fleeting e: Aleksander / Aleksandra, Franciszek / Franciszka.
     return len(man) >= 5 and man[-2] == "e" and woman == man[:-2] + man[-1] + "a" and _CONSONANT_END.search(man) is not None
+
+
+def _first_names_man_and_woman(man: str, woman: str) -> bool:
+    """Whether two folded words are a man's and a woman's first name of one root that the surname rules of
+    _man_and_woman do not see: Julian / Julia, Marian / Maria, Adrian / Adrianna (Polish); Mario / Maria,
+    Antonio / Antonia, Roberto / Roberta (a known first name: -o / -a is also a Ukrainian and a Belarusian spelling
+    of one surname, Lukashenko / Lukashenka); Daniel / Danielle, Gabriel / Gabriella."""
+    if len(man) < 4:
+        return False
+    if man.endswith("ian") and woman == man[:-1]:
+        return True  # Julian / Julia, Marian / Maria, Damian / Damia
+    if man.endswith("n") and woman == man + "na":
+        return True  # Adrian / Adrianna, Marian / Marianna
+    if man.endswith("el") and woman in (man + "le", man + "la"):
+        return True  # Daniel / Danielle, Gabriel / Gabriella, Michel / Michelle
+    if man.endswith("o") and woman == man[:-1] + "a":
+        known = _first_name_forms()[1] | frozenset(_english_names().nickname_lookup)
+        return man in known or woman in known  # Mario / Maria, Antonio / Antonia
+    return False
 
 
 # Lithuanian women's surnames: a married woman's -ienė (-uvienė for -us), an unmarried one's -aitė, -ytė, -utė
