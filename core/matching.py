@@ -241,6 +241,9 @@ def names_compatible(a: str, b: str) -> bool:
     "Aleksandra Kowalska"): most often two people of one family.
     """
     fa, fb = fold_name(a), fold_name(b)
+    if _LEGAL_FORM.search(fa) and _LEGAL_FORM.search(fb):
+        # Two companies' names: one firm written two ways, or two firms sharing an accountant's phone or address.
+        return company_similarity(normalize_company(a), normalize_company(b)) >= 0.9
     if not fa or not fb or fa == fb or _LEGAL_FORM.search(fa) or _LEGAL_FORM.search(fb):
         return True  # (a company's name in the name field says nothing about who the person is)
     readings = [(fold_name(reading_a), fold_name(reading_b))

@@ -610,7 +610,7 @@ def name_skeleton(token: str) -> str:
 
 
 _LEGAL_SUFFIXES = {
-    "sp", "z", "o", "oo", "spzoo", "sa", "sc", "spk", "ska", "spj", "spolka", "ltd", "llc", "inc", "gmbh",
+    "sp", "z", "o", "oo", "spz", "spzoo", "sa", "sc", "spk", "ska", "spj", "spolka", "ltd", "llc", "inc", "gmbh",
     "ag", "co", "corp", "corporation", "company", "plc", "bv", "nv", "srl", "sro", "ooo", "oao", "zao",
     "pao", "ao", "ip", "limited", "group", "the",
 }

@@ -504,6 +504,12 @@ def test_freemail(domain: str, expected: bool) -> None:
         ("ООО «Севертранс»", "Иван Петров", True),
         ("ТОВ Агроінвест", "Olena Tkachenko", True),
         ("Acme LLC", "Jan Nowak", True),
+        # ... but two companies' names are two firms unless they are one name written two ways.
+        ("Budmax Sp. z o.o.", "Hurtex Sp. z o.o.", False),
+        ("ООО «Севертранс»", "ООО «Ромашка»", False),
+        ("Budmax Sp. z o.o.", "BUDMAX sp.z o.o.", True),
+        ("ООО «Севертранс»", "ООО Севертранс", True),
+        ("Acme LLC", "Acme Inc", True),
         ("S. A. Nowak", "Jan Nowak", False),
         ("Jan M. Nowak", "Jan Maria Nowak", True),
         ("Anna Nowak", "Anna Maria Nowak", True),
