@@ -417,8 +417,9 @@ def other_readings(name: str) -> tuple[str, ...]:
 _TITLES = frozenset({"dr", "prof", "hab", "mgr", "inz", "lic", "phd", "mba", "msc", "bsc", "ing", "mr", "mrs", "ms",
                      "miss", "pan", "pani", "jr", "sr", "ii", "iii", "gospodin", "gospozha"})
 # Russian patronymics, as transliterated: Иванович, Сергеевна, Ильинична, Кузьмич (the Ильич kind is too like
-# a surname to drop). A full name in a Russian record (ФИО) carries one, an e-mail or a profile does not.
-_PATRONYMIC_ENDINGS = ("ovich", "evich", "ovna", "evna", "ichna")
+# a surname to drop); Ukrainian women's Іванівна, Сергіївна, and Belarusian Рыгоравіч, Рыгораўна. A full name in
+# a Russian, Ukrainian or Belarusian record (ФИО, ПІБ) carries one, an e-mail or a profile does not.
+_PATRONYMIC_ENDINGS = ("ovich", "evich", "ovna", "evna", "ichna", "ivna", "avich", "auna")
 
 
 def matching_words(folded: str) -> list[str]:

@@ -762,6 +762,14 @@ def test_a_common_name_alone_makes_no_suggestion(a, b, suggested, suggested_if_c
                                                  "(a title or patronymic left out)"),
         ("Анна Сергеевна Петрова", "Анна Петрова", "same name: Анна Сергеевна Петрова ~ Анна Петрова "
                                                     "(a title or patronymic left out)"),
+        # A Ukrainian woman's patronymic (-івна) and a Belarusian one (-авіч, -аўна) were read as a third name word.
+        ("Коваленко Олена Іванівна", "Olena Kovalenko", "same name in another order: Коваленко Олена Іванівна ~ "
+                                                        "Olena Kovalenko (a title or patronymic left out)"),
+        ("Лукашэнка Аляксандр Рыгоравіч", "Aliaksandr Lukashenka",
+         "same name in another spelling or transliteration: Лукашэнка Аляксандр Рыгоравіч ~ Aliaksandr Lukashenka "
+         "(a title or patronymic left out)"),
+        ("Ткачук Ганна Рыгораўна", "Ганна Ткачук",
+         "same name in another order: Ткачук Ганна Рыгораўна ~ Ганна Ткачук (a title or patronymic left out)"),
         # Titles and degrees.
         ("dr hab. inż. Jan Kowalski", "Jan Kowalski", "same name: dr hab. inż. Jan Kowalski ~ Jan Kowalski "
                                                        "(a title or patronymic left out)"),
