@@ -455,10 +455,10 @@ def _name_features(name: str) -> tuple[str, str, str, str, str] | None:
 
 # A maiden name written after the married one: "Anna Nowak z domu Kowalska" (or "z d."), "née", German "geb.",
 # Russian "урождённая" ("урожд."), "в девичестве", or in brackets: "Anna Nowak (Kowalska)".
-_MAIDEN_NAME = re.compile(
-    r"^(?P<name>\S.*?)\s*,?\s*\(?\s*(?:z\s+d\.?|z\s+domu|n[ée]e|geb\.|geb|урожд(?:[её]нная|\.)?|в\s+девичестве)"
-    r"\s+(?P<maiden>[^\s()]+)\s*\)?\s*$"
-    r"|^(?P<name2>\S+\s+\S+)\s*\(\s*(?P<maiden2>[^\s()]+)\s*\)\s*$", re.IGNORECASE)
+_MAIDEN_MARKER = re.compile(
+    r"(?:^|(?<=[\s,(]))(?:z\s+d\.?|z\s+domu|n[ée]e|geb\.?|урожд(?:[её]нная|\.)?|в\s+девичестве)\s+([^\s()]+)\s*\)?$",
+    re.IGNORECASE)
+_BRACKETED_LAST_WORD = re.compile(r"\(\s*([^\s()]+)\s*\)$")
 
 
 @lru_cache(maxsize=65536)
@@ -466,12 +466,17 @@ def maiden_name(name: str) -> tuple[str, str, bool] | None:
     """The married name and the maiden surname of a name that gives both ("Anna Nowak z domu Kowalska" gives
     ("Anna Nowak", "Kowalska", False)), or None. Compared as the married name, with the maiden one as a variant.
     The last item tells a word in brackets ("Anna Nowak (Kowalska)"), which may as well be a firm's ("Jan Nowak
-    (Budmax)", as mail programs show senders): left out of the name either way."""
-    found = _MAIDEN_NAME.match(name.strip())
-    if not found:
-        return None
-    married, maiden = (found["name"], found["maiden"]) if found["name"] else (found["name2"], found["maiden2"])
-    return (married, maiden, not found["name"]) if len(married.split()) >= 2 else None
+    (Budmax)", as mail programs show senders): left out of the name either way. (Searched for from the end, with
+    no two quantifiers over the same characters side by side: a long run of spaces costs no backtracking.)"""
+    text = name.strip()
+    found, bracketed = _MAIDEN_MARKER.search(text), False
+    if found is None:
+        found, bracketed = _BRACKETED_LAST_WORD.search(text), True
+        if found is None:
+            return None
+    married = text[: found.start()].strip(" ,(")
+    words = len(married.split())
+    return (married, found[1], bracketed) if words == 2 or (words > 2 and not bracketed) else None
 
 
 @lru_cache(maxsize=65536)
