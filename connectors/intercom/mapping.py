@@ -15,7 +15,9 @@
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
   are inbound, admin/bot/team outbound; notes are internal notes. A customer's click on a quick reply (a bot's
   or admin's offered options) is a part without a body that names the option in `metadata.quick_reply_uuid`:
-  its message is the option's text. The API returns at most the 500 newest parts:
+  its message is the option's text. A part (or source) Intercom redacted (`redacted: true`) is a message with
+  no text, HTML, files or subject, meta `redacted`: whatever body the answer still carries is not kept.
+  The API returns at most the 500 newest parts:
   a truncated conversation says so in every message's meta (`conversation_truncated`, `parts_total`).
 - Bodies and subjects are HTML in the REST API but plain text in webhook payloads of API 2.15 and later
   (Intercom's reference, conversation_part.body). Text without HTML markup is kept as text: read as HTML,
@@ -242,7 +244,8 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
         meta_common.update(conversation_truncated=True, parts_total=total, parts_returned=len(parts))
     source = _obj(conversation.get("source"))
     subject = None
-    for candidate in (source.get("subject"), conversation.get("title")):
+    # A redacted source keeps nothing of what the customer wrote, its subject included.
+    for candidate in (None if source.get("redacted") is True else source.get("subject"), conversation.get("title")):
         if isinstance(candidate, str) and candidate.strip():
             subject = " ".join(body_text_and_html(candidate)[0].split())[:SUBJECT_MAX] or None
             if subject:
@@ -250,10 +253,14 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
-            attachments: Any, customer_initiated: bool = False) -> None:
-        files = _attachments(attachments)
+            attachments: Any, customer_initiated: bool = False, redacted: bool = False) -> None:
+        files = [] if redacted else _attachments(attachments)
         text, clean_html = body_text_and_html(body) if isinstance(body, str) and body.strip() else ("", "")
-        if not text:
+        if redacted:
+            # Intercom redacted it: whatever the answer still carries is not kept. The message stays on the
+            # timeline (someone wrote then), empty, saying so.
+            text, clean_html = "", ""
+        elif not text:
             # A screenshot pasted into the chat, or a file sent alone (an RFP as a PDF): the message says what it
             # was. Nothing at all ("<p></p>", "<br>" on a close or an assignment) is an event, not a message: an
             # empty outbound message would count as the rep's first response.
@@ -286,13 +293,15 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                     # Cut, not refused: one overlong chat must not send its conversation to quarantine.
                     text=text[:TEXT_MAX],
                     html=clean_html if len(clean_html) <= HTML_MAX else None,
-                    meta={**meta_common, "part_type": part_type, "author_type": author_type, **extra},
+                    meta={**meta_common, "part_type": part_type, "author_type": author_type, **extra,
+                          **({"redacted": True} if redacted else {})},
                 ),
             )
         )
 
     add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
-        "source", source.get("attachments"), source.get("delivered_as") == "customer_initiated")
+        "source", source.get("attachments"), source.get("delivered_as") == "customer_initiated",
+        source.get("redacted") is True)
     options = _quick_reply_options(parts)
     for part in parts:
         part_id = _clean(part.get("id"))
@@ -301,7 +310,8 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
             if not isinstance(body, str) or not body.strip():
                 body = options.get(_clean(_obj(part.get("metadata")).get("quick_reply_uuid"), 100) or "", body)
             add(f"{conversation_id}:{part_id}", body, _obj(part.get("author")), part.get("created_at"),
-                _clean(part.get("part_type"), 40) or "comment", part.get("attachments"))
+                _clean(part.get("part_type"), 40) or "comment", part.get("attachments"),
+                redacted=part.get("redacted") is True)
     return records
 
 

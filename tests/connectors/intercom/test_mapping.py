@@ -287,3 +287,23 @@ def test_the_customer_author_a_conversation_no_longer_lists(contacts, author, ex
     chat = conversation(contacts={"type": "contact.list", "contacts": contacts},
                         source={**conversation()["source"], "author": author})
     assert unlisted_customer_author(chat) == expected
+
+
+def test_a_part_or_source_intercom_redacted_keeps_no_text() -> None:
+    """A teammate redacts a part (a card number, a password pasted into the chat): Intercom marks it
+    `redacted: true` (conversation_part and conversation_source in API 2.16). Before, whatever body the answer
+    still carried was stored as the message's text and HTML. Now the message stays on the timeline (the lead
+    did write) with no text, HTML, files or subject of its own, and says it was redacted."""
+    chat = conversation()
+    chat["source"].update(redacted=True, subject="<p>Karta 4111 1111 1111 1111</p>",
+                          attachments=[{"name": "card.jpg", "url": "https://files.example/card.jpg"}])
+    chat["conversation_parts"]["conversation_parts"][2].update(redacted=True)  # the note
+    chat["conversation_parts"]["conversation_parts"][3].update(redacted=True, body="<p>hasło: Tajne123</p>")
+    messages = {r.message.external_id: r.message for r in conversation_records(chat, "ws1")}  # type: ignore[union-attr]
+    for external_id in ("1911149811:source", "1911149811:p3", "1911149811:p4"):
+        message = messages[external_id]
+        assert (message.text, message.html, message.meta["redacted"]) == ("", "", True), external_id
+        assert "attachments" not in message.meta
+    assert messages["1911149811:p4"].direction == "in" and messages["1911149811:p3"].kind == "note"
+    assert all("4111" not in (m.subject or "") for m in messages.values())
+    assert messages["1911149811:p1"].text == "Witam" and "redacted" not in messages["1911149811:p1"].meta
