@@ -128,6 +128,14 @@ def main() -> None:
         user = create_user(session, email=f"load-{uuid.uuid4().hex[:6]}@leadhub.example", role="admin", name="Load",
                            password="load-password")
         token = create_api_token(session, user=user)
+        if args.kind == "intercom":  # notifications of a workspace no account holds are ignored
+            from connectors.intercom.emulator import IntercomEmulator
+            from core.models import ConnectorAccount
+
+            workspace = IntercomEmulator().workspace_id
+            if session.exec(sa.select(ConnectorAccount.id).where(ConnectorAccount.type == "intercom",
+                                                                 ConnectorAccount.external_id == workspace)).first() is None:
+                session.add(ConnectorAccount(type="intercom", label="load", external_id=workspace))
         session.commit()
     channel = "api" if args.kind == "inbound" else "intercom"
     stored_query = sa.text(

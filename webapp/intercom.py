@@ -265,6 +265,12 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
     """Ingest one webhook's item (a conversation with its parts, or a contact). Idempotent."""
     workspace = str(notification.get("app_id") or "")
     item = notification.get("item") or {}
+    if not _workspace_connected(workspace):
+        # The app's webhooks come from every workspace that installed it, connected here or not (or disconnected
+        # since). Acknowledged (Intercom retries anything else) but not stored: no account owns those leads.
+        log.warning("Intercom notification %s (%s) from workspace %s, which no connected account holds: "
+                    "acknowledged, not stored", notification.get("id"), notification.get("topic"), workspace or "?")
+        return {"ignored": f"workspace {workspace or '?'} is not connected"[:300]}
     quarantined = None
     if notification.get("topic") not in CONTACT_TOPICS:
         quarantined, item = _whole_if_quarantined(workspace, item)  # before the write lock: it may call Intercom
@@ -307,6 +313,14 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
             db.execute(sa.delete(QuarantinedItem).where(QuarantinedItem.id == quarantined))
         db.commit()
     return {"records": len(records), "created": created}
+
+
+def _workspace_connected(workspace: str) -> bool:
+    if not workspace:
+        return False
+    with Session(get_engine()) as db:
+        return db.exec(sa.select(ConnectorAccount.id).where(
+            ConnectorAccount.type == CHANNEL, ConnectorAccount.external_id == workspace)).first() is not None
 
 
 def _whole_if_quarantined(workspace: str, item: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:

@@ -79,7 +79,8 @@ def test_install_refuses_a_foreign_state_and_non_admins(client, session, emulato
 
 
 @pytest.fixture
-def leadhub_url(app, serve, intercom_settings) -> str:  # noqa: ANN001
+def leadhub_url(app, serve, intercom_settings, intercom_account) -> str:  # noqa: ANN001
+    """The app served over HTTP, with the emulator's workspace connected (notifications of others are ignored)."""
     return serve(app).url
 
 
@@ -459,6 +460,8 @@ def test_an_acknowledged_notification_is_stored_while_another_worker_writes(app,
     from core.db import make_engine
 
     emulator = IntercomEmulator(client_secret=CLIENT_SECRET)
+    session.add(ConnectorAccount(type="intercom", label="ws", external_id=emulator.workspace_id))
+    session.commit()
     contact = emulator.add_contact(name="Busy Store", email="busy@example.org")
     conversation = emulator.add_conversation(contact["id"], "<p>Dzień dobry</p>")
     emulator.add_part(conversation["id"], "<p>a reply</p>", author_type="user")
@@ -498,6 +501,8 @@ def test_a_notification_the_mapping_cannot_read_is_skipped_not_retried_forever(a
         raise KeyError("conversation_parts")
 
     monkeypatch.setattr(intercom, "conversation_records", breaks)
+    session.add(ConnectorAccount(type="intercom", label="ws", external_id="ws"))
+    session.commit()
     with app.app_context():
         result = intercom.ingest_notification({"id": "n2", "topic": "conversation.user.replied", "app_id": "ws",
                                                "item": {"id": "5", "type": "conversation"}})
@@ -546,3 +551,26 @@ def test_a_webhook_of_api_2_15_and_later_stores_its_plain_text_whole(session, em
     [stored] = messages(session)
     assert stored.text == "Proszę o kontakt: <zofia.biuro@wrobel.pl>\nBudżet <50 tys., 10+ licencji & wdrożenie"
     assert "&lt;zofia.biuro@wrobel.pl&gt;" in stored.html
+
+
+def test_a_webhook_from_a_workspace_no_account_holds_is_acknowledged_not_stored(session, emulator, intercom_account,  # noqa: ANN001
+                                                                               leadhub_url, caplog) -> None:
+    """An app's webhooks come from every workspace that installed it, including ones never connected here (or
+    disconnected since), and anyone holding the app's secret can sign one. Before, such a notification created
+    leads and messages with no account behind them. Now it is acknowledged (200, so Intercom does not retry it),
+    stores nothing, and a warning names the workspace, the topic and the notification."""
+    contact = emulator.add_contact(name="Obcy Klient", email="obcy@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Proszę o ofertę</p>")
+    url = leadhub_url + "/webhooks/intercom"
+    for topic, item in (("conversation.user.created", emulator.conversation_view(conversation["id"])),
+                        ("contact.lead.created", contact)):
+        notification = {**emulator.notification(topic, item), "app_id": "foreign-ws"}
+        answer = emulator.send_webhook(url, "", body=json.dumps(notification).encode())
+        assert answer.status_code == 200
+        assert "workspace foreign-ws" in caplog.text and notification["id"] in caplog.text
+    assert messages(session) == []
+    assert session.exec(select(Contact)).all() == []
+    # The connected workspace's notifications are stored as before.
+    assert emulator.send_webhook(url, "conversation.user.created",
+                                 emulator.conversation_view(conversation["id"])).status_code == 200
+    assert [m.text for m in messages(session)] == ["Proszę o ofertę"]
