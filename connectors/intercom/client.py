@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -80,6 +81,7 @@ class IntercomClient:
         self.rate_reset: float | None = None
         self.paused_seconds = 0.0
         self.requests_made = 0
+        self.server_time: float | None = None  # Intercom's clock (Date header) at its latest answer
 
     # ------------------------------------------------------------------ transport
 
@@ -105,6 +107,15 @@ class IntercomClient:
         except (KeyError, ValueError):
             return
 
+    def _read_date(self, response: requests.Response) -> None:
+        """Intercom's time from the answer's Date header (RFC 9110: the origin's clock), kept when readable."""
+        try:
+            when = parsedate_to_datetime(response.headers.get("Date") or "")
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        if when.tzinfo is not None:  # "-0000" (no zone said) reads as naive: not trusted
+            self.server_time = when.timestamp()
+
     def request(
         self, method: str, path: str, *, params: dict | None = None, json: dict | None = None, idempotent: bool = True
     ) -> dict:
@@ -117,6 +128,7 @@ class IntercomClient:
             self.requests_made += 1
             response = self.session.request(method, self.base_url + path, params=params, json=json, timeout=self.timeout)
             self._read_rate_headers(response)
+            self._read_date(response)
             error = classify_response(response)
             if isinstance(error, RateLimited) and error.retry_after is None and self.rate_reset is not None:
                 error.retry_after = max(0.0, min(self.rate_reset - self.clock(), MAX_RATE_PAUSE))

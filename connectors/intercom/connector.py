@@ -6,7 +6,9 @@ Cursor (the account's sync_state, committed with the data before it):
 - With `since`: the search endpoints, `updated_at > since - OVERLAP` (repeats are absorbed by idempotent
   ingest; the overlap covers clock skew and items that changed while a run was paging).
 - A Checkpoint follows every page, so a killed run resumes at the page after the last committed one.
-- When both phases are done, `since` becomes the time the run started.
+- When both phases are done, `since` becomes the time the run started by Intercom's clock: the Date of its
+  answer to the run's first page (our clock only when the answer has no Date). By ours, a clock running ahead of
+  Intercom's by more than the overlap put `since` past changes made during the run, and they were never read.
 - `failing`: {conversation id: runs} for a conversation Intercom keeps answering with a server error (after the
   client's retries): the run stops there, and the next one tries it again; in the FAILING_RUNS-th run in a row
   it is quarantined and the sync goes on (one broken conversation must not stop an account's sync for good). It
@@ -122,7 +124,8 @@ class IntercomConnector(Connector):
         client = self.client()
         workspace = self.workspace_id(client)
         since = state.get("since")
-        run_started = int(state.get("run_started") or type(self).clock())
+        # Intercom's clock, not ours: `since` is compared with its updated_at (see the module's note).
+        run_started: int | None = int(state["run_started"]) if state.get("run_started") else None
         phase = state.get("phase") if state.get("phase") in PHASES else PHASES[0]
         after: str | None = state.get("after") or None
         failing: dict[str, int] = {str(k): int(v) for k, v in dict(state.get("failing") or {}).items()}
@@ -154,6 +157,8 @@ class IntercomConnector(Connector):
                     log.warning("Intercom refused the %s cursor; the phase starts over: %s", kind, exc)
                     after, seen, restarted = None, set(), True
                     continue
+                if run_started is None:
+                    run_started = int(client.server_time or type(self).clock())
                 try:
                     for item in items:
                         yield from self._records(client, kind, item, workspace, failing)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from sqlmodel import Session
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from connectors.intercom.emulator import IntercomEmulator
 from core.models import ConnectorAccount
@@ -36,10 +37,18 @@ def intercom_openapi():  # noqa: ANN201
 
 
 class Served:
-    """A WSGI app on 127.0.0.1:<free port> in a thread."""
+    """A WSGI app on 127.0.0.1:<free port> in a thread; `clock` (epoch seconds) dates its answers (the Date header
+    the server writes), so an emulator on a test's clock answers as a server on that clock would."""
 
-    def __init__(self, wsgi_app: Any):
-        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    def __init__(self, wsgi_app: Any, clock: Callable[[], float] | None = None):
+        handler = WSGIRequestHandler
+        if clock is not None:
+            class Dated(WSGIRequestHandler):
+                def date_time_string(self, timestamp: float | None = None) -> str:
+                    return formatdate(clock() if timestamp is None else timestamp, usegmt=True)
+
+            handler = Dated
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -53,8 +62,8 @@ class Served:
 def serve() -> Iterator[Callable[[Any], Served]]:
     started: list[Served] = []
 
-    def start(wsgi_app: Any) -> Served:
-        served = Served(wsgi_app)
+    def start(wsgi_app: Any, clock: Callable[[], float] | None = None) -> Served:
+        served = Served(wsgi_app, clock)
         started.append(served)
         return served
 
@@ -83,7 +92,7 @@ def emulator(intercom_openapi, serve) -> Iterator[IntercomEmulator]:  # noqa: AN
         emulator.spec_checked += 1
 
     emulator.validator = validate
-    emulator.url = serve(emulator.create_app()).url  # type: ignore[attr-defined]
+    emulator.url = serve(emulator.create_app(), lambda: emulator.clock()).url  # type: ignore[attr-defined]
     yield emulator
 
 

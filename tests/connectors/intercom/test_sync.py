@@ -106,6 +106,27 @@ def test_backfill_then_incremental(app, session, emulator, intercom_account, sma
     assert len(intercom_messages(session)) == 7 * 4 + 2
 
 
+@pytest.mark.parametrize("skew", [3600, -3600])
+def test_a_local_clock_off_from_intercoms_loses_no_change(app, session, emulator, intercom_account,  # noqa: ANN001
+                                                          monkeypatch, skew) -> None:
+    """Intercom's updated_at is its own clock; the next run's `since` was leadhub's clock at the run's start. A
+    clock an hour fast (a VM resumed, NTP not running) set `since` an hour into Intercom's future: a reply
+    written meanwhile was older than it and never read (five minutes of overlap cannot absorb an hour). The run
+    now starts at Intercom's time (the Date of its first answer); a slow clock reads more, never less."""
+    now = [1_800_000_000.0]
+    emulator.clock = lambda: now[0]
+    monkeypatch.setattr(IntercomConnector, "clock", staticmethod(lambda: now[0] + skew))
+    contact = emulator.add_contact(name="Zegar", email="zegar@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Dzień dobry</p>")
+    assert sync(app, intercom_account.id).error == ""
+    now[0] += 600  # ten minutes later, by Intercom's clock, the customer writes again
+    emulator.add_part(chat["id"], "<p>Czy są nowości?</p>", author_type="user")
+    assert sync(app, intercom_account.id).error == ""
+    assert "Czy są nowości?" in [m.text for m in intercom_messages(session)]
+    fresh_view(session)
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state["since"] == 1_800_000_600
+
+
 def test_truncated_conversation_is_recorded(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
     contact = emulator.add_contact(name="Chatty", email="chatty@example.org")
     conversation = emulator.add_conversation(contact["id"], "<p>start</p>", created_at=1_700_000_000)
