@@ -254,13 +254,9 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
             attachments: Any, customer_initiated: bool = False, redacted: bool = False) -> None:
-        files = [] if redacted else _attachments(attachments)
+        files = _attachments(attachments)
         text, clean_html = body_text_and_html(body) if isinstance(body, str) and body.strip() else ("", "")
-        if redacted:
-            # Intercom redacted it: whatever the answer still carries is not kept. The message stays on the
-            # timeline (someone wrote then), empty, saying so.
-            text, clean_html = "", ""
-        elif not text:
+        if not text:
             # A screenshot pasted into the chat, or a file sent alone (an RFP as a PDF): the message says what it
             # was. Nothing at all ("<p></p>", "<br>" on a close or an assignment) is an event, not a message: an
             # empty outbound message would count as the rep's first response.
@@ -271,6 +267,10 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                 return
             if not images:
                 clean_html = text_to_html(text)
+        if redacted:
+            # Intercom redacted it: whatever the answer still carries is not kept. The message stays on the
+            # timeline (someone wrote then), empty, saying so.
+            text, clean_html, files = "", "", []
         author_type = _clean(author.get("type"), 40) or ""
         # A source's author may be blank (the schema: "for Twitter, this will be blank"); how the conversation
         # was delivered still says who wrote it.

@@ -48,6 +48,19 @@ def has_file(part: dict) -> bool:
     return isinstance(files, list) and any(named(item) for item in files[:20])
 
 
+def redacted_ids(conversation: dict) -> set[str]:
+    """The external ids of the source and parts marked `redacted: true`."""
+    source = conversation.get("source")
+    found = {f"{conversation['id']}:source".replace("\x00", "")} if isinstance(source, dict) and source.get(
+        "redacted") is True else set()
+    first: dict[str, bool] = {}  # a part id given twice: the first counts, as in bodies()
+    for part in (conversation.get("conversation_parts") or {}).get("conversation_parts") or []:
+        if isinstance(part.get("id"), str) and part["id"].strip():
+            first.setdefault(f"{conversation['id']}:{part['id'].strip()[:200]}".replace("\x00", ""),
+                             part.get("redacted") is True)
+    return found | {external_id for external_id, redacted in first.items() if redacted}
+
+
 def bodies(conversation: dict) -> dict[str, str]:
     """external id -> body, for every part that carries a message (an id, and a non-blank body or a file)."""
     found = {}
@@ -87,8 +100,12 @@ def test_every_part_with_a_body_becomes_a_message_and_plain_text_keeps_every_cha
         by_id.setdefault(record.message.external_id, record.message)
     expected = bodies(conversation)
     assert set(by_id) == set(expected)
+    redacted = {external_id for external_id, message in by_id.items() if message.meta.get("redacted")}
+    assert redacted == redacted_ids(conversation) & set(expected)
+    for external_id in redacted:  # what Intercom redacted is not kept, whatever body still came
+        assert (by_id[external_id].text, by_id[external_id].html) == ("", "")
     for external_id, body in expected.items():
-        if body and not looks_like_html(body):
+        if body and not looks_like_html(body) and external_id not in redacted:
             # Webhooks of API 2.15+ send plain text: "<anna@firma.pl>" or "x<y" are words, not tags. (NUL is
             # the one character a message's text does not keep: no store keeps it the same, core.schemas.)
             assert "".join(by_id[external_id].text.split()) == "".join(body.replace("\x00", "").split())
