@@ -142,6 +142,29 @@ def test_truncated_conversation_is_recorded(app, session, emulator, intercom_acc
     assert "part 19" not in texts and "part 20" in texts and f"part {MAX_PARTS + 19}" in texts
 
 
+def test_the_parts_intercom_cannot_serve_are_listed_for_the_admin(app, session, emulator,  # noqa: ANN001
+                                                                    intercom_account) -> None:
+    """Intercom serves the 500 newest parts of a conversation and no way to read the rest (API 2.16: no paging
+    of parts). Back-filled, a longer chat's older parts were missing with only a flag in each message's meta,
+    which no page shows. The conversation is now quarantined as `conversation:<id>:older-parts`, saying how many
+    parts Intercom holds back, once however often it is read again."""
+    contact = emulator.add_contact(name="Chatty", email="chatty@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>start</p>", created_at=1_700_000_000)
+    for index in range(MAX_PARTS + 20):
+        emulator.add_part(conversation["id"], f"part {index}", author_type="user", created_at=1_700_000_001 + index)
+    short = emulator.add_conversation(contact["id"], "<p>short</p>")
+    emulator.add_part(short["id"], "<p>one part</p>", author_type="admin")
+    for _ in range(2):
+        report = sync(app, intercom_account.id)
+        assert report.error == ""
+        emulator.add_part(conversation["id"], "<p>and more</p>", author_type="user")  # read again next run
+    fresh_view(session)
+    rows = session.exec(select(QuarantinedItem).where(QuarantinedItem.channel == "intercom")).all()
+    assert [row.external_id for row in rows] == [f"conversation:{conversation['id']}:older-parts"]
+    assert "500 newest of its 520 parts" in rows[0].reason and "20 older" in rows[0].reason
+    assert rows[0].account_id == intercom_account.id
+
+
 def test_notes_html_and_identities(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
     contact = emulator.add_contact(name="Łukasz Nowak", email="Lukasz@Example.PL", phone="+48 601 234 567",
                                    external_id="crm-77")
