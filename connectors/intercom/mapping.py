@@ -256,7 +256,11 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
             attachments: Any, customer_initiated: bool = False, redacted: bool = False) -> None:
         files = _attachments(attachments)
         text, clean_html = body_text_and_html(body) if isinstance(body, str) and body.strip() else ("", "")
-        if not text:
+        if redacted:
+            # Intercom redacted it (only a part with a body can be): whatever the answer still carries, if
+            # anything, is not kept. The message stays on the timeline (someone wrote then), empty, saying so.
+            text, clean_html, files = "", "", []
+        elif not text:
             # A screenshot pasted into the chat, or a file sent alone (an RFP as a PDF): the message says what it
             # was. Nothing at all ("<p></p>", "<br>" on a close or an assignment) is an event, not a message: an
             # empty outbound message would count as the rep's first response.
@@ -267,10 +271,6 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                 return
             if not images:
                 clean_html = text_to_html(text)
-        if redacted:
-            # Intercom redacted it: whatever the answer still carries is not kept. The message stays on the
-            # timeline (someone wrote then), empty, saying so.
-            text, clean_html, files = "", "", []
         author_type = _clean(author.get("type"), 40) or ""
         # A source's author may be blank (the schema: "for Twitter, this will be blank"); how the conversation
         # was delivered still says who wrote it.

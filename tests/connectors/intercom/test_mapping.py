@@ -307,3 +307,16 @@ def test_a_part_or_source_intercom_redacted_keeps_no_text() -> None:
     assert messages["1911149811:p4"].direction == "in" and messages["1911149811:p3"].kind == "note"
     assert all("4111" not in (m.subject or "") for m in messages.values())
     assert messages["1911149811:p1"].text == "Witam" and "redacted" not in messages["1911149811:p1"].meta
+
+
+def test_a_redacted_part_without_its_body_is_still_an_empty_message() -> None:
+    """Only a part with a body can be redacted (Intercom's reference), so a redacted part was a message even when
+    the answer no longer carries the body: its (empty) record is what lets a copy stored before the redaction
+    be blanked. Before, such a part was taken for an event and left out."""
+    chat = conversation()
+    chat["conversation_parts"]["conversation_parts"][3].update(redacted=True, body=None)
+    chat["source"].update(redacted=True, body="")
+    messages = {r.message.external_id: r.message for r in conversation_records(chat, "ws1")}  # type: ignore[union-attr]
+    for external_id in ("1911149811:source", "1911149811:p4"):
+        assert (messages[external_id].text, messages[external_id].meta["redacted"]) == ("", True)
+    assert "1911149811:p2" not in messages  # an unredacted event stays no message
