@@ -50,7 +50,9 @@ from core.ingest import (
     _run_post_ingest_hooks,
     extract_identities,
     ingest,
+    is_redaction,
     message_html,
+    redact_message,
 )
 from core.matching import blocking_keys, names_compatible
 from core.models import (
@@ -372,6 +374,8 @@ class _Batch:
                 mid, conv, contact_id = known
                 if self.contacts.get(contact_id) and self.contacts[contact_id].row["merged_into"]:
                     return None
+                if self.options.provider_redactions and is_redaction(message_in):
+                    redact_message(self.session, message_id=mid, message=message_in)
                 return _Outcome("known", result=IngestResult(
                     status="known", contact_id=contact_id, conversation_id=conv, message_id=mid, warnings=plan.warnings))
         elif not plan.candidates:

@@ -55,6 +55,10 @@ class IngestOptions:
     default_phone_region: str = "PL"
     suggest_duplicates: bool = True
     actor: str = "ingest"
+    # A record read from its provider (a connector's sync, a signed webhook) whose message is marked
+    # meta.redacted blanks the stored message of the same id: the provider erased what it said (Intercom's
+    # redaction). Off by default: through the API or a file, anyone could erase a provider's messages so.
+    provider_redactions: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,8 @@ def _ingest_once(session: Session, record: InboundRecord, options: IngestOptions
             select(Message).where(Message.channel == record.channel, Message.external_id == message_in.external_id)
         ).first()
         if known is not None:
+            if options.provider_redactions and is_redaction(message_in):
+                redact_message(session, message_id=known.id, message=message_in)
             contact = get_live_contact(session, known.contact_id)
             return IngestResult(
                 status="known",
@@ -415,6 +421,19 @@ def _fill_fields(contact: Contact, data: ContactIn, name: str, owner_id: int | N
         contact.owner_id = owner_id
         changed = True
     return changed
+
+
+def is_redaction(message: MessageIn) -> bool:
+    """Whether the record says its provider redacted the message (see IngestOptions.provider_redactions)."""
+    return message.meta.get("redacted") is True
+
+
+def redact_message(session: Session, *, message_id: int, message: MessageIn) -> None:
+    """Blank a stored message its provider redacted: its text, HTML and subject become the record's (empty), its
+    meta the record's (which lists no files). Idempotent."""
+    session.execute(sa.update(Message).where(Message.id == message_id).values(
+        text=message.text or "", html=message_html(message), subject=(message.subject or "")[:1000],
+        meta=message.meta))
 
 
 def sanitize_html(html: str | None) -> str:

@@ -119,7 +119,9 @@ def _box():  # noqa: ANN202
 
 
 def _options(actor: str) -> IngestOptions:
-    return IngestOptions(default_phone_region=_settings()["DEFAULT_PHONE_REGION"], actor=actor)
+    """Signed notifications and Intercom's own answers: a part Intercom redacted blanks its stored copy."""
+    return IngestOptions(default_phone_region=_settings()["DEFAULT_PHONE_REGION"], actor=actor,
+                         provider_redactions=True)
 
 
 # --------------------------------------------------------------------------- OAuth install

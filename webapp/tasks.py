@@ -33,7 +33,9 @@ def connector_settings() -> dict[str, Any]:
 
 
 def ingest_options(actor: str = "sync") -> IngestOptions:
-    return IngestOptions(default_phone_region=current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"], actor=actor)
+    """For records a connector read from its provider: a provider's redaction blanks the stored message."""
+    return IngestOptions(default_phone_region=current_app.config["LEADHUB"]["DEFAULT_PHONE_REGION"], actor=actor,
+                         provider_redactions=True)
 
 
 def retry_delay(attempt: int, base: float) -> float:

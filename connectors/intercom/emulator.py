@@ -223,6 +223,15 @@ class IntercomEmulator:
             conversation.update(open=False, state="closed")
         return part
 
+    def redact_part(self, conversation_id: str, part_id: str) -> dict[str, Any]:
+        """POST /conversations/redact of a part: marked `redacted` (the body is left as it was: whatever Intercom
+        still answers, a redacted part's body must not be kept) and the conversation's updated_at moves."""
+        part = next(p for p in self.parts[conversation_id] if p["id"] == part_id)
+        stamp = max(self.now(), self.conversations[conversation_id]["updated_at"])
+        part.update(redacted=True, updated_at=stamp)
+        self.conversations[conversation_id]["updated_at"] = stamp
+        return part
+
     def merge_contacts(self, from_id: str, into_id: str) -> dict[str, Any]:
         """POST /contacts/merge: the lead `from_id` is deleted (its id is no longer found, listed or searched)
         and its conversations become the user's; the user's merge_history names the lead."""

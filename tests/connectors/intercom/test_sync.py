@@ -17,7 +17,7 @@ from connectors.intercom.connector import (
 )
 from connectors.intercom.emulator import MAX_PARTS, seed
 from connectors.sync import run_sync
-from core.ingest import ingest
+from core.ingest import IngestOptions, ingest
 from core.models import ConnectorAccount, Contact, Identity, Message, QuarantinedItem
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
@@ -163,6 +163,43 @@ def test_the_parts_intercom_cannot_serve_are_listed_for_the_admin(app, session, 
     assert [row.external_id for row in rows] == [f"conversation:{conversation['id']}:older-parts"]
     assert "500 newest of its 520 parts" in rows[0].reason and "20 older" in rows[0].reason
     assert rows[0].account_id == intercom_account.id
+
+
+def test_a_part_redacted_after_it_was_stored_is_blanked_by_the_next_sync(app, session, emulator,  # noqa: ANN001
+                                                                         intercom_account, fake_time) -> None:
+    """A customer pastes a card number; a teammate redacts the part in Intercom after leadhub stored it. Before,
+    the stored message kept the number for good (ingest never touches a stored message). The sync that reads
+    the changed conversation now blanks the stored copy (text, HTML, files) and marks it redacted; the API,
+    which anyone with a token calls, cannot blank a message that way."""
+    from webapp.tasks import ingest_options
+
+    contact = emulator.add_contact(name="Karta", email="karta@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Chcę kupić</p>")
+    secret = emulator.add_part(chat["id"], "<p>Moja karta 4111 1111 1111 1111</p>", author_type="user")
+    with app.app_context():
+        options = ingest_options()
+    engine, box = app.extensions["leadhub.engine"], app.extensions["leadhub.secretbox"]
+    assert run_sync(engine, intercom_account.id, settings=app.config["LEADHUB"], box=box, options=options).error == ""
+    emulator.clock = lambda: 1_800_000_900.0  # (IntercomConnector's clock stays: Intercom's decides)
+    emulator.redact_part(chat["id"], secret["id"])
+    assert run_sync(engine, intercom_account.id, settings=app.config["LEADHUB"], box=box, options=options).error == ""
+    stored = {m.external_id: m for m in intercom_messages(session)}
+    redacted = stored[f"{chat['id']}:{secret['id']}"]
+    assert (redacted.text, redacted.html, redacted.meta.get("redacted")) == ("", "", True)
+    assert stored[f"{chat['id']}:source"].text == "Chcę kupić"
+    # Through the API, the same record stores nothing over the message.
+    api = InboundRecord(channel="intercom", external_id="x", contact=ContactIn(email="karta@example.org"),
+                        message=MessageIn(external_id=f"{chat['id']}:source", text="", meta={"redacted": True}))
+    ingest(session, api)
+    session.commit()
+    fresh_view(session)
+    source = session.exec(select(Message).where(Message.external_id == f"{chat['id']}:source")).one()
+    assert source.text == "Chcę kupić"
+    ingest(session, api, options=IngestOptions(provider_redactions=True))  # one by one, as a provider's record
+    session.commit()
+    fresh_view(session)
+    source = session.exec(select(Message).where(Message.external_id == f"{chat['id']}:source")).one()
+    assert (source.text, source.meta) == ("", {"redacted": True})
 
 
 def test_notes_html_and_identities(app, session, emulator, intercom_account) -> None:  # noqa: ANN001

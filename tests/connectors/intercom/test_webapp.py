@@ -574,3 +574,18 @@ def test_a_webhook_from_a_workspace_no_account_holds_is_acknowledged_not_stored(
     assert emulator.send_webhook(url, "conversation.user.created",
                                  emulator.conversation_view(conversation["id"])).status_code == 200
     assert [m.text for m in messages(session)] == ["Proszę o ofertę"]
+
+
+def test_a_notification_naming_a_part_redacted_blanks_its_stored_copy(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """A notification carries the conversation as Intercom holds it now: a part redacted since it was stored
+    blanks the stored message, as a sync does."""
+    contact = emulator.add_contact(name="Hasło", email="haslo@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Dzień dobry</p>")
+    secret = emulator.add_part(chat["id"], "<p>hasło: Tajne123</p>", author_type="user")
+    url = leadhub_url + "/webhooks/intercom"
+    assert emulator.send_webhook(url, "conversation.user.replied", emulator.conversation_view(chat["id"])).ok
+    emulator.redact_part(chat["id"], secret["id"])
+    assert emulator.send_webhook(url, "conversation.admin.replied", emulator.conversation_view(chat["id"])).ok
+    stored = {m.external_id: m for m in messages(session)}
+    assert (stored[f"{chat['id']}:{secret['id']}"].text, stored[f"{chat['id']}:{secret['id']}"].html) == ("", "")
+    assert stored[f"{chat['id']}:source"].text == "Dzień dobry"
