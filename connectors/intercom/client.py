@@ -142,9 +142,14 @@ class IntercomClient:
                     raise ReconnectNeeded(str(error))
                 raise error
             try:
-                return response.json()
+                answer = response.json()
             except ValueError as exc:
                 raise FatalError(f"{method} {path}: the answer is not JSON") from exc
+            if idempotent and not isinstance(answer, dict):
+                # Every endpoint we read answers an object; read as one, a list or a string raised AttributeError
+                # out of the sync, at the same item on every run. (A change's answer is left alone: it was done.)
+                raise FatalError(f"{method} {path}: the answer is not a JSON object")
+            return answer
 
         def at_most_once() -> dict:
             try:

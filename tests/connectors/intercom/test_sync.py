@@ -733,3 +733,20 @@ def test_colleagues_sharing_a_mailbox_keep_their_own_external_ids(session) -> No
               for i in session.exec(select(Identity).where(Identity.kind == "intercom"))}
     assert owners.get("external:ws:2") in (None, "Bartek")
     assert owners["a1"] == "Anna" and owners["b1"] == "Bartek"
+
+
+@pytest.mark.parametrize("answer", [["not", "a", "conversation"], None, "x", 7])
+def test_a_conversation_answered_as_no_object_is_quarantined_and_the_sync_goes_on(app, session, emulator,  # noqa: ANN001
+                                                                                  intercom_account, answer) -> None:
+    """GET /conversations/{id} answered with JSON that is no object (a proxy's error page as JSON, a list): the
+    merge check read it as a dict and raised AttributeError out of the connector, so every run of the account
+    failed at the same conversation, for good. It is now quarantined with its reason and the others stored."""
+    seed(emulator, 2, 1)
+    broken, fine = list(emulator.conversations)
+    emulator.odd_answers[f"/conversations/{broken}"] = answer
+    report = sync(app, intercom_account.id)
+    assert report.error == "" and report.quarantined == 1
+    assert {m.external_id.split(":")[0] for m in intercom_messages(session)} == {fine}
+    fresh_view(session)
+    [row] = session.exec(select(QuarantinedItem)).all()
+    assert row.external_id == f"conversation:{broken}" and "not a JSON object" in row.reason
