@@ -7,6 +7,7 @@ reset once the remaining budget falls under a reserve, so a sync slows down befo
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from connectors.errors import (
     next_page_token,
     with_retries,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.intercom.io"
 API_VERSION = "2.16"  # the version of Intercom's OpenAPI description we test against
@@ -222,7 +225,11 @@ def _items(kind: str, data: Any) -> list[dict]:
     items = data.get(key) or []
     if not isinstance(items, list):
         raise FatalError(f"{kind}: {key} is not a list")
-    return items
+    objects = [item for item in items if isinstance(item, dict)]
+    if len(objects) < len(items):
+        # Read as objects, they raised AttributeError out of the sync, on this page in every run.
+        log.warning("%s items of a page of %s are not objects; skipped", len(items) - len(objects), kind)
+    return objects
 
 
 def _next(data: dict) -> str | None:

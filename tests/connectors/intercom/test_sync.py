@@ -750,3 +750,25 @@ def test_a_conversation_answered_as_no_object_is_quarantined_and_the_sync_goes_o
     fresh_view(session)
     [row] = session.exec(select(QuarantinedItem)).all()
     assert row.external_id == f"conversation:{broken}" and "not a JSON object" in row.reason
+
+
+def test_a_page_listing_something_other_than_objects_stores_the_objects(app, session, emulator,  # noqa: ANN001
+                                                                        intercom_account, caplog) -> None:
+    """A list page whose items include null, a string or a number: reading each as an object raised
+    AttributeError out of the connector (for contacts, even from the handler meant to quarantine the item), and
+    every run failed on that page. Such items are now skipped with a warning; the objects beside them are read."""
+    seed(emulator, 2, 1)
+    contact_id = next(iter(emulator.contacts))
+    first, second = list(emulator.conversations)
+    emulator.odd_answers["/contacts"] = {"type": "list", "data": [None, "x", 7, emulator.contact_view(contact_id)],
+                                         "total_count": 4, "pages": {"type": "pages", "page": 1, "per_page": 4,
+                                                                     "total_pages": 1}}
+    emulator.odd_answers["/conversations"] = {
+        "type": "conversation.list", "conversations": [None, [first], {"type": "conversation", "id": second}],
+        "total_count": 3, "pages": {"type": "pages", "page": 1, "per_page": 3, "total_pages": 1}}
+    report = sync(app, intercom_account.id)
+    assert report.error == ""
+    assert {m.external_id.split(":")[0] for m in intercom_messages(session)} == {second}
+    fresh_view(session)
+    assert session.exec(select(Identity).where(Identity.kind == "intercom", Identity.value == contact_id)).first()
+    assert "3 items of a page of contacts are not objects" in caplog.text
