@@ -236,5 +236,9 @@ def _next(data: dict) -> str | None:
     pages = data.get("pages") or {}
     nxt = pages.get("next") if isinstance(pages, dict) else None
     if isinstance(nxt, dict):
-        return nxt.get("starting_after") or None
+        token = nxt.get("starting_after")
+        if token is not None and not isinstance(token, str):
+            # (a list or an object raised TypeError in the paging check: an unexpected failure, not Intercom's)
+            raise FatalError(f"pages.next.starting_after is not text: {type(token).__name__}")
+        return token or None
     return None

@@ -772,3 +772,16 @@ def test_a_page_listing_something_other_than_objects_stores_the_objects(app, ses
     fresh_view(session)
     assert session.exec(select(Identity).where(Identity.kind == "intercom", Identity.value == contact_id)).first()
     assert "3 items of a page of contacts are not objects" in caplog.text
+
+
+@pytest.mark.parametrize("token", [["abc"], {"x": 1}, 7.5, True])
+def test_a_next_page_cursor_that_is_no_text_fails_the_run_cleanly(app, session, emulator, intercom_account,  # noqa: ANN001
+                                                                 token) -> None:
+    """pages.next.starting_after is a string (API 2.16). A list or an object there raised TypeError out of the
+    connector (unhashable, not subscriptable): an unexpected failure instead of a provider's. The run now ends
+    as a provider failure that names it, its cursor kept."""
+    seed(emulator, 1, 0)
+    emulator.odd_answers["/contacts"] = {"type": "list", "data": [], "pages": {"type": "pages", "next": {
+        "per_page": 3, "starting_after": token}}}
+    report = sync(app, intercom_account.id)
+    assert report.error_kind == "fatal" and "starting_after" in report.error
