@@ -557,10 +557,17 @@ def reply_to_conversation(
     # The reply has left: its record waits for the write lock rather than fail, which would invite a second send.
     begin_writing(db)
     workspace = (account.config or {}).get("workspace_id") or account.external_id
-    parts = ((conversation.get("conversation_parts") or {}).get("conversation_parts")) or []
-    reply_external_id = f"{conversation_id}:{parts[-1]['id']}" if parts else None
+    # Intercom took the reply: an answer we cannot read (not a conversation, parts that are no objects) records
+    # nothing, and the next sync brings the reply. Raised, it was a 500 after the send, and the rep sent again.
+    conversation = conversation if isinstance(conversation, dict) else {}
+    part_list = conversation.get("conversation_parts")
+    parts = part_list.get("conversation_parts") if isinstance(part_list, dict) else None
+    last = parts[-1] if isinstance(parts, list) and parts and isinstance(parts[-1], dict) else {}
+    last_id = last.get("id")
+    reply_external_id = (f"{conversation_id}:{last_id.strip()[:200]}"
+                         if isinstance(last_id, str) and last_id.strip() else None)
     stored: dict[str, Any] = {"conversation_id": conversation_id, "external_id": reply_external_id}
-    for record in conversation_records(conversation, workspace):
+    for record in conversation_records(conversation, workspace) if conversation else []:
         if isinstance(record, Quarantine):
             # The reply has left: saying it failed would invite the rep to send it again. There is no lead to
             # put it on (no customer in the conversation), so it is not recorded.

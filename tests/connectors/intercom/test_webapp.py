@@ -589,3 +589,23 @@ def test_a_notification_naming_a_part_redacted_blanks_its_stored_copy(session, e
     stored = {m.external_id: m for m in messages(session)}
     assert (stored[f"{chat['id']}:{secret['id']}"].text, stored[f"{chat['id']}:{secret['id']}"].html) == ("", "")
     assert stored[f"{chat['id']}:source"].text == "Dzień dobry"
+
+
+@pytest.mark.parametrize("answer", [["x"], "ok", None, {"conversation_parts": {"conversation_parts": ["x", None, 5]}},
+                                    {"conversation_parts": {"conversation_parts": {"a": 1}}},
+                                    {"conversation_parts": {"conversation_parts": [{"id": None, "body": "x"}]}}])
+def test_a_reply_intercom_accepted_with_an_odd_answer_is_reported_sent(app, client, session, emulator,  # noqa: ANN001
+                                                                       intercom_account, answer) -> None:
+    """Intercom took the reply (2xx) but answered with something other than a conversation with parts (a list,
+    a string, null, parts that are no objects): reading it raised AttributeError/TypeError, the route answered
+    500, and a rep told it failed would send it again. It is now reported sent (201), with nothing recorded
+    (the next sync brings the reply), and no part id is made up ("1002:None")."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    contact = emulator.add_contact(name="Odd", email="odd@example.org")
+    conversation = emulator.add_conversation(contact["id"], "<p>Oferta?</p>")
+    emulator.odd_answers[f"/conversations/{conversation['id']}/reply"] = answer
+    sign_in(client, session, role="rep")
+    response = client.post(f"/intercom/conversations/{conversation['id']}/reply", json={"body": "Tak"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json() == {"conversation_id": conversation["id"], "external_id": None}
+    assert [m.text for m in messages(session)] in ([], ["Oferta?"])
