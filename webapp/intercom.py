@@ -413,6 +413,15 @@ def find_lead(db: Session, intercom_id: str | None, email: str | None) -> Contac
     return None
 
 
+# Canvas Kit's text renders Markdown links ("[label](url)") and bold ("**"): what a lead typed is shown with
+# look-alikes of those characters, so a name such as "[Verify your account](https://…)" is no link in the inbox.
+_MARKDOWN_LOOKALIKES = str.maketrans({"[": "\uff3b", "]": "\uff3d", "*": "\u2217"})
+
+
+def _shown(value: str) -> str:
+    return value.translate(_MARKDOWN_LOOKALIKES)
+
+
 def lead_canvas(db: Session, contact: Contact | None, *, notice: str = "") -> dict[str, Any]:
     if contact is None:
         components: list[dict[str, Any]] = [
@@ -432,12 +441,12 @@ def lead_canvas(db: Session, contact: Contact | None, *, notice: str = "") -> di
     ).all()
     link = _settings()["BASE_URL"].rstrip("/") + f"/contacts/{contact.id}"
     components = [
-        {"type": "text", "text": f"*{contact.display_name or 'Unnamed lead'}*"
-                                 + (f" · {contact.company}" if contact.company else ""), "style": "header"},
+        {"type": "text", "text": f"*{_shown(contact.display_name or 'Unnamed lead')}*"
+                                 + (f" · {_shown(contact.company)}" if contact.company else ""), "style": "header"},
         {"type": "text", "text": f"Stage: *{contact.stage}* · Temperature: *{contact.temperature}* · "
                                  f"Score: *{contact.score}*"},
-        {"type": "text", "text": f"Owner: {owner.name or owner.email if owner else 'unassigned'}"},
-        {"type": "text", "text": "Channels: " + (", ".join(summary["channels"]) or "none")},
+        {"type": "text", "text": f"Owner: {_shown(owner.name or owner.email) if owner else 'unassigned'}"},
+        {"type": "text", "text": "Channels: " + (_shown(", ".join(summary["channels"])) or "none")},
     ]
     if touches:
         components.append({"type": "text", "text": "*Latest touches from other channels*"})
@@ -448,9 +457,9 @@ def lead_canvas(db: Session, contact: Contact | None, *, notice: str = "") -> di
                     {
                         "type": "item",
                         "id": f"message-{m.id}",
-                        "title": (m.subject or m.text or "(no text)")[:80],
-                        "subtitle": f"{m.channel} · {'in' if m.direction == 'in' else 'out'} · "
-                                    f"{m.sent_at:%Y-%m-%d}" if m.sent_at else f"{m.channel}",
+                        "title": _shown((m.subject or m.text or "(no text)")[:80]),
+                        "subtitle": _shown(f"{m.channel} · {'in' if m.direction == 'in' else 'out'} · "
+                                           f"{m.sent_at:%Y-%m-%d}" if m.sent_at else f"{m.channel}"),
                     }
                     for m in touches
                 ],

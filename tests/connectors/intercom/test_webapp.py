@@ -609,3 +609,25 @@ def test_a_reply_intercom_accepted_with_an_odd_answer_is_reported_sent(app, clie
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.get_json() == {"conversation_id": conversation["id"], "external_id": None}
     assert [m.text for m in messages(session)] in ([], ["Oferta?"])
+
+
+def test_the_card_shows_what_a_lead_typed_as_text_not_as_links(client, session, intercom_settings) -> None:  # noqa: ANN001
+    """Canvas Kit's text component renders Markdown links and bold (Intercom's Canvas Kit reference). A name, a
+    company or a subject anyone can type into a website form or a mail ("[Verify your account](https://…)")
+    became a link in the teammate's Intercom inbox, under the card's own header. The card now shows those
+    characters as look-alikes that form no Markdown; its own formatting is kept."""
+    lure = "[Zweryfikuj konto](https://evil.example/login) **PILNE**"
+    ingest(session, InboundRecord(channel="gmail", external_id="g-2",
+                                  contact=ContactIn(name=lure, email="lure@firma.pl", company="*ACME* [x](y)"),
+                                  message=MessageIn(external_id="g-2", subject=lure, text="...")))
+    ingest(session, InboundRecord(channel="intercom", external_id="ic-2", scope="ws",
+                                  contact=ContactIn(email="lure@firma.pl", external_user_id="7abc"),
+                                  message=MessageIn(external_id="78:source", thread_id="78", text="chat")))
+    session.commit()
+    response = canvas_post(client, "/intercom/canvas/initialize", {"customer": {"id": "7abc"}})
+    components = response.get_json()["canvas"]["content"]["components"]
+    shown = [c.get("text", "") for c in components if c["type"] == "text"]
+    shown += [item[key] for c in components if c["type"] == "list" for item in c["items"] for key in ("title", "subtitle")]
+    assert not any("](" in text or "**" in text for text in shown), shown
+    assert shown[0].startswith("*") and "Zweryfikuj konto" in shown[0] and "ACME" in shown[0]  # the header
+    assert any("Zweryfikuj konto" in text for text in shown[1:])  # the subject among the touches
