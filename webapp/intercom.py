@@ -62,6 +62,7 @@ CONVERSATION_TOPICS = {
     "conversation.admin.closed",
     "conversation.admin.noted",
     "conversation.operator.replied",  # a bot's (Fin's, a workflow's) answer: outbound, on the lead's timeline
+    "conversation_part.redacted",  # the conversation with the part a teammate redacted: its stored copy is blanked
 }
 CONTACT_TOPICS = {
     "contact.created",

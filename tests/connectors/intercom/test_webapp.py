@@ -631,3 +631,20 @@ def test_the_card_shows_what_a_lead_typed_as_text_not_as_links(client, session, 
     assert not any("](" in text or "**" in text for text in shown), shown
     assert shown[0].startswith("*") and "Zweryfikuj konto" in shown[0] and "ACME" in shown[0]  # the header
     assert any("Zweryfikuj konto" in text for text in shown[1:])  # the subject among the touches
+
+
+def test_the_part_redacted_notification_blanks_the_stored_copy_at_once(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """Intercom notifies a redaction under its own topic, conversation_part.redacted (its webhook models:
+    "Conversation parts being deleted"), with the conversation and the part. It was acknowledged and ignored,
+    so the stored copy kept its text until the next sync read the conversation; it is now blanked at once."""
+    contact = emulator.add_contact(name="Pesel", email="pesel@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Dzień dobry</p>")
+    secret = emulator.add_part(chat["id"], "<p>PESEL 44051401359</p>", author_type="user")
+    url = leadhub_url + "/webhooks/intercom"
+    assert emulator.send_webhook(url, "conversation.user.replied", emulator.conversation_view(chat["id"])).ok
+    emulator.redact_part(chat["id"], secret["id"])
+    answer = emulator.send_webhook(url, "conversation_part.redacted", emulator.conversation_view(chat["id"]))
+    assert answer.json().get("queued") == "conversation_part.redacted"
+    stored = {m.external_id: m for m in messages(session)}
+    assert (stored[f"{chat['id']}:{secret['id']}"].text, stored[f"{chat['id']}:{secret['id']}"].meta["redacted"]) == (
+        "", True)
