@@ -648,3 +648,15 @@ def test_the_part_redacted_notification_blanks_the_stored_copy_at_once(session, 
     stored = {m.external_id: m for m in messages(session)}
     assert (stored[f"{chat['id']}:{secret['id']}"].text, stored[f"{chat['id']}:{secret['id']}"].meta["redacted"]) == (
         "", True)
+
+
+def test_the_timeline_says_a_message_was_redacted(client, session) -> None:  # noqa: ANN001
+    """A redacted part is stored empty: the lead's timeline showed a blank message from the customer, which read
+    as a lost or broken one. It now says it was redacted in Intercom."""
+    result = ingest(session, InboundRecord(
+        channel="intercom", external_id="79:p1", scope="ws", contact=ContactIn(email="red@example.org"),
+        message=MessageIn(external_id="79:p1", thread_id="79", text="", html="", meta={"redacted": True})))
+    session.commit()
+    sign_in(client, session, role="admin")
+    page = client.get(f"/contacts/{result.contact_id}").get_data(as_text=True)
+    assert "Redacted in Intercom" in page
