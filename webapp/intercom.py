@@ -271,8 +271,10 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
     if not _workspace_connected(workspace):
         # The app's webhooks come from every workspace that installed it, connected here or not (or disconnected
         # since). Acknowledged (Intercom retries anything else) but not stored: no account owns those leads.
-        log.warning("Intercom notification %s (%s) from workspace %s, which no connected account holds: "
-                    "acknowledged, not stored", notification.get("id"), notification.get("topic"), workspace or "?")
+        # (quoted and cut: a signed body may carry any text there, of any length, line breaks included)
+        log.warning("Intercom notification %.100r (%.100r) from workspace %.100r, which no connected account holds: "
+                    "acknowledged, not stored", str(notification.get("id")), str(notification.get("topic")),
+                    workspace or "?")
         return {"ignored": f"workspace {workspace or '?'} is not connected"[:300]}
     quarantined = None
     if notification.get("topic") not in CONTACT_TOPICS:

@@ -567,7 +567,7 @@ def test_a_webhook_from_a_workspace_no_account_holds_is_acknowledged_not_stored(
         notification = {**emulator.notification(topic, item), "app_id": "foreign-ws"}
         answer = emulator.send_webhook(url, "", body=json.dumps(notification).encode())
         assert answer.status_code == 200
-        assert "workspace foreign-ws" in caplog.text and notification["id"] in caplog.text
+        assert "workspace 'foreign-ws'" in caplog.text and notification["id"] in caplog.text
     assert messages(session) == []
     assert session.exec(select(Contact)).all() == []
     # The connected workspace's notifications are stored as before.
@@ -660,3 +660,16 @@ def test_the_timeline_says_a_message_was_redacted(client, session) -> None:  # n
     sign_in(client, session, role="admin")
     page = client.get(f"/contacts/{result.contact_id}").get_data(as_text=True)
     assert "Redacted in Intercom" in page
+
+
+def test_the_warning_about_a_foreign_workspace_is_one_short_line(app, session, caplog) -> None:  # noqa: ANN001
+    """The warning quoted the notification's app_id, id and topic as sent: a signed body with an app_id of 70,000
+    characters, or with line breaks, wrote that much into the log, or lines that read as other log records."""
+    from webapp import intercom
+
+    with app.app_context():
+        result = intercom.ingest_notification({"id": "n\nFORGED ERROR line", "topic": "conversation.user.created\n",
+                                               "app_id": "w\n" * 35_000, "item": {"id": "5"}})
+    assert "ignored" in result
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "webapp.intercom"]
+    assert "\n" not in warning and len(warning) < 500
