@@ -168,6 +168,13 @@ def webhook_burst(count: int, concurrency: int, workdir: Path, queue_url: str = 
     }
     leadhub = str(Path(sys.executable).with_name("leadhub"))
     subprocess.run([leadhub, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
+    from sqlmodel import Session
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:  # the workspace is connected: a worker would store what is queued
+        session.add(ConnectorAccount(type="intercom", label="bench", external_id="emu0ws01"))
+        session.commit()
+    engine.dispose()
     served = contextlib.ExitStack()
     if gunicorn_workers:
         from tests.scale.serving import gunicorn
