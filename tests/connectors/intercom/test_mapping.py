@@ -320,3 +320,22 @@ def test_a_redacted_part_without_its_body_is_still_an_empty_message() -> None:
     for external_id in ("1911149811:source", "1911149811:p4"):
         assert (messages[external_id].text, messages[external_id].meta["redacted"]) == ("", True)
     assert "1911149811:p2" not in messages  # an unredacted event stays no message
+
+
+def test_html_nested_thousands_deep_is_read_as_text() -> None:
+    """An e-mail conversation carries the sender's HTML; nested thousands of elements deep (120 KB of "<div>"),
+    the sanitiser's parser works quadratically in the depth: 20,000 levels took 5 s of CPU to map and as much
+    again in ingest, a megabyte minutes, on every sync of the conversation. Deeper than any real mail
+    (MAX_HTML_DEPTH), a body is now read as text: its words are kept, and its HTML is that text's paragraphs."""
+    from connectors.intercom.mapping import MAX_HTML_DEPTH, html_depth
+
+    chat = conversation()
+    chat["source"]["body"] = "<div>" * 5000 + "Pilne: <b>oferta</b> &amp; cennik" + "</div>" * 5000
+    [source, *_] = conversation_records(chat, "ws1")
+    assert source.message.text == "Pilne: oferta & cennik"  # type: ignore[union-attr]
+    assert html_depth(source.message.html) <= MAX_HTML_DEPTH  # type: ignore[union-attr]
+    # Real mail nests tables a few dozen deep: such HTML is read as before.
+    mail = "<table><tr><td>" * 30 + "<p>Dzień dobry</p>" + "</td></tr></table>" * 30
+    chat["source"]["body"] = mail
+    [source, *_] = conversation_records(chat, "ws1")
+    assert "<table>" in source.message.html and source.message.text == "Dzień dobry"  # type: ignore[union-attr]
