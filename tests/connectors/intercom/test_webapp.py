@@ -673,3 +673,40 @@ def test_the_warning_about_a_foreign_workspace_is_one_short_line(app, session, c
     assert "ignored" in result
     [warning] = [r.getMessage() for r in caplog.records if r.name == "webapp.intercom"]
     assert "\n" not in warning and len(warning) < 500
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    """Every key path of a JSON value."""
+    found: list[tuple] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found += [(*prefix, key), *_paths(child, (*prefix, key))]
+    return found
+
+
+def test_a_signed_notification_with_any_field_odd_is_never_a_server_error(client, session, emulator,  # noqa: ANN001
+                                                                          intercom_account, caplog) -> None:
+    """Each field of a conversation and a contact notification, one at a time, set to what a schema or a careless
+    sender allows elsewhere (null, "", a number beyond 64 bits, a float, a boolean, a list, an object, 70,000
+    characters, a script): every answer is 200 or 400 and the queued task logs no error."""
+    import logging
+
+    caplog.set_level(logging.ERROR)
+    contact = emulator.add_contact(name="Odd Fields", email="odd@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Pytanie</p>")
+    emulator.add_part(chat["id"], "<p>odpowiedź</p>", author_type="admin")
+    odd = [None, "", 2**64, 1.5, True, [], {}, ["x"], "x" * 70_000, "<script>alert(1)</script>"]
+    for notification in (emulator.notification("conversation.user.replied", emulator.conversation_view(chat["id"])),
+                         emulator.notification("contact.lead.created", contact)):
+        for path in _paths(notification):
+            for value in odd:
+                changed = json.loads(json.dumps(notification))
+                target = changed
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = value
+                body = json.dumps(changed).encode()
+                signature = "sha1=" + hmac.new(CLIENT_SECRET.encode(), body, hashlib.sha1).hexdigest()
+                answer = client.post("/webhooks/intercom", data=body, headers={"X-Hub-Signature": signature})
+                assert answer.status_code in (200, 400), (path, value, answer.data[:200])
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
