@@ -430,10 +430,19 @@ def is_redaction(message: MessageIn) -> bool:
 
 def redact_message(session: Session, *, message_id: int, message: MessageIn) -> None:
     """Blank a stored message its provider redacted: its text, HTML and subject become the record's (empty), its
-    meta the record's (which lists no files). Idempotent."""
+    meta the record's (which lists no files). A subject it no longer has (an opening message's, which its
+    conversation and the replies copied) is replaced wherever the conversation holds it. Idempotent."""
+    stored = session.execute(sa.select(Message.subject, Message.conversation_id).where(Message.id == message_id)).first()
+    subject = (message.subject or "")[:1000]
     session.execute(sa.update(Message).where(Message.id == message_id).values(
-        text=message.text or "", html=message_html(message), subject=(message.subject or "")[:1000],
-        meta=message.meta))
+        text=message.text or "", html=message_html(message), subject=subject, meta=message.meta))
+    if stored is None or not stored.subject or stored.subject == subject:
+        return
+    session.execute(sa.update(Message).where(Message.conversation_id == stored.conversation_id,
+                                             Message.subject == stored.subject).values(subject=subject))
+    session.execute(sa.update(Conversation).where(Conversation.id == stored.conversation_id,
+                                                  Conversation.subject == stored.subject[:500])
+                    .values(subject=subject[:500]))
 
 
 def sanitize_html(html: str | None) -> str:

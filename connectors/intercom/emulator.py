@@ -223,6 +223,13 @@ class IntercomEmulator:
             conversation.update(open=False, state="closed")
         return part
 
+    def redact_source(self, conversation_id: str) -> dict[str, Any]:
+        """POST /conversations/redact of the source (a contact's opening message): marked `redacted`."""
+        conversation = self.conversations[conversation_id]
+        conversation["source"]["redacted"] = True
+        conversation["updated_at"] = max(self.now(), conversation["updated_at"])
+        return conversation["source"]
+
     def redact_part(self, conversation_id: str, part_id: str) -> dict[str, Any]:
         """POST /conversations/redact of a part: marked `redacted` (the body is left as it was: whatever Intercom
         still answers, a redacted part's body must not be kept) and the conversation's updated_at moves."""

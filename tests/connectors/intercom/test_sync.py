@@ -18,7 +18,7 @@ from connectors.intercom.connector import (
 from connectors.intercom.emulator import MAX_PARTS, seed
 from connectors.sync import run_sync
 from core.ingest import IngestOptions, ingest
-from core.models import ConnectorAccount, Contact, Identity, Message, QuarantinedItem
+from core.models import ConnectorAccount, Contact, Conversation, Identity, Message, QuarantinedItem
 from core.schemas import ContactIn, InboundRecord, MessageIn
 
 
@@ -200,6 +200,31 @@ def test_a_part_redacted_after_it_was_stored_is_blanked_by_the_next_sync(app, se
     fresh_view(session)
     source = session.exec(select(Message).where(Message.external_id == f"{chat['id']}:source")).one()
     assert (source.text, source.meta) == ("", {"redacted": True})
+
+
+def test_an_opening_message_redacted_after_it_was_stored_takes_its_subject_along(app, session, emulator,  # noqa: ANN001
+                                                                                intercom_account, fake_time) -> None:
+    """An e-mail conversation's subject is its opening message's, stored on the conversation and on every message
+    of it. Redacting that message blanked its body, but its subject ("Karta 4111 …") stayed on the conversation
+    and on the replies. The next sync now replaces it wherever it was copied."""
+    from webapp.tasks import ingest_options
+
+    contact = emulator.add_contact(name="Temat", email="temat@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Proszę o fakturę</p>", subject="Karta 4111 1111 1111 1111")
+    emulator.add_part(chat["id"], "<p>Oczywiście</p>", author_type="admin")
+    with app.app_context():
+        options = ingest_options()
+    engine, box = app.extensions["leadhub.engine"], app.extensions["leadhub.secretbox"]
+    assert run_sync(engine, intercom_account.id, settings=app.config["LEADHUB"], box=box, options=options).error == ""
+    assert all("4111" in m.subject for m in intercom_messages(session))
+    emulator.clock = lambda: 1_800_000_900.0
+    emulator.redact_source(chat["id"])
+    assert run_sync(engine, intercom_account.id, settings=app.config["LEADHUB"], box=box, options=options).error == ""
+    stored = intercom_messages(session)
+    assert len(stored) == 2 and not any("4111" in m.subject for m in stored)
+    assert [m.text for m in stored if m.external_id.endswith(":source")] == [""]
+    conversation = session.exec(select(Conversation).where(Conversation.external_id == chat["id"])).one()
+    assert "4111" not in conversation.subject
 
 
 def test_notes_html_and_identities(app, session, emulator, intercom_account) -> None:  # noqa: ANN001
