@@ -58,6 +58,9 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?>")
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
                    "track", "wbr"})
 _ANY_TAG = re.compile(r"<[^<>]*>")
+# In the text of a body read without the parser, these tags, opening or closing, begin a new line: HTML lets a
+# paragraph, an item or a row go unclosed ("<p>one<p>two"), and the words must not run together.
+_LINE_TAG = re.compile(r"(?i)<\s*/?\s*(?:br|p|div|li|tr|td|th|h[1-6]|blockquote|table|ul|ol|dt|dd|pre|hr)\b[^<>]*>")
 
 
 def html_depth(markup: str | None, limit: int = MAX_HTML_DEPTH) -> int:
@@ -90,8 +93,8 @@ def body_text_and_html(body: str) -> tuple[str, str]:
     """(text, sanitised HTML) of a body that is HTML or plain text (see the module's note)."""
     if looks_like_html(body):
         if html_depth(body) > MAX_HTML_DEPTH:
-            # (as html_to_text reads it, in linear passes: block ends break lines, other tags go, entities decode)
-            text = html_lib.unescape(_ANY_TAG.sub("", _BLOCK_END.sub("\n", body)))
+            # (in linear passes: block tags break lines, other tags go, entities decode)
+            text = html_lib.unescape(_ANY_TAG.sub("", _LINE_TAG.sub("\n", body)))
             lines = [line.strip() for line in text.splitlines()]
             text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
             return text, text_to_html(text)

@@ -339,3 +339,16 @@ def test_html_nested_thousands_deep_is_read_as_text() -> None:
     chat["source"]["body"] = mail
     [source, *_] = conversation_records(chat, "ws1")
     assert "<table>" in source.message.html and source.message.text == "Dzień dobry"  # type: ignore[union-attr]
+
+
+def test_paragraphs_left_open_in_a_body_read_as_text_stay_apart() -> None:
+    """HTML lets a paragraph, an item or a row go unclosed ("<p>one<p>two"). Counted conservatively (the parser
+    nests such elements deeply in other contexts: "<rb><rt><rp><rtc>" 20,000 times took 36 s), 500 of them make
+    a body deep enough to be read as text; its paragraphs ran together there ("Akapit 0Akapit 1"), since only
+    closing block tags broke lines. Opening block tags break lines too now."""
+    chat = conversation()
+    chat["source"]["body"] = "<div>" + "".join(f"<p>Akapit {n}" for n in range(500)) + "<ul><li>a<li>b</ul></div>"
+    [source, *_] = conversation_records(chat, "ws1")
+    lines = source.message.text.split("\n")  # type: ignore[union-attr]
+    assert lines[:2] == ["Akapit 0", "Akapit 1"] and lines[-2:] == ["a", "b"] and "Akapit 499" in lines
+    assert "<p>Akapit 0<br>Akapit 1" in source.message.html  # type: ignore[union-attr]
