@@ -14,7 +14,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import nh3
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -29,6 +28,7 @@ from core.identity import (
     suggest_duplicates_for,
     upsert_suggestion,
 )
+from core.markup import sanitize_html
 from core.matching import names_compatible
 from core.models import Contact, Conversation, Identity, Message, Suppression, utcnow
 from core.normalize import (
@@ -443,13 +443,6 @@ def redact_message(session: Session, *, message_id: int, message: MessageIn) -> 
     session.execute(sa.update(Conversation).where(Conversation.id == stored.conversation_id,
                                                   Conversation.subject == stored.subject[:500])
                     .values(subject=subject[:500]))
-
-
-def sanitize_html(html: str | None) -> str:
-    """Allow-list sanitising of HTML mail and chat bodies (scripts, handlers and javascript: URLs go)."""
-    if not html:
-        return ""
-    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
 
 
 def message_html(message: MessageIn) -> str:

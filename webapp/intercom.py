@@ -25,10 +25,11 @@ from sqlmodel import Session, col, select
 from connectors.base import Quarantine
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient, Unconfirmed
-from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records, text_to_html
+from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
 from core.batch import ingest_many
 from core.identity import get_live_contact
 from core.ingest import IngestError, IngestOptions, ingest
+from core.markup import text_to_html
 from core.models import (
     ConnectorAccount,
     Contact,

@@ -35,7 +35,7 @@ from typing import Any
 import nh3
 
 from connectors.base import Quarantine
-from core.ingest import sanitize_html
+from core.markup import plain_reading, sanitize_html, text_to_html, too_deep
 from core.normalize import InvalidIdentifier, normalize_emails, normalize_linkedin_url, normalize_phones
 from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundRecord, MessageIn
 
@@ -51,52 +51,15 @@ _HTML_MARKUP = re.compile(
     r"|script)(?:\s[^<>]*)?/?>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});")
 
 
-# Deeper than any real mail (Outlook nests tables a few dozen levels): the sanitiser's parser works quadratically
-# in the depth (20,000 levels of "<div>", 120 KB: 5 s of CPU), so a body nested deeper is read as text.
-MAX_HTML_DEPTH = 256
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?>")
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-                   "track", "wbr"})
-_ANY_TAG = re.compile(r"<[^<>]*>")
-# In the text of a body read without the parser, these tags, opening or closing, begin a new line: HTML lets a
-# paragraph, an item or a row go unclosed ("<p>one<p>two"), and the words must not run together.
-_LINE_TAG = re.compile(r"(?i)<\s*/?\s*(?:br|p|div|li|tr|td|th|h[1-6]|blockquote|table|ul|ol|dt|dd|pre|hr)\b[^<>]*>")
-
-
-def html_depth(markup: str | None, limit: int = MAX_HTML_DEPTH) -> int:
-    """How deep the markup's elements nest, counted from its tags in one linear pass (an element never closed
-    counts as open), stopping once past `limit`."""
-    depth = deepest = 0
-    for match in _TAG.finditer(markup or ""):
-        if match.group(1):
-            depth = max(0, depth - 1)
-        elif match.group(2).lower() not in _VOID and not match.group(0).endswith("/>"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-    return deepest
-
-
 def looks_like_html(body: str) -> bool:
     return _HTML_MARKUP.search(body) is not None
-
-
-def text_to_html(text: str) -> str:
-    """Plain text as HTML paragraphs: blank lines part paragraphs, line breaks stay, markup characters escaped."""
-    paragraphs = [html_lib.escape(p.strip()).replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
-    return "".join(f"<p>{p}</p>" for p in paragraphs if p)
 
 
 def body_text_and_html(body: str) -> tuple[str, str]:
     """(text, sanitised HTML) of a body that is HTML or plain text (see the module's note)."""
     if looks_like_html(body):
-        if html_depth(body) > MAX_HTML_DEPTH:
-            # (in linear passes: block tags break lines, other tags go, entities decode)
-            text = html_lib.unescape(_ANY_TAG.sub("", _LINE_TAG.sub("\n", body)))
-            lines = [line.strip() for line in text.splitlines()]
-            text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+        if too_deep(body):  # (core.markup: the parser would take minutes)
+            text = plain_reading(body)
             return text, text_to_html(text)
         clean_html = sanitize_html(body)
         return html_to_text(clean_html), clean_html

@@ -327,7 +327,7 @@ def test_html_nested_thousands_deep_is_read_as_text() -> None:
     the sanitiser's parser works quadratically in the depth: 20,000 levels took 5 s of CPU to map and as much
     again in ingest, a megabyte minutes, on every sync of the conversation. Deeper than any real mail
     (MAX_HTML_DEPTH), a body is now read as text: its words are kept, and its HTML is that text's paragraphs."""
-    from connectors.intercom.mapping import MAX_HTML_DEPTH, html_depth
+    from core.markup import MAX_HTML_DEPTH, html_depth
 
     chat = conversation()
     chat["source"]["body"] = "<div>" * 5000 + "Pilne: <b>oferta</b> &amp; cennik" + "</div>" * 5000
