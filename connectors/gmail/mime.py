@@ -255,7 +255,7 @@ def _date(msg: Message) -> datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year of twenty digits: OverflowError
         return None
     if parsed is None:
         return None

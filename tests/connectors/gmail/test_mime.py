@@ -491,6 +491,9 @@ def test_a_message_of_tens_of_thousands_of_parts_is_not_read() -> None:
     ("Sun, 4 Jan 2026 10:00:00 -0000", datetime(2026, 1, 4, 10, tzinfo=UTC)),
     ("4 Jan 2026 10:00 +0100", datetime(2026, 1, 4, 9, tzinfo=UTC)),
     ("Tue, 12 Oct 2010 16:21:05 H0500", datetime(2010, 10, 12, 16, 21, 5, tzinfo=UTC)),  # a broken zone, as found
+    # A year or day too large for a C long (spam, a fuzzer): the date parser's OverflowError is no date either.
+    ("Mon, 5 Jan 99999999999999999999 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    ("Mon, 99999999999999999999 Jan 2026 10:00:00 +0000", datetime(2026, 1, 5, 10, tzinfo=UTC)),
 ])
 def test_an_impossible_year_gives_way_to_internal_date(date: str, expected: datetime) -> None:
     raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
