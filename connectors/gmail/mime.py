@@ -204,18 +204,30 @@ def _header(msg: Message, name: str) -> str:
         return ""
 
 
+# A mailbox whose display name holds an unquoted '@' ('biuro@budmax.pl <jan@client.pl>', as web forms' mailers and
+# some CRMs write it): the phrase runs from the start of the header or a comma to the angle address.
+_AT_IN_NAME = re.compile(r'(?:^|(?<=,))(\s*)([^,"<>]*@[^,"<>]*?)(\s*<[^<>\s]*@[^<>\s]*>)')
+
+
+def _quote_at_names(value: str) -> str:
+    """Such a name quoted, so that both parsers read the address in angle brackets as the mailbox (as Gmail
+    does): unquoted, the first word with an '@' was taken for the address."""
+    return _AT_IN_NAME.sub(lambda m: f'{m.group(1)}"{email.utils.quote(m.group(2).strip())}"{m.group(3)}', value)
+
+
 def _addresses(msg: Message, name: str) -> list[Address]:
     raw = _raw_headers(msg, name)
+    quoted = [_quote_at_names(value) for value in raw]
     # Names in encoded words are read by email.header, which joins adjacent words before decoding them (RFC 2047
     # 6.2): policy.default's address parser puts a space between the words (CPython gh-128110: 'Béna rd', as
     # Python's own EmailMessage cuts long names) and decodes a letter cut between two words as two broken halves.
-    pairs = email.utils.getaddresses(raw)
+    pairs = email.utils.getaddresses(quoted)
     names = {a.lower(): decoded for n, a in pairs if "=?" in n and a
              for decoded in [_decode_words(_relabel_words(_clean(n, msg)))] if "=?" not in decoded}
     # The name of the older form 'jan@firma.pl (Jan Kowalski)', a comment the standard parser drops.
     comments = {a.lower(): _decode_words(_clean(n, msg)) for n, a in pairs if n and a}
     try:
-        header = msg.get(name)
+        header = msg.get(name) if quoted == raw else policy.default.header_factory(name, quoted[0])
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
             return [Address(one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)

@@ -523,6 +523,24 @@ def test_a_display_name_is_one_line_of_text(from_: str, name: str) -> None:
     assert parsed.sender is not None and (parsed.sender.name, parsed.sender.address) == (name, "jan@client.pl")
 
 
+@pytest.mark.parametrize(("from_", "name"), [
+    # A display name with an unquoted '@' (web forms' mailers, some CRMs, spam): the mailbox is the address in
+    # angle brackets, as Gmail shows it. The standard parser took the name for the address ('jan@client.pl
+    # <jan@client.pl>' happened to work; 'biuro@budmax.pl <jan@client.pl>' made the lead biuro@budmax.pl and
+    # 'Jan Kowalski jan@client.pl <jan@client.pl>' the address '"Jan Kowalski jan"@client.pl').
+    ("biuro@budmax.pl <jan@client.pl>", "biuro@budmax.pl"),
+    ("Jan Kowalski jan@client.pl <jan@client.pl>", "Jan Kowalski jan@client.pl"),
+    ("jan@client.pl <jan@client.pl>", "jan@client.pl"),
+    ("Jan (Budmax) jan@client.pl <jan@client.pl>", "Jan (Budmax) jan@client.pl"),
+])
+def test_a_display_name_with_an_unquoted_at_sign_is_a_name(from_: str, name: str) -> None:
+    raw = f"From: {from_}\r\nTo: Ola <ola@acme.example>, {from_}\r\nSubject: x\r\n\r\nHi".encode()
+    parsed = parse_message(raw)
+    assert parsed.sender is not None and parsed.sender.address == "jan@client.pl"
+    assert parsed.sender.name == name
+    assert [a.address for a in parsed.to] == ["ola@acme.example", "jan@client.pl"]
+
+
 @pytest.mark.parametrize("name", ["Kowalski, Jan", '"Jan" <evil@x.pl>', "J. Smith (Budmax)", "Łukasz Wójcik", "Jan\\K",
                                   "O'Neil", ""])
 def test_mailbox_text_reads_back_as_the_same_one_mailbox(name: str) -> None:
