@@ -47,8 +47,36 @@ _ENCODED_WORD = re.compile(r"=\?([^?*\s]{1,40})(?:\*[^?]*)?\?[bBqQ]\?[^?\s]*\?="
 # (for ISO-8859-1 the WHATWG Encoding Standard's reading too).
 _LEGACY_LABELS = {"iso8859-1": "cp1252", "cp1252": "cp1252", "iso8859-2": "cp1250", "cp1250": "cp1250",
                   "cp1251": "cp1251", "koi8-r": "koi8_r"}
+# Labels Python's codecs lack or read as a narrower set than the one their writers meant (Outlook's Korean
+# ks_c_5601-1987 and GB2312 are the Windows sets, as the WHATWG Encoding Standard reads them). Korean's is named
+# 'uhc', Python's other name for cp949: email.charset reads 'cp949' in an encoded word as EUC-KR again.
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "x-user-defined": "latin-1",
-                    "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis"}
+                    "iso-2022-jp-ms": "iso-2022-jp", "cp932": "cp932", "shift-jis": "shift_jis", "sjis": "shift_jis",
+                    "ks_c_5601-1987": "uhc", "ks_c_5601-1989": "uhc", "ks_c_5601": "uhc", "euc-kr": "uhc",
+                    "gb2312": "gb18030", "gb_2312-80": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+                    "x-mac-ce": "mac_latin2", "x-mac-centraleurroman": "mac_latin2", "x-mac-ukrainian": "mac_cyrillic",
+                    "iso-8859-8-i": "iso8859_8", "iso-8859-6-i": "iso8859_6", "windows-874": "cp874"}
+# A Windows or IBM code page spelt another way: 'cp-1250', 'win-1251', 'windows1251', 'ms-1252'.
+_CODE_PAGE = re.compile(r"(?:cp|win|windows|ms|ibm)[-_ ]?(\d{3,4})")
+
+
+def charset_codec(label: str) -> str | None:
+    """The Python codec for a charset label as mail writes it, or None: Python's own names, the aliases above,
+    a code page spelt another way, and the 'x-' labels of Mac and WHATWG ('x-mac-cyrillic', 'x-cp1251')."""
+    label = (label or "").strip().strip("\"'").strip().lower()
+    if not label or len(label) > 60:
+        return None
+    if label in _CHARSET_ALIASES:
+        return _CHARSET_ALIASES[label]
+    page = _CODE_PAGE.fullmatch(label.removeprefix("x-"))
+    for candidate in (label, label.removeprefix("x-").removeprefix("x-"), page and f"cp{page.group(1)}"):
+        if not candidate:
+            continue
+        try:
+            return codecs.lookup(candidate).name
+        except LookupError:
+            continue
+    return None
 
 
 class MimeError(ValueError):
@@ -157,7 +185,7 @@ def _declared_charsets(msg: Message) -> list[str]:
         pass
     found: list[str] = []
     for charset in declared:
-        charset = _CHARSET_ALIASES.get(charset.strip().lower(), charset.strip().lower())
+        charset = charset_codec(charset) or charset.strip().lower()
         if charset and charset not in ("us-ascii", "ascii", "utf-8", "utf8") and charset not in found:
             found.append(charset)
     return found
@@ -285,6 +313,11 @@ def _date(msg: Message) -> datetime | None:
 
 def _decode(part: Message, msg: Message | None = None) -> str:
     """A text part's content, whatever its declared charset says."""
+    meant = _meant_codec(part)
+    if meant:
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            return payload.decode(_better_encoding(payload, meant) or meant, "replace")
     try:
         content = part.get_content()
         if isinstance(content, str):
@@ -299,13 +332,24 @@ def _decode(part: Message, msg: Message | None = None) -> str:
     if not isinstance(payload, bytes):
         return str(payload)
     charset = (part.get_content_charset() or "utf-8").lower()
-    charset = _CHARSET_ALIASES.get(charset, charset)
+    charset = charset_codec(charset) or charset
     for candidate in (charset, "utf-8", "cp1252"):
         try:
             return payload.decode(candidate)
         except (LookupError, UnicodeError):
             continue
     return payload.decode("latin-1")
+
+
+def _meant_codec(part: Message) -> str | None:
+    """The codec a part's charset label means when Python reads the label otherwise or not at all
+    ('x-mac-cyrillic', 'cp-1250', Outlook's 'ks_c_5601-1987'); None when Python's reading is the one."""
+    try:
+        declared = part.get_content_charset() or ""
+    except Exception:  # noqa: BLE001 - a broken Content-Type declares nothing
+        return None
+    codec = charset_codec(declared) if declared else None
+    return codec if codec and _codec_name(codec) != _codec_name(declared) else None
 
 
 def html_to_text(html: str) -> str:
@@ -378,7 +422,9 @@ def _better_encoding(data: bytes, declared: str) -> str | None:
 
 def _relabel_words(text: str) -> str:
     """Encoded words labelled with a legacy charset over bytes of another ('=?iso-8859-1?Q?=CF=F0...?=' over
-    Windows-1251) relabelled with the encoding they are in (_better_encoding, judged on all of them together)."""
+    Windows-1251) relabelled with the encoding they are in (_better_encoding, judged on all of them together);
+    first, labels Python lacks or reads narrower than meant ('x-mac-cyrillic', 'cp-1250') with the codec meant."""
+    text = _ENCODED_WORD_CHARSET.sub(_meant_label, text)
     try:
         found = [(m, email.header.decode_header(m.group(0))[0]) for m in _ENCODED_WORD.finditer(text)]
     except Exception:  # noqa: BLE001 - a broken encoded word (bad base64): left to the parser as it is
@@ -393,6 +439,14 @@ def _relabel_words(text: str) -> str:
     for match, _ in reversed(legacy):
         text = f"{text[:match.start(1)]}{encoding}{text[match.end(1):]}"
     return text
+
+
+def _meant_label(match: re.Match[str]) -> str:
+    label = match.group(1)
+    codec = charset_codec(label)
+    if not codec or _codec_name(codec) == _codec_name(label):
+        return match.group(0)
+    return match.group(0)[:match.start(1) - match.start(0)] + codec + match.group(0)[match.end(1) - match.start(0):]
 
 
 def _codec_name(charset: str) -> str:

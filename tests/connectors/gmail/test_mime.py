@@ -259,6 +259,32 @@ def test_unencoded_8bit_headers_are_read_in_the_senders_charset(charset, declare
     assert (mail.subject, mail.sender.name) == (subject, name)
 
 
+@pytest.mark.parametrize(("label", "codec", "name", "text"), [
+    # Labels mail clients write that Python's codecs do not know, or know as a smaller set than the one meant.
+    ("x-mac-cyrillic", "mac_cyrillic", "Иван Петров", "Прошу выставить счёт"),  # Mac Mail, Entourage
+    ("x-mac-ce", "mac_latin2", "Paweł Wójcik", "Zapytanie o ofertę"),
+    ("cp-1250", "cp1250", "Paweł Wójcik", "Zapytanie o ofertę, Łódź"),  # scripts that spell the code page
+    ("win-1251", "cp1251", "Иван Петров", "Прошу выставить счёт"),
+    ("x-cp1251", "cp1251", "Иван Петров", "Прошу выставить счёт"),  # a WHATWG label
+    ("windows-874", "cp874", "สมชาย ใจดี", "ขอใบเสนอราคา"),
+    ("iso-8859-8-i", "iso8859_8", "דוד כהן", "בקשה להצעת מחיר"),
+    # Outlook's label for Korean, and GB2312 as Chinese clients write it, mean the larger Windows sets (the
+    # WHATWG Encoding Standard reads them so): '똠' and '镕' were U+FFFD.
+    ("ks_c_5601-1987", "cp949", "김똠", "똠방각하 견적 요청"),
+    ("gb2312", "gb18030", "朱镕基", "报价 镕"),
+])
+def test_a_charset_label_python_lacks_or_reads_narrower_is_read_as_meant(label, codec, name, text) -> None:  # noqa: ANN001
+    import base64
+
+    def word(value: str) -> str:
+        return f"=?{label}?B?{base64.b64encode(value.encode(codec)).decode()}?="
+
+    raw = (f"From: {word(name)} <sender@firma.example>\r\nTo: rep@acme.example\r\nSubject: {word(text)}\r\n"
+           f"Content-Type: text/plain; charset=\"{label}\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode()
+    mail = parse_message(raw + text.encode(codec) + b"\r\n")
+    assert (mail.sender.name, mail.subject, mail.text) == (name, text, text)
+
+
 def test_a_charset_named_by_another_headers_encoded_word_reads_the_raw_ones() -> None:
     raw = (b'From: "=?Windows-1252?B?Rm9ybWHn428gRnJlbmV0aWtwb2xpcw==?=" <info@example.org>\r\n'
            b"To: a@example.org\r\nSubject: Forma\xe7\xe3o: Campanha Final Ver\xe3o\r\n\r\nTEST\r\n")
