@@ -557,6 +557,32 @@ def _safe_payload_text(part: Message) -> str:
 _UNQUOTED_BOUNDARY = re.compile(rb'(?im)^((?:content-type:|[ \t])[^\r\n]*?\bboundary=)([^\s";]+)')
 
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MULTIPART_TYPE = re.compile(rb"(?im)^(content-type:[ \t]*multipart/[\w.+-]+)")
+# A delimiter line: '--' and a boundary (RFC 2046: up to 70 characters, here without spaces), perhaps the last one.
+_DELIMITER_LINE = re.compile(rb"(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(?:--)?[ \t]*\r?$")
+
+
+def _with_found_boundary(raw: bytes, msg: Message) -> bytes | None:
+    """The message with the boundary its delimiter lines use written into its Content-Type, when it declares
+    none (a script's 'multipart/mixed' alone, or PHP mail() headers joined by a bare newline, which unfold the
+    'boundary=' line into the body). None: no such message, or no delimiter line that comes twice."""
+    try:
+        if msg.get_content_maintype() != "multipart" or msg.get_param("boundary"):
+            return None
+    except Exception:  # noqa: BLE001 - a Content-Type the parser cannot read
+        return None
+    end = _HEADER_END.search(raw)
+    declared = _MULTIPART_TYPE.search(raw, 0, end.start() if end else len(raw))
+    if declared is None:
+        return None
+    for found in _DELIMITER_LINE.finditer(raw, declared.end(), declared.end() + 200_000):
+        boundary = found.group(1)
+        if raw.count(b"\n--" + boundary, found.end()) >= 1:
+            return raw[:declared.end()] + b'; boundary="' + boundary + b'"' + raw[declared.end():]
+    return None
+
+
 def _lost_parts(msg: Message) -> bool:
     """Said to be multipart, but no parts were found (the parser's MultipartInvariantViolationDefect)."""
     try:
@@ -642,6 +668,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         raise MimeError("no headers: not an RFC 822 message")
     if _lost_parts(msg):
         quoted = _UNQUOTED_BOUNDARY.sub(rb'\1"\2"', raw)
+        quoted = (_with_found_boundary(raw, msg) or raw) if quoted == raw else quoted
         if quoted != raw:
             try:
                 msg = email.message_from_bytes(quoted, policy=policy.default)  # type: ignore[assignment]

@@ -477,6 +477,24 @@ def test_a_multipart_whose_parts_are_not_found_keeps_its_text(content_type: str)
     assert (mail.text, mail.attachments) == ("Dzień dobry, proszę o ofertę.", [])
 
 
+@pytest.mark.parametrize("content_type", [
+    "multipart/mixed",  # no boundary at all (hand-written scripts)
+    "multipart/mixed;\r\nboundary=\"=_b1\"",  # PHP mail() with "\n" between headers: the boundary line unfolded
+    "multipart/mixed; charset=utf-8",
+])
+def test_a_multipart_without_its_boundary_finds_its_parts_by_the_first_delimiter_line(content_type: str) -> None:
+    """The parts of such a message were not found, and its raw MIME source (part headers, base64) was its text.
+    The boundary is the one its delimiter lines use, as mail programs read it."""
+    raw = (f"From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Oferta\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: {content_type}\r\n\r\nThis is a MIME message.\r\n--=_b1\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nDzień dobry, proszę o ofertę.\r\n--=_b1\r\n"
+           "Content-Type: application/pdf; name=zapytanie.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           "JVBERi0xLjQK\r\n--=_b1--\r\n").encode()
+    mail = parse_message(raw)
+    assert mail.text == "Dzień dobry, proszę o ofertę."
+    assert [(a.filename, a.mime_type, a.size) for a in mail.attachments] == [("zapytanie.pdf", "application/pdf", 9)]
+
+
 @pytest.mark.parametrize("folded", [False, True])
 def test_an_unquoted_boundary_with_an_equals_sign_finds_its_parts(folded: bool) -> None:
     """Outlook Express and old Outlook wrote 'boundary=----=_NextPart_000_...' unquoted; the standard parser cut
