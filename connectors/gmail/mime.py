@@ -542,6 +542,40 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], attachments: list[At
             texts.append(_decode(part, msg))
 
 
+MAX_TNEF_BYTES = 10_000_000
+
+
+def _is_tnef(mime_type: str, filename: str) -> bool:
+    return mime_type in ("application/ms-tnef", "application/vnd.ms-tnef") or filename.lower() == "winmail.dat"
+
+
+def _tnef_text(msg: Message) -> str:
+    """The text Outlook put inside a winmail.dat (TNEF), for mail that has no other: its plain body, else its
+    HTML body as text (tnefparse). An RTF-only body is not read: that needs an RTF decompressor and converter."""
+    from tnefparse import TNEF
+
+    for part in msg.walk():
+        try:
+            if part.is_multipart() or not _is_tnef(part.get_content_type(), str(part.get_filename() or "")):
+                continue
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes) or len(payload) > MAX_TNEF_BYTES:
+                continue
+            tnef = TNEF(payload, do_checksum=False)
+            codepage = tnef.codepage or "cp1252"
+            body = tnef.body.decode(charset_codec(codepage) or "cp1252", "replace") if isinstance(tnef.body, bytes) \
+                else str(tnef.body or "")
+            if not body.strip() and tnef.htmlbody:
+                html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else tnef.htmlbody.decode("utf-8", "replace")
+                body = html_to_text(html)
+        except Exception:  # noqa: BLE001 - a broken TNEF stream (hostile or cut short) is only a file
+            continue
+        body = body.replace("\r\n", "\n").strip("\x00").strip()
+        if body:
+            return body
+    return ""
+
+
 def _safe_payload_text(part: Message) -> str:
     try:
         payload = part.get_payload()
@@ -690,6 +724,8 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         text = html_to_text(html_raw)
     if not text:
         text = "\n\n".join(t for t in others if t and t.strip()).strip()
+    if not text and any(_is_tnef(a.mime_type, a.filename) for a in attachments):
+        text = _tnef_text(msg)
     text = text.replace("\x00", "")[:MAX_TEXT_CHARS]
 
     message_id = normalize_message_id(_header(msg, "message-id"))

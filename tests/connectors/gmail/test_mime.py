@@ -622,3 +622,44 @@ def test_mailbox_text_reads_back_as_the_same_one_mailbox(name: str) -> None:
 def test_a_subject_is_one_line_of_text(subject: str, expected: str) -> None:
     raw = f"From: Anna <anna@firma.example>\r\nSubject: {subject}\r\n\r\nHi".encode()
     assert parse_message(raw).subject == expected
+
+
+def _tnef(*objects: tuple[int, int, bytes]) -> bytes:
+    """A TNEF stream (MS-OXTNEF 2.1): signature, key, then message-level attributes (id | type << 16, data,
+    checksum)."""
+    import struct
+
+    data = struct.pack("<IH", 0x223E9F78, 0x1234)
+    for attribute, kind, value in objects:
+        data += struct.pack("<BII", 1, attribute | kind << 16, len(value)) + value
+        data += struct.pack("<H", sum(value) & 0xFFFF)
+    return data
+
+
+def _winmail_only(tnef: bytes) -> bytes:
+    import base64
+
+    return (b"From: Anna <anna@firma.example>\r\nTo: rep@acme.example\r\nSubject: Zapytanie\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/ms-tnef; name=\"winmail.dat\"\r\n"
+            b"Content-Disposition: attachment; filename=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(tnef))
+
+
+def test_a_message_that_is_only_winmail_dat_has_the_text_outlook_put_in_it() -> None:
+    """Exchange sends a message as one application/ms-tnef part (winmail.dat) when the recipient is set to get
+    Outlook Rich Text: the inquiry's text is inside it, and the message had none. Its plain-text body (attBody,
+    in the OEM code page the stream names) is read with tnefparse; the file is still listed."""
+    import struct
+
+    body = "Dzień dobry, proszę o ofertę na 40 krzeseł.\r\n"
+    tnef = _tnef((0x9007, 0x0006, struct.pack("<II", 1250, 0)), (0x800C, 0x0002, body.encode("cp1250")))
+    mail = parse_message(_winmail_only(tnef))
+    assert mail.text == body.strip()
+    assert [(a.filename, a.mime_type) for a in mail.attachments] == [("winmail.dat", "application/ms-tnef")]
+
+
+@pytest.mark.parametrize("tnef", [b"\x78\x9f\x3e\x22\x00\x00" + b"\xff" * 40, b"\x78\x9f\x3e\x22", b"not tnef at all",
+                                  b"\x78\x9f\x3e\x22\x00\x00\x01\x07\x90\x06\x00\xff\xff\xff\x7f" + b"\xff" * 30])
+def test_a_broken_winmail_dat_is_only_a_file(tnef: bytes) -> None:
+    mail = parse_message(_winmail_only(tnef))
+    assert (mail.text, [a.filename for a in mail.attachments]) == ("", ["winmail.dat"])
