@@ -381,10 +381,12 @@ def _meant_codec(part: Message) -> str | None:
 
 def html_to_text(html: str) -> str:
     """Readable text from HTML (nh3 strips every tag; block ends become line breaks first). A table cell ends a
-    line too: glued together, a form notification's "Name" and "Ola Zima" cells read "NameOla Zima"."""
+    line too: glued together, a form notification's "Name" and "Ola Zima" cells read "NameOla Zima". The break
+    follows the closing tag, which stays: without it every block is left open, and html5ever builds a tree as deep
+    as the mail is long in quadratic time."""
     if too_deep(html):
         return plain_reading(html)  # (core.markup: the parser would take minutes)
-    marked = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/td|/th|/h[1-6])\b[^>]*>", "\n", without_hidden(html))
+    marked = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/td|/th|/h[1-6])\b[^>]*>", "\\g<0>\n", without_hidden(html))
     text = nh3.clean(marked, tags=set())
     import html as html_lib
 
