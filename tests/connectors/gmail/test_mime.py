@@ -679,3 +679,18 @@ def test_html_to_text_hands_the_parser_the_html_with_its_closing_tags(monkeypatc
     html = "<div><p>Oferta <b>na</b> krzesła</p><p>Jan</p></div><table><tr><td>Tel</td><td>+48 1</td></tr></table>"
     assert mime.html_to_text(html) == "Oferta na krzesła\nJan\n\nTel\n+48 1"
     assert [seen[0].count(tag) for tag in ("</div>", "</p>", "</td>", "</tr>")] == [1, 2, 2, 1]
+
+
+def test_html_of_thousands_of_unclosed_blocks_is_read_as_text_only() -> None:
+    """'<div>' opened 100,000 times and never closed (600 KB, built to stall a parser): html5ever checks the open
+    elements at each block, in quadratic time (40 s for this one, for the text and again to sanitise it). Nested
+    past core.markup's MAX_HTML_DEPTH, such HTML is kept as its text's paragraphs, read without the parser."""
+    from core.markup import MAX_HTML_DEPTH
+
+    html = "<div>Dzień dobry,<br>" + "<div>" * (MAX_HTML_DEPTH + 1) + "proszę o ofertę.</div>"
+    raw = ("From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           + html).encode()
+    mail = parse_message(raw)
+    assert (mail.text, mail.html) == ("Dzień dobry,\n\nproszę o ofertę.", "<p>Dzień dobry,</p><p>proszę o ofertę.</p>")
+    fine = parse_message(raw.replace(b"<div>" * (MAX_HTML_DEPTH + 1), b"<div>" * 50))
+    assert fine.text == "Dzień dobry,\nproszę o ofertę." and fine.html.startswith("<div>Dzień dobry,<br>")
