@@ -257,15 +257,20 @@ MAX_ADDRESSES = 1000
 
 
 def _first_addresses(value: str) -> str:
-    """The header up to the comma (outside a quoted name) before its MAX_ADDRESSES + 1st '@': at most
-    MAX_ADDRESSES mailboxes (fewer when names hold '@' too)."""
-    at = -1
+    """The header up to the comma (outside a quoted name) before its MAX_ADDRESSES + 1st '@' or its
+    MAX_HEADER_CHARS-th character: at most MAX_ADDRESSES mailboxes (fewer when names hold '@' too). A lone
+    mailbox longer than that (a name of hundreds of kilobytes) keeps its end, where its address is."""
+    end, at = len(value), -1
     for _ in range(MAX_ADDRESSES + 1):
         at = value.find("@", at + 1)
         if at < 0:
-            return value
+            break
+    else:
+        end = at
+    if end == len(value) <= MAX_HEADER_CHARS:
+        return value
     cut, quoted, escaped = 0, False, False
-    for index, char in enumerate(value[:at]):
+    for index, char in enumerate(value[:min(end, MAX_HEADER_CHARS)]):
         if escaped:
             escaped = False
         elif char == "\\":
@@ -274,7 +279,10 @@ def _first_addresses(value: str) -> str:
             quoted = not quoted
         elif char == "," and not quoted:
             cut = index
-    return value[:cut]
+    if cut:
+        return value[:cut]
+    tail = value[-MAX_HEADER_CHARS:]
+    return tail.replace('"', "") if value.count('"', 0, len(value) - len(tail)) % 2 else tail
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:

@@ -718,3 +718,27 @@ def test_a_header_of_hundreds_of_kilobytes_is_read_from_its_first_or_last_part(m
     assert mail.references == [f"r{i}@x.example" for i in range(words // 3 - 50, words // 3)]
     assert mail.headers["list-id"].startswith("lista lista")
     assert max(parsed) <= MAX_HEADER_CHARS
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_an_address_header_with_a_name_of_hundreds_of_kilobytes_is_parsed_in_part(
+        monkeypatch: pytest.MonkeyPatch, quoted: bool) -> None:
+    """A display name of 40,000 words (the address parser is quadratic in them too): only MAX_HEADER_CHARS of an
+    address header are parsed, up to a comma between mailboxes, or a lone mailbox's end, where its address is."""
+    from email.headerregistry import HeaderRegistry
+
+    from connectors.gmail.mime import MAX_HEADER_CHARS
+
+    parsed: list[int] = []
+    factory = HeaderRegistry.__call__
+    monkeypatch.setattr(HeaderRegistry, "__call__", lambda self, name, value: parsed.append(len(value))
+                        or factory(self, name, value))
+    name = " ".join(["słowo"] * (MAX_HEADER_CHARS // 3))
+    name = f'"{name}"' if quoted else name
+    raw = (f"From: {name} <anna@firma.example>\r\nTo: \"Kowalski, Jan\" <jan@client.pl>, {name} <ola@client.pl>\r\n"
+           "Subject: x\r\n\r\nHi").encode()
+    mail = parse_message(raw)
+    assert mail.sender is not None and mail.sender.address == "anna@firma.example"
+    assert mail.sender.name.endswith("słowo słowo") and len(mail.sender.name) <= MAX_HEADER_CHARS
+    assert [(a.name, a.address) for a in mail.to] == [("Kowalski, Jan", "jan@client.pl")]
+    assert max(parsed) <= MAX_HEADER_CHARS
