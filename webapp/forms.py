@@ -65,6 +65,7 @@ from connectors.forms.validation import (
     legacy_multipart_fields,
     parse_fields,
     submission_external_id,
+    text_plain_fields,
     validate_submission,
     without_lone_surrogates,
 )
@@ -353,6 +354,8 @@ def _posted_data() -> dict[str, Any] | None:
         legacy = legacy_encoded_fields(request.get_data(cache=True), request.mimetype_params.get("charset"))
         if legacy is not None:
             return legacy
+    if request.mimetype == "text/plain":
+        return text_plain_fields(request.get_data(cache=True), request.mimetype_params.get("charset"))
     if request.mimetype == "multipart/form-data":
         legacy = legacy_multipart_fields(request.get_data(cache=True), request.mimetype_params.get("boundary"),
                                          request.mimetype_params.get("charset"))

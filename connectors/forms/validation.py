@@ -157,6 +157,33 @@ def legacy_encoded_fields(body: bytes, charset: str | None = None) -> dict[str, 
     return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
 
 
+# A line of the HTML standard's text/plain form encoding: a field's name, '=', its value.
+_PLAIN_FIELD = re.compile(r"([A-Za-z_][\w.:\-\[\]]{0,99})=(.*)")
+
+
+def text_plain_fields(body: bytes, charset: str | None = None) -> dict[str, Any] | None:
+    """The fields of a form posted with enctype="text/plain" ('name=value' lines, as a form copied from a
+    mailto: one sends), or None when the body has no such line. The encoding does not escape line breaks or
+    '=': a line that does not start with a field name continues the value before it (a textarea's lines)."""
+    try:
+        text = body.decode(_known_encoding(charset or "") or "utf-8")
+    except UnicodeDecodeError:
+        text = body.decode(best_legacy_encoding(body), "replace")
+    fields: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        match = _PLAIN_FIELD.fullmatch(line)
+        if match:
+            last = fields.setdefault(match.group(1), [])
+            last.append(match.group(2))
+        elif last is not None:
+            last[-1] += "\n" + line
+    if not fields:
+        return None
+    return {key: values[0].rstrip("\n") if len(values) == 1 else [v.rstrip("\n") for v in values]
+            for key, values in fields.items()}
+
+
 def _known_encoding(*names: str) -> str:
     """The first of the names that is a known encoding other than UTF-8 (the body is not UTF-8: a page that says
     it is says wrong), as Python calls it; "" for none."""

@@ -274,6 +274,19 @@ def test_a_form_posted_with_charset_field_is_read_in_that_encoding(client, sessi
     assert (stored.text, stored.meta["fields"]["name"]) == ("Żaba źle", "Ola Żabińska")
 
 
+def test_a_form_with_enctype_text_plain_is_read_not_lost(client, session: Session, form: Form) -> None:  # noqa: ANN001
+    """A page whose form says enctype="text/plain" (copied from a mailto: form) posts 'name=value' lines (the
+    HTML standard's text/plain encoding). Werkzeug reads no fields from it: the token was missing, and the person
+    got the form back empty, what they wrote lost. A line without 'name=' continues the value before it."""
+    fields = good(form, name="Ola Żabińska", message="Dzień dobry,\r\nproszę o demo = jutro.\r\nOla")
+    body = "".join(f"{key}={value}\r\n" for key, value in fields.items()).encode()
+    response = client.post(f"/f/{form.key}", data=body, content_type="text/plain", headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    [stored] = form_messages(session)
+    assert (stored.text, stored.meta["fields"]["name"]) == ("Dzień dobry,\nproszę o demo = jutro.\nOla",
+                                                             "Ola Żabińska")
+
+
 @pytest.mark.parametrize("body", [b"garbage without boundaries", b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
                                   b"--b\r\nbroken header line\r\n\r\n\xff\xfe--b--\r\n"])
 def test_a_malformed_multipart_body_is_not_a_500(client, session: Session, form: Form, body: bytes) -> None:  # noqa: ANN001
