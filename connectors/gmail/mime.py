@@ -332,10 +332,27 @@ def _message_ids(value: str) -> list[str]:
 _WRITTEN_YEAR = re.compile(r"(?<![\w:+-])(\d{3,})(?![\w:])")
 
 
+# A zone written as an offset after 'GMT'/'UTC' (JavaScript's Date.toString(): 'GMT+0100 (Central European
+# Standard Time)'), or with a colon as ISO 8601 writes it ('+01:00'): email.utils reads either as UTC.
+_OFFSET_ZONE = re.compile(r"(?i)(?:\b(?:GMT|UTC|UT)\s*)?(?<![\d:])([+-])(\d{1,2})(?::?(\d{2}))?(?=\s*(?:\(|$))")
+# Zone names of Russian and Polish servers that email.utils does not know (it reads them as UTC).
+_ZONE_NAMES = {"MSK": "+0300", "CET": "+0100", "CEST": "+0200", "EET": "+0200", "EEST": "+0300"}
+_ZONE_NAME = re.compile(r"\b(MSK|CET|CEST|EET|EEST)(?=\s*(?:\(|$))")
+
+
+def _numeric_zone(date: str) -> str:
+    """The Date header with its zone as RFC 5322's +hhmm, when written another way."""
+    date = _OFFSET_ZONE.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}", date.strip(), 1)
+    return _ZONE_NAME.sub(lambda m: _ZONE_NAMES[m.group(1)], date, 1)
+
+
 def _date(msg: Message) -> datetime | None:
     raw = _header(msg, "date")
     if not raw:
         return None
+    sent = " ".join(" ".join(_raw_headers(msg, "date")[:1]).split())  # the parsed one read such a zone as UTC
+    if sent.isascii() and _numeric_zone(sent) != sent:
+        raw = _numeric_zone(sent)
     try:
         parsed = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):  # a year of twenty digits: OverflowError

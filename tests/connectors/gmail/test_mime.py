@@ -742,3 +742,24 @@ def test_an_address_header_with_a_name_of_hundreds_of_kilobytes_is_parsed_in_par
     assert mail.sender.name.endswith("słowo słowo") and len(mail.sender.name) <= MAX_HEADER_CHARS
     assert [(a.name, a.address) for a in mail.to] == [("Kowalski, Jan", "jan@client.pl")]
     assert max(parsed) <= MAX_HEADER_CHARS
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    # JavaScript's Date.toString() as Node scripts write it, and offsets written as in ISO 8601 or after 'GMT'/'UTC':
+    # email.utils read each zone as UTC, putting the mail hours off.
+    ("Mon Dec 07 2026 10:00:00 GMT+0100 (Central European Standard Time)", datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 GMT+0100", datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 GMT+01:00", datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 UTC+3", datetime(2026, 12, 7, 7, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 GMT-5", datetime(2026, 12, 7, 15, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 +01:00", datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 GMT", datetime(2026, 12, 7, 10, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 10:00:00 +0000 (UTC)", datetime(2026, 12, 7, 10, tzinfo=UTC)),
+    # Zone names Russian and Polish servers write, which email.utils does not know.
+    ("Mon, 7 Dec 2026 10:00:00 MSK", datetime(2026, 12, 7, 7, tzinfo=UTC)),
+    ("Mon, 7 Dec 2026 10:00:00 CET", datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    ("Tue, 7 Jul 2026 10:00:00 CEST", datetime(2026, 7, 7, 8, tzinfo=UTC)),
+])
+def test_a_zone_written_another_way_is_read_as_its_offset(date: str, expected: datetime) -> None:
+    raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
+    assert parse_message(raw).date == expected
