@@ -15,32 +15,93 @@ import re
 import nh3
 
 MAX_HTML_DEPTH = 256
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?>")
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-                   "track", "wbr"})
-_ANY_TAG = re.compile(r"<[^<>]*>")
-# Tags, opening or closing, that begin a new line in the plain reading: HTML lets a paragraph, an item or a row
+# A tag as the parser reads one: its name runs to a space, "/" or ">" ("<x_y>" and "<div/>" are elements too).
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)[^>]*>")
+_VOID = frozenset({"area", "base", "basefont", "bgsound", "br", "col", "embed", "hr", "image", "img", "input",
+                   "keygen", "link", "meta", "param", "source", "track", "wbr"})
+# What the depth count takes of the HTML parsing algorithm (WHATWG 13.2.6) is only what makes it never count less
+# than the parser nests: a tag that closes takes one element off, and only when the parser surely closes that
+# one (it is open, and nothing the tag cannot close beyond is above it); the parser may take more.
+_SCOPE = frozenset({"applet", "caption", "html", "table", "td", "th", "marquee", "object", "template", "svg",
+                    "math", "select"})
+_LIST_SCOPE = _SCOPE | {"ol", "ul"}
+_BUTTON_SCOPE = _SCOPE | {"button"}
+# Start tags that close an open paragraph first.
+_CLOSES_P = frozenset({"address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl",
+                       "fieldset", "figcaption", "figure", "footer", "header", "hgroup", "main", "menu", "nav", "ol",
+                       "p", "search", "section", "summary", "ul", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
+                       "listing", "form", "li", "dd", "dt", "plaintext", "table", "hr", "xmp"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_TABLE_PARTS = frozenset({"tr", "td", "th", "thead", "tbody", "tfoot", "caption", "colgroup"})
+# The elements (all special but address, div and p) that stop the parser's search for an open <li>, <dd>, <dt>.
+_ITEM_STOP = frozenset({"applet", "article", "aside", "blockquote", "button", "caption", "center", "dd", "details",
+                        "dir", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+                        "h4", "h5", "h6", "header", "hgroup", "iframe", "li", "main", "marquee", "menu", "nav",
+                        "object", "ol", "pre", "section", "select", "summary", "table", "tbody", "td",
+                        "template", "textarea", "tfoot", "th", "thead", "tr", "ul"})
+# In the plain reading, tags, opening or closing, that begin a new line: HTML lets a paragraph, an item or a row
 # go unclosed ("<p>one<p>two"), and the words must not run together.
 _LINE_TAG = re.compile(r"(?i)<\s*/?\s*(?:br|p|div|li|tr|td|th|h[1-6]|blockquote|table|ul|ol|dt|dd|pre|hr)\b[^<>]*>")
+_ANY_TAG = re.compile(r"<[^<>]*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Elements whose content is not text; in HTML one left open runs to the end of the document.
 _HIDDEN_OPEN = re.compile(r"(?i)<(script|style|head)\b")
 
 
 def html_depth(markup: str | None, limit: int = MAX_HTML_DEPTH) -> int:
-    """How deep the markup's elements nest, counted from its tags in one linear pass (an element never closed
-    counts as open), stopping once past `limit`."""
-    depth = deepest = 0
+    """How deep the parser nests the markup's elements, at least: counted from its tags in one linear pass over a
+    stack of at most `limit` open elements (see _SCOPE). An element never closed counts as open; a paragraph,
+    list item or table cell the next one ends does not. Stops once past `limit`."""
+    stack: list[str] = []
+    deepest = 0
     for match in _TAG.finditer(markup or ""):
+        name = match.group(2).lower()
         if match.group(1):
-            depth = max(0, depth - 1)
-        elif match.group(2).lower() not in _VOID and not match.group(0).endswith("/>"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
+            _take_off(stack, name, _LIST_SCOPE if name == "li" else _BUTTON_SCOPE if name == "p" else _SCOPE)
+            continue
+        if name in _CLOSES_P:
+            _take_off(stack, "p", _BUTTON_SCOPE)
+        if name in _VOID:
+            continue
+        if name in _HEADINGS and stack and stack[-1] in _HEADINGS:
+            stack.pop()
+        elif name in ("li", "dd", "dt"):
+            ends = ("li",) if name == "li" else ("dd", "dt")
+            for at in range(len(stack) - 1, -1, -1):
+                if stack[at] in ends:
+                    del stack[at]
                     break
+                if stack[at] in _ITEM_STOP:
+                    break
+        elif name == "option" and stack and stack[-1] == "option":
+            stack.pop()
+        elif name in _TABLE_PARTS:
+            if "table" not in stack and "template" not in stack:
+                continue  # (outside a table the parser drops these tags)
+            if name in ("td", "th", "tr"):
+                # A new cell ends the open cell; a new row ends the open cell and row (of the innermost table).
+                ends = {"td", "th", "tr"} if name == "tr" else {"td", "th"}
+                for at in range(len(stack) - 1, -1, -1):
+                    if stack[at] in ("table", "template") or (name != "tr" and stack[at] == "tr"):
+                        break
+                    if stack[at] in ends:
+                        del stack[at]
+        stack.append(name)
+        if len(stack) > deepest:
+            deepest = len(stack)
+            if deepest > limit:
+                break
     return deepest
+
+
+def _take_off(stack: list[str], name: str, scope: frozenset[str]) -> None:
+    """Take `name`'s innermost open element off the stack, alone, if nothing in `scope` is above it."""
+    for at in range(len(stack) - 1, -1, -1):
+        if stack[at] == name:
+            del stack[at]
+            return
+        if stack[at] in scope:
+            return
 
 
 def too_deep(markup: str | None) -> bool:

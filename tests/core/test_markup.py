@@ -11,11 +11,26 @@ from core.markup import MAX_HTML_DEPTH, html_depth, plain_reading, without_hidde
 
 
 @pytest.mark.parametrize(("markup", "depth"), [
-    ("", 0), ("plain", 0), ("<p>a</p><p>b</p>", 1), ("<div><table><tr><td>x</td></tr></table></div>", 4),
-    ("<br><img src=x><hr/>", 0), ("<p>one<p>two<p>three", 3), ("<b>" * 300, MAX_HTML_DEPTH + 1),
+    ("", 0), ("plain", 0), ("<div>a</div><div>b</div>", 1), ("<div><table><tr><td>x</td></tr></table></div>", 4),
+    ("<br><img src=x><hr/>", 0), ("<b>" * 300, MAX_HTML_DEPTH + 1), ("<div><span>x", 2),
+    # Ended by the parser: old mail's unclosed paragraphs, items and cells do not add up, and keep their markup.
+    ("<p>one<p>two<p>three", 1), ("<ul>" + "<li>item" * 1000 + "</ul>", 2),
+    ("<table>" + "<tr><td>a<td>b" * 1000 + "</table>", 3), ("<td>" * 1000, 0),
+    # Closing what is not open, or is behind a table, closes nothing (the parser ignores it).
+    ("<div></b>" * 300, MAX_HTML_DEPTH + 1), ("<div><table></div></table>" * 300, MAX_HTML_DEPTH + 1),
+    # A formatting element's end leaves the blocks in it open; popped with a block, it is reopened at the next text.
+    ("<b><div></b>" * 300, MAX_HTML_DEPTH + 1), ("<div/>" * 300, MAX_HTML_DEPTH + 1), ("<x_y>" * 300, MAX_HTML_DEPTH + 1),
+    ("<ul><li></li></ul>" * 300, 2), ("<p><b id=1><p>x" * 300, MAX_HTML_DEPTH + 1),
+    # Nested by the parser outside their parent: counted.
+    ("<rb><rt><rp><rtc>" * 100, MAX_HTML_DEPTH + 1), ("<optgroup><option>" * 300, MAX_HTML_DEPTH + 1),
 ])
 def test_html_depth(markup: str, depth: int) -> None:
     assert html_depth(markup) == depth
+
+
+def test_old_mail_of_unclosed_paragraphs_keeps_its_markup() -> None:
+    sloppy = "<table>" + "<tr><td>Nazwa<td>Ilość" * 400 + "</table>" + "<p>Pozdrawiam<p>Jan" * 200
+    assert "<td>Nazwa</td>" in sanitize_html(sloppy)
 
 
 def test_markup_deeper_than_mail_is_not_given_to_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
