@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.normalize import InvalidIdentifier, normalize_linkedin_url
 from core.schemas import InboundRecord
@@ -46,13 +47,19 @@ class ProfileIn(BaseModel):
 
     @field_validator("name", "headline", "company", "title", "location")
     @classmethod
-    def _one_line_text(cls, value: str | None) -> str | None:
+    def _one_line_text(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         if _CONTROL.search(value) or "\n" in value or "\r" in value:
             raise ValueError("must be one line of plain text")
         if _MARKUP.search(value):
             raise ValueError("must not contain HTML tags (markup is not profile text)")
+        if value and not _visible(value):
+            # Only zero-width spaces, direction marks, a byte-order mark: an empty element on the page. An
+            # optional field is left out; a name is required, and a lead with an empty one is no one's.
+            if info.field_name == "name":
+                raise ValueError("has no visible characters")
+            return None
         return value or None
 
     @field_validator("about")
@@ -61,6 +68,12 @@ class ProfileIn(BaseModel):
         if value is not None and _CONTROL.search(value):
             raise ValueError("must be plain text without control characters")
         return value or None
+
+
+def _visible(text: str) -> bool:
+    """Whether the text shows anything: a character that is neither a space nor a format character (Cf). The
+    format characters stay in the text (a zero-width joiner is part of an emoji like 👩‍💻)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def profile_note_text(profile: ProfileIn) -> str:

@@ -105,6 +105,11 @@ BAD_BODIES = [
     ({**PROFILE, "name": "<script>alert(1)</script>"}, "name"),
     ({**PROFILE, "headline": "Head of Sales <b>Budmax</b>"}, "headline"),
     ({**PROFILE, "name": "Anna\u202eNowak"}, "name"),
+    # A name element the script read that holds only invisible characters (a zero-width space, direction marks,
+    # a byte-order mark): nothing a rep could see, and the lead would be saved with an empty name.
+    ({**PROFILE, "name": "\u200b"}, "name"),
+    ({**PROFILE, "name": "\u200e \u200f"}, "name"),
+    ({**PROFILE, "name": "\ufeff\u2060"}, "name"),
     ({**PROFILE, "headline": "line\nbreak"}, "headline"),
     ({**PROFILE, "name": "A" * 201}, "name"),
     ({**PROFILE, "about": "x" * 5001}, "about"),
@@ -220,3 +225,12 @@ def test_angle_brackets_that_are_text_are_saved_and_shown_as_text(client, rep_to
     assert saved.status_code == 201, saved.json
     session.expire_all()
     assert session.get(Contact, saved.json["contact_id"]).company == "Budmax (<50 people)"
+
+
+def test_invisible_only_optional_fields_are_left_out(client, rep_token, session) -> None:  # noqa: ANN001
+    body = {**PROFILE, "name": "Anna Nowak \U0001f469\u200d\U0001f4bb", "company": "\u200b", "title": "\u200e"}
+    response = client.post("/api/v1/linkedin/profiles", json=body, headers=_bearer(rep_token))
+    assert response.status_code == 201, response.json
+    contact = session.get(Contact, response.json["contact_id"])
+    assert contact.display_name.startswith("Anna Nowak \U0001f469")
+    assert not contact.company and not contact.title
