@@ -4,9 +4,11 @@ connected account with its health and "sync now"), users and roles, company doma
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -27,7 +29,7 @@ import connectors
 from connectors.base import registered
 from core.crypto import SecretBox, mask
 from core.models import AppSetting, ConnectorAccount, Role, User, utcnow
-from core.normalize import is_freemail_domain
+from core.normalize import InvalidIdentifier, is_freemail_domain, normalize_email
 from core.users import UserError, create_user, set_password
 from webapp.auth import role_required
 from webapp.db import get_session, write_session
@@ -363,6 +365,27 @@ def update_user(user_id: int):  # noqa: ANN201
 # --------------------------------------------------------------------------- company domains and privacy
 
 
+def company_domain(raw: str) -> str | None:
+    """The mail domain in what an admin pastes as one: `firma.pl`, `@firma.pl`, someone's address there, the
+    site's URL (`https://www.firma.pl/kontakt`) or its www. name. None when it is no domain an address can have
+    (markup, a NUL, an underscore, no dot): email-validator's rules for the part after the @, as for addresses.
+    The domain is kept as written, lowercased (an international one is not turned into xn--)."""
+    # Format characters (a zero-width space copied with the text) are no part of a domain, as in core.normalize.
+    text = "".join(ch for ch in raw if unicodedata.category(ch) != "Cf").strip()
+    if "://" in text:
+        try:
+            text = urlsplit(text).hostname or ""
+        except ValueError:  # an unclosed [ in the host
+            return None
+    text = text.rsplit("@", 1)[-1].split("/", 1)[0].strip().lower().rstrip(".")
+    text = text.removeprefix("www.")
+    try:
+        normalize_email(f"postmaster@{text}")
+    except InvalidIdentifier:
+        return None
+    return text
+
+
 @bp.get("/general")
 @role_required(Role.admin.value)
 def general_page():  # noqa: ANN201
@@ -377,10 +400,10 @@ def save_general():  # noqa: ANN201
     session = write_session()
     domains, rejected = [], []
     for raw in (request.form.get("domains") or "").replace(",", "\n").splitlines():
-        domain = raw.strip().lower().lstrip("@")
-        if not domain:
+        if not raw.strip():
             continue
-        if "." not in domain or " " in domain or is_freemail_domain(domain):
+        domain = company_domain(raw)
+        if domain is None or is_freemail_domain(domain):
             rejected.append(raw.strip())
         elif domain not in domains:
             domains.append(domain)

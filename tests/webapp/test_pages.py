@@ -307,3 +307,16 @@ def test_company_domains(as_role, session: Session) -> None:
     admin.post("/settings/general", data={"domains": "Acme.example\n@beta.example, gmail.com\nnot a domain"})
     assert session.get(AppSetting, "company_domains").value == ["acme.example", "beta.example"]
     assert b"acme.example" in admin.get("/settings/general").data
+
+
+def test_company_domains_pasted_as_url_or_address_are_kept_as_the_domain(as_role, session: Session) -> None:
+    # What an admin pastes: the site's address from the browser, someone's email, the www. name; and what is no
+    # domain at all (markup, a NUL, an underscore, no dot). Before, each was stored as typed and matched no mail.
+    admin = as_role("admin")
+    admin.post("/settings/general", data={"domains": "https://www.Budmax.pl/kontakt?x=1\njan.kowalski@stal-hurt.pl\n"
+                                                     "www.firma.com.pl\nacme.example.\nhurt\u200b-2.pl\n<script>.pl\nbad\x00.pl\n"
+                                                     "under_score.pl\nlocalhost\nmailto:biuro@gmail.com"})
+    assert session.get(AppSetting, "company_domains").value == ["budmax.pl", "stal-hurt.pl", "firma.com.pl",
+                                                                 "acme.example", "hurt-2.pl"]
+    page = admin.get("/settings/general").get_data(as_text=True)
+    assert "&lt;script&gt;.pl" in page and "<script>.pl" not in page  # the refusal names it, escaped
