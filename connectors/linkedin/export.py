@@ -132,7 +132,19 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ExportError(f"{what} is not {encoding.removesuffix('-sig').upper()} text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, required))
+    delimiter = _delimiter(text, required)
+    # The physical lines (split as the csv module splits them), fed to the reader one by one: after a row whose
+    # quotes do not close, reading starts again on the line after its first.
+    physical = list(io.StringIO(text, newline=""))
+    fed = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal fed
+        while fed < len(physical):
+            fed += 1
+            yield physical[fed - 1]
+
+    reader = csv.reader(feed(), delimiter=delimiter)
     header: list[str] | None = None
     line_end = 0
     index = -1
@@ -141,19 +153,36 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
         index += 1
         try:
             row = next(reader)
+            broken_quote = False
         except StopIteration:
             break
         except csv.Error as exc:
+            row, broken_quote = None, True
+            error = f"not readable as CSV: {exc}"
+        line_start, line_end = line_end + 1, fed
+        if header is not None and line_end > line_start and (
+            broken_quote or not _quotes_close(physical[line_start - 1:line_end], delimiter)
+        ):
+            # A quote opened on this line that no quote closes (a hand-edited file): the csv module read the
+            # lines after it into this row. Report the line; read the rest again from the next one.
+            unreadable += 1
+            yield line_start, None, (f"an unclosed quote (\") runs over lines {line_start}-{line_end}; the line is "
+                                     "left out, the ones after it are read again")
+            if unreadable >= MAX_UNREADABLE_ROWS:
+                yield line_start, None, f"stopped after {unreadable} unreadable rows: is this a CSV file?"
+                return
+            fed = line_end = line_start
+            reader = csv.reader(feed(), delimiter=delimiter)
+            continue
+        if row is None:
             # e.g. a field over the csv module's size limit: report the line, go on with the next one.
-            line_start, line_end = line_end + 1, reader.line_num
             if header is not None:
                 unreadable += 1
-                yield line_start, None, f"not readable as CSV: {exc}"
+                yield line_start, None, error
                 if unreadable >= MAX_UNREADABLE_ROWS:
                     yield line_end, None, f"stopped after {unreadable} unreadable rows: is this a CSV file?"
                     return
             continue
-        line_start, line_end = line_end + 1, reader.line_num
         if header is None:
             cells = [c.strip().lstrip("\ufeff").lower() for c in row]
             if all(name in cells for name in required):
@@ -169,6 +198,17 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], what: str) -> Iterator[tu
         yield line_start, dict(zip(header, row, strict=True)), None
     if header is None:
         raise ExportError(f"{what}: no header row with the columns {', '.join(c.title() for c in required)} found")
+
+
+def _quotes_close(lines: list[str], delimiter: str) -> bool:
+    """Whether a row read over several lines is one the csv module reads as strictly well quoted (each quoted
+    field's quotes close, and close before a separator or the end of the line)."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
 
 
 def _delimiter(text: str, required: tuple[str, ...]) -> str:

@@ -87,6 +87,28 @@ def test_a_row_the_csv_module_cannot_read_is_a_line_error() -> None:
     assert "field larger than field limit" in rows[1][2]
 
 
+def test_a_row_with_an_unclosed_quote_does_not_swallow_the_rows_after_it() -> None:
+    """A hand-edited export (a quote typed into a name: `"Kowalski`): the csv module read every line after it
+    as one field, and the file's remaining connections were lost behind one line's error."""
+    connections = ("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+                   'Jan,"Kowalski,https://www.linkedin.com/in/jan-kowalski,,Acme,CEO,12 Mar 2024\n'
+                   "Anna,Nowak,https://www.linkedin.com/in/anna-nowak,,Budmax,Buyer,1 Jan 2020\n"
+                   'Piotr,Zieliński,https://www.linkedin.com/in/piotr-z,,"Stal, Sp. z o.o.",CFO,2 Jan 2020\n')
+    rows = list(read_connections(io.BytesIO(connections.encode())))
+    assert [(line, connection.name if connection else None) for line, connection, _ in rows] == [
+        (2, None), (3, "Anna Nowak"), (4, "Piotr Zieliński")]
+    assert "unclosed quote" in rows[0][2]
+
+    # In messages.csv a quoted CONTENT over several lines is one message; an unclosed one is one line's error.
+    header = "CONVERSATION ID,FROM,SENDER PROFILE URL,DATE,CONTENT\n"
+    multi_line = 'c1,Anna,https://www.linkedin.com/in/anna-b,2023-06-11 15:33:58 UTC,"Hi,\nsee you, then\n"\n'
+    unclosed = 'c1,Anna,https://www.linkedin.com/in/anna-b,2023-06-11 15:34:58 UTC,"Hi, running late\n'
+    after = "c1,Anna,https://www.linkedin.com/in/anna-b,2023-06-11 15:35:58 UTC,still here\n"
+    rows = list(read_messages(io.BytesIO((header + multi_line + unclosed + after + after).encode()), SkipReport()))
+    assert [(line, message.content if message else None) for line, message, _ in rows] == [
+        (2, "Hi,\nsee you, then\n"), (5, None), (6, "still here"), (7, "still here")]
+
+
 def test_an_export_saved_again_by_excel_on_polish_windows() -> None:
     """A rep opened the export in Excel and saved it: Windows-1250, semicolons, dates in the local format.
     Before, the file was refused as "not UTF-8 text" (and its header was not found, one column of semicolons)."""
