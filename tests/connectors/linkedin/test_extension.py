@@ -74,6 +74,46 @@ def test_reader_falls_back_to_the_headline_without_experience(page) -> None:  # 
     assert (profile["title"], profile["company"]) == ("Head of Procurement", "Budmax")
 
 
+# LinkedIn's experience entry for several roles at one company: the company (bold) and the time there on top,
+# the roles in a list inside it, newest first.
+GROUPED_EXPERIENCE = """
+<div class="display-flex flex-column full-width">
+  <div class="display-flex align-items-center mr1 t-bold">
+    <span aria-hidden="true">Budmax</span><span class="visually-hidden">Budmax</span>
+  </div>
+  <span class="t-14 t-normal">
+    <span aria-hidden="true">Full-time · 5 yrs 3 mos</span><span class="visually-hidden">Full-time · 5 yrs 3 mos</span>
+  </span>
+</div>
+<div class="pvs-list__outer-container">
+  <ul class="pvs-list">
+    <li class="pvs-list__paged-list-item">
+      <div class="display-flex align-items-center mr1 t-bold">
+        <span aria-hidden="true">Head of Procurement</span><span class="visually-hidden">Head of Procurement</span>
+      </div>
+      <span class="t-14 t-normal t-black--light"><span aria-hidden="true">Jan 2022 - Present · 3 yrs</span></span>
+    </li>
+    <li class="pvs-list__paged-list-item">
+      <div class="display-flex align-items-center mr1 t-bold"><span aria-hidden="true">Buyer</span></div>
+      <span class="t-14 t-normal t-black--light"><span aria-hidden="true">Sep 2019 - Dec 2021 · 2 yrs 4 mos</span></span>
+    </li>
+  </ul>
+</div>
+"""
+
+
+@pytest.mark.browser
+def test_reader_reads_the_newest_role_of_several_at_one_company(page) -> None:  # noqa: ANN001
+    """Before, the company's name was read as the title and "Full-time" as the company (and a known lead's
+    company followed it on the next save)."""
+    page.goto(PROFILE_URL)
+    page.evaluate("html => { document.querySelector('#experience').closest('section').querySelector('li')"
+                  ".innerHTML = html; }", GROUPED_EXPERIENCE)
+    page.add_script_tag(path=str(EXTENSION_DIR / "profile_reader.js"))
+    profile = page.evaluate("() => LeadhubProfileReader.readProfile(document, location.href)")["profile"]
+    assert (profile["title"], profile["company"]) == ("Head of Procurement", "Budmax")
+
+
 @pytest.mark.browser
 def test_bookmarklet_saves_the_profile_with_the_reps_token(page, app, client, signed_in, session: Session) -> None:  # noqa: ANN001
     created = signed_in.post("/linkedin/token", data={"csrf_token": csrf_token(signed_in, "/linkedin/")})

@@ -67,6 +67,12 @@
     var item = experience.querySelector("li.artdeco-list__item, li");
     if (!item) return { title: "", company: "" };
     var title = visibleText(item.querySelector(".t-bold, .mr1.t-bold"));
+    var role = item.querySelector("li");
+    if (role && visibleText(role.querySelector(".t-bold"))) {
+      // Several roles at one company: the company in bold on top ("Budmax", then "Full-time · 5 yrs"), the
+      // roles in a list inside the entry, newest first.
+      return { title: visibleText(role.querySelector(".t-bold")), company: title };
+    }
     // "Budmax · Full-time": the company is before the middle dot.
     var companyLine = visibleText(item.querySelector(".t-14.t-normal:not(.t-black--light), .t-14.t-normal"));
     var company = companyLine.split(" · ")[0];
