@@ -435,7 +435,9 @@ def _domestic_elsewhere(text: str, default_region: str) -> phonenumbers.PhoneNum
 # --------------------------------------------------------------------------- linkedin
 
 # LinkedIn's public profile names are 3 to 100 characters; "/in/me" is the signed-in viewer's own profile.
-_LINKEDIN_SLUG = re.compile(r"^[^/?#\s]{3,200}$")
+# They are letters (of any script), digits and hyphens (member ids: also "_"): never a control character, markup,
+# a quote, a backslash, a "%" left after decoding, or U+FFFD (percent-encoded bytes that were no UTF-8).
+_LINKEDIN_SLUG = re.compile(r"^[^/?#\s\x00-\x1f\x7f<>\"`%\\\ufffd]{3,200}$")
 # What forms show as an example and people copy: no one's profile (any real owner of these names is one of
 # thousands of records that cite it), and as an identifier it joined everyone who copied it.
 _LINKEDIN_PLACEHOLDERS = frozenset({

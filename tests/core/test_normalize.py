@@ -342,7 +342,12 @@ def test_normalize_linkedin_member_id_urls_keep_the_ids_case(raw: str) -> None:
      "https://www.linkedin.com/pub/dir/anna/nowak", "https://www.linkedin.com/pub/anna-nowak/xyz/1/2",
      # The viewer's own profile, and a form's example copied: they joined everyone who pasted them into one.
      "https://www.linkedin.com/in/me/", "linkedin.com/in/yourname", "https://pl.linkedin.com/in/imie-nazwisko",
-     "https://www.linkedin.com/in/UserName?trk=x"],
+     "https://www.linkedin.com/in/UserName?trk=x",
+     # What no profile's name holds, here once decoded: a NUL (stored as part of the key), markup and a quote
+     # (a link built from it is not LinkedIn's), a % whose bytes are no UTF-8 (decoded to U+FFFD).
+     "https://www.linkedin.com/in/jan%00kowalski/", "https://www.linkedin.com/in/jan%3Cb%3Ekowalski",
+     'https://www.linkedin.com/in/jan"onmouseover=x', "https://www.linkedin.com/in/jan%25cd-kowalski",
+     "https://www.linkedin.com/in/jan%ffkowalski", "https://www.linkedin.com/in/jan\\kowalski"],
 )
 def test_normalize_linkedin_rejects(raw: str | None) -> None:
     with pytest.raises(InvalidIdentifier):
