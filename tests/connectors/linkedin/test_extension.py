@@ -74,6 +74,19 @@ def test_reader_falls_back_to_the_headline_without_experience(page) -> None:  # 
     assert (profile["title"], profile["company"]) == ("Head of Procurement", "Budmax")
 
 
+@pytest.mark.browser
+def test_reader_falls_back_to_a_headline_written_with_an_at_sign(page) -> None:  # noqa: ANN001
+    """"Head of Procurement @ Budmax": how headlines are written in every language; only " at " was read."""
+    page.goto(PROFILE_URL)
+    page.evaluate("() => document.getElementById('experience').closest('section').remove()")
+    page.evaluate("() => document.querySelector('[aria-label^=\"Current company\"]').remove()")
+    page.evaluate("() => { document.querySelector('div.text-body-medium.break-words').textContent ="
+                  " 'Kierownik zakupów @ Budmax | stal, pręty'; }")
+    page.add_script_tag(path=str(EXTENSION_DIR / "profile_reader.js"))
+    profile = page.evaluate("() => LeadhubProfileReader.readProfile(document, location.href)")["profile"]
+    assert (profile["title"], profile["company"]) == ("Kierownik zakupów", "Budmax")
+
+
 # LinkedIn's experience entry for several roles at one company: the company (bold) and the time there on top,
 # the roles in a list inside it, newest first.
 GROUPED_EXPERIENCE = """

@@ -100,10 +100,12 @@
     var position = currentPosition(doc);
     var company = position.company || topCardCompany(topCard);
     var title = position.title;
-    if ((!title || !company) && / at /i.test(headline)) {
-      var parts = headline.split(/ at /i);
-      title = title || clean(parts[0]);
-      company = company || clean(parts.slice(1).join(" at ").split("|")[0]);
+    // "Head of Procurement at Budmax | steel", or with "@" (written so in every language).
+    var at = / at | @ /i;
+    if ((!title || !company) && at.test(headline)) {
+      var split = headline.search(at);
+      title = title || clean(headline.slice(0, split));
+      company = company || clean(headline.slice(split).replace(at, "").split("|")[0]);
     }
     var aboutSection = section(doc, "about");
     var about = aboutSection ? visibleText(aboutSection.querySelector(".inline-show-more-text, .pv-shared-text-with-see-more, .display-flex.full-width")) : "";
