@@ -508,19 +508,47 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def clean_display_name(raw: str | None) -> str:
-    """The name as the person wrote it, NFKC-normalised, whitespace collapsed, quotes trimmed."""
+    """The name as the person wrote it, NFKC-normalised, whitespace collapsed, quotes trimmed, control and format
+    characters left out (a joiner that joins stays: _JOINERS)."""
     if not raw:
         return ""
     text = unicodedata.normalize("NFKC", str(raw))
     if not text.isprintable():  # (a printable text has no control, format or unassigned characters: most names)
         # A line break or a tab (a spreadsheet cell over two lines) separates words: a space, not nothing.
-        text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+        joiners = _JOINER_RUN.sub(_joiner_kept, text) if "\u200c" in text or "\u200d" in text else text
+        text = "".join(" " if ch.isspace() else ch for ch in joiners
+                       if ch.isspace() or ch in _JOINERS or unicodedata.category(ch)[0] != "C")
     if "@" in text:
         # An address is not a name: mail clients write `"jan@firma.pl" <jan@firma.pl>` and `Jan Kowalski
         # (jan@firma.pl)`; kept, the person is shown (and fuzzily matched) as "jan@firma.pl".
         text = _EMPTY_BRACKETS.sub(" ", _ADDRESS_IN_NAME.sub(" ", text)).strip(" ,;:/|-")
     text = _SPACES.sub(" ", text).strip().strip("\"'").strip()
     return text[:200]
+
+
+# Zero-width joiner and non-joiner: format characters, and yet spelling where they join. A ZWJ between two emoji
+# makes one picture ("👩‍💻" is a woman and a laptop without it, "🏳️‍🌈" a white flag and a rainbow); Persian writes
+# a ZWNJ inside words ("مهر‌نوش"), and Indic scripts either after a virama (conjunct or half forms). Anywhere
+# else, at either end, doubled or between Latin or Cyrillic letters, they are what a web page left behind.
+_JOINERS = frozenset("\u200c\u200d")
+_JOINER_RUN = re.compile(r"[\u200c\u200d]+")
+# Arabic (with Persian), Syriac, and the Indic blocks from Devanagari to Sinhala: the scripts that join letters.
+_JOINING_SCRIPT = re.compile(r"[\u0600-\u074f\u0750-\u077f\u08a0-\u08ff\u0900-\u0dff\ufb50-\ufdff\ufe70-\ufefc]")
+_EMOJI_BEFORE = frozenset({"So", "Sk"})  # (a skin tone is Sk; U+FE0F, the emoji presentation selector, is Mn)
+
+
+def _joiner_kept(run: re.Match[str]) -> str:
+    """One joiner for a run of them when it joins (see _JOINERS), else nothing."""
+    text, start, end = run.string, run.start(), run.end()
+    if start == 0 or end == len(text):
+        return ""
+    before, after, joiner = text[start - 1], text[end], run.group()[0]
+    if (joiner == "\u200d" and unicodedata.category(after) == "So"
+            and (before == "\ufe0f" or unicodedata.category(before) in _EMOJI_BEFORE)):
+        return joiner
+    if _JOINING_SCRIPT.match(before) and _JOINING_SCRIPT.match(after):
+        return joiner
+    return ""
 
 
 _ADDRESS_IN_NAME = re.compile(r"(?i)(?:mailto:)?[^\s@<>()\[\]\"',;]+@[^\s@<>()\[\]\"',;]+\.[^\s@<>()\[\]\"',;]+")

@@ -1028,3 +1028,22 @@ def test_maiden_name(name: str, found: tuple[str, str, bool] | None) -> None:
     from core.matching import maiden_name
 
     assert maiden_name(name) == found
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    # Emoji ZWJ sequences: one picture each; without the joiner "👩‍💻" shows as a woman and a laptop.
+    ("👩\u200d💻 Anna", "👩\u200d💻 Anna"), ("Anna 🏳\ufe0f\u200d🌈", "Anna 🏳\ufe0f\u200d🌈"),
+    ("👨🏽\u200d💻 Jan", "👨🏽\u200d💻 Jan"), ("❤\ufe0f\u200d🔥 Ola", "❤\ufe0f\u200d🔥 Ola"),
+    # Persian writes a zero-width non-joiner inside words ("Mehrnoush" as مهر‌نوش), and
+    # Indic scripts a joiner or non-joiner after a virama: both are spelling.
+    ("مهر\u200cنوش محمدی", "مهر\u200cنوش محمدی"), ("क्\u200dष", "क्\u200dष"), ("क्\u200cष", "क्\u200cष"),
+    # Junk: at either end, doubled, or between Latin or Cyrillic letters (copied from a web page).
+    ("\u200dAnna", "Anna"), ("Anna\u200d", "Anna"), ("An\u200dna", "Anna"), ("Ан\u200cна", "Анна"),
+    ("\u200c👩\u200d💻", "👩\u200d💻"), ("👩\u200d\u200d💻", "👩\u200d💻"), ("👩\u200d Anna", "👩 Anna"),
+    ("مهر\u200c\u200cنوش", "مهر\u200cنوش"), ("Jan\u200d👩", "Jan👩"),
+])
+def test_a_joiner_that_joins_stays_in_the_display_name(raw: str, name: str) -> None:
+    """ZWJ and ZWNJ were dropped with the other format characters: "👩‍💻 Anna" was stored as "👩💻 Anna" and
+    Persian "مهر‌نوش" ran its two parts together. The shown name stays as written; only matching folds."""
+    assert clean_display_name(raw) == name
+    assert fold_name(raw) == fold_name(name)
