@@ -102,7 +102,7 @@ _VOWEL_CONSONANT_END = re.compile(r"[aeiouy][^aeiouy]$")
 
 def _man_and_woman(man: str, woman: str) -> bool:
     """Whether two folded words are one name's man's and woman's forms (see _ADJECTIVAL_MAN)."""
-    if _baltic_man_and_woman(man, woman) or _first_names_man_and_woman(man, woman):
+    if _baltic_man_and_woman(man, woman) or _first_names_man_and_woman(man, woman) or _ova_man_and_woman(man, woman):
         return True
     if len(man) < 3 or not woman.endswith("a") or man.endswith("a"):
         return False
@@ -167,6 +167,20 @@ def _baltic_man_and_woman(man: str, woman: str) -> bool:
     return man[-2] in "aiyu" and any(woman == stem + ending for ending in _BALTIC_WOMAN_ENDINGS)
 
 
+def _ova_man_and_woman(man: str, woman: str) -> bool:
+    """Whether two folded words are a surname and the woman's form Czech and Slovak make with -ová (and Polish, of
+    old, with -owa) in any of their spellings (name_spelling): Novák / Nováková, Nowak / Nowakowa, Kowal /
+    Kowalowa, with a fleeting e (Hájek / Hájková, Němec / Němcová) or a man's -a (Svoboda / Svobodová)."""
+    if len(man) < 3 or len(woman) < len(man) + 2 or not woman.endswith(("ova", "owa")):
+        return False
+    stem = name_spelling(woman[:-3])
+    if man.endswith("a"):
+        return len(man) >= 5 and name_spelling(man[:-1]) == stem
+    if not _CONSONANT_END.search(man):
+        return False
+    return stem == name_spelling(man) or (len(man) >= 4 and man[-2] == "e" and stem == name_spelling(man[:-2] + man[-1]))
+
+
 def _noun_and_adjective(a: str, b: str) -> bool:
     """Whether two folded words are a Polish surname in -k and the woman's adjective made from it, in either order:
     "nowak" / "nowacka", "wojcik" / "wojcicka". A woman of the Nowak family is "Nowak" (or, less often,
@@ -198,7 +212,8 @@ def _gendered_word_kind(a: str, b: str) -> str:
     "kowalska", "ivanov" / "ivanova"), "first name" ("aleksander" / "aleksandra", "evgeniy" / "evgeniya": a full
     first name of core/data/first_name_forms.txt or of the nicknames package's table), or "name"."""
     man = b if a.endswith("a") else a
-    if _SURNAME_MAN.search(man) or _noun_and_adjective(a, b) or _baltic_man_and_woman(a, b) or _baltic_man_and_woman(b, a):
+    if (_SURNAME_MAN.search(man) or _noun_and_adjective(a, b) or _baltic_man_and_woman(a, b)
+            or _baltic_man_and_woman(b, a) or _ova_man_and_woman(a, b) or _ova_man_and_woman(b, a)):
         return "surname"
     if {name_skeleton(a), name_skeleton(b)} & _first_name_skeletons():
         return "first name"

@@ -1047,3 +1047,24 @@ def test_a_joiner_that_joins_stays_in_the_display_name(raw: str, name: str) -> N
     Persian "مهر‌نوش" ran its two parts together. The shown name stays as written; only matching folds."""
     assert clean_display_name(raw) == name
     assert fold_name(raw) == fold_name(name)
+
+
+@pytest.mark.parametrize(("a", "b", "seen"), [
+    ("Jan Novák", "Jan Nováková", "one surname (novak / novakova)"),
+    ("Petr Hájek", "Petr Hájková", "one surname (hajek / hajkova)"),  # (the fleeting e: Hájek, Hájková)
+    ("Jiří Němec", "Jiří Němcová", "one surname (nemec / nemcova)"),
+    ("Jan Svoboda", "Jan Svobodová", "one surname (svoboda / svobodova)"),
+    ("Jan Nowak", "Jan Nowakowa", "one surname (nowak / nowakowa)"),
+    ("Anna Kowal", "Anna Kowalowa", "one surname (kowal / kowalowa)"),
+    ("Jan Nowak", "Jan Nováková", "one surname (nowak / novakova)"),  # (Polish and Czech spellings)
+    ("Jan Novák", "Jana Nováková", "one first name (jan / jana) and one surname (novak / novakova)"),
+])
+def test_czech_ova_and_polish_owa_are_a_womans_form_of_a_surname(a: str, b: str, seen: str) -> None:
+    """Czech and Slovak make a woman's surname with -ová (Novák, Nováková; Hájek, Hájková; Svoboda, Svobodová) and
+    Polish, of old, with -owa (Nowak, Nowakowa): the pair was "similar names (90%)", not a man's and a woman's
+    form, and most often two people of one family. Never merged automatically; the reason says so."""
+    from core.matching import PersonView, names_compatible, score_pair
+
+    assert not names_compatible(a, b)
+    reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[1]
+    assert reasons[0].startswith(f"a man's and a woman's form of {seen}, often two people of one family: ")
