@@ -1068,3 +1068,34 @@ def test_czech_ova_and_polish_owa_are_a_womans_form_of_a_surname(a: str, b: str,
     assert not names_compatible(a, b)
     reasons = score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[1]
     assert reasons[0].startswith(f"a man's and a woman's form of {seen}, often two people of one family: ")
+
+
+@pytest.mark.parametrize(("polish", "other"), [
+    ("Jan Wiśniewski", "Ян Вишневский"), ("Jan Wiśniewski", "Jan Vishnevsky"), ("Jan Wiśniewski", "Jan Vishnevskiy"),
+    ("Anna Wiśniewska", "Анна Вишневская"), ("Anna Wiśniewska", "Anna Vishnevskaya"),
+])
+def test_a_polish_soft_s_meets_the_russian_sh_of_one_surname(polish: str, other: str) -> None:
+    """Polish writes ś where Russian writes ш in one Slavic surname (Wiśniewski, Вишневский: wiśnia, вишня): the
+    pair was "similar names (92%)", below a suggestion on the names alone. Now a suggestion that says why (never
+    more: Leśniewski is Лесневский, so ś is only another reading of the name)."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
+
+    score, reasons = score_pair(PersonView(1, (polish,)), PersonView(2, (other,)))
+    assert score >= SUGGESTION_THRESHOLD
+    assert reasons[0].startswith("same name in Polish transcription (")
+    assert "ś as Sh" in reasons[0]
+    assert blocking_keys([polish]) & blocking_keys([other])
+    assert blocking_keys([polish.split()[1]]) & blocking_keys([other.split()[1]])  # (the surname alone too)
+
+
+@pytest.mark.parametrize(("a", "b", "reason"), [
+    # Two Polish surnames: ś read as sz is no transcription between them.
+    ("Jan Wiśniewski", "Jan Wiszniewski", "similar names (97%)"),
+    # Where Russian writes с for the ś, the name as written still meets it.
+    ("Jan Leśniewski", "Ян Лесневский", "same name in another spelling or transliteration"),
+    ("Jan Cieśla", "Ян Цесля", "same name in Polish transcription"),
+])
+def test_the_soft_s_reading_leaves_other_pairs_as_they_were(a: str, b: str, reason: str) -> None:
+    from core.matching import PersonView, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[1][0].startswith(reason)
