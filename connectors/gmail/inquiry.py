@@ -57,6 +57,21 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"|автоматична відповідь|автовідповідь|automatische antwort|réponse automatique|respuesta automática"
     r"|risposta automatica|automatická odpověď)\b")
 
+# Read receipts sent as plain text, not as a disposition-notification report (RFC 8098): Outlook and Exchange write
+# them so to servers outside their organisation. Told by Exchange's content-class, else by the subject their
+# software writes in the reader's language ("Read:", "Not read:" …) together with the body's sentence ("Your message
+# … was read on …"): the subject alone is a person's too ("Read: our new offer").
+_RECEIPT_CONTENT_CLASS = re.compile(r"(?i)^\s*urn:content-classes:mdn\b")
+_RECEIPT_SUBJECT = re.compile(
+    r"(?i)^\s*(read|not read|przeczytan[aeo]|przeczytano|nieprzeczytan[aeo]|прочитано|не прочитано|прочитане"
+    r"|gelesen|ungelesen|lu|non lu|přečteno|nepřečteno|leído|no leído|letto|non letto)\s?:")
+_RECEIPT_BODY = re.compile(
+    r"(?is)^\s*(your message|wiadomość|wiadomosc|ваше сообщение|ваше повідомлення|ihre nachricht|votre message"
+    r"|vaše zpráva|su mensaje|il messaggio)\b.{0,2000}?"
+    r"(was read on|was deleted without being read|została przeczytana|zostala przeczytana|została usunięta bez"
+    r"|было прочитано|удалено без прочтения|було прочитано|wurde am\b.{0,60}?gelesen|wurde\b.{0,60}?ungelesen gelöscht"
+    r"|a été lu|a été supprimé sans avoir été lu|byla přečtena|fue leído|è stato letto)")
+
 
 # A consumer Google account's mailbox (the Gmail API serves these and Workspace domains): its domain is shared by
 # everyone with a Gmail address, never a company's.
@@ -133,11 +148,15 @@ def bulk_reason(mail: ParsedMail) -> str:
             return f"automated: {name.title()} header"
     if _AUTO_REPLY_SUBJECT.match(mail.subject or ""):
         return f"automated: auto-reply subject {mail.subject[:60]!r}"
+    if _RECEIPT_CONTENT_CLASS.match(headers.get("content-class", "")):
+        return "automated: read receipt (Content-Class: urn:content-classes:MDN)"
     content_type = headers.get("content-type", "")
     if _CONTENT_TYPE.match(content_type):  # RFC 6522: machine-made, whatever it reports
         report = _REPORT_TYPE.search(content_type)
         kind = report.group(1).lower() if report else ""
         return "bounce: delivery status report" if kind == "delivery-status" else f"automated: report {kind or '(no type)'}"
+    if _RECEIPT_SUBJECT.match(mail.subject or "") and _RECEIPT_BODY.match((mail.text or "")[:3000]):
+        return f"automated: read receipt, subject {mail.subject[:60]!r}"
     if _BOUNCE_SUBJECT.match(mail.subject or ""):
         return f"bounce: non-delivery subject {mail.subject[:60]!r}"
     sender = mail.sender.address if mail.sender else ""

@@ -28,7 +28,7 @@ from core.schemas import one_line
 # Headers kept for bulk detection and threading (lower-case names).
 KEPT_HEADERS = ("list-unsubscribe", "list-id", "list-post", "mailing-list", "x-mailing-list", "x-mailman-version",
                 "sender", "precedence", "auto-submitted", "x-auto-response-suppress", "x-autoreply", "x-autorespond",
-                "return-path", "x-failed-recipients", "content-type")
+                "return-path", "x-failed-recipients", "content-type", "content-class")
 SNIPPET_CHARS = 2000
 # How far a Date header may be ahead of the time Gmail received the message (internalDate): a wrong time zone
 # or a sender's clock a few hours off; more is a date from nowhere.

@@ -405,3 +405,40 @@ def test_form_fields(text: str, fields: dict) -> None:
 ])
 def test_is_auto_reply(headers: str, auto_reply: bool) -> None:
     assert is_auto_reply(classify(parse_message(mail(headers)), RULES)) is auto_reply
+
+
+def _plain(sender: str, subject: str, body: str, extra: str = "") -> bytes:
+    return (f"Message-ID: <rr@x>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nSubject: {subject}\r\n{extra}"
+            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+
+
+OUTLOOK_RECEIPT = "Your message\r\n\r\n  To: Jan\r\n  Subject: Oferta\r\n  Sent: 12/7/2026 10:12 AM\r\n\r\nwas read on 12/7/2026 11:02 AM."
+
+
+@pytest.mark.parametrize(("subject", "body", "extra"), [
+    # Outlook and Exchange send a read receipt as plain text to mail servers they do not trust with a report.
+    ("Read: Oferta", OUTLOOK_RECEIPT, ""),
+    ("Not read: Oferta", "Your message\r\n\r\n  Subject: Oferta\r\n\r\nwas deleted without being read on 12/7/2026.", ""),
+    ("Przeczytane: Oferta", "Wiadomość\r\n\r\n  Do: Jan\r\n  Temat: Oferta\r\n\r\nzostała przeczytana dnia 2026-12-07 11:02.", ""),
+    ("Прочитано: Оферта", "Ваше сообщение\r\n\r\n  Кому: Ян\r\n  Тема: Оферта\r\n\r\nбыло прочитано 07.12.2026 11:02.", ""),
+    ("Gelesen: Angebot", "Ihre Nachricht\r\n\r\n  An: Jan\r\n  Betreff: Angebot\r\n\r\nwurde am 07.12.2026 11:02 gelesen.", ""),
+    ("Lu : Offre", "Votre message\r\n\r\n  À : Jan\r\n  Objet : Offre\r\n\r\na été lu le 07/12/2026 11:02.", ""),
+    # Exchange's mark, whatever the subject and body say.
+    ("Oferta", "Receipt", "Content-Class: urn:content-classes:MDN\r\n"),
+    # Its English body under a subject in another language (Outlook writes the subject in the reader's).
+    ("Přečteno: Nabídka", OUTLOOK_RECEIPT, ""),
+])
+def test_a_plain_text_read_receipt_is_automated(subject: str, body: str, extra: str) -> None:
+    decision = classify(parse_message(_plain("Jan Kowalski <jan@client.pl>", subject, body, extra)), RULES)
+    assert (decision.is_inquiry, decision.reason.startswith("automated: read receipt")) == (False, True)
+    assert not is_auto_reply(decision)  # a receipt carries nothing for the lead's timeline
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Re: Read: Oferta", "Thanks, I read it. What about the price?"),
+    ("Read: our new offer", "Hello, please read the attached offer and tell me what you think."),
+    ("Gelesen: Angebot", "Ich habe Ihr Angebot gelesen, wann können wir sprechen?"),
+])
+def test_a_person_writing_about_reading_is_an_inquiry(subject: str, body: str) -> None:
+    decision = classify(parse_message(_plain("Jan Kowalski <jan@client.pl>", subject, body)), RULES)
+    assert decision.is_inquiry, decision.reason
