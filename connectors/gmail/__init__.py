@@ -388,6 +388,8 @@ class GmailConnector(Connector):
             meta["message_id_fallback"] = True
         if is_auto_reply(decision):
             meta["auto_reply"] = True
+        if mail.calendar_method:
+            meta["calendar_method"] = mail.calendar_method
         if decision.direction == "in":
             # Where an answer goes (RFC 5322 3.6.2): a form notification's visitor or a forwarded inquiry's author
             # (the lead, not the site's mailer or the colleague who passed it on), else the Reply-To if given.

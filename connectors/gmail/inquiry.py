@@ -305,6 +305,11 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
     reason = bulk_reason(mail)
     if reason:
         return Decision("in", False, reason, counterpart)
+    if mail.calendar_method == "REPLY":
+        # An invitee answering the rep's invitation ("Accepted: Demo"): the invitee's own act, on a lead's timeline
+        # if they are one; but answering is not writing in (a colleague or partner on the invitation is no lead).
+        return Decision("in", False, "calendar: invitation reply (METHOD:REPLY), attaches to a known lead only",
+                        counterpart)
     if rules.only_labels and not (rules.only_labels & labels):
         return Decision("in", False, f"label filter: none of {sorted(rules.only_labels)}", counterpart)
     return Decision("in", True, f"inquiry: inbound from outside domain {_domain(sender)}", counterpart)

@@ -123,6 +123,9 @@ class ParsedMail:
     forwarded: list[ParsedMail] = field(default_factory=list)
     # Bcc: only in the sender's own copy (Gmail keeps it in the rep's sent mail), where it names recipients too.
     bcc: list[Address] = field(default_factory=list)
+    # The iTIP method (RFC 5546) of the message's iCalendar part, upper case: REQUEST (an invitation), REPLY (an
+    # invitee accepting or declining), CANCEL …; '' without one.
+    calendar_method: str = ""
 
     def attachments_meta(self) -> list[dict[str, Any]]:
         return [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in self.attachments]
@@ -611,6 +614,36 @@ def _tnef_text(msg: Message) -> str:
     return ""
 
 
+_CALENDAR_TYPES = ("text/calendar", "application/ics")
+_METHOD_LINE = re.compile(r"(?im)^METHOD(?:;[^:\r\n]*)?:[ \t]*([A-Za-z-]{1,40})[ \t]*\r?$")
+
+
+def _calendar_method(msg: Message) -> str:
+    """The iTIP method of the message's own iCalendar part (not one inside a forwarded message): the part's
+    method parameter (RFC 6047 2.4: it must equal the calendar's), else the calendar's METHOD line."""
+    parts = [msg]
+    while parts:
+        part = parts.pop(0)
+        try:
+            ctype = part.get_content_type().lower()
+            if ctype == "message/rfc822":
+                continue
+            if part.is_multipart():
+                parts.extend(part.get_payload()[:50])
+                continue
+            if ctype not in _CALENDAR_TYPES:
+                continue
+            method = str(part.get_param("method") or "").strip()
+            if not method:
+                found = _METHOD_LINE.search(_decode(part, msg)[:20_000])
+                method = found.group(1) if found else ""
+        except Exception:  # noqa: BLE001 - a broken part has no method
+            continue
+        if re.fullmatch(r"[A-Za-z-]{1,40}", method):
+            return method.upper()
+    return ""
+
+
 def _safe_payload_text(part: Message) -> str:
     try:
         payload = part.get_payload()
@@ -807,6 +840,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         authors=authors[:20],
         sent_by=sent_by,
         forwarded=_forwarded(msg) + _inline_forwards(text, _header(msg, "subject")) if forwards else [],
+        calendar_method=_calendar_method(msg),
     )
 
 

@@ -442,3 +442,38 @@ def test_a_plain_text_read_receipt_is_automated(subject: str, body: str, extra: 
 def test_a_person_writing_about_reading_is_an_inquiry(subject: str, body: str) -> None:
     decision = classify(parse_message(_plain("Jan Kowalski <jan@client.pl>", subject, body)), RULES)
     assert decision.is_inquiry, decision.reason
+
+
+def _invitation_reply(subject: str, method_param: str = "; method=REPLY", method_line: str = "METHOD:REPLY",
+                      sender: str = "Jan Kowalski <jan@client.pl>") -> bytes:
+    return (f"Message-ID: <cal@x>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/alternative; boundary=\"C\"\r\n\r\n"
+            "--C\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nJan Kowalski has accepted this invitation.\r\n"
+            f"--C\r\nContent-Type: text/calendar; charset=utf-8{method_param}\r\n\r\n"
+            f"BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nVERSION:2.0\r\n{method_line}\r\n"
+            "BEGIN:VEVENT\r\nUID:demo-1@acme.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:jan@client.pl\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n--C--\r\n").encode()
+
+
+@pytest.mark.parametrize(("subject", "method_param", "method_line"), [
+    ("Accepted: Demo @ Mon 7 Dec 2026 10:00 (CET)", "; method=REPLY", "METHOD:REPLY"),
+    ("Zaakceptowano: Demo", "; method=REPLY", "METHOD:REPLY"),
+    ("Принято: Демо", "; method=REPLY", "METHOD:REPLY"),
+    ("Declined: Demo", "", "METHOD:REPLY"),  # no method parameter: the calendar's own METHOD line
+    ("Tentative: Demo", '; method="reply"', "METHOD:REPLY"),
+])
+def test_an_invitation_reply_is_no_inquiry_and_attaches_to_a_known_lead(subject: str, method_param: str,
+                                                                        method_line: str) -> None:
+    mail_ = parse_message(_invitation_reply(subject, method_param, method_line))
+    assert mail_.calendar_method == "REPLY"
+    decision = classify(mail_, RULES)
+    assert (decision.direction, decision.is_inquiry) == ("in", False)
+    assert decision.reason.startswith("calendar: invitation reply")
+    assert decision.counterparts == [("Jan Kowalski", "jan@client.pl")]
+
+
+def test_an_invitation_from_outside_is_still_an_inquiry() -> None:
+    """A person inviting the rep (METHOD:REQUEST) writes in; only an answer to an invitation does not."""
+    mail_ = parse_message(_invitation_reply("Invitation: Call", "; method=REQUEST", "METHOD:REQUEST"))
+    assert mail_.calendar_method == "REQUEST"
+    assert classify(mail_, RULES).is_inquiry

@@ -513,3 +513,26 @@ def test_an_auto_reply_from_a_lead_is_on_their_timeline_and_makes_no_lead(
         [(features, _)] = load_features(session, 0, 0, ids=[rows[0].contact_id])
         assert (features.inbound, features.replies) == (1, 0)
         assert [c.display_name for c in session.exec(select(Contact)).all()] == ["Eva"]
+
+
+def test_an_invitation_reply_attaches_to_a_known_lead_and_makes_none(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """An invitee's answer to the rep's meeting invitation (text/calendar METHOD:REPLY, "Accepted: Demo") made a
+    lead of whoever answered. It is on a known lead's timeline (accepted or declined, what the rep needs to
+    know), and makes no lead of anyone else (a colleague of the lead's, a partner invited to the call)."""
+    from tests.connectors.gmail.test_inquiry import _invitation_reply
+
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please",
+            internal_date=1_767_600_000_000)
+    box.add(_invitation_reply("Accepted: Demo", sender="Eva <eva@client.pl>").replace(b"<cal@x>", b"<e2@s>"),
+            internal_date=1_767_610_000_000)
+    box.add(_invitation_reply("Zaakceptowano: Demo", sender="Piotr <piotr@other.pl>").replace(b"<cal@x>", b"<p1@s>"),
+            internal_date=1_767_620_000_000)
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        rows = session.exec(select(Message).order_by(Message.external_id)).all()
+        assert [(m.external_id, m.direction, m.meta.get("calendar_method")) for m in rows] == [
+            ("e1@s", "in", None), ("e2@s", "in", "REPLY")]
+        assert len({m.contact_id for m in rows}) == 1
