@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import idna
+
 from connectors.gmail.mime import Address, ParsedMail
 from core.normalize import is_role_localpart
 
@@ -90,10 +92,10 @@ class InquiryRules:
 
     @classmethod
     def build(cls, company_domains: Iterable[str] = (), only_labels: Iterable[str] = (), mailbox: str = "") -> InquiryRules:
-        domains = {d.strip().lower().lstrip("@") for d in company_domains if d and d.strip()}
-        if mailbox and "@" in mailbox and mailbox.rsplit("@", 1)[1].lower() not in GMAIL_DOMAINS:
+        domains = {ascii_domain(d.strip().lstrip("@")) for d in company_domains if d and d.strip().lstrip("@")}
+        if mailbox and "@" in mailbox and ascii_domain(mailbox.rsplit("@", 1)[1]) not in GMAIL_DOMAINS:
             # A Workspace mailbox's domain is the company's; a consumer Gmail mailbox's is everyone's.
-            domains.add(mailbox.rsplit("@", 1)[1].lower())
+            domains.add(ascii_domain(mailbox.rsplit("@", 1)[1]))
         return cls(frozenset(domains), frozenset(lb.strip() for lb in only_labels if lb.strip()), mailbox.lower())
 
 
@@ -105,16 +107,32 @@ class Decision:
     counterparts: list[tuple[str, str]] = field(default_factory=list)  # (name, address) of the outside party
 
 
+def ascii_domain(domain: str) -> str:
+    """A domain in the one form its Unicode and ASCII spellings share: "łódź.pl" and "XN--D-UGA0V4H.PL" are both
+    "xn--d-uga0v4h.pl" (UTS #46 without transitional mapping, IDNA 2008, as browsers and mail servers resolve it:
+    "straße.de" is not "strasse.de"). ASCII is lowercased as it is; a name IDNA refuses is compared as typed."""
+    domain = domain.strip().rstrip(".")
+    if domain.isascii():
+        return domain.lower()
+    try:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain.lower()
+
+
 def _domain(address: str) -> str:
-    return address.rsplit("@", 1)[1].lower() if "@" in address else ""
+    return ascii_domain(address.rsplit("@", 1)[1]) if "@" in address else ""
 
 
 def _mailbox_key(address: str) -> str:
     """An address as its mailbox: Gmail ignores dots and +tags in its own addresses' local part."""
-    local, _, domain = address.strip().lower().rpartition("@")
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    domain = ascii_domain(domain)
     if domain in GMAIL_DOMAINS:
         return f"{local.split('+', 1)[0].replace('.', '')}@gmail.com"
-    return address.strip().lower()
+    return f"{local}@{domain}"
 
 
 def _is_own(address: str, rules: InquiryRules) -> bool:

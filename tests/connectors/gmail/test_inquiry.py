@@ -477,3 +477,36 @@ def test_an_invitation_from_outside_is_still_an_inquiry() -> None:
     mail_ = parse_message(_invitation_reply("Invitation: Call", "; method=REQUEST", "METHOD:REQUEST"))
     assert mail_.calendar_method == "REQUEST"
     assert classify(mail_, RULES).is_inquiry
+
+
+@pytest.mark.parametrize(("company", "sender"), [
+    ("łódź.pl", "jan@xn--d-uga0v4h.pl"),  # the domain typed in Unicode, the mail's in its ASCII form
+    ("xn--d-uga0v4h.pl", "jan@łódź.pl"),  # and the reverse (SMTPUTF8 mail keeps the Unicode form)
+    ("ŁÓDŹ.PL", "jan@łódź.pl"),
+    ("łódź.pl", "jan@biuro.XN--D-UGA0V4H.PL"),  # a subdomain
+    ("straße.de", "jan@xn--strae-oqa.de"),  # IDNA 2008: ß is its own letter, not "ss" (IDNA 2003's strasse.de)
+    ("магазин.рф", "ivan@xn--80aairftm.xn--p1ai"),
+])
+def test_a_company_domain_matches_in_either_form(company: str, sender: str) -> None:
+    rules = InquiryRules.build([company], mailbox="rep@acme.com")
+    raw = f"Message-ID: <m@x>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi"
+    decision = classify(parse_message(raw.encode()), rules)
+    assert (decision.is_inquiry, decision.reason.split(":")[0]) == (False, "internal")
+
+
+@pytest.mark.parametrize(("company", "sender"), [
+    ("straße.de", "jan@strasse.de"),  # another domain under IDNA 2008
+    ("łódź.pl", "jan@lodz.pl"),
+    ("bad_domain..pl", "jan@client.pl"),  # a domain IDNA refuses is compared as typed, and matches nothing else
+])
+def test_a_company_domain_does_not_match_a_lookalike(company: str, sender: str) -> None:
+    rules = InquiryRules.build([company], mailbox="rep@acme.com")
+    raw = f"Message-ID: <m@x>\r\nFrom: {sender}\r\nTo: rep@acme.com\r\nContent-Type: text/plain\r\n\r\nHi"
+    assert classify(parse_message(raw.encode()), rules).is_inquiry
+
+
+def test_the_mailbox_address_matches_in_either_form() -> None:
+    """A mailbox at a Unicode domain sends as itself in the other form: the rep's own mail, not an inquiry."""
+    rules = InquiryRules.build([], mailbox="biuro@łódź.pl")
+    raw = "Message-ID: <m@x>\r\nFrom: biuro@xn--d-uga0v4h.pl\r\nTo: jan@client.pl\r\nContent-Type: text/plain\r\n\r\nHi"
+    assert classify(parse_message(raw.encode()), rules).direction == "out"
