@@ -589,7 +589,7 @@ def _is_tnef(mime_type: str, filename: str) -> bool:
 
 def _tnef_text(msg: Message) -> str:
     """The text Outlook put inside a winmail.dat (TNEF), for mail that has no other: its plain body, else its
-    HTML body as text (tnefparse). An RTF-only body is not read: that needs an RTF decompressor and converter."""
+    HTML body as text (tnefparse), else its Rich Text body as text."""
     from tnefparse import TNEF
 
     for part in msg.walk():
@@ -606,6 +606,9 @@ def _tnef_text(msg: Message) -> str:
             if not body.strip() and tnef.htmlbody:
                 html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else tnef.htmlbody.decode("utf-8", "replace")
                 body = html_to_text(html)
+            if not body.strip():
+                # (tnefparse keeps PR_RTF_COMPRESSED as it came; its rtfbody decompresses it with no size limit)
+                body = _rtf_text(getattr(tnef, "_rtfbody", None))
         except Exception:  # noqa: BLE001 - a broken TNEF stream (hostile or cut short) is only a file
             continue
         body = body.replace("\r\n", "\n").strip("\x00").strip()
@@ -642,6 +645,28 @@ def _calendar_method(msg: Message) -> str:
         if re.fullmatch(r"[A-Za-z-]{1,40}", method):
             return method.upper()
     return ""
+
+
+MAX_COMPRESSED_RTF_BYTES = 256_000  # (decompressed: 2 MB at most, in about a second)
+MAX_RTF_CHARS = 1_000_000
+
+
+def _rtf_text(compressed: object) -> str:
+    """The text of a TNEF's Rich Text body (MS-OXRTFCP compressed RTF): decompressed by compressed-rtf, read by
+    striprtf in the code page the RTF names (\\ansicpg), HTML that Outlook wrapped in RTF as its text. '' for
+    a stream that is not compressed RTF, or larger than mail's text is."""
+    if not isinstance(compressed, bytes) or not compressed or len(compressed) > MAX_COMPRESSED_RTF_BYTES:
+        return ""
+    from compressed_rtf import decompress
+    from striprtf.striprtf import rtf_to_text
+
+    try:
+        rtf = decompress(compressed)
+    except Exception:  # noqa: BLE001 - a broken stream (a bad header, magic or CRC) is only a file
+        return ""
+    if not rtf.lstrip().startswith(b"{\\rtf"):
+        return ""
+    return rtf_to_text(rtf[:MAX_RTF_CHARS].decode("latin-1"), errors="replace")
 
 
 def _safe_payload_text(part: Message) -> str:

@@ -763,3 +763,40 @@ def test_an_address_header_with_a_name_of_hundreds_of_kilobytes_is_parsed_in_par
 def test_a_zone_written_another_way_is_read_as_its_offset(date: str, expected: datetime) -> None:
     raw = f"From: Anna <anna@firma.example>\r\nSubject: x\r\nDate: {date}\r\n\r\nHi".encode()
     assert parse_message(raw).date == expected
+
+
+def _rtf_only_tnef(rtf: bytes) -> bytes:
+    """A winmail.dat whose only body is PR_RTF_COMPRESSED (0x1009, binary) in attMAPIProps (0x9003): how Outlook
+    sends mail written in Rich Text, with no plain or HTML body beside it."""
+    import struct
+
+    from compressed_rtf import compress
+
+    blob = compress(rtf, compressed=True)
+    props = struct.pack("<IHHII", 1, 0x0102, 0x1009, 1, len(blob)) + blob + b"\x00" * (-len(blob) % 4)
+    return _tnef((0x9003, 0x0006, props))
+
+
+@pytest.mark.parametrize(("rtf", "text"), [
+    # Rich text written in Outlook, in the Windows code page it names (Polish: cp1250).
+    (rb"{\rtf1\ansi\ansicpg1250\deff0{\fonttbl{\f0\fswiss Arial;}}\pard\plain Dzie\'f1 dobry, prosz\'ea o ofert\'ea"
+     rb" na 40 krzese\'b3.\par}", "Dzień dobry, proszę o ofertę na 40 krzeseł."),
+    # HTML that Outlook wrapped in RTF (\fromhtml1): the text, not the tags.
+    (rb"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}{\*\htmltag19 <html>}"
+     rb"{\*\htmltag50 <body>}\htmlrtf {\htmlrtf0 Hello, we need 40 chairs.{\*\htmltag244 <br>}\htmlrtf \par"
+     rb"\htmlrtf0}{\*\htmltag58 </body>}{\*\htmltag27 </html>}}", "Hello, we need 40 chairs."),
+])
+def test_a_winmail_dat_with_only_a_rich_text_body_has_that_text(rtf: bytes, text: str) -> None:
+    """The RTF-only winmail.dat had no text at all (an inquiry with an empty body): its compressed RTF is
+    decompressed (compressed-rtf) and read as text (striprtf)."""
+    mail = parse_message(_winmail_only(_rtf_only_tnef(rtf)))
+    assert mail.text == text
+
+
+@pytest.mark.parametrize("blob", [b"\x00" * 16, b"LZFu" * 10, b"\xff" * 64])
+def test_a_winmail_dat_with_broken_compressed_rtf_is_only_a_file(blob: bytes) -> None:
+    import struct
+
+    props = struct.pack("<IHHII", 1, 0x0102, 0x1009, 1, len(blob)) + blob
+    mail = parse_message(_winmail_only(_tnef((0x9003, 0x0006, props))))
+    assert (mail.text, [a.filename for a in mail.attachments]) == ("", ["winmail.dat"])
