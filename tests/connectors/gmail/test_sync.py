@@ -536,3 +536,22 @@ def test_an_invitation_reply_attaches_to_a_known_lead_and_makes_none(
         assert [(m.external_id, m.direction, m.meta.get("calendar_method")) for m in rows] == [
             ("e1@s", "in", None), ("e2@s", "in", "REPLY")]
         assert len({m.contact_id for m in rows}) == 1
+
+
+def test_a_read_receipt_from_a_lead_is_left_out(
+        emulator: Emulator, make_account: Callable, sync: Callable, engine: sa.Engine) -> None:
+    """Outlook's plain-text read receipt ("Read: Offer", "Your message … was read on …") was an inquiry: on a
+    lead's timeline as their mail, and a lead of anyone else. It says only that the rep's mail was opened: left
+    out, with its reason, even from a known lead."""
+    box = emulator.mailbox("rep@acme.example")
+    box.add(b"From: Eva <eva@client.pl>\r\nTo: rep@acme.example\r\nMessage-ID: <e1@s>\r\n\r\nPrice please",
+            internal_date=1_767_600_000_000)
+    for n, sender in enumerate((b"Eva <eva@client.pl>", b"Piotr <piotr@other.pl>")):
+        box.add(b"From: " + sender + b"\r\nTo: rep@acme.example\r\nMessage-ID: <r" + str(n).encode() + b"@s>\r\n"
+                b"Subject: Read: Offer\r\n\r\nYour message\r\n\r\n  To: Eva\r\n  Subject: Offer\r\n\r\n"
+                b"was read on 12/7/2026 11:02 AM.", internal_date=1_767_610_000_000 + n)
+    account_id = make_account()
+    sync(account_id)
+    with Session(engine) as session:
+        assert [m.external_id for m in session.exec(select(Message)).all()] == ["e1@s"]
+    assert account(engine, account_id).sync_state["skip_reasons"].get("automated") == 2
