@@ -330,7 +330,8 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
                         counterpart)
     if rules.only_labels and not (rules.only_labels & labels):
         return Decision("in", False, f"label filter: none of {sorted(rules.only_labels)}", counterpart)
-    return Decision("in", True, f"inquiry: inbound from outside domain {_domain(sender)}", counterpart)
+    written = sender.rsplit("@", 1)[-1].lower()  # (as the mail writes it, for the rep to read)
+    return Decision("in", True, f"inquiry: inbound from outside domain {written}", counterpart)
 
 
 # What a form notification's "Label: value" lines are called, in English, Polish and Russian (folded to lower case).

@@ -510,3 +510,9 @@ def test_the_mailbox_address_matches_in_either_form() -> None:
     rules = InquiryRules.build([], mailbox="biuro@łódź.pl")
     raw = "Message-ID: <m@x>\r\nFrom: biuro@xn--d-uga0v4h.pl\r\nTo: jan@client.pl\r\nContent-Type: text/plain\r\n\r\nHi"
     assert classify(parse_message(raw.encode()), rules).direction == "out"
+
+
+def test_the_reason_names_the_senders_domain_as_written() -> None:
+    """Domains are compared in their ASCII form, but the reason a rep reads names the domain as the mail does."""
+    raw = "Message-ID: <m@x>\r\nFrom: jan@łódź.pl\r\nTo: rep@acme.com\r\nContent-Type: text/plain\r\n\r\nHi"
+    assert classify(parse_message(raw.encode()), RULES).reason == "inquiry: inbound from outside domain łódź.pl"
