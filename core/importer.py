@@ -814,8 +814,19 @@ def _record_from_row(row: dict[str, str], default_channel: str, dates: _DateOrde
     return record
 
 
-# Dates as spreadsheets in Poland and Russia write them (day first, dots): 07.12.2026, 07.12.2026 10:15(:30).
-DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+# Dates as spreadsheets in Poland and Russia write them (day first, dots): 07.12.2026, 07.12.2026 10:15(:30), and
+# Excel's short date with a two-digit year, 07.12.26 (its century as strptime's %y reads it: TWO_DIGIT_YEAR).
+DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+                     "%d.%m.%y %H:%M:%S", "%d.%m.%y %H:%M", "%d.%m.%y")
+
+
+def full_year(year: str) -> int:
+    """A date's year as written, four digits or two. Two are read as Python's strptime (%y) and POSIX read them:
+    69-99 the 1900s, 00-68 the 2000s (Excel's own pivot is 29/30; dateutil's moves with today's date). The same
+    file gives the same dates whenever it is imported, and a message of the 1960s is not a lead's."""
+    if len(year) != 2:
+        return int(year)
+    return int(year) + (1900 if int(year) >= 69 else 2000)
 
 
 # A date cell that is a number of up to eight digits: the record's validation read it as seconds since 1970
@@ -825,11 +836,11 @@ _SHORT_NUMBER = re.compile(r"^\d{1,8}(?:[.,]\d+)?$")
 
 # A date with slashes (or dashes) and the year last, as spreadsheets and form tools write it in their locale: day
 # first in Poland, Russia and Britain (07/12/2026), month first in the US (12/7/2026), with a time or not, with
-# AM/PM or not (Excel in the US: 12/7/2026 2:03 PM).
+# AM/PM or not (Excel in the US: 12/7/2026 2:03 PM), the year in four digits or two (Excel's short date, 12/7/26).
 _SLASHED_DATE = re.compile(
-    r"^(\d{1,2})([/-])(\d{1,2})\2(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?)?$")
+    r"^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?)?$")
 # The same in any text, to tell a file's order: the first such date whose day cannot be a month says it.
-_SLASHED_DATE_ANYWHERE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2\d{4}(?![\d/-])")
+_SLASHED_DATE_ANYWHERE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2(?:\d{4}|\d{2})(?![\d/-])")
 # Headers of the date column in English, whose tools (Google Forms in English, Typeform, Jotform, Excel in the US)
 # write the month first; a date column named in another language is day first.
 MONTH_FIRST_HEADERS = frozenset({"timestamp", "submitted at", "submit date (utc)", "submission date", "date",
@@ -909,7 +920,7 @@ def _slashed_to_iso(cell: str, dates: _DateOrder | None) -> str | None:
             raise ValueError(f"sent_at: {cell} is not a time of day")
         hours = hours % 12 + (12 if half[0] in "Pp" else 0)
     try:
-        return datetime(int(year), month, day, hours, int(minute or 0), int(second_of_minute or 0)).isoformat()
+        return datetime(full_year(year), month, day, hours, int(minute or 0), int(second_of_minute or 0)).isoformat()
     except ValueError:
         raise ValueError(f"sent_at: {cell} is not a date: write it as 07.12.2026 or 2026-12-07") from None
 
