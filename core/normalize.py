@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import phonenumbers
 from anyascii import anyascii
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import LOCAL_PART_MAX_LENGTH
 
 __all__ = [
     "InvalidIdentifier",
@@ -130,6 +131,11 @@ def normalize_email(raw: str | None) -> NormalizedEmail:
             checked = validate_email(enclosed, **_EMAIL_RULES)
         except EmailNotValidError:
             raise InvalidIdentifier(f"not a valid email address: {exc}") from None
+    # (email-validator checks the local part's length only in its strict mode, and in characters: SMTP counts bytes)
+    written_local = checked.normalized.rpartition("@")[0]
+    if (octets := len(written_local.encode("utf-8"))) > LOCAL_PART_MAX_LENGTH:
+        raise InvalidIdentifier(f"not a valid email address: {octets} bytes before the @-sign, more than the "
+                                f"{LOCAL_PART_MAX_LENGTH} a mail server must take (RFC 5321 4.5.3.1.1)")
     domain = (checked.ascii_domain or checked.domain).lower()
     local = checked.local_part.lower()
     if domain in _GMAIL_DOMAINS:

@@ -94,6 +94,27 @@ def test_normalize_email_rejects(raw: str | None) -> None:
         normalize_email(raw)
 
 
+@pytest.mark.parametrize(("raw", "error"), [
+    # RFC 5321 4.5.3.1.1: at most 64 octets before the @, counted in UTF-8 (SMTPUTF8 counts bytes).
+    ("a" * 65 + "@firma.pl", "65 bytes before the @-sign"),
+    ("ł" * 33 + "@firma.pl", "66 bytes before the @-sign"),
+    ('"' + "a b" * 22 + '"@firma.pl', "before the @-sign"),
+    ("Jan <" + "j" * 65 + "@firma.pl>", "65 bytes before the @-sign"),
+    # RFC 5321 4.5.3.1.3 and its erratum: at most 254 octets in all.
+    ("a" * 60 + "@" + ".".join(["b" * 60] * 3) + ".plxyyyyyyyy", "too long"),
+])
+def test_an_address_longer_than_smtp_carries_is_refused(raw: str, error: str) -> None:
+    """email-validator checks the local part's length only in its strict mode, and counts characters: an address
+    with 65 (or 33 Polish two-byte letters) before the @ was accepted and stored, though no mail server need take it."""
+    with pytest.raises(InvalidIdentifier, match=error):
+        normalize_email(raw)
+
+
+@pytest.mark.parametrize("raw", ["a" * 64 + "@firma.pl", "ł" * 32 + "@firma.pl"])
+def test_an_address_with_64_octets_before_the_at_is_taken(raw: str) -> None:
+    assert normalize_email(raw).value == raw
+
+
 @pytest.mark.parametrize("raw", ["brak@brak.pl", "BRAK@wp.pl", "nie@mam.pl", "нет@нет.рф", "noemail@gmail.com",
                                  "no-email@firma.pl", "none+x@example.com", "немає@ukr.net"])
 def test_an_address_that_says_there_is_none_is_a_placeholder(raw: str) -> None:

@@ -150,6 +150,8 @@ def test_erase_needs_manager_and_works(client, auth, rep_token) -> None:
         ({"channel": "api", "contact": {"name": "x" * 5000, "email": "a@b.pl"}}, "contact.name"),
         # A list item as long as a single field may be, and not a whole address book in one field.
         ({"channel": "api", "contact": {"emails": ["a" * 400 + "@b.pl"]}}, "contact.emails.0"),
+        # More than SMTP carries before the @ (64 octets, RFC 5321 4.5.3.1.1): taken, and stored, before.
+        ({"channel": "api", "contact": {"email": "a" * 65 + "@firma.pl"}}, "contact.email"),
         ({"channel": "api", "contact": {"emails": [", ".join(f"a{i}@b.pl" for i in range(40))]}}, "contact.emails.0"),
         ({"channel": "api", "contact": {"phones": ["601 234 567 / " * 10]}}, "contact.phones.0"),
         # Half a UTF-16 pair, no character: the batch writers could not store it (an import stopped over one).
