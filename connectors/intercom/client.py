@@ -171,14 +171,15 @@ class IntercomClient:
 
     def contact(self, contact_id: str) -> dict:
         """GET /contacts/{id} with its merge history; raises ContactMerged for a merged contact (410)."""
-        return self.request("GET", f"/contacts/{quote(contact_id, safe='')}", params=_extra_params("contacts"))
+        return self.request("GET", f"/contacts/{_segment(contact_id)}", params=_extra_params("contacts"))
 
     def conversation(self, conversation_id: str) -> dict:
-        return self.request("GET", f"/conversations/{conversation_id}")
+        return self.request("GET", f"/conversations/{_segment(conversation_id)}")
 
     def reply_as_admin(self, conversation_id: str, *, admin_id: str, body: str, message_type: str = "comment") -> dict:
         payload = {"message_type": message_type, "type": "admin", "admin_id": str(admin_id), "body": body}
-        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload, idempotent=False)
+        return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload,
+                            idempotent=False)
 
     def list_page(self, kind: str, *, per_page: int, starting_after: str | None) -> tuple[list[dict], str | None]:
         """One page of GET /contacts or /conversations: (items, next starting_after)."""
@@ -211,6 +212,16 @@ class IntercomClient:
             after = next_page_token(seen, token)
             if after is None:
                 return
+
+
+def _segment(item_id: str) -> str:
+    """An id as one segment of a URL's path. Ids come from Intercom's answers and signed webhooks, but one with
+    "/", "?" or "#" written into the path as it is would reach another endpoint with the workspace's token; and
+    "." or ".." (which quoting keeps) are resolved away before sending (GET /conversations/.. is GET /)."""
+    text = str(item_id)
+    if text in ("", ".", ".."):
+        raise FatalError(f"{text!r} is not an Intercom id")
+    return quote(text, safe="")
 
 
 def _extra_params(kind: str) -> dict[str, str]:
