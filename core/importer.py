@@ -820,6 +820,10 @@ DAY_FIRST_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
                      "%d.%m.%y %H:%M:%S", "%d.%m.%y %H:%M", "%d.%m.%y")
 
 
+# The shape of those, to tell one that is no day (31.02.2026, 1C's empty date 00.00.0000) from other text.
+_DOTTED_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
+
+
 def full_year(year: str) -> int:
     """A date's year as written, four digits or two. Two are read as Python's strptime (%y) and POSIX read them:
     69-99 the 1900s, 00-68 the 2000s (Excel's own pivot is 29/30; dateutil's moves with today's date). The same
@@ -938,6 +942,8 @@ def day_first_to_iso(cell: str, dates: _DateOrder | None = None) -> str:
             return datetime.strptime(cell, form).isoformat()
         except ValueError:
             continue
+    if _DOTTED_DATE.match(cell):  # (left to the record's validation: "input is too short")
+        raise ValueError(f"sent_at: {cell} is not a date: write it as 07.12.2026 or 2026-12-07")
     if _SHORT_NUMBER.match(cell):
         if len(cell) == 8:  # (strptime would read "202612" as 2026-01-02)
             with contextlib.suppress(ValueError):

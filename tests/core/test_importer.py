@@ -1180,14 +1180,23 @@ def test_a_form_tools_timestamp_column_is_the_messages_sent_at(csv_text: str, ex
     # The century as Python's strptime (%y, POSIX) reads it: 69-99 the 1900s, 00-68 the 2000s.
     ("Data;E-mail;Wiadomość\n07.12.68;jan@firma.pl;Oferta\n07.12.69;o@firma.pl;Oferta\n31/12/99;a@firma.pl;A\n",
      ["2068-12-07T00:00:00", "1969-12-07T00:00:00", "1999-12-31T00:00:00"]),
-    # Still no day: the row's error (a dotted one left as written, for the record's validation to report).
-    ("Data;E-mail;Wiadomość\n31.02.26;jan@firma.pl;Oferta\n31/31/26;o@firma.pl;Oferta\n",
-     ["31.02.26", "sent_at: 31/31/26 is not a date: write it as 07.12.2026 or 2026-12-07"]),
+    # Still no day: the row's error.
+    ("Data;E-mail;Wiadomość\n31/31/26;o@firma.pl;Oferta\n", ["sent_at: 31/31/26 is not a date: write it as "
+                                                               "07.12.2026 or 2026-12-07"]),
 ])
 def test_a_date_with_a_two_digit_year_is_read(csv_text: str, expected: list[str]) -> None:
     """Excel writes its short date with a two-digit year (12/7/26 in the US, 07.12.26 in Poland and Russia) and
     a CSV saved from it keeps what the cell shows: each such row was reported as an error, its date not read."""
     assert _sent_at(csv_text.encode()) == expected
+
+
+@pytest.mark.parametrize("cell", ["31.02.2026", "29.02.27", "00.00.0000", "00.00.00", "07.13.2026 10:15",
+                                  "07.12.2026 25:00", "07.12.26 14:03:60"])
+def test_a_dotted_date_that_is_no_day_is_named_as_one(cell: str) -> None:
+    """A dotted date that is no day (31 February, 1C's empty date 00.00.0000, a 13th month) was left to the
+    record's validation, which said "Input should be a valid datetime or date, input is too short"."""
+    assert _sent_at(f"Data;E-mail;Wiadomość\n{cell};jan@firma.pl;Oferta\n".encode()) == [
+        f"sent_at: {cell} is not a date: write it as 07.12.2026 or 2026-12-07"]
 
 
 def test_a_files_date_order_is_told_from_a_date_far_into_it(engine, session: Session, tmp_path: Path) -> None:
