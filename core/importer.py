@@ -179,6 +179,12 @@ WORKBOOK_ERROR = ("a spreadsheet workbook (.xlsx, .xls, .ods), not CSV text: sav
                   "format \"CSV UTF-8\" or \"Unicode text\" and import that")
 
 
+# A compressed export (.csv.gz, .jsonl.gz, or one renamed): read as text, a CSV header named no contact column (read
+# as cp1250) and every JSONL line was not JSON.
+GZIP_SIGNATURE = b"\x1f\x8b"
+GZIP_ERROR = "a gzip-compressed file, not text: unpack it (gunzip, or an archive tool) and import the file inside"
+
+
 # A web page or markup where CSV text should be: a download that was a sign-in or error page, or the "xls" that
 # many systems export (an HTML table, Excel's XML spreadsheet).
 _MARKUP_START = re.compile(r"<(?:!doctype html|html[\s>]|\?xml)", re.IGNORECASE)
@@ -200,6 +206,9 @@ def detect_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
         raise ValueError(f"{Path(path).name} is {WORKBOOK_ERROR}")
+    if suffix == ".gz":
+        raise ValueError(f"{Path(path).name} is a gzip-compressed file: unpack it (gunzip, or an archive tool) and "
+                         "import the file inside")
     if suffix in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
     if suffix in {".csv", ".tsv", ".txt"}:
@@ -219,6 +228,9 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
     with the line it begins on."""
     start = stream.read(4096)
     stream.seek(0)
+    if start.startswith(GZIP_SIGNATURE):
+        yield 1, None, GZIP_ERROR
+        return
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Windows PowerShell's > and Out-File write UTF-16: each line was "not UTF-8", and none imported.
         with _as_utf8(stream, "utf-16") as converted:
@@ -583,8 +595,12 @@ def read_csv(
     (detect_encoding). notes: what the reader says about the file as a whole (the encoding it assumed when not
     UTF-8, the columns it does not import) is appended there."""
     notes = notes if notes is not None else []
-    if stream.read(len(_OLE_SIGNATURE)).startswith(WORKBOOK_SIGNATURES):
+    start = stream.read(len(_OLE_SIGNATURE))
+    if start.startswith(WORKBOOK_SIGNATURES):
         yield 1, None, WORKBOOK_ERROR
+        return
+    if start.startswith(GZIP_SIGNATURE):
+        yield 1, None, GZIP_ERROR
         return
     stream.seek(0)
     if _is_markup(stream.read(1024)):

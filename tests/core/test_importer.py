@@ -517,6 +517,26 @@ def test_a_spreadsheet_workbook_is_named_as_one(engine, tmp_path: Path) -> None:
         assert summary["notes"] == []
 
 
+@pytest.mark.parametrize(("name", "file_format"), [("leady.csv.gz", None), ("leady.csv.gz", "csv"),
+                                                   ("leady.jsonl.gz", "jsonl"), ("leady.csv", "csv")])
+def test_a_gzip_compressed_file_is_named_as_one(engine, tmp_path: Path, name: str, file_format: str | None) -> None:
+    """A compressed export (.csv.gz, .jsonl.gz; or one renamed .csv) was read as cp1250 text and refused for a
+    header naming no contact column, or as JSONL whose every line was "not valid JSON"; `leadhub import
+    leady.csv.gz` said only that the format could not be told."""
+    import gzip
+
+    inner = b"name,email\nAnna,anna@firma.pl\n" if "csv" in name else b'{"channel":"api","contact":{"email":"a@f.pl"}}\n'
+    path = write(tmp_path / name, gzip.compress(inner * 50))
+    if file_format is None:
+        with pytest.raises(ValueError, match="leady.csv.gz is a gzip-compressed file: unpack it"):
+            import_file(engine, path)
+        return
+    summary = import_file(engine, path, file_format=file_format).as_dict()
+    assert summary["errors"] == [{"line": 1, "error": "a gzip-compressed file, not text: unpack it (gunzip, or "
+                                  "an archive tool) and import the file inside"}]
+    assert summary["notes"] == [] and summary["created"] == 0
+
+
 def test_an_empty_csv_says_so(engine, tmp_path: Path) -> None:
     summary = import_file(engine, write(tmp_path / "empty.csv", "")).as_dict()
     assert summary["records"] == 0 and summary["notes"] == ["the file is empty: no header row, no records"]
