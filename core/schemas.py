@@ -35,6 +35,11 @@ UNIX_TIME_ERROR = ("a number is read as a Unix time, in seconds (nine to eleven 
                    "2026-12-07T10:15:00Z")
 
 
+# A date and time whose offset is in whole hours, as ISO 8601 allows and PostgreSQL writes a timestamptz
+# ("2026-12-07 14:03:22.123456+01"): pydantic reads only ±hh:mm and ±hhmm.
+_HOURS_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?[+-]\d{2}$")
+
+
 def unix_time(value: object) -> object:
     """A number (or a text that is one) as the UTC time it counts since 1970 (UNIX_SECONDS_MIN …); any other value
     as it is, for the field's own validation. ValueError for a number that is no such time."""
@@ -45,7 +50,7 @@ def unix_time(value: object) -> object:
         try:  # (as pydantic would read it: "1.8e9" too)
             number = float(value)
         except ValueError:
-            return value
+            return value.strip() + ":00" if _HOURS_OFFSET.match(value.strip()) else value
         with contextlib.suppress(ValueError):
             number = int(value)  # (exact: a float has no digits for a 14-digit millisecond count's last ones)
     else:
@@ -141,7 +146,7 @@ class MessageIn(BaseModel):
     # no inbound mail or reply for scoring, no message.received (kind "message" is what counts).
     kind: Literal["message", "note", "auto_reply"] = "message"
     sent_at: datetime | None = Field(default=None, description=(
-        "ISO 8601 (without an offset: UTC), or a Unix time: seconds from 100000000 (nine digits, 1973-03-03), "
+        "ISO 8601 (without an offset: UTC; an offset in hours, +01, as PostgreSQL writes it, too), or a Unix time: seconds from 100000000 (nine digits, 1973-03-03), "
         "milliseconds from 100000000000 (twelve digits; JavaScript's Date.now() sends thirteen), below "
         "100000000000000 either way. Any other number (a year, 2026; a spreadsheet's date serial) is refused."),
         json_schema_extra={"anyOf": [

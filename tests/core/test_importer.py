@@ -653,6 +653,7 @@ def test_a_broken_row_in_a_utf8_csv_is_reported_and_the_rest_keep_their_letters(
     ("07.12.2026", "2026-12-07 00:00:00"),
     ("7.12.2026 10:15", "2026-12-07 10:15:00"),
     ("07.12.2026 10:15:30", "2026-12-07 10:15:30"),
+    ("2026-12-07 10:15:30.5+01", "2026-12-07 09:15:30"),  # a PostgreSQL-backed tool's export: hours only
     ("31.02.2026", None),          # no such day: the line is reported
     ("12/07/2026", "2026-12-07 00:00:00"),  # month or day first: nothing in the file says, its English header does
     ("13/07/2026", "2026-07-13 00:00:00"),  # the day first, as only it can be

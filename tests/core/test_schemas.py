@@ -86,3 +86,23 @@ def test_derived_values_are_kept_without_pydantics_private_attribute_lookup(monk
     assert "_derived" not in lookups
     bare = MessageIn.model_construct(external_id="m2")
     assert bare.derived("words", lambda m: 0) == 0
+
+
+@pytest.mark.parametrize(("sent_at", "utc"), [
+    # PostgreSQL's text for a timestamptz (psql, \copy, pg_dump, Metabase and DBeaver's CSV): the offset in hours.
+    ("2026-12-07 14:03:22+01", datetime(2026, 12, 7, 13, 3, 22, tzinfo=UTC)),
+    ("2026-12-07 14:03:22.123456+01", datetime(2026, 12, 7, 13, 3, 22, 123456, tzinfo=UTC)),
+    ("2026-12-07T14:03-05", datetime(2026, 12, 7, 19, 3, tzinfo=UTC)),
+    ("2026-12-07 14:03:22+05:30", datetime(2026, 12, 7, 8, 33, 22, tzinfo=UTC)),
+])
+def test_a_sent_at_whose_offset_is_in_hours_is_read(sent_at: str, utc: datetime) -> None:
+    """ISO 8601 writes an offset as ±hh:mm, ±hhmm or ±hh; the last (PostgreSQL's own) was refused with
+    "unexpected extra characters at the end of the input"."""
+    assert MessageIn(external_id="1", sent_at=sent_at).sent_at.astimezone(UTC) == utc
+
+
+@pytest.mark.parametrize("sent_at", ["2026-12-07 14:03:22+1", "2026-12-07 14:03:22+123", "2026-12-07+01",
+                                     "2026-12-07 14:03:22+25"])
+def test_a_sent_at_with_an_offset_that_is_none_is_refused(sent_at: str) -> None:
+    with pytest.raises(ValidationError, match="sent_at"):
+        MessageIn(external_id="1", sent_at=sent_at)
