@@ -14,6 +14,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
+import idna
 import phonenumbers
 from anyascii import anyascii
 from email_validator import EmailNotValidError, validate_email
@@ -194,6 +195,16 @@ def normalize_emails(raw: str | None) -> list[NormalizedEmail]:
                 raise PlaceholderIdentifier("only placeholders, no one's address")
             return list(emails.values())
     return [normalize_email(raw)]
+
+
+def ascii_host(host: str) -> str:
+    """A host or mail domain in the form browsers and mail servers resolve it: ASCII lowercased as it is
+    (underscores and all), others by UTS #46 without transitional mapping (IDNA 2008): "łódź.pl" is
+    "xn--d-uga0v4h.pl" and "straße.de" is "xn--strae-oqa.de", where Python's own "idna" codec (IDNA 2003) says
+    "strasse.de", a site the browser never names. Raises idna.IDNAError (a UnicodeError) for a name IDNA refuses."""
+    if host.isascii():
+        return host.lower()
+    return idna.encode(host, uts46=True, transitional=False).decode("ascii")
 
 
 def is_freemail_domain(domain: str) -> bool:

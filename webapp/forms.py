@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import idna
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -73,6 +72,7 @@ from core.db import write_turn
 from core.ingest import IngestOptions
 from core.intake import FILE_BATCH_SIZE, Filed, accept, file_pending
 from core.models import Form, FormSpamEvent, Message, PendingInbound, User, utcnow
+from core.normalize import ascii_host
 from core.schemas import InboundRecord, MessageIn
 from webapp.auth import csrf, role_required
 from webapp.db import get_engine, get_session, parse_id, write_session
@@ -111,15 +111,6 @@ def _settings() -> dict[str, Any]:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _ascii_host(host: str) -> str:
-    """A host as browsers put it in Origin: ASCII hosts lowercased as they are (underscores and all), others by
-    UTS #46 without transitional mapping, as browsers do (IDNA 2008): "straße.de" is "xn--strae-oqa.de", where
-    Python's own "idna" codec (IDNA 2003) says "strasse.de", a site the browser never names."""
-    if host.isascii():
-        return host.lower()
-    return idna.encode(host, uts46=True, transitional=False).decode("ascii")
-
-
 def _origin_of(url: str) -> str:
     """`scheme://host[:port]` of an http(s) URL, the host in the ASCII form browsers send in Origin (punycode:
     "https://магазин.рф" is "https://xn--80aairftm.xn--p1ai"), or "" for anything else (a port out of range, an
@@ -128,7 +119,7 @@ def _origin_of(url: str) -> str:
         parts = urlsplit(url.strip())
         # (a default port is not written: browsers leave it out of Origin)
         port = f":{parts.port}" if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme) else ""
-        host = _ascii_host(parts.hostname or "")
+        host = ascii_host(parts.hostname or "")
     except (ValueError, UnicodeError):
         return ""
     if parts.scheme not in ("http", "https") or not host:

@@ -7,10 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import idna
-
 from connectors.gmail.mime import Address, ParsedMail
-from core.normalize import is_role_localpart
+from core.normalize import ascii_host, is_role_localpart
 
 # A no-reply word anywhere in the local part ("forms-receipts-noreply@google.com", "messages-noreply@"), or a
 # mail server's own address.
@@ -112,11 +110,9 @@ def ascii_domain(domain: str) -> str:
     "xn--d-uga0v4h.pl" (UTS #46 without transitional mapping, IDNA 2008, as browsers and mail servers resolve it:
     "straße.de" is not "strasse.de"). ASCII is lowercased as it is; a name IDNA refuses is compared as typed."""
     domain = domain.strip().rstrip(".")
-    if domain.isascii():
-        return domain.lower()
     try:
-        return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
-    except (idna.IDNAError, UnicodeError, ValueError):
+        return ascii_host(domain)
+    except ValueError:  # (idna.IDNAError is one)
         return domain.lower()
 
 
