@@ -193,10 +193,22 @@ MARKUP_ERROR = ("a web page or XML (an HTML table or Excel's XML spreadsheet, or
                 "that")
 
 
+# UTF-32's byte order marks, tested before UTF-16's: UTF-32 LE's (FF FE 00 00) begins with UTF-16 LE's (FF FE), so
+# a UTF-32 file was read as UTF-16, its header "n\0a\0…" naming no column, and refused.
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _wide_bom_encoding(start: bytes) -> str | None:
+    """"utf-32" or "utf-16" for text that begins with one of their byte order marks, else None."""
+    return next((encoding for bom, encoding in _WIDE_BOMS if start.startswith(bom)), None)
+
+
 def _is_markup(start: bytes) -> bool:
     """Whether a file beginning with these bytes is HTML or XML (in UTF-8 or a single-byte encoding, or UTF-16)."""
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = start.decode("utf-16", errors="ignore")
+    wide = _wide_bom_encoding(start)
+    if wide is not None:
+        text = start.decode(wide, errors="ignore")
     else:
         text = start.decode("latin-1").removeprefix("\xef\xbb\xbf")
     return bool(_MARKUP_START.match(text.lstrip("\ufeff \t\r\n")))
@@ -231,9 +243,10 @@ def read_jsonl(stream: BinaryIO, *, parse: bool = True) -> Iterator[ParsedLine]:
     if start.startswith(GZIP_SIGNATURE):
         yield 1, None, GZIP_ERROR
         return
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    wide = _wide_bom_encoding(start)
+    if wide is not None:
         # Windows PowerShell's > and Out-File write UTF-16: each line was "not UTF-8", and none imported.
-        with _as_utf8(stream, "utf-16") as converted:
+        with _as_utf8(stream, wide) as converted:
             yield from read_jsonl(converted, parse=parse)
         return
     if start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
@@ -436,16 +449,17 @@ _POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
 
 
 def detect_encoding(sample: bytes) -> str:
-    """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-16 byte
-    order mark (Excel's "Unicode text"), or NULs on one side (UTF-16 without the mark), or more bytes that are not
+    """The text encoding of a CSV file, from its first bytes. UTF-8 unless the bytes say otherwise: a UTF-32 or UTF-16
+    byte order mark (UTF-16: Excel's "Unicode text"), or NULs on one side (UTF-16 without the mark), or more bytes that are not
     UTF-8 than characters that are, which is how a spreadsheet saved by Excel on Polish or Russian Windows looks.
     Then the one of LEGACY_ENCODINGS whose text reads most like words (legacy_text_score). A UTF-8 file with a
     few broken rows stays UTF-8 (those rows are reported, the rest keep their letters).
 
     (charset-normalizer was tried first and dropped: on rows as short as a contact list's it named big5 for
     "Anna Żak", shift_jis for "Ольга" and cp1252 for a Polish LinkedIn message row.)"""
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+    wide = _wide_bom_encoding(sample)
+    if wide is not None:
+        return wide
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     odd, even = sample[1::2].count(0), sample[::2].count(0)
@@ -886,7 +900,7 @@ def _scanner(stream: BinaryIO, encoding: str) -> Callable[[], bool | None] | Non
     else:
         return None
     # (digits and slashes are ASCII in UTF-8 and every single-byte encoding read here: Latin-1 reads them all)
-    encoding = encoding if encoding.lower().replace("_", "-").startswith("utf-16") else "latin-1"
+    encoding = encoding if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")) else "latin-1"
 
     def scan() -> bool | None:
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")

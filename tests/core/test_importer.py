@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -551,6 +552,9 @@ RUSSIAN_TEXT = "Екатерина Смирнова,e.smirnova@severtrans.ru,О�
     ("imię,email\nŁukasz Wójcik,l@budmax.pl\n".encode(), "utf-8-sig"),
     ("\ufeffname\nŁukasz\n".encode(), "utf-8-sig"),
     ("name\nŁukasz Wójcik\n".encode("utf-16"), "utf-16"),                      # Excel's "Unicode text"
+    # UTF-32 with its byte order mark, whose little-endian one begins with UTF-16 LE's.
+    ("name\nŁukasz Wójcik\n".encode("utf-32"), "utf-32"),
+    (codecs.BOM_UTF32_BE + "name\nОльга\n".encode("utf-32-be"), "utf-32"),
     # UTF-16 without a byte order mark (SQL Server's bcp -w): its NULs; read as UTF-8 the file was refused.
     ("name\temail\nŁukasz Wójcik\tl@budmax.pl\n".encode("utf-16-le"), "utf-16-le"),
     ("name\temail\nОльга Смирнова\to@sever.ru\n".encode("utf-16-be"), "utf-16-be"),
@@ -612,6 +616,33 @@ def test_excel_unicode_text_export_imports(engine, session: Session, tmp_path: P
     assert summary["notes"] == ["read as utf-16 (not UTF-8); pass --encoding if that is wrong"]
     assert sorted(c.display_name for c in session.exec(select(Contact)).all()) == ["Małgorzata Zielińska",
                                                                                    "Екатерина Смирнова"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_a_utf32_csv_with_its_byte_order_mark_imports(engine, session: Session, tmp_path: Path,
+                                                     encoding: str) -> None:
+    """UTF-32 LE's byte order mark (FF FE 00 00) begins with UTF-16 LE's (FF FE): such a file was read as UTF-16,
+    its header then "n\0a\0…", and refused for naming no contact column (UTF-32 BE's was read as Windows-1251)."""
+    text = "Imię;Nazwisko;E-mail\r\nŁukasz;Wójcik;l@budmax.pl\r\nОльга;Смирнова;o@sever.ru\r\n"
+    data = "\ufeff".encode(encoding) + text.encode(encoding)
+    summary = import_file(engine, write(tmp_path / "kontakty.csv", data)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2, summary
+    assert summary["notes"] == ["read as utf-32 (not UTF-8); pass --encoding if that is wrong"]
+    assert sorted(session.exec(select(Contact.display_name)).all()) == ["Łukasz Wójcik", "Ольга Смирнова"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_jsonl_in_utf32_with_its_byte_order_mark_imports(engine, session: Session, tmp_path: Path, workers: int,
+                                                         encoding: str) -> None:
+    """As for CSV: a UTF-32 LE file was read as UTF-16 (each line then "not valid JSON"), a UTF-32 BE one as
+    UTF-8."""
+    lines = [json.dumps({"channel": "import", "contact": {"name": "Łukasz Wójcik", "email": "l@budmax.pl"}},
+                        ensure_ascii=False), "{broken"]
+    data = "\ufeff".encode(encoding) + "\n".join(lines).encode(encoding)
+    summary = import_file(engine, write(tmp_path / "leads.jsonl", data), workers=workers).as_dict()
+    assert summary["created"] == 1 and [e["line"] for e in summary["errors"]] == [2], summary
+    assert session.exec(select(Contact.display_name)).all() == ["Łukasz Wójcik"]
 
 
 def test_a_unicode_text_export_cut_at_an_odd_byte_keeps_its_rows(engine, session: Session, tmp_path: Path) -> None:
