@@ -959,11 +959,48 @@ def _slashed_to_iso(cell: str, dates: _DateOrder | None) -> str | None:
         raise ValueError(f"sent_at: {cell} is not a date: write it as 07.12.2026 or 2026-12-07") from None
 
 
+# A time written with dots after its date, as Polish and Russian sheets and 1C write it: "12.03.2025 14.30(.15)".
+_DOTTED_TIME = re.compile(r"^(\S+)[ T](\d{1,2})\.(\d{2})(?:\.(\d{2}))?$")
+# A time zone after a date's time, as exporters write it: "… 14:30 UTC", "…Z", "… GMT+3", "… UTC+05:30", "… +0300"
+# (a bare offset only after a space: one joined to the time, "14:30+03:00", is ISO 8601's own and read as it is).
+_ZONE_SUFFIX = re.compile(
+    r"^(?P<time>.*\d[:.]\d{2}(?:[:.]\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)"
+    r"(?:\s*(?P<name>Z|UTC|GMT)(?:\s*(?P<named>[+-]\d{1,2}(?::?\d{2})?))?|\s+(?P<bare>[+-]\d{1,2}(?::?\d{2})?))$",
+    re.IGNORECASE)
+
+
+def _utc_offset(cell: str, offset: str | None) -> str:
+    """An offset as ISO 8601 writes it ("+03:00"), from "+3", "+03", "+0300" or "+03:00"; none is UTC. "GMT+3"
+    is read as people write it, three hours east of Greenwich (Moscow), not with POSIX's inverted sign
+    (Etc/GMT+3, three hours west). ValueError past ±14:00, which no place on Earth keeps."""
+    if not offset:
+        return "+00:00"
+    sign, digits = offset[0], offset[1:].replace(":", "")
+    hours, minutes = (int(digits), 0) if len(digits) <= 2 else (int(digits[:-2]), int(digits[-2:]))
+    if hours * 60 + minutes > 14 * 60 or minutes >= 60:
+        raise ValueError(f"sent_at: {cell} has no such time zone offset ({offset})")
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
 def day_first_to_iso(cell: str, dates: _DateOrder | None = None) -> str:
     """A day-first date as ISO 8601 (read, like an ISO date without an offset, as UTC), or ISO 8601's compact
     20261207, or a slashed date in the file's order (_DateOrder; without one, not read); any other text as it
     is, for the record's own validation (ISO 8601, or a Unix time of nine digits or more) to accept or report.
-    A shorter number is not a date: ValueError."""
+    A shorter number is not a date: ValueError. A time may be written with dots (14.30) and be followed by its
+    zone (UTC, Z, GMT+3, +0300: _ZONE_SUFFIX), which the ISO 8601 written then keeps as an offset."""
+    zone = _ZONE_SUFFIX.match(cell)
+    if zone is None:
+        return _local_to_iso(cell, dates)
+    offset = _utc_offset(cell, zone.group("named") or zone.group("bare"))
+    return _local_to_iso(zone.group("time").strip(), dates) + offset
+
+
+def _local_to_iso(cell: str, dates: _DateOrder | None) -> str:
+    """day_first_to_iso of a date without a zone."""
+    dotted_time = _DOTTED_TIME.match(cell)
+    if dotted_time is not None:
+        day, hour, minute, second = dotted_time.groups()
+        cell = f"{day} {hour}:{minute}" + (f":{second}" if second else "")
     slashed = _slashed_to_iso(cell, dates)
     if slashed is not None:
         return slashed

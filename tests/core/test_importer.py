@@ -1242,6 +1242,42 @@ def test_a_date_with_a_two_digit_year_is_read(csv_text: str, expected: list[str]
     assert _sent_at(csv_text.encode()) == expected
 
 
+@pytest.mark.parametrize(("cell", "expected"), [
+    # A time written with dots, as Polish and Russian sheets (and 1C) write it.
+    ("12.03.2025 14.30", "2025-03-12T14:30:00"),
+    ("12.03.2025 14.30.15", "2025-03-12T14:30:15"),
+    ("2025-03-12 14.30", "2025-03-12 14:30"),
+    # The zone after the time: UTC, Z, GMT with an offset (GMT+3 is Moscow, east of Greenwich), a bare offset.
+    ("12.03.2025 14:30 UTC", "2025-03-12T14:30:00+00:00"),
+    ("2025-03-12 14:30:00 UTC", "2025-03-12 14:30:00+00:00"),
+    ("12.03.2025 14:30:00Z", "2025-03-12T14:30:00+00:00"),
+    ("12.03.2025 14.30 GMT+3", "2025-03-12T14:30:00+03:00"),
+    ("2025-03-12 14:30:00 GMT+03:00", "2025-03-12 14:30:00+03:00"),
+    ("2025-03-12 14:30:00 UTC-5", "2025-03-12 14:30:00-05:00"),
+    ("2025-03-12 14:30:00 +0530", "2025-03-12 14:30:00+05:30"),
+    ("12/03/2025 14:30 UTC", "2025-03-12T14:30:00+00:00"),
+    # ISO 8601's own offsets are read as they were.
+    ("2025-03-12T14:30:00+03:00", "2025-03-12T14:30:00+03:00"),
+    ("2025-03-12T14:30:00.250Z", "2025-03-12T14:30:00.250+00:00"),
+    # No place keeps such an offset: the row's error.
+    ("12.03.2025 14:30 GMT+15", "sent_at: 12.03.2025 14:30 GMT+15 has no such time zone offset (+15)"),
+])
+def test_a_dotted_time_and_a_time_zone_after_it_are_read(cell: str, expected: str) -> None:
+    """"12.03.2025 14.30" and "… 14:30 UTC", "… GMT+3" were handed on as they were, and each such row was refused
+    ("invalid character in year", "unexpected extra characters at the end of the input")."""
+    from core.schemas import InboundRecord
+
+    data = f"Data;E-mail;Wiadomość\n{cell};jan@firma.pl;Oferta\n".encode()
+    assert _sent_at(data) == [expected]
+    if not expected.startswith("sent_at:"):  # (and the record's validation reads what is written)
+        import io
+
+        from core.importer import read_csv
+
+        record = next(read_csv(io.BytesIO(data)))[1]
+        assert InboundRecord.model_validate(record).message.sent_at is not None
+
+
 @pytest.mark.parametrize("cell", ["31.02.2026", "29.02.27", "00.00.0000", "00.00.00", "07.13.2026 10:15",
                                   "07.12.2026 25:00", "07.12.26 14:03:60"])
 def test_a_dotted_date_that_is_no_day_is_named_as_one(cell: str) -> None:
