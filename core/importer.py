@@ -838,7 +838,9 @@ def _record_from_row(row: dict[str, str], default_channel: str, dates: _DateOrde
     if "sent_at" in message:
         message["sent_at"] = day_first_to_iso(message["sent_at"], dates)
     message_id = value("message_id") or row.get("message.external_id")
-    if message_id or message.get("text") or message.get("subject"):
+    # A row with only a date is a message too: a Google Forms answer whose questions are not a text column was
+    # sent when its Timestamp says, which was lost with the message.
+    if message_id or message.get("text") or message.get("subject") or message.get("sent_at"):
         message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
         record["message"] = {k: v for k, v in message.items() if v is not None}
     return record

@@ -1218,6 +1218,23 @@ def test_a_form_tools_timestamp_column_is_the_messages_sent_at(csv_text: str, ex
     assert _sent_at(csv_text.encode()) == expected
 
 
+@pytest.mark.parametrize("header", ["Timestamp,Name,Email,Which product?", "Sygnatura czasowa,Imię i nazwisko,E-mail,Produkt"])
+def test_a_form_row_without_a_text_column_keeps_its_time(engine, session: Session, tmp_path: Path,
+                                                        header: str) -> None:
+    """A Google Forms answer whose questions are no text column: its Timestamp was read, then dropped with the
+    message (a row made one only for a text, subject or id), so the person came with no time at all."""
+    from datetime import UTC, datetime
+
+    text = f"{header}\n07.12.2026 14:03:22,Jan Nowak,jan@firma.pl,Żwir\n"
+    summary = import_file(engine, write(tmp_path / "form.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1, summary
+    sent = datetime(2026, 12, 7, 14, 3, 22, tzinfo=UTC)
+    assert [m.sent_at.replace(tzinfo=UTC) for m in session.exec(select(Message)).all()] == [sent]
+    assert session.exec(select(Contact)).one().last_message_at.replace(tzinfo=UTC) == sent
+    again = import_file(engine, write(tmp_path / "form.csv", text)).as_dict()
+    assert again["already_known"] == 1 and len(session.exec(select(Message)).all()) == 1
+
+
 @pytest.mark.parametrize(("csv_text", "expected"), [
     # Excel's short date in the US (m/d/yy) and Polish/Russian sheets' short dotted dates (dd.mm.yy), with a time.
     ("Timestamp,Name,Email,Message\n12/7/26 14:03,Jan,jan@firma.pl,Hi\n12/13/26 9:00 PM,Ann,ann@firma.pl,Hi\n",
