@@ -114,7 +114,39 @@ COLUMN_ALIASES = {
     "nazwisko imię": "name", "фамилия и имя": "name", "фамилия, имя": "name", "фамилия имя": "name",
     "фамилия имя отчество": "name", "фамилия, имя, отчество": "name",
     "user id": "external_user_id", "userid": "external_user_id",
+    # Exports as the tools write them, each from a header seen in a public repository or the tool's documentation:
+    # Salesforce's Leads report: "Lead Owner,First Name,Last Name,Title,Company / Account,Lead Source,Rating,Street,
+    # Email", and "…,Phone,Primary Campaign,Campaign Channel,Create Date" with 12/27/2025 (US locale). HubSpot's
+    # contacts: "Create Date", "Associated Company". Zoho CRM's Leads: "Lead Owner,First Name,Last Name,Email,
+    # Company,Designation,Secondary Email,Created Time,Modified Time,Description". The lead's or contact's
+    # creation is when the inquiry came; a change, an activity, a birthday is not (those stay out).
+    "company / account": "company", "associated company": "company", "designation": "title",
+    "secondary email": "email", "create date": "sent_at", "created date": "sent_at", "created time": "sent_at",
+    # Pipedrive: "Person - Title", "Deal - Deal created", "Person - Person created".
+    "person - title": "title", "deal - deal created": "sent_at", "person - person created": "sent_at",
+    # Apollo: "Title,Company Name,Email,Email Status,Work Direct Phone,Corporate Phone,Mobile Phone,Home Phone,
+    # Person Linkedin Url" ("Corporate Phone" is the switchboard many people share: not one person's number).
+    "work direct phone": "phone", "person linkedin url": "linkedin_url",
+    # LinkedIn Sales Navigator lead lists as Evaboot exports them: "First Name,Last Name,Current Job,Company Name,
+    # Linkedin URL Public,Sales Navigator URL,Email" (the Sales Navigator URL is no public profile).
+    "linkedin url public": "linkedin_url", "current job": "title",
+    # amoCRM's export of deals with their contacts: "ID,Название сделки,Бюджет,Ответственный,Дата создания сделки,
+    # …,Примечание,Примечание 2,…,Полное имя контакта,Компания контакта,…,Рабочий телефон,Рабочий прямой телефон,
+    # Мобильный телефон,…,Рабочий email,Личный email,Другой email,…" (dates 02.01.2006 15:04:05).
+    "компания контакта": "company", "дата создания сделки": "sent_at",
+    # Bitrix24's leads and contacts: "…,Имя,Фамилия,Отчество,Имя, Фамилия,…,Рабочий телефон,Мобильный телефон,
+    # Номер факса,Домашний телефон,Номер пейджера,Телефон для рассылок,Другой телефон,…,Рабочий e-mail,
+    # Частный e-mail,E-mail для рассылок,Другой e-mail,…,Название компании,Должность,Комментарий,…", its creation
+    # "Дата создания" (DATE_CREATE; in Polish "Data utworzenia"). "Имя, Фамилия" is the first and last name only:
+    # the name when the row has no parts (which keep the patronymic).
+    "имя, фамилия": "first_and_last_name", "дата создания": "sent_at", "data utworzenia": "sent_at",
+    "телефон для рассылок": "phone", "e-mail для рассылок": "email",
 }
+# Notes about the person (Google Contacts' and Outlook's "Notes", Salesforce's and Zoho's "Description", amoCRM's
+# "Примечание", "Примечание 2" …, Bitrix24's "Комментарий", a Polish sheet's "Uwagi"): the message's text, with
+# a message or text column's, each one's value in its own paragraph.
+_NOTE_COLUMN = re.compile(
+    r"^(?:notes?|comments?|description|примечани[ея]|комментари[йи]|заметк[аи]|uwagi|notatk[ai]|komentarz)(?: \d+)?$")
 # Exports give a person's addresses and numbers in several columns ("E-mail 2 Address", "Phone 1 - Value",
 # "Person - Phone - Mobile", "Мобильный телефон"): each such column is one more of theirs. Written out rather than
 # guessed from a word in the header: "Email Opt Out", "Email Domain" or "Phone 1 - Type" are not addresses.
@@ -129,7 +161,10 @@ _PHONE_COLUMN = re.compile(
     r"|^(?:business|home|primary|company|other|work|direct|assistant's|car) phone(?: number)?(?: \d+)?$"
     r"|^(?:рабочий|мобильный|домашний|другой|рабочий прямой|сотовый) телефон$"
     r"|^telefon (?:komórkowy|stacjonarny|służbowy|prywatny|kom\.)$|^(?:komórka|tel\. kom\.|nr komórki)$")
-_KNOWN_COLUMNS = frozenset({*CONTACT_COLUMNS, *MESSAGE_COLUMNS, *NAME_PART_COLUMNS, *RECORD_COLUMNS})
+# Columns that identify a person (core.ingest needs one): a file with none of them can import no row.
+IDENTIFYING_COLUMNS = ("email", "phone", "linkedin_url", "external_user_id")
+_KNOWN_COLUMNS = frozenset({*CONTACT_COLUMNS, *MESSAGE_COLUMNS, *NAME_PART_COLUMNS, *RECORD_COLUMNS,
+                            "first_and_last_name"})
 # Columns a person has several of: every value is kept (the first is the record's email / phone, the rest go
 # to emails / phones); of other columns named twice the first value is taken.
 _MANY_VALUED = {"email": "emails", "phone": "phones"}
@@ -680,8 +715,12 @@ def read_csv(
             header = _numbered(columns)
             dates = _DateOrder(next((k for k, c in zip(keys, columns, strict=True) if c == "sent_at"), ""),
                                _scanner(stream, text.encoding))
-            if not any(h in CONTACT_COLUMNS or h in NAME_PART_COLUMNS or h.startswith("contact.") for h in header):
-                yield line_start, None, "header row names no contact column (name, email, phone, company, linkedin_url …)"
+            if not any(h.split("#")[0].removeprefix("contact.") in IDENTIFYING_COLUMNS for h in header):
+                # Each row would have been refused on its own ("no email, phone …"): one error says why.
+                named = ", ".join(repr(cell.strip()[:40]) for cell in row[:IGNORED_NAMED] if cell.strip())
+                yield line_start, None, ("header row names no column to identify a person by (email, phone, "
+                                         "linkedin_url or external_user_id, or a name for one the README lists); "
+                                         f"it names {named or 'nothing'}")
                 return
             ignored = [h for h in header if h and h.split("#")[0] not in _KNOWN_COLUMNS and not h.startswith(("contact.", "message."))]
             if ignored:
@@ -798,6 +837,8 @@ def _column(name: str) -> str:
         return "email"
     if _PHONE_COLUMN.match(key):
         return "phone"
+    if _NOTE_COLUMN.match(key):
+        return "text"
     return key.replace(" ", "_")
 
 
@@ -834,7 +875,11 @@ def _record_from_row(row: dict[str, str], default_channel: str, dates: _DateOrde
             record["contact"][many] = more
     if "name" not in record["contact"] and any(value(k) for k in NAME_PART_COLUMNS):
         record["contact"]["name"] = " ".join(v for k in NAME_PART_COLUMNS if (v := value(k)))
+    if "name" not in record["contact"] and value("first_and_last_name"):
+        record["contact"]["name"] = value("first_and_last_name")
     message = {k: value(k) for k in MESSAGE_COLUMNS if value(k)}
+    if len(values("text")) > 1:  # (a message column and notes, or amoCRM's Примечание, Примечание 2 …)
+        message["text"] = "\n\n".join(dict.fromkeys(values("text")))
     if "sent_at" in message:
         message["sent_at"] = day_first_to_iso(message["sent_at"], dates)
     message_id = value("message_id") or row.get("message.external_id")
@@ -879,7 +924,9 @@ _SLASHED_DATE = re.compile(
 _SLASHED_DATE_ANYWHERE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2(?:\d{4}|\d{2})(?![\d/-])")
 # Headers of the date column in English, whose tools (Google Forms in English, Typeform, Jotform, Excel in the US)
 # write the month first; a date column named in another language is day first.
-MONTH_FIRST_HEADERS = frozenset({"timestamp", "submitted at", "submit date (utc)", "submission date", "date",
+MONTH_FIRST_HEADERS = frozenset({"create date", "created date", "created time", "deal - deal created",
+                                 "person - person created",
+                                 "timestamp", "submitted at", "submit date (utc)", "submission date", "date",
                                  "sent at", "created at"})
 DATE_SCAN_CHUNK = 1 << 20
 

@@ -1117,6 +1117,112 @@ def test_crm_and_address_book_exports_give_every_address_and_number(engine, sess
                           ("phone", "+48221234567"), ("phone", "+48601234567")]
 
 
+# The exports of CRMs, address books and lead tools (header and one row), each header as seen in a public repository
+# or the tool's documentation (core.importer.COLUMN_ALIASES names each source), and what the row must give: the
+# person's name, company, title, identities, the message's text and time (None: no message).
+ANNA = [("email", "anna@budmax.pl"), ("phone", "+48601234567")]
+ANNA_ALL = [("email", "anna@budmax.pl"), ("email", "annanowak@gmail.com"), ("phone", "+48221234567"),
+            ("phone", "+48601234567")]
+ANNA_LINKEDIN = ("linkedin", "linkedin.com/in/anna-nowak")
+EXPORT_SAMPLES = {
+    # Salesforce's Leads report (its "Company / Account"); a second one whose "Create Date" is in the US order.
+    "Salesforce leads": ("Lead Owner,First Name,Last Name,Title,Company / Account,Lead Source,Rating,Street,Email,"
+                         "Mobile\nJan Kowalski,Anna,Nowak,CEO,Budmax,Web,Hot,ul. Prosta 1,anna@budmax.pl,601 234 567\n",
+                         ("Anna Nowak", "Budmax", "CEO", ANNA, None, None)),
+    "Salesforce leads, created": (
+        "Lead ID,Lead Owner: Manager,Lead Owner,First Name,Last Name,Email,Lead Status,Last Activity,"
+        "Last Activity Date,Phone,Primary Campaign,Campaign Channel,Create Date,Location Friendly Name\n"
+        "L001,Mgr,Owner,Anna,Nowak,anna@budmax.pl,Qualified,,1/5/2026,601 234 567,Direct Mail,Direct Mail,"
+        "12/27/2025,Warsaw\n", ("Anna Nowak", "", "", ANNA, "", "2025-12-27 00:00:00")),
+    "HubSpot": ("Record ID,First Name,Last Name,Email,Phone Number,Associated Company,Job Title,Create Date,"
+                "Last Activity Date,Lead Status\n123,Anna,Nowak,anna@budmax.pl,601 234 567,Budmax,CEO,"
+                "2025-12-27 14:03,2026-01-05 10:00,New\n", ("Anna Nowak", "Budmax", "CEO", ANNA, "",
+                                                              "2025-12-27 14:03:00")),
+    "Zoho CRM leads": ("Record Id,Lead Owner,Company,First Name,Last Name,Designation,Email,Secondary Email,Phone,"
+                       "Mobile,Created Time,Modified Time,Description\nzcrm_1,Jan,Budmax,Anna,Nowak,CEO,"
+                       "anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,2025-12-27 14:03:00,"
+                       "2026-01-05 10:00:00,Proszę o ofertę\n",
+                       ("Anna Nowak", "Budmax", "CEO", ANNA_ALL, "Proszę o ofertę", "2025-12-27 14:03:00")),
+    "Pipedrive": ("Person - Name,Person - Title,Person - Organization,Person - Email - Work,Person - Phone - Mobile,"
+                  "Person - Person created\nAnna Nowak,CEO,Budmax,anna@budmax.pl,601 234 567,2025-12-27 14:03:00\n",
+                  ("Anna Nowak", "Budmax", "CEO", ANNA, "", "2025-12-27 14:03:00")),
+    # Apollo: the corporate switchboard is no one's own number.
+    "Apollo": ("First Name,Last Name,Title,Company Name,Email,Email Status,Work Direct Phone,Corporate Phone,"
+               "Mobile Phone,Person Linkedin Url\nAnna,Nowak,CEO,Budmax,anna@budmax.pl,Verified,22 123 45 67,"
+               "22 100 00 00,601 234 567,https://www.linkedin.com/in/anna-nowak\n",
+               ("Anna Nowak", "Budmax", "CEO", [*ANNA_ALL[:1], ANNA_LINKEDIN, *ANNA_ALL[2:]], None, None)),
+    # A LinkedIn Sales Navigator lead list as Evaboot exports it: the public profile is the one identity.
+    "Sales Navigator (Evaboot)": (
+        "First Name,Last Name,Current Job,Company Name,Linkedin URL Public,Sales Navigator URL,Email\n"
+        "Anna,Nowak,CEO,Budmax,https://www.linkedin.com/in/anna-nowak,https://www.linkedin.com/sales/lead/ACwAA1,\n",
+        ("Anna Nowak", "Budmax", "CEO", [ANNA_LINKEDIN], None, None)),
+    # amoCRM's deals with their contacts: both notes, the deal's creation (not its edit) as the time.
+    "amoCRM": ("ID,Название сделки,Бюджет,Ответственный,Дата создания сделки,Кем создана сделка,Дата редактирования,"
+               "Теги,Примечание,Примечание 2,Этап сделки,Полное имя контакта,Компания контакта,Рабочий телефон,"
+               "Мобильный телефон,Рабочий email,Личный email,Должность\n101,Сделка #101,5000,Иван,"
+               "12.03.2025 14:30:00,Иван,13.03.2025 09:00:00,сайт,Просит счёт,Перезвонить в пятницу,"
+               "Первичный контакт,Анна Новак,Budmax,22 123 45 67,601 234 567,anna@budmax.pl,anna.nowak@gmail.com,CEO\n",
+               ("Анна Новак", "Budmax", "CEO", ANNA_ALL, "Просит счёт\n\nПерезвонить в пятницу",
+                "2025-03-12 14:30:00")),
+    # Bitrix24's leads: the parts keep the patronymic that "Имя, Фамилия" leaves out; a fax is no one's phone.
+    "Bitrix24 leads": ("ID;Название лида;Имя;Фамилия;Отчество;Имя, Фамилия;Рабочий телефон;Мобильный телефон;"
+                       "Номер факса;Телефон для рассылок;Рабочий e-mail;E-mail для рассылок;Название компании;"
+                       "Должность;Комментарий;Дата создания\n7;Заявка с сайта;Анна;Новак;Ивановна;Анна Новак;"
+                       "22 123 45 67;;22 999 99 99;601 234 567;anna@budmax.pl;anna.nowak@gmail.com;Budmax;CEO;"
+                       "Нужен счёт;12.03.2025 14.30\n",
+                       ("Анна Ивановна Новак", "Budmax", "CEO", ANNA_ALL, "Нужен счёт", "2025-03-12 14:30:00")),
+    "Bitrix24 leads, one name column": (
+        "ID;Название лида;Имя;Фамилия;Имя, Фамилия;Мобильный телефон;Частный e-mail\n"
+        "8;Звонок;;;Анна Новак;601 234 567;anna@budmax.pl\n", ("Анна Новак", "", "", ANNA, None, None)),
+    "Bitrix24 in Polish": ("Imię;Nazwisko;E-mail;Telefon komórkowy;Nazwa firmy;Stanowisko;Uwagi;Data utworzenia\n"
+                           "Anna;Nowak;anna@budmax.pl;601 234 567;Budmax;CEO;Oddzwonić;12.03.2025 14:30:00\n",
+                           ("Anna Nowak", "Budmax", "CEO", ANNA, "Oddzwonić", "2025-03-12 14:30:00")),
+    # Google Contacts' export since 2024 ("First Name", "Organization Name", "E-mail 1 - Label") with its notes.
+    "Google Contacts": ("First Name,Middle Name,Last Name,Organization Name,Organization Title,Notes,Labels,"
+                        "E-mail 1 - Label,E-mail 1 - Value,Phone 1 - Label,Phone 1 - Value\n"
+                        "Anna,,Nowak,Budmax,CEO,Met at the fair,* myContacts,Work,anna@budmax.pl,Mobile,601 234 567\n",
+                        ("Anna Nowak", "Budmax", "CEO", ANNA, "Met at the fair", None)),
+    "Outlook": ("First Name,Middle Name,Last Name,Title,Company,Job Title,Business Phone,Mobile Phone,E-mail Address,"
+                "E-mail 2 Address,Birthday,Notes\nAnna,,Nowak,Mrs.,Budmax,CEO,22 123 45 67,601 234 567,"
+                "anna@budmax.pl,anna.nowak@gmail.com,1/2/1980,\"Wants a quote,\nby Friday\"\n",
+                ("Anna Nowak", "Budmax", "CEO", ANNA_ALL, "Wants a quote,\nby Friday", None)),
+}
+
+
+@pytest.mark.parametrize("export", sorted(EXPORT_SAMPLES))
+def test_an_export_gives_the_persons_name_identities_notes_and_creation_time(engine, session: Session,
+                                                                              tmp_path: Path, export: str) -> None:
+    """Before, these columns were "not imported": Salesforce's company ("Company / Account"), Zoho's title and
+    second address ("Designation", "Secondary Email"), Apollo's direct line, the public profile of a Sales
+    Navigator list (its every row then refused, "no email, phone …"), notes (Notes, Description, Примечание,
+    Комментарий, Uwagi) and the creation of the lead (Create Date, Created Time, Дата создания сделки)."""
+    text, (name, company, title, identities, message_text, sent_at) = EXPORT_SAMPLES[export]
+    summary = import_file(engine, write(tmp_path / "export.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1, summary
+    contact = session.exec(select(Contact)).one()
+    assert (contact.display_name, contact.company, contact.title) == (name, company, title)
+    assert sorted((i.kind, i.value) for i in session.exec(select(Identity)).all()) == identities
+    messages = session.exec(select(Message)).all()
+    if message_text is None:
+        assert messages == []
+    else:
+        [message] = messages
+        assert message.text == message_text
+        if sent_at is not None:  # (without one, ingest gives the message the time it came)
+            assert str(message.sent_at.replace(tzinfo=None)) == sent_at
+
+
+def test_a_header_naming_no_column_that_identifies_a_person_is_one_error(engine, tmp_path: Path) -> None:
+    """A file with names and companies but no e-mail, phone or profile (a Salesforce report without its Email
+    column, a Sales Navigator list without a profile column) had every row refused, one error a row."""
+    text = "First Name,Last Name,Company / Account\n" + "".join(f"Anna,Nowak {i},Budmax\n" for i in range(50))
+    summary = import_file(engine, write(tmp_path / "leads.csv", text)).as_dict()
+    assert summary["errors"] == [{"line": 1, "error": "header row names no column to identify a person by (email, "
+                                  "phone, linkedin_url or external_user_id, or a name for one the README lists); "
+                                  "it names 'First Name', 'Last Name', 'Company / Account'"}]
+    assert summary["created"] == 0 and summary["skipped"] == 1
+
+
 def test_columns_that_only_mention_an_address_are_not_addresses(engine, session: Session, tmp_path: Path) -> None:
     """"Email Opt Out", "Email Domain", "Phone 1 - Type" name something else: read as addresses they would have
     made every row invalid."""
@@ -1158,8 +1264,8 @@ def test_a_windows_1250_csv_whose_first_polish_letter_is_past_the_first_megabyte
     assert data.index("Ł".encode("cp1250")) > 1 << 20
     summary = import_file(engine, write(tmp_path / "kontakty.csv", data), workers=0).as_dict()
     assert summary["errors"] == [] and summary["created"] == 202, summary["errors"][:3]
-    assert summary["notes"] == ["columns not imported: uwagi", "read as cp1250 from line 202 on (the lines before "
-                                "it are ASCII, not UTF-8 beyond it); pass --encoding if that is wrong"]
+    assert summary["notes"] == ["read as cp1250 from line 202 on (the lines before it are ASCII, not UTF-8 beyond "
+                                "it); pass --encoding if that is wrong"]
     companies = set(session.exec(select(Contact.company).where(Contact.display_name.in_(
         ["Łukasz Wójcik", "Zofia Dąbrowska"]))).all())
     assert companies == {"Zakład Usług Śląskich", "Hurtex"}
