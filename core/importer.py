@@ -149,7 +149,10 @@ _NOTE_COLUMN = re.compile(
     r"^(?:notes?|comments?|description|примечани[ея]|комментари[йи]|заметк[аи]|uwagi|notatk[ai]|komentarz)(?: \d+)?$")
 # Exports give a person's addresses and numbers in several columns ("E-mail 2 Address", "Phone 1 - Value",
 # "Person - Phone - Mobile", "Мобильный телефон"): each such column is one more of theirs. Written out rather than
-# guessed from a word in the header: "Email Opt Out", "Email Domain" or "Phone 1 - Type" are not addresses.
+# guessed from a word in the header: "Email Opt Out", "Email Domain" or "Phone 1 - Type" are not addresses. Nor
+# is a number that others answer one of theirs ("Company Phone", Apollo's "Corporate Phone", Outlook's "Assistant's
+# Phone", a fax): taken as theirs, it was the identity of the first colleague imported with it, and every inquiry
+# from the switchboard was filed as that person's.
 _EMAIL_COLUMN = re.compile(
     r"^(?:person - )?(?:e-?mail|адрес e-?mail|adres e-?mail)(?: \d+)?"
     r"(?: - (?:value|work|home|other)| address| \((?:work|home|other|primary)\)| służbowy| prywatny| (?:work|home|other))?$"
@@ -158,7 +161,7 @@ _PHONE_COLUMN = re.compile(
     r"^(?:person - )?(?:phone|telephone|tel\.?|telefon|телефон)(?: \d+)?(?: number)?"
     r"(?: - (?:value|work|mobile|home|other)| \((?:work|mobile|home|other)\))?$"
     r"|^(?:mobile|cell)(?: phone)?(?: number)?(?: \d+)?$"
-    r"|^(?:business|home|primary|company|other|work|direct|assistant's|car) phone(?: number)?(?: \d+)?$"
+    r"|^(?:business|home|primary|other|work|direct|car) phone(?: number)?(?: \d+)?$"
     r"|^(?:рабочий|мобильный|домашний|другой|рабочий прямой|сотовый) телефон$"
     r"|^telefon (?:komórkowy|stacjonarny|służbowy|prywatny|kom\.)$|^(?:komórka|tel\. kom\.|nr komórki)$")
 # Columns that identify a person (core.ingest needs one): a file with none of them can import no row.

@@ -1235,6 +1235,20 @@ def test_columns_that_only_mention_an_address_are_not_addresses(engine, session:
     assert identities == [("email", "anna@budmax.pl"), ("phone", "+48601234567")]
 
 
+def test_a_number_others_answer_is_no_ones_identity(engine, session: Session, tmp_path: Path) -> None:
+    """Outlook's "Assistant's Phone" and the "Company Phone" of Apollo's and other exports are shared: read as
+    the person's own, the first colleague imported with one took it as an identity, and the next one's inquiry
+    from the switchboard (or a row with only that number) was filed as that colleague's."""
+    text = ("First Name,Last Name,Email,Mobile Phone,Company Phone,Assistant's Phone\n"
+            "Anna,Nowak,anna@budmax.pl,601 234 567,22 100 00 00,22 100 00 01\n"
+            "Jan,Kowalski,jan@budmax.pl,602 345 678,22 100 00 00,22 100 00 01\n")
+    summary = import_file(engine, write(tmp_path / "contacts.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 2
+    assert summary["notes"] == ["columns not imported: company_phone, assistant's_phone"]
+    phones = sorted(v for v in session.exec(select(Identity.value).where(Identity.kind == "phone")).all())
+    assert phones == ["+48601234567", "+48602345678"]
+
+
 @pytest.mark.parametrize(("text", "name"), [
     ("Имя;Фамилия;Отчество;E-mail\nИван;Петров;Сергеевич;ivan@firma.ru\n", "Иван Сергеевич Петров"),   # Bitrix24
     ("First Name,Middle Name,Last Name,E-mail Address\nJohn,Quincy,Adams,john@firma.com\n", "John Quincy Adams"),
