@@ -132,12 +132,14 @@ COLUMN_ALIASES = {
     "linkedin url public": "linkedin_url", "current job": "title",
     # amoCRM's export of deals with their contacts: "ID,Название сделки,Бюджет,Ответственный,Дата создания сделки,
     # …,Примечание,Примечание 2,…,Полное имя контакта,Компания контакта,…,Рабочий телефон,Рабочий прямой телефон,
-    # Мобильный телефон,…,Рабочий email,Личный email,Другой email,…" (dates 02.01.2006 15:04:05).
+    # Мобильный телефон,…,Рабочий email,Личный email,Другой email,…" (dates 02.01.2006 15:04:05; the importer of
+    # github.com/hromov/jevelina, amoimport, lists the columns).
     "компания контакта": "company", "дата создания сделки": "sent_at",
     # Bitrix24's leads and contacts: "…,Имя,Фамилия,Отчество,Имя, Фамилия,…,Рабочий телефон,Мобильный телефон,
     # Номер факса,Домашний телефон,Номер пейджера,Телефон для рассылок,Другой телефон,…,Рабочий e-mail,
     # Частный e-mail,E-mail для рассылок,Другой e-mail,…,Название компании,Должность,Комментарий,…", its creation
-    # "Дата создания" (DATE_CREATE; in Polish "Data utworzenia"). "Имя, Фамилия" is the first and last name only:
+    # "Дата создания" (DATE_CREATE, helpdesk.bitrix24.ru/open/16398726; in Polish "Data utworzenia",
+    # helpdesk.bitrix24.pl/open/20611308). "Имя, Фамилия" is the first and last name only:
     # the name when the row has no parts (which keep the patronymic).
     "имя, фамилия": "first_and_last_name", "дата создания": "sent_at", "data utworzenia": "sent_at",
     "телефон для рассылок": "phone", "e-mail для рассылок": "email",
