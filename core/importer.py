@@ -68,6 +68,10 @@ MESSAGE_COLUMNS = ("thread_id", "direction", "kind", "sent_at", "sender", "subje
 NAME_PART_COLUMNS = ("first_name", "middle_name", "last_name")
 RECORD_COLUMNS = ("channel", "external_id", "message_id")
 # CSV headers people use for the same thing: English, Polish and Russian spreadsheets and CRM exports.
+# The headers of a form tool's submission time (Google Forms in English, Polish, Russian, Ukrainian; Typeform, Tally,
+# Jotform): a row of such a file is an inquiry sent then, even when none of its answers is a text column.
+SUBMISSION_TIME_HEADERS = frozenset({"timestamp", "sygnatura czasowa", "отметка времени", "позначка часу",
+                                     "submitted at", "submit date (utc)", "submission date"})
 COLUMN_ALIASES = {
     "full_name": "name", "full name": "name", "contact_name": "name", "contact name": "name",
     "imię i nazwisko": "name", "imie i nazwisko": "name", "фио": "name", "имя и фамилия": "name",
@@ -888,9 +892,11 @@ def _record_from_row(row: dict[str, str], default_channel: str, dates: _DateOrde
     if "sent_at" in message:
         message["sent_at"] = day_first_to_iso(message["sent_at"], dates)
     message_id = value("message_id") or row.get("message.external_id")
-    # A row with only a date is a message too: a Google Forms answer whose questions are not a text column was
-    # sent when its Timestamp says, which was lost with the message.
-    if message_id or message.get("text") or message.get("subject") or message.get("sent_at"):
+    # A form answer with only its submission time is a message too: a Google Forms answer whose questions are not
+    # a text column was sent when its Timestamp says, which was lost with the message. A CRM's creation date alone
+    # is not: a contact list would give every person an empty inbound message, counted as their engagement.
+    submitted = bool(message.get("sent_at")) and dates is not None and dates.header in SUBMISSION_TIME_HEADERS
+    if message_id or message.get("text") or message.get("subject") or submitted:
         message["external_id"] = message_id or record.get("external_id") or _row_message_id(record, message)
         record["message"] = {k: v for k, v in message.items() if v is not None}
     return record

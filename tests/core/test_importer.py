@@ -1125,7 +1125,8 @@ ANNA_ALL = [("email", "anna@budmax.pl"), ("email", "annanowak@gmail.com"), ("pho
             ("phone", "+48601234567")]
 ANNA_LINKEDIN = ("linkedin", "linkedin.com/in/anna-nowak")
 EXPORT_SAMPLES = {
-    # Salesforce's Leads report (its "Company / Account"); a second one whose "Create Date" is in the US order.
+    # Salesforce's Leads report (its "Company / Account"); a second one whose "Create Date" is in the US order. A
+    # creation date without notes makes no message (test_a_crm_creation_date_alone_makes_no_message).
     "Salesforce leads": ("Lead Owner,First Name,Last Name,Title,Company / Account,Lead Source,Rating,Street,Email,"
                          "Mobile\nJan Kowalski,Anna,Nowak,CEO,Budmax,Web,Hot,ul. Prosta 1,anna@budmax.pl,601 234 567\n",
                          ("Anna Nowak", "Budmax", "CEO", ANNA, None, None)),
@@ -1133,11 +1134,11 @@ EXPORT_SAMPLES = {
         "Lead ID,Lead Owner: Manager,Lead Owner,First Name,Last Name,Email,Lead Status,Last Activity,"
         "Last Activity Date,Phone,Primary Campaign,Campaign Channel,Create Date,Location Friendly Name\n"
         "L001,Mgr,Owner,Anna,Nowak,anna@budmax.pl,Qualified,,1/5/2026,601 234 567,Direct Mail,Direct Mail,"
-        "12/27/2025,Warsaw\n", ("Anna Nowak", "", "", ANNA, "", "2025-12-27 00:00:00")),
+        "12/27/2025,Warsaw\n", ("Anna Nowak", "", "", ANNA, None, None)),
     "HubSpot": ("Record ID,First Name,Last Name,Email,Phone Number,Associated Company,Job Title,Create Date,"
                 "Last Activity Date,Lead Status\n123,Anna,Nowak,anna@budmax.pl,601 234 567,Budmax,CEO,"
-                "2025-12-27 14:03,2026-01-05 10:00,New\n", ("Anna Nowak", "Budmax", "CEO", ANNA, "",
-                                                              "2025-12-27 14:03:00")),
+                "2025-12-27 14:03,2026-01-05 10:00,New\n", ("Anna Nowak", "Budmax", "CEO", ANNA, None,
+                                                              None)),
     "Zoho CRM leads": ("Record Id,Lead Owner,Company,First Name,Last Name,Designation,Email,Secondary Email,Phone,"
                        "Mobile,Created Time,Modified Time,Description\nzcrm_1,Jan,Budmax,Anna,Nowak,CEO,"
                        "anna@budmax.pl,anna.nowak@gmail.com,22 123 45 67,601 234 567,2025-12-27 14:03:00,"
@@ -1145,7 +1146,7 @@ EXPORT_SAMPLES = {
                        ("Anna Nowak", "Budmax", "CEO", ANNA_ALL, "Proszę o ofertę", "2025-12-27 14:03:00")),
     "Pipedrive": ("Person - Name,Person - Title,Person - Organization,Person - Email - Work,Person - Phone - Mobile,"
                   "Person - Person created\nAnna Nowak,CEO,Budmax,anna@budmax.pl,601 234 567,2025-12-27 14:03:00\n",
-                  ("Anna Nowak", "Budmax", "CEO", ANNA, "", "2025-12-27 14:03:00")),
+                  ("Anna Nowak", "Budmax", "CEO", ANNA, None, None)),
     # Apollo: the corporate switchboard is no one's own number.
     "Apollo": ("First Name,Last Name,Title,Company Name,Email,Email Status,Work Direct Phone,Corporate Phone,"
                "Mobile Phone,Person Linkedin Url\nAnna,Nowak,CEO,Budmax,anna@budmax.pl,Verified,22 123 45 67,"
@@ -1485,3 +1486,22 @@ def test_a_header_whose_first_known_column_is_past_its_first_64_kb_is_read(engin
     summary = import_file(engine, write(tmp_path / "wide.csv", f"{header}\n{row}\n")).as_dict()
     assert summary["errors"] == [] and summary["created"] == 1
     assert session.exec(select(Contact.display_name)).all() == ["Anna Nowak"]
+
+
+@pytest.mark.parametrize(("text", "messages"), [
+    # A contact list's creation date alone: no message (an empty inbound one would count as their engagement).
+    ("First Name,Last Name,Email,Create Date\nJan,Nowak,jan@firma.pl,12/07/2026 14:03\n", []),
+    ("Имя,Фамилия,Рабочий e-mail,Дата создания\nОльга,Смирнова,olga@firma.ru,07.12.2026 14:03:22\n", []),
+    # With notes, the creation date is the note's time.
+    ("First Name,Last Name,Email,Create Date,Notes\nJan,Nowak,jan@firma.pl,12/07/2026 14:03,Wants a quote\n",
+     [("Wants a quote", "2026-12-07T14:03:00+00:00")]),
+    # A form tool's submission time alone is an inquiry sent then.
+    ("Timestamp,Name,Email\n12/7/2026 14:03:00,Jan Nowak,jan@firma.pl\n", [("", "2026-12-07T14:03:00+00:00")]),
+])
+def test_a_crm_creation_date_alone_makes_no_message(engine, session: Session, tmp_path: Path, text: str,
+                                                    messages: list[tuple[str, str]]) -> None:
+    from datetime import UTC
+
+    summary = import_file(engine, write(tmp_path / "export.csv", text)).as_dict()
+    assert summary["errors"] == [] and summary["created"] == 1, summary
+    assert [(m.text, m.sent_at.replace(tzinfo=UTC).isoformat()) for m in session.exec(select(Message)).all()] == messages
