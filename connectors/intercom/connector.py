@@ -197,6 +197,8 @@ class IntercomConnector(Connector):
                 continue
             self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Released(external_id=f"conversation:{conversation_id}")  # (its quarantine entry goes with it)
+            # Read as on the first pass: a conversation longer than Intercom serves lists its older parts.
+            yield from _older_parts(full, conversation_id)
             yield from _conversation_records(full, conversation_id, workspace)
 
     def _records(

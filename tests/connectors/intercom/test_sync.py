@@ -347,6 +347,26 @@ def test_a_quarantined_conversation_is_fetched_again_later_and_arrives_once(app,
     assert fetches_of(emulator, broken) == 0
 
 
+def test_a_retried_conversation_over_500_parts_lists_its_older_parts_for_the_admin(app, session, emulator,  # noqa: ANN001
+                                                                                    intercom_account, fake_time,
+                                                                                    monkeypatch) -> None:
+    """A conversation quarantined for Intercom's server errors, read at last by the retry: when it holds more parts
+    than Intercom serves, the first pass lists `conversation:<id>:older-parts` for the admin. The retry path
+    stored the 500 newest parts and said nothing of the others; it now lists them as the first pass does."""
+    monkeypatch.setattr(IntercomConnector, "tries", 2)
+    broken = quarantine_one(app, session, emulator, intercom_account)
+    for index in range(MAX_PARTS + 5):
+        # (dated before its last change: only the retry reads it again, not the run's search)
+        emulator.add_part(broken, f"part {index}", author_type="user", created_at=1_700_000_000 + index)
+    emulator.broken.clear()
+    emulator.request_log.clear()
+    IntercomConnector.sleep(QUARANTINE_RETRY_AFTER)
+    assert sync(app, intercom_account.id).error == ""
+    assert fetches_of(emulator, broken) == 1
+    fresh_view(session)
+    assert quarantine_rows(session, intercom_account) == [f"conversation:{broken}:older-parts"]
+
+
 def stored_cursor(session: Session, account: ConnectorAccount, **changes: Any) -> dict[str, Any]:
     """The account's cursor with `changes` (None: the key removed), as an earlier version may have left it."""
     fresh_view(session)
