@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 from flask_login import current_user, login_required
 from sqlmodel import Session, col, select
 
-from connectors.base import Quarantine
+from connectors.base import Quarantine, RetrySchedule
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient, Unconfirmed
 from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
@@ -39,6 +39,7 @@ from core.models import (
     QuarantinedItem,
     Stage,
     User,
+    utcnow,
 )
 from core.normalize import InvalidIdentifier, normalize_email
 from core.qualification import QualificationError, set_stage
@@ -317,8 +318,39 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
             db.add(account)
         if quarantined is not None and not any(isinstance(r, IngestError) for r in results):
             db.execute(sa.delete(QuarantinedItem).where(QuarantinedItem.id == quarantined))
+            if account is not None:
+                _forget_retry(db, account.id, str(item.get("id"))[:200])
         db.commit()
     return {"records": len(records), "created": created}
+
+
+def _forget_retry(db: Session, account_id: int | None, conversation_id: str) -> None:
+    """Take a conversation this notification stored whole off the sync's retry list (the cursor's `retry`, and
+    `quarantined` of older cursors), or the sync fetches it once more for nothing.
+
+    The cursor is the sync's: a running sync commits the state it holds at each checkpoint, so a change made
+    under it would be overwritten, and a state read before one of its commits and written after would undo that
+    commit. So the cursor changes only while no sync holds the account's lease, read and written in this
+    transaction with the account's row locked: a sync that starts meanwhile takes its lease (an update of that
+    row) after this commits, and reads the cursor then. While a sync runs, the entry stays: at worst it reads
+    the conversation once more, which stores nothing twice."""
+    lease_free = sa.or_(ConnectorAccount.lease_owner == "", col(ConnectorAccount.lease_until).is_(None),
+                        col(ConnectorAccount.lease_until) < utcnow())
+    row = db.execute(sa.select(ConnectorAccount.sync_state).where(ConnectorAccount.id == account_id, lease_free)
+                     .with_for_update()).first()
+    if row is None:
+        log.info("Intercom conversation %s stored whole while a sync holds the account: its retry entry stays",
+                 conversation_id)
+        return
+    state = dict(row.sync_state or {})
+    changed = False
+    for key in (RetrySchedule.KEY, "quarantined"):
+        entries = state.get(key)
+        if isinstance(entries, dict) and conversation_id in entries:
+            state[key] = {k: v for k, v in entries.items() if k != conversation_id}
+            changed = True
+    if changed:
+        db.execute(sa.update(ConnectorAccount).where(ConnectorAccount.id == account_id).values(sync_state=state))
 
 
 def _workspace_connected(workspace: str) -> bool:

@@ -252,6 +252,59 @@ def test_a_webhook_about_a_quarantined_conversation_brings_all_of_it(app, sessio
     assert session.exec(select(QuarantinedItem)).all() == []
 
 
+def quarantine_by_sync(app, session, emulator, account, monkeypatch) -> dict:  # noqa: ANN001
+    """A lead's chat Intercom answers with a server error in FAILING_RUNS syncs: quarantined, on the retry list."""
+    from connectors.intercom.connector import FAILING_RUNS, IntercomConnector
+
+    monkeypatch.setattr(IntercomConnector, "tries", 1)
+    contact = emulator.add_contact(name="Iga Nowak", email="iga@nowak.pl", role="lead")
+    chat = emulator.add_conversation(contact["id"], "<p>Czy macie wersję na 50 osób?</p>")
+    emulator.broken.add(chat["id"])
+    engine, box = app.extensions["leadhub.engine"], app.extensions["leadhub.secretbox"]
+    for _ in range(FAILING_RUNS):
+        run_sync(engine, account.id, settings=app.config["LEADHUB"], box=box)
+    fresh_view(session)
+    assert list(session.get(ConnectorAccount, account.id).sync_state["retry"]) == [chat["id"]]
+    emulator.broken.clear()
+    emulator.add_part(chat["id"], "<p>To poproszę ofertę</p>", author_type="lead")
+    return chat
+
+
+def test_a_webhook_that_stores_a_quarantined_conversation_takes_it_off_the_retry_list(  # noqa: ANN001
+        app, session, emulator, intercom_account, leadhub_url, monkeypatch) -> None:
+    """A notification about a quarantined conversation fetches and stores it whole, and its quarantine row goes;
+    its entry on the sync's retry list (the cursor's `retry`) stayed, so the next due run fetched it once more
+    for nothing. The entry now goes with the row; the rest of the cursor is as the sync left it."""
+    chat = quarantine_by_sync(app, session, emulator, intercom_account, monkeypatch)
+    before = dict(session.get(ConnectorAccount, intercom_account.id).sync_state)
+    item = emulator.conversation_view(chat["id"])
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.replied", item).ok
+    assert len(messages(session)) == 2
+    after = session.get(ConnectorAccount, intercom_account.id).sync_state
+    assert after == {**before, "retry": {}}
+
+
+def test_a_webhook_leaves_the_cursor_alone_while_a_sync_holds_the_account(  # noqa: ANN001
+        app, session, emulator, intercom_account, leadhub_url, monkeypatch) -> None:
+    """The cursor is the running sync's: written under it, the change would be lost at its next checkpoint or
+    undo one. While a sync holds the account's lease, the notification stores the conversation and the
+    cursor stays as it was (that sync's retry reads the conversation once more, storing nothing twice)."""
+    from datetime import timedelta
+
+    from core.models import utcnow
+
+    chat = quarantine_by_sync(app, session, emulator, intercom_account, monkeypatch)
+    account = session.get(ConnectorAccount, intercom_account.id)
+    before = dict(account.sync_state)
+    account.lease_owner, account.lease_until = "a-running-sync", utcnow() + timedelta(minutes=5)
+    session.add(account)
+    session.commit()
+    item = emulator.conversation_view(chat["id"])
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.replied", item).ok
+    assert len(messages(session)) == 2
+    assert session.get(ConnectorAccount, intercom_account.id).sync_state == before
+
+
 def test_a_whole_conversation_answered_as_no_object_leaves_the_notifications_parts(session, emulator,  # noqa: ANN001
                                                                                    intercom_account,
                                                                                    leadhub_url) -> None:
