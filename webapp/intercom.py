@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from connectors.base import Quarantine, RetrySchedule
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient, Unconfirmed
-from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records
+from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records, with_redaction_marked
 from core.batch import ingest_many
 from core.identity import get_live_contact
 from core.ingest import IngestError, IngestOptions, ingest
@@ -293,6 +293,8 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
                 records: list[Any] = contact_records(item, workspace,
                                                      phone_region=_settings()["DEFAULT_PHONE_REGION"])
             else:
+                if notification.get("topic") == "conversation_part.redacted" and quarantined is None:
+                    item = with_redaction_marked(item)  # (API 1.x flags nothing; a whole fetched one is 2.16's)
                 records = conversation_records(item, workspace)
         except Exception as exc:  # noqa: BLE001 - a notification the mapping cannot read is skipped, not retried forever
             log.warning("Intercom notification %s skipped: %s: %s", notification.get("id"), type(exc).__name__, exc)

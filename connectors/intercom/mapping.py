@@ -17,6 +17,9 @@
   or admin's offered options) is a part without a body that names the option in `metadata.quick_reply_uuid`:
   its message is the option's text. A part (or source) Intercom redacted (`redacted: true`) is a message with
   no text, HTML, files or subject, meta `redacted`: whatever body the answer still carries is not kept.
+  Webhooks of an app on API 1.x carry the conversation in 1.x's layout (`user`, `conversation_message`), read as
+  2.x's, and flag nothing redacted: a `conversation_part.redacted` notification's part is marked by
+  `with_redaction_marked`.
   The API returns at most the 500 newest parts:
   a truncated conversation says so in every message's meta (`conversation_truncated`, `parts_total`).
 - Bodies and subjects are HTML in the REST API but plain text in webhook payloads of API 2.15 and later
@@ -222,8 +225,56 @@ def _sender(author: dict[str, Any]) -> str | None:
     return name or email
 
 
+def _api2_layout(conversation: dict[str, Any]) -> dict[str, Any]:
+    """The conversation with the opening message and the customers where API 2.x keeps them. Webhooks of an app
+    still on API 1.x send its opening message as `conversation_message` (2.x: `source`) and its customer as
+    `user` and `customers` (2.x: `contacts.contacts`); read as 2.x, its opening message was lost, and one with
+    no part by the customer had no customer at all (nothing of it was stored)."""
+    if "source" in conversation and "contacts" in conversation:
+        return conversation
+    changed = dict(conversation)
+    if "source" not in changed and isinstance(changed.get("conversation_message"), dict):
+        changed["source"] = changed["conversation_message"]
+    if "contacts" not in changed:
+        people = [changed.get("user"), *_list(changed.get("customers"))]
+        listed = [person for person in people if _clean(_obj(person).get("id"))]
+        if listed:
+            changed["contacts"] = {"type": "contact.list", "contacts": list({p["id"]: p for p in listed}.values())}
+    return changed
+
+
+def with_redaction_marked(conversation: dict[str, Any]) -> dict[str, Any]:
+    """The conversation of a `conversation_part.redacted` notification with its redacted part marked as API 2.x
+    marks it (`redacted: true`). An app on API 1.x gets no such flag: the part arrives with Intercom's stand-in
+    body ("This message was deleted"), which was stored over the part's text as if the customer had written
+    it, while the text itself stayed. The notification lists the part it is about: the one updated last (the
+    redaction updates it) among the listed parts that do not say `redacted: false`; none listed, the opening
+    message. A conversation that flags anything redacted already is left as it is."""
+    part_list = _obj(conversation.get("conversation_parts"))
+    parts = [part for part in _list(part_list.get("conversation_parts")) if isinstance(part, dict)]
+    source = _obj(conversation.get("source") if "source" in conversation else conversation.get("conversation_message"))
+    if source.get("redacted") is True or any(part.get("redacted") is True for part in parts):
+        return conversation
+    unflagged = [part for part in parts if part.get("redacted") is not False and _clean(part.get("id"))]
+    if not unflagged:
+        if parts or not source or source.get("redacted") is False:
+            return conversation  # (every listed part says it is not redacted: nothing to mark)
+        key = "source" if "source" in conversation else "conversation_message"
+        return {**conversation, key: {**source, "redacted": True}}
+    stamps = [stamp for part in unflagged if isinstance(stamp := part.get("updated_at"), int)
+              and not isinstance(stamp, bool)]
+    latest = max(stamps) if stamps else None
+    marked = {id(part) for part in unflagged if latest is None or part.get("updated_at") == latest}
+    return {**conversation, "conversation_parts": {
+        **part_list,
+        "conversation_parts": [{**part, "redacted": True} if id(part) in marked else part
+                               for part in _list(part_list.get("conversation_parts"))]}}
+
+
 def conversation_records(conversation: dict[str, Any], workspace_id: str) -> list[InboundRecord | Quarantine]:
-    """One record per message of a conversation object that includes `conversation_parts`."""
+    """One record per message of a conversation object that includes `conversation_parts` (API 2.x, or 1.x's
+    layout, see _api2_layout)."""
+    conversation = _api2_layout(conversation)
     conversation_id = _clean(conversation.get("id"))
     if not conversation_id:
         return [Quarantine(external_id="conversation:?", reason="conversation without an id")]

@@ -356,3 +356,76 @@ def test_paragraphs_left_open_in_a_body_read_as_text_stay_apart() -> None:
     [parsed, *_] = conversation_records(chat, "ws1")
     assert "<p>Akapit 0</p><p>Akapit 1</p>" in parsed.message.html  # type: ignore[union-attr]
     assert "<p>Akapit 0<br>Akapit 1" in source.message.html  # type: ignore[union-attr]
+
+
+def api1_conversation() -> dict:
+    """A conversation as webhooks of an app on API 1.x carry it (Intercom's 1.x webhook models; a
+    conversation_part.redacted notification as delivered): the customer as `user`, the opening message as
+    `conversation_message`, parts without a `redacted` flag, the redacted one with Intercom's stand-in body."""
+    return {
+        "type": "conversation", "id": "137324500000000", "created_at": 1596634805, "updated_at": 1596635155,
+        "user": {"type": "user", "id": "5ee3d479d1cf3dedbee23d68", "user_id": "234523452345345",
+                 "name": "Bob Dylan", "email": "bob.dylan@rei.com"},
+        "assignee": {"type": "admin", "id": "3330619", "name": "Andy", "email": "andy@gmail.com"},
+        "conversation_message": {"type": "conversation_message", "id": "608953158", "url": None, "subject": "",
+                                 "body": "<p>Hi Bob</p>", "author": {"type": "admin", "id": "3330619"},
+                                 "attachments": []},
+        "conversation_parts": {"type": "conversation_part.list", "total_count": 1, "conversation_parts": [
+            {"type": "conversation_part", "id": "6073780765", "part_type": "comment",
+             "body": "<p><i>This message was deleted</i></p>", "created_at": 1596635049, "updated_at": 1596635312,
+             "notified_at": 1596635049, "assigned_to": None,
+             "author": {"type": "user", "id": "5ee3d479d1cf3dedbee23d68", "name": "Bob Dylan"},
+             "attachments": [], "external_id": None}]},
+        "open": True, "state": "open", "read": False,
+    }
+
+
+def test_a_conversation_in_api_1_layout_is_read_with_its_customer_and_opening_message() -> None:
+    """Webhooks of an app on API 1.x name the customer `user` and the opening message `conversation_message`.
+    Read as 2.x, the opening message was lost (and with no part by the customer, the whole conversation)."""
+    records = conversation_records(api1_conversation(), "lkqcyt9t")
+    assert all(isinstance(r, InboundRecord) for r in records), records
+    assert {r.contact.external_user_id for r in records} == {"5ee3d479d1cf3dedbee23d68"}  # type: ignore[union-attr]
+    shape = [(r.message.external_id, r.message.direction, r.message.text) for r in records]  # type: ignore[union-attr]
+    assert shape == [("137324500000000:source", "out", "Hi Bob"),
+                     ("137324500000000:6073780765", "in", "This message was deleted")]
+    chat = api1_conversation()
+    chat["conversation_parts"]["conversation_parts"] = []  # (only the admin's opening message)
+    [record] = conversation_records(chat, "lkqcyt9t")
+    assert isinstance(record, InboundRecord) and record.contact.external_user_id == "5ee3d479d1cf3dedbee23d68"
+
+
+def test_a_redaction_notice_without_the_2x_flag_marks_the_part_it_is_about() -> None:
+    """API 1.x flags no part `redacted`: the redacted part arrived with Intercom's stand-in body, stored over the
+    part's text as the customer's words while the text itself stayed. The part the notification is about (the
+    one updated last) is now marked as 2.x marks it, so its stored copy is blanked."""
+    from connectors.intercom.mapping import with_redaction_marked
+
+    chat = api1_conversation()
+    earlier = {**chat["conversation_parts"]["conversation_parts"][0], "id": "6073780000", "body": "<p>Hej</p>",
+               "updated_at": 1596635049}
+    chat["conversation_parts"]["conversation_parts"].insert(0, earlier)
+    messages = {r.message.external_id: r.message  # type: ignore[union-attr]
+                for r in conversation_records(with_redaction_marked(chat), "lkqcyt9t")}
+    redacted = messages["137324500000000:6073780765"]
+    assert (redacted.text, redacted.html, redacted.meta["redacted"]) == ("", "", True)
+    assert messages["137324500000000:6073780000"].text == "Hej" and "redacted" not in messages[
+        "137324500000000:6073780000"].meta
+    assert "redacted" not in messages["137324500000000:source"].meta
+
+
+def test_a_redaction_notice_in_2x_shape_is_read_as_it_says() -> None:
+    """A conversation that flags a part redacted, or says of every listed part `redacted: false`, is taken at its
+    word; with no part listed, the redaction is of the opening message."""
+    from connectors.intercom.mapping import with_redaction_marked
+
+    flagged = conversation()
+    flagged["conversation_parts"]["conversation_parts"][3].update(redacted=True)
+    assert with_redaction_marked(flagged) == flagged
+    explicit = conversation()
+    for part in explicit["conversation_parts"]["conversation_parts"]:
+        part["redacted"] = False
+    assert with_redaction_marked(explicit) == explicit
+    no_parts = conversation(conversation_parts={"type": "conversation_part.list", "conversation_parts": []})
+    [source] = conversation_records(with_redaction_marked(no_parts), "ws1")
+    assert (source.message.text, source.message.meta["redacted"]) == ("", True)  # type: ignore[union-attr]

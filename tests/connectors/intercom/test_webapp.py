@@ -703,6 +703,33 @@ def test_the_part_redacted_notification_blanks_the_stored_copy_at_once(session, 
         "", True)
 
 
+def test_a_redaction_notice_of_api_1_blanks_the_stored_copy(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """An app on API 1.x gets conversation_part.redacted with its conversation in 1.x's layout (`user`,
+    `conversation_message`) and the part without a `redacted` flag, its body Intercom's stand-in. Nothing said
+    the part was redacted, so the card number stayed in leadhub; the stored copy is now blanked and the rest of
+    the conversation left as it was."""
+    contact = emulator.add_contact(name="Karta", email="karta@example.org")
+    chat = emulator.add_conversation(contact["id"], "<p>Dzień dobry</p>")
+    secret = emulator.add_part(chat["id"], "<p>Karta 4111 1111 1111 1111</p>", author_type="user")
+    url = leadhub_url + "/webhooks/intercom"
+    assert emulator.send_webhook(url, "conversation.user.replied", emulator.conversation_view(chat["id"])).ok
+    view = emulator.conversation_view(chat["id"])
+    api1_item = {
+        "type": "conversation", "id": chat["id"], "created_at": view["created_at"], "updated_at": view["updated_at"],
+        "user": {"type": "user", "id": contact["id"], "name": "Karta", "email": "karta@example.org"},
+        "conversation_message": {key: view["source"][key] for key in ("id", "subject", "body", "author")},
+        "conversation_parts": {"type": "conversation_part.list", "total_count": 1, "conversation_parts": [
+            {key: value for key, value in secret.items() if key != "redacted"}
+            | {"body": "<p><i>This message was deleted</i></p>", "updated_at": secret["updated_at"] + 60}]},
+    }
+    answer = emulator.send_webhook(url, "conversation_part.redacted", api1_item)
+    assert answer.json().get("queued") == "conversation_part.redacted"
+    stored = {m.external_id: m for m in messages(session)}
+    blanked = stored[f"{chat['id']}:{secret['id']}"]
+    assert (blanked.text, blanked.html, blanked.meta.get("redacted")) == ("", "", True)
+    assert stored[f"{chat['id']}:source"].text == "Dzień dobry" and len(stored) == 2
+
+
 def test_the_timeline_says_a_message_was_redacted(client, session) -> None:  # noqa: ANN001
     """A redacted part is stored empty: the lead's timeline showed a blank message from the customer, which read
     as a lost or broken one. It now says it was redacted in Intercom."""
