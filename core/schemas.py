@@ -142,8 +142,9 @@ class MessageIn(BaseModel):
     external_id: str | None = Field(default=None, min_length=1, max_length=400, json_schema_extra=_id_schema(400))
     thread_id: str | None = Field(default=None, max_length=300, json_schema_extra=_id_schema(300))
     direction: Literal["in", "out"] = "in"
-    # auto_reply: an out-of-office answer from the person's own mailbox. On their timeline, but nothing they wrote:
-    # no inbound mail or reply for scoring, no message.received (kind "message" is what counts).
+    # auto_reply: an automatic answer: an out-of-office from the person's own mailbox (in), or a chat bot's answer
+    # on the team's side (out, Intercom). On the timeline, but nothing a person wrote: no inbound mail, reply or
+    # first response for scoring, no message.received (kind "message" is what counts).
     kind: Literal["message", "note", "auto_reply"] = "message"
     sent_at: datetime | None = Field(default=None, description=(
         "ISO 8601 (without an offset: UTC; an offset in hours, +01, as PostgreSQL writes it, too), or a Unix time: seconds from 100000000 (nine digits, 1973-03-03), "

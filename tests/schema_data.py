@@ -38,10 +38,14 @@ _FORMATTED = {
 class SchemaData:
     """Strategies for the components of one OpenAPI document."""
 
-    def __init__(self, components: dict[str, Any], *, depth: int = 3, max_items: int = 3):
+    def __init__(self, components: dict[str, Any], *, depth: int = 3, max_items: int = 3,
+                 known: dict[str, st.SearchStrategy[Any]] | None = None):
         self.components = components
         self.depth = depth  # how many times one component may nest inside itself
         self.max_items = max_items
+        # "component.property" -> values the provider really sends where the schema says only "a string" (a part's
+        # type, an author's type): drawn as often as the schema's own, so each example meets them.
+        self.known = known or {}
 
     def of(self, name: str, **overrides: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         """Objects of component `name`. overrides: property name -> strategy, for the component's own top-level
@@ -93,6 +97,10 @@ class SchemaData:
         properties = node.get("properties") or {}
         required = set(node.get("required") or ())
         strategies = {name: self._node(sub, seen) for name, sub in properties.items()}
+        component = seen[-1] if seen else ""
+        for name in strategies:
+            if f"{component}.{name}" in self.known:
+                strategies[name] = st.one_of(self.known[f"{component}.{name}"], strategies[name])
         strategies = {name: s for name, s in strategies.items() if name in required or not s.is_empty}
         extra = node.get("additionalProperties")
         fixed = st.fixed_dictionaries(

@@ -13,7 +13,9 @@
   models): the same record, at once, whether or not the user's `updated_at` moved.
 - A conversation becomes one message per part with a body: the source is "<conversation id>:source", each
   part "<conversation id>:<part id>"; thread = conversation id, scope = workspace id. Authors user/lead/contact
-  are inbound, admin/bot/team outbound; notes are internal notes. A customer's click on a quick reply (a bot's
+  are inbound, admin/bot/team outbound; notes (and notes that reopen: `note_and_reopen`) are internal notes; a
+  bot's message (author `bot`, `from_ai_agent`, or the opening of a custom bot's, `operator_initiated`) is kind
+  `auto_reply`: no teammate's reply for response times. A customer's click on a quick reply (a bot's
   or admin's offered options) is a part without a body that names the option in `metadata.quick_reply_uuid`:
   its message is the option's text. A part (or source) Intercom redacted (`redacted: true`) is a message with
   no text, HTML, files or subject, meta `redacted`: whatever body the answer still carries is not kept.
@@ -45,6 +47,8 @@ from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundReco
 CHANNEL = "intercom"
 EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
+# Internal notes: "note_and_reopen" is a note that reopens a closed conversation, no more visible to the customer.
+NOTE_PART_TYPES = {"note", "note_and_reopen"}
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr|/td|/th)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # What tells HTML from plain text: an HTML element's tag (not any "<word>") or a character reference.
@@ -301,7 +305,8 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
     records: list[InboundRecord | Quarantine] = []
 
     def add(external_id: str, body: Any, author: dict[str, Any], created_at: Any, part_type: str,
-            attachments: Any, customer_initiated: bool = False, redacted: bool = False) -> None:
+            attachments: Any, customer_initiated: bool = False, redacted: bool = False,
+            bot_initiated: bool = False) -> None:
         files = _attachments(attachments)
         text, clean_html = body_text_and_html(body) if isinstance(body, str) and body.strip() else ("", "")
         if redacted:
@@ -323,6 +328,11 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
         # A source's author may be blank (the schema: "for Twitter, this will be blank"); how the conversation
         # was delivered still says who wrote it.
         inbound = author_type in CUSTOMER_AUTHORS or (not author_type and customer_initiated)
+        # A bot's answer (Fin, a custom bot, Intercom's AI agent on an admin's behalf) is on the timeline, but no
+        # teammate wrote it: kind "message" is what first-response times and reply counts read, and a bot
+        # answers within seconds, so every lead looked answered at once.
+        automated = not inbound and (author_type == "bot" or author.get("from_ai_agent") is True or bot_initiated)
+        kind = "note" if part_type in NOTE_PART_TYPES else "auto_reply" if automated else "message"
         extra = {"attachments": files} if files else {}
         records.append(
             InboundRecord(
@@ -334,7 +344,7 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
                     external_id=external_id,
                     thread_id=conversation_id,
                     direction="in" if inbound else "out",
-                    kind="note" if part_type == "note" else "message",
+                    kind=kind,
                     sent_at=_when(created_at),
                     sender=_sender(author),
                     subject=subject,
@@ -349,7 +359,7 @@ def conversation_records(conversation: dict[str, Any], workspace_id: str) -> lis
 
     add(f"{conversation_id}:source", source.get("body"), _obj(source.get("author")), conversation.get("created_at"),
         "source", source.get("attachments"), source.get("delivered_as") == "customer_initiated",
-        source.get("redacted") is True)
+        source.get("redacted") is True, source.get("delivered_as") == "operator_initiated")  # (a custom bot's)
     options = _quick_reply_options(parts)
     for part in parts:
         part_id = _clean(part.get("id"))

@@ -23,7 +23,31 @@ from tests.schema_data import SchemaData
 _loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 with SPEC_PATH.open() as _handle:
     COMPONENTS = yaml.load(_handle, Loader=_loader)["components"]["schemas"]
-DATA = SchemaData(COMPONENTS, depth=1)
+# What Intercom sends where the schema says only "a string" (its reference, its examples, its webhook models):
+# every part type, author type, channel and way of delivery; and what it sends though the schema says otherwise
+# (an attachment without its URL). Bodies of images only (a pasted screenshot) too.
+PART_TYPES = ["comment", "note", "assignment", "close", "open", "snoozed", "unsnoozed", "away_mode_assignment",
+              "participant_added", "participant_removed", "conversation_attribute_updated_by_admin",
+              "conversation_attribute_updated_by_workflow", "assign_and_reopen", "quick_reply", "note_and_reopen",
+              "custom_action_started", "merged_primary_conversation", "ticket_state_updated_by_admin"]
+AUTHOR_TYPES = ["admin", "bot", "team", "user", "lead", "contact", ""]
+IMAGES_ONLY = st.sampled_from(['<p><img src="https://downloads.intercomcdn.com/i/o/1/screen.png"></p>',
+                               '<div class="intercom-container"><img src="data:image/png;base64,iVBORw0="></div>',
+                               "<img>"])
+KNOWN = {
+    "conversation_part.part_type": st.sampled_from(PART_TYPES),
+    "conversation_part.body": IMAGES_ONLY,
+    "conversation_source.body": IMAGES_ONLY,
+    "conversation_part_author.type": st.sampled_from(AUTHOR_TYPES),
+    "conversation_source_author.type": st.sampled_from(AUTHOR_TYPES),
+    "conversation_source.type": st.sampled_from(["conversation", "email", "push", "twitter", "whatsapp", "sms",
+                                                 "instagram", "facebook", "phone_call", "phone_switch"]),
+    "conversation_source.delivered_as": st.sampled_from(["customer_initiated", "campaigns_initiated",
+                                                         "operator_initiated", "automated", "admin_initiated"]),
+    "part_attachment.url": st.none(),
+    "part_attachment.name": st.none(),
+}
+DATA = SchemaData(COMPONENTS, depth=1, known=KNOWN)
 IDS = st.text(alphabet="0123456789abcdef", min_size=1, max_size=10)
 # The ids the mapping needs to place a conversation (its own and its customer's); everything else as generated.
 CONVERSATIONS = DATA.of(
@@ -149,3 +173,34 @@ def test_an_intercom_contact_and_a_saved_linkedin_profile_are_one_lead(session: 
     ingest_many(session, contact_records(chat_contact, "ws"))
     session.commit()
     assert len(session.exec(select(Contact).where(Contact.merged_into.is_(None))).all()) == 1
+
+
+CUSTOMERS = {"user", "lead", "contact"}
+AUTHORS = DATA.of("conversation_part_author", type=st.sampled_from(AUTHOR_TYPES))
+PARTS = DATA.of("conversation_part", id=IDS, part_type=st.sampled_from(PART_TYPES), author=AUTHORS,
+                body=st.one_of(IMAGES_ONLY, st.sampled_from(["<p>Dzień dobry</p>", "Сколько стоит?", "ok"])))
+
+
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(PARTS, min_size=1, max_size=6, unique_by=lambda part: part["id"]))
+def test_each_part_is_stored_as_who_wrote_it_and_what_it_is(parts) -> None:  # noqa: ANN001
+    """Every part type and author the schema and Intercom's reference name: a customer's part is inbound, a
+    teammate's outbound; a note is an internal note whoever wrote it; a bot's (or Intercom's AI agent's) message
+    is no rep's reply, which the lead's first-response time and reply counts read (kind "message" only)."""
+    conversation = {"type": "conversation", "id": "77", "created_at": 1700000000,
+                    "source": {"type": "conversation", "delivered_as": "customer_initiated", "body": "<p>Pytanie</p>",
+                               "author": {"type": "lead", "id": "c1"}},
+                    "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": "c1"}]},
+                    "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts}}
+    records = conversation_records(conversation, "ws")
+    assert not [r for r in records if isinstance(r, Quarantine)], records
+    by_id = {r.message.external_id: r.message for r in records}
+    for part in parts:
+        message = by_id.get(f"77:{part['id']}")
+        if message is None:
+            continue
+        author = part.get("author") or {}
+        assert (message.direction == "in") == (author.get("type") in CUSTOMERS), (part, message)
+        assert (message.kind == "note") == (part.get("part_type") in ("note", "note_and_reopen")), (part, message)
+        if author.get("type") not in CUSTOMERS and (author.get("type") == "bot" or author.get("from_ai_agent") is True):
+            assert message.kind != "message", (part, message)

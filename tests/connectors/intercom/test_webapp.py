@@ -166,6 +166,28 @@ def test_an_email_change_and_a_bots_answer_reach_the_lead(session, emulator, lea
         ("in", "Ile kosztuje licencja?"), ("out", "Licencja kosztuje 40 zł miesięcznie.")]
 
 
+def test_a_bots_instant_answer_is_not_the_teams_first_response(session, emulator, leadhub_url) -> None:  # noqa: ANN001
+    """Fin answers a lead within seconds; a rep writes two hours later. The bot's answer was stored as the team's
+    outbound message, so the lead's first response (and response time) was the bot's: every chat looked answered
+    at once. It is now on the timeline as an automatic answer (kind auto_reply) and the rep's reply is the first
+    response; a note that reopens the conversation (note_and_reopen) is an internal note, not a reply either."""
+    contact = emulator.add_contact(name="Jan Bot", email="jan@firma.pl", role="lead")
+    chat = emulator.add_conversation(contact["id"], "<p>Ile kosztuje licencja?</p>", created_at=1_700_000_000)
+    emulator.add_part(chat["id"], "<p>Licencja kosztuje 40 zł.</p>", author_type="bot", created_at=1_700_000_010)
+    emulator.add_part(chat["id"], "<p>Oddzwonić jutro</p>", author_type="admin", part_type="note_and_reopen",
+                      created_at=1_700_000_020)
+    emulator.add_part(chat["id"], "<p>Dzień dobry, przesyłam ofertę.</p>", author_type="admin",
+                      created_at=1_700_007_200)
+    item = emulator.conversation_view(chat["id"])
+    assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.admin.replied", item).ok
+    kinds = sorted((m.direction, m.kind, m.text) for m in messages(session))
+    assert kinds == [("in", "message", "Ile kosztuje licencja?"), ("out", "auto_reply", "Licencja kosztuje 40 zł."),
+                     ("out", "message", "Dzień dobry, przesyłam ofertę."), ("out", "note", "Oddzwonić jutro")]
+    [lead] = session.exec(select(Contact)).all()
+    qualification = session.get(LeadQualification, lead.id)
+    assert qualification.response_seconds == 7_200
+
+
 def test_an_address_a_lead_gives_the_messenger_joins_their_chat_to_their_mail(session, emulator,  # noqa: ANN001
                                                                               leadhub_url) -> None:
     """A visitor asks in the messenger, anonymous; the messenger then asks for their address and they give it:
