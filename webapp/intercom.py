@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from connectors.base import Quarantine, RetrySchedule
 from connectors.errors import ConnectorError
 from connectors.intercom.client import IntercomClient, Unconfirmed
+from connectors.intercom.connector import older_parts
 from connectors.intercom.mapping import CHANNEL, contact_records, conversation_records, with_redaction_marked
 from core.batch import ingest_many
 from core.identity import get_live_contact
@@ -321,7 +322,14 @@ def ingest_notification(notification: dict[str, Any]) -> dict[str, Any]:
         if quarantined is not None and not any(isinstance(r, IngestError) for r in results):
             db.execute(sa.delete(QuarantinedItem).where(QuarantinedItem.id == quarantined))
             if account is not None:
-                _forget_retry(db, account.id, str(item.get("id"))[:200])
+                conversation_id = str(item.get("id"))[:200]
+                _forget_retry(db, account.id, conversation_id)
+                # As the sync's retry would have: a conversation longer than Intercom serves lists its older parts.
+                for gap in older_parts(item, conversation_id):
+                    if db.exec(sa.select(QuarantinedItem.id).where(
+                            QuarantinedItem.channel == CHANNEL, QuarantinedItem.external_id == gap.external_id)).first() is None:
+                        db.add(QuarantinedItem(account_id=account.id, channel=CHANNEL, external_id=gap.external_id,
+                                               reason=gap.reason))
         db.commit()
     return {"records": len(records), "created": created}
 

@@ -198,7 +198,7 @@ class IntercomConnector(Connector):
             self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Released(external_id=f"conversation:{conversation_id}")  # (its quarantine entry goes with it)
             # Read as on the first pass: a conversation longer than Intercom serves lists its older parts.
-            yield from _older_parts(full, conversation_id)
+            yield from older_parts(full, conversation_id)
             yield from _conversation_records(full, conversation_id, workspace)
 
     def _records(
@@ -241,7 +241,7 @@ class IntercomConnector(Connector):
             self._retry = RETRIES.forget(self._retry, conversation_id)
             yield Released(external_id=f"conversation:{conversation_id}")
         yield from self._merged_author(client, full, workspace)
-        yield from _older_parts(full, conversation_id)
+        yield from older_parts(full, conversation_id)
         yield from _conversation_records(full, conversation_id, workspace)
 
     def _merged_author(self, client: IntercomClient, conversation: dict[str, Any],
@@ -295,7 +295,7 @@ def _conversation_records(full: dict[str, Any], conversation_id: str, workspace:
         return [_unreadable(f"conversation:{conversation_id}", exc)]
 
 
-def _older_parts(full: Any, conversation_id: str) -> list[Quarantine]:
+def older_parts(full: Any, conversation_id: str) -> list[Quarantine]:
     """A conversation longer than Intercom serves: GET /conversations/{id} returns its 500 newest parts and API
     2.16 has no way to page to the others. Listed for the admin (once: a quarantined id is not stored twice) so
     that the gap is not only a flag in the messages' meta; parts stored by earlier runs, while the conversation

@@ -306,6 +306,28 @@ def test_a_webhook_that_stores_a_quarantined_conversation_takes_it_off_the_retry
     assert after == {**before, "retry": {}}
 
 
+def test_a_webhook_that_stores_a_quarantined_conversation_lists_the_parts_intercom_holds_back(  # noqa: ANN001
+        app, session, emulator, intercom_account, leadhub_url, monkeypatch) -> None:
+    """Fetched whole by a notification, a quarantined conversation of more parts than Intercom serves (500)
+    stored the newest ones and, now that the sync no longer retries it, nothing ever listed the older ones for
+    the admin. They are listed as the sync lists them: `conversation:<id>:older-parts`, once."""
+    from connectors.intercom.emulator import MAX_PARTS
+    from core.models import QuarantinedItem
+
+    chat = quarantine_by_sync(app, session, emulator, intercom_account, monkeypatch)
+    for index in range(MAX_PARTS + 3):
+        emulator.add_part(chat["id"], f"część {index}", author_type="lead", created_at=1_600_000_000 + index)
+    item = emulator.conversation_view(chat["id"])
+    item["conversation_parts"]["conversation_parts"] = item["conversation_parts"]["conversation_parts"][-1:]
+    for _ in range(2):
+        assert emulator.send_webhook(leadhub_url + "/webhooks/intercom", "conversation.user.replied", item).ok
+    fresh_view(session)
+    rows = session.exec(select(QuarantinedItem)).all()
+    assert [(q.external_id, q.account_id) for q in rows] == [(f"conversation:{chat['id']}:older-parts",
+                                                              intercom_account.id)]
+    assert "500 newest" in rows[0].reason
+
+
 def test_a_webhook_leaves_the_cursor_alone_while_a_sync_holds_the_account(  # noqa: ANN001
         app, session, emulator, intercom_account, leadhub_url, monkeypatch) -> None:
     """The cursor is the running sync's: written under it, the change would be lost at its next checkpoint or
