@@ -166,6 +166,10 @@ def contact_records(contact: dict[str, Any], workspace_id: str, *, phone_region:
         # messenger takes whatever a visitor types ("jan(at)firma.pl", "n/a").
         return records
     external_id = _clean(contact.get("external_id"), 190)
+    if external_id is None and contact.get("type") == "user":
+        # API 1.x (the user.created webhook of an app still on it) names the workspace's own id `user_id`; a 1.x
+        # lead's `user_id` is an id Intercom made up, nobody's own.
+        external_id = _clean(contact.get("user_id"), 190)
     other_ids = [(f"contact-external:{contact_id}", external_identity(workspace_id, external_id))] if external_id else []
     merged_ids = [_clean(_obj(merged).get("source_contact_id")) for merged in _list(contact.get("merge_history"))]
     merged_ids.append(_clean(_obj(contact.get("merged_from")).get("id")))  # the contact.merged webhook's

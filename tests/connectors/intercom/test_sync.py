@@ -716,6 +716,19 @@ def test_two_workspaces_users_with_one_external_id_stay_two_people(session) -> N
                       "piotr@beta.pl": leads["Piotr Lis"]}
 
 
+def test_a_user_of_api_1_keeps_the_workspaces_own_id(session) -> None:  # noqa: ANN001
+    """A user.created notification of an app on API 1.x names the workspace's own user id `user_id` (2.x:
+    `external_id`); it was dropped, so that user's chat and the workspace's records of user "77" stayed apart.
+    A 1.x lead's `user_id` is Intercom's own made-up id, not kept as the workspace's."""
+    from connectors.intercom.mapping import contact_records
+
+    user = {"type": "user", "id": "5ee3d479d1cf3dedbee23d68", "user_id": "77", "name": "Bob", "email": "bob@rei.com"}
+    lead = {"type": "contact", "id": "5ee3d479d1cf3dedbee23d69", "user_id": "8a1b-4c", "email": "lead@rei.com"}
+    assert [r.contact.external_user_id for r in contact_records(user, "ws1")] == [
+        "5ee3d479d1cf3dedbee23d68", "external:ws1:77"]
+    assert [r.contact.external_user_id for r in contact_records(lead, "ws1")] == ["5ee3d479d1cf3dedbee23d69"]
+
+
 @pytest.mark.parametrize(
     ("email", "phone", "linked"),
     [
