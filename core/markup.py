@@ -1,4 +1,5 @@
-"""HTML bodies of mail and chats: allow-list sanitising, and a plain reading for markup too deep to parse.
+"""HTML bodies of mail and chats: allow-list sanitising, their text (one reader for every channel), and a plain
+reading for markup too deep to parse.
 
 The sanitiser's parser (nh3, on html5ever) works quadratically in how deep elements nest: 20,000 levels of
 "<div>" (120 KB) take seconds, 80,000 (400 KB) 13 s, and any sender can write that into a mail, a chat or an API
@@ -42,6 +43,14 @@ _ITEM_STOP = frozenset({"applet", "article", "aside", "blockquote", "button", "c
 # In the plain reading, tags, opening or closing, that begin a new line: HTML lets a paragraph, an item or a row
 # go unclosed ("<p>one<p>two"), and the words must not run together.
 _LINE_TAG = re.compile(r"(?i)<\s*/?\s*(?:br|p|div|li|tr|td|th|h[1-6]|blockquote|table|ul|ol|dt|dd|pre|hr)\b[^<>]*>")
+# Of those, the ones after which a line surely ends: a line break, a rule, a block's end.
+_HARD_BREAK = re.compile(r"(?i)<\s*(?:br|hr|/)")
+# Put after a block's start tag: a line break unless one is next to it (U+FDD0, a noncharacter, is never text).
+_SOFT_BREAK = "\ufdd0"
+_BREAKS = re.compile(r"\s*\ufdd0[\s\ufdd0]*")
+_PRE_OPEN = re.compile(r"(?i)<pre\b")
+_SOURCE_SPACE = re.compile(r"[ \t\r\n\f]+")
+_LINE_SPACE = re.compile(r"[ \t\f\v]+")
 _ANY_TAG = re.compile(r"<[^<>]*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Elements whose content is not text; in HTML one left open runs to the end of the document.
@@ -126,10 +135,59 @@ def without_hidden(markup: str) -> str:
 
 
 def plain_reading(markup: str) -> str:
-    """The text of markup, without a parser (linear): hidden elements go, block tags break lines, other tags go,
-    entities decode."""
-    text = html_lib.unescape(_ANY_TAG.sub("", _LINE_TAG.sub("\n", without_hidden(markup))))
-    lines = [line.strip() for line in text.splitlines()]
+    """The text of markup, without a parser (linear), read as html_to_text reads it: hidden elements go, block
+    tags break lines, other tags go, entities decode."""
+    return _tidy_lines(html_lib.unescape(_ANY_TAG.sub("", _marked_lines(without_hidden(markup)))))
+
+
+def html_to_text(markup: str | None, *, deep: bool | None = None) -> str:
+    """The text of an HTML body as a reader sees it, for every channel: source line breaks are spaces (outside
+    <pre>, and in 'HTML' with no block markup at all, which is text), a block's start or end or a <br> breaks
+    the line, hidden elements go, tags go, entities decode, each line is trimmed and blank lines come down to
+    one. `deep`: too_deep(markup) when the caller has counted it already (the count is a pass over the whole
+    body); markup that deep is read by plain_reading, without the parser.
+
+    Each break follows its tag, which stays: replaced by it, every block is left open and html5ever builds a tree
+    as deep as the body is long, in quadratic time."""
+    if not markup:
+        return ""
+    if too_deep(markup) if deep is None else deep:
+        return plain_reading(markup)  # (the parser would take minutes)
+    return _tidy_lines(html_lib.unescape(nh3.clean(_marked_lines(without_hidden(markup)), tags=set())))
+
+
+def _marked_lines(markup: str) -> str:
+    """The markup with its source whitespace as rendered (_rendered_spaces), a line break after each <br>, <hr>
+    and block end, and a _SOFT_BREAK after each block start: a line break only where no other is (text then
+    '<p>' is two lines; '</td><td>' is one break, not a blank line)."""
+    markup = markup.replace(_SOFT_BREAK, "")  # (a noncharacter: never text)
+    if _LINE_TAG.search(markup) is None:
+        return markup  # no block markup: text labelled HTML, whose line breaks are its only structure
+    return _LINE_TAG.sub(lambda tag: tag.group(0) + ("\n" if _HARD_BREAK.match(tag.group(0)) else _SOFT_BREAK),
+                         _rendered_spaces(markup))
+
+
+def _rendered_spaces(markup: str) -> str:
+    """The markup with each run of source whitespace one space, as a browser renders it (Outlook wraps its HTML
+    source at 76 columns, mid-sentence), but inside <pre>, where line breaks are the text's. Linear: one find
+    for each <pre>'s end."""
+    lowered = markup.lower()
+    kept: list[str] = []
+    at = 0
+    while (found := _PRE_OPEN.search(markup, at)) is not None:
+        kept.append(_SOURCE_SPACE.sub(" ", markup[at:found.start()]))
+        close = lowered.find("</pre", found.end())
+        at = len(markup) if close < 0 else close
+        kept.append(markup[found.start():at])
+    kept.append(_SOURCE_SPACE.sub(" ", markup[at:]))
+    return "".join(kept)
+
+
+def _tidy_lines(text: str) -> str:
+    """Soft breaks made line breaks where no other is, each line trimmed, runs of spaces and tabs one space, at
+    most one blank line in a row."""
+    text = _BREAKS.sub(lambda run: "\n" * max(run.group(0).count("\n"), 1), text).replace(_SOFT_BREAK, "")
+    lines = [_LINE_SPACE.sub(" ", line).strip() for line in text.splitlines()]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
@@ -139,11 +197,11 @@ def text_to_html(text: str) -> str:
     return "".join(f"<p>{p}</p>" for p in paragraphs if p)
 
 
-def sanitize_html(html: str | None) -> str:
+def sanitize_html(html: str | None, *, deep: bool | None = None) -> str:
     """Allow-list sanitising of HTML mail and chat bodies (scripts, handlers and javascript: URLs go); markup
-    nested deeper than any real mail is shown as its text (see the module's note)."""
+    nested deeper than any real mail is shown as its text (see the module's note). `deep`: as html_to_text's."""
     if not html:
         return ""
-    if too_deep(html):
+    if too_deep(html) if deep is None else deep:
         return text_to_html(plain_reading(html))
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")

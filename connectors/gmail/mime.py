@@ -19,10 +19,8 @@ from email import policy
 from email.message import EmailMessage, Message
 from typing import Any
 
-import nh3
-
 from core.importer import best_legacy_encoding, legacy_text_score
-from core.markup import plain_reading, sanitize_html, too_deep, without_hidden
+from core.markup import html_to_text, sanitize_html, too_deep
 from core.schemas import one_line
 
 # Headers kept for bulk detection and threading (lower-case names).
@@ -415,22 +413,6 @@ def _meant_codec(part: Message) -> str | None:
     return codec if codec and _codec_name(codec) != _codec_name(declared) else None
 
 
-def html_to_text(html: str) -> str:
-    """Readable text from HTML (nh3 strips every tag; block ends become line breaks first). A table cell ends a
-    line too: glued together, a form notification's "Name" and "Ola Zima" cells read "NameOla Zima". The break
-    follows the closing tag, which stays: without it every block is left open, and html5ever builds a tree as deep
-    as the mail is long in quadratic time."""
-    if too_deep(html):
-        return plain_reading(html)  # (core.markup: the parser would take minutes)
-    marked = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/td|/th|/h[1-6])\b[^>]*>", "\\g<0>\n", without_hidden(html))
-    text = nh3.clean(marked, tags=set())
-    import html as html_lib
-
-    text = html_lib.unescape(text)
-    text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
-
-
 def latest_reply(text: str) -> str:
     """The new part of a reply (quotes and signature stripped), for the inbox snippet."""
     if not text.strip():
@@ -812,9 +794,11 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         raise MimeError(f"unreadable MIME structure: {type(exc).__name__}: {exc}") from exc
 
     html_raw = "\n".join(h for h in htmls if h)
+    # Counted once (a pass over the whole body), for its text and its sanitising.
+    html_deep = too_deep(html_raw)
     text = "\n\n".join(t for t in texts if t and t.strip()).strip()
     if not text and html_raw:
-        text = html_to_text(html_raw)
+        text = html_to_text(html_raw, deep=html_deep)
     if not text:
         text = "\n\n".join(t for t in others if t and t.strip()).strip()
     if not text and any(_is_tnef(a.mime_type, a.filename) for a in attachments):
@@ -855,7 +839,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         date=date,
         subject=one_line(_header(msg, "subject"))[:1000],
         text=text,
-        html=sanitize_html(html_raw)[:1_900_000] if html_raw else "",
+        html=sanitize_html(html_raw, deep=html_deep)[:1_900_000] if html_raw else "",
         snippet=latest_reply(text),
         attachments=attachments,
         headers=headers,

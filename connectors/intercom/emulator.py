@@ -625,7 +625,7 @@ if __name__ == "__main__":
 def as_webhook_text(conversation: dict[str, Any]) -> dict[str, Any]:
     """A conversation view with its source subject and body, and its parts' bodies, as plain text (webhook
     payloads of API 2.15+, per Intercom's reference for conversation_part.body)."""
-    from connectors.intercom.mapping import html_to_text
+    from core.markup import html_to_text
 
     view = copy.deepcopy(conversation)
     source = view.get("source") or {}

@@ -37,10 +37,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import nh3
-
 from connectors.base import Quarantine
-from core.markup import plain_reading, sanitize_html, text_to_html, too_deep
+from core.markup import html_to_text, sanitize_html, text_to_html, too_deep
 from core.normalize import InvalidIdentifier, normalize_emails, normalize_linkedin_url, normalize_phones
 from core.schemas import HTML_MAX, SUBJECT_MAX, TEXT_MAX, ContactIn, InboundRecord, MessageIn
 
@@ -49,7 +47,6 @@ EXTERNAL_ID_PREFIX = "external:"
 CUSTOMER_AUTHORS = {"user", "lead", "contact"}
 # Internal notes: "note_and_reopen" is a note that reopens a closed conversation, no more visible to the customer.
 NOTE_PART_TYPES = {"note", "note_and_reopen"}
-_BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/li|/h[1-6]|/blockquote|/tr|/td|/th)\s*>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # What tells HTML from plain text: an HTML element's tag (not any "<word>") or a character reference.
 _HTML_MARKUP = re.compile(
@@ -63,26 +60,15 @@ def looks_like_html(body: str) -> bool:
 
 
 def body_text_and_html(body: str) -> tuple[str, str]:
-    """(text, sanitised HTML) of a body that is HTML or plain text (see the module's note)."""
+    """(text, sanitised HTML) of a body that is HTML or plain text (see the module's note). Its depth is counted
+    once, for both."""
     if looks_like_html(body):
         if too_deep(body):  # (core.markup: the parser would take minutes)
-            text = plain_reading(body)
+            text = html_to_text(body, deep=True)
             return text, text_to_html(text)
-        clean_html = sanitize_html(body)
-        return html_to_text(clean_html), clean_html
+        return html_to_text(body, deep=False), sanitize_html(body, deep=False)
     lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), text_to_html(body)
-
-
-def html_to_text(markup: str | None) -> str:
-    """Readable plain text from an HTML chat body: block ends become line breaks, tags go, entities decode."""
-    if not markup:
-        return ""
-    with_breaks = _BLOCK_END.sub(lambda m: m.group(0) + "\n", markup)
-    stripped = nh3.clean(with_breaks, tags=set())
-    text = html_lib.unescape(stripped)
-    lines = [line.strip() for line in text.splitlines()]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _when(epoch: Any) -> datetime | None:

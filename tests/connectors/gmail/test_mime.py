@@ -671,11 +671,12 @@ def test_html_to_text_hands_the_parser_the_html_with_its_closing_tags(monkeypatc
     mail of 40,000 blocks took 5 s, a 27 MB one hours). The line break now follows the closing tag."""
     import nh3
 
+    import core.markup
     from connectors.gmail import mime
 
     seen: list[str] = []
     clean = nh3.clean
-    monkeypatch.setattr(mime.nh3, "clean", lambda html, **kw: seen.append(html) or clean(html, **kw))
+    monkeypatch.setattr(core.markup.nh3, "clean", lambda html, **kw: seen.append(html) or clean(html, **kw))
     html = "<div><p>Oferta <b>na</b> krzesła</p><p>Jan</p></div><table><tr><td>Tel</td><td>+48 1</td></tr></table>"
     assert mime.html_to_text(html) == "Oferta na krzesła\nJan\n\nTel\n+48 1"
     assert [seen[0].count(tag) for tag in ("</div>", "</p>", "</td>", "</tr>")] == [1, 2, 2, 1]
@@ -691,7 +692,8 @@ def test_html_of_thousands_of_unclosed_blocks_is_read_as_text_only() -> None:
     raw = ("From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
            + html).encode()
     mail = parse_message(raw)
-    assert (mail.text, mail.html) == ("Dzień dobry,\n\nproszę o ofertę.", "<p>Dzień dobry,</p><p>proszę o ofertę.</p>")
+    # (read as the parser's reading below reads it: the <div>s start lines, where a line already starts)
+    assert (mail.text, mail.html) == ("Dzień dobry,\nproszę o ofertę.", "<p>Dzień dobry,<br>proszę o ofertę.</p>")
     fine = parse_message(raw.replace(b"<div>" * (MAX_HTML_DEPTH + 1), b"<div>" * 50))
     assert fine.text == "Dzień dobry,\nproszę o ofertę." and fine.html.startswith("<div>Dzień dobry,<br>")
 
@@ -800,3 +802,17 @@ def test_a_winmail_dat_with_broken_compressed_rtf_is_only_a_file(blob: bytes) ->
     props = struct.pack("<IHHII", 1, 0x0102, 0x1009, 1, len(blob)) + blob
     mail = parse_message(_winmail_only(_tnef((0x9003, 0x0006, props))))
     assert (mail.text, [a.filename for a in mail.attachments]) == ("", ["winmail.dat"])
+
+
+def test_an_html_body_is_counted_for_depth_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth count is a pass over the whole body: it was made once for the text and again to sanitise."""
+    import core.markup
+
+    counted: list[int] = []
+    depth = core.markup.html_depth
+    monkeypatch.setattr(core.markup, "html_depth", lambda markup, *a: counted.append(len(markup)) or depth(markup, *a))
+    html = "<div><p>Dzień dobry,</p><p>proszę o ofertę.</p></div>"
+    mail = parse_message(("From: Anna <anna@firma.example>\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8"
+                          "\r\n\r\n" + html).encode())
+    assert mail.text == "Dzień dobry,\nproszę o ofertę." and "<p>Dzień dobry,</p>" in mail.html
+    assert counted == [len(html)]

@@ -429,3 +429,17 @@ def test_a_redaction_notice_in_2x_shape_is_read_as_it_says() -> None:
     no_parts = conversation(conversation_parts={"type": "conversation_part.list", "conversation_parts": []})
     [source] = conversation_records(with_redaction_marked(no_parts), "ws1")
     assert (source.message.text, source.message.meta["redacted"]) == ("", True)  # type: ignore[union-attr]
+
+
+def test_an_html_body_is_counted_for_depth_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth count is a pass over the whole body: it was made once to choose the reading and again to
+    sanitise."""
+    import core.markup
+    from connectors.intercom.mapping import body_text_and_html
+
+    counted: list[int] = []
+    depth = core.markup.html_depth
+    monkeypatch.setattr(core.markup, "html_depth", lambda markup, *a: counted.append(len(markup)) or depth(markup, *a))
+    body = "<p>Dzień dobry,</p><p>proszę o ofertę.</p>"
+    assert body_text_and_html(body) == ("Dzień dobry,\nproszę o ofertę.", body)
+    assert counted == [len(body)]
