@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from typing import Any
 
 from core.importer import best_legacy_encoding, legacy_text_score
@@ -760,6 +761,84 @@ def _inline_forward(text: str) -> ParsedMail | None:
         return None
 
 
+# How deep parts may nest to be read: a forward of a forward … 60 times over (each a message/rfc822 holding a
+# multipart) is 120 levels; a person's chain of forwards is 20 to 50. The standard parser recurses for each level
+# (past about 900: RecursionError) and compares every line with every open boundary (quadratic: 400 levels, 2 s).
+MAX_MIME_DEPTH = 128
+# A header that may open a level: a multipart's boundary or an attached message. Mail with fewer of them than
+# MAX_MIME_DEPTH cannot nest deeper; mail with more (a digest of a hundred messages too) is read by
+# _depth_capped_message. (Counted in the first 25 MB: Gmail's limit.)
+_NESTING_HEADER = re.compile(rb"(?i)\bboundary\s*=|content-type:\s*message/")
+MAX_MIME_DEPTH_SCAN = 26_000_000
+
+
+def _depth_capped_message(raw: bytes) -> EmailMessage:
+    """The message parsed level by level, without recursion: each part's headers alone, a multipart's body cut
+    at its boundary's delimiter lines, an attached message's body parsed as a message, a leaf by the standard
+    parser, down to MAX_MIME_DEPTH. A multipart or attached message deeper than that is kept empty (its inner
+    parts are not read; a defect says so). Each level is one pass over its bytes in C (a regular expression,
+    slices): MAX_MIME_DEPTH passes at most."""
+    headers_only = BytesParser(policy=policy.default)
+    root = EmailMessage()
+    pending: list[tuple[Message | None, int, bytes, int]] = [(None, 0, raw, 0)]
+    while pending:
+        parent, at, data, depth = pending.pop()
+        head, body = _head_and_body(data)
+        part: Message = headers_only.parsebytes(head, headersonly=True)
+        ctype = part.get_content_type()
+        boundary = part.get_boundary() if part.get_content_maintype() == "multipart" else None
+        chunks = _multipart_chunks(body, boundary) if boundary else [body]
+        if not chunks or (not boundary and ctype not in ("message/rfc822", "message/global")):
+            # A leaf, or a multipart whose delimiters never come: the standard parser's, no levels below it.
+            part = email.message_from_bytes(data, policy=policy.default)
+        elif depth >= MAX_MIME_DEPTH:
+            part.set_payload([] if boundary else "")
+            root.defects.append(errors.MessageDefect(f"parts nested deeper than {MAX_MIME_DEPTH} levels: not read"))
+        else:
+            part.set_payload([None] * len(chunks))
+            pending.extend((part, index, chunk, depth + 1) for index, chunk in reversed(list(enumerate(chunks))))
+        if parent is None:
+            root = part  # type: ignore[assignment]
+        else:
+            parent.get_payload()[at] = part
+    return root
+
+
+def _head_and_body(data: bytes) -> tuple[bytes, bytes]:
+    """A part's header block and its body (after the first empty line; a part may have no headers)."""
+    if data.startswith((b"\r\n", b"\n")):
+        return b"", data[2 if data.startswith(b"\r\n") else 1:]
+    end = _HEADER_END.search(data)
+    return (data, b"") if end is None else (data[:end.start()], data[end.end():])
+
+
+def _multipart_chunks(body: bytes, boundary: str) -> list[bytes]:
+    """The parts of a multipart body, between its delimiter lines (RFC 2046 5.1.1: the line break before a
+    delimiter is the delimiter's); a part the closing delimiter never ended runs to the end. Found by
+    bytes.find: a multiline regular expression tries every position."""
+    marker = b"--" + boundary.encode("ascii", "surrogateescape")
+    cuts: list[tuple[int, int, bool]] = []  # (line start, line end, closing) of each delimiter line; [] for none
+    at = 0 if body.startswith(marker) else body.find(b"\n" + marker) + 1
+    while at > 0 or (at == 0 and body.startswith(marker)):
+        line_end = body.find(b"\n", at)
+        line_end = len(body) if line_end < 0 else line_end + 1
+        rest = body[at + len(marker):line_end]
+        closing = rest.startswith(b"--")
+        if not (rest[2:] if closing else rest).strip(b" \t\r\n"):
+            cuts.append((at, line_end, closing))
+        following = body.find(b"\n" + marker, line_end - 1)
+        at = following + 1 if following >= 0 else -1
+    chunks: list[bytes] = []
+    for (_, end, closing), following in zip(cuts, [*cuts[1:], None], strict=False):
+        if closing:
+            break  # what follows is the epilogue
+        chunk = body[end:following[0]] if following is not None else body[end:]
+        if following is not None:
+            chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1] if chunk.endswith(b"\n") else chunk
+        chunks.append(chunk)
+    return chunks
+
+
 def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_id: str = "",
                   forwards: bool = True) -> ParsedMail:
     """Parse one message. Raises MimeError only for input that is not a message at all."""
@@ -770,7 +849,10 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         # and Gmail's 25 MB would hold it past the account's lease. No person's mail has that many.
         raise MimeError(f"more than {MAX_BOUNDARY_LINES:,} MIME boundary lines: not read")
     try:
-        msg: EmailMessage = email.message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+        if len(_NESTING_HEADER.findall(raw, 0, MAX_MIME_DEPTH_SCAN)) > MAX_MIME_DEPTH:
+            msg = _depth_capped_message(raw)
+        else:
+            msg = email.message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything escaping it is a quarantine
         raise MimeError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
     if not msg.keys():

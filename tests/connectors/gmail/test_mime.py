@@ -816,3 +816,56 @@ def test_an_html_body_is_counted_for_depth_once(monkeypatch: pytest.MonkeyPatch)
                           "\r\n\r\n" + html).encode())
     assert mail.text == "Dzień dobry,\nproszę o ofertę." and "<p>Dzień dobry,</p>" in mail.html
     assert counted == [len(html)]
+
+
+def _forward_chain(forwards: int) -> bytes:
+    """A forward of a forward … `forwards` times: each a multipart/mixed of its text and the message it forwards
+    (two levels a forward)."""
+    inner = ("From: Klient <klient@firma.example>\r\nSubject: Zapytanie\r\nContent-Type: text/plain; charset=utf-8"
+             "\r\n\r\nProszę o ofertę na 200 krzeseł.\r\n")
+    for i in range(forwards):
+        inner = (f"From: Rep{i} <rep{i}@acme.example>\r\nSubject: Fwd: Zapytanie\r\nMIME-Version: 1.0\r\n"
+                 f'Content-Type: multipart/mixed; boundary="f{i}"\r\n\r\n--f{i}\r\n'
+                 f"Content-Type: text/plain; charset=utf-8\r\n\r\nPrzesyłam dalej ({i}).\r\n"
+                 f"--f{i}\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--f{i}--\r\n")
+    return inner.encode()
+
+
+@pytest.mark.parametrize("forwards", [20, 60, 100, 500])
+def test_a_chain_of_forwards_nested_hundreds_deep_is_read_not_quarantined(forwards: int) -> None:
+    """The standard parser recurses for each level: 1,000 levels (a chain of 500 forwards) was quarantined as
+    'unparseable MIME: RecursionError' (after seconds: each line is compared with every open boundary). Mail
+    nested deeper than MAX_MIME_DEPTH is read level by level down to it; what is deeper is not read, and a defect
+    says so."""
+    from connectors.gmail.mime import MAX_MIME_DEPTH
+
+    mail = parse_message(_forward_chain(forwards))
+    latest = forwards - 1
+    assert mail.sender is not None and mail.sender.address == f"rep{latest}@acme.example"
+    assert mail.text.startswith(f"Przesyłam dalej ({latest}).\n\nPrzesyłam dalej ({latest - 1}).")
+    assert [f.sender.address for f in mail.forwarded if f.sender] == [f"rep{latest - 1}@acme.example"]
+    read_whole = 2 * forwards <= MAX_MIME_DEPTH
+    assert ("Proszę o ofertę na 200 krzeseł." in mail.text) is read_whole
+    assert ("MessageDefect" in mail.defects) is not read_whole
+
+
+def test_mime_nested_a_hundred_thousand_deep_is_read_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attached messages nested 100,000 deep (5 MB, no boundary line for the boundary count to stop): the
+    parser is handed the same few levels whatever the depth; the message is read, not quarantined."""
+    import email.feedparser
+
+    fed: list[int] = []
+    feed = email.feedparser.FeedParser.feed
+    monkeypatch.setattr(email.feedparser.FeedParser, "feed", lambda self, data: fed.append(len(data)) or feed(self, data))
+
+    def nested(depth: int) -> bytes:
+        return (b"From: Anna <anna@firma.example>\r\nContent-Type: message/rfc822\r\n\r\n" * depth
+                + b"From: b@firma.example\r\n\r\nhi\r\n")
+
+    work = []
+    for depth in (25_000, 100_000):
+        fed.clear()
+        mail = parse_message(nested(depth))
+        assert mail.sender is not None and mail.sender.address == "anna@firma.example"
+        work.append(sum(fed))
+    assert work[1] <= 4 * work[0]  # (4 times the depth: at most 4 times the parser's work)
