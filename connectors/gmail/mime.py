@@ -630,6 +630,9 @@ def _calendar_method(msg: Message) -> str:
     return ""
 
 
+# compressed-rtf decompresses in a Python loop, about a microsecond an output byte, and a stream writes up to
+# 8 bytes for each it holds: a larger cap is a longer sync per hostile mail, not more real mail (an RTF body
+# over 256 kB compressed is its embedded pictures' hex, not text). striprtf is linear after _linear_for_striprtf.
 MAX_COMPRESSED_RTF_BYTES = 256_000  # (decompressed: 2 MB at most, in about a second)
 MAX_RTF_CHARS = 1_000_000
 
@@ -649,7 +652,37 @@ def _rtf_text(compressed: object) -> str:
         return ""
     if not rtf.lstrip().startswith(b"{\\rtf"):
         return ""
-    return rtf_to_text(rtf[:MAX_RTF_CHARS].decode("latin-1"), errors="replace")
+    return rtf_to_text(_linear_for_striprtf(rtf[:MAX_RTF_CHARS].decode("latin-1")), errors="replace")
+
+
+# striprtf runs two regular expressions over the RTF before reading it, each quadratic on hostile input (11 kB of
+# compressed RTF took 5 s): one over the whole text for '{\field{\*\fldinst{…HYPERLINK "url"…}' (to write the
+# link's address after its text), one over the font table for each font's charset.
+_FIELD_INSTRUCTION = re.compile(r"\\fldinst\{")
+_FONT_TABLE = re.compile(r"\{[^{}]*\\fonttbl")
+_FONT_NUMBER = re.compile(r"\\f(?=\d)")
+_BRACE = re.compile(r"[{}]")
+MAX_RTF_FONT_TABLE = 16_000  # (Outlook's: a few kB)
+
+
+def _linear_for_striprtf(rtf: str) -> str:
+    """The RTF with the same text, on which striprtf's passes are linear: a field's instruction is written
+    '\\fldinst {' (the space ends the control word; the link's address is then not written after its text),
+    each font of the font table starts a line (RTF ignores line breaks; striprtf's pattern reads within one), and
+    a font table larger than any real one is left out (the text is then read in the document's code page)."""
+    rtf = _FIELD_INSTRUCTION.sub(r"\\fldinst {", rtf)
+    start = _FONT_TABLE.search(rtf)
+    if start is None:
+        return rtf
+    depth, end = 1, len(rtf)
+    for brace in _BRACE.finditer(rtf, start.end()):
+        depth += 1 if brace.group() == "{" else -1
+        if depth == 0:
+            end = brace.end()
+            break
+    if end - start.start() > MAX_RTF_FONT_TABLE:
+        return rtf[:start.start()] + "{\\fonttbl}" + rtf[end:]
+    return rtf[:start.start()] + _FONT_NUMBER.sub("\n\\\\f", rtf[start.start():end]) + rtf[end:]
 
 
 def _safe_payload_text(part: Message) -> str:

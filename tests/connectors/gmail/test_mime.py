@@ -869,3 +869,47 @@ def test_mime_nested_a_hundred_thousand_deep_is_read_in_linear_work(monkeypatch:
         assert mail.sender is not None and mail.sender.address == "anna@firma.example"
         work.append(sum(fed))
     assert work[1] <= 4 * work[0]  # (4 times the depth: at most 4 times the parser's work)
+
+
+def _rtf_seconds(rtf: bytes) -> float:
+    """The least of three timings of reading the compressed RTF (a ratio of two of them is what is compared)."""
+    import time
+
+    from compressed_rtf import compress
+
+    from connectors.gmail.mime import _rtf_text
+
+    blob = compress(rtf, compressed=True)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        _rtf_text(blob)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+@pytest.mark.parametrize("hostile", [
+    b"{\\field{\\*\\fldinst{x ",  # fields never ended: striprtf's hyperlink pattern scanned on from each
+    b"",  # a font table of thousands of fonts without a charset: its font pattern scanned on from each
+])
+def test_rtf_built_to_stall_striprtf_is_read_in_linear_time(hostile: bytes) -> None:
+    """striprtf's passes were quadratic: 4,000 unended fields (11 kB compressed, under the 256 kB cap) took
+    5 s, four times fewer a fifth of a second. Four times the RTF now takes about four times as long."""
+    def rtf(n: int) -> bytes:
+        fonts = b"\\f1 " * n if not hostile else b"{\\f0\\fcharset238 Arial;}"
+        return b"{\\rtf1\\ansi\\ansicpg1250{\\fonttbl" + fonts + b"}" + hostile * n + b"\\par Koniec}"
+
+    small, large = _rtf_seconds(rtf(1000)), _rtf_seconds(rtf(4000))
+    assert large < 8 * small  # (linear: 4; the quadratic passes: 16 and more)
+
+
+def test_rtf_link_texts_and_font_charsets_are_read() -> None:
+    from compressed_rtf import compress
+
+    from connectors.gmail.mime import _rtf_text
+
+    rtf = (rb"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0\fswiss\fcharset238 Arial;}{\f1\fnil\fcharset204 Tahoma;}}"
+           rb"\f0 Prosz\'ea o ofert\'ea: {\field{\*\fldinst{HYPERLINK " + b'"https://firma.example/oferta"}}'
+           rb"{\fldrslt{cennik}}}\par\f1 \'c4\'ee\'e1\'f0\'fb\'e9 \'e4\'e5\'ed\'fc}")
+    text = _rtf_text(compress(rtf, compressed=True))
+    assert text.split() == ["Proszę", "o", "ofertę:", "cennik", "Добрый", "день"]
