@@ -6,7 +6,6 @@ errors, the contact fields they map onto, and the unknown fields (kept as custom
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import re
@@ -17,6 +16,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from core.charsets import charset_codec
 from core.importer import best_legacy_encoding
 from core.normalize import InvalidIdentifier, normalize_email, normalize_phones
 from core.schemas import ContactIn
@@ -186,15 +186,16 @@ def text_plain_fields(body: bytes, charset: str | None = None) -> dict[str, Any]
 
 def _known_encoding(*names: str) -> str:
     """The first of the names that is a known encoding other than UTF-8 (the body is not UTF-8: a page that says
-    it is says wrong), as Python calls it; "" for none."""
+    it is says wrong), as Python calls it; "" for none. Labels are read as browsers read them (core.charsets:
+    'win-1251', 'cp-1250', 'x-mac-cyrillic' too); one that names no encoding ('x-unknown') is none."""
     for name in names:
-        try:
-            encoding = codecs.lookup(name.strip()).name
-        except LookupError:
-            continue
-        if encoding != "utf-8":
+        encoding = charset_codec(name)
+        if encoding and encoding != "utf-8" and name.strip().lower() not in _NAMES_NO_ENCODING:
             return encoding
     return ""
+
+
+_NAMES_NO_ENCODING = {"x-unknown", "unknown-8bit"}
 
 
 def legacy_multipart_fields(body: bytes, boundary: str | None, charset: str | None = None) -> dict[str, Any] | None:

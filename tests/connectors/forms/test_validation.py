@@ -170,3 +170,31 @@ def test_honeypot() -> None:
     with pytest.raises(SpamRejected) as info:
         check_honeypot("http://spam.example")
     assert info.value.reason == "honeypot"
+
+
+# (the form's _charset_ label, the encoding the page posted in, a field): labels browsers and the WHATWG Encoding
+# Standard read that Python's codecs do not know were left to the guess, which reads short text as another code
+# page ('ŚĄ' in windows-1250 as windows-1251's 'ЊҐ', Mac Cyrillic as windows-1251).
+@pytest.mark.parametrize(("label", "encoding", "name"), [
+    ("windows-1250", "cp1250", "ŚĄ"), ("cp-1250", "cp1250", "ŚĄ"), ("win-1250", "cp1250", "ŚĄ"),
+    ("win-1251", "cp1251", "Юля"), ("Windows1251", "cp1251", "Юля"), ("x-cp1251", "cp1251", "Юля"),
+    ("x-mac-cyrillic", "mac_cyrillic", "Юля"), ("x-mac-ce", "mac_latin2", "Żaba"), ("KOI8-R", "koi8_r", "Юля"),
+    ("ISO-8859-2", "iso8859_2", "Żaba"),
+])
+def test_a_legacy_form_is_read_in_the_encoding_its_charset_field_names(label: str, encoding: str, name: str) -> None:
+    from urllib.parse import quote_from_bytes
+
+    from connectors.forms.validation import legacy_encoded_fields
+
+    body = f"name={quote_from_bytes(name.encode(encoding))}&_charset_={label}".encode()
+    assert legacy_encoded_fields(body) == {"name": name, "_charset_": label}
+
+
+@pytest.mark.parametrize(("charset", "text"), [("win-1251", "Юля"), ("cp-1250", "ŚĄ"), ("x-mac-cyrillic", "Юля")])
+def test_a_text_plain_form_is_read_in_the_request_charset_browsers_name(charset: str, text: str) -> None:
+    from connectors.forms.validation import text_plain_fields
+    from core.charsets import charset_codec
+
+    codec = charset_codec(charset)
+    assert codec is not None
+    assert text_plain_fields(f"name={text}\r\n".encode(codec), charset) == {"name": text}
