@@ -21,12 +21,19 @@ from core.models import (
     Conversation,
     DuplicateSuggestion,
     Identity,
+    LeadQualification,
+    LeadScore,
+    MassSendRecipient,
     MergeEvent,
     Message,
+    OutboxMail,
     PendingSearch,
+    StageChange,
     Suppression,
     User,
     UTCDateTime,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 from core.normalize import fold_name
@@ -339,7 +346,9 @@ def list_suggestions(session: Session, *, status: str = "open", limit: int = 100
 
 
 def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
-    """Everything held about the person (GDPR art. 15): contact, identities, every message, merges, suggestions."""
+    """Everything held about the person (GDPR art. 15): contact, identities, every message, merges, suggestions,
+    qualification, events sent about them and mail sent to them. core.personal_data lists which key holds which
+    table."""
     detail = contact_detail(session, contact_id)
     if detail is None:
         return None
@@ -371,7 +380,56 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
              "reasons": s.reasons, "status": s.status}
             for s in suggestions
         ],
+        # Every contact merged into this one kept its own history rows: all of them are the person's.
+        "merge_events": [_row(e) for e in session.exec(
+            select(MergeEvent).where(_merge_events_of(ids)).order_by(col(MergeEvent.id)))],
+        "stage_changes": [_row(c) for c in session.exec(
+            select(StageChange).where(col(StageChange.contact_id).in_(ids)).order_by(col(StageChange.id)))],
+        "lead_records": [
+            *(_row(q) for q in session.exec(select(LeadQualification).where(col(LeadQualification.contact_id).in_(ids)))),
+            *(_row(s) for s in session.exec(select(LeadScore).where(col(LeadScore.contact_id).in_(ids)))),
+        ],
+        "webhook_deliveries": [
+            {**_row(d, exclude={"endpoint_id"}), "endpoint_url": url}
+            for d, url in session.exec(
+                select(WebhookDelivery, WebhookEndpoint.url)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(_deliveries_about(ids)).order_by(col(WebhookDelivery.id)))
+        ],
+        "mass_mail": [_row(r) for r in session.exec(
+            select(MassSendRecipient).where(col(MassSendRecipient.contact_id).in_(ids)).order_by(col(MassSendRecipient.id)))],
+        "mail_sent": [_row(m, exclude={"error"}) for m in session.exec(
+            select(OutboxMail).where(_outbox_to(_email_addresses(session, ids))).order_by(col(OutboxMail.id)))],
     }
+
+
+def _row(row: Any, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """A table row as JSON-ready values (timestamps in ISO 8601)."""
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.model_dump(exclude=exclude).items()}
+
+
+def _merge_events_of(ids: list[int]) -> Any:
+    return sa.or_(col(MergeEvent.survivor_id).in_(ids), col(MergeEvent.merged_id).in_(ids))
+
+
+# Keys of an event's data (core.hooks.emit) that name a contact.
+EVENT_CONTACT_KEYS = ("contact_id", "survivor_id", "merged_id")
+
+
+def _deliveries_about(ids: list[int]) -> Any:
+    return sa.or_(*(WebhookDelivery.payload[("data", key)].as_integer().in_(ids) for key in EVENT_CONTACT_KEYS))
+
+
+def _email_addresses(session: Session, ids: list[int]) -> set[str]:
+    """The person's addresses, as stored and as written, lower-cased (mail to them was addressed either way)."""
+    rows = session.exec(
+        select(Identity.value, Identity.raw_value).where(col(Identity.contact_id).in_(ids), Identity.kind == "email")
+    ).all()
+    return {a.strip().lower() for row in rows for a in row if a and a.strip()}
+
+
+def _outbox_to(addresses: set[str]) -> Any:
+    return sa.func.lower(OutboxMail.to).in_(sorted(addresses)) if addresses else sa.false()
 
 
 def _person_contact_ids(session: Session, survivor_id: int) -> list[int]:
@@ -413,7 +471,18 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
             session.add(row)
         suppressed += 1
     counts = {}
+    # Before the contacts go: their mass-mail rows would outlive them (ON DELETE SET NULL) with address and body.
+    counts["mass_send_recipients"] = session.exec(
+        sa.delete(MassSendRecipient).where(col(MassSendRecipient.contact_id).in_(ids))).rowcount
+    counts["outbox_mail"] = session.exec(
+        sa.delete(OutboxMail).where(_outbox_to(_email_addresses(session, ids)))).rowcount
+    # Events about the person, delivered or still waiting: a pending one must not send them out after the erasure.
+    counts["webhook_deliveries"] = session.exec(
+        sa.delete(WebhookDelivery).where(_deliveries_about(ids)).execution_options(synchronize_session=False)).rowcount
     for table, column in (
+        (StageChange, StageChange.contact_id),
+        (LeadQualification, LeadQualification.contact_id),
+        (LeadScore, LeadScore.contact_id),
         (Message, Message.contact_id),
         (Conversation, Conversation.contact_id),
         (Identity, Identity.contact_id),
@@ -426,9 +495,7 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
             sa.or_(col(DuplicateSuggestion.contact_a_id).in_(ids), col(DuplicateSuggestion.contact_b_id).in_(ids))
         )
     )
-    session.exec(
-        sa.delete(MergeEvent).where(sa.or_(col(MergeEvent.survivor_id).in_(ids), col(MergeEvent.merged_id).in_(ids)))
-    )
+    session.exec(sa.delete(MergeEvent).where(_merge_events_of(ids)))
     session.exec(sa.update(Contact).where(col(Contact.merged_into).in_(ids)).values(merged_into=None))
     counts["contacts"] = session.exec(sa.delete(Contact).where(col(Contact.id).in_(ids))).rowcount
     session.flush()
