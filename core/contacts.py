@@ -444,12 +444,37 @@ def _person_contact_ids(session: Session, survivor_id: int) -> list[int]:
     return ids
 
 
+# Rounds of "lock the person's contacts, look again" before an erasure gives up on a store that keeps merging.
+LOCK_ROUNDS = 5
+
+
+def _lock_person(session: Session, contact_id: int) -> list[int] | None:
+    """The ids of the person's contacts (survivor first), their rows locked (FOR UPDATE; SQLite's writer holds the
+    database anyway). A writer that stored something about them (a sync's batch: a message, an identity, a merge
+    takes a key-share lock on the contact) is waited for, and what it committed is read afterwards: its commit
+    cannot bring back what this erasure removes, and a writer coming after waits for the erasure and finds the
+    contact gone (a foreign-key error makes it run again, and its suppression check then keeps the person out)."""
+    ids: list[int] = []
+    for _ in range(LOCK_ROUNDS):
+        contact = get_live_contact(session, contact_id)
+        if contact is None:
+            return None
+        found = _person_contact_ids(session, contact.id)
+        if found == ids:
+            return ids
+        ids = found
+        session.exec(select(Contact.id).where(col(Contact.id).in_(sorted(ids))).order_by(col(Contact.id))
+                     .with_for_update()).all()
+        session.expire_all()  # what the writers we waited for committed (a merge moves merged_into)
+    raise RuntimeError(f"contact {contact_id} kept changing while it was being erased; try again")
+
+
 def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure request") -> dict[str, Any] | None:
     """Erase the person everywhere (GDPR art. 17) and remember hashed identifiers so re-synced old data stays out."""
-    contact = get_live_contact(session, contact_id)
-    if contact is None:
+    person = _lock_person(session, contact_id)
+    if person is None:
         return None
-    ids = _person_contact_ids(session, contact.id)
+    ids = person
     now = utcnow()
     suppressed = 0
     identities = session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all()
