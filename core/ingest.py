@@ -524,3 +524,20 @@ def _is_suppressed(session: Session, record: InboundRecord, plan: _Plan) -> bool
     # Old mail re-synced stays out; a message written after the erasure is a new inquiry and comes in.
     return sent_at is not None and sent_at <= erased_at
 
+
+
+def address_erased(session: Session, address: str) -> bool:
+    """Whether an email address belongs to an erased person no contact holds again (no new inquiry since): mail
+    queued to it before the erasure (a form's autoresponder) must not go out after it."""
+    try:
+        emails = normalize_emails(address)
+    except InvalidIdentifier:
+        return False
+    hashes = [h for email in emails for h in suppression_hashes("email", email.value, address)]
+    if not hashes:
+        return False
+    condition = sa.or_(*[sa.and_(Suppression.kind == k, Suppression.value_hash == h) for k, h in hashes])
+    if session.exec(select(Suppression.id).where(condition).limit(1)).first() is None:
+        return False
+    held = select(Identity.id).where(Identity.kind == "email", Identity.value.in_([e.value for e in emails]))
+    return session.exec(held.limit(1)).first() is None

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
+from core.ingest import address_erased
 from core.models import OutboxMail
 from webapp.db import get_engine
 from webapp.queue import task
@@ -88,5 +89,12 @@ def send(to: str, subject: str, text: str, html: str | None = None) -> int:
 
 
 @task("send_mail", retries=3, retry_delay=60)
-def send_mail_task(to: str, subject: str, text: str, html: str | None = None) -> int:
+def send_mail_task(to: str, subject: str, text: str, html: str | None = None) -> int | None:
+    """Mail to a lead (a form's autoresponder), queued: not sent to a person erased while it waited."""
+    from sqlmodel import Session
+
+    with Session(get_engine()) as session:
+        if address_erased(session, to):
+            log.info("mail queued to an address erased since was not sent")
+            return None
     return send(to, subject, text, html)

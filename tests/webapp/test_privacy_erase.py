@@ -108,3 +108,20 @@ def test_a_pending_webhook_about_the_person_is_not_sent_after_the_erasure(app, c
     remaining = session.exec(select(WebhookDelivery)).all()
     about = [d for d in remaining if ewa in {d.payload["data"].get(k) for k in ("contact_id", "survivor_id", "merged_id")}]
     assert about == []
+
+
+def test_an_autoresponder_queued_before_the_erasure_is_not_sent_after_it(app, client, auth, session) -> None:
+    from webapp.mailer import send_mail_task
+
+    ewa = _inbound(client, auth, EWA, "f1")
+    assert client.delete(f"/api/v1/contacts/{ewa}", headers=auth).status_code == 200
+    with app.app_context():  # the queued task runs now
+        assert send_mail_task(EWA["email"].upper(), "Dziękujemy", "Dziękujemy za wiadomość") is None
+        assert send_mail_task("jan.nowak@inna-firma.pl", "Dziękujemy", "Dziękujemy za wiadomość")
+    assert session.exec(select(OutboxMail.to)).all() == ["jan.nowak@inna-firma.pl"]
+    # She writes again after the erasure: a new inquiry, and its autoresponder reaches her.
+    again = client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "form", "contact": EWA, "message": {"external_id": "f9", "text": "Jeszcze raz"}})
+    assert again.json["status"] == "created"
+    with app.app_context():
+        assert send_mail_task(EWA["email"], "Dziękujemy", "Dziękujemy za wiadomość")
