@@ -398,7 +398,7 @@ def ukrainian_reading(name: str) -> tuple[str, ...]:
 
 # A Latin name written the Polish way: a letter or a spelling only Polish uses (ł, sz, cz, -owa, -ij, -wski, wie).
 # Polish teams write Russian and Ukrainian names so ("Siergiej Iwanow", "Ksenia Żukowa", "Nikita Chruszczow").
-_POLISH_SPELLING = re.compile(r"[łżźśćńąęó]|sz|cz|rz|wsk|wicz|wi[aeou]|(?:ow|ew)a?\b|ij\b|iej\b", re.IGNORECASE)
+_POLISH_SPELLING = re.compile(r"[łżźśćńąęó]|sz|cz|rz|wsk|wicz|wi[aeou]|ck[ai]\b|(?:ow|ew)a?\b|ij\b|iej\b", re.IGNORECASE)
 # Polish "ch" is Russian Х (English "kh"); not in "sch", "cz"'s neighbour, or English's "tch".
 _POLISH_CH = re.compile(r"(?<![sct])ch", re.IGNORECASE)
 # Polish "c" on its own is Ц (English "ts"): "Cwietajewa" is "Tsvetaeva", "Hrycenko" "Hrytsenko".
@@ -431,13 +431,21 @@ def polish_reading(name: str) -> tuple[str, ...]:
 _SOFT_S = re.compile(r"\B[śŚ](?![ćĆ])")
 
 
+# The same ś as a Polish name in ASCII letters writes it (Wisniewski, Lesniewski): an s before "ni".
+_ASCII_SOFT_S = re.compile(r"\B[sS](?=ni)")
+
+
 def _soft_s_reading(name: str) -> str | None:
     """The name with a Polish ś inside a word read as SZ (Ш), or None without one. One more reading, not the
     reading: as often Russian writes С for it (Leśniewski / Лесневский, Cieśla / Цесля), which the name as
-    written meets."""
-    if "ś" not in name and "Ś" not in name:
+    written meets. A name in ASCII letters (its marks lost to a form or a mailbox) is read so where an S stands
+    before "ni", as ś does in Wiśniewski, Leśniak: "Wisniewski" meets Вишневский as "Wiśniewski" does."""
+    if "ś" in name or "Ś" in name:
+        reading = _SOFT_S.sub(lambda m: "SZ" if m.group() == "Ś" else "sz", name)
+    elif name.isascii():
+        reading = _ASCII_SOFT_S.sub(lambda m: "SZ" if m.group() == "S" else "sz", name)
+    else:
         return None
-    reading = _SOFT_S.sub(lambda m: "SZ" if m.group() == "Ś" else "sz", name)
     return reading if reading != name else None
 
 
@@ -702,8 +710,21 @@ def company_similarity(a: str, b: str) -> float:
 def _between_polish_names(name_a: str, whole_a: str, name_b: str, whole_b: str) -> bool:
     """Whether one of two names is read with its ś as SZ (_soft_s_reading) against a Latin name written the
     Polish way: that reading is for Russian's Ш, not for another Polish surname."""
-    return any(_SOFT_S.search(whole) and not _SOFT_S.search(name) and name in polish_reading(whole)
+    return any(name.casefold().count("sz") > whole.casefold().count("sz") and name in polish_reading(whole)
                and not _CYRILLIC.search(other) and _POLISH_SPELLING.search(other)
+               for name, whole, other in ((name_a, whole_a, whole_b), (name_b, whole_b, whole_a)))
+
+
+# How other spellings write Ц: Cyrillic ц, Latin ts / tz / c.
+_TS_WRITTEN = re.compile(r"[цЦ]|ts|tz|c", re.IGNORECASE)
+
+
+def _ts_reading_against_no_ts(name_a: str, whole_a: str, name_b: str, whole_b: str) -> bool:
+    """Whether one of two names is read with a Polish C as TS (polish_reading: Wysocki as Wysotski, for Высоцкий,
+    Vysotsky) against a name that writes no Ц at all: that reading is for Russian's Ц, and against "Bieski" or
+    "Sawiski" it only makes two Polish surnames alike."""
+    return any(name in polish_reading(whole) and "ts" in name.casefold() and "ts" not in whole.casefold()
+               and not _TS_WRITTEN.search(other)
                for name, whole, other in ((name_a, whole_a, whole_b), (name_b, whole_b, whole_a)))
 
 
@@ -728,6 +749,8 @@ def score_pair(
                 reason = f"same name in Ukraine's Latin spelling (Г as H): {whole_a} ~ {whole_b}"
             elif reading and sim >= NAME_SIMILARITY_FLOOR and _between_polish_names(name_a, whole_a, name_b, whole_b):
                 continue  # ("Wiśniewski" read as "Wiszniewski" against a Wiszniewski: two Polish surnames)
+            elif reading and sim >= NAME_SIMILARITY_FLOOR and _ts_reading_against_no_ts(name_a, whole_a, name_b, whole_b):
+                continue  # ("Biecki" read as "Bietski" against a Bieski: two Polish surnames)
             elif reading and sim >= NAME_SIMILARITY_FLOOR:
                 reason = f"same name in Polish transcription (ch as Kh, ż as Zh, c as Ts, ś as Sh): {whole_a} ~ {whole_b}"
             elif variant and sim < STRONG_NAME_SIMILARITY:

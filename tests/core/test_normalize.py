@@ -1120,3 +1120,41 @@ def test_the_soft_s_reading_leaves_other_pairs_as_they_were(a: str, b: str, reas
     from core.matching import PersonView, score_pair
 
     assert score_pair(PersonView(1, (a,)), PersonView(2, (b,)))[1][0].startswith(reason)
+
+
+@pytest.mark.parametrize(("polish", "other"), [
+    # ASCII renderings (marks lost to a form or a mailbox) meet the Russian spelling as the Polish one does.
+    ("Jan Wisniewski", "Ян Вишневский"), ("Jan Wisniewski", "Jan Vishnevsky"), ("Anna Wisniewska", "Анна Вишневская"),
+    # -cki / -цкий / -tsky: the Polish C is Russian's Ц.
+    ("Piotr Wysocki", "Пётр Высоцкий"), ("Piotr Wysocki", "Pyotr Vysotsky"), ("Anna Wysocka", "Anna Vysotskaya"),
+    ("Jan Sawicki", "Ян Савицкий"), ("Jan Potocki", "Jan Pototskiy"), ("Jan Gorecki", "Ян Горецкий"),
+    # -ski / -sky / -ский and -wicz / -vich / -вич were met before; they stay so.
+    ("Jan Kowalski", "Ян Ковальский"), ("Jan Lewandowski", "Jan Levandovsky"),
+    ("Jan Stankiewicz", "Ян Станкевич"), ("Jan Mickiewicz", "Jan Mitskevich"), ("Jan Abramowicz", "Ян Абрамович"),
+])
+def test_a_polish_surname_meets_its_russian_spelling_as_a_suggestion(polish: str, other: str) -> None:
+    """The same surname written the Polish way (with or without its marks) and the Russian way: on the names
+    alone a suggestion for a person to review (never a merge: fuzzy matching only suggests). "Wisniewski" and
+    "Wysocki" scored 0 against Вишневский and Высоцкий, while "Wiśniewski" and "Kowalski" met theirs."""
+    from core.matching import SUGGESTION_THRESHOLD, PersonView, blocking_keys, score_pair
+
+    score, reasons = score_pair(PersonView(1, (polish,)), PersonView(2, (other,)))
+    assert score >= SUGGESTION_THRESHOLD, reasons
+    assert blocking_keys([polish]) & blocking_keys([other])
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    # Two Polish surnames: reading a C as TS, or an ASCII S as SZ, is no transcription between them.
+    ("Jan Biecki", "Jan Bieski"), ("Jan Sawicki", "Jan Sawiski"), ("Jan Lucki", "Jan Luski"),
+])
+def test_the_polish_c_reading_makes_no_two_polish_surnames_one(a: str, b: str) -> None:
+    from core.matching import PersonView, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,))) == (0.0, [])
+
+
+def test_an_ascii_polish_surname_read_with_sz_stays_apart_from_another_polish_one() -> None:
+    from core.matching import PersonView, score_pair
+
+    assert score_pair(PersonView(1, ("Jan Wisniewski",)), PersonView(2, ("Jan Wiszniewski",)))[1][0].startswith(
+        "similar names (97%)")
