@@ -270,20 +270,59 @@ def _sending_address(mail: ParsedMail) -> str:
     return mail.sender.address if mail.sender else ""
 
 
-def _forwarded_inquiry(mail: ParsedMail, rules: InquiryRules, labels: set[str], acting: str) -> Address | None:
-    """The outside author of mail a colleague forwarded to the mailbox as an attachment (message/rfc822), or None.
-    The colleague's own mail is internal, but the inquiry it carries is the author's: without this it was left
-    out, and the lead never made. Not the rep's own forwards (they sent it), not machine-made mail forwarded (a
-    newsletter, a bounce), not an automated message of the colleague's (a bounce carries the mail it returns)."""
+# A supplier's mail a colleague passes on is not an inquiry: its billing department's (an invoice, a payment
+# reminder) or its marketing's (a newsletter, an offer), told by the address it comes from, in English, Polish and
+# Russian (transliterated, as such addresses are written: schet@, buhgalteria@). A client's "info@" or "biuro@"
+# writing in is still a client.
+_VENDOR_SENDER = re.compile(
+    r"(?i)^(?:.*[+\-_.])?(billing|invoices?|invoicing|e-?invoices?|faktur[ay]?|e-?faktur[ay]?|fakturowanie|rachunki"
+    r"|accounts?[-_.]?(receivable|payable)|payments?|platnosci|receipts?|statements?|schet|scheta|buh|buhgalteri[ay]"
+    r"|bukhgalteriya|newsletters?|news|marketing|promo|promotions?|mailing|mailings|digest|campaigns?|rassylka"
+    r"|biuletyn)(?:[+\-_.\d].*)?$")
+# A newsletter's footer, which an inline forward keeps when its headers (List-Unsubscribe) are not shown: the
+# unsubscribe line in English, Polish and Russian, at the end of the forwarded text.
+_UNSUBSCRIBE_TEXT = re.compile(
+    r"(?i)\b(unsubscribe|opt[- ]out|manage (your )?(e-?mail |subscription )?preferences|wypisz się|wypisać się"
+    r"|wypisania|zrezygnuj z (subskrypcji|newslettera|otrzymywania)|rezygnacja z (subskrypcji|newslettera)"
+    r"|wyrejestruj|отписаться|отпишитесь|отписки|отказаться от (рассылки|подписки))")
+
+
+def forwarded_vendor_reason(inner: ParsedMail) -> str:
+    """Why a message forwarded to the mailbox is a supplier's or a machine's, not a client's inquiry; '' when it is
+    not: bulk or automated by its own headers or sender (bulk_reason), a billing or marketing address, or a
+    newsletter's unsubscribe line at the end of its text."""
+    reason = bulk_reason(inner)
+    if reason:
+        return reason
+    address = inner.sender.address if inner.sender else ""
+    if _VENDOR_SENDER.match(address.split("@", 1)[0]):
+        return f"vendor: billing or marketing sender {address}"
+    if _UNSUBSCRIBE_TEXT.search((inner.text or "")[-3000:]):
+        return "bulk: unsubscribe line in the forwarded text"
+    return ""
+
+
+def _forwarded_inquiry(mail: ParsedMail, rules: InquiryRules, labels: set[str],
+                       acting: str) -> tuple[Address | None, str]:
+    """The outside author of mail a colleague forwarded to the mailbox (attached as message/rfc822, or inline in
+    the text), or None, with why not when the forward was a supplier's or a machine's mail. The colleague's own
+    mail is internal, but the inquiry it carries is the author's: without this it was left out, and the lead never
+    made. Not the rep's own forwards (they sent it), not a supplier's or machine-made mail forwarded (a newsletter,
+    an invoice, a bounce), not an automated message of the colleague's (a bounce carries the mail it returns)."""
     if not mail.forwarded or "SENT" in labels or not acting or not _is_own(acting, rules):
-        return None
+        return None, ""
     if _mailbox_key(acting) == _mailbox_key(rules.mailbox_address) or bulk_reason(mail):
-        return None
+        return None, ""
+    not_inquiry = ""
     for inner in mail.forwarded:
         author = inner.sender
-        if author and "@" in author.address and not _is_own(author.address, rules) and not bulk_reason(inner):
-            return author
-    return None
+        if not author or "@" not in author.address or _is_own(author.address, rules):
+            continue
+        reason = forwarded_vendor_reason(inner)
+        if not reason:
+            return author, ""
+        not_inquiry = not_inquiry or f"{reason} (forwarded by {acting})"
+    return None, not_inquiry
 
 
 def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) -> Decision:
@@ -298,7 +337,7 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
         return Decision("in", True, f"inquiry: form notification from {mail.sender.address if mail.sender else ''}, "
                                     f"the visitor{where}", [visitor])
     acting = _sending_address(mail)
-    forwarded = _forwarded_inquiry(mail, rules, labels, acting)
+    forwarded, not_inquiry = _forwarded_inquiry(mail, rules, labels, acting)
     if forwarded is not None:
         return Decision("in", True, f"inquiry: forwarded by {acting}, written by {forwarded.address}",
                         [(forwarded.name, forwarded.address)])
@@ -306,7 +345,9 @@ def classify(mail: ParsedMail, rules: InquiryRules, labels: Iterable[str] = ()) 
         # (Bcc too: the rep's mail to a client in Bcc only, To 'undisclosed-recipients:;', went to the client.)
         outside = [(a.name, a.address) for a in [*mail.to, *mail.cc, *mail.bcc] if not _is_own(a.address, rules)]
         if not outside:
-            return Decision("out", False, "internal: every recipient is in the company's domains")
+            # (A supplier's mail a colleague forwarded says why it is not the supplier's inquiry.)
+            return Decision("out", False, f"internal: {not_inquiry}" if not_inquiry
+                            else "internal: every recipient is in the company's domains")
         return Decision("out", False, "outbound: attaches to existing leads only", outside)
     # Sent from outside: the lead is the outside author who sent it, or the first outside one (a rep listed as
     # co-author in From does not make a client's mail the rep's).

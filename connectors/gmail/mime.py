@@ -744,21 +744,62 @@ def _forwarded(msg: Message) -> list[ParsedMail]:
 _FORWARD_SUBJECT = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(fwd?|pd|wg|tr|rv|enc|doorst|пересл|переслано)\s*\.?\s*:")
 # The first header line of a message forwarded inline (Gmail's "---------- Forwarded message ---------", Outlook's
 # rule or "-----Original Message-----", Apple Mail's "Begin forwarded message:"): "From:" in the forwarder's
-# language (Polish, Russian, German, French, Spanish, Dutch), perhaps in bold, before the author.
-_INLINE_FROM = re.compile(r"(?im)^[ \t>]*\*{0,2}(?:from|od|от|von|de|van)\s*:\s*\*{0,2}[ \t]*(\S[^\n]*@[^\n]*)$")
+# language (Polish, Russian, German, French, Spanish, Dutch; Mail.ru's "От кого:"), perhaps in bold, before the
+# author.
+_INLINE_FROM = re.compile(r"(?im)^[ \t>]*\*{0,2}(?:from|od|от(?: кого)?|von|de|van)\s*:\s*\*{0,2}[ \t]*"
+                          r"(\S[^\n]*@[^\n]*?)\r?$")
+# Yandex Mail writes no "From:" but the date and the author under its "Пересылаемое сообщение" line:
+# '05.01.2026, 10:00, "Ольга Зима" <olga@firma.ru>:'.
+_DATED_AUTHOR = re.compile(r"(?m)^[ \t>]*\d{1,2}\.\d{1,2}\.\d{2,4},?[ \t]+\d{1,2}:\d{2}(?::\d{2})?,[ \t]*"
+                           r"(\S[^\n]*@[^\n]*?)[ \t]*:[ \t]*\r?$")
 _MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]")
+# The other lines of a forwarded message's header block (before or after its "From:", as mail programs order
+# them), by the names they are shown under: the forwarded message's subject, and a list's or a bulk mailer's
+# headers where the program shows them all. Kept so the forwarded message is judged as the attached one is.
+_INLINE_HEADER = re.compile(r"^[ \t>]*\*{0,2}([^\n:*]{1,30}?)\*{0,2}[ \t]*:[ \t]*\*{0,2}[ \t]*([^\n]*?)\r?$")
+_INLINE_HEADER_NAMES = {
+    "subject": "Subject", "temat": "Subject", "тема": "Subject", "betreff": "Subject", "objet": "Subject",
+    "asunto": "Subject", "onderwerp": "Subject",
+    "list-unsubscribe": "List-Unsubscribe", "list-id": "List-Id", "precedence": "Precedence",
+    "auto-submitted": "Auto-Submitted",
+}
+_INLINE_OTHER_NAMES = frozenset({"date", "sent", "to", "cc", "reply-to", "data", "wysłano", "do", "dw", "kopia",
+                                 "дата", "отправлено", "кому", "копия", "datum", "gesendet", "an", "envoyé", "à",
+                                 "enviado", "para", "aan", "verzonden"})
+
+
+def _inline_headers(lines: list[str]) -> tuple[list[str], int]:
+    """The headers ("Name: value") that the lines start with, and how many lines they take."""
+    found: list[str] = []
+    taken = 0
+    for line in lines[:20]:
+        match = _INLINE_HEADER.match(line)
+        label = match.group(1).strip().casefold() if match else ""
+        if not match or (label not in _INLINE_HEADER_NAMES and label not in _INLINE_OTHER_NAMES):
+            break
+        taken += 1
+        name, value = _INLINE_HEADER_NAMES.get(label), match.group(2).strip()
+        if name and value:
+            found.append(f"{name}: {value[:900]}")
+    return found, taken
 
 
 def _inline_forward(text: str) -> ParsedMail | None:
     """The message a forward carries in its text (Gmail's default forward), read from its first "From:" line
-    on: its author, subject and text, as an attached one's."""
-    match = _INLINE_FROM.search(text[:20_000])
+    on: its author, subject, list headers where shown, and text, as an attached one's."""
+    head = text[:20_000]
+    match = _INLINE_FROM.search(head) or _DATED_AUTHOR.search(head)
     if match is None:
         return None
     author = _MAILTO.sub(r"<\1>", match.group(1)).replace("*", "").strip()
-    rest = text[match.end():match.end() + 50_000]
+    before = text[:match.start()].splitlines()
+    above, _ = _inline_headers(before[::-1][1:] if before and not before[-1].strip() else before[::-1])
+    after = text[match.end():match.end() + 50_000].lstrip("\r").removeprefix("\n").split("\n")
+    below, taken = _inline_headers(after)
+    headers = "".join(f"{h}\r\n" for h in [*above, *below] if not h.startswith("From:"))
+    rest = "\n".join(after[taken:])
     try:
-        return parse_message(f"From: {author}\r\n\r\n{rest}".encode("utf-8", "replace"), forwards=False)
+        return parse_message(f"From: {author}\r\n{headers}\r\n{rest}".encode("utf-8", "replace"), forwards=False)
     except Exception:  # noqa: BLE001 - not a message after all
         return None
 

@@ -516,3 +516,67 @@ def test_the_reason_names_the_senders_domain_as_written() -> None:
     """Domains are compared in their ASCII form, but the reason a rep reads names the domain as the mail does."""
     raw = "Message-ID: <m@x>\r\nFrom: jan@łódź.pl\r\nTo: rep@acme.com\r\nContent-Type: text/plain\r\n\r\nHi"
     assert classify(parse_message(raw.encode()), RULES).reason == "inquiry: inbound from outside domain łódź.pl"
+
+
+def inline_forward(subject: str, body: str) -> bytes:
+    """A colleague's inline forward to the shared mailbox."""
+    return (f"Message-ID: <f@acme.com>\r\nFrom: Ann <ann@acme.com>\r\nTo: rep@acme.com\r\nSubject: {subject}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\nFYI\r\n\r\n{body}").encode()
+
+
+GMAIL_HEAD = "---------- Forwarded message ---------\r\nFrom: {author}\r\nDate: Mon, 5 Jan 2026\r\nSubject: {subject}\r\n\r\n"
+OUTLOOK_HEAD = ("-----Original Message-----\r\nFrom: {author}\r\nSent: Monday, January 5, 2026 10:00 AM\r\n"
+                "To: Ann <ann@acme.com>\r\nSubject: {subject}\r\n\r\n")
+MAILRU_HEAD = ("-------- Пересылаемое сообщение --------\r\nОт кого: {author}\r\nКому: ann@acme.com\r\n"
+               "Дата: Понедельник, 5 января 2026, 10:00 +03:00\r\nТема: {subject}\r\n\r\n")
+YANDEX_HEAD = "-------- Пересылаемое сообщение --------\r\n05.01.2026, 10:00, {author}:\r\n\r\n"
+THUNDERBIRD_RU_HEAD = ("-------- Пересылаемое сообщение --------\r\nТема: \t{subject}\r\nДата: \t05.01.2026 10:00\r\n"
+                       "От: \t{author}\r\nКому: \tann@acme.com\r\n\r\n")
+POLISH_HEAD = ("---------- Wiadomość przekazana dalej ---------\r\nOd: {author}\r\nDate: pon., 5 sty 2026\r\n"
+               "Subject: {subject}\r\nTo: <ann@acme.com>\r\n\r\n")
+NOT_A_LEAD = ("out", False, [])
+
+
+@pytest.mark.parametrize(("head", "author", "subject", "text", "expected"), [
+    # A client's inquiry a rep forwards is the client's, in each mail program's forward (Mail.ru's "От кого:" and
+    # Yandex's dated author line were not read: the client's lead was never made).
+    (GMAIL_HEAD, "Olga Zima <olga@firma.pl>", "Zapytanie", "Prosimy o ofertę", ("in", True, [("Olga Zima", "olga@firma.pl")])),
+    (OUTLOOK_HEAD, "Olga Zima [mailto:olga@firma.pl]", "Zapytanie", "Prosimy", ("in", True, [("Olga Zima", "olga@firma.pl")])),
+    (POLISH_HEAD, "Biuro Firma <biuro@firma.pl>", "Zapytanie", "Prosimy", ("in", True, [("Biuro Firma", "biuro@firma.pl")])),
+    (MAILRU_HEAD, "Ольга Зима <olga@firma.ru>", "Вопрос", "Нужна цена", ("in", True, [("Ольга Зима", "olga@firma.ru")])),
+    (YANDEX_HEAD, '"Ольга Зима" <olga@firma.ru>', "", "Нужна цена", ("in", True, [("Ольга Зима", "olga@firma.ru")])),
+    (THUNDERBIRD_RU_HEAD, "Ольга Зима <olga@firma.ru>", "Вопрос", "Нужна цена",
+     ("in", True, [("Ольга Зима", "olga@firma.ru")])),
+    # A supplier's invoice or newsletter a rep forwards is no lead of the supplier's: by its billing or marketing
+    # address, by its newsletter footer, by the list headers a mail program shows, or a no-reply sender.
+    (OUTLOOK_HEAD, "Billing [mailto:billing@supplier.example]", "Invoice 123", "Invoice attached.", NOT_A_LEAD),
+    (GMAIL_HEAD, "Hurtownia <faktury@hurtownia.pl>", "Faktura VAT 12/2026", "W załączniku faktura", NOT_A_LEAD),
+    (MAILRU_HEAD, "Поставщик <buhgalteria@postavka.ru>", "Счёт на оплату", "Счёт во вложении", NOT_A_LEAD),
+    (GMAIL_HEAD, "Vendor News <newsletter@vendor.example>", "November deals", "Big sale!", NOT_A_LEAD),
+    (POLISH_HEAD, "Hurtownia <marketing@hurtownia.pl>", "Promocja", "Promocja!", NOT_A_LEAD),
+    (GMAIL_HEAD, "Vendor <anna.nowak@vendor.example>", "Nowości", "Nowości!\r\n\r\nWypisz się: https://v.example/u",
+     NOT_A_LEAD),
+    (YANDEX_HEAD, '"Магазин" <shop@shop.ru>', "", "Скидки!\r\nОтписаться от рассылки: https://shop.ru/u", NOT_A_LEAD),
+    (GMAIL_HEAD.replace("Subject:", "List-Unsubscribe: <mailto:u@vendor.example>\r\nSubject:"),
+     "Vendor <anna.nowak@vendor.example>", "Deals", "Deals", NOT_A_LEAD),
+    (THUNDERBIRD_RU_HEAD, "Сервис <noreply@service.ru>", "Уведомление", "Текст", NOT_A_LEAD),
+])
+def test_a_forwarded_suppliers_mail_is_no_lead_a_forwarded_clients_is(head: str, author: str, subject: str, text: str,
+                                                                       expected: tuple) -> None:
+    subject_line = f"Fwd: {subject}" if subject else "Fwd: (no subject)"
+    decision = classify(parse_message(inline_forward(subject_line, head.format(author=author, subject=subject)
+                                                     + text + "\r\n")), RULES)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == expected
+    if expected == NOT_A_LEAD:  # (it says why, for the rep reading the skip reason)
+        assert decision.reason.startswith("internal: ") and "forwarded by ann@acme.com" in decision.reason
+
+
+@pytest.mark.parametrize(("inner", "expected"), [
+    # Attached (message/rfc822) too: an invoice from billing@ and a newsletter sent as Precedence: bulk.
+    ("From: Billing <billing@supplier.example>", NOT_A_LEAD),
+    ("From: Anna <anna.nowak@vendor.example>\r\nPrecedence: bulk", NOT_A_LEAD),
+    ("From: Olga <olga@firma.pl>", ("in", True, [("Olga", "olga@firma.pl")])),
+])
+def test_an_attached_suppliers_mail_is_no_lead(inner: str, expected: tuple) -> None:
+    decision = classify(parse_message(forward("From: Ann <ann@acme.com>\r\nTo: rep@acme.com", inner)), RULES)
+    assert (decision.direction, decision.is_inquiry, decision.counterparts) == expected
