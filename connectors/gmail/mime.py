@@ -742,6 +742,14 @@ def _forwarded(msg: Message) -> list[ParsedMail]:
 # A forward's subject, as mail programs prefix it: English, Polish Outlook (PD: "prześlij dalej"), German (WG:),
 # French (TR:), Spanish (RV:), Portuguese (ENC:), Dutch (Doorst:), Russian (Пересл:).
 _FORWARD_SUBJECT = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(fwd?|pd|wg|tr|rv|enc|doorst|пересл|переслано)\s*\.?\s*:")
+# The line only a forward writes above the message it carries (Gmail's, Thunderbird's, Apple Mail's, Yandex's and
+# Mail.ru's, in English, Russian, Polish and German): a forward whose subject the rep retyped is still one. (Not
+# Outlook's "-----Original Message-----": its replies quote under it too.)
+_FORWARD_LINE = re.compile(r"(?im)^[ \t>]*(?:-{2,}[ \t]*(?:forwarded message|пересылаемое сообщение|пересланное сообщение"
+                           r"|wiadomość przekazana dalej|przekazana wiadomość|weitergeleitete nachricht)[ \t]*-{2,}"
+                           r"|begin forwarded message:)[ \t]*\r?$")
+# A reply's subject ("Re:", Polish "Odp:", Russian "Ответ:", German "AW:"): what it quotes is not forwarded.
+_REPLY_SUBJECT = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(re|odp|aw|sv|ответ|отв)\s*(?:\[\d+\])?\s*:")
 # The first header line of a message forwarded inline (Gmail's "---------- Forwarded message ---------", Outlook's
 # rule or "-----Original Message-----", Apple Mail's "Begin forwarded message:"): "From:" in the forwarder's
 # language (Polish, Russian, German, French, Spanish, Dutch; Mail.ru's "От кого:"), perhaps in bold, before the
@@ -979,7 +987,8 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
 
 
 def _inline_forwards(text: str, subject: str) -> list[ParsedMail]:
-    if not _FORWARD_SUBJECT.match(subject or ""):
+    if not _FORWARD_SUBJECT.match(subject or "") and (_REPLY_SUBJECT.match(subject or "")
+                                                      or not _FORWARD_LINE.search(text[:20_000])):
         return []
     inline = _inline_forward(text)
     return [inline] if inline is not None and inline.sender is not None else []

@@ -249,6 +249,14 @@ OLGA = ("in", True, [("Olga Zima", "olga@firma.pl")])
     ("FW: Oferta", OUTLOOK_FORWARD, OLGA),
     ("PD: Oferta", POLISH_FORWARD, OLGA),
     ("Fwd: Oferta", "Begin forwarded message:\r\n\r\nFrom: Olga Zima <olga@firma.pl>\r\n\r\nProsimy\r\n", OLGA),
+    # A forward whose subject the rep retyped: the forward's own line above the message says it is one.
+    ("Oferta", GMAIL_FORWARD, OLGA),
+    ("Zapytanie od klienta", POLISH_FORWARD, OLGA),
+    ("Klient", "-------- Пересылаемое сообщение --------\r\n05.01.2026, 10:00, Olga Zima <olga@firma.pl>:\r\n\r\n"
+     "Prosimy\r\n", OLGA),
+    # (Outlook's rule and "-----Original Message-----" head its replies' quotes too: not without "FW:".)
+    ("Oferta", OUTLOOK_FORWARD, ("out", False, [])),
+    ("Odp: Oferta", POLISH_FORWARD, ("out", False, [])),
     # Not: a reply quoting the client (not a forward), a colleague's or a no-reply's mail forwarded, no author.
     ("Re: Oferta", GMAIL_FORWARD, ("out", False, [])),
     ("Fwd: Lunch", GMAIL_FORWARD.replace("Olga Zima <olga@firma.pl>", "Piotr <piotr@acme.com>"), ("out", False, [])),
