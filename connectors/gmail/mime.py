@@ -678,15 +678,33 @@ _DELIMITER_LINE = re.compile(rb"(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(?:--)?[ 
 def _with_found_boundary(raw: bytes, msg: Message) -> bytes | None:
     """The message with the boundary its delimiter lines use written into its Content-Type, when it declares
     none (a script's 'multipart/mixed' alone, or PHP mail() headers joined by a bare newline, which unfold the
-    'boundary=' line into the body). None: no such message, or no delimiter line that comes twice."""
+    'boundary=' line into the body), or declares one its parts never use (bulk mailers that write a new boundary
+    into the header and not into the body). None: no such message, or no delimiter line that comes twice."""
     try:
-        if msg.get_content_maintype() != "multipart" or msg.get_param("boundary"):
+        if msg.get_content_maintype() != "multipart":
             return None
+        declared_boundary = msg.get_param("boundary")
     except Exception:  # noqa: BLE001 - a Content-Type the parser cannot read
         return None
     end = _HEADER_END.search(raw)
-    declared = _MULTIPART_TYPE.search(raw, 0, end.start() if end else len(raw))
+    head_end = end.start() if end else len(raw)
+    declared = _MULTIPART_TYPE.search(raw, 0, head_end)
     if declared is None:
+        return None
+    if declared_boundary:
+        if not isinstance(declared_boundary, str) or not declared_boundary.isascii():
+            return None
+        written = declared_boundary.encode()
+        if b"\n--" + written in raw[head_end:]:
+            return None  # (its parts are there: lost for another reason)
+        param = re.compile(rb'(?i)(\bboundary=)"?' + re.escape(written) + rb'"?')
+        for found in _DELIMITER_LINE.finditer(raw, head_end, head_end + 200_000):
+            boundary = found.group(1)
+            # (a part's headers follow the first delimiter: not a rule of dashes in a text)
+            if (re.match(rb"\r?\n[ \t]*content-", raw[found.end():found.end() + 40], re.IGNORECASE)
+                    and raw.count(b"\n--" + boundary, found.end()) >= 1):
+                head = param.sub(lambda m, b=boundary: m.group(1) + b'"' + b + b'"', raw[:head_end], count=1)
+                return head + raw[head_end:] if head != raw[:head_end] else None
         return None
     for found in _DELIMITER_LINE.finditer(raw, declared.end(), declared.end() + 200_000):
         boundary = found.group(1)
@@ -909,13 +927,20 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
     if not msg.keys():
         raise MimeError("no headers: not an RFC 822 message")
     if _lost_parts(msg):
-        quoted = _UNQUOTED_BOUNDARY.sub(rb'\1"\2"', raw)
-        quoted = (_with_found_boundary(raw, msg) or raw) if quoted == raw else quoted
-        if quoted != raw:
+        # Mended in turn while the parts stay lost: an unquoted boundary quoted, then the boundary the delimiter
+        # lines use written in (an unquoted one can be the wrong one too).
+        source = raw
+        for mend in (lambda data, _: _UNQUOTED_BOUNDARY.sub(rb'\1"\2"', data), _with_found_boundary):
+            mended = mend(source, msg)
+            if not mended or mended == source:
+                continue
             try:
-                msg = email.message_from_bytes(quoted, policy=policy.default)  # type: ignore[assignment]
+                msg = email.message_from_bytes(mended, policy=policy.default)  # type: ignore[assignment]
             except Exception:  # noqa: BLE001 - read as it was
-                pass
+                continue
+            source = mended
+            if not _lost_parts(msg):
+                break
 
     texts: list[str] = []
     htmls: list[str] = []

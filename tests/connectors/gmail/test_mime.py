@@ -481,6 +481,9 @@ def test_a_multipart_whose_parts_are_not_found_keeps_its_text(content_type: str)
     "multipart/mixed",  # no boundary at all (hand-written scripts)
     "multipart/mixed;\r\nboundary=\"=_b1\"",  # PHP mail() with "\n" between headers: the boundary line unfolded
     "multipart/mixed; charset=utf-8",
+    # A boundary declared that the parts never use (bulk mailers; SpamScope mail-parser's mail_malformed_3).
+    'multipart/mixed; boundary="--=_HsWzsKVZkho"',
+    "multipart/mixed;\r\n\tboundary=other",
 ])
 def test_a_multipart_without_its_boundary_finds_its_parts_by_the_first_delimiter_line(content_type: str) -> None:
     """The parts of such a message were not found, and its raw MIME source (part headers, base64) was its text.
