@@ -213,13 +213,22 @@ def _header(msg: Message, name: str) -> str:
 
 # A mailbox whose display name holds an unquoted '@' ('biuro@budmax.pl <jan@client.pl>', as web forms' mailers and
 # some CRMs write it): the phrase runs from the start of the header or a comma to the angle address.
-_AT_IN_NAME = re.compile(r'(?:^|(?<=,))(\s*)([^,"<>]*@[^,"<>]*?)(\s*<[^<>\s]*@[^<>\s]*>)')
+# Possessive (no backtracking): with backtracking, a header of thousands of '@' took seconds ('a@a@a@…': 16,000
+# of them took 20 s), the time growing with the square of its length.
+_AT_IN_NAME = re.compile(r'(?:^|(?<=,))(\s*+)([^,"<>]*+)(<[^<>\s@]*+@[^<>\s]*+>)')
 
 
 def _quote_at_names(value: str) -> str:
     """Such a name quoted, so that both parsers read the address in angle brackets as the mailbox (as Gmail
     does): unquoted, the first word with an '@' was taken for the address."""
-    return _AT_IN_NAME.sub(lambda m: f'{m.group(1)}"{email.utils.quote(m.group(2).strip())}"{m.group(3)}', value)
+    def quoted(match: re.Match[str]) -> str:
+        phrase = match.group(2)
+        if "@" not in phrase:
+            return match.group(0)
+        name = phrase.rstrip()
+        return f'{match.group(1)}"{email.utils.quote(name.strip())}"{phrase[len(name):]}{match.group(3)}'
+
+    return _AT_IN_NAME.sub(quoted, value)
 
 
 # Mailboxes read of one address header: spam to a leaked list names tens of thousands, which the standard parser
@@ -253,7 +262,14 @@ def _first_addresses(value: str) -> str:
     if cut:
         return value[:cut]
     tail = value[-MAX_HEADER_CHARS:]
-    return tail.replace('"', "") if value.count('"', 0, len(value) - len(tail)) % 2 else tail
+    tail = tail.replace('"', "") if value.count('"', 0, len(value) - len(tail)) % 2 else tail
+    # (and of a lone mailbox's thousands of '@' — 'a@a@a@…', no one's address — the last MAX_ADDRESSES)
+    at = len(tail)
+    for _ in range(MAX_ADDRESSES + 1):
+        at = tail.rfind("@", 0, at)
+        if at < 0:
+            return tail
+    return tail[at + 1:]
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:
@@ -772,12 +788,12 @@ _REPLY_SUBJECT = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(re|odp|aw|sv|ответ
 # rule or "-----Original Message-----", Apple Mail's "Begin forwarded message:"): "From:" in the forwarder's
 # language (Polish, Russian, German, French, Spanish, Dutch; Mail.ru's "От кого:"), perhaps in bold, before the
 # author.
-_INLINE_FROM = re.compile(r"(?im)^[ \t>]*\*{0,2}(?:from|od|от(?: кого)?|von|de|van)\s*:\s*\*{0,2}[ \t]*"
-                          r"(\S[^\n]*@[^\n]*?)\r?$")
+_INLINE_FROM = re.compile(r"(?im)^[ \t>]*\*{0,2}(?:from|od|от(?: кого)?|von|de|van)\s*:\s*\*{0,2}[ \t]*+(\S[^\n]*+)")
 # Yandex Mail writes no "From:" but the date and the author under its "Пересылаемое сообщение" line:
 # '05.01.2026, 10:00, "Ольга Зима" <olga@firma.ru>:'.
-_DATED_AUTHOR = re.compile(r"(?m)^[ \t>]*\d{1,2}\.\d{1,2}\.\d{2,4},?[ \t]+\d{1,2}:\d{2}(?::\d{2})?,[ \t]*"
-                           r"(\S[^\n]*@[^\n]*?)[ \t]*:[ \t]*\r?$")
+_DATED_AUTHOR = re.compile(r"(?m)^[ \t>]*\d{1,2}\.\d{1,2}\.\d{2,4},?[ \t]+\d{1,2}:\d{2}(?::\d{2})?,[ \t]*+(\S[^\n]*+)")
+# (Possessive, and the '@' and the closing ':' looked for in the line found: with backtracking, a line of
+# thousands of '@' took seconds.)
 _MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]")
 # The other lines of a forwarded message's header block (before or after its "From:", as mail programs order
 # them), by the names they are shown under: the forwarded message's subject, and a list's or a bulk mailer's
@@ -810,14 +826,25 @@ def _inline_headers(lines: list[str]) -> tuple[list[str], int]:
     return found, taken
 
 
+def _author_line(head: str) -> tuple[re.Match[str] | None, str]:
+    """The first "From:" line with an address (else Yandex's dated author line), and the author it names."""
+    for match in _INLINE_FROM.finditer(head):
+        line = match.group(1).rstrip()
+        if "@" in line:
+            return match, _MAILTO.sub(r"<\1>", line).replace("*", "").strip()
+    for match in _DATED_AUTHOR.finditer(head):
+        line = match.group(1).rstrip()
+        if "@" in line and line.endswith(":"):
+            return match, line[:-1].strip()
+    return None, ""
+
+
 def _inline_forward(text: str) -> ParsedMail | None:
     """The message a forward carries in its text (Gmail's default forward), read from its first "From:" line
     on: its author, subject, list headers where shown, and text, as an attached one's."""
-    head = text[:20_000]
-    match = _INLINE_FROM.search(head) or _DATED_AUTHOR.search(head)
+    match, author = _author_line(text[:20_000])
     if match is None:
         return None
-    author = _MAILTO.sub(r"<\1>", match.group(1)).replace("*", "").strip()
     before = text[:match.start()].splitlines()
     above, _ = _inline_headers(before[::-1][1:] if before and not before[-1].strip() else before[::-1])
     after = text[match.end():match.end() + 50_000].lstrip("\r").removeprefix("\n").split("\n")

@@ -916,3 +916,30 @@ def test_rtf_link_texts_and_font_charsets_are_read() -> None:
            rb"{\fldrslt{cennik}}}\par\f1 \'c4\'ee\'e1\'f0\'fb\'e9 \'e4\'e5\'ed\'fc}")
     text = _rtf_text(compress(rtf, compressed=True))
     assert text.split() == ["Proszę", "o", "ofertę:", "cennik", "Добрый", "день"]
+
+
+@pytest.mark.parametrize("raw", [
+    "From: {ats}b.pl\r\nSubject: x\r\n\r\nHi",
+    "From: {ats}b.pl <jan@client.pl>\r\nSubject: x\r\n\r\nHi",
+    # An inline forward's author line (Yandex's dated one, and "From:") of thousands of '@'.
+    "From: ann@acme.example\r\nSubject: Fwd: x\r\n\r\n05.01.2026, 10:00, {ats} x\r\n",
+    "From: ann@acme.example\r\nSubject: Fwd: x\r\n\r\nFrom: {ats} x\r\n",
+])
+def test_thousands_of_at_signs_in_a_mailbox_are_read_in_time_that_grows_with_them_not_faster(raw: str) -> None:
+    """'a@a@a@…' in From (a name with an '@' is looked for, to be quoted) or in a forward's author line: the
+    patterns that looked for them backtracked, in time growing with the square of the '@'s (16,000 took 20 s,
+    one message holding a sync). Eight times the '@'s now take at most about eight times as long (or less: a lone
+    mailbox's last MAX_ADDRESSES '@' are read); the square would be 64 times."""
+    import time
+
+    def seconds(count: int) -> float:
+        data = raw.replace("{ats}", "a@" * count).encode()
+        best = float("inf")
+        for _ in range(5):  # (the fastest of five: another process's moment on the CPU is not the parser's)
+            start = time.perf_counter()
+            parse_message(data)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    seconds(100)  # (warm)
+    assert seconds(8000) / seconds(1000) < 24
