@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import errors, policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
@@ -185,6 +186,53 @@ def _raw_headers(msg: Message, name: str) -> list[str]:
 # 480 KB: 4 s), and what is kept of one is shorter (a subject's first 1,000 characters, References' last 50 ids).
 MAX_HEADER_CHARS = 32_000
 
+# A Content-Type or Content-Disposition longer than this is rebuilt of its well-formed parameters before it is
+# parsed: policy.default parses them in time quadratic in their tokens (a boundary of 20,000 ';' took 100 s, of
+# '"' 75 s, each time a part's type was asked), while a real one, a long file name's too, is far shorter.
+MAX_MIME_HEADER_CHARS = 500
+_MIME_STRUCTURE_HEADERS = frozenset({"content-type", "content-disposition"})
+_MIME_VALUE = re.compile(r"\s*+([^;\s]{1,200})")
+_MIME_PARAM = re.compile(r';\s*+([A-Za-z0-9!#$%&\'*+.^_`|~-]{1,100})\s*+=\s*+("(?:[^"\\\r\n]|\\.){0,1000}+"|[^;"\s]{1,1000}+)')
+MAX_MIME_PARAMS = 20
+
+
+def _tidy_mime_header(value: str) -> str:
+    """A long Content-Type or Content-Disposition as its value and its first well-formed parameters (a name, '=',
+    a quoted string, or a token, quoted: '(' in it would open a comment), in time linear in its length."""
+    head = _MIME_VALUE.match(value)
+    parts = [head.group(1) if head else ""]
+    for param in _MIME_PARAM.finditer(value):
+        quoted = param.group(2)
+        if not quoted.startswith('"'):
+            quoted = '"' + quoted.replace("\\", "\\\\") + '"'
+        parts.append(f"{param.group(1)}={quoted}")
+        if len(parts) > MAX_MIME_PARAMS:
+            break
+    return "; ".join(parts)
+
+
+class _BoundedHeaders(HeaderRegistry):
+    """policy.default's headers, a long Content-Type or Content-Disposition tidied first (_tidy_mime_header); a
+    header whose parsing recurses past Python's limit (comments nested thousands deep, '(((…') read as its tidy
+    form, else as empty, not as the end of the whole message."""
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        structure = name.lower() in _MIME_STRUCTURE_HEADERS
+        if structure and len(value) > MAX_MIME_HEADER_CHARS:
+            value = _tidy_mime_header(value)
+        try:
+            return super().__call__(name, value)
+        except RecursionError:
+            pass
+        try:
+            return super().__call__(name, _tidy_mime_header(value) if structure else "")
+        except RecursionError:
+            return super().__call__(name, "")
+
+
+# The policy every message is parsed with: policy.default with _BoundedHeaders.
+PARSE_POLICY = policy.default.clone(header_factory=_BoundedHeaders())
+
 
 def _header(msg: Message, name: str) -> str:
     """A header as text; a malformed one must not take the whole message down. Of a long one, the first
@@ -200,7 +248,7 @@ def _header(msg: Message, name: str) -> str:
     if relabelled and relabelled != raw[0]:
         return " ".join(_decode_words(relabelled).split())
     try:
-        value = policy.default.header_factory(name, raw[0]) if long else msg.get(name)
+        value = PARSE_POLICY.header_factory(name, raw[0]) if long else msg.get(name)
     except Exception:  # noqa: BLE001 - policy.default header parsing can raise on broken input
         value = raw[0] if raw else None
     if value is None:
@@ -279,13 +327,16 @@ def _addresses(msg: Message, name: str) -> list[Address]:
     # Names in encoded words are read by email.header, which joins adjacent words before decoding them (RFC 2047
     # 6.2): policy.default's address parser puts a space between the words (CPython gh-128110: 'Béna rd', as
     # Python's own EmailMessage cuts long names) and decodes a letter cut between two words as two broken halves.
-    pairs = email.utils.getaddresses(quoted)
+    try:
+        pairs = email.utils.getaddresses(quoted)
+    except RecursionError:  # (groups or comments nested thousands deep, '::::…': no mailbox in them)
+        pairs = []
     names = {a.lower(): decoded for n, a in pairs if "=?" in n and a
              for decoded in [_decode_words(_relabel_words(_clean(n, msg)))] if "=?" not in decoded}
     # The name of the older form 'jan@firma.pl (Jan Kowalski)', a comment the standard parser drops.
     comments = {a.lower(): _decode_words(_clean(n, msg)) for n, a in pairs if n and a}
     try:
-        header = msg.get(name) if quoted == original else policy.default.header_factory(name, quoted[0])
+        header = msg.get(name) if quoted == original else PARSE_POLICY.header_factory(name, quoted[0])
         if header is not None and hasattr(header, "addresses"):
             # Only mailbox addresses: "MAILER DAEMON <>" parses to the addr_spec "<>", and "From: foo" to "foo".
             return [Address(one_line(names.get(a.addr_spec.lower()) or _clean(a.display_name or "", msg)
@@ -874,7 +925,7 @@ def _depth_capped_message(raw: bytes) -> EmailMessage:
     parser, down to MAX_MIME_DEPTH. A multipart or attached message deeper than that is kept empty (its inner
     parts are not read; a defect says so). Each level is one pass over its bytes in C (a regular expression,
     slices): MAX_MIME_DEPTH passes at most."""
-    headers_only = BytesParser(policy=policy.default)
+    headers_only = BytesParser(policy=PARSE_POLICY)
     root = EmailMessage()
     pending: list[tuple[Message | None, int, bytes, int]] = [(None, 0, raw, 0)]
     while pending:
@@ -886,7 +937,7 @@ def _depth_capped_message(raw: bytes) -> EmailMessage:
         chunks = _multipart_chunks(body, boundary) if boundary else [body]
         if not chunks or (not boundary and ctype not in ("message/rfc822", "message/global")):
             # A leaf, or a multipart whose delimiters never come: the standard parser's, no levels below it.
-            part = email.message_from_bytes(data, policy=policy.default)
+            part = email.message_from_bytes(data, policy=PARSE_POLICY)
         elif depth >= MAX_MIME_DEPTH:
             part.set_payload([] if boundary else "")
             root.defects.append(errors.MessageDefect(f"parts nested deeper than {MAX_MIME_DEPTH} levels: not read"))
@@ -948,7 +999,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
         if len(_NESTING_HEADER.findall(raw, 0, MAX_MIME_DEPTH_SCAN)) > MAX_MIME_DEPTH:
             msg = _depth_capped_message(raw)
         else:
-            msg = email.message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+            msg = email.message_from_bytes(raw, policy=PARSE_POLICY)  # type: ignore[assignment]
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything escaping it is a quarantine
         raise MimeError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
     if not msg.keys():
@@ -962,7 +1013,7 @@ def parse_message(raw: bytes, *, internal_date_ms: int | None = None, fallback_i
             if not mended or mended == source:
                 continue
             try:
-                msg = email.message_from_bytes(mended, policy=policy.default)  # type: ignore[assignment]
+                msg = email.message_from_bytes(mended, policy=PARSE_POLICY)  # type: ignore[assignment]
             except Exception:  # noqa: BLE001 - read as it was
                 continue
             source = mended
