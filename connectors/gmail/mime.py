@@ -284,9 +284,19 @@ def _quote_at_names(value: str) -> str:
 MAX_ADDRESSES = 1000
 
 
-def _first_addresses(value: str) -> str:
+# Characters of a header of one sender parsed (From, Sender, Reply-To, Return-Path: a few mailboxes, a few hundred
+# characters): the address parsers take time quadratic in its tokens, and a From of 20,000 '"' (or '.', '\\')
+# took 13 s at MAX_HEADER_CHARS, which lists of recipients need.
+MAX_SENDER_HEADER_CHARS = 2_000
+_SENDER_HEADERS = frozenset({"from", "sender", "reply-to", "return-path"})
+
+
+_CONTINUATION_BYTES = "".join(chr(code) for code in range(0xDC80, 0xDCC0))
+
+
+def _first_addresses(value: str, limit: int = MAX_HEADER_CHARS) -> str:
     """The header up to the comma (outside a quoted name) before its MAX_ADDRESSES + 1st '@' or its
-    MAX_HEADER_CHARS-th character: at most MAX_ADDRESSES mailboxes (fewer when names hold '@' too). A lone
+    limit-th character: at most MAX_ADDRESSES mailboxes (fewer when names hold '@' too). A lone
     mailbox longer than that (a name of hundreds of kilobytes) keeps its end, where its address is."""
     end, at = len(value), -1
     for _ in range(MAX_ADDRESSES + 1):
@@ -295,10 +305,10 @@ def _first_addresses(value: str) -> str:
             break
     else:
         end = at
-    if end == len(value) <= MAX_HEADER_CHARS:
+    if end == len(value) <= limit:
         return value
     cut, quoted, escaped = 0, False, False
-    for index, char in enumerate(value[:min(end, MAX_HEADER_CHARS)]):
+    for index, char in enumerate(value[:min(end, limit)]):
         if escaped:
             escaped = False
         elif char == "\\":
@@ -309,7 +319,9 @@ def _first_addresses(value: str) -> str:
             cut = index
     if cut:
         return value[:cut]
-    tail = value[-MAX_HEADER_CHARS:]
+    # (not from the middle of a character: raw UTF-8 arrives as surrogate escapes, its continuation bytes
+    # '\udc80'-'\udcbf', which read alone would make the name a legacy code page's mojibake)
+    tail = value[-limit:].lstrip(_CONTINUATION_BYTES)
     tail = tail.replace('"', "") if value.count('"', 0, len(value) - len(tail)) % 2 else tail
     # (and of a lone mailbox's thousands of '@' — 'a@a@a@…', no one's address — the last MAX_ADDRESSES)
     at = len(tail)
@@ -322,7 +334,8 @@ def _first_addresses(value: str) -> str:
 
 def _addresses(msg: Message, name: str) -> list[Address]:
     original = _raw_headers(msg, name)
-    raw = [_first_addresses(value) for value in original]
+    limit = MAX_SENDER_HEADER_CHARS if name.lower() in _SENDER_HEADERS else MAX_HEADER_CHARS
+    raw = [_first_addresses(value, limit) for value in original]
     quoted = [_quote_at_names(value) for value in raw]
     # Names in encoded words are read by email.header, which joins adjacent words before decoding them (RFC 2047
     # 6.2): policy.default's address parser puts a space between the words (CPython gh-128110: 'Béna rd', as
