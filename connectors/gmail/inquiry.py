@@ -276,7 +276,8 @@ def _sending_address(mail: ParsedMail) -> str:
 # writing in is still a client.
 _VENDOR_SENDER = re.compile(
     r"(?i)^(?:.*[+\-_.])?(billing|invoices?|invoicing|e-?invoices?|faktur[ay]?|e-?faktur[ay]?|fakturowanie|rachunki"
-    r"|accounts?[-_.]?(receivable|payable)|payments?|platnosci|receipts?|statements?|schet|scheta|buh|buhgalteri[ay]"
+    r"|ksiegowosc|accounting|rechnung(en)?|accounts?[-_.]?(receivable|payable)|payments?|platnosci|oplat[ay]"
+    r"|receipts?|statements?|schet|scheta|buh|buhgalteri[ay]"
     r"|bukhgalteriya|newsletters?|news|marketing|promo|promotions?|mailing|mailings|digest|campaigns?|rassylka"
     r"|biuletyn)(?:[+\-_.\d].*)?$")
 # A newsletter's footer, which an inline forward keeps when its headers (List-Unsubscribe) are not shown: the

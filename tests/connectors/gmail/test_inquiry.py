@@ -560,6 +560,8 @@ NOT_A_LEAD = ("out", False, [])
     (OUTLOOK_HEAD, "Billing [mailto:billing@supplier.example]", "Invoice 123", "Invoice attached.", NOT_A_LEAD),
     (GMAIL_HEAD, "Hurtownia <faktury@hurtownia.pl>", "Faktura VAT 12/2026", "W załączniku faktura", NOT_A_LEAD),
     (MAILRU_HEAD, "Поставщик <buhgalteria@postavka.ru>", "Счёт на оплату", "Счёт во вложении", NOT_A_LEAD),
+    (POLISH_HEAD, "Biuro rachunkowe <ksiegowosc@hurtownia.pl>", "Nota", "Nota w załączniku", NOT_A_LEAD),
+    (OUTLOOK_HEAD, "Lieferant [mailto:rechnung@lieferant.de]", "Rechnung 4711", "Anbei die Rechnung", NOT_A_LEAD),
     (GMAIL_HEAD, "Vendor News <newsletter@vendor.example>", "November deals", "Big sale!", NOT_A_LEAD),
     (POLISH_HEAD, "Hurtownia <marketing@hurtownia.pl>", "Promocja", "Promocja!", NOT_A_LEAD),
     (GMAIL_HEAD, "Vendor <anna.nowak@vendor.example>", "Nowości", "Nowości!\r\n\r\nWypisz się: https://v.example/u",
