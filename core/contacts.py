@@ -448,6 +448,10 @@ def _person_contact_ids(session: Session, survivor_id: int) -> list[int]:
 LOCK_ROUNDS = 5
 
 
+class ErasureBusy(RuntimeError):
+    """The person's contacts kept changing (merges) while an erasure locked them: nothing was erased; try again."""
+
+
 def _lock_person(session: Session, contact_id: int) -> list[int] | None:
     """The ids of the person's contacts (survivor first), their rows locked (FOR UPDATE; SQLite's writer holds the
     database anyway). A writer that stored something about them (a sync's batch: a message, an identity, a merge
@@ -466,7 +470,7 @@ def _lock_person(session: Session, contact_id: int) -> list[int] | None:
         session.exec(select(Contact.id).where(col(Contact.id).in_(sorted(ids))).order_by(col(Contact.id))
                      .with_for_update()).all()
         session.expire_all()  # what the writers we waited for committed (a merge moves merged_into)
-    raise RuntimeError(f"contact {contact_id} kept changing while it was being erased; try again")
+    raise ErasureBusy(f"contact {contact_id} kept changing while it was being erased; nothing was erased, try again")
 
 
 def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure request") -> dict[str, Any] | None:

@@ -125,3 +125,17 @@ def test_an_autoresponder_queued_before_the_erasure_is_not_sent_after_it(app, cl
     assert again.json["status"] == "created"
     with app.app_context():
         assert send_mail_task(EWA["email"], "Dziękujemy", "Dziękujemy za wiadomość")
+
+
+def test_an_erasure_whose_contacts_keep_changing_is_a_409_and_erases_nothing(client, auth, session, monkeypatch) -> None:  # noqa: ANN001
+    """The erasure locks the person's contacts and looks again until they hold still; a store that kept merging
+    them was a 500 (RuntimeError)."""
+    import core.contacts
+
+    ewa = _inbound(client, auth, {"name": "Ewa Kot", "email": "ewa@kot.example"}, "e-1")
+    grown = iter(range(10_000))
+    monkeypatch.setattr(core.contacts, "_person_contact_ids", lambda _s, cid: [cid, 10**9 + next(grown)])
+    response = client.delete(f"/api/v1/contacts/{ewa}", headers=auth)
+    assert response.status_code == 409 and "try again" in response.json["error"], response.json
+    monkeypatch.undo()
+    assert client.get(f"/api/v1/contacts/{ewa}", headers=auth).status_code == 200

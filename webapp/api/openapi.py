@@ -331,6 +331,7 @@ def openapi_document() -> dict[str, Any]:
                         **_ERRORS,
                         "403": _json("Error", "Needs the manager or admin role"),
                         **_NOT_FOUND,
+                        "409": _json("Error", "Merges kept moving the person's contacts: nothing was erased, try again"),
                     },
                 },
             },

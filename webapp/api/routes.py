@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.contacts import (
     ContactFilter,
     CursorError,
+    ErasureBusy,
     contact_detail,
     erase_contact,
     export_contact,
@@ -204,7 +205,11 @@ def contact_export(contact_id: int):  # noqa: ANN201
 @token_required(Role.manager.value)
 def contact_erase(contact_id: int):  # noqa: ANN201
     session = write_session()
-    result = erase_contact(session, contact_id, reason=f"erased by {g.api_user.email}")
+    try:
+        result = erase_contact(session, contact_id, reason=f"erased by {g.api_user.email}")
+    except ErasureBusy as exc:  # (merges kept moving the person's contacts: a retry finds them still)
+        session.rollback()
+        raise ApiError(409, str(exc)) from None
     if result is None:
         raise ApiError(404, f"no contact {contact_id}")
     session.commit()
