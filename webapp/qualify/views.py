@@ -8,7 +8,7 @@ import io
 import json
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -300,20 +300,31 @@ def _box() -> Any:
 # --------------------------------------------------------------------------- analytics
 
 
-def _period() -> tuple[analytics.Period, dict[str, str]]:
+def _period() -> tuple[analytics.Period, dict[str, str], dict[str, str]]:
+    """The period the query string asks for, what was typed (to show it again), and an error per field that
+    could not be read. A field in error is left out of the period rather than failing the page."""
+    errors: dict[str, str] = {}
+
     def parse(name: str) -> datetime | None:
         raw = (request.args.get(name) or "").strip()
         if not raw:
             return None
         try:
-            return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+            day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            abort(400, f"{name} must be a date like 2026-11-01")
+            errors[name] = "must be a date like 2026-11-01"
+            return None
+        if day.date() == date.max:  # the period ends the day after "to", which a datetime cannot hold
+            errors[name] = f"must be a date before {date.max.isoformat()}"
+            return None
+        return day
 
     start, end = parse("from"), parse("to")
-    return analytics.Period(start, end + timedelta(days=1) if end else None), {
-        "from": request.args.get("from", ""), "to": request.args.get("to", "")
-    }
+    if start and end and end < start:
+        errors["to"] = "must not be before From"
+        end = None
+    form = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
+    return analytics.Period(start, end + timedelta(days=1) if end else None), form, errors
 
 
 def _bucket() -> str:
@@ -325,16 +336,19 @@ def _bucket() -> str:
 @role_required("manager")
 def analytics_page():  # noqa: ANN201
     session = get_session()
-    period, form = _period()
+    period, form, errors = _period()
     by_source = analytics.funnel(session, group="source", period=period)
     by_rep = analytics.funnel(session, group="owner", period=period)
     total = analytics.totals(by_source)
     over_time = analytics.leads_over_time(session, bucket=_bucket(), period=period)
+    # The CSV links carry the period the page shows, and only that: given all of request.args, url_for would take
+    # a "table", "_external" or "_anchor" parameter as its own argument.
+    csv_args = {name: value for name, value in form.items() if value and name not in errors} | {"bucket": _bucket()}
     funnel_chart = funnel_svg([("Leads", total["leads"]), ("MQL", total["mql"]), ("SQL", total["sql"]),
                                ("Customers", total["customers"])])
     return render_template("qualify/analytics.html", by_source=by_source, by_rep=by_rep, total=total, form=form,
                            bucket=_bucket(), funnel_chart=funnel_chart, over_time_chart=stacked_bars_svg(over_time),
-                           over_time=over_time)
+                           over_time=over_time, errors=errors, csv_args=csv_args), 400 if errors else 200
 
 
 FUNNEL_COLUMNS = ("label", "leads", "mql", "sql", "customers", "non_target", "lead_to_mql", "mql_to_sql",
@@ -345,7 +359,9 @@ FUNNEL_COLUMNS = ("label", "leads", "mql", "sql", "customers", "non_target", "le
 @role_required("manager")
 def analytics_csv(table: str):  # noqa: ANN201
     session = get_session()
-    period, _ = _period()
+    period, _, errors = _period()
+    if errors:
+        abort(400, "; ".join(f"{name} {message}" for name, message in errors.items()))
     if table in ("sources", "reps"):
         rows = analytics.funnel(session, group="source" if table == "sources" else "owner", period=period)
         header = ("source" if table == "sources" else "rep", *FUNNEL_COLUMNS[1:])
