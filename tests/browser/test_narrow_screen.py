@@ -1,0 +1,43 @@
+"""Every page a newcomer meets, on a phone-sized screen (375 px): nothing pushes the page wider than the screen,
+so no page needs sideways scrolling of the whole document to reach its navigation, buttons or forms. Wide
+tables scroll inside their own box."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from core.models import Contact, Form
+from tests.browser.conftest import LiveApp, sign_in
+from webapp.demo import seed_demo
+
+pytestmark = pytest.mark.browser
+
+PAGES = {
+    "rep": ["/", "/inbox", "/contacts/{contact}", "/duplicates", "/queue", "/mail/sends", "/mail/sends/new",
+            "/mail/templates/new", "/me/connections"],
+    "manager": ["/analytics", "/analytics?from=2026-11-01&to=9999-12-31"],
+    "admin": ["/settings/connectors", "/settings/users", "/settings/general", "/admin/forms", "/admin/forms/new",
+              "/admin/forms/{form}", "/qualify/rules", "/qualify/routing", "/qualify/webhooks", "/linkedin/import"],
+}
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_pages_fit_a_375_px_screen(browser, live: LiveApp, role: str) -> None:  # noqa: ANN001
+    with Session(live.app.extensions["leadhub.engine"]) as session:
+        seed_demo(session)
+        session.commit()
+        ids = {"contact": session.exec(select(Contact.id).where(Contact.display_name == "Łukasz Wójcik")).first(),
+               "form": session.exec(select(Form.id)).first()}
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live, role)
+    too_wide = {}
+    for path in PAGES[role]:
+        page.goto(live.url + path.format(**ids))
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 375:
+            too_wide[path] = width
+    context.close()
+    assert too_wide == {}
