@@ -309,8 +309,14 @@ def sync_now(account_id: int):  # noqa: ANN201
 @bp.get("/users")
 @role_required(Role.admin.value)
 def users_page():  # noqa: ANN201
+    return _users_page()
+
+
+def _users_page(*, typed: dict[str, str] | None = None, error: str | None = None, status: int = 200):  # noqa: ANN202
+    """The users page; after a refused "New user", with what the admin typed (but the password) and why."""
     users = list(get_session().exec(select(User).order_by(col(User.id))).all())
-    return render_template("settings/users.html", users=users, roles=[r.value for r in Role])
+    return render_template("settings/users.html", users=users, roles=[r.value for r in Role], typed=typed or {},
+                           error=error), status
 
 
 @bp.post("/users")
@@ -323,8 +329,8 @@ def create_user_view():  # noqa: ANN201
                            password=request.form.get("password") or None)
     except UserError as exc:
         session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("settings.users_page"))
+        typed = {name: request.form.get(name) or "" for name in ("email", "name", "role")}
+        return _users_page(typed=typed, error=f"{str(exc)[:1].upper()}{str(exc)[1:]}.", status=400)
     session.commit()
     flash(f"User {user.email} created.")
     return redirect(url_for("settings.users_page"))

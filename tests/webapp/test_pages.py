@@ -292,7 +292,7 @@ def test_users_create_change_role_deactivate(as_role, session: Session, users) -
     admin = as_role("admin")
     assert admin.post("/settings/users", data={"email": "New@Corp.example", "name": "New", "role": "manager",
                                                "password": "long-enough-pw"}).status_code == 302
-    assert admin.post("/settings/users", data={"email": "not-an-email", "role": "rep"}).status_code == 302
+    assert admin.post("/settings/users", data={"email": "not-an-email", "role": "rep"}).status_code == 400
     new = session.exec(select(User).where(User.email == "new@corp.example")).one()
     admin.post(f"/settings/users/{new.id}", data={"role": "rep"})
     admin.post(f"/settings/users/{new.id}", data={"active": "0"})
@@ -300,6 +300,27 @@ def test_users_create_change_role_deactivate(as_role, session: Session, users) -
     session.rollback()
     assert (session.get(User, new.id).role, session.get(User, new.id).active) == ("rep", False)
     assert session.get(User, users["admin"].id).active is True
+
+
+def test_a_refused_new_user_keeps_what_the_admin_typed(as_role, session: Session, users) -> None:
+    """A refused "New user" redirected to an empty form: the email, name and role had to be typed again, the
+    reason only in a flash above the users table. Now the form comes back filled (but the password), saying why."""
+    admin = as_role("admin")
+    for typed, reason in (
+        ({"email": "jan.kowalski@firma", "name": "Jan Kowalski-Wiśniewski", "role": "manager"},
+         "Not a valid email address: The part after the @-sign is not valid."),
+        ({"email": "nowy@firma.pl", "name": "Алексей Иванов", "role": "manager", "password": "short"},
+         "A password needs at least 8 characters."),
+        ({"email": users["rep"].email, "name": "Rep again", "role": "admin"}, "already exists"),
+    ):
+        page = admin.post("/settings/users", data=typed)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 400
+        assert f'name="email" value="{typed["email"]}"' in html and f'name="name" value="{typed["name"]}"' in html
+        assert f'<option value="{typed["role"]}" selected>' in html
+        assert reason in html and 'role="alert"' in html
+        assert "short" not in html  # never the password
+    assert session.exec(select(User).where(User.email == "nowy@firma.pl")).first() is None
 
 
 def test_company_domains(as_role, session: Session) -> None:
