@@ -107,6 +107,25 @@ def test_bant_on_the_lead_page_edits_in_place(admin_client, auth, session):
                              ).location.endswith(f"/qualify/leads/{cid}")
 
 
+def test_a_deal_value_that_cannot_be_read_does_not_lose_the_bant_typed_beside_it(admin_client, auth, session):
+    """A deal value of "około 50 tys." (or "-5") sent the rep back to the lead page showing the stored BANT: the
+    need, timeline, budget and authority typed with it were gone. Now those are saved, the value is refused on
+    its own and what was typed is named in the message. A Polish amount with no-break spaces is a number."""
+    cid = _lead(admin_client, auth, 4, "p4@firma.pl")
+    typed = {"need": "Hurtownia stali", "timeline": "Q1 2027", "budget": "zatwierdzony", "authority": "Prezes",
+             "next": f"/contacts/{cid}"}
+    for value in ("około 50 tys.", "-5", "nan"):
+        page = admin_client.post(f"/qualify/leads/{cid}/bant", data={**typed, "deal_value": value},
+                                 follow_redirects=True).get_data(as_text=True)
+        assert "was not saved" in page and value in page and "The rest of the qualification was saved." in page
+        for text in ("Hurtownia stali", "Q1 2027", "zatwierdzony", "Prezes"):
+            assert f'value="{text}"' in page
+    assert 'name="deal_value" value=""' in page
+    page = admin_client.post(f"/qualify/leads/{cid}/bant", data={"deal_value": "1\u202f200\u00a0000,50"},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "rescored" in page and 'name="deal_value" value="1200000.5"' in page
+
+
 def test_queue_page_and_roles(app, client, auth, session):
     app.config["WTF_CSRF_ENABLED"] = False
     rep = create_user(session, email="q@x.pl", role="rep", name="Quinn", password="quinn-password")

@@ -101,23 +101,35 @@ def lead_stage(contact_id: int):  # noqa: ANN201
 @login_required
 def lead_bant(contact_id: int):  # noqa: ANN201
     data: dict[str, Any] = {name: request.form.get(name, "")[:500] for name in BANT_FIELDS if name in request.form}
-    raw_value = (request.form.get("deal_value") or "").strip().replace(",", ".").replace(" ", "")
+    # A deal value that cannot be read is refused on its own: the need, timeline, budget and authority typed
+    # beside it are still saved (a redirect back would otherwise show the stored values and lose them).
+    refused_value = None
     if "deal_value" in request.form:
+        raw_value = (request.form.get("deal_value") or "").strip()
         try:
-            data["deal_value"] = float(raw_value) if raw_value else None
+            # Polish and Russian write 1 200,50 (the space often a no-break one, U+00A0 or U+202F).
+            digits = re.sub(r"[\s\u00a0\u202f]", "", raw_value).replace(",", ".")
+            value = float(digits) if raw_value else None
         except ValueError:
-            flash("Deal value must be a number.", "error")
-            return _back(contact_id)
-        if data["deal_value"] is not None and not 0 <= data["deal_value"] <= 1e12:
-            flash("Deal value must be between 0 and 10^12.", "error")
-            return _back(contact_id)
+            refused_value = f"Deal value must be a number; “{raw_value[:40]}” was not saved."
+        else:
+            if value is not None and not 0 <= value <= 1e12:  # (also NaN, which no comparison holds)
+                refused_value = f"Deal value must be between 0 and 10^12; “{raw_value[:40]}” was not saved."
+            else:
+                data["deal_value"] = value
     session = write_session()
-    try:
-        update_bant(session, contact_id, data, actor=current_user.email)
-    except LookupError:
+    if data or not refused_value:
+        try:
+            update_bant(session, contact_id, data, actor=current_user.email)
+        except LookupError:
+            abort(404)
+        session.commit()
+    elif panel_data(contact_id) is None:
         abort(404)
-    session.commit()
-    flash("Qualification saved and the lead rescored.", "ok")
+    if refused_value:
+        flash(refused_value + (" The rest of the qualification was saved." if data else ""), "error")
+    else:
+        flash("Qualification saved and the lead rescored.", "ok")
     return _back(contact_id)
 
 
