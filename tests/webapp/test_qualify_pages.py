@@ -64,12 +64,40 @@ def test_routing_page(admin_client, session):
     assert response.status_code == 200 and b"Rita" in response.data
     rule = session.exec(select(RoutingRule)).one()
     assert (rule.match, rule.assignee_ids) == ({"language": ["ru"]}, [rep.id])
-    empty = admin_client.post("/qualify/routing", data={"action": "add", "name": "x"}, follow_redirects=True)
-    assert b"at least one rep" in empty.data
+    empty = admin_client.post("/qualify/routing", data={"action": "add", "name": "x"})
+    assert empty.status_code == 400 and b"at least one rep" in empty.data
     admin_client.post("/qualify/routing", data={"action": "fallback", "fallback_owner_id": str(rep.id)})
     admin_client.post("/qualify/routing", data={"action": "delete", "rule_id": str(rule.id)})
     session.rollback()
     assert session.exec(select(RoutingRule)).all() == []
+
+
+def test_a_refused_routing_rule_or_webhook_comes_back_as_typed(admin_client, session):
+    """Forgetting to tick a rep (or an event), or mistyping the URL, redirected to empty forms: the rule's name
+    and match, or the URL and description, had to be typed again. "https://" alone, or a URL with a space,
+    was stored as an endpoint. Now the form comes back filled, the error beside the field, nothing stored."""
+    from core.models import WebhookEndpoint
+
+    create_user(session, email="r@x.pl", role="rep", name="Rita")
+    session.commit()
+    page = admin_client.post("/qualify/routing", data={
+        "action": "add", "name": "Rosja i Białoruś", "country": "ru, by", "position": "3"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and 'data-field="assignees"' in html and "at least one rep" in html
+    assert 'name="name" value="Rosja i Białoruś"' in html and 'value="ru, by"' in html and 'value="3"' in html
+    assert 'aria-label="Fallback owner"' in html
+    for url in ("ftp://x", "https://", "https://hooks.example/ a", "http://[::1", "https://h.example:99999/x"):
+        page = admin_client.post("/qualify/webhooks", data={"action": "add", "url": url, "description": "CRM Łódź",
+                                                            "events": ["lead.created"]})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 400 and 'data-field="url"' in html and "must start with http" in html, url
+        assert 'value="CRM Łódź"' in html and 'aria-invalid="true"' in html
+    page = admin_client.post("/qualify/webhooks", data={"action": "add", "url": "https://hooks.example/in",
+                                                        "description": "CRM"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and 'data-field="events"' in html and 'value="https://hooks.example/in"' in html
+    session.rollback()
+    assert session.exec(select(RoutingRule)).all() == [] and session.exec(select(WebhookEndpoint)).all() == []
 
 
 def test_lead_panel_forms(admin_client, auth, session):

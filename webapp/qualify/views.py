@@ -10,6 +10,7 @@ import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -232,8 +233,10 @@ def routing():  # noqa: ANN201
             valid_ids = {u.id for u in _users()}
             assignees = [i for v in request.form.getlist("assignees") if (i := parse_id(v)) in valid_ids]
             if not assignees:
-                flash("Choose at least one rep for the rule.", "error")
-                return redirect(url_for("qualify.routing"))
+                # The form comes back as typed, so the name and the match are not typed again.
+                session.rollback()
+                typed = {name: request.form.get(name, "") for name in ("name", "position", *MATCH_KEYS)}
+                return _routing_page(typed=typed, errors={"assignees": "Choose at least one rep for the rule."}), 400
             position = request.form.get("position", "0")
             session.add(RoutingRule(name=request.form.get("name", "")[:200], match=match, assignee_ids=assignees,
                                     position=_position(position)))
@@ -250,10 +253,16 @@ def routing():  # noqa: ANN201
             flash("Fallback owner saved.", "ok")
         session.commit()
         return redirect(url_for("qualify.routing"))
+    return _routing_page()
+
+
+def _routing_page(*, typed: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> str:
+    session = get_session()
     rules_ = session.exec(select(RoutingRule).order_by(col(RoutingRule.position), col(RoutingRule.id))).all()
     users = _users()
     return render_template("qualify/routing.html", rules=rules_, users=users, names={u.id: u.name or u.email for u in users},
-                           settings=routing_settings(session), match_keys=MATCH_KEYS)
+                           settings=routing_settings(session), match_keys=MATCH_KEYS, typed=typed or {},
+                           errors=errors or {})
 
 
 # --------------------------------------------------------------------------- webhooks
@@ -271,10 +280,15 @@ def webhooks_page():  # noqa: ANN201
         if action == "add":
             url = request.form.get("url", "").strip()
             events = [e for e in request.form.getlist("events") if e in EVENTS]
-            if not url.startswith(("http://", "https://")) or len(url) > 2000:
-                flash("The URL must start with http:// or https://.", "error")
-            elif not events:
-                flash("Choose at least one event.", "error")
+            errors = {}
+            if not _web_url(url):
+                errors["url"] = "The URL must start with http:// or https:// and name a host."
+            if not events:
+                errors["events"] = "Choose at least one event."
+            if errors:
+                # The form comes back as typed (with the events ticked as they were), saying what is wrong.
+                typed = {"url": url, "description": request.form.get("description", ""), "events": events}
+                return _webhooks_page(session, typed=typed, errors=errors), 400
             else:
                 new_secret = secrets.token_urlsafe(32)
                 box = _box()
@@ -298,9 +312,26 @@ def webhooks_page():  # noqa: ANN201
             flash(f"Retrying due deliveries{f' ({count})' if isinstance(count, int) else ''}.", "ok")
         if new_secret is None:
             return redirect(url_for("qualify.webhooks_page"))
+    return _webhooks_page(session, new_secret=new_secret)
+
+
+def _webhooks_page(session, *, new_secret: str | None = None, typed: dict[str, Any] | None = None,  # noqa: ANN001
+                   errors: dict[str, str] | None = None) -> str:
     endpoints = session.exec(select(WebhookEndpoint).order_by(col(WebhookEndpoint.id))).all()
     return render_template("qualify/webhooks.html", endpoints=endpoints, events=EVENTS, new_secret=new_secret,
-                           deliveries=delivery_log(session, limit=100))
+                           deliveries=delivery_log(session, limit=100), typed=typed or {}, errors=errors or {})
+
+
+def _web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, in one piece ("https://" alone, or with a space in it, was stored)."""
+    if len(url) > 2000 or any(ch.isspace() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number 0-65535
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _box() -> Any:
