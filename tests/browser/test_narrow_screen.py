@@ -1,6 +1,6 @@
 """Every page a newcomer meets, on a phone-sized screen (375 px): nothing pushes the page wider than the screen,
 so no page needs sideways scrolling of the whole document to reach its navigation, buttons or forms. Wide
-tables scroll inside their own box."""
+tables scroll inside their own box. And every form control has a name a screen reader can say."""
 
 from __future__ import annotations
 
@@ -22,13 +22,39 @@ PAGES = {
 }
 
 
-@pytest.mark.parametrize("role", list(PAGES))
-def test_pages_fit_a_375_px_screen(browser, live: LiveApp, role: str) -> None:  # noqa: ANN001
+# A control with no accessible name: not inside a <label>, no label[for], aria-label, aria-labelledby or title.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && el.type !== 'submit' && !el.closest('.honeypot'))
+  .filter(el => !(el.closest('label') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                  || el.getAttribute('title') || (el.id && document.querySelector(`label[for="${el.id}"]`))))
+  .map(el => el.name)"""
+
+
+def _seed(live: LiveApp) -> dict[str, int | None]:
     with Session(live.app.extensions["leadhub.engine"]) as session:
         seed_demo(session)
         session.commit()
-        ids = {"contact": session.exec(select(Contact.id).where(Contact.display_name == "Łukasz Wójcik")).first(),
-               "form": session.exec(select(Form.id)).first()}
+        return {"contact": session.exec(select(Contact.id).where(Contact.display_name == "Łukasz Wójcik")).first(),
+                "form": session.exec(select(Form.id)).first()}
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_every_form_control_has_a_label(page, live: LiveApp, role: str) -> None:  # noqa: ANN001
+    """The form builder's field rows and the scoring rules' editor were controls a screen reader announced as
+    "edit text", with nothing to say which."""
+    ids = _seed(live)
+    sign_in(page, live, role)
+    unlabelled = {}
+    for path in PAGES[role]:
+        page.goto(live.url + path.format(**ids))
+        if names := page.evaluate(UNLABELLED):
+            unlabelled[path] = names
+    assert unlabelled == {}
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_pages_fit_a_375_px_screen(browser, live: LiveApp, role: str) -> None:  # noqa: ANN001
+    ids = _seed(live)
     context = browser.new_context(viewport={"width": 375, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
