@@ -20,7 +20,12 @@
       (field.options || []).forEach(function (o) { select.appendChild(el("option", { value: o }, o)); });
       return select;
     }
-    var type = { email: "email", phone: "tel", checkbox: "checkbox" }[field.kind] || "text";
+    if (field.kind === "email") {
+      // Text with the email keyboard, as on the hosted form: browsers hold type="email" invalid for
+      // addresses such as иван@почта.рф, which the server reads.
+      return el("input", { name: field.name, type: "text", inputmode: "email", autocomplete: "email", value: "" });
+    }
+    var type = { phone: "tel", checkbox: "checkbox" }[field.kind] || "text";
     return el("input", { name: field.name, type: type, value: type === "checkbox" ? "on" : "" });
   }
 
