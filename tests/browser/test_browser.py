@@ -110,7 +110,7 @@ def test_hostile_corpus_runs_no_script_anywhere(page, live: LiveApp) -> None:
         for frame in page.frames:
             if frame != page.main_frame:
                 frame.wait_for_load_state("load")
-        for button in page.locator("button.show-images").all():
+        for button in page.locator("a.show-images").all():
             button.click()
         page.wait_for_timeout(200)
         for link in page.locator("a[href^='javascript:']").all():

@@ -67,3 +67,29 @@ def test_pages_fit_a_375_px_screen(browser, live: LiveApp, role: str) -> None:  
             too_wide[path] = width
     context.close()
     assert too_wide == {}
+
+
+def test_show_images_loads_into_the_frame_with_javascript_and_opens_the_mail_without(browser, live: LiveApp) -> None:  # noqa: ANN001
+    from tests.browser.test_browser import inquiry, post_inbound
+
+    post_inbound(live, inquiry(90, channel="gmail", name="Ola Obrazek", email="ola@obrazki.pl", subject="Zdjęcia",
+                               html='<p>Zobacz <img src="https://img.example/a.png" alt="a"></p>'))
+    _seed(live)  # (the demo's leads beside it, as a newcomer sees them)
+    with Session(live.app.extensions["leadhub.engine"]) as session:
+        contact_id = session.exec(select(Contact.id).where(Contact.display_name == "Ola Obrazek")).one()
+    for javascript in (True, False):
+        context = browser.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, live, "manager")
+        page.goto(f"{live.url}/contacts/{contact_id}")
+        if javascript:
+            page.click("a.show-images")
+            page.wait_for_function("document.querySelector('iframe.mail-frame').src.includes('images=1')")
+            assert len(context.pages) == 1
+        else:
+            with context.expect_page() as opened:
+                page.click("a.show-images")
+            opened.value.wait_for_load_state()
+            assert "images=1" in opened.value.url and "Zobacz" in opened.value.content()
+        context.close()

@@ -141,6 +141,9 @@ def test_html_mail_frame_is_sanitised_with_strict_csp(as_role, session: Session)
     csp = frame.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp and "https:" not in csp
     assert "https:" in client.get(f"/messages/{message.id}/frame?images=1").headers["Content-Security-Policy"]
+    # "Show images" was a button only app.js gave a meaning to; a link works without JavaScript as well.
+    assert re.search(rf'<a class="show-images" href="/messages/{message.id}/frame\?images=1"[^>]*>Show images</a>',
+                     page)
 
 
 # --------------------------------------------------------------------------- duplicates

@@ -52,8 +52,12 @@
       }
       if (target.classList && target.classList.contains("show-images")) {
         var frame = target.closest("article").querySelector("iframe.mail-frame");
-        if (frame) frame.src = target.getAttribute("data-frame-src");
-        target.disabled = true;
+        if (frame) {
+          event.preventDefault();
+          if (target.getAttribute("href")) frame.src = target.getAttribute("href");
+          target.removeAttribute("href");  // shown: the link has done its work
+          target.setAttribute("aria-disabled", "true");
+        }
         return;
       }
       var row = target.closest && target.closest("#inbox-rows tr[data-href]");
