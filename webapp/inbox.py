@@ -345,8 +345,9 @@ def index():  # noqa: ANN201
 @login_required
 def rows():  # noqa: ANN201
     """The first page's rows as an HTML fragment: what the open inbox polls for to show new messages."""
-    items, _, _ = _page(InboxFilter.from_args(request.args), None)
-    return render_template("inbox/_rows.html", items=items)
+    filters = InboxFilter.from_args(request.args)
+    items, _, _ = _page(filters, None)
+    return render_template("inbox/_rows.html", items=items, filters=filters)
 
 
 # --------------------------------------------------------------------------- one conversation

@@ -102,6 +102,33 @@ def test_an_auto_reply_is_marked_on_the_timeline(as_role, session: Session) -> N
     assert "Out of office" in page and page.count("auto-reply</span>") == 1
 
 
+def test_the_leads_page_reaches_every_lead_and_says_where_leads_come_from(as_role, session: Session) -> None:
+    """The Leads page showed the newest fifty and no way on: the fifty-first lead could not be reached from it.
+    Empty, it said "No leads yet." and nothing about how a lead gets in."""
+    rep, admin = as_role("rep"), as_role("admin")
+    empty = rep.get("/").get_data(as_text=True)
+    assert "/me/connections" in empty and "POST /api/v1/inbound" in empty and "/settings/connectors" not in empty
+    assert "/settings/connectors" in admin.get("/").get_data(as_text=True)
+    assert "connect your channels" in rep.get("/inbox").get_data(as_text=True)
+    for n in range(53):
+        add_message(session, name=f"Klient {n:02d}", email=f"klient{n}@firma{n}.pl", minutes_ago=n)
+    seen: list[str] = []
+    url = "/"
+    for _ in range(5):
+        page = rep.get(url)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        seen += re.findall(r">(Klient \d\d)</a>", html)
+        older = re.search(r'<a rel="next" href="([^"]+)"', html)
+        if older is None:
+            break
+        url = older.group(1).replace("&amp;", "&")
+    assert sorted(seen) == [f"Klient {n:02d}" for n in range(53)]
+    assert "No leads yet" not in html
+    bad = rep.get("/?cursor=not-a-cursor")
+    assert bad.status_code == 400 and b"damaged or out of date" in bad.data
+
+
 def test_lead_page_identities_timeline_notes_and_redirect(as_role, session: Session) -> None:
     a = add_message(session, channel="form", name="Ewa Lis", email="ewa@lis.example", subject="Form subject",
                     minutes_ago=30)
