@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -832,13 +833,15 @@ def create():  # noqa: ANN201
                 owner_id=current_user.id)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        errors = apply_form_edit(form, _edit_data())
+        data = _edit_data()
+        errors = apply_form_edit(form, data)
         if not errors:
             session.add(form)
             session.commit()
             flash("Form created. Paste the embed code into your website.", "info")
             return redirect(url_for("forms_admin.edit", form_id=form.id))
-    return _edit_page(form, errors, status=400 if errors else 200)
+        return _edit_page(form, errors, status=400, typed=_as_typed(form, data))
+    return _edit_page(form, errors, status=200)
 
 
 @bp.route("/<int:form_id>", methods=["GET", "POST"])
@@ -849,20 +852,36 @@ def edit(form_id: int):  # noqa: ANN201
     if form is None:
         abort(404)
     errors: dict[str, str] = {}
+    typed = None
     if request.method == "POST":
-        errors = apply_form_edit(form, _edit_data())
+        data = _edit_data()
+        errors = apply_form_edit(form, data)
         if errors:
             session.rollback()
+            typed = _as_typed(form, data)
         else:
             session.add(form)
             session.commit()
             forget_cached_forms()
             flash("Saved.", "info")
             return redirect(url_for("forms_admin.edit", form_id=form.id))
-    return _edit_page(form, errors, status=400 if errors else 200)
+    return _edit_page(form, errors, status=400 if errors else 200, typed=typed)
 
 
-def _edit_page(form: Form, errors: dict[str, str], *, status: int):  # noqa: ANN202
+def _as_typed(form: Form, data: dict[str, Any]) -> SimpleNamespace:
+    """The builder as the admin left it, to show again beside the errors: a refused edit stores nothing, and
+    showing the stored form instead would throw away every field row they had typed."""
+    return SimpleNamespace(
+        id=form.id, key=form.key, consent_version=form.consent_version,
+        name=data.get("name") or "", type=data.get("type") or "", fields=data.get("fields") or [],
+        thank_you_url=data.get("thank_you_url") or "", thank_you_message=data.get("thank_you_message") or "",
+        allowed_origins=[o for o in data.get("allowed_origins") or [] if o.strip()],
+        consent_text=data.get("consent_text") or "", double_opt_in=bool(data.get("double_opt_in")),
+        owner_id=parse_id(data.get("owner_id")), autoresponder_subject=data.get("autoresponder_subject") or "",
+        autoresponder_text=data.get("autoresponder_text") or "", active=bool(data.get("active")))
+
+
+def _edit_page(form: Form, errors: dict[str, str], *, status: int, typed: SimpleNamespace | None = None):  # noqa: ANN202
     session = get_session()
     recent_spam: list[FormSpamEvent] = []
     recent: list[Message] = []
@@ -879,13 +898,13 @@ def _edit_page(form: Form, errors: dict[str, str], *, status: int):  # noqa: ANN
                                 .where(FormSpamEvent.form_id == form.id, FormSpamEvent.created_at >= since)).one()
     return render_template(
         "forms/admin_edit.html",
-        form=form,
+        form=typed or form,
         errors=errors,
         kinds=FIELD_KINDS,
         types=FORM_TYPES,
         maps_to=MAPS_TO,
         users=_users(session),
-        rows=list(form.fields) + [{} for _ in range(3)],
+        rows=list((typed or form).fields) + [{} for _ in range(3)],
         spam=spam_counts(session, [form.id]).get(form.id, {}) if form.id else {},
         spam_day=spam_day,
         recent_spam=recent_spam,

@@ -703,6 +703,31 @@ def test_admin_builds_and_edits_a_form(client, login, session: Session, settings
     assert session.get(Form, form.id).fields[1]["kind"] == "email"  # nothing saved
 
 
+def test_a_refused_form_edit_comes_back_as_typed_not_as_stored(client, login, session: Session, settings) -> None:  # noqa: ANN001
+    """A builder post with one bad value (an origin that is not one) stored nothing, rightly, but the page came
+    back showing the stored form (or the defaults, for a new one): the name, every field row and the texts the
+    admin had typed were gone. Now the page shows what was sent, beside the error."""
+    typed = _builder_post(name="Zapytanie — Łódź", allowed_origins="sklep budmax pl", consent_text="Zgadzam się.",
+                          **{"f-2-options": "mała,duża", "f-3-name": "nip", "f-3-label": "NIP firmy"})
+    login("admin")
+    new = client.post("/admin/forms/new", data=typed)
+    html = new.get_data(as_text=True)
+    assert new.status_code == 400 and "is not an origin" in html
+    for shown in ('value="Zapytanie — Łódź"', 'value="work_email"', 'value="mała,duża"', 'value="NIP firmy"',
+                  ">sklep budmax pl</textarea>", ">Zgadzam się.</textarea>"):
+        assert shown in html, shown
+    assert session.exec(select(Form)).all() == []
+    assert client.post("/admin/forms/new", data=_builder_post()).status_code == 302
+    session.rollback()  # end the read snapshot: see what the app committed
+    form = session.exec(select(Form)).one()
+    edit = client.post(f"/admin/forms/{form.id}", data={**typed, "name": "Nowa nazwa", "owner_id": "999999"})
+    html = edit.get_data(as_text=True)
+    assert edit.status_code == 400 and "no such user" in html and 'value="Nowa nazwa"' in html
+    assert 'value="NIP firmy"' in html and form.key in html  # (and the embed code of the stored form)
+    session.rollback()
+    assert session.get(Form, form.id).name == "Quote request"  # nothing saved
+
+
 def test_an_admin_edit_reaches_the_public_form_at_once(client, login, session: Session, form: Form) -> None:  # noqa: ANN001
     assert client.get(f"/f/{form.key}").status_code == 200  # now cached in this process
     login("admin")
