@@ -364,6 +364,10 @@ def mark_read(session: Session, user_id: int, conversation_id: int) -> None:
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int):  # noqa: ANN201
+    return _conversation_page(conversation_id)
+
+
+def _conversation_page(conversation_id: int, *, draft: str = "", reply_error: str | None = None) -> str:
     session = get_session()
     conv = session.get(Conversation, conversation_id)
     if conv is None:
@@ -379,7 +383,7 @@ def conversation(conversation_id: int):  # noqa: ANN201
     return render_template(
         "inbox/conversation.html", conv=conv, contact=contact, messages=messages, body_hidden=hidden,
         can_reply=offered, reply_blocked=reply_blocker(session, conv, me) if offered else None,
-        **_filter_choices(session),
+        draft=draft, reply_error=reply_error, **_filter_choices(session),
     )
 
 
@@ -462,8 +466,8 @@ def reply(conversation_id: int):  # noqa: ANN201
         send(session, conv, text=text, user_id=me.id)
     except ReplyError as exc:
         session.rollback()
-        flash(f"Not sent: {exc}", "error")
-        return redirect(url_for("inbox.conversation", conversation_id=conv.id))
+        # The page again with the reply still in its box: a redirect dropped what the rep had written.
+        return _conversation_page(conv.id, draft=text, reply_error=str(exc)), 409
     session.commit()
     flash("Reply sent.")
     return redirect(url_for("inbox.conversation", conversation_id=conv.id))

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from core.models import ConnectorAccount, Contact, Conversation, StageChange
+from core.models import ConnectorAccount, Contact, Conversation, Message, StageChange
 from tests.webapp.helpers import add_message
 from webapp.inbox import InboxFilter, Viewer, inbox_page
 from webapp.replies import register_reply, unregister_reply
@@ -387,3 +387,17 @@ def test_the_inbox_finds_cyrillic_names_typed_in_latin_letters(as_role, session:
                          ("ivan", [latin, named])):
         assert sorted(rows(client.get("/inbox", query_string={"q": query}).data)) == sorted(
             str(f.conversation_id) for f in found), query
+
+
+def test_a_reply_that_cannot_go_out_is_kept_in_its_box(as_role, session: Session) -> None:
+    """The page was opened while the mailbox could send; by the time the rep sends, no connected mailbox holds
+    the thread. The refusal redirected to an empty reply box: what the rep wrote was lost."""
+    r = add_message(session, channel="gmail", name="Ola Nowak", email="ola@firma.pl", subject="Oferta")
+    conversation_id = session.exec(select(Message.conversation_id).where(Message.id == r.message_id)).one()
+    manager = as_role("manager")
+    written = "Dzień dobry,\nprzesyłam ofertę <w załączniku> & pozdrawiam"
+    page = manager.post(f"/conversations/{conversation_id}/reply", data={"text": written})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409 and 'role="alert">Not sent: no connected Gmail mailbox holds this thread' in html
+    assert ">Dzień dobry,\nprzesyłam ofertę &lt;w załączniku&gt; &amp; pozdrawiam</textarea>" in html
+    assert len(session.exec(select(Message).where(Message.conversation_id == conversation_id)).all()) == 1

@@ -538,8 +538,11 @@ def test_reply_box_in_the_inbox_sends_escaped_text_as_the_admin(app, client, ses
     assert "Reply sent" in shown and "Do you ship to Kraków?" in shown and "mail-frame" not in shown  # chats as text
     emulator.fail_next(401)  # Intercom refuses (a revoked token): the manager is told, nothing is stored
     before = len(messages(session))
-    client.post(f"{page}/reply", data={"text": "Second try"})
-    assert "Not sent: Intercom refused the reply" in client.get(page).get_data(as_text=True)
+    refused = client.post(f"{page}/reply", data={"text": "Second try: Łódź, 15:00?"})
+    shown = refused.get_data(as_text=True)
+    # The page comes back with the reply still in its box (a redirect dropped it), and why it was not sent.
+    assert refused.status_code == 409 and "Not sent: Intercom refused the reply" in shown
+    assert ">Second try: Łódź, 15:00?</textarea>" in shown
     assert len(messages(session)) == before
     assert emulator.spec_errors == []
 
