@@ -222,7 +222,8 @@ def _next_step(connector_type: str, settings: dict[str, Any]) -> dict[str, str]:
     if connector_type == "intercom":
         if settings.get("INTERCOM_CLIENT_ID") and settings.get("INTERCOM_CLIENT_SECRET"):
             return {"url": url_for("intercom.install"), "label": "Connect an Intercom workspace"}
-        return {"hint": "Enter the Intercom app's client ID and secret above, then connect a workspace."}
+        return {"hint": "Enter the Intercom app's client ID and secret below and save: the button to connect a "
+                        "workspace appears here."}
     if connector_type == "gmail":
         return {"url": url_for("gmail.index"), "label": "Connect a mailbox",
                 "hint": "Each rep connects their own mailbox under My connections → Gmail."}

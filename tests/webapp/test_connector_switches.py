@@ -113,7 +113,8 @@ def test_company_domains_from_general_settings_join_the_environment(app, as_role
 def test_each_connector_card_says_where_to_go_next(app, as_role) -> None:  # noqa: ANN001
     admin = as_role("admin")
     page = admin.get("/settings/connectors").get_data(as_text=True)
-    assert "Enter the Intercom app&#39;s client ID and secret above" in page and "/intercom/install" not in page
+    # (the fields are below the hint: it said "above")
+    assert "Enter the Intercom app&#39;s client ID and secret below" in page and "/intercom/install" not in page
     admin.post("/settings/connectors/intercom/credentials", data={"client_id": "ic-app", "client_secret": "ic-secret",
                                                                   "admin_id": ""})
     page = admin.get("/settings/connectors").get_data(as_text=True)
