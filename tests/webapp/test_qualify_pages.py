@@ -154,6 +154,17 @@ def test_a_deal_value_that_cannot_be_read_does_not_lose_the_bant_typed_beside_it
     assert "rescored" in page and 'name="deal_value" value="1200000.5"' in page
 
 
+def test_a_refused_stage_change_says_back_the_note_it_did_not_save(admin_client, auth, session):
+    """Non-target without a reason is refused, rightly; the redirect back showed an empty note box, so the
+    note written with it was gone without a word."""
+    cid = _lead(admin_client, auth, 5, "p5@firma.pl")
+    page = admin_client.post(f"/qualify/leads/{cid}/stage", data={
+        "stage": "non_target", "note": "Dzwonił konkurent — Техностил, <b>nie</b> klient", "next": f"/contacts/{cid}"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "Stage not changed." in page and "needs a reason" in page
+    assert "Your note was not saved: “Dzwonił konkurent — Техностил, &lt;b&gt;nie&lt;/b&gt; klient”" in page
+
+
 def test_queue_page_and_roles(app, client, auth, session):
     app.config["WTF_CSRF_ENABLED"] = False
     rep = create_user(session, email="q@x.pl", role="rep", name="Quinn", password="quinn-password")

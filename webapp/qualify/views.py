@@ -91,7 +91,10 @@ def lead_stage(contact_id: int):  # noqa: ANN201
         abort(404)
     except QualificationError as exc:
         session.rollback()
-        flash("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or str(exc), "error")
+        problem = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or str(exc)
+        # The panel comes back from a redirect with an empty note box: say back what was written, to paste.
+        note = request.form.get("note", "").strip()[:500]
+        flash(f"Stage not changed. {problem}" + (f" Your note was not saved: “{note}”" if note else ""), "error")
         return _back(contact_id)
     session.commit()
     flash("Stage changed.", "ok")
