@@ -4,6 +4,7 @@ privacy-law duties (export everything, erase everywhere)."""
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,7 @@ from core.models import (
     WebhookEndpoint,
     utcnow,
 )
-from core.normalize import fold_name
+from core.normalize import InvalidIdentifier, fold_name, normalize_email
 from core.search import find_matches
 
 MAX_PAGE = 200
@@ -375,6 +376,9 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
             for c in conversations
         ],
         "messages": [{**message_dict(m), "meta": m.meta} for m in messages],
+        # What they wrote in other leads' threads (a reply in a colleague's thread joins that thread's lead).
+        "messages_in_other_threads": [{**message_dict(m), "meta": m.meta, "filed_with_contact_id": m.contact_id}
+                                      for m in _their_messages_elsewhere(session, ids)],
         "duplicate_suggestions": [
             {"contact_a_id": s.contact_a_id, "contact_b_id": s.contact_b_id, "score": s.score,
              "reasons": s.reasons, "status": s.status}
@@ -432,6 +436,31 @@ def _outbox_to(addresses: set[str]) -> Any:
     return sa.func.lower(OutboxMail.to).in_(sorted(addresses)) if addresses else sa.false()
 
 
+def _their_messages_elsewhere(session: Session, ids: list[int]) -> list[Message]:
+    """Inbound messages the person sent that are filed with another lead: a message joins the conversation its
+    thread is in, whoever's that is, so their reply in a colleague's thread is that colleague's lead's. Found by
+    the sender's address (as stored or as first written), checked parsed: 'ann@x.pl' is in 'joann@x.pl'."""
+    rows = session.exec(select(Identity.value, Identity.raw_value).where(
+        col(Identity.contact_id).in_(ids), Identity.kind == "email")).all()
+    keys = {value for value, _ in rows}
+    written = {w.strip().lower() for row in rows for w in row if w and w.strip()}
+    if not written:
+        return []
+    candidates = session.exec(select(Message).where(
+        Message.direction == "in", col(Message.contact_id).not_in(ids),
+        sa.or_(*(sa.func.lower(Message.sender).contains(w, autoescape=True) for w in sorted(written))),
+    ).order_by(col(Message.id))).all()
+
+    def theirs(sender: str) -> bool:
+        address = email.utils.parseaddr(sender)[1]
+        try:
+            return normalize_email(address).value in keys
+        except InvalidIdentifier:
+            return address.strip().lower() in written
+
+    return [m for m in candidates if theirs(m.sender)]
+
+
 def _person_contact_ids(session: Session, survivor_id: int) -> list[int]:
     """The survivor and every contact merged into it, at any depth."""
     ids = [survivor_id]
@@ -483,9 +512,10 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
     suppressed = 0
     identities = session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all()
     hashes = {h for i in identities for h in suppression_hashes(i.kind, i.value, i.raw_value)}
-    for channel, external_id in session.exec(
+    elsewhere = _their_messages_elsewhere(session, ids)
+    for channel, external_id in [*session.exec(
         select(Message.channel, Message.external_id).where(col(Message.contact_id).in_(ids))
-    ).all():
+    ).all(), *((m.channel, m.external_id) for m in elsewhere)]:
         hashes.add(("message", identifier_hash(channel, external_id)))
     existing = {
         (s.kind, s.value_hash): s
@@ -500,6 +530,8 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
             session.add(row)
         suppressed += 1
     counts = {}
+    counts["messages_in_other_threads"] = session.exec(
+        sa.delete(Message).where(col(Message.id).in_([m.id for m in elsewhere]))).rowcount if elsewhere else 0
     # Before the contacts go: their mass-mail rows would outlive them (ON DELETE SET NULL) with address and body.
     counts["mass_send_recipients"] = session.exec(
         sa.delete(MassSendRecipient).where(col(MassSendRecipient.contact_id).in_(ids))).rowcount

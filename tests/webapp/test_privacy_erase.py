@@ -139,3 +139,35 @@ def test_an_erasure_whose_contacts_keep_changing_is_a_409_and_erases_nothing(cli
     assert response.status_code == 409 and "try again" in response.json["error"], response.json
     monkeypatch.undo()
     assert client.get(f"/api/v1/contacts/{ewa}", headers=auth).status_code == 200
+
+
+def test_what_the_person_wrote_in_another_leads_thread_is_exported_and_erased(client, auth, session) -> None:  # noqa: ANN001
+    """A reply joins the conversation of its thread, whoever's that is: Beata's reply in Adam's thread was Adam's
+    lead's message, and her erasure left her words and address there (nor did her export show them)."""
+    def post(contact: dict, external_id: str, sender: str, text: str) -> dict:
+        response = client.post("/api/v1/inbound", headers=auth, json={
+            "channel": "gmail", "contact": contact,
+            "message": {"external_id": external_id, "thread_id": "thread-1", "sender": sender, "text": text,
+                        "sent_at": "2026-11-20T10:00:00+01:00"}})
+        assert response.status_code == 201, response.json
+        return response.json
+
+    adam = post({"name": "Adam Nowak", "email": "adam@budmax.example"}, "m-1", "Adam Nowak <adam@budmax.example>",
+                "Proszę o ofertę")
+    beata = post({"name": "Beata Kos", "email": "Beata.Kos@budmax.example"}, "m-2",
+                 '"Kos, Beata" <Beata.Kos@budmax.example>', "Dołączam się, też proszę")
+    post({"name": "Joanna Kos", "email": "joanna.beata.kos@budmax.example"}, "m-3",
+         "joanna.beata.kos@budmax.example", "A ja nie")  # (her address holds Beata's: not hers)
+    assert beata["conversation_id"] == adam["conversation_id"] and beata["contact_id"] != adam["contact_id"]
+    exported = client.get(f"/api/v1/contacts/{beata['contact_id']}/export", headers=auth).json
+    assert [m["text"] for m in exported["messages_in_other_threads"]] == ["Dołączam się, też proszę"]
+    assert client.delete(f"/api/v1/contacts/{beata['contact_id']}", headers=auth).status_code == 200
+    timeline = client.get(f"/api/v1/contacts/{adam['contact_id']}/timeline", headers=auth).json
+    assert [m["text"] for m in timeline["items"]] == ["Proszę o ofertę", "A ja nie"]
+    # Re-synced, the old reply stays out.
+    again = client.post("/api/v1/inbound", headers=auth, json={
+        "channel": "gmail", "contact": {"name": "Beata Kos", "email": "Beata.Kos@budmax.example"},
+        "message": {"external_id": "m-2", "thread_id": "thread-1", "text": "Dołączam się, też proszę"}})
+    assert again.status_code in (200, 201)
+    timeline = client.get(f"/api/v1/contacts/{adam['contact_id']}/timeline", headers=auth).json
+    assert "Dołączam się, też proszę" not in [m["text"] for m in timeline["items"]]
