@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 from sqlmodel import select
@@ -109,6 +110,9 @@ def test_lead_panel_forms(admin_client, auth, session):
     done = admin_client.post(f"/qualify/leads/{cid}/stage", data={"stage": "non_target", "reason": "wrong_fit"},
                              follow_redirects=True)
     assert b"Stage changed" in done.data and b"wrong_fit" in done.data
+    # The history's times read as the rest of the app writes them, not as raw ISO 8601 with microseconds.
+    history = done.get_data(as_text=True).split("Stage history", 1)[1]
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d</time> UTC: ', history), history[:400]
     bant = admin_client.post(f"/qualify/leads/{cid}/bant", data={"need": "CRM", "budget": "10k", "deal_value": "1 200,50"},
                              follow_redirects=True)
     assert b"rescored" in bant.data and b"bant-budget" in bant.data
