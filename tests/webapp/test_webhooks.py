@@ -158,3 +158,28 @@ def test_admin_registers_endpoint_and_sees_the_log(app, client, session, receive
         "channel": "form", "contact": {"email": "x@y.pl"}, "message": {"external_id": "z", "text": "hi"}})
     log = client.get("/qualify/webhooks")
     assert log.status_code == 200 and b"lead.created" in log.data and b"delivered" in log.data
+
+
+@pytest.mark.parametrize("stored", ["", "not-a-fernet-token", "other key"])
+def test_an_endpoint_whose_secret_cannot_be_read_keeps_its_deliveries_for_later(app, client, auth, session, receiver,
+                                                                                 stored: str) -> None:
+    """A secret stored under another LEADHUB_SECRET_KEY (the key was changed), or none: the task raised
+    (ValueError, KeyError) on every attempt and every sweep. Nothing unsigned is sent; the delivery waits, unsent,
+    for the key to be put back."""
+    from cryptography.fernet import Fernet
+
+    from webapp.qualify.tasks import deliver_webhook
+
+    endpoint = _endpoint(app, session, receiver.url, ["lead.created"])
+    endpoint.secret_encrypted = (Fernet(Fernet.generate_key()).encrypt(b'{"secret": "x"}').decode()
+                                 if stored == "other key" else stored)
+    session.add(endpoint)
+    session.commit()
+    _inbound(client, auth, 6)  # (the inquiry is stored whatever its events' endpoints are)
+    session.rollback()
+    delivery = session.exec(select(WebhookDelivery)).one()
+    with app.app_context():
+        result = deliver_webhook(delivery.id)
+    assert "secret" in result["skipped"], result
+    session.rollback()
+    assert session.get(WebhookDelivery, delivery.id).status == "pending" and receiver.requests == []

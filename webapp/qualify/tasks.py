@@ -71,11 +71,21 @@ def delivery_policy() -> DeliveryPolicy:
 
 
 def endpoint_secret(session: Session, delivery_id: int) -> str | None:
+    """The signing secret of the delivery's endpoint; None: no endpoint; "": one whose secret cannot be read."""
     delivery = session.get(WebhookDelivery, delivery_id)
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
     if endpoint is None:
         return None
-    return current_app.extensions["leadhub.secretbox"].decrypt(endpoint.secret_encrypted)["secret"]
+    try:
+        secret = current_app.extensions["leadhub.secretbox"].decrypt(endpoint.secret_encrypted).get("secret")
+    except ValueError:  # stored under another LEADHUB_SECRET_KEY
+        secret = None
+    if not isinstance(secret, str) or not secret:
+        log.error("webhook endpoint %s: its signing secret cannot be read (was LEADHUB_SECRET_KEY changed?); "
+                  "its deliveries wait unsent until the key is put back or the endpoint is saved with a new secret",
+                  endpoint.id)
+        return ""
+    return secret
 
 
 @task("deliver_webhook")
@@ -85,6 +95,8 @@ def deliver_webhook(delivery_id: int) -> dict[str, Any]:
         secret = endpoint_secret(session, delivery_id)
         if secret is None:
             return {"delivery_id": delivery_id, "skipped": "no endpoint"}
+        if not secret:  # (nothing unsigned is sent; the delivery stays as it is, for a later attempt)
+            return {"delivery_id": delivery_id, "skipped": "the endpoint's secret cannot be read"}
         delay = attempt_delivery(session, delivery_id, secret=secret, policy=delivery_policy())
         delivery = session.get(WebhookDelivery, delivery_id)
         status = delivery.status if delivery else "gone"
