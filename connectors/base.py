@@ -27,6 +27,8 @@ class ConfigField:
     # The leadhub setting (e.g. "GOOGLE_CLIENT_ID") this field overrides for the whole app: provider
     # credentials. Fields without one are defaults for every account's own config.
     setting: str = ""
+    # The only values the field takes (shown as a choice, not a text box); empty: any text.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from flask_login import current_user
 from sqlmodel import Session, col, select
 
 import connectors
-from connectors.base import registered
+from connectors.base import ConfigField, registered
 from core.crypto import SecretBox, mask
 from core.models import AppSetting, ConnectorAccount, Role, User, utcnow
 from core.normalize import InvalidIdentifier, is_freemail_domain, normalize_email
@@ -195,8 +195,9 @@ def connectors_page():  # noqa: ANN201
         values = connector_credentials(session, connector_type, _box())
         emulated = bool(environment.get(f"{connector_type.upper()}_EMULATED"))  # the demo's offline provider
         fields = [
-            {"name": f.name, "label": f.label, "secret": f.secret, "help": f.help,
-             "shown": (mask(values.get(f.name)) if f.secret else values.get(f.name, f.default)),
+            {"name": f.name, "label": f.label, "secret": f.secret, "help": f.help, "choices": f.choices,
+             "shown": (mask(values.get(f.name)) if f.secret else _chosen(f, values.get(f.name)) if f.choices
+                       else values.get(f.name, f.default)),
              "set": bool(values.get(f.name)),
              # A provider credential left empty here falls back to the environment's LEADHUB_<setting>.
              "from_environment": ("the demo's emulator" if emulated else f"LEADHUB_{f.setting}")
@@ -263,6 +264,17 @@ def toggle_connector(connector_type: str):  # noqa: ANN201
     return redirect(url_for("settings.connectors_page"))
 
 
+
+def _chosen(field: ConfigField, stored: Any) -> str:
+    """A choice field's stored value as one of its choices: a value typed before it was a choice ("1", "true",
+    "Yes") is shown as what it meant, so saving the page does not change it."""
+    value = str(stored or "").strip().lower()
+    if value in field.choices:
+        return value
+    if value in ("1", "true", "on") and "yes" in field.choices:
+        return "yes"
+    return field.default
+
 @bp.post("/connectors/<connector_type>/credentials")
 @role_required(Role.admin.value)
 def save_credentials(connector_type: str):  # noqa: ANN201
@@ -274,6 +286,11 @@ def save_credentials(connector_type: str):  # noqa: ANN201
     values = connector_credentials(session, connector_type, _box())
     for field in cls.config_fields:
         submitted = (request.form.get(field.name) or "").strip()
+        if field.choices:
+            submitted = submitted.lower() or field.default
+            if submitted not in field.choices:
+                flash(f"Not saved: {field.label} is one of {', '.join(field.choices)}, not {submitted[:40]!r}.", "error")
+                return redirect(url_for("settings.connectors_page"))
         # An empty secret box means "keep what is stored": the stored value is never sent back to the page.
         if submitted or not field.secret:
             values[field.name] = submitted[:2000]

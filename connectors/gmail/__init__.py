@@ -105,7 +105,8 @@ class GmailConnector(Connector):
         ConfigField("only_labels", "Only messages with these label ids (comma separated)"),
         ConfigField("company_domains", "More company domains (comma separated)",
                     help="Added to the company domains in Settings → General."),
-        ConfigField("outbound_creates_leads", "Outbound mail to unknown people creates leads (yes/no)", default="no"),
+        ConfigField("outbound_creates_leads", "Outbound mail to unknown people creates leads", default="no",
+                    choices=("no", "yes")),
     )
     # Tests swap this for a no-op so retries do not wait.
     sleep = staticmethod(time.sleep)

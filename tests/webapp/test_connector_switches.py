@@ -122,3 +122,20 @@ def test_each_connector_card_says_where_to_go_next(app, as_role) -> None:  # noq
     assert 'href="/admin/forms"' in page and 'href="/gmail/"' in page
     start = admin.get("/intercom/install")  # the admin-entered client goes to Intercom's authorize page
     assert start.status_code == 302 and "client_id=ic-app" in start.location
+
+
+def test_a_yes_or_no_setting_is_a_choice_and_a_typo_is_refused(app, as_role, session: Session) -> None:  # noqa: ANN001
+    """"Outbound mail creates leads (yes/no)" was a text box: "tak", "y" or "yes " meant no without a word."""
+    admin = as_role("admin")
+    page = admin.get("/settings/connectors").get_data(as_text=True)
+    assert '<select name="outbound_creates_leads">' in page and '<option value="no" selected>' in page
+    fields = {"client_id": "c.apps.googleusercontent.com", "backfill_days": "30", "only_labels": "", "company_domains": ""}
+    refused = admin.post("/settings/connectors/gmail/credentials", data={**fields, "outbound_creates_leads": "tak"},
+                         follow_redirects=True)
+    assert "Not saved" in refused.get_data(as_text=True) and "tak" in refused.get_data(as_text=True)
+    with app.test_request_context():
+        assert "outbound_creates_leads" not in effective_settings()["CONNECTOR_DEFAULTS"].get("gmail", {})
+    admin.post("/settings/connectors/gmail/credentials", data={**fields, "outbound_creates_leads": "Yes"})
+    with app.test_request_context():
+        assert effective_settings()["CONNECTOR_DEFAULTS"]["gmail"]["outbound_creates_leads"] == "yes"
+    assert '<option value="yes" selected>' in admin.get("/settings/connectors").get_data(as_text=True)
