@@ -266,8 +266,9 @@ def names_compatible(a: str, b: str) -> bool:
         return company_similarity(normalize_company(a), normalize_company(b)) >= 0.9
     if not fa or not fb or fa == fb or _LEGAL_FORM.search(fa) or _LEGAL_FORM.search(fb):
         return True  # (a company's name in the name field says nothing about who the person is)
-    readings = [(fold_name(reading_a), fold_name(reading_b))
-                for reading_a in (a, *other_readings(a)) for reading_b in (b, *other_readings(b))]
+    reading_pairs = [(reading_a, reading_b)
+                     for reading_a in (a, *other_readings(a)) for reading_b in (b, *other_readings(b))]
+    readings = [(fold_name(reading_a), fold_name(reading_b)) for reading_a, reading_b in reading_pairs]
     if any(gendered_counterparts(x, y) or gendered_counterparts(_spelled(x), _spelled(y)) for x, y in readings):
         return False  # (also across spellings: "Siergiej Iwanow" / "Сергей Иванова", "Jan Żukow" / "Ян Жукова")
     ta, tb = fa.split(), fb.split()
@@ -280,8 +281,13 @@ def names_compatible(a: str, b: str) -> bool:
         return True  # "Ганна Гриценко" ~ "Hanna Hrytsenko", "Nikita Chruszczow" ~ "Никита Хрущёв"
     if "".join(ta) == "".join(tb) or "".join(ta) == "".join(reversed(tb)):
         return True  # the same words run together or split ("JanKowalski", "Kowalska Nowak" / "Kowalska-Nowak")
-    # Word by word, as written and as the other spellings read them ("K. Żukowa" ~ "Ksenia Zhukova").
-    return any(_words_align(tuple(matching_words(x)), tuple(matching_words(y))) for x, y in readings)
+    # Word by word, as written and as the other spellings read them ("K. Żukowa" ~ "Ksenia Zhukova"); not two
+    # Latin names both read the Polish way, where a typing slip between the readings is none between the names
+    # ("Zawadzki" / "Zawacki" read "Zawadski" / "Zawatski": two surnames).
+    latin_a, latin_b = not _CYRILLIC.search(a), not _CYRILLIC.search(b)
+    return any(_words_align(tuple(matching_words(x)), tuple(matching_words(y)))
+               for (x, y), (reading_a, reading_b) in zip(readings, reading_pairs, strict=True)
+               if not (latin_a and latin_b and reading_a != a and reading_b != b))
 
 
 # Longest run of words compared one by one (every pairing is tried): longer names are cut to their first words.
@@ -398,11 +404,14 @@ def ukrainian_reading(name: str) -> tuple[str, ...]:
 
 # A Latin name written the Polish way: a letter or a spelling only Polish uses (ł, sz, cz, -owa, -ij, -wski, wie).
 # Polish teams write Russian and Ukrainian names so ("Siergiej Iwanow", "Ksenia Żukowa", "Nikita Chruszczow").
-_POLISH_SPELLING = re.compile(r"[łżźśćńąęó]|sz|cz|rz|wsk|wicz|wi[aeou]|ck[ai]\b|(?:ow|ew)a?\b|ij\b|iej\b", re.IGNORECASE)
+_POLISH_SPELLING = re.compile(r"[łżźśćńąęó]|sz|cz|rz|wsk|wicz|wi[aeou]|dzk[ai]\b|ck[ai]\b|(?:ow|ew)a?\b|ij\b|iej\b", re.IGNORECASE)
 # Polish "ch" is Russian Х (English "kh"); not in "sch", "cz"'s neighbour, or English's "tch".
 _POLISH_CH = re.compile(r"(?<![sct])ch", re.IGNORECASE)
 # Polish "c" on its own is Ц (English "ts"): "Cwietajewa" is "Tsvetaeva", "Hrycenko" "Hrytsenko".
 _POLISH_C = re.compile(r"c(?![zh])", re.IGNORECASE)
+# Polish "dz" before a -ki/-ka ending is Russian's -дский, -дская (English "-dsky"): "Zawadzki" is "Завадский",
+# "Zavadsky"; "Grodzka" is "Гродская". Only there: elsewhere "dz" is one sound (Dzierżyński / Дзержинский).
+_POLISH_DZK = re.compile(r"(?<=d)z(?=k[ai]\b)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=65536)
@@ -421,6 +430,7 @@ def polish_reading(name: str) -> tuple[str, ...]:
         return ()
     reading = _POLISH_CH.sub(lambda m: "H" if m.group()[0].isupper() else "h", name)
     reading = _POLISH_C.sub(lambda m: "Ts" if m.group().isupper() else "ts", reading)
+    reading = _POLISH_DZK.sub(lambda m: "S" if m.group().isupper() else "s", reading)
     readings = (reading,) if reading != name else ()
     soft_s = _soft_s_reading(reading)
     return readings + ((soft_s,) if soft_s else ())
@@ -752,7 +762,7 @@ def score_pair(
             elif reading and sim >= NAME_SIMILARITY_FLOOR and _ts_reading_against_no_ts(name_a, whole_a, name_b, whole_b):
                 continue  # ("Biecki" read as "Bietski" against a Bieski: two Polish surnames)
             elif reading and sim >= NAME_SIMILARITY_FLOOR:
-                reason = f"same name in Polish transcription (ch as Kh, ż as Zh, c as Ts, ś as Sh): {whole_a} ~ {whole_b}"
+                reason = f"same name in Polish transcription (ch as Kh, ż as Zh, c as Ts, dz as Ds, ś as Sh): {whole_a} ~ {whole_b}"
             elif variant and sim < STRONG_NAME_SIMILARITY:
                 continue  # a short form or a part that is only like the other name ("john" for "Jon" ~ "Jan")
             elif variant and sim > VARIANT_SIMILARITY:

@@ -1131,6 +1131,12 @@ def test_the_soft_s_reading_leaves_other_pairs_as_they_were(a: str, b: str, reas
     # -ski / -sky / -ский and -wicz / -vich / -вич were met before; they stay so.
     ("Jan Kowalski", "Ян Ковальский"), ("Jan Lewandowski", "Jan Levandovsky"),
     ("Jan Stankiewicz", "Ян Станкевич"), ("Jan Mickiewicz", "Jan Mitskevich"), ("Jan Abramowicz", "Ян Абрамович"),
+    # -dzki / -дский / -dsky: Polish writes DZ before -ki where Russian writes Д and С.
+    ("Jan Zawadzki", "Ян Завадский"), ("Jan Zawadzki", "Jan Zavadsky"), ("Jan Zawadzki", "Jan Zavadskiy"),
+    ("Anna Zawadzka", "Анна Завадская"), ("Anna Zawadzka", "Anna Zavadskaya"), ("Jan Gradzki", "Ян Градский"),
+    ("Jan Rudzki", "Ян Рудский"), ("Anna Grodzka", "Анна Гродская"), ("ANNA GRODZKA", "Anna Grodskaya"),
+    # -rski / -рский was met before; it stays so.
+    ("Jan Podgórski", "Ян Подгорский"), ("Jan Podgorski", "Jan Podgorsky"),
 ])
 def test_a_polish_surname_meets_its_russian_spelling_as_a_suggestion(polish: str, other: str) -> None:
     """The same surname written the Polish way (with or without its marks) and the Russian way: on the names
@@ -1146,6 +1152,9 @@ def test_a_polish_surname_meets_its_russian_spelling_as_a_suggestion(polish: str
 @pytest.mark.parametrize(("a", "b"), [
     # Two Polish surnames: reading a C as TS, or an ASCII S as SZ, is no transcription between them.
     ("Jan Biecki", "Jan Bieski"), ("Jan Sawicki", "Jan Sawiski"), ("Jan Lucki", "Jan Luski"),
+    # Nor a DZ read as DS against a C read as TS: -dzki and -cki are two surnames.
+    ("Jan Zawadzki", "Jan Zawacki"), ("Jan Rudzki", "Jan Rucki"), ("Jan Gradzki", "Jan Gracki"),
+    ("Anna Grodzka", "Anna Grocka"), ("Jan Zawadzki", "Ян Завацкий"), ("Jan Rudzki", "Jan Rutsky"),
 ])
 def test_the_polish_c_reading_makes_no_two_polish_surnames_one(a: str, b: str) -> None:
     from core.matching import PersonView, score_pair
@@ -1158,3 +1167,39 @@ def test_an_ascii_polish_surname_read_with_sz_stays_apart_from_another_polish_on
 
     assert score_pair(PersonView(1, ("Jan Wisniewski",)), PersonView(2, ("Jan Wiszniewski",)))[1][0].startswith(
         "similar names (97%)")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Jan Zawadzki", "Jan Zawacki"), ("Jan Rudzki", "Jan Rucki"), ("Jan Gradzki", "Jan Gracki"),
+])
+def test_the_polish_dz_and_c_readings_make_no_two_surnames_one_person_for_a_merge(a: str, b: str) -> None:
+    """Read the Polish way, "Zawadzki" is "Zawadski" and "Zawacki" "Zawatski", one letter apart: no typing slip
+    between the names as written, so two contacts sharing a phone with these names go to a person, not a merge."""
+    from core.matching import names_compatible
+
+    assert not names_compatible(a, b)
+
+
+@pytest.mark.parametrize(("a", "b", "reason"), [
+    # A man's and a woman's form of a -dzki surname stay as they were: apart on the name alone, one family with
+    # a company.
+    ("Jan Zawadzki", "Jan Zawadzka", "a man's and a woman's form of one name (zawadzki / zawadzka)"),
+    ("Jan Rudzki", "Jan Rudzka", "a man's and a woman's form of one name (rudzki / rudzka)"),
+])
+def test_a_dzki_surname_and_its_womans_form_stay_one_family(a: str, b: str, reason: str) -> None:
+    from core.matching import PersonView, names_compatible, score_pair
+
+    assert score_pair(PersonView(1, (a,)), PersonView(2, (b,))) == (0.0, [])
+    assert score_pair(PersonView(1, (a,), "Budmax"), PersonView(2, (b,), "Budmax"))[1][0].startswith(reason)
+    assert not names_compatible(a, b)
+
+
+@pytest.mark.parametrize(("polish", "other"), [
+    ("Zawadzki", "Завадский"), ("Zawadzki", "Zavadsky"), ("Grodzka", "Гродская"), ("Rudzki", "Rudskiy"),
+])
+def test_a_dzki_surname_alone_shares_a_blocking_key_with_its_russian_spelling(polish: str, other: str) -> None:
+    """A pair is scored only when it shares a blocking key: before, "Zawadzki" and "Завадский" shared one only
+    through a first name's key, so a record with the surname alone never met the other spelling."""
+    from core.matching import blocking_keys
+
+    assert blocking_keys([polish]) & blocking_keys([other])
