@@ -357,6 +357,7 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
     ids = _person_contact_ids(session, cid)
     messages = session.exec(select(Message).where(col(Message.contact_id).in_(ids)).order_by(col(Message.sent_at))).all()
     conversations = session.exec(select(Conversation).where(col(Conversation.contact_id).in_(ids))).all()
+    addresses = _email_addresses(session, ids)
     suggestions = session.exec(
         select(DuplicateSuggestion).where(
             sa.or_(col(DuplicateSuggestion.contact_a_id).in_(ids), col(DuplicateSuggestion.contact_b_id).in_(ids))
@@ -378,7 +379,7 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
         "messages": [{**message_dict(m), "meta": m.meta} for m in messages],
         # What they wrote in other leads' threads (a reply in a colleague's thread joins that thread's lead).
         "messages_in_other_threads": [{**message_dict(m), "meta": m.meta, "filed_with_contact_id": m.contact_id}
-                                      for m in _their_messages_elsewhere(session, ids)],
+                                      for m in _their_messages_elsewhere(session, ids, addresses)],
         "duplicate_suggestions": [
             {"contact_a_id": s.contact_a_id, "contact_b_id": s.contact_b_id, "score": s.score,
              "reasons": s.reasons, "status": s.status}
@@ -403,7 +404,7 @@ def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
         "mass_mail": [_row(r) for r in session.exec(
             select(MassSendRecipient).where(col(MassSendRecipient.contact_id).in_(ids)).order_by(col(MassSendRecipient.id)))],
         "mail_sent": [_row(m, exclude={"error"}) for m in session.exec(
-            select(OutboxMail).where(_outbox_to(_email_addresses(session, ids))).order_by(col(OutboxMail.id)))],
+            select(OutboxMail).where(_outbox_to(addresses)).order_by(col(OutboxMail.id)))],
     }
 
 
@@ -436,14 +437,11 @@ def _outbox_to(addresses: set[str]) -> Any:
     return sa.func.lower(OutboxMail.to).in_(sorted(addresses)) if addresses else sa.false()
 
 
-def _their_messages_elsewhere(session: Session, ids: list[int]) -> list[Message]:
+def _their_messages_elsewhere(session: Session, ids: list[int], written: set[str]) -> list[Message]:
     """Inbound messages the person sent that are filed with another lead: a message joins the conversation its
     thread is in, whoever's that is, so their reply in a colleague's thread is that colleague's lead's. Found by
-    the sender's address (as stored or as first written), checked parsed: 'ann@x.pl' is in 'joann@x.pl'."""
-    rows = session.exec(select(Identity.value, Identity.raw_value).where(
-        col(Identity.contact_id).in_(ids), Identity.kind == "email")).all()
-    keys = {value for value, _ in rows}
-    written = {w.strip().lower() for row in rows for w in row if w and w.strip()}
+    the sender's address (`written`: _email_addresses, as stored or as first written), checked parsed: 'ann@x.pl'
+    is in 'joann@x.pl'."""
     if not written:
         return []
     candidates = session.exec(select(Message).where(
@@ -454,7 +452,7 @@ def _their_messages_elsewhere(session: Session, ids: list[int]) -> list[Message]
     def theirs(sender: str) -> bool:
         address = email.utils.parseaddr(sender)[1]
         try:
-            return normalize_email(address).value in keys
+            return normalize_email(address).value in written
         except InvalidIdentifier:
             return address.strip().lower() in written
 
@@ -512,7 +510,8 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
     suppressed = 0
     identities = session.exec(select(Identity).where(col(Identity.contact_id).in_(ids))).all()
     hashes = {h for i in identities for h in suppression_hashes(i.kind, i.value, i.raw_value)}
-    elsewhere = _their_messages_elsewhere(session, ids)
+    addresses = _email_addresses(session, ids)
+    elsewhere = _their_messages_elsewhere(session, ids, addresses)
     for channel, external_id in [*session.exec(
         select(Message.channel, Message.external_id).where(col(Message.contact_id).in_(ids))
     ).all(), *((m.channel, m.external_id) for m in elsewhere)]:
@@ -536,7 +535,7 @@ def erase_contact(session: Session, contact_id: int, *, reason: str = "erasure r
     counts["mass_send_recipients"] = session.exec(
         sa.delete(MassSendRecipient).where(col(MassSendRecipient.contact_id).in_(ids))).rowcount
     counts["outbox_mail"] = session.exec(
-        sa.delete(OutboxMail).where(_outbox_to(_email_addresses(session, ids)))).rowcount
+        sa.delete(OutboxMail).where(_outbox_to(addresses))).rowcount
     # Events about the person, delivered or still waiting: a pending one must not send them out after the erasure.
     counts["webhook_deliveries"] = session.exec(
         sa.delete(WebhookDelivery).where(_deliveries_about(ids)).execution_options(synchronize_session=False)).rowcount
